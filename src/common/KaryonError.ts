@@ -1,0 +1,91 @@
+/**
+ * Every error code the library throws, with whether an operation failing with it may succeed when retried.
+ * `docs/errors.md` lists the same codes; a test keeps the two in step.
+ */
+export const errorCodes = {
+  ERR_INVALID_OPTION: { retryable: false },
+  ERR_INVALID_CONFIG: { retryable: false },
+  ERR_INVALID_STATE: { retryable: false },
+  ERR_INVALID_COMPONENT: { retryable: false },
+  ERR_HOOK_FAILED: { retryable: false },
+  ERR_HOOK_TIMEOUT: { retryable: true },
+  ERR_START_ABORTED: { retryable: false },
+  ERR_SHUTDOWN: { retryable: false },
+  ERR_HEALTH_CHECK_FAILED: { retryable: true },
+  ERR_HEALTH_CHECK_TIMEOUT: { retryable: true },
+  ERR_DUPLICATE_HEALTH_CHECK: { retryable: false },
+  ERR_LISTEN: { retryable: true },
+  ERR_REGISTRY_UNAVAILABLE: { retryable: true },
+  ERR_REGISTRY_REJECTED: { retryable: false },
+  ERR_NOT_REGISTERED: { retryable: false },
+  ERR_EUREKA_PROTOCOL: { retryable: false },
+} as const satisfies Record<string, { readonly retryable: boolean }>;
+
+/** A stable error code: part of the public contract, listed in `docs/errors.md`. */
+export type ErrorCode = keyof typeof errorCodes;
+
+/** Structured fields a {@link KaryonError} may carry besides its code and message. */
+export interface KaryonErrorOptions {
+  /** The error that caused this one. */
+  readonly cause?: unknown;
+  /** The application (service) name the error concerns. */
+  readonly service?: string;
+  /** The instance id the error concerns. */
+  readonly instanceId?: string;
+  /** A lifecycle state, registry status or HTTP status the error concerns. */
+  readonly status?: string | number;
+  /**
+   * Whether retrying the failed operation may succeed.
+   * @default the code's default in {@link errorCodes}
+   */
+  readonly retryable?: boolean;
+  /** Further errors collected while the failing operation went on (e.g. every failed shutdown hook). */
+  readonly errors?: readonly unknown[];
+}
+
+/**
+ * The one error class of karyon-ts: a stable `code` to branch on, a readable message, and structured fields.
+ *
+ * @example
+ * ```ts
+ * try { await service.start(); }
+ * catch (error) {
+ *   if (error instanceof KaryonError && error.code === 'ERR_HOOK_TIMEOUT') { ... }
+ * }
+ * ```
+ */
+export class KaryonError extends Error {
+  /** The stable code, listed in `docs/errors.md`. */
+  readonly code: ErrorCode;
+  /** Whether retrying the failed operation may succeed. */
+  readonly retryable: boolean;
+  /** The application the error concerns, when known. */
+  readonly service: string | undefined;
+  /** The instance the error concerns, when known. */
+  readonly instanceId: string | undefined;
+  /** A lifecycle state, registry status or HTTP status the error concerns, when one applies. */
+  readonly status: string | number | undefined;
+  /** Further errors collected while the operation went on; empty when there were none. */
+  readonly errors: readonly unknown[];
+
+  /**
+   * @param code - the stable error code
+   * @param message - what went wrong, naming the thing that was wrong
+   * @param options - cause and structured fields
+   */
+  constructor(code: ErrorCode, message: string, options: KaryonErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'KaryonError';
+    this.code = code;
+    this.retryable = options.retryable ?? errorCodes[code].retryable;
+    this.service = options.service;
+    this.instanceId = options.instanceId;
+    this.status = options.status;
+    this.errors = options.errors ?? [];
+  }
+}
+
+/** True when `error` is a {@link KaryonError}, optionally with the given code. */
+export function isKaryonError(error: unknown, code?: ErrorCode): error is KaryonError {
+  return error instanceof KaryonError && (code === undefined || error.code === code);
+}

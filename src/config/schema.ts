@@ -1,0 +1,153 @@
+import convict from 'convict';
+import { KaryonError } from '../common/KaryonError.js';
+
+/** The settings every service reads: the keys and environment variables of the configuration contract. */
+export interface KaryonSettings {
+  /** The application. */
+  readonly app: {
+    /** Application name (`KARYON_APP_NAME`). */
+    readonly name: string;
+    /** HTTP port (`PORT`). */
+    readonly port: number;
+    /** Availability zone (`KARYON_ZONE`). */
+    readonly zone: string;
+  };
+  /** Eureka. */
+  readonly eureka: {
+    /** Service URLs (`KARYON_EUREKA_URLS`, comma-separated); empty = in-memory registry. */
+    readonly serviceUrls: readonly string[];
+    /** Heartbeat interval in ms (`KARYON_EUREKA_HEARTBEAT_MS`). */
+    readonly heartbeatIntervalMs: number;
+    /** Registry fetch interval in ms (`KARYON_EUREKA_FETCH_MS`). */
+    readonly registryFetchIntervalMs: number;
+  };
+  /** The lifecycle. */
+  readonly lifecycle: {
+    /** Wait after DOWN before draining, in ms (`KARYON_DEREGISTRATION_DELAY_MS`); null = the fetch interval. */
+    readonly deregistrationDelayMs: number | null;
+  };
+  /** The admin server. */
+  readonly admin: {
+    /** Port (`KARYON_ADMIN_PORT`); 0 = ephemeral. */
+    readonly port: number;
+    /** Bearer token for mutations (`KARYON_ADMIN_TOKEN`); null = loopback only. */
+    readonly token: string | null;
+  };
+  /** statsd. */
+  readonly statsd: {
+    /** Host (`KARYON_STATSD_HOST`); null = metrics off. */
+    readonly host: string | null;
+    /** Port (`KARYON_STATSD_PORT`). */
+    readonly port: number;
+  };
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer U)[] ? U[] : T[K] extends object ? Mutable<T[K]> : T[K] };
+
+const appName = {
+  name: 'app-name',
+  validate(value: unknown): void {
+    if (typeof value !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(value)) {
+      throw new Error('must be a name of letters, digits, ".", "_" or "-" (set KARYON_APP_NAME)');
+    }
+  },
+};
+
+const url = {
+  name: 'url-list',
+  validate(value: unknown): void {
+    if (!Array.isArray(value)) throw new Error('must be a list of URLs');
+    for (const item of value) {
+      if (typeof item !== 'string' || !/^https?:\/\/[^/]/.test(item)) throw new Error(`must be http(s) URLs (got ${JSON.stringify(item)})`);
+    }
+  },
+  coerce: (value: unknown): unknown =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
+      : value,
+};
+
+const nullableNat = {
+  name: 'nullable-nat',
+  validate(value: unknown): void {
+    if (value !== null && (typeof value !== 'number' || !Number.isInteger(value) || value < 0)) {
+      throw new Error('must be a non-negative integer');
+    }
+  },
+  coerce: (value: unknown): unknown => (typeof value === 'string' && value !== '' ? Number(value) : value),
+};
+
+convict.addFormats({ 'app-name': appName, 'url-list': url, 'nullable-nat': nullableNat });
+
+/** The convict schema of {@link KaryonSettings}: doc, format, default and environment variable of each key. */
+export const karyonSettingsSchema: convict.Schema<Mutable<KaryonSettings>> = {
+  app: {
+    name: { doc: 'Application name (Eureka app, upper-cased on the wire)', format: 'app-name', default: '', env: 'KARYON_APP_NAME' },
+    port: { doc: 'HTTP port of the application', format: 'port', default: 8080, env: 'PORT' },
+    zone: { doc: 'Availability zone', format: String, default: 'default', env: 'KARYON_ZONE' },
+  },
+  eureka: {
+    serviceUrls: { doc: 'Eureka service URLs; empty = in-memory registry', format: 'url-list', default: [], env: 'KARYON_EUREKA_URLS' },
+    heartbeatIntervalMs: { doc: 'Heartbeat interval, ms', format: 'nat', default: 30_000, env: 'KARYON_EUREKA_HEARTBEAT_MS' },
+    registryFetchIntervalMs: { doc: 'Registry fetch interval, ms', format: 'nat', default: 30_000, env: 'KARYON_EUREKA_FETCH_MS' },
+  },
+  lifecycle: {
+    deregistrationDelayMs: {
+      doc: 'Wait after DOWN before draining, ms; null = the registry fetch interval',
+      format: 'nullable-nat',
+      default: null,
+      env: 'KARYON_DEREGISTRATION_DELAY_MS',
+    },
+  },
+  admin: {
+    port: { doc: 'Admin port; 0 = ephemeral', format: 'port', default: 8077, env: 'KARYON_ADMIN_PORT' },
+    token: { doc: 'Admin bearer token; none = mutations from loopback only', format: '*', default: null, nullable: true, sensitive: true, env: 'KARYON_ADMIN_TOKEN' },
+  },
+  statsd: {
+    host: { doc: 'statsd host; none = metrics off', format: '*', default: null, nullable: true, env: 'KARYON_STATSD_HOST' },
+    port: { doc: 'statsd port', format: 'port', default: 8125, env: 'KARYON_STATSD_PORT' },
+  },
+};
+
+/** Where {@link loadSettings} reads from: nothing is read unless passed. */
+export interface SettingsSources {
+  /** Environment variables, e.g. `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Command-line arguments (`--app.port=9090`), e.g. `process.argv.slice(2)`. */
+  readonly argv?: readonly string[];
+  /** Values that override defaults (and are overridden by env and argv), shaped like the settings. */
+  readonly values?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Builds the settings from defaults, `values`, environment and arguments (that precedence), validated
+ * strictly.
+ * @throws KaryonError ERR_INVALID_CONFIG naming every key that is wrong.
+ */
+export function loadSettings(sources: SettingsSources = {}): KaryonSettings {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(sources.env ?? {})) {
+    if (value !== undefined && value !== '') env[key] = value;
+  }
+  try {
+    const config = convict(karyonSettingsSchema, { env, args: [...(sources.argv ?? [])] });
+    // convict gives env and argv precedence over loaded values, as documented.
+    if (sources.values !== undefined) config.load(sources.values);
+    config.validate({ allowed: 'strict' });
+    const settings = config.getProperties() as unknown as KaryonSettings;
+    return deepFreeze(settings);
+  } catch (error) {
+    throw new KaryonError('ERR_INVALID_CONFIG', `invalid configuration: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,106 @@
+import type { Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Clock } from '../common/Clock.js';
+import { systemClock } from '../common/Clock.js';
+
+/** An HTTP or HTTPS server from `node:http` / `node:https`. */
+export type NodeHttpServer = HttpServer | HttpsServer;
+
+/** What a drain did. */
+export interface DrainResult {
+  /** Requests that were in flight when the drain began and finished on their own. */
+  readonly completed: number;
+  /** Requests still in flight at the deadline, whose connections were cut. */
+  readonly forced: number;
+  /** How long the drain took, in ms. */
+  readonly durationMs: number;
+}
+
+/**
+ * Watches an HTTP server's requests so it can be drained: stop accepting connections, close idle keep-alive
+ * sockets at once, let requests in flight finish (answering them with `Connection: close`), and cut what is
+ * left at a deadline.
+ */
+export class ServerTracker {
+  readonly server: NodeHttpServer;
+  readonly #clock: Clock;
+  readonly #inFlight = new Set<ServerResponse>();
+  #draining = false;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(server: NodeHttpServer, clock: Clock = systemClock) {
+    this.server = server;
+    this.#clock = clock;
+    server.on('request', this.#onRequest);
+  }
+
+  /** Requests being served now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** True once `drain()` has begun. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  readonly #onRequest = (_req: unknown, res: ServerResponse): void => {
+    this.#inFlight.add(res);
+    if (this.#draining) res.shouldKeepAlive = false;
+    res.once('close', () => {
+      this.#inFlight.delete(res);
+      if (!this.#draining) return;
+      // The socket it used may now be idle: close it rather than wait for the keep-alive timeout.
+      this.server.closeIdleConnections();
+      if (this.#inFlight.size === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+    });
+  };
+
+  /**
+   * Drains the server: resolves once every request in flight has finished and every connection is closed,
+   * or once `deadlineMs` has passed and the rest were cut.
+   */
+  async drain(deadlineMs: number): Promise<DrainResult> {
+    const started = this.#clock.now();
+    const initial = this.#inFlight.size;
+    this.#draining = true;
+    for (const res of this.#inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+    const closed = this.server.listening
+      ? new Promise<void>((resolve) => this.server.close(() => resolve()))
+      : Promise.resolve();
+    this.server.closeIdleConnections();
+    let forced = 0;
+    if (this.#inFlight.size > 0) {
+      const idle = new Promise<boolean>((resolve) => this.#idleWaiters.push(() => resolve(true)));
+      let timer: { clear(): void } | undefined;
+      const deadline = new Promise<boolean>((resolve) => {
+        timer = this.#clock.setTimeout(() => resolve(false), deadlineMs);
+      });
+      const finished = await Promise.race([idle, deadline]);
+      timer?.clear();
+      if (!finished) {
+        forced = this.#inFlight.size;
+        this.server.closeAllConnections();
+      }
+    }
+    this.server.closeIdleConnections();
+    await closed;
+    this.server.off('request', this.#onRequest);
+    return { completed: initial - forced, forced, durationMs: this.#clock.now() - started };
+  }
+}
+
+/** Starts `server` listening on `port` (0 = any free port) unless it already listens; resolves with the port. */
+export function listen(server: NodeHttpServer, port: number, host?: string): Promise<number> {
+  const current = server.address();
+  if (server.listening && current !== null && typeof current === 'object') return Promise.resolve(current.port);
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => reject(error);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      const address = server.address();
+      resolve(address !== null && typeof address === 'object' ? address.port : port);
+    });
+  });
+}

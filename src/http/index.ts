@@ -1,0 +1,2 @@
+export { ServerTracker, listen } from './ServerTracker.js';
+export type { DrainResult, NodeHttpServer } from './ServerTracker.js';

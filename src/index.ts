@@ -1,0 +1,11 @@
+/**
+ * karyon-ts: a Karyon-style service lifecycle for Node microservices.
+ * @packageDocumentation
+ */
+export * from './common/index.js';
+export * from './registry/index.js';
+export * from './health/index.js';
+export * from './http/index.js';
+export * from './config/index.js';
+export * from './admin/index.js';
+export * from './lifecycle/index.js';

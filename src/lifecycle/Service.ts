@@ -1,0 +1,756 @@
+import { hostname } from 'node:os';
+import { EventEmitter } from 'eventemitter3';
+import { AdminServer, resolveAdminOptions } from '../admin/AdminServer.js';
+import type { AdminOptions } from '../admin/AdminServer.js';
+import type { AdminServiceView, StatusReport } from '../admin/types.js';
+import type { Clock } from '../common/Clock.js';
+import { systemClock } from '../common/Clock.js';
+import { KaryonError, isKaryonError } from '../common/KaryonError.js';
+import type { Logger } from '../common/Logger.js';
+import { silentLogger } from '../common/Logger.js';
+import { HealthMonitor } from '../health/HealthMonitor.js';
+import type { CheckChange } from '../health/HealthMonitor.js';
+import type { HealthCheckFunction, HealthCheckOptions, HealthReport } from '../health/types.js';
+import { ServerTracker, listen } from '../http/ServerTracker.js';
+import type { DrainResult, NodeHttpServer } from '../http/ServerTracker.js';
+import { errorMessage, runWithTimeout, sleep } from '../internal/async.js';
+import { defaultIpAddress } from '../internal/net.js';
+import { durationMs, nonEmptyString, port as portOption } from '../internal/validate.js';
+import { InMemoryRegistry } from '../registry/InMemoryRegistry.js';
+import type { InstanceDescriptor, ServiceRegistry } from '../registry/types.js';
+import { componentMembers } from './decorators.js';
+import type { HookOptions, LifecycleHook } from './decorators.js';
+import { registryStatusOf } from './LifecycleState.js';
+import type { LifecycleState } from './LifecycleState.js';
+import { StateMachine } from './StateMachine.js';
+import type { StateChange } from './StateMachine.js';
+
+/** Timings of the lifecycle. */
+export interface LifecycleOptions {
+  /**
+   * How long each initialize hook may run, in ms, unless the hook sets its own.
+   * @default 30000
+   */
+  readonly initializeTimeoutMs?: number;
+  /**
+   * How long each shutdown hook may run, in ms, unless the hook sets its own.
+   * @default 10000
+   */
+  readonly shutdownTimeoutMs?: number;
+  /**
+   * How long `stop()` keeps serving after telling the registry DOWN, so clients' caches catch up, in ms.
+   * Counted from when the instance last left UP, so an instance already out of traffic does not wait again.
+   * @default the registry's `propagationDelayMs` (Eureka: the fetch interval; in memory: 0)
+   */
+  readonly deregistrationDelayMs?: number;
+  /**
+   * How long `stop()` lets requests in flight finish before cutting their connections, in ms.
+   * @default 10000
+   */
+  readonly drainTimeoutMs?: number;
+}
+
+/** Lease timings sent to the registry. */
+export interface LeaseOptions {
+  /**
+   * How often the instance renews its lease (the heartbeat interval), in ms.
+   * @default 30000
+   */
+  readonly renewalIntervalMs?: number;
+  /**
+   * How long the registry keeps the lease without a renewal, in ms.
+   * @default 90000
+   */
+  readonly durationMs?: number;
+}
+
+/** Options of {@link createService}. */
+export interface ServiceOptions {
+  /** The application name; upper-cased as Eureka's app name, and the default VIP address. */
+  readonly name: string;
+  /**
+   * The application's HTTP port, registered in the registry. When `server` is given and not yet listening,
+   * the service makes it listen on this port at `start()` (0 = any free port, registered as bound).
+   * @default the server's port when it already listens, else 8080
+   */
+  readonly port?: number;
+  /**
+   * The application's HTTP server. The service tracks its requests so `stop()` drains them, and makes it
+   * listen at `start()` if it does not already.
+   */
+  readonly server?: NodeHttpServer;
+  /**
+   * The address the application's server binds when the service makes it listen.
+   * @default all interfaces
+   */
+  readonly host?: string;
+  /**
+   * The VIP address clients find the service by.
+   * @default `name`
+   */
+  readonly vipAddress?: string;
+  /**
+   * The availability zone, published as the `zone` metadata.
+   * @default 'default'
+   */
+  readonly zone?: string;
+  /** The application's version, published as `version` metadata and shown by the admin API. */
+  readonly version?: string;
+  /**
+   * Host name published to the registry.
+   * @default os.hostname()
+   */
+  readonly hostName?: string;
+  /**
+   * IP address published to the registry.
+   * @default the first non-internal IPv4 address
+   */
+  readonly ipAddr?: string;
+  /**
+   * The instance id.
+   * @default `${hostName}:${name}:${port}`
+   */
+  readonly instanceId?: string;
+  /** Extra metadata published with the instance. */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /**
+   * The registry to register in.
+   * @default a private {@link InMemoryRegistry}
+   */
+  readonly registry?: ServiceRegistry;
+  /**
+   * The admin HTTP server, or `false` for none.
+   * @default port 8077 on all interfaces, no token
+   */
+  readonly admin?: AdminOptions | false;
+  /** Lifecycle timings. */
+  readonly lifecycle?: LifecycleOptions;
+  /** Lease timings sent to the registry. */
+  readonly lease?: LeaseOptions;
+  /**
+   * Time source.
+   * @default systemClock
+   */
+  readonly clock?: Clock;
+  /**
+   * Where the service writes what it does.
+   * @default silentLogger
+   */
+  readonly logger?: Logger;
+}
+
+/** The events a {@link Service} emits. */
+export interface ServiceEvents {
+  /** The lifecycle state changed. */
+  stateChange: [change: StateChange];
+  /** A health check's status changed. */
+  healthChange: [change: CheckChange];
+}
+
+interface Hook {
+  readonly name: string;
+  readonly fn: LifecycleHook;
+  readonly timeoutMs: number;
+  /** For shutdown hooks: how many initialize hooks were registered before it (see `#unwind`). */
+  readonly afterInitializeHooks: number;
+}
+
+interface ResolvedServiceOptions {
+  readonly name: string;
+  readonly port: number | undefined;
+  readonly host: string | undefined;
+  readonly vipAddress: string;
+  readonly zone: string;
+  readonly version: string | undefined;
+  readonly hostName: string;
+  readonly ipAddr: string;
+  readonly instanceId: string | undefined;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly initializeTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly deregistrationDelayMs: number | undefined;
+  readonly drainTimeoutMs: number;
+  readonly renewalIntervalMs: number;
+  readonly leaseDurationMs: number;
+}
+
+function resolveServiceOptions(options: ServiceOptions): ResolvedServiceOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new KaryonError('ERR_INVALID_OPTION', `createService() needs an options object (got ${String(options)})`);
+  }
+  const name = nonEmptyString('name', options.name);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+    throw new KaryonError('ERR_INVALID_OPTION', `option 'name' must be letters, digits, '.', '_' or '-' (got ${JSON.stringify(name)})`);
+  }
+  const metadata = options.metadata ?? {};
+  for (const [key, value] of Object.entries(metadata)) {
+    if (typeof value !== 'string') {
+      throw new KaryonError('ERR_INVALID_OPTION', `option 'metadata.${key}' must be a string (got ${typeof value})`);
+    }
+  }
+  const lifecycle = options.lifecycle ?? {};
+  const lease = options.lease ?? {};
+  return Object.freeze({
+    name,
+    port: options.port === undefined ? undefined : portOption('port', options.port, 8080),
+    host: options.host,
+    vipAddress: nonEmptyString('vipAddress', options.vipAddress, name),
+    zone: nonEmptyString('zone', options.zone, 'default'),
+    version: options.version,
+    hostName: nonEmptyString('hostName', options.hostName, hostname()),
+    ipAddr: nonEmptyString('ipAddr', options.ipAddr, defaultIpAddress()),
+    instanceId: options.instanceId === undefined ? undefined : nonEmptyString('instanceId', options.instanceId),
+    metadata: Object.freeze({ ...metadata }),
+    initializeTimeoutMs: durationMs('lifecycle.initializeTimeoutMs', lifecycle.initializeTimeoutMs, 30_000),
+    shutdownTimeoutMs: durationMs('lifecycle.shutdownTimeoutMs', lifecycle.shutdownTimeoutMs, 10_000),
+    deregistrationDelayMs:
+      lifecycle.deregistrationDelayMs === undefined
+        ? undefined
+        : durationMs('lifecycle.deregistrationDelayMs', lifecycle.deregistrationDelayMs, 0),
+    drainTimeoutMs: durationMs('lifecycle.drainTimeoutMs', lifecycle.drainTimeoutMs, 10_000),
+    renewalIntervalMs: durationMs('lease.renewalIntervalMs', lease.renewalIntervalMs, 30_000),
+    leaseDurationMs: durationMs('lease.durationMs', lease.durationMs, 90_000),
+  });
+}
+
+/**
+ * A service's lifecycle: registration, initialize hooks, health, the operator's status, graceful shutdown
+ * and the admin server. Made by {@link createService}.
+ *
+ * The state is one of {@link LifecycleState}; it changes only through the transition table, each change is
+ * told to the registry and emitted as `stateChange`. While running, the state follows two inputs: the
+ * readiness verdict of the health checks and the operator's OUT_OF_SERVICE. Readiness critical means DOWN
+ * (as Eureka, DOWN wins over an override); otherwise the operator's OUT_OF_SERVICE; otherwise UP.
+ */
+export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposable {
+  readonly #options: ResolvedServiceOptions;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #registry: ServiceRegistry;
+  readonly #ownsRegistry: boolean;
+  readonly #machine: StateMachine;
+  readonly #health: HealthMonitor;
+  readonly #admin: AdminServer | undefined;
+  readonly #tracker: ServerTracker | undefined;
+  readonly #initializeHooks: Hook[] = [];
+  readonly #shutdownHooks: Hook[] = [];
+  /** The operator's intent, kept apart from health: only `markUp()` clears it. */
+  #outOfServiceByOperator = false;
+  #completedInitializeHooks = 0;
+  #descriptor: InstanceDescriptor | undefined;
+  #registered = false;
+  #registryQueue: Promise<void> = Promise.resolve();
+  #startedAt: number | undefined;
+  /** When the instance last stopped being UP, for the deregistration delay. */
+  #leftUpAt: number | undefined;
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  readonly #startAbort = new AbortController();
+
+  /** Use {@link createService}. */
+  constructor(options: ServiceOptions) {
+    super();
+    this.#options = resolveServiceOptions(options);
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? silentLogger;
+    this.#ownsRegistry = options.registry === undefined;
+    this.#registry = options.registry ?? new InMemoryRegistry({ clock: this.#clock });
+    this.#machine = new StateMachine(this.#clock, (change) => this.#onTransition(change));
+    this.#health = new HealthMonitor({
+      clock: this.#clock,
+      onCheckChange: (change) => {
+        this.#logger.info(`health check '${change.name}' ${change.from} -> ${change.to}`, { check: change.name });
+        this.emit('healthChange', change);
+      },
+      onVerdictChange: () => this.#reconcile('health changed'),
+    });
+    this.#admin =
+      options.admin === false
+        ? undefined
+        : new AdminServer(this.#adminView(), resolveAdminOptions(options.admin ?? {}), {
+            logger: this.#logger,
+            clock: this.#clock,
+          });
+    this.#tracker = options.server === undefined ? undefined : new ServerTracker(options.server, this.#clock);
+  }
+
+  /** The application name. */
+  get name(): string {
+    return this.#options.name;
+  }
+
+  /** The lifecycle state. */
+  get status(): LifecycleState {
+    return this.#machine.state;
+  }
+
+  /** The recent transitions, oldest first. */
+  get transitions(): readonly StateChange[] {
+    return this.#machine.history;
+  }
+
+  /** The registry this service registers in and discovers from. */
+  get registry(): ServiceRegistry {
+    return this.#registry;
+  }
+
+  /** What the service registered; undefined before `start()` has bound its port. */
+  get instance(): InstanceDescriptor | undefined {
+    return this.#descriptor;
+  }
+
+  /** The instance id; undefined before `start()` has bound its port (unless given as an option). */
+  get instanceId(): string | undefined {
+    return this.#descriptor?.instanceId ?? this.#options.instanceId;
+  }
+
+  /** The admin server's base URL, once it listens. */
+  get adminUrl(): string | undefined {
+    return this.#admin?.url;
+  }
+
+  /** The admin server, to add routes; undefined when disabled. */
+  get admin(): AdminServer | undefined {
+    return this.#admin;
+  }
+
+  /** The state of every health check, without running any. */
+  healthReport(): HealthReport {
+    return this.#health.report();
+  }
+
+  /**
+   * Adds an initialize hook. Hooks run in order during `start()`, each with a timeout and a signal; the
+   * instance is registered as STARTING before they run and becomes UP only when all have succeeded.
+   * @throws KaryonError ERR_INVALID_STATE once `start()` has been called.
+   */
+  onInitialize(fn: LifecycleHook, options: HookOptions = {}): this {
+    if (this.#starting !== undefined || this.#stopping !== undefined) {
+      throw new KaryonError('ERR_INVALID_STATE', 'initialize hooks must be added before start()', { service: this.name });
+    }
+    this.#initializeHooks.push(this.#hook(fn, options, this.#options.initializeTimeoutMs, 'initialize'));
+    return this;
+  }
+
+  /**
+   * Adds a shutdown hook. Shutdown hooks run in reverse order during `stop()`, after the registry was left
+   * and requests were drained, each with a timeout; their errors are collected, not fatal. When `start()`
+   * fails, the shutdown hooks added after an initialize hook that never finished are skipped: add each
+   * shutdown hook right after the initialize hook it undoes.
+   * @throws KaryonError ERR_INVALID_STATE once `stop()` has been called.
+   */
+  onShutdown(fn: LifecycleHook, options: HookOptions = {}): this {
+    if (this.#stopping !== undefined) {
+      throw new KaryonError('ERR_INVALID_STATE', 'shutdown hooks must be added before stop()', { service: this.name });
+    }
+    this.#shutdownHooks.push(this.#hook(fn, options, this.#options.shutdownTimeoutMs, 'shutdown'));
+    return this;
+  }
+
+  /** Adds a health check; see {@link HealthCheckOptions} for its kind, timeout, caching and hysteresis. */
+  addHealthCheck(name: string, fn: HealthCheckFunction, options?: HealthCheckOptions): this {
+    this.#health.add(name, fn, options);
+    return this;
+  }
+
+  /**
+   * Adds the hooks and health checks of a component whose methods carry `@initialize()`, `@onShutdown()`
+   * or `@healthCheck()`.
+   * @throws KaryonError ERR_INVALID_COMPONENT when the object has no decorated method.
+   */
+  register(component: object): this {
+    const members = typeof component === 'object' && component !== null ? componentMembers(component) : [];
+    if (members.length === 0) {
+      const what = typeof component === 'object' && component !== null ? component.constructor.name : String(component);
+      throw new KaryonError('ERR_INVALID_COMPONENT', `${what} has no @initialize(), @onShutdown() or @healthCheck() method`, {
+        service: this.name,
+      });
+    }
+    for (const member of members) {
+      switch (member.kind) {
+        case 'initialize':
+          this.onInitialize(member.fn, member.options);
+          break;
+        case 'shutdown':
+          this.onShutdown(member.fn, member.options);
+          break;
+        case 'healthCheck':
+          this.addHealthCheck(member.name, member.fn, member.options);
+          break;
+      }
+    }
+    return this;
+  }
+
+  /**
+   * Starts the service: admin server and app server listen, the instance registers as STARTING, the
+   * initialize hooks run in order, health checks run once, and the instance becomes UP (or DOWN when a
+   * readiness check fails, or OUT_OF_SERVICE when an operator said so meanwhile). Calling it again
+   * returns the same promise.
+   * @throws KaryonError ERR_HOOK_FAILED or ERR_HOOK_TIMEOUT when a hook fails (the state is then FAILED and
+   * what started was unwound); ERR_LISTEN when a port cannot be bound; ERR_START_ABORTED when `stop()` or
+   * the signal interrupted it.
+   */
+  start(signal?: AbortSignal): Promise<void> {
+    this.#starting ??= this.#start(signal);
+    return this.#starting;
+  }
+
+  /**
+   * Takes the instance out of traffic: OUT_OF_SERVICE in the registry until `markUp()`, whatever health says.
+   * Resolves once the registry has been told (or the attempt failed and is being retried).
+   * @throws KaryonError ERR_INVALID_STATE when the service is stopping, stopped or failed.
+   */
+  async markOutOfService(): Promise<void> {
+    this.#requireOperable('markOutOfService');
+    this.#outOfServiceByOperator = true;
+    this.#reconcile('marked OUT_OF_SERVICE by operator');
+    await this.#registryQueue;
+  }
+
+  /**
+   * Clears the operator's OUT_OF_SERVICE: the instance goes UP, or DOWN if a readiness check is critical.
+   * @throws KaryonError ERR_INVALID_STATE when the service is stopping, stopped or failed.
+   */
+  async markUp(): Promise<void> {
+    this.#requireOperable('markUp');
+    this.#outOfServiceByOperator = false;
+    this.#reconcile('marked UP by operator');
+    await this.#registryQueue;
+  }
+
+  /**
+   * Stops gracefully: SHUTTING_DOWN, tell the registry DOWN, wait `deregistrationDelayMs` for clients to
+   * notice, drain requests in flight, run shutdown hooks in reverse order, deregister, close, STOPPED.
+   * Idempotent; safe during `start()`, which it interrupts.
+   * @throws KaryonError ERR_SHUTDOWN (state still STOPPED) when shutdown hooks or the drain failed; its
+   * `errors` lists each failure.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  /** Same as `stop()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  // ---- start ------------------------------------------------------------------------------------------
+
+  async #start(signal: AbortSignal | undefined): Promise<void> {
+    if (this.#stopping !== undefined) {
+      throw new KaryonError('ERR_INVALID_STATE', 'start() called after stop()', { service: this.name });
+    }
+    this.#startedAt = this.#clock.now();
+    const abort = this.#startAbort;
+    const onAbort = (): void => abort.abort(new KaryonError('ERR_START_ABORTED', 'start() was aborted by its signal', { service: this.name }));
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.#admin?.listen();
+      const port = await this.#listenApp();
+      this.#checkAborted();
+      this.#descriptor = this.#describe(port);
+      this.#logger.info(`registering ${this.#descriptor.instanceId} as STARTING`, { instanceId: this.#descriptor.instanceId });
+      this.#registered = true;
+      this.#enqueueRegistry(() => this.#registry.register(this.#describeOrThrow(), 'STARTING', abort.signal));
+      await this.#registryQueue;
+      for (const hook of this.#initializeHooks) {
+        this.#checkAborted();
+        await this.#runHook(hook, 'initialize', abort.signal);
+        this.#completedInitializeHooks++;
+      }
+      this.#checkAborted();
+      await this.#health.runAll();
+      this.#checkAborted();
+      this.#health.start();
+      this.#reconcile('initialize hooks finished', true);
+      await this.#registryQueue;
+    } catch (error) {
+      if (this.#stopping !== undefined || abort.signal.aborted) {
+        // stop() owns the unwinding from here.
+        throw isKaryonError(error, 'ERR_START_ABORTED')
+          ? error
+          : new KaryonError('ERR_START_ABORTED', 'start() was interrupted by stop()', { service: this.name, cause: error });
+      }
+      await this.#fail(error);
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #checkAborted(): void {
+    const { signal } = this.#startAbort;
+    if (!signal.aborted) return;
+    throw isKaryonError(signal.reason, 'ERR_START_ABORTED')
+      ? signal.reason
+      : new KaryonError('ERR_START_ABORTED', 'start() was interrupted by stop()', { service: this.name });
+  }
+
+  async #listenApp(): Promise<number> {
+    const server = this.#tracker?.server;
+    if (server === undefined) return this.#options.port ?? 8080;
+    try {
+      return await listen(server, this.#options.port ?? 8080, this.#options.host);
+    } catch (error) {
+      throw new KaryonError('ERR_LISTEN', `could not listen on port ${this.#options.port ?? 8080}: ${errorMessage(error)}`, {
+        service: this.name,
+        cause: error,
+      });
+    }
+  }
+
+  /** start() failed on its own: FAILED, then unwind what started. */
+  async #fail(error: unknown): Promise<void> {
+    this.#logger.error(`start failed: ${errorMessage(error)}`, { service: this.name });
+    this.#machine.transition('FAILED', `start failed: ${errorMessage(error)}`);
+    const errors = await this.#unwind(this.#completedInitializeHooks);
+    for (const e of errors) this.#logger.warn(`while unwinding a failed start: ${errorMessage(e)}`);
+  }
+
+  // ---- stop -------------------------------------------------------------------------------------------
+
+  async #stop(): Promise<void> {
+    if (this.#starting !== undefined) {
+      this.#startAbort.abort(new KaryonError('ERR_START_ABORTED', 'start() was interrupted by stop()', { service: this.name }));
+      await this.#starting.catch(() => undefined);
+    }
+    const state = this.#machine.state;
+    if (state === 'FAILED' || state === 'STOPPED') return;
+    this.#machine.transition('SHUTTING_DOWN', 'stop() called');
+    const errors: unknown[] = [];
+    if (this.#starting !== undefined) {
+      await this.#registryQueue;
+      if (this.#leftUpAt !== undefined) {
+        const delay = this.#deregistrationDelayMs() - (this.#clock.now() - this.#leftUpAt);
+        if (delay > 0) this.#logger.info(`waiting ${delay} ms for clients to see DOWN before draining`);
+        await sleep(this.#clock, delay);
+      }
+    }
+    errors.push(...(await this.#unwind(this.#starting === undefined ? 0 : this.#completedInitializeHooks, true)));
+    this.#machine.transition('STOPPED', errors.length === 0 ? 'stopped' : `stopped with ${errors.length} error(s)`);
+    if (errors.length > 0) {
+      throw new KaryonError('ERR_SHUTDOWN', `stop() finished with ${errors.length} error(s): ${errors.map(errorMessage).join('; ')}`, {
+        service: this.name,
+        ...(this.instanceId === undefined ? {} : { instanceId: this.instanceId }),
+        errors,
+      });
+    }
+  }
+
+  /**
+   * Releases what started, in stop order: drain, shutdown hooks (those added before the first initialize
+   * hook that did not finish), deregister, close. Collects errors instead of throwing.
+   */
+  async #unwind(completedInitializeHooks: number, runHooks = this.#starting !== undefined): Promise<unknown[]> {
+    const errors: unknown[] = [];
+    const attempt = async (what: string, work: () => Promise<unknown>): Promise<void> => {
+      try {
+        await work();
+      } catch (error) {
+        this.#logger.warn(`${what} failed: ${errorMessage(error)}`, { service: this.name });
+        errors.push(error);
+      }
+    };
+    await this.#health.close();
+    if (this.#tracker !== undefined) {
+      await attempt('draining requests', async () => {
+        const result: DrainResult = await this.#tracker!.drain(this.#options.drainTimeoutMs);
+        this.#logger.info(`drained: ${result.completed} request(s) finished, ${result.forced} cut`, { ...result });
+        if (result.forced > 0) {
+          throw new KaryonError('ERR_SHUTDOWN', `${result.forced} request(s) still in flight after ${this.#options.drainTimeoutMs} ms were cut`, {
+            service: this.name,
+          });
+        }
+      });
+    }
+    if (runHooks) {
+      const hooks = this.#shutdownHooks.filter((hook) => hook.afterInitializeHooks <= completedInitializeHooks).reverse();
+      for (const hook of hooks) await attempt(`shutdown hook '${hook.name}'`, () => this.#runHook(hook, 'shutdown'));
+    }
+    if (this.#registered && this.#descriptor !== undefined) {
+      const instanceId = this.#descriptor.instanceId;
+      this.#registered = false;
+      await this.#registryQueue;
+      await attempt('deregistering', () => this.#registry.deregister(instanceId));
+      this.#logger.info(`deregistered ${instanceId}`, { instanceId });
+    }
+    if (this.#admin !== undefined) await attempt('closing the admin server', () => this.#admin!.close());
+    if (this.#ownsRegistry) await attempt('closing the registry', () => this.#registry.close());
+    return errors;
+  }
+
+  #deregistrationDelayMs(): number {
+    return this.#options.deregistrationDelayMs ?? this.#registry.propagationDelayMs ?? 30_000;
+  }
+
+  // ---- state ------------------------------------------------------------------------------------------
+
+  /** The running state the two inputs call for: readiness first, then the operator. */
+  #desiredRunningState(): LifecycleState {
+    if (!this.#health.ready) return 'DOWN';
+    return this.#outOfServiceByOperator ? 'OUT_OF_SERVICE' : 'UP';
+  }
+
+  /** Moves a running service to the state its inputs call for; does nothing while starting or stopping. */
+  #reconcile(reason: string, startFinished = false): void {
+    const state = this.#machine.state;
+    const running = state === 'UP' || state === 'DOWN' || state === 'OUT_OF_SERVICE';
+    if (!running && !(startFinished && state === 'STARTING')) return;
+    const desired = this.#desiredRunningState();
+    const why = desired === 'DOWN' && reason === 'health changed' ? 'a readiness check is critical' : reason;
+    this.#machine.transition(desired, why);
+  }
+
+  #onTransition(change: StateChange): void {
+    if (change.from === 'UP') this.#leftUpAt = change.at;
+    if (change.to === 'UP') this.#leftUpAt = undefined;
+    this.#logger.info(`${this.name} ${change.from} -> ${change.to} (${change.reason})`, {
+      instanceId: this.instanceId,
+      from: change.from,
+      to: change.to,
+    });
+    const status = registryStatusOf(change.to);
+    if (this.#registered && status !== undefined) {
+      const instanceId = this.#describeOrThrow().instanceId;
+      this.#enqueueRegistry(() => this.#registry.setStatus(instanceId, status));
+    }
+    this.emit('stateChange', change);
+  }
+
+  /** Registry calls run one at a time, in order, so the registry sees the states in the order they happened. */
+  #enqueueRegistry(operation: () => Promise<void>): void {
+    this.#registryQueue = this.#registryQueue.then(operation).catch((error: unknown) => {
+      this.#logger.warn(`registry update failed: ${errorMessage(error)}`, { instanceId: this.instanceId });
+    });
+  }
+
+  #requireOperable(operation: string): void {
+    const state = this.#machine.state;
+    if (state === 'SHUTTING_DOWN' || state === 'STOPPED' || state === 'FAILED' || this.#stopping !== undefined) {
+      throw new KaryonError('ERR_INVALID_STATE', `${operation}() is not possible while ${state}`, {
+        service: this.name,
+        status: state,
+      });
+    }
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------------
+
+  #hook(fn: LifecycleHook, options: HookOptions, defaultTimeoutMs: number, kind: string): Hook {
+    if (typeof fn !== 'function') {
+      throw new KaryonError('ERR_INVALID_OPTION', `${kind} hook must be a function (got ${typeof fn})`, { service: this.name });
+    }
+    const list = kind === 'initialize' ? this.#initializeHooks : this.#shutdownHooks;
+    return {
+      name: options.name ?? (fn.name === '' ? `${kind} hook #${list.length + 1}` : fn.name),
+      fn,
+      timeoutMs: durationMs(`${kind} hook timeoutMs`, options.timeoutMs, defaultTimeoutMs),
+      afterInitializeHooks: this.#initializeHooks.length,
+    };
+  }
+
+  async #runHook(hook: Hook, kind: 'initialize' | 'shutdown', signal?: AbortSignal): Promise<void> {
+    const started = this.#clock.now();
+    try {
+      await runWithTimeout(hook.fn, {
+        clock: this.#clock,
+        timeoutMs: hook.timeoutMs,
+        signal,
+        onTimeout: () =>
+          new KaryonError('ERR_HOOK_TIMEOUT', `${kind} hook '${hook.name}' did not finish within ${hook.timeoutMs} ms`, {
+            service: this.name,
+          }),
+      });
+      this.#logger.debug(`${kind} hook '${hook.name}' finished in ${this.#clock.now() - started} ms`);
+    } catch (error) {
+      if (isKaryonError(error)) throw error;
+      throw new KaryonError('ERR_HOOK_FAILED', `${kind} hook '${hook.name}' failed: ${errorMessage(error)}`, {
+        service: this.name,
+        cause: error,
+      });
+    }
+  }
+
+  #describe(port: number): InstanceDescriptor {
+    const o = this.#options;
+    const adminPort = this.#admin?.port;
+    const base = `http://${o.hostName}:${port}`;
+    const adminBase = adminPort === undefined ? base : `http://${o.hostName}:${adminPort}`;
+    const metadata: Record<string, string> = { ...o.metadata, zone: o.zone };
+    if (o.version !== undefined) metadata.version = o.version;
+    if (adminPort !== undefined) metadata['management.port'] = String(adminPort);
+    return Object.freeze({
+      instanceId: o.instanceId ?? `${o.hostName}:${o.name}:${port}`,
+      app: o.name.toUpperCase(),
+      vipAddress: o.vipAddress,
+      secureVipAddress: o.vipAddress,
+      hostName: o.hostName,
+      ipAddr: o.ipAddr,
+      port,
+      portEnabled: true,
+      securePort: 443,
+      securePortEnabled: false,
+      zone: o.zone,
+      metadata: Object.freeze(metadata),
+      homePageUrl: `${base}/`,
+      statusPageUrl: `${adminBase}/status`,
+      healthCheckUrl: `${adminBase}/healthcheck`,
+      leaseRenewalIntervalMs: o.renewalIntervalMs,
+      leaseDurationMs: o.leaseDurationMs,
+    });
+  }
+
+  #describeOrThrow(): InstanceDescriptor {
+    if (this.#descriptor === undefined) throw new KaryonError('ERR_INVALID_STATE', 'the instance is not described yet');
+    return this.#descriptor;
+  }
+
+  #statusReport(): StatusReport {
+    const now = this.#clock.now();
+    const state = this.#machine.state;
+    return {
+      app: this.name,
+      instanceId: this.instanceId ?? '',
+      vipAddress: this.#options.vipAddress,
+      zone: this.#options.zone,
+      version: this.#options.version,
+      status: state,
+      registryStatus: this.#registered ? registryStatusOf(state) : undefined,
+      outOfServiceByOperator: this.#outOfServiceByOperator,
+      since: this.#machine.since,
+      startedAt: this.#startedAt,
+      uptimeMs: this.#startedAt === undefined ? 0 : now - this.#startedAt,
+      port: this.#descriptor?.port,
+      transitions: [...this.#machine.history],
+    };
+  }
+
+  #adminView(): AdminServiceView {
+    return {
+      status: () => this.#statusReport(),
+      health: () => this.#health.evaluate(),
+      setOperatorStatus: (status) => (status === 'UP' ? this.markUp() : this.markOutOfService()),
+    };
+  }
+}
+
+/**
+ * Creates a service lifecycle. Nothing listens or registers until `start()`.
+ *
+ * @example
+ * ```ts
+ * const server = http.createServer(handler);
+ * const service = createService({ name: 'greeter', server, port: 8080, admin: { port: 8077 } });
+ * service.onInitialize(async (signal) => { await warmCaches(signal); });
+ * service.addHealthCheck('db', async () => ({ status: (await db.ping()) ? 'UP' : 'DOWN' }));
+ * await service.start();          // STARTING -> UP
+ * installSignalHandlers(service); // SIGTERM -> graceful stop()
+ * ```
+ * @throws KaryonError ERR_INVALID_OPTION naming the option that is wrong.
+ */
+export function createService(options: ServiceOptions): Service {
+  return new Service(options);
+}

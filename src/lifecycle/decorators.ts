@@ -1,0 +1,106 @@
+import type { HealthCheckFunction, HealthCheckOptions } from '../health/types.js';
+
+/** Options of an initialize or shutdown hook. */
+export interface HookOptions {
+  /**
+   * A name for logs and errors.
+   * @default the function's name (`Class.method` for decorated methods)
+   */
+  readonly name?: string;
+  /**
+   * How long the hook may run, in ms; it receives a signal that aborts when the time is up.
+   * @default the service's `lifecycle.initializeTimeoutMs` or `lifecycle.shutdownTimeoutMs`
+   */
+  readonly timeoutMs?: number;
+}
+
+/** A hook: receives a signal that aborts when its timeout passes or the service stops. */
+export type LifecycleHook = (signal: AbortSignal) => unknown;
+
+/** A member of a decorated component, recorded by the decorators for `service.register()`. */
+export type ComponentMember =
+  | { readonly kind: 'initialize'; readonly fn: LifecycleHook; readonly options: HookOptions }
+  | { readonly kind: 'shutdown'; readonly fn: LifecycleHook; readonly options: HookOptions }
+  | {
+      readonly kind: 'healthCheck';
+      readonly name: string;
+      readonly fn: HealthCheckFunction;
+      readonly options: HealthCheckOptions;
+    };
+
+const members = new WeakMap<object, ComponentMember[]>();
+
+/** The decorated members recorded for `component`, in declaration order. */
+export function componentMembers(component: object): readonly ComponentMember[] {
+  return members.get(component) ?? [];
+}
+
+function record(component: object, member: ComponentMember): void {
+  const list = members.get(component);
+  if (list === undefined) members.set(component, [member]);
+  else list.push(member);
+}
+
+function memberName(instance: object, context: { readonly name: string | symbol }): string {
+  return `${instance.constructor.name}.${String(context.name)}`;
+}
+
+/**
+ * Marks a method as an initialize hook: `service.register(component)` adds it with `service.onInitialize()`.
+ * Hooks run in declaration order; the instance stays STARTING until all have finished.
+ *
+ * @example
+ * ```ts
+ * class Greeter {
+ *   @initialize({ timeoutMs: 5000 }) async warmCaches(signal: AbortSignal) { ... }
+ * }
+ * ```
+ */
+export function initialize(options: HookOptions = {}) {
+  return function <This extends object>(
+    method: (this: This, signal: AbortSignal) => unknown,
+    context: ClassMethodDecoratorContext<This, (this: This, signal: AbortSignal) => unknown>,
+  ): void {
+    context.addInitializer(function (this: This) {
+      record(this, {
+        kind: 'initialize',
+        fn: (signal) => method.call(this, signal),
+        options: { name: memberName(this, context), ...options },
+      });
+    });
+  };
+}
+
+/**
+ * Marks a method as a shutdown hook: `service.register(component)` adds it with `service.onShutdown()`.
+ * Shutdown hooks run in reverse order of registration during `stop()`.
+ */
+export function onShutdown(options: HookOptions = {}) {
+  return function <This extends object>(
+    method: (this: This, signal: AbortSignal) => unknown,
+    context: ClassMethodDecoratorContext<This, (this: This, signal: AbortSignal) => unknown>,
+  ): void {
+    context.addInitializer(function (this: This) {
+      record(this, {
+        kind: 'shutdown',
+        fn: (signal) => method.call(this, signal),
+        options: { name: memberName(this, context), ...options },
+      });
+    });
+  };
+}
+
+/**
+ * Marks a method as a health check named `name`: `service.register(component)` adds it with
+ * `service.addHealthCheck()`.
+ */
+export function healthCheck(name: string, options: HealthCheckOptions = {}) {
+  return function <This extends object>(
+    method: (this: This, signal: AbortSignal) => ReturnType<HealthCheckFunction>,
+    context: ClassMethodDecoratorContext<This, (this: This, signal: AbortSignal) => ReturnType<HealthCheckFunction>>,
+  ): void {
+    context.addInitializer(function (this: This) {
+      record(this, { kind: 'healthCheck', name, fn: (signal) => method.call(this, signal), options });
+    });
+  };
+}

@@ -1,0 +1,399 @@
+import { KaryonError } from '../../common/KaryonError.js';
+import { InstanceStatus, toInstanceStatus } from '../types.js';
+import type { InstanceDescriptor, RegistryInstance } from '../types.js';
+
+// Eureka's JSON, as Netflix and Spring Cloud servers read and write it. Readers here accept every variant
+// real servers emit (see the wire quirks in the protocol reference); writers emit what the strictest
+// servers want: string `@enabled`, `@class` on dataCenterInfo, a statusPageUrl, string timestamps.
+
+/** A port as Eureka writes it. */
+export interface WirePort {
+  /** The port number (a number or a numeric string on the wire). */
+  readonly $: number | string;
+  /** "true" or "false" (a boolean on some servers). */
+  readonly '@enabled': string | boolean;
+}
+
+/** Eureka's `dataCenterInfo`. */
+export interface WireDataCenterInfo {
+  /** The Java class, required by servers. */
+  readonly '@class': string;
+  /** `MyOwn`, `Amazon` or `Netflix`. */
+  readonly name: string;
+  /** Amazon metadata (`instance-id`, `availability-zone`...). */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** Eureka's `leaseInfo`. */
+export interface WireLeaseInfo {
+  /** Heartbeat interval, seconds. */
+  readonly renewalIntervalInSecs: number;
+  /** Lease duration, seconds. */
+  readonly durationInSecs: number;
+  /** When first registered (epoch ms). */
+  readonly registrationTimestamp: number;
+  /** When last renewed (epoch ms). */
+  readonly lastRenewalTimestamp: number;
+  /** When evicted or cancelled (epoch ms), 0 if not. */
+  readonly evictionTimestamp: number;
+  /** When first seen UP (epoch ms). */
+  readonly serviceUpTimestamp: number;
+}
+
+/** An `InstanceInfo` as JSON. */
+export interface WireInstance {
+  /** The instance id. */
+  readonly instanceId?: string;
+  /** Host name. */
+  readonly hostName: string;
+  /** App name, upper case. */
+  readonly app: string;
+  /** IP address. */
+  readonly ipAddr: string;
+  /** Status. */
+  readonly status: string;
+  /** Operator override (current spelling). */
+  readonly overriddenStatus?: string;
+  /** Operator override (older servers' spelling). */
+  readonly overriddenstatus?: string;
+  /** Plain port. */
+  readonly port: WirePort;
+  /** Secure port. */
+  readonly securePort: WirePort;
+  /** Always 1. */
+  readonly countryId: number;
+  /** Data center. */
+  readonly dataCenterInfo: WireDataCenterInfo;
+  /** Lease. */
+  readonly leaseInfo?: WireLeaseInfo;
+  /** Metadata; an empty map is `{"@class":"java.util.Collections$EmptyMap"}`. */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** Home page. */
+  readonly homePageUrl: string;
+  /** Status page. */
+  readonly statusPageUrl: string;
+  /** Health URL. */
+  readonly healthCheckUrl: string;
+  /** VIP address (comma-separated list allowed). */
+  readonly vipAddress: string;
+  /** Secure VIP address. */
+  readonly secureVipAddress: string;
+  /** "true" or "false". */
+  readonly isCoordinatingDiscoveryServer: string | boolean;
+  /** Epoch ms as a string. */
+  readonly lastUpdatedTimestamp: string | number;
+  /** Epoch ms as a string. */
+  readonly lastDirtyTimestamp: string | number;
+  /** In deltas: what happened. */
+  readonly actionType?: string;
+}
+
+/** An application as JSON. */
+export interface WireApplication {
+  /** The app name. */
+  readonly name: string;
+  /** Its instances (a single object on some servers). */
+  readonly instance: readonly WireInstance[] | WireInstance;
+}
+
+/** `{"applications": ...}` as JSON. */
+export interface WireApplications {
+  /** Delta version. */
+  readonly versions__delta: string | number;
+  /** The registry's status hash. */
+  readonly apps__hashcode: string;
+  /** The applications (a single object on some servers). */
+  readonly application: readonly WireApplication[] | WireApplication;
+}
+
+/** What happened to an instance, in a delta. */
+export type ActionType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+/** Extra lease facts a decoded instance carries besides its {@link RegistryInstance} record. */
+export interface DecodedLease {
+  /** When first registered (epoch ms), 0 if not given. */
+  readonly registrationTimestamp: number;
+  /** When last renewed (epoch ms), 0 if not given. */
+  readonly lastRenewalTimestamp: number;
+  /** When first seen UP (epoch ms), 0 if not given. */
+  readonly serviceUpTimestamp: number;
+}
+
+/** One decoded instance. */
+export interface DecodedInstance {
+  /** The normalized record. */
+  readonly instance: RegistryInstance;
+  /** In deltas, what happened to it. */
+  readonly actionType: ActionType | undefined;
+  /** The data center name (`MyOwn`, `Amazon`, `Netflix`). */
+  readonly dataCenterName: string;
+  /** The data center `@class`. */
+  readonly dataCenterClass: string;
+  /** Lease timestamps as the server reported them. */
+  readonly lease: DecodedLease;
+  /** True when the body gave no `lastDirtyTimestamp` (the decoder used `now`). */
+  readonly lastDirtyTimestampMissing: boolean;
+  /** True when the body gave no `status` (the decoder used UP). */
+  readonly statusMissing: boolean;
+}
+
+/** A decoded `{"applications": ...}`. */
+export interface DecodedApplications {
+  /** `versions__delta`, as a string. */
+  readonly versionsDelta: string;
+  /** `apps__hashcode`. */
+  readonly appsHashcode: string;
+  /** Every instance that decoded. */
+  readonly instances: readonly DecodedInstance[];
+  /** One reason per instance that did not decode (it is skipped, never fatal). */
+  readonly errors: readonly string[];
+}
+
+export const DEFAULT_DATA_CENTER_CLASS = 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo';
+const EMPTY_MAP_CLASS = 'java.util.Collections$EmptyMap';
+
+function protocolError(message: string): KaryonError {
+  return new KaryonError('ERR_EUREKA_PROTOCOL', message);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function text(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+function nonBlank(value: unknown): string | undefined {
+  const s = text(value);
+  return s === undefined || s.trim() === '' ? undefined : s;
+}
+
+function integer(value: unknown): number | undefined {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  return Number.isFinite(n) ? Math.trunc(n) : undefined;
+}
+
+function bool(value: unknown, fallback: boolean): boolean {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string') return value.toLowerCase() === 'true';
+  return fallback;
+}
+
+function decodePort(value: unknown, fallbackPort: number, fallbackEnabled: boolean): { port: number; enabled: boolean } {
+  if (isRecord(value)) {
+    return { port: integer(value.$) ?? fallbackPort, enabled: bool(value['@enabled'], fallbackEnabled) };
+  }
+  const port = integer(value);
+  return { port: port ?? fallbackPort, enabled: port === undefined ? fallbackEnabled : true };
+}
+
+/** Metadata as a string map, without Jackson's `@class` marker. */
+function decodeMetadata(value: unknown): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  if (!isRecord(value)) return metadata;
+  for (const [key, entry] of Object.entries(value)) {
+    if (key === '@class') continue;
+    const s = text(entry);
+    if (s !== undefined) metadata[key] = s;
+  }
+  return metadata;
+}
+
+/**
+ * Decodes one instance, checking what a Netflix server checks on register, in its order and with its
+ * messages (`Missing instanceId`, `Missing hostname`, ...). The id falls back to the Amazon instance id,
+ * then the host name, as Eureka's `InstanceInfo.getId()` does.
+ * @throws KaryonError ERR_EUREKA_PROTOCOL with the server's message.
+ */
+export function decodeInstance(raw: unknown, now: number): DecodedInstance {
+  if (!isRecord(raw)) throw protocolError('instance is not an object');
+  const dataCenter = isRecord(raw.dataCenterInfo) ? raw.dataCenterInfo : undefined;
+  const dataCenterMetadata = dataCenter !== undefined && isRecord(dataCenter.metadata) ? dataCenter.metadata : {};
+  const hostName = nonBlank(raw.hostName);
+  const instanceId = nonBlank(raw.instanceId) ?? nonBlank(dataCenterMetadata['instance-id']) ?? hostName;
+  if (instanceId === undefined) throw protocolError('Missing instanceId');
+  if (hostName === undefined) throw protocolError('Missing hostname');
+  const ipAddr = nonBlank(raw.ipAddr);
+  if (ipAddr === undefined) throw protocolError('Missing ip address');
+  const app = nonBlank(raw.app);
+  if (app === undefined) throw protocolError('Missing appName');
+  if (dataCenter === undefined) throw protocolError('Missing dataCenterInfo');
+  const dataCenterName = nonBlank(dataCenter.name);
+  if (dataCenterName === undefined) throw protocolError('Missing dataCenterInfo Name');
+
+  const metadata = decodeMetadata(raw.metadata);
+  const port = decodePort(raw.port, 7001, true);
+  const securePort = decodePort(raw.securePort, 7002, false);
+  const lease = isRecord(raw.leaseInfo) ? raw.leaseInfo : {};
+  const statusText = nonBlank(raw.status);
+  const lastDirty = integer(raw.lastDirtyTimestamp);
+  const vipAddress = text(raw.vipAddress) ?? '';
+  const actionType = text(raw.actionType);
+  const instance: RegistryInstance = Object.freeze({
+    instanceId,
+    app: app.toUpperCase(),
+    vipAddress,
+    secureVipAddress: text(raw.secureVipAddress) ?? '',
+    hostName,
+    ipAddr,
+    port: port.port,
+    portEnabled: port.enabled,
+    securePort: securePort.port,
+    securePortEnabled: securePort.enabled,
+    zone: metadata.zone ?? nonBlank(dataCenterMetadata['availability-zone']) ?? 'default',
+    metadata: Object.freeze(metadata),
+    homePageUrl: text(raw.homePageUrl) ?? '',
+    statusPageUrl: text(raw.statusPageUrl) ?? '',
+    healthCheckUrl: text(raw.healthCheckUrl) ?? '',
+    leaseRenewalIntervalMs: (integer(lease.renewalIntervalInSecs) ?? 30) * 1000,
+    leaseDurationMs: (integer(lease.durationInSecs) ?? 90) * 1000,
+    status: statusText === undefined ? InstanceStatus.UP : toInstanceStatus(statusText.toUpperCase()),
+    overriddenStatus: toInstanceStatus(text(raw.overriddenStatus ?? raw.overriddenstatus)?.toUpperCase()),
+    lastUpdatedTimestamp: integer(raw.lastUpdatedTimestamp) ?? now,
+    lastDirtyTimestamp: lastDirty ?? now,
+  });
+  return {
+    instance,
+    actionType: actionType === 'ADDED' || actionType === 'MODIFIED' || actionType === 'DELETED' ? actionType : undefined,
+    dataCenterName,
+    dataCenterClass: text(dataCenter['@class']) ?? DEFAULT_DATA_CENTER_CLASS,
+    lease: {
+      registrationTimestamp: integer(lease.registrationTimestamp) ?? 0,
+      lastRenewalTimestamp: integer(lease.lastRenewalTimestamp ?? lease.renewalTimestamp) ?? 0,
+      serviceUpTimestamp: integer(lease.serviceUpTimestamp) ?? 0,
+    },
+    lastDirtyTimestampMissing: lastDirty === undefined,
+    statusMissing: statusText === undefined,
+  };
+}
+
+/** A list that servers may write as a single object. */
+function list(value: unknown): unknown[] {
+  if (Array.isArray(value)) return value as unknown[];
+  return value === undefined || value === null ? [] : [value];
+}
+
+/**
+ * Decodes `{"applications": ...}` (a full fetch, a delta or a VIP query). Instances that do not decode are
+ * skipped and reported in `errors`.
+ * @throws KaryonError ERR_EUREKA_PROTOCOL when the body is not an applications document at all.
+ */
+export function decodeApplications(body: unknown, now: number): DecodedApplications {
+  const root = isRecord(body) && isRecord(body.applications) ? body.applications : undefined;
+  if (root === undefined) throw protocolError('response has no "applications" object');
+  const instances: DecodedInstance[] = [];
+  const errors: string[] = [];
+  for (const application of list(root.application)) {
+    if (!isRecord(application)) {
+      errors.push('an application entry is not an object');
+      continue;
+    }
+    for (const raw of list(application.instance)) {
+      try {
+        instances.push(decodeInstance(raw, now));
+      } catch (error) {
+        errors.push(`${text(application.name) ?? '?'}: ${(error as Error).message}`);
+      }
+    }
+  }
+  return {
+    versionsDelta: text(root.versions__delta) ?? '',
+    appsHashcode: text(root.apps__hashcode) ?? '',
+    instances,
+    errors,
+  };
+}
+
+/** Extra facts the writer of an instance may add (a server adds lease timestamps and the action). */
+export interface EncodeExtras {
+  /** The operator override. */
+  readonly overriddenStatus?: string;
+  /** Lease timestamps. */
+  readonly lease?: Partial<DecodedLease> & { readonly evictionTimestamp?: number };
+  /** `lastUpdatedTimestamp`; defaults to `lastDirtyTimestamp`. */
+  readonly lastUpdatedTimestamp?: number;
+  /** Delta action. */
+  readonly actionType?: ActionType;
+  /** Data center name. */
+  readonly dataCenterName?: string;
+  /** Data center `@class`. */
+  readonly dataCenterClass?: string;
+}
+
+/** Encodes an instance as a Netflix server writes it (and as strict servers want a registration body). */
+export function encodeInstance(
+  instance: InstanceDescriptor,
+  status: string,
+  lastDirtyTimestamp: number,
+  extras: EncodeExtras = {},
+): WireInstance {
+  const metadata = Object.keys(instance.metadata).length === 0 ? { '@class': EMPTY_MAP_CLASS } : { ...instance.metadata };
+  const lease = extras.lease ?? {};
+  return {
+    instanceId: instance.instanceId,
+    hostName: instance.hostName,
+    app: instance.app.toUpperCase(),
+    ipAddr: instance.ipAddr,
+    status,
+    overriddenStatus: extras.overriddenStatus ?? 'UNKNOWN',
+    port: { $: instance.port, '@enabled': String(instance.portEnabled) },
+    securePort: { $: instance.securePort, '@enabled': String(instance.securePortEnabled) },
+    countryId: 1,
+    dataCenterInfo: { '@class': extras.dataCenterClass ?? DEFAULT_DATA_CENTER_CLASS, name: extras.dataCenterName ?? 'MyOwn' },
+    leaseInfo: {
+      renewalIntervalInSecs: Math.max(1, Math.round(instance.leaseRenewalIntervalMs / 1000)),
+      durationInSecs: Math.max(1, Math.round(instance.leaseDurationMs / 1000)),
+      registrationTimestamp: lease.registrationTimestamp ?? 0,
+      lastRenewalTimestamp: lease.lastRenewalTimestamp ?? 0,
+      evictionTimestamp: lease.evictionTimestamp ?? 0,
+      serviceUpTimestamp: lease.serviceUpTimestamp ?? 0,
+    },
+    metadata,
+    homePageUrl: instance.homePageUrl,
+    statusPageUrl: instance.statusPageUrl,
+    healthCheckUrl: instance.healthCheckUrl,
+    vipAddress: instance.vipAddress,
+    secureVipAddress: instance.secureVipAddress,
+    isCoordinatingDiscoveryServer: 'false',
+    lastUpdatedTimestamp: String(extras.lastUpdatedTimestamp ?? lastDirtyTimestamp),
+    lastDirtyTimestamp: String(lastDirtyTimestamp),
+    ...(extras.actionType === undefined ? {} : { actionType: extras.actionType }),
+  };
+}
+
+/**
+ * Eureka's `apps__hashcode`: `STATUS_count_` for each status with a non-zero count, statuses in alphabetical
+ * order, over every instance of every status. An empty registry hashes to `""`.
+ */
+export function appsHashcode(statuses: Iterable<string>): string {
+  const counts = new Map<string, number>();
+  for (const status of statuses) counts.set(status, (counts.get(status) ?? 0) + 1);
+  return [...counts.keys()]
+    .sort()
+    .map((status) => `${status}_${counts.get(status)}_`)
+    .join('');
+}
+
+/** Groups encoded instances by app into `{"applications": ...}`. */
+export function encodeApplications(
+  instances: Iterable<WireInstance>,
+  versionsDelta: string | number,
+  hashcode: string,
+): { applications: WireApplications } {
+  const byApp = new Map<string, WireInstance[]>();
+  for (const instance of instances) {
+    const apps = byApp.get(instance.app);
+    if (apps === undefined) byApp.set(instance.app, [instance]);
+    else apps.push(instance);
+  }
+  return {
+    applications: {
+      versions__delta: String(versionsDelta),
+      apps__hashcode: hashcode,
+      application: [...byApp].map(([name, instance]) => ({ name, instance })),
+    },
+  };
+}
