@@ -8,7 +8,6 @@ import type { Logger } from '../common/Logger.js';
 import { silentLogger } from '../common/Logger.js';
 import { ServerTracker, listen } from '../http/ServerTracker.js';
 import { HttpError, Router, readJson, sendError, sendJson } from '../internal/http.js';
-import type { RouteParams } from '../internal/http.js';
 import { isLoopbackAddress } from '../internal/net.js';
 import { durationMs, port as portOption, positiveInt } from '../internal/validate.js';
 import type { AdminServiceView } from './types.js';
@@ -82,7 +81,7 @@ export interface AdminRequestContext {
 export type AdminRouteHandler = (
   req: IncomingMessage,
   res: ServerResponse,
-  params: RouteParams,
+  params: Readonly<Record<string, string>>,
   url: URL,
   context: AdminRequestContext,
 ) => unknown;

@@ -1,8 +1,6 @@
-/**
- * Every error code the library throws, with whether an operation failing with it may succeed when retried.
- * `docs/errors.md` lists the same codes; a test keeps the two in step.
- */
-export const errorCodes = {
+// Every error code the library throws, with whether an operation failing with it may succeed when retried.
+// `docs/errors.md` lists the same codes; a test keeps the two in step.
+const codes = {
   ERR_INVALID_OPTION: { retryable: false },
   ERR_INVALID_CONFIG: { retryable: false },
   ERR_INVALID_STATE: { retryable: false },
@@ -19,10 +17,20 @@ export const errorCodes = {
   ERR_REGISTRY_REJECTED: { retryable: false },
   ERR_NOT_REGISTERED: { retryable: false },
   ERR_EUREKA_PROTOCOL: { retryable: false },
-} as const satisfies Record<string, { readonly retryable: boolean }>;
+  ERR_METRICS_TRANSPORT: { retryable: true },
+} as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A stable error code: part of the public contract, listed in `docs/errors.md`. */
-export type ErrorCode = keyof typeof errorCodes;
+export type ErrorCode = keyof typeof codes;
+
+/** What is known of an error code. */
+export interface ErrorCodeInfo {
+  /** Whether an operation failing with this code may succeed when retried (the default of `KaryonError.retryable`). */
+  readonly retryable: boolean;
+}
+
+/** Every error code, with whether an operation failing with it may succeed when retried. */
+export const errorCodes: Readonly<Record<ErrorCode, ErrorCodeInfo>> = codes;
 
 /** Structured fields a {@link KaryonError} may carry besides its code and message. */
 export interface KaryonErrorOptions {

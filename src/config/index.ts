@@ -1,2 +1,2 @@
-export { karyonSettingsSchema, loadSettings } from './schema.js';
+export { loadSettings } from './schema.js';
 export type { KaryonSettings, SettingsSources } from './schema.js';

@@ -83,32 +83,32 @@ const nullableNat = {
 convict.addFormats({ 'app-name': appName, 'url-list': url, 'nullable-nat': nullableNat });
 
 /** The convict schema of {@link KaryonSettings}: doc, format, default and environment variable of each key. */
-export const karyonSettingsSchema: convict.Schema<Mutable<KaryonSettings>> = {
+const karyonSettingsSchema: convict.Schema<Mutable<KaryonSettings>> = {
   app: {
-    name: { doc: 'Application name (Eureka app, upper-cased on the wire)', format: 'app-name', default: '', env: 'KARYON_APP_NAME' },
-    port: { doc: 'HTTP port of the application', format: 'port', default: 8080, env: 'PORT' },
-    zone: { doc: 'Availability zone', format: String, default: 'default', env: 'KARYON_ZONE' },
+    name: { doc: 'Application name (Eureka app, upper-cased on the wire)', format: 'app-name', default: '', env: 'KARYON_APP_NAME', arg: 'app-name' },
+    port: { doc: 'HTTP port of the application', format: 'port', default: 8080, env: 'PORT', arg: 'app-port' },
+    zone: { doc: 'Availability zone', format: String, default: 'default', env: 'KARYON_ZONE', arg: 'app-zone' },
   },
   eureka: {
-    serviceUrls: { doc: 'Eureka service URLs; empty = in-memory registry', format: 'url-list', default: [], env: 'KARYON_EUREKA_URLS' },
-    heartbeatIntervalMs: { doc: 'Heartbeat interval, ms', format: 'nat', default: 30_000, env: 'KARYON_EUREKA_HEARTBEAT_MS' },
-    registryFetchIntervalMs: { doc: 'Registry fetch interval, ms', format: 'nat', default: 30_000, env: 'KARYON_EUREKA_FETCH_MS' },
+    serviceUrls: { doc: 'Eureka service URLs; empty = in-memory registry', format: 'url-list', default: [], env: 'KARYON_EUREKA_URLS', arg: 'eureka-urls' },
+    heartbeatIntervalMs: { doc: 'Heartbeat interval, ms', format: 'nat', default: 30_000, env: 'KARYON_EUREKA_HEARTBEAT_MS', arg: 'eureka-heartbeat-ms' },
+    registryFetchIntervalMs: { doc: 'Registry fetch interval, ms', format: 'nat', default: 30_000, env: 'KARYON_EUREKA_FETCH_MS', arg: 'eureka-fetch-ms' },
   },
   lifecycle: {
     deregistrationDelayMs: {
       doc: 'Wait after DOWN before draining, ms; null = the registry fetch interval',
       format: 'nullable-nat',
       default: null,
-      env: 'KARYON_DEREGISTRATION_DELAY_MS',
+      env: 'KARYON_DEREGISTRATION_DELAY_MS', arg: 'deregistration-delay-ms',
     },
   },
   admin: {
-    port: { doc: 'Admin port; 0 = ephemeral', format: 'port', default: 8077, env: 'KARYON_ADMIN_PORT' },
-    token: { doc: 'Admin bearer token; none = mutations from loopback only', format: '*', default: null, nullable: true, sensitive: true, env: 'KARYON_ADMIN_TOKEN' },
+    port: { doc: 'Admin port; 0 = ephemeral', format: 'port', default: 8077, env: 'KARYON_ADMIN_PORT', arg: 'admin-port' },
+    token: { doc: 'Admin bearer token; none = mutations from loopback only', format: '*', default: null, nullable: true, sensitive: true, env: 'KARYON_ADMIN_TOKEN', arg: 'admin-token' },
   },
   statsd: {
-    host: { doc: 'statsd host; none = metrics off', format: '*', default: null, nullable: true, env: 'KARYON_STATSD_HOST' },
-    port: { doc: 'statsd port', format: 'port', default: 8125, env: 'KARYON_STATSD_PORT' },
+    host: { doc: 'statsd host; none = metrics off', format: '*', default: null, nullable: true, env: 'KARYON_STATSD_HOST', arg: 'statsd-host' },
+    port: { doc: 'statsd port', format: 'port', default: 8125, env: 'KARYON_STATSD_PORT', arg: 'statsd-port' },
   },
 };
 
@@ -116,7 +116,7 @@ export const karyonSettingsSchema: convict.Schema<Mutable<KaryonSettings>> = {
 export interface SettingsSources {
   /** Environment variables, e.g. `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Command-line arguments (`--app.port=9090`), e.g. `process.argv.slice(2)`. */
+  /** Command-line arguments (`--app-port 9090`, `--eureka-urls ...`), e.g. `process.argv.slice(2)`. */
   readonly argv?: readonly string[];
   /** Values that override defaults (and are overridden by env and argv), shaped like the settings. */
   readonly values?: Readonly<Record<string, unknown>>;

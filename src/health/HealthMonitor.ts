@@ -19,6 +19,7 @@ export interface CheckChange {
 
 /** Options of {@link HealthMonitor}. */
 export interface HealthMonitorOptions {
+  /** Time source for timeouts, intervals and timestamps. */
   readonly clock: Clock;
   /** Called after a check's status changes. */
   readonly onCheckChange?: (change: CheckChange) => void;

@@ -22,6 +22,7 @@ export interface DrainResult {
  * left at a deadline.
  */
 export class ServerTracker {
+  /** The tracked server. */
   readonly server: NodeHttpServer;
   readonly #clock: Clock;
   readonly #inFlight = new Set<ServerResponse>();

@@ -529,7 +529,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
         await sleep(this.#clock, delay);
       }
     }
-    errors.push(...(await this.#unwind(this.#starting === undefined ? 0 : this.#completedInitializeHooks, true)));
+    errors.push(...(await this.#unwind(this.#completedInitializeHooks, this.#starting !== undefined)));
     this.#machine.transition('STOPPED', errors.length === 0 ? 'stopped' : `stopped with ${errors.length} error(s)`);
     if (errors.length > 0) {
       throw new KaryonError('ERR_SHUTDOWN', `stop() finished with ${errors.length} error(s): ${errors.map(errorMessage).join('; ')}`, {

@@ -1,9 +1,14 @@
 /** The statuses an instance has in a registry: Eureka's `InstanceStatus`. */
 export const InstanceStatus = {
+  /** Ready for traffic. */
   UP: 'UP',
+  /** Running but unhealthy: no traffic. */
   DOWN: 'DOWN',
+  /** Initializing: no traffic yet. */
   STARTING: 'STARTING',
+  /** Taken out of traffic by an operator (Eureka's override). */
   OUT_OF_SERVICE: 'OUT_OF_SERVICE',
+  /** Not known; also what unknown status strings become. */
   UNKNOWN: 'UNKNOWN',
 } as const;
 
@@ -74,7 +79,15 @@ export interface RegistryChange {
   /** Instances that are gone. */
   readonly removed: readonly RegistryInstance[];
   /** Instances whose record changed, with the record before. */
-  readonly modified: readonly { readonly previous: RegistryInstance; readonly current: RegistryInstance }[];
+  readonly modified: readonly InstanceModification[];
+}
+
+/** An instance whose record changed. */
+export interface InstanceModification {
+  /** The record before. */
+  readonly previous: RegistryInstance;
+  /** The record now. */
+  readonly current: RegistryInstance;
 }
 
 /**

@@ -1,0 +1,49 @@
+// The example service: answers GET /hello with its instance id. The quickstart runs several of these.
+import { createServer } from 'node:http';
+import { createService } from 'karyon-ts';
+import type { Service, ServiceRegistry } from 'karyon-ts';
+
+export interface GreeterOptions {
+  /** Shown in logs and answers, e.g. greeter-1. */
+  readonly label: string;
+  readonly registry: ServiceRegistry;
+  /** How long the initialize hook takes, to make STARTING visible. */
+  readonly warmUpMs?: number;
+  /** How long the instance takes to answer, to make a slow instance. */
+  readonly latencyMs?: () => number;
+  readonly deregistrationDelayMs?: number;
+}
+
+export function createGreeter(options: GreeterOptions): Service {
+  const server = createServer((req, res) => {
+    if (req.url !== '/hello') {
+      res.writeHead(404).end();
+      return;
+    }
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'hello', from: options.label }));
+    }, options.latencyMs?.() ?? 2);
+  });
+  const service = createService({
+    name: 'greeter',
+    server,
+    port: 0,
+    host: '127.0.0.1',
+    hostName: '127.0.0.1',
+    ipAddr: '127.0.0.1',
+    instanceId: options.label,
+    registry: options.registry,
+    admin: { port: 0, host: '127.0.0.1' },
+    lifecycle: { deregistrationDelayMs: options.deregistrationDelayMs ?? 500 },
+  });
+  service.onInitialize(async (signal) => {
+    // Stands in for warming caches or opening connections: the instance stays STARTING meanwhile.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, options.warmUpMs ?? 0);
+      signal.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason as Error)), { once: true });
+    });
+  }, { name: 'warm caches' });
+  service.addHealthCheck('self', () => ({ status: 'UP' }), { intervalMs: 1000 });
+  return service;
+}

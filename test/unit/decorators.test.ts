@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { InMemoryRegistry, createService, healthCheck, initialize, onShutdown } from '../../src/index.js';
+import type { HealthResult } from '../../src/index.js';
+import { ManualClock } from '../../src/testing/index.js';
+
+class Cache {
+  readonly log: string[] = [];
+  warm = false;
+
+  @initialize({ timeoutMs: 1000 })
+  async connect(signal: AbortSignal): Promise<void> {
+    this.log.push(`connect aborted=${signal.aborted}`);
+    await Promise.resolve();
+  }
+
+  @initialize()
+  warmUp(): void {
+    this.warm = true;
+    this.log.push('warm');
+  }
+
+  @healthCheck('cache', { kind: 'readiness' })
+  check(): HealthResult {
+    return { status: this.warm ? 'UP' : 'DOWN' };
+  }
+
+  @onShutdown()
+  disconnect(): void {
+    this.log.push('disconnect');
+  }
+}
+
+describe('decorators', () => {
+  it('register the decorated methods, bound to the instance, through the plain API', async () => {
+    const clock = new ManualClock();
+    const cache = new Cache();
+    const service = createService({ name: 'deco', admin: false, clock, registry: new InMemoryRegistry({ clock }), lifecycle: { deregistrationDelayMs: 0 } });
+    await service.register(cache).start();
+    expect(cache.log).toEqual(['connect aborted=false', 'warm']);
+    expect(service.status).toBe('UP');
+    expect(service.healthReport().checks.cache?.status).toBe('PASSING');
+    await service.stop();
+    expect(cache.log.at(-1)).toBe('disconnect');
+  });
+
+  it('two instances of a component keep their own hooks', async () => {
+    const a = new Cache();
+    const b = new Cache();
+    const service = createService({ name: 'deco', admin: false, lifecycle: { deregistrationDelayMs: 0 } });
+    service.register(a);
+    await service.start();
+    expect(a.warm).toBe(true);
+    expect(b.warm).toBe(false);
+    await service.stop();
+  });
+
+  it('registering an object without decorated methods is an error naming its class', () => {
+    class Plain {}
+    const service = createService({ name: 'deco', admin: false });
+    expect(() => service.register(new Plain())).toThrow(/Plain has no @initialize/);
+  });
+});

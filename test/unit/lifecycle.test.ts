@@ -1,0 +1,370 @@
+import { describe, expect, it } from 'vitest';
+import {
+  InMemoryRegistry,
+  KaryonError,
+  LifecycleState,
+  allowedTransitions,
+  canTransition,
+  createService,
+  registryStatusOf,
+} from '../../src/index.js';
+import type { LifecycleHook, ServiceOptions, StateChange } from '../../src/index.js';
+import { ManualClock } from '../../src/testing/index.js';
+
+function setup(overrides: Partial<ServiceOptions> = {}) {
+  const clock = new ManualClock();
+  const registry = new InMemoryRegistry({ clock });
+  const service = createService({
+    name: 'greeter',
+    port: 8080,
+    hostName: 'host-a',
+    ipAddr: '10.0.0.1',
+    admin: false,
+    registry,
+    clock,
+    lifecycle: { deregistrationDelayMs: 0 },
+    ...overrides,
+  });
+  const changes: StateChange[] = [];
+  service.on('stateChange', (change) => changes.push(change));
+  const path = () => changes.map((c) => c.to);
+  const registryStatus = () => registry.instance('host-a:greeter:8080')?.status;
+  return { clock, registry, service, changes, path, registryStatus };
+}
+
+/** A hook that resolves when told to, recording that it ran and whether its signal aborted. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const state = { ran: false, aborted: false };
+  const hook: LifecycleHook = async (signal) => {
+    state.ran = true;
+    signal.addEventListener('abort', () => (state.aborted = true));
+    await opened;
+  };
+  return { hook, open, state };
+}
+
+describe('transition table', () => {
+  it('lists every state, and final states have no way out', () => {
+    expect(Object.keys(allowedTransitions).sort()).toEqual(Object.values(LifecycleState).sort());
+    expect(allowedTransitions.STOPPED).toEqual([]);
+    expect(allowedTransitions.FAILED).toEqual([]);
+    expect(canTransition('SHUTTING_DOWN', 'UP')).toBe(false);
+    expect(canTransition('UP', 'OUT_OF_SERVICE')).toBe(true);
+  });
+
+  it('maps lifecycle states to registry statuses in one place', () => {
+    expect(registryStatusOf('SHUTTING_DOWN')).toBe('DOWN');
+    expect(registryStatusOf('OUT_OF_SERVICE')).toBe('OUT_OF_SERVICE');
+    expect(registryStatusOf('STOPPED')).toBeUndefined();
+  });
+});
+
+describe('start', () => {
+  it('registers STARTING before hooks run and UP only after all of them, in order', async () => {
+    const { service, path, registryStatus } = setup();
+    const order: string[] = [];
+    const first = gate();
+    service.onInitialize(async (signal) => {
+      order.push('first');
+      await first.hook(signal);
+    });
+    service.onInitialize(() => void order.push('second'));
+    const started = service.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(service.status).toBe('STARTING');
+    expect(registryStatus()).toBe('STARTING');
+    expect(order).toEqual(['first']);
+    first.open();
+    await started;
+    expect(order).toEqual(['first', 'second']);
+    expect(service.status).toBe('UP');
+    expect(registryStatus()).toBe('UP');
+    expect(path()).toEqual(['UP']);
+  });
+
+  it('start() twice returns the same promise', async () => {
+    const { service } = setup();
+    const a = service.start();
+    expect(service.start()).toBe(a);
+    await a;
+  });
+
+  it('a hook that times out moves to FAILED, aborts its signal, unwinds and rejects with ERR_HOOK_TIMEOUT', async () => {
+    const { clock, service, path, registry } = setup({ lifecycle: { initializeTimeoutMs: 5000, deregistrationDelayMs: 0 } });
+    const slow = gate();
+    const undone: string[] = [];
+    service.onInitialize(() => undefined, { name: 'fast' });
+    service.onShutdown(() => void undone.push('undo fast'));
+    service.onInitialize(slow.hook, { name: 'slow' });
+    service.onShutdown(() => void undone.push('undo slow'));
+    const started = service.start();
+    const outcome = started.catch((error: unknown) => error);
+    await clock.advanceAsync(4999);
+    expect(service.status).toBe('STARTING');
+    await clock.advanceAsync(1);
+    const error = await outcome;
+    expect(error).toBeInstanceOf(KaryonError);
+    expect((error as KaryonError).code).toBe('ERR_HOOK_TIMEOUT');
+    expect((error as KaryonError).message).toContain("'slow'");
+    expect(slow.state.aborted).toBe(true);
+    expect(service.status).toBe('FAILED');
+    expect(path()).toEqual(['FAILED']);
+    // Only the shutdown hook of the initialize hook that finished runs.
+    expect(undone).toEqual(['undo fast']);
+    expect(registry.instances()).toEqual([]);
+  });
+
+  it('a hook that throws rejects with ERR_HOOK_FAILED carrying the cause', async () => {
+    const { service } = setup();
+    const cause = new Error('database unreachable');
+    service.onInitialize(() => {
+      throw cause;
+    }, { name: 'db' });
+    const error = (await service.start().catch((e: unknown) => e)) as KaryonError;
+    expect(error.code).toBe('ERR_HOOK_FAILED');
+    expect(error.cause).toBe(cause);
+    expect(error.message).toContain('database unreachable');
+    expect(service.status).toBe('FAILED');
+    await service.stop(); // stop after a failed start is a no-op
+    expect(service.status).toBe('FAILED');
+  });
+
+  it('rejects hooks added after start()', async () => {
+    const { service } = setup();
+    await service.start();
+    expect(() => service.onInitialize(() => undefined)).toThrow(/before start/);
+  });
+
+  it('goes DOWN instead of UP when a readiness check fails at start', async () => {
+    const { service, registryStatus } = setup();
+    service.addHealthCheck('db', () => false);
+    await service.start();
+    expect(service.status).toBe('DOWN');
+    expect(registryStatus()).toBe('DOWN');
+  });
+
+  it('a liveness check does not hold back readiness', async () => {
+    const { service } = setup();
+    service.addHealthCheck('deadlock', () => false, { kind: 'liveness' });
+    await service.start();
+    expect(service.status).toBe('UP');
+    expect(service.healthReport().live).toBe(false);
+  });
+});
+
+describe('operator status', () => {
+  it('OUT_OF_SERVICE and back, visible in the registry', async () => {
+    const { service, registryStatus, path } = setup();
+    await service.start();
+    await service.markOutOfService();
+    expect(service.status).toBe('OUT_OF_SERVICE');
+    expect(registryStatus()).toBe('OUT_OF_SERVICE');
+    await service.markUp();
+    expect(service.status).toBe('UP');
+    expect(registryStatus()).toBe('UP');
+    expect(path()).toEqual(['UP', 'OUT_OF_SERVICE', 'UP']);
+  });
+
+  it('OUT_OF_SERVICE set while starting holds after the hooks finish', async () => {
+    const { service } = setup();
+    const hook = gate();
+    service.onInitialize(hook.hook);
+    const started = service.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    await service.markOutOfService();
+    expect(service.status).toBe('STARTING');
+    hook.open();
+    await started;
+    expect(service.status).toBe('OUT_OF_SERVICE');
+  });
+
+  it('cannot be changed once stopping', async () => {
+    const { service } = setup();
+    await service.start();
+    await service.stop();
+    await expect(service.markUp()).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
+    await expect(service.markOutOfService()).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
+  });
+});
+
+describe('health drives the state', () => {
+  it('readiness critical -> DOWN, recovered -> UP, with hysteresis', async () => {
+    const { clock, service, registryStatus } = setup();
+    let healthy = true;
+    service.addHealthCheck('db', () => healthy, { intervalMs: 1000, failuresBeforeCritical: 2, successBeforePassing: 3 });
+    await service.start();
+    expect(service.status).toBe('UP');
+    healthy = false;
+    await clock.advanceAsync(1100);
+    expect(service.status).toBe('UP'); // one failure is not enough
+    await clock.advanceAsync(1100);
+    expect(service.status).toBe('DOWN');
+    expect(registryStatus()).toBe('DOWN');
+    healthy = true;
+    await clock.advanceAsync(1100);
+    await clock.advanceAsync(1100);
+    expect(service.status).toBe('DOWN'); // two successes are not enough
+    await clock.advanceAsync(1100);
+    expect(service.status).toBe('UP');
+    expect(registryStatus()).toBe('UP');
+  });
+
+  it('recovering health does not undo an operator OUT_OF_SERVICE; only markUp() does', async () => {
+    const { clock, service } = setup();
+    let healthy = true;
+    service.addHealthCheck('db', () => healthy, { intervalMs: 1000 });
+    await service.start();
+    await service.markOutOfService();
+    healthy = false;
+    await clock.advanceAsync(1100);
+    expect(service.status).toBe('DOWN'); // DOWN wins over the override, as in Eureka
+    healthy = true;
+    await clock.advanceAsync(1100);
+    expect(service.status).toBe('OUT_OF_SERVICE');
+    await service.markUp();
+    expect(service.status).toBe('UP');
+  });
+
+  it('markUp() while a readiness check is critical leaves the service DOWN', async () => {
+    const { service } = setup();
+    service.addHealthCheck('db', () => false);
+    await service.start();
+    await service.markOutOfService();
+    expect(service.status).toBe('DOWN');
+    await service.markUp();
+    expect(service.status).toBe('DOWN');
+  });
+});
+
+describe('stop', () => {
+  it('runs in order: DOWN in the registry, wait, shutdown hooks in reverse, deregister, STOPPED', async () => {
+    const { clock, service, registry, path } = setup({ lifecycle: { deregistrationDelayMs: 3000 } });
+    const events: string[] = [];
+    registry.onChange((change) => {
+      for (const m of change.modified) events.push(`registry ${m.current.status}`);
+      for (const r of change.removed) events.push(`registry removed ${r.instanceId}`);
+    });
+    service.onShutdown(() => void events.push('hook 1'));
+    service.onShutdown(() => void events.push('hook 2'));
+    await service.start();
+    events.length = 0;
+    const stopped = service.stop();
+    await clock.advanceAsync(0);
+    expect(service.status).toBe('SHUTTING_DOWN');
+    expect(events).toEqual(['registry DOWN']);
+    await clock.advanceAsync(2999);
+    expect(events).toEqual(['registry DOWN']); // still waiting for clients to notice
+    await clock.advanceAsync(1);
+    await stopped;
+    expect(events).toEqual(['registry DOWN', 'hook 2', 'hook 1', 'registry removed host-a:greeter:8080']);
+    expect(path()).toEqual(['UP', 'SHUTTING_DOWN', 'STOPPED']);
+  });
+
+  it('does not wait again when the instance left UP long enough ago', async () => {
+    const { clock, service } = setup({ lifecycle: { deregistrationDelayMs: 3000 } });
+    await service.start();
+    await service.markOutOfService();
+    await clock.advanceAsync(5000);
+    let done = false;
+    const stopped = service.stop().then(() => (done = true));
+    await clock.advanceAsync(0);
+    expect(done).toBe(true);
+    await stopped;
+  });
+
+  it('collects shutdown hook errors and timeouts, runs every hook, and still reaches STOPPED', async () => {
+    const { clock, service } = setup({ lifecycle: { shutdownTimeoutMs: 1000, deregistrationDelayMs: 0 } });
+    const ran: string[] = [];
+    service.onShutdown(() => void ran.push('first'));
+    service.onShutdown(() => new Promise(() => ran.push('hangs')), { name: 'hangs' });
+    service.onShutdown(() => {
+      ran.push('throws');
+      throw new Error('boom');
+    });
+    await service.start();
+    const outcome = service.stop().catch((error: unknown) => error);
+    await clock.advanceAsync(1000);
+    const error = (await outcome) as KaryonError;
+    expect(ran).toEqual(['throws', 'hangs', 'first']);
+    expect(error.code).toBe('ERR_SHUTDOWN');
+    expect(error.errors).toHaveLength(2);
+    expect(error.errors.map((e) => (e as KaryonError).code).sort()).toEqual(['ERR_HOOK_FAILED', 'ERR_HOOK_TIMEOUT']);
+    expect(service.status).toBe('STOPPED');
+  });
+
+  it('is idempotent', async () => {
+    const { service } = setup();
+    await service.start();
+    const a = service.stop();
+    expect(service.stop()).toBe(a);
+    await a;
+    await service.stop();
+    expect(service.status).toBe('STOPPED');
+  });
+
+  it('during start: aborts the running hook, start() rejects with ERR_START_ABORTED, and the service stops', async () => {
+    const { service, registry, path } = setup();
+    const hook = gate();
+    const undone: string[] = [];
+    service.onInitialize(hook.hook);
+    service.onShutdown(() => void undone.push('undo'));
+    const started = service.start().catch((error: unknown) => error);
+    await new Promise((resolve) => setImmediate(resolve));
+    await service.stop();
+    expect(((await started) as KaryonError).code).toBe('ERR_START_ABORTED');
+    expect(hook.state.aborted).toBe(true);
+    expect(service.status).toBe('STOPPED');
+    expect(path()).toEqual(['SHUTTING_DOWN', 'STOPPED']);
+    expect(undone).toEqual([]); // its initialize hook never finished
+    expect(registry.instances()).toEqual([]);
+  });
+
+  it('before start: stops without registering or running hooks', async () => {
+    const { service, registry } = setup();
+    let ran = false;
+    service.onShutdown(() => void (ran = true));
+    await service.stop();
+    expect(service.status).toBe('STOPPED');
+    expect(ran).toBe(false);
+    expect(registry.instances()).toEqual([]);
+    await expect(service.start()).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
+  });
+
+  it('Symbol.asyncDispose stops the service', async () => {
+    const { service } = setup();
+    {
+      await using disposable = service;
+      await disposable.start();
+    }
+    expect(service.status).toBe('STOPPED');
+  });
+});
+
+describe('options', () => {
+  it('rejects bad options with a message naming the option', () => {
+    expect(() => createService({ name: '' })).toThrow(/option 'name'/);
+    expect(() => createService({ name: 'a b' })).toThrow(/option 'name'/);
+    expect(() => createService({ name: 'ok', port: 70000 })).toThrow(/option 'port' must be an integer port/);
+    expect(() => createService({ name: 'ok', lifecycle: { drainTimeoutMs: -1 } })).toThrow(/lifecycle.drainTimeoutMs/);
+    expect(() => createService({ name: 'ok', admin: { token: '' } })).toThrow(/admin.token/);
+    expect(() => createService({ name: 'ok', metadata: { n: 1 as unknown as string } })).toThrow(/metadata.n/);
+  });
+
+  it('describes the instance as real registries need it', async () => {
+    const { service, registry } = setup({ zone: 'us-east-1a', version: '1.2.3', metadata: { team: 'core' } });
+    await service.start();
+    const instance = registry.instance('host-a:greeter:8080');
+    expect(instance).toMatchObject({
+      app: 'GREETER',
+      vipAddress: 'greeter',
+      hostName: 'host-a',
+      ipAddr: '10.0.0.1',
+      port: 8080,
+      zone: 'us-east-1a',
+      homePageUrl: 'http://host-a:8080/',
+      metadata: { team: 'core', zone: 'us-east-1a', version: '1.2.3' },
+    });
+  });
+});

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { loadSettings, serviceOptionsFromSettings } from '../../src/index.js';
+
+describe('loadSettings', () => {
+  it('reads every documented environment variable', () => {
+    const settings = loadSettings({
+      env: {
+        KARYON_APP_NAME: 'greeter',
+        PORT: '9090',
+        KARYON_ZONE: 'us-east-1a',
+        KARYON_EUREKA_URLS: 'http://a:8761/eureka, http://b:8761/eureka/v2',
+        KARYON_EUREKA_HEARTBEAT_MS: '5000',
+        KARYON_EUREKA_FETCH_MS: '1000',
+        KARYON_DEREGISTRATION_DELAY_MS: '250',
+        KARYON_ADMIN_PORT: '0',
+        KARYON_ADMIN_TOKEN: 's3cret',
+        KARYON_STATSD_HOST: '127.0.0.1',
+        KARYON_STATSD_PORT: '8126',
+      },
+    });
+    expect(settings).toEqual({
+      app: { name: 'greeter', port: 9090, zone: 'us-east-1a' },
+      eureka: { serviceUrls: ['http://a:8761/eureka', 'http://b:8761/eureka/v2'], heartbeatIntervalMs: 5000, registryFetchIntervalMs: 1000 },
+      lifecycle: { deregistrationDelayMs: 250 },
+      admin: { port: 0, token: 's3cret' },
+      statsd: { host: '127.0.0.1', port: 8126 },
+    });
+    expect(Object.isFrozen(settings.app)).toBe(true);
+  });
+
+  it('has the documented defaults', () => {
+    const settings = loadSettings({ env: { KARYON_APP_NAME: 'greeter' } });
+    expect(settings).toEqual({
+      app: { name: 'greeter', port: 8080, zone: 'default' },
+      eureka: { serviceUrls: [], heartbeatIntervalMs: 30_000, registryFetchIntervalMs: 30_000 },
+      lifecycle: { deregistrationDelayMs: null },
+      admin: { port: 8077, token: null },
+      statsd: { host: null, port: 8125 },
+    });
+  });
+
+  it('lets argv win over env, and env over values', () => {
+    const settings = loadSettings({
+      values: { app: { name: 'from-values', port: 1 } },
+      env: { PORT: '2' },
+      argv: ['--app-port', '3'],
+    });
+    expect(settings.app).toEqual({ name: 'from-values', port: 3, zone: 'default' });
+  });
+
+  it('rejects bad values with ERR_INVALID_CONFIG naming the key', () => {
+    expect(() => loadSettings({ env: {} })).toThrow(/app.name/);
+    expect(() => loadSettings({ env: { KARYON_APP_NAME: 'a', PORT: 'eighty' } })).toThrow(/app.port/);
+    expect(() => loadSettings({ env: { KARYON_APP_NAME: 'a', KARYON_EUREKA_URLS: 'ftp://x' } })).toThrow(/eureka.serviceUrls/);
+    expect(() => loadSettings({ values: { app: { name: 'a' }, bogus: 1 } })).toThrow(/bogus/);
+    try {
+      loadSettings({ env: {} });
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'ERR_INVALID_CONFIG' });
+    }
+  });
+
+  it('turns settings into service options', () => {
+    const options = serviceOptionsFromSettings(
+      loadSettings({ env: { KARYON_APP_NAME: 'greeter', KARYON_ADMIN_TOKEN: 't', KARYON_DEREGISTRATION_DELAY_MS: '5' } }),
+    );
+    expect(options).toMatchObject({
+      name: 'greeter',
+      port: 8080,
+      zone: 'default',
+      admin: { port: 8077, token: 't' },
+      lifecycle: { deregistrationDelayMs: 5 },
+      lease: { renewalIntervalMs: 30_000, durationMs: 90_000 },
+    });
+  });
+});
