@@ -45,6 +45,28 @@ function memberName(instance: object, context: { readonly name: string | symbol 
   return `${instance.constructor.name}.${String(context.name)}`;
 }
 
+/** A standard (TC39) decorator of a method taking an optional `AbortSignal`, as `@initialize()` returns. */
+export type HookMethodDecorator = <This extends object>(
+  method: (this: This, signal: AbortSignal) => unknown,
+  context: ClassMethodDecoratorContext<This, (this: This, signal: AbortSignal) => unknown>,
+) => void;
+
+/** A decorator recording a method as a hook of the given kind. */
+function hookDecorator(kind: 'initialize' | 'shutdown', options: HookOptions): HookMethodDecorator {
+  return function <This extends object>(
+    method: (this: This, signal: AbortSignal) => unknown,
+    context: ClassMethodDecoratorContext<This, (this: This, signal: AbortSignal) => unknown>,
+  ): void {
+    context.addInitializer(function (this: This) {
+      record(this, {
+        kind,
+        fn: (signal) => method.call(this, signal),
+        options: { name: memberName(this, context), ...options },
+      });
+    });
+  };
+}
+
 /**
  * Marks a method as an initialize hook: `service.register(component)` adds it with `service.onInitialize()`.
  * Hooks run in declaration order; the instance stays STARTING until all have finished.
@@ -56,38 +78,16 @@ function memberName(instance: object, context: { readonly name: string | symbol 
  * }
  * ```
  */
-export function initialize(options: HookOptions = {}) {
-  return function <This extends object>(
-    method: (this: This, signal: AbortSignal) => unknown,
-    context: ClassMethodDecoratorContext<This, (this: This, signal: AbortSignal) => unknown>,
-  ): void {
-    context.addInitializer(function (this: This) {
-      record(this, {
-        kind: 'initialize',
-        fn: (signal) => method.call(this, signal),
-        options: { name: memberName(this, context), ...options },
-      });
-    });
-  };
+export function initialize(options: HookOptions = {}): HookMethodDecorator {
+  return hookDecorator('initialize', options);
 }
 
 /**
  * Marks a method as a shutdown hook: `service.register(component)` adds it with `service.onShutdown()`.
  * Shutdown hooks run in reverse order of registration during `stop()`.
  */
-export function onShutdown(options: HookOptions = {}) {
-  return function <This extends object>(
-    method: (this: This, signal: AbortSignal) => unknown,
-    context: ClassMethodDecoratorContext<This, (this: This, signal: AbortSignal) => unknown>,
-  ): void {
-    context.addInitializer(function (this: This) {
-      record(this, {
-        kind: 'shutdown',
-        fn: (signal) => method.call(this, signal),
-        options: { name: memberName(this, context), ...options },
-      });
-    });
-  };
+export function onShutdown(options: HookOptions = {}): HookMethodDecorator {
+  return hookDecorator('shutdown', options);
 }
 
 /**
