@@ -1,0 +1,438 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { KaryonError, isKaryonError } from '../../common/KaryonError.js';
+import { HttpError, Router, readJson, sendText } from '../../internal/http.js';
+import type { RouteParams } from '../../internal/http.js';
+import { RepeatingTask } from '../../internal/RepeatingTask.js';
+import { encodeApplications } from '../eureka/wire.js';
+import { vipsOf } from '../InstanceCache.js';
+import { InstanceStatus } from '../types.js';
+import type { EurekaLease } from './EurekaLease.js';
+import { encodeLease } from './encodeLease.js';
+import { resolveEurekaServerOptions } from './EurekaServerOptions.js';
+import type { EurekaServerOptions, ResolvedEurekaServerOptions } from './EurekaServerOptions.js';
+import { LeaseRegistry } from './LeaseRegistry.js';
+import { parseRegistration } from './parseRegistration.js';
+import { Payload, ResponseCache } from './ResponseCache.js';
+
+/** The first path segments after `/eureka` that name a resource; anything else is a version segment (`v2`). */
+const resources = new Set(['apps', 'instances', 'vips', 'svips']);
+const statusNames: readonly string[] = Object.values(InstanceStatus);
+const isStatus = (value: string): value is InstanceStatus => statusNames.includes(value);
+
+type Handler = (req: IncomingMessage, res: ServerResponse, params: RouteParams, url: URL) => unknown;
+
+/**
+ * A development Eureka server: in memory, speaking the Eureka REST JSON protocol under `/eureka/apps/...` and
+ * `/eureka/v2/apps/...` as Netflix and Spring Cloud servers do, with their status rules, leases, eviction,
+ * deltas and `apps__hashcode`, so real Eureka clients (ours, eureka-js-client, the Java client) can be run
+ * against it. Not a production registry: no replication, no self-preservation, no XML.
+ *
+ * @example
+ * ```ts
+ * import { EurekaServer } from 'karyon-ts/testing';
+ *
+ * await using eureka = new EurekaServer({ port: 0, leaseDurationMs: 5_000 });
+ * await eureka.listen();
+ * const service = createService({ name: 'greeter', registry: { eureka: { serviceUrls: [eureka.url] } } });
+ * ```
+ */
+export class EurekaServer {
+  /** The options in force, defaults filled. */
+  readonly options: ResolvedEurekaServerOptions;
+  readonly #registry: LeaseRegistry;
+  readonly #cache: ResponseCache;
+  readonly #router = new Router<void>();
+  readonly #server: Server;
+  readonly #inFlight = new Set<ServerResponse>();
+  #eviction: RepeatingTask | undefined;
+  #listening: Promise<number> | undefined;
+  #closing: Promise<void> | undefined;
+  #port: number | undefined;
+
+  /**
+   * @param options - port, host, lease and eviction timings, delta retention, response cache, clock, logger
+   * @throws KaryonError `ERR_INVALID_OPTION` when an option is invalid.
+   */
+  constructor(options: EurekaServerOptions = {}) {
+    this.options = resolveEurekaServerOptions(options);
+    const { clock, logger, leaseDurationMs, deltaRetentionMs, responseCacheMs } = this.options;
+    this.#registry = new LeaseRegistry({ clock, logger, leaseDurationMs, deltaRetentionMs });
+    this.#cache = new ResponseCache({
+      clock,
+      refreshMs: responseCacheMs,
+      version: () => this.#registry.version,
+      build: (key) => this.#buildPayload(key),
+    });
+    this.#server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => this.#handle(req, res));
+    this.#addRoutes();
+  }
+
+  /** The port listened on, once listening. */
+  get port(): number | undefined {
+    return this.#port;
+  }
+
+  /**
+   * The service URL to give clients, e.g. `http://127.0.0.1:8761/eureka` (clients append `/apps/...`;
+   * `${url}/v2` works too).
+   * @throws KaryonError `ERR_INVALID_STATE` before `listen()` has resolved.
+   */
+  get url(): string {
+    if (this.#port === undefined) throw new KaryonError('ERR_INVALID_STATE', 'the Eureka server is not listening yet: await listen() first');
+    const { host } = this.options;
+    const shown = host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    return `http://${shown.includes(':') ? `[${shown}]` : shown}:${this.#port}/eureka`;
+  }
+
+  /**
+   * Starts listening and the eviction (and response cache) timers; resolves with the port.
+   * @throws KaryonError `ERR_LISTEN` when the port cannot be bound, `ERR_INVALID_STATE` after `close()`.
+   */
+  listen(): Promise<number> {
+    if (this.#closing !== undefined) return Promise.reject(new KaryonError('ERR_INVALID_STATE', 'the Eureka server is closed'));
+    this.#listening ??= this.#listen();
+    return this.#listening;
+  }
+
+  /** Every lease held, app by app (a snapshot). */
+  instances(): EurekaLease[] {
+    return [...this.#registry.all()];
+  }
+
+  /** The lease of one instance, by app name (any case) and instance id. */
+  instance(app: string, instanceId: string): EurekaLease | undefined {
+    return this.#registry.get(app, instanceId);
+  }
+
+  /** Evicts expired leases now rather than at the next eviction tick; returns the evicted leases. */
+  evictExpired(): EurekaLease[] {
+    return this.#registry.evictExpired();
+  }
+
+  /**
+   * Drops every lease, override and queued change, as a restart of a real server that loses its registry
+   * would: clients get 404 on their next heartbeat and register again. Returns how many leases were dropped.
+   */
+  reset(): number {
+    const dropped = this.#registry.clear();
+    this.#cache.clear();
+    return dropped;
+  }
+
+  /**
+   * Stops listening and the timers, lets requests in flight finish for up to `closeTimeoutMs`, then closes
+   * every connection. Idempotent; safe while `listen()` is pending.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /** Same as {@link EurekaServer.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #listen(): Promise<number> {
+    const { port, host } = this.options;
+    try {
+      this.#port = await new Promise<number>((resolve, reject) => {
+        this.#server.once('error', reject);
+        this.#server.listen(port, host, () => {
+          this.#server.off('error', reject);
+          const address = this.#server.address();
+          resolve(address !== null && typeof address === 'object' ? address.port : port);
+        });
+      });
+    } catch (error) {
+      throw new KaryonError('ERR_LISTEN', `Eureka server could not listen on port ${port}: ${(error as Error).message}`, { cause: error });
+    }
+    const { clock, evictionIntervalMs } = this.options;
+    this.#eviction = new RepeatingTask({
+      clock,
+      initialDelayMs: evictionIntervalMs,
+      run: () => {
+        this.#registry.evictExpired();
+        return Promise.resolve(evictionIntervalMs);
+      },
+    });
+    this.#cache.start();
+    return this.#port;
+  }
+
+  async #close(): Promise<void> {
+    await this.#listening?.catch(() => undefined);
+    await Promise.all([this.#eviction?.close(), this.#cache.close()]);
+    if (!this.#server.listening) return;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const res of this.#inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+    this.#server.closeIdleConnections();
+    if (this.#inFlight.size > 0) {
+      // A real timer, not the injected clock: this bounds network I/O, and a test's manual clock that nobody
+      // advances must not hold close() forever.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          const check = (): void => (this.#inFlight.size === 0 ? resolve() : void setTimeout(check, 10).unref());
+          check();
+        }),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.options.closeTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      this.#server.closeAllConnections();
+    }
+    this.#server.closeIdleConnections();
+    await closed;
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    this.#inFlight.add(res);
+    if (this.#closing !== undefined) res.shouldKeepAlive = false;
+    res.once('close', () => {
+      this.#inFlight.delete(res);
+      if (this.#closing !== undefined) this.#server.closeIdleConnections();
+    });
+    void this.#dispatch(req, res);
+  }
+
+  async #dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://eureka.invalid');
+      const path = resourcePath(url.pathname);
+      if (path === undefined) throw new HttpError(404, `no Eureka endpoint at ${url.pathname}: paths start with /eureka/apps or /eureka/v2/apps`);
+      const match = this.#router.match(req.method ?? 'GET', path);
+      if (match.kind === 'not-found') throw new HttpError(404, `no Eureka endpoint at ${url.pathname}`);
+      if (match.kind === 'method-not-allowed') {
+        throw new HttpError(405, `${req.method ?? ''} is not allowed on ${url.pathname}`, { allow: match.allowed.join(', ') });
+      }
+      await match.handler(req, res, match.params, url);
+    } catch (error) {
+      this.#fail(req, res, error);
+    }
+  }
+
+  #fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (error instanceof HttpError) {
+      sendText(res, error.status, error.message, { ...error.headers });
+    } else if (isKaryonError(error, 'ERR_EUREKA_PROTOCOL')) {
+      sendText(res, 400, error.message);
+    } else {
+      this.options.logger.error(`Eureka server failed on ${req.method ?? ''} ${req.url ?? ''}: ${(error as Error).message}`, {
+        method: req.method,
+        url: req.url,
+      });
+      sendText(res, 500, 'internal error');
+    }
+  }
+
+  #addRoutes(): void {
+    const route = (method: string, pattern: string, handler: Handler): void => {
+      this.#router.add(method, pattern, handler);
+    };
+    route('GET', '/', (req, res) => this.#summary(req, res));
+    // Before /apps/:app, so an app cannot shadow the delta (Netflix's routing has the same precedence).
+    route('GET', '/apps/delta', (req, res) => this.#sendCached(req, res, 'delta', true));
+    route('GET', '/apps', (req, res) => this.#sendCached(req, res, 'apps', true));
+    route('GET', '/apps/:app', (req, res, { app }) => {
+      const name = appOf(app);
+      if (!this.#sendCached(req, res, `app:${name}`, false)) throw new HttpError(404, `no application ${name}`);
+    });
+    route('POST', '/apps/:app', async (req, res, { app }) => {
+      if (!isJsonContent(req)) throw new HttpError(415, 'this development server reads JSON only: send Content-Type: application/json');
+      const body = await readJson(req, this.options.maxBodyBytes);
+      this.#registry.register(parseRegistration(body, appOf(app), this.options.clock.now()));
+      res.writeHead(204).end();
+    });
+    route('GET', '/apps/:app/:id', (req, res, { app, id }) => {
+      const lease = this.#registry.get(appOf(app), id ?? '');
+      if (lease === undefined) throw new HttpError(404, `no instance ${appOf(app)}/${id ?? ''}`);
+      this.#sendDocument(req, res, { instance: encodeLease(lease) });
+    });
+    route('PUT', '/apps/:app/:id', (_req, res, { app, id }, url) => {
+      const outcome = this.#registry.renew(appOf(app), id ?? '', timestampParam(url));
+      if (outcome === 'renewed') res.writeHead(200).end();
+      else sendText(res, 404, renewRefusals[outcome]);
+    });
+    route('DELETE', '/apps/:app/:id', (_req, res, { app, id }) => {
+      if (!this.#registry.cancel(appOf(app), id ?? '')) throw new HttpError(404, `no instance ${appOf(app)}/${id ?? ''}`);
+      res.writeHead(200).end();
+    });
+    route('PUT', '/apps/:app/:id/status', (_req, res, { app, id }, url) => {
+      this.#requireInstance(app, id);
+      const value = url.searchParams.get('value');
+      if (value === null || value === '') throw new HttpError(400, `missing query parameter value: expected one of ${statusNames.join(', ')}`);
+      const lastDirty = timestampParam(url);
+      this.#registry.setOverride(appOf(app), id ?? '', statusParam(value), lastDirty);
+      res.writeHead(200).end();
+    });
+    route('DELETE', '/apps/:app/:id/status', (_req, res, { app, id }, url) => {
+      this.#requireInstance(app, id);
+      const value = url.searchParams.get('value');
+      const status = value === null || value === '' ? undefined : statusParam(value);
+      this.#registry.removeOverride(appOf(app), id ?? '', status, timestampParam(url));
+      res.writeHead(200).end();
+    });
+    route('PUT', '/apps/:app/:id/metadata', (_req, res, { app, id }, url) => {
+      this.#requireInstance(app, id);
+      const entries: Record<string, string> = {};
+      for (const [key, value] of url.searchParams) {
+        // The first value of a repeated key wins, as on Netflix; `@class` is a Jackson marker, not metadata.
+        if (key !== '@class' && !(key in entries)) entries[key] = value;
+      }
+      this.#registry.updateMetadata(appOf(app), id ?? '', entries);
+      res.writeHead(200).end();
+    });
+    route('GET', '/instances/:id', (req, res, { id }) => {
+      const lease = this.#registry.findById(id ?? '');
+      if (lease === undefined) throw new HttpError(404, `no instance with id ${id ?? ''}`);
+      this.#sendDocument(req, res, { instance: encodeLease(lease) });
+    });
+    route('GET', '/vips/:vip', (req, res, { vip }) => this.#sendVip(req, res, vip ?? '', false));
+    route('GET', '/svips/:svip', (req, res, { svip }) => this.#sendVip(req, res, svip ?? '', true));
+  }
+
+  #requireInstance(app: string | undefined, id: string | undefined): void {
+    if (this.#registry.get(appOf(app), id ?? '') === undefined) throw new HttpError(404, `no instance ${appOf(app)}/${id ?? ''}`);
+  }
+
+  #buildPayload(key: string): Payload | undefined {
+    const registry = this.#registry;
+    if (key === 'apps') {
+      return new Payload(encodeApplications([...registry.all()].map((lease) => encodeLease(lease)), registry.version, registry.hashcode()));
+    }
+    if (key === 'delta') {
+      const { changes, validUntil } = registry.delta();
+      const instances = changes.map((change) => encodeLease(change.lease, change.actionType));
+      return new Payload(encodeApplications(instances, registry.version, registry.hashcode()), validUntil);
+    }
+    const name = key.slice('app:'.length);
+    const leases = registry.app(name);
+    if (leases.length === 0) return undefined;
+    return new Payload({ application: { name, instance: leases.map((lease) => encodeLease(lease)) } });
+  }
+
+  /** Answers from the response cache; false when the key has no payload (the caller sends its 404). */
+  #sendCached(req: IncomingMessage, res: ServerResponse, key: string, gzipAllowed: boolean): boolean {
+    negotiateJson(req);
+    const payload = this.#cache.get(key);
+    if (payload === undefined) return false;
+    if (gzipAllowed && acceptsGzip(req)) {
+      void payload.gzipped().then(
+        (bytes) => sendBytes(res, bytes, { 'content-encoding': 'gzip', vary: 'Accept-Encoding' }),
+        (error: unknown) => this.#fail(req, res, error),
+      );
+    } else {
+      sendBytes(res, payload.body, gzipAllowed ? { vary: 'Accept-Encoding' } : {});
+    }
+    return true;
+  }
+
+  #sendDocument(req: IncomingMessage, res: ServerResponse, document: unknown): void {
+    negotiateJson(req);
+    sendBytes(res, Buffer.from(JSON.stringify(document)), {});
+  }
+
+  #sendVip(req: IncomingMessage, res: ServerResponse, vip: string, secure: boolean): void {
+    const wanted = vip.toLowerCase();
+    const matching: EurekaLease[] = [];
+    for (const lease of this.#registry.all()) {
+      const address = secure ? lease.instance.secureVipAddress : lease.instance.vipAddress;
+      if (vipsOf({ vipAddress: address }).includes(wanted)) matching.push(lease);
+    }
+    if (matching.length === 0) throw new HttpError(404, `no instance serves ${secure ? 'secure ' : ''}VIP ${vip}`);
+    const hash = this.#registry.hashcode();
+    this.#sendDocument(req, res, encodeApplications(matching.map((lease) => encodeLease(lease)), this.#registry.version, hash));
+  }
+
+  /** `GET /eureka`: a short plain-text view of the registry, for a developer's browser. */
+  #summary(_req: IncomingMessage, res: ServerResponse): void {
+    const leases = [...this.#registry.all()];
+    const apps = new Set(leases.map((lease) => lease.instance.app));
+    const lines = [
+      'karyon development Eureka server',
+      `${leases.length} instance(s) in ${apps.size} application(s); versions__delta ${this.#registry.version}; apps__hashcode "${this.#registry.hashcode()}"`,
+      '',
+      ...leases.map((lease) => {
+        const i = lease.instance;
+        const override = i.overriddenStatus === 'UNKNOWN' ? '' : ` (override ${i.overriddenStatus})`;
+        return `${i.app}/${i.instanceId}  ${i.status}${override}  ${i.ipAddr}:${i.port}  vip ${i.vipAddress || '-'}`;
+      }),
+    ];
+    sendText(res, 200, `${lines.join('\n')}\n`);
+  }
+}
+
+const renewRefusals = {
+  'not-registered': 'not registered: register again',
+  'status-unknown': 'status is UNKNOWN (its override was removed without a value): register again',
+  'newer-timestamp': "the sent lastDirtyTimestamp is newer than the server's record: register again",
+} as const;
+
+/** The path below `/eureka` with one optional version segment (`/eureka/v2/apps` -> `/apps`); undefined elsewhere. */
+function resourcePath(pathname: string): string | undefined {
+  const parts = pathname.split('/').filter((part) => part !== '');
+  if (parts[0] !== 'eureka') return undefined;
+  const rest = parts.slice(1);
+  if (rest.length > 0 && !resources.has(rest[0] as string)) rest.shift();
+  return `/${rest.join('/')}`;
+}
+
+function appOf(app: string | undefined): string {
+  return (app ?? '').toUpperCase();
+}
+
+function statusParam(value: string): InstanceStatus {
+  if (!isStatus(value)) {
+    // Netflix answers 500 (InstanceStatus.valueOf throws); a 400 naming the values is the clearer answer.
+    throw new HttpError(400, `unknown status ${JSON.stringify(value)}: expected one of ${statusNames.join(', ')}`);
+  }
+  return value;
+}
+
+function timestampParam(url: URL): number | undefined {
+  const value = url.searchParams.get('lastDirtyTimestamp');
+  if (value === null || value === '') return undefined;
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new HttpError(400, `invalid lastDirtyTimestamp ${JSON.stringify(value)}: expected epoch milliseconds`);
+  }
+  return Number(value);
+}
+
+/** Netflix answers XML unless the Accept header contains `json`; this server answers JSON or 406. */
+function negotiateJson(req: IncomingMessage): void {
+  const accept = (req.headers.accept ?? '').toLowerCase();
+  if (accept.trim() === '' || accept.includes('json') || accept.includes('*/*') || accept.includes('application/*')) return;
+  throw new HttpError(406, `this development server answers JSON only (got Accept: ${accept}): send Accept: application/json`);
+}
+
+function isJsonContent(req: IncomingMessage): boolean {
+  const type = (req.headers['content-type'] ?? '').toLowerCase();
+  return type === '' || type.includes('json');
+}
+
+function acceptsGzip(req: IncomingMessage): boolean {
+  const header = req.headers['accept-encoding'];
+  if (typeof header !== 'string') return false;
+  return header
+    .toLowerCase()
+    .split(',')
+    .some((part) => {
+      const [coding, ...params] = part.split(';').map((s) => s.trim());
+      if (coding !== 'gzip' && coding !== '*') return false;
+      const q = params.find((p) => p.startsWith('q='));
+      return q === undefined || Number(q.slice(2)) > 0;
+    });
+}
+
+function sendBytes(res: ServerResponse, body: Buffer, headers: Record<string, string>): void {
+  if (res.destroyed) return;
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, ...headers });
+  res.end(body);
+}

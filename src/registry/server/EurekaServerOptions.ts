@@ -1,0 +1,115 @@
+import type { Clock } from '../../common/Clock.js';
+import { systemClock } from '../../common/Clock.js';
+import type { Logger } from '../../common/Logger.js';
+import { silentLogger } from '../../common/Logger.js';
+import { durationMs, invalidOption, port as portOption, positiveInt } from '../../internal/validate.js';
+
+/** Options of {@link EurekaServer}, the development Eureka server. */
+export interface EurekaServerOptions {
+  /**
+   * TCP port to listen on; 0 picks a free one (read it from `listen()` or `port`).
+   * @default 8761
+   */
+  readonly port?: number;
+  /**
+   * Address to bind. Give `127.0.0.1` to keep the registry off the network.
+   * @default all interfaces, as Eureka servers do
+   */
+  readonly host?: string;
+  /**
+   * How long a lease lasts without a renewal, in ms, for instances that do not send their own
+   * `leaseInfo.durationInSecs` (one they send wins, as on a Netflix server). An instance expires one lease
+   * duration after its last renewal, not two as on Netflix's server.
+   * @default 90000
+   */
+  readonly leaseDurationMs?: number;
+  /**
+   * How often expired leases are evicted, in ms.
+   * @default 60000
+   */
+  readonly evictionIntervalMs?: number;
+  /**
+   * How long a change stays in `GET /apps/delta`, in ms.
+   * @default 180000
+   */
+  readonly deltaRetentionMs?: number;
+  /**
+   * When above 0, `GET /apps`, `/apps/delta` and `/apps/{APP}` answer from a read-only cache refreshed every
+   * that many ms, as Netflix's server does with its 30 s cache. 0 serves every change at once.
+   * @default 0
+   */
+  readonly responseCacheMs?: number;
+  /**
+   * Largest request body accepted, in bytes; a larger one gets 413.
+   * @default 262144
+   */
+  readonly maxBodyBytes?: number;
+  /**
+   * How long `close()` lets requests in flight finish before cutting their connections, in ms.
+   * @default 1000
+   */
+  readonly closeTimeoutMs?: number;
+  /**
+   * Source of time for leases, eviction, the delta queue and the response cache.
+   * @default systemClock
+   */
+  readonly clock?: Clock;
+  /**
+   * Receives one `info` line per registration, status change, cancellation and eviction, and `debug` lines
+   * for renewals.
+   * @default silentLogger
+   */
+  readonly logger?: Logger;
+}
+
+/** {@link EurekaServerOptions} with defaults filled and values checked. */
+export interface ResolvedEurekaServerOptions {
+  /** Port to listen on (0 = any free port). */
+  readonly port: number;
+  /** Address to bind, or undefined for all interfaces. */
+  readonly host: string | undefined;
+  /** Default lease duration, in ms. */
+  readonly leaseDurationMs: number;
+  /** Eviction interval, in ms. */
+  readonly evictionIntervalMs: number;
+  /** Delta retention, in ms. */
+  readonly deltaRetentionMs: number;
+  /** Read-only response cache refresh interval, in ms; 0 = off. */
+  readonly responseCacheMs: number;
+  /** Largest request body, in bytes. */
+  readonly maxBodyBytes: number;
+  /** How long `close()` waits for requests in flight, in ms. */
+  readonly closeTimeoutMs: number;
+  /** The clock. */
+  readonly clock: Clock;
+  /** The logger. */
+  readonly logger: Logger;
+}
+
+/**
+ * Fills the defaults of {@link EurekaServerOptions} and validates them, without touching the caller's object.
+ * @throws KaryonError `ERR_INVALID_OPTION` naming the option, what was expected and what was given.
+ */
+export function resolveEurekaServerOptions(options: EurekaServerOptions = {}): ResolvedEurekaServerOptions {
+  if (options.host !== undefined && (typeof options.host !== 'string' || options.host.trim() === '')) {
+    invalidOption('host', 'a non-empty string', options.host);
+  }
+  return Object.freeze({
+    port: portOption('port', options.port, 8761),
+    host: options.host,
+    leaseDurationMs: positiveMs('leaseDurationMs', options.leaseDurationMs, 90_000),
+    evictionIntervalMs: positiveMs('evictionIntervalMs', options.evictionIntervalMs, 60_000),
+    deltaRetentionMs: durationMs('deltaRetentionMs', options.deltaRetentionMs, 180_000),
+    responseCacheMs: durationMs('responseCacheMs', options.responseCacheMs, 0),
+    maxBodyBytes: positiveInt('maxBodyBytes', options.maxBodyBytes, 256 * 1024),
+    closeTimeoutMs: durationMs('closeTimeoutMs', options.closeTimeoutMs, 1000),
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? silentLogger,
+  });
+}
+
+/** A duration that must be above zero: a zero lease or eviction interval would spin or expire everything. */
+function positiveMs(name: string, value: number | undefined, fallback: number): number {
+  const ms = durationMs(name, value, fallback);
+  return ms > 0 ? ms : invalidOption(name, 'a positive number of milliseconds', value);
+}

@@ -1,0 +1,467 @@
+import type { Clock } from '../../common/Clock.js';
+import type { Logger } from '../../common/Logger.js';
+import { appsHashcode } from '../eureka/wire.js';
+import type { ActionType } from '../eureka/wire.js';
+import type { InstanceStatus, RegistryInstance } from '../types.js';
+import type { EurekaLease } from './EurekaLease.js';
+import { leaseExpiresAt } from './EurekaLease.js';
+import type { RegisteredDataCenter, Registration } from './parseRegistration.js';
+import { decideStatus } from './statusRules.js';
+import type { StatusDecision } from './statusRules.js';
+
+// The registry half of the development Eureka server, with no HTTP in it: leases, status overrides, the
+// status rules, eviction and the delta queue, as Netflix's AbstractInstanceRegistry keeps them. Where this
+// departs from Netflix it says so; everything else is meant to answer exactly as Netflix's server does.
+
+/** Settings of a {@link LeaseRegistry}. */
+export interface LeaseRegistryOptions {
+  /** Source of time for leases and the delta queue. */
+  readonly clock: Clock;
+  /** Receives a readable line per registration, status change, cancellation and eviction. */
+  readonly logger: Logger;
+  /** Lease duration for instances that send none, in ms. */
+  readonly leaseDurationMs: number;
+  /** How long a change stays in the delta, in ms. */
+  readonly deltaRetentionMs: number;
+}
+
+/** What a registration did. */
+export interface RegisterOutcome {
+  /** The lease now held. */
+  readonly lease: EurekaLease;
+  /** The lease held before, if any. */
+  readonly previous: EurekaLease | undefined;
+  /** True when the body was older (by `lastDirtyTimestamp`) than the stored record, which was kept. */
+  readonly keptStored: boolean;
+  /** The status rule that chose the stored status. */
+  readonly decision: StatusDecision;
+}
+
+/**
+ * What a renewal did. Everything but `renewed` is a 404 on the wire, telling the client to re-register:
+ * no lease; the status after the rules is UNKNOWN (an override was removed without a value); or the client's
+ * `lastDirtyTimestamp` is newer than the stored record's (the server missed an update).
+ */
+export type RenewOutcome = 'renewed' | 'not-registered' | 'status-unknown' | 'newer-timestamp';
+
+/** One change in the delta queue. */
+export interface DeltaEntry {
+  /** The lease as it was right after the change. */
+  readonly lease: EurekaLease;
+  /** What happened. */
+  readonly actionType: ActionType;
+  /** When (epoch ms). */
+  readonly at: number;
+}
+
+/** The delta as a reader sees it now. */
+export interface DeltaView {
+  /** The latest change of each instance changed within the retention, oldest first. */
+  readonly changes: readonly DeltaEntry[];
+  /** Until when (epoch ms, exclusive) this view holds if nothing else changes: then the oldest change ages out. */
+  readonly validUntil: number;
+}
+
+const ruleExplanations = {
+  OverrideExistsRule: "kept the operator's override (clear it with DELETE .../status)",
+  LeaseExistsRule: 'kept by LeaseExistsRule (re-registering cannot move an instance out of UP or OUT_OF_SERVICE: use the status override)',
+  DownOrStartingRule: '',
+  AlwaysMatchInstanceStatusRule: '',
+} as const;
+
+/**
+ * Leases, overrides and the delta queue of the development Eureka server, with Netflix's rules. Plain and
+ * synchronous, driven by an injected clock, so each rule is testable without sockets.
+ */
+export class LeaseRegistry {
+  readonly #options: LeaseRegistryOptions;
+  /** app (upper case) -> instance id -> lease. Ids are unique per app, as in Eureka, not globally. */
+  readonly #apps = new Map<string, Map<string, EurekaLease>>();
+  /** Operator overrides by app and id (Netflix keys them by id alone; two apps sharing a host name would clash). */
+  readonly #overrides = new Map<string, InstanceStatus>();
+  #changes: DeltaEntry[] = [];
+  #version = 0;
+  #size = 0;
+  #hash: { readonly version: number; readonly value: string } | undefined;
+
+  /** @param options - clock, logger, default lease duration and delta retention */
+  constructor(options: LeaseRegistryOptions) {
+    this.#options = options;
+  }
+
+  /** Increments on every change that readers can see (`versions__delta`); renewals are not changes. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Number of leases held. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The lease of an instance of an app, if held. */
+  get(app: string, id: string): EurekaLease | undefined {
+    return this.#apps.get(app.toUpperCase())?.get(id);
+  }
+
+  /** The first lease with this id in any app (`GET /instances/{ID}`). */
+  findById(id: string): EurekaLease | undefined {
+    for (const leases of this.#apps.values()) {
+      const lease = leases.get(id);
+      if (lease !== undefined) return lease;
+    }
+    return undefined;
+  }
+
+  /** The leases of an app (empty when the app has none). */
+  app(app: string): EurekaLease[] {
+    return [...(this.#apps.get(app.toUpperCase())?.values() ?? [])];
+  }
+
+  /** Every lease, app by app. */
+  *all(): Generator<EurekaLease> {
+    for (const leases of this.#apps.values()) yield* leases.values();
+  }
+
+  /** The operator override of an instance, if one is stored. */
+  overrideOf(app: string, id: string): InstanceStatus | undefined {
+    return this.#overrides.get(keyOf(app.toUpperCase(), id));
+  }
+
+  /** `apps__hashcode` of the whole registry: every instance of every status counts. */
+  hashcode(): string {
+    if (this.#hash?.version !== this.#version) {
+      this.#hash = { version: this.#version, value: appsHashcode(statusesOf(this.all())) };
+    }
+    return this.#hash.value;
+  }
+
+  /** Registers or re-registers an instance (`POST /apps/{APP}`), applying the status rules. */
+  register(registration: Registration): RegisterOutcome {
+    const outcome = this.#register(registration.instance, registration.ownLeaseDurationMs, registration.dataCenter, registration.extraFields);
+    const { lease, previous, keptStored, decision } = outcome;
+    const instance = lease.instance;
+    const label = labelOf(instance);
+    const fields = { app: instance.app, instanceId: instance.instanceId, status: instance.status, rule: decision.rule };
+    if (keptStored && previous !== undefined) {
+      this.#options.logger.info(
+        `re-registration of ${label} kept the stored record: its lastDirtyTimestamp ${registration.instance.lastDirtyTimestamp} is older than the stored ${previous.instance.lastDirtyTimestamp}`,
+        fields,
+      );
+      return outcome;
+    }
+    const reported = registration.instance.status;
+    const why = instance.status === reported ? '' : `; reported ${reported}, ${ruleExplanations[decision.rule]}`;
+    if (previous === undefined) {
+      const vip = instance.vipAddress === '' ? 'no vip' : `vip ${instance.vipAddress}`;
+      this.#options.logger.info(
+        `registered ${label} as ${instance.status} at ${instance.ipAddr}:${instance.port} (${vip}, lease ${seconds(instance.leaseDurationMs)})${why}`,
+        fields,
+      );
+    } else if (previous.instance.status !== instance.status) {
+      this.#options.logger.info(`${label} ${previous.instance.status} -> ${instance.status} (re-registered)${why}`, {
+        ...fields,
+        previousStatus: previous.instance.status,
+      });
+    } else {
+      this.#options.logger.info(`re-registered ${label} as ${instance.status}${why}`, fields);
+    }
+    return outcome;
+  }
+
+  /**
+   * Renews a lease (`PUT /apps/{APP}/{ID}`). The status the client reports with a heartbeat is ignored, as
+   * Netflix does; only its `lastDirtyTimestamp` matters.
+   */
+  renew(app: string, id: string, lastDirtyTimestamp?: number): RenewOutcome {
+    const lease = this.get(app, id);
+    const label = `${app.toUpperCase()}/${id}`;
+    if (lease === undefined) {
+      this.#options.logger.info(`heartbeat of ${label} refused (404): not registered, so the client must register`, { app, instanceId: id });
+      return 'not-registered';
+    }
+    const now = this.#options.clock.now();
+    const { status } = lease.instance;
+    const decision = decideStatus(status, this.#overrides.get(keyOf(lease.instance.app, id)), status);
+    if (decision.status === 'UNKNOWN') {
+      this.#options.logger.info(`heartbeat of ${label} refused (404): its status is UNKNOWN, so the client must re-register`, {
+        app,
+        instanceId: id,
+      });
+      return 'status-unknown';
+    }
+    let renewed: EurekaLease = { ...lease, lastRenewalTimestamp: now };
+    if (decision.status !== status) {
+      // Netflix changes the status here without telling readers; recording it keeps deltas and hashes in step.
+      renewed = { ...renewed, instance: Object.freeze({ ...lease.instance, status: decision.status, lastUpdatedTimestamp: now }) };
+      this.#put(Object.freeze(renewed));
+      this.#record(renewed, 'MODIFIED', now);
+      this.#options.logger.info(`${label} ${status} -> ${decision.status} (on heartbeat, ${decision.rule})`, {
+        app: lease.instance.app,
+        instanceId: id,
+        status: decision.status,
+        previousStatus: status,
+      });
+    } else {
+      this.#put(Object.freeze(renewed));
+      this.#options.logger.debug(`renewed ${label}`, { app: lease.instance.app, instanceId: id });
+    }
+    if (lastDirtyTimestamp !== undefined && lastDirtyTimestamp > renewed.instance.lastDirtyTimestamp) {
+      this.#options.logger.info(
+        `heartbeat of ${label} refused (404): its lastDirtyTimestamp ${lastDirtyTimestamp} is newer than the stored ${renewed.instance.lastDirtyTimestamp}, so the client must re-register`,
+        { app, instanceId: id },
+      );
+      return 'newer-timestamp';
+    }
+    return 'renewed';
+  }
+
+  /** Removes an instance (`DELETE /apps/{APP}/{ID}`) and its override; false when it holds no lease. */
+  cancel(app: string, id: string): boolean {
+    const lease = this.get(app, id);
+    this.#overrides.delete(keyOf(app.toUpperCase(), id));
+    if (lease === undefined) return false;
+    this.#cancel(lease, this.#options.clock.now());
+    this.#options.logger.info(`cancelled ${labelOf(lease.instance)} (was ${lease.instance.status})`, {
+      app: lease.instance.app,
+      instanceId: id,
+      previousStatus: lease.instance.status,
+    });
+    return true;
+  }
+
+  /**
+   * Sets an operator override (`PUT .../status?value=`) and renews the lease; false when there is no lease.
+   * As on Netflix, nothing is stored when the instance already has that status.
+   */
+  setOverride(app: string, id: string, status: InstanceStatus, lastDirtyTimestamp?: number): boolean {
+    const lease = this.get(app, id);
+    if (lease === undefined) return false;
+    const now = this.#options.clock.now();
+    const label = labelOf(lease.instance);
+    if (lease.instance.status === status) {
+      this.#put(Object.freeze({ ...lease, lastRenewalTimestamp: now }));
+      this.#options.logger.debug(`override of ${label} to ${status} changed nothing: it is already ${status}`, {
+        app: lease.instance.app,
+        instanceId: id,
+      });
+      return true;
+    }
+    this.#overrides.set(keyOf(lease.instance.app, id), status);
+    const updated: EurekaLease = Object.freeze({
+      ...lease,
+      instance: Object.freeze({
+        ...lease.instance,
+        status,
+        overriddenStatus: status,
+        lastDirtyTimestamp: Math.max(lease.instance.lastDirtyTimestamp, lastDirtyTimestamp ?? 0),
+        lastUpdatedTimestamp: now,
+      }),
+      lastRenewalTimestamp: now,
+      serviceUpTimestamp: status === 'UP' && lease.serviceUpTimestamp === 0 ? now : lease.serviceUpTimestamp,
+    });
+    this.#put(updated);
+    this.#record(updated, 'MODIFIED', now);
+    this.#options.logger.info(`${label} ${lease.instance.status} -> ${status} (override set)`, {
+      app: lease.instance.app,
+      instanceId: id,
+      status,
+      previousStatus: lease.instance.status,
+    });
+    return true;
+  }
+
+  /**
+   * Removes the override (`DELETE .../status[?value=]`) and sets the status to `status`; false when there is no
+   * lease. Without a value the status becomes UNKNOWN: the next heartbeat gets 404 and the client re-registers.
+   */
+  removeOverride(app: string, id: string, status: InstanceStatus = 'UNKNOWN', lastDirtyTimestamp?: number): boolean {
+    const lease = this.get(app, id);
+    if (lease === undefined) return false;
+    const now = this.#options.clock.now();
+    this.#overrides.delete(keyOf(lease.instance.app, id));
+    const updated: EurekaLease = Object.freeze({
+      ...lease,
+      instance: Object.freeze({
+        ...lease.instance,
+        status,
+        overriddenStatus: 'UNKNOWN' as const,
+        lastDirtyTimestamp: Math.max(lease.instance.lastDirtyTimestamp, lastDirtyTimestamp ?? 0),
+        lastUpdatedTimestamp: now,
+      }),
+    });
+    this.#put(updated);
+    this.#record(updated, 'MODIFIED', now);
+    const label = labelOf(lease.instance);
+    const note = status === 'UNKNOWN' ? ' without a status: its next heartbeat gets 404 and it re-registers' : '';
+    this.#options.logger.info(`${label} ${lease.instance.status} -> ${status} (override removed${note})`, {
+      app: lease.instance.app,
+      instanceId: id,
+      status,
+      previousStatus: lease.instance.status,
+    });
+    return true;
+  }
+
+  /**
+   * Merges metadata into an instance (`PUT .../metadata?k=v`). As on Netflix this re-registers the stored
+   * record, so readers see it as ADDED with a new lease. Undefined when there is no lease.
+   */
+  updateMetadata(app: string, id: string, entries: Readonly<Record<string, string>>): EurekaLease | undefined {
+    const lease = this.get(app, id);
+    if (lease === undefined) return undefined;
+    const metadata = Object.freeze({ ...lease.instance.metadata, ...entries });
+    const instance: RegistryInstance = Object.freeze({ ...lease.instance, metadata, zone: metadata.zone ?? lease.instance.zone });
+    const { lease: updated } = this.#register(instance, lease.instance.leaseDurationMs, lease.dataCenter, lease.extraFields);
+    const list = Object.entries(entries)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(', ');
+    this.#options.logger.info(`metadata of ${labelOf(instance)} updated: ${list === '' ? '(nothing)' : list}`, {
+      app: instance.app,
+      instanceId: id,
+    });
+    return updated;
+  }
+
+  /**
+   * Evicts every lease not renewed within its duration (`now > lastRenewal + duration`), returning them.
+   * Unlike Netflix there is no self-preservation and no 15% cap per tick: a development registry should
+   * forget dead instances, not protect itself from a network partition.
+   */
+  evictExpired(): EurekaLease[] {
+    const now = this.#options.clock.now();
+    const expired = [...this.all()].filter((lease) => now > leaseExpiresAt(lease));
+    for (const lease of expired) {
+      this.#overrides.delete(keyOf(lease.instance.app, lease.instance.instanceId));
+      this.#cancel(lease, now);
+      this.#options.logger.info(
+        `evicted ${labelOf(lease.instance)}: no renewal for ${seconds(now - lease.lastRenewalTimestamp)} (lease ${seconds(lease.instance.leaseDurationMs)})`,
+        { app: lease.instance.app, instanceId: lease.instance.instanceId, previousStatus: lease.instance.status },
+      );
+    }
+    return expired;
+  }
+
+  /** The delta now: the latest change of each instance changed within the retention. */
+  delta(): DeltaView {
+    const now = this.#options.clock.now();
+    this.#prune(now);
+    // An instance changed several times appears once, as its latest change, as Netflix's Application keeps
+    // one entry per id.
+    const latest = new Map<string, DeltaEntry>();
+    for (const entry of this.#changes) {
+      const key = keyOf(entry.lease.instance.app, entry.lease.instance.instanceId);
+      latest.delete(key);
+      latest.set(key, entry);
+    }
+    const oldest = this.#changes[0];
+    return { changes: [...latest.values()], validUntil: oldest === undefined ? Infinity : oldest.at + this.#options.deltaRetentionMs + 1 };
+  }
+
+  /** Drops every lease, override and queued change, as a restart of a real server would. Returns how many leases. */
+  clear(): number {
+    const dropped = this.#size;
+    this.#apps.clear();
+    this.#overrides.clear();
+    this.#changes = [];
+    this.#size = 0;
+    // The version keeps counting up so caches keyed by it can never serve a payload from before the clear.
+    this.#version++;
+    this.#options.logger.info(`registry cleared: ${dropped} instance${dropped === 1 ? '' : 's'} dropped`, { dropped });
+    return dropped;
+  }
+
+  #register(
+    input: RegistryInstance,
+    ownLeaseDurationMs: number | undefined,
+    dataCenter: RegisteredDataCenter,
+    extraFields: Readonly<Record<string, string>>,
+  ): RegisterOutcome {
+    const app = input.app.toUpperCase();
+    const id = input.instanceId;
+    const key = keyOf(app, id);
+    const now = this.#options.clock.now();
+    const previous = this.get(app, id);
+    // A registration older than the stored record (e.g. delayed in transit) must not undo a newer change.
+    const keptStored = previous !== undefined && previous.instance.lastDirtyTimestamp > input.lastDirtyTimestamp;
+    const source = keptStored ? previous.instance : input;
+    const leaseDurationMs = keptStored ? previous.instance.leaseDurationMs : (ownLeaseDurationMs ?? this.#options.leaseDurationMs);
+    // An override carried in the body is adopted when none is stored (how Netflix peers hand overrides on).
+    if (source.overriddenStatus !== 'UNKNOWN' && !this.#overrides.has(key)) this.#overrides.set(key, source.overriddenStatus);
+    const override = this.#overrides.get(key);
+    const decision = decideStatus(source.status, override, previous?.instance.status);
+    const serviceUp = previous?.serviceUpTimestamp ?? 0;
+    const lease: EurekaLease = Object.freeze({
+      instance: Object.freeze({
+        ...source,
+        app,
+        leaseDurationMs,
+        status: decision.status,
+        overriddenStatus: override ?? 'UNKNOWN',
+        lastUpdatedTimestamp: now,
+      }),
+      dataCenter: keptStored ? previous.dataCenter : dataCenter,
+      extraFields: keptStored ? previous.extraFields : extraFields,
+      registrationTimestamp: now,
+      lastRenewalTimestamp: now,
+      serviceUpTimestamp: decision.status === 'UP' && serviceUp === 0 ? now : serviceUp,
+      evictionTimestamp: 0,
+    });
+    this.#put(lease);
+    this.#record(lease, 'ADDED', now);
+    return { lease, previous, keptStored, decision };
+  }
+
+  #cancel(lease: EurekaLease, now: number): void {
+    const leases = this.#apps.get(lease.instance.app);
+    if (leases?.delete(lease.instance.instanceId) !== true) return;
+    if (leases.size === 0) this.#apps.delete(lease.instance.app);
+    this.#size--;
+    const ended: EurekaLease = Object.freeze({
+      ...lease,
+      instance: Object.freeze({ ...lease.instance, lastUpdatedTimestamp: now }),
+      evictionTimestamp: now,
+    });
+    this.#record(ended, 'DELETED', now);
+  }
+
+  #put(lease: EurekaLease): void {
+    let leases = this.#apps.get(lease.instance.app);
+    if (leases === undefined) {
+      leases = new Map();
+      this.#apps.set(lease.instance.app, leases);
+    }
+    if (!leases.has(lease.instance.instanceId)) this.#size++;
+    leases.set(lease.instance.instanceId, lease);
+  }
+
+  #record(lease: EurekaLease, actionType: ActionType, now: number): void {
+    this.#version++;
+    this.#changes.push({ lease, actionType, at: now });
+    this.#prune(now);
+  }
+
+  /** Drops changes older than the retention; the queue is in time order, so they are all at the front. */
+  #prune(now: number): void {
+    const cutoff = now - this.#options.deltaRetentionMs;
+    let keep = 0;
+    while (keep < this.#changes.length && (this.#changes[keep] as DeltaEntry).at < cutoff) keep++;
+    if (keep > 0) this.#changes.splice(0, keep);
+  }
+}
+
+function keyOf(app: string, id: string): string {
+  return `${app}\u0000${id}`;
+}
+
+function labelOf(instance: Pick<RegistryInstance, 'app' | 'instanceId'>): string {
+  return `${instance.app}/${instance.instanceId}`;
+}
+
+function* statusesOf(leases: Iterable<EurekaLease>): Generator<string> {
+  for (const lease of leases) yield lease.instance.status;
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10}s`;
+}

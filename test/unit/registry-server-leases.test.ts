@@ -1,0 +1,226 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/common/Logger.js';
+import { leaseExpiresAt } from '../../src/registry/server/EurekaLease.js';
+import { LeaseRegistry } from '../../src/registry/server/LeaseRegistry.js';
+import { parseRegistration } from '../../src/registry/server/parseRegistration.js';
+import { Payload, ResponseCache } from '../../src/registry/server/ResponseCache.js';
+import { ManualClock } from '../../src/testing/ManualClock.js';
+
+// Leases, eviction, the delta queue and the response cache, on a manual clock and without sockets.
+
+function instanceBody(id: string, fields: Record<string, unknown> = {}): { instance: Record<string, unknown> } {
+  return {
+    instance: {
+      instanceId: id,
+      hostName: id,
+      app: 'GREETER',
+      ipAddr: '10.0.0.1',
+      status: 'UP',
+      port: { $: 8080, '@enabled': 'true' },
+      vipAddress: 'greeter',
+      dataCenterInfo: { '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo', name: 'MyOwn' },
+      ...fields,
+    },
+  };
+}
+
+function setup(options: { leaseDurationMs?: number; deltaRetentionMs?: number } = {}) {
+  const clock = new ManualClock();
+  const registry = new LeaseRegistry({
+    clock,
+    logger: silentLogger,
+    leaseDurationMs: options.leaseDurationMs ?? 90_000,
+    deltaRetentionMs: options.deltaRetentionMs ?? 180_000,
+  });
+  const register = (id: string, fields: Record<string, unknown> = {}) =>
+    registry.register(parseRegistration(instanceBody(id, { lastDirtyTimestamp: String(clock.now()), ...fields }), 'GREETER', clock.now()));
+  return { clock, registry, register };
+}
+
+describe('leases', () => {
+  it('expire one lease duration after the last renewal, not two as on Netflix', () => {
+    const { clock, registry, register } = setup({ leaseDurationMs: 10_000 });
+    register('a');
+    clock.advance(6_000);
+    expect(registry.renew('GREETER', 'a')).toBe('renewed');
+    const renewedAt = clock.now();
+    expect(leaseExpiresAt(registry.get('GREETER', 'a')!)).toBe(renewedAt + 10_000);
+    clock.advance(10_000);
+    expect(registry.evictExpired()).toEqual([]);
+    clock.advance(1);
+    expect(registry.evictExpired().map((lease) => lease.instance.instanceId)).toEqual(['a']);
+    expect(registry.get('GREETER', 'a')).toBeUndefined();
+  });
+
+  it("take the instance's own leaseInfo.durationInSecs when above zero, else the server's duration", () => {
+    const { registry, register } = setup({ leaseDurationMs: 10_000 });
+    register('own', { leaseInfo: { renewalIntervalInSecs: 5, durationInSecs: 15 } });
+    register('zero', { leaseInfo: { durationInSecs: 0 } });
+    register('none');
+    expect(registry.get('GREETER', 'own')?.instance.leaseDurationMs).toBe(15_000);
+    expect(registry.get('GREETER', 'own')?.instance.leaseRenewalIntervalMs).toBe(5_000);
+    expect(registry.get('GREETER', 'zero')?.instance.leaseDurationMs).toBe(10_000);
+    expect(registry.get('GREETER', 'none')?.instance.leaseDurationMs).toBe(10_000);
+  });
+
+  it('eviction removes only the expired leases, with their overrides, and records DELETED', () => {
+    const { clock, registry, register } = setup({ leaseDurationMs: 10_000 });
+    register('dead');
+    register('alive');
+    registry.setOverride('GREETER', 'dead', 'OUT_OF_SERVICE');
+    clock.advance(8_000);
+    registry.renew('GREETER', 'alive');
+    clock.advance(8_000);
+    expect(registry.evictExpired().map((lease) => lease.instance.instanceId)).toEqual(['dead']);
+    expect(registry.overrideOf('GREETER', 'dead')).toBeUndefined();
+    expect(registry.get('GREETER', 'alive')?.instance.status).toBe('UP');
+    const deleted = registry.delta().changes.find((change) => change.lease.instance.instanceId === 'dead');
+    expect(deleted?.actionType).toBe('DELETED');
+    expect(deleted?.lease.evictionTimestamp).toBe(clock.now());
+  });
+
+  it('keeps serviceUpTimestamp across re-registrations, from the first time the instance was UP', () => {
+    const { clock, registry, register } = setup();
+    register('a', { status: 'STARTING' });
+    expect(registry.get('GREETER', 'a')?.serviceUpTimestamp).toBe(0);
+    clock.advance(1000);
+    register('a', { status: 'UP' });
+    const upAt = clock.now();
+    clock.advance(1000);
+    register('a', { status: 'UP' });
+    expect(registry.get('GREETER', 'a')?.serviceUpTimestamp).toBe(upAt);
+    expect(registry.get('GREETER', 'a')?.registrationTimestamp).toBe(clock.now());
+  });
+});
+
+describe('the delta queue', () => {
+  it('holds the latest change of each instance within the retention, with its action', () => {
+    const { clock, registry, register } = setup({ deltaRetentionMs: 60_000 });
+    register('a', { status: 'STARTING' });
+    clock.advance(1_000);
+    register('b');
+    clock.advance(1_000);
+    register('a', { status: 'UP' });
+    registry.setOverride('GREETER', 'b', 'OUT_OF_SERVICE');
+    register('c');
+    registry.cancel('GREETER', 'c');
+    const actions = registry.delta().changes.map((change) => [change.lease.instance.instanceId, change.actionType, change.lease.instance.status]);
+    expect(actions).toEqual([
+      ['a', 'ADDED', 'UP'],
+      ['b', 'MODIFIED', 'OUT_OF_SERVICE'],
+      ['c', 'DELETED', 'UP'],
+    ]);
+  });
+
+  it('drops a change once it is older than the retention, and says when that will happen', () => {
+    const { clock, registry, register } = setup({ deltaRetentionMs: 60_000 });
+    register('a');
+    const addedAt = clock.now();
+    clock.advance(30_000);
+    register('b');
+    expect(registry.delta().validUntil).toBe(addedAt + 60_001);
+    clock.advance(30_000);
+    expect(registry.delta().changes.map((c) => c.lease.instance.instanceId)).toEqual(['a', 'b']);
+    clock.advance(1);
+    expect(registry.delta().changes.map((c) => c.lease.instance.instanceId)).toEqual(['b']);
+    clock.advance(30_000);
+    expect(registry.delta()).toEqual({ changes: [], validUntil: Infinity });
+  });
+
+  it('the version increments on every change', () => {
+    const { registry, register } = setup();
+    const versions = [registry.version];
+    register('a');
+    versions.push(registry.version);
+    registry.setOverride('GREETER', 'a', 'OUT_OF_SERVICE');
+    versions.push(registry.version);
+    registry.removeOverride('GREETER', 'a', 'UP');
+    versions.push(registry.version);
+    registry.cancel('GREETER', 'a');
+    versions.push(registry.version);
+    expect(versions).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('apps__hashcode counts every instance of every status, statuses in alphabetical order', () => {
+    const { registry, register } = setup();
+    expect(registry.hashcode()).toBe('');
+    register('a');
+    register('b');
+    register('c');
+    register('d', { status: 'DOWN' });
+    register('e', { status: 'STARTING' });
+    registry.setOverride('GREETER', 'c', 'OUT_OF_SERVICE');
+    expect(registry.hashcode()).toBe('DOWN_1_OUT_OF_SERVICE_1_STARTING_1_UP_2_');
+    registry.cancel('GREETER', 'a');
+    expect(registry.hashcode()).toBe('DOWN_1_OUT_OF_SERVICE_1_STARTING_1_UP_1_');
+  });
+});
+
+describe('ResponseCache', () => {
+  function cacheSetup(refreshMs: number) {
+    const clock = new ManualClock();
+    let version = 0;
+    let builds = 0;
+    const cache = new ResponseCache({
+      clock,
+      refreshMs,
+      version: () => version,
+      build: (key) => {
+        builds++;
+        return key === 'missing' ? undefined : new Payload({ key, version }, key === 'delta' ? clock.now() + 100 : Infinity);
+      },
+    });
+    const body = (key: string) => JSON.parse(cache.get(key)?.body.toString() ?? 'null') as unknown;
+    return { clock, cache, body, bump: () => version++, builds: () => builds };
+  }
+
+  it('off: builds a payload once per registry version and serves every change at once', () => {
+    const { cache, body, bump, builds } = cacheSetup(0);
+    expect(body('apps')).toEqual({ key: 'apps', version: 0 });
+    expect(cache.get('apps')).toBe(cache.get('apps'));
+    expect(builds()).toBe(1);
+    bump();
+    expect(body('apps')).toEqual({ key: 'apps', version: 1 });
+    expect(builds()).toBe(2);
+  });
+
+  it('off: rebuilds a payload whose content ages with time (the delta) once it is stale', () => {
+    const { clock, cache, builds } = cacheSetup(0);
+    const first = cache.get('delta');
+    clock.advance(99);
+    expect(cache.get('delta')).toBe(first);
+    clock.advance(1);
+    expect(cache.get('delta')).not.toBe(first);
+    expect(builds()).toBe(2);
+  });
+
+  it('on: answers from the read-only copy until the refresh tick, as Netflix does', async () => {
+    const { clock, cache, body, bump } = cacheSetup(30_000);
+    cache.start();
+    expect(body('apps')).toEqual({ key: 'apps', version: 0 });
+    bump();
+    await clock.advanceAsync(29_999);
+    expect(body('apps')).toEqual({ key: 'apps', version: 0 });
+    await clock.advanceAsync(1);
+    expect(body('apps')).toEqual({ key: 'apps', version: 1 });
+    // A key first read after the change is built from the registry as it is.
+    expect(body('app:OTHER')).toEqual({ key: 'app:OTHER', version: 1 });
+    await cache.close();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('never caches a missing payload', () => {
+    const { cache, builds } = cacheSetup(30_000);
+    expect(cache.get('missing')).toBeUndefined();
+    expect(cache.get('missing')).toBeUndefined();
+    expect(builds()).toBe(2);
+  });
+
+  it('gzips a payload once and shares the bytes', async () => {
+    const payload = new Payload({ hello: 'world' });
+    const [a, b] = await Promise.all([payload.gzipped(), payload.gzipped()]);
+    expect(a).toBe(b);
+    const { gunzipSync } = await import('node:zlib');
+    expect(JSON.parse(gunzipSync(a).toString())).toEqual({ hello: 'world' });
+  });
+});
