@@ -1,0 +1,271 @@
+import type { CounterHandle, GaugeHandle, Metrics, MetricType, TimerHandle } from './types.js';
+
+/** One metric the library records by itself; `docs/metrics.md` lists the same, and a test keeps them in step. */
+export interface BuiltinMetric {
+  /** The statsd name (after the configured `prefix`). Prometheus: dots become `_`, see `docs/metrics.md`. */
+  readonly name: string;
+  /** The metric type. */
+  readonly type: MetricType;
+  /** What a value counts or measures. */
+  readonly unit: string;
+  /** The tags every record carries. */
+  readonly tags: readonly string[];
+  /** One sentence: what it tells an operator. Also the Prometheus `# HELP`. */
+  readonly description: string;
+}
+
+function metric(name: string, type: MetricType, unit: string, tags: readonly string[], description: string): BuiltinMetric {
+  return Object.freeze({ name, type, unit, tags: Object.freeze([...tags]), description });
+}
+
+/** Every built-in metric, by the key its factory uses. */
+export const builtinMetrics = Object.freeze({
+  lifecycleState: metric('karyon.lifecycle.state', 'gauge', '1 for the current state, 0 for states left', ['state'], 'Lifecycle state of the service.'),
+  lifecycleTransitions: metric('karyon.lifecycle.transitions', 'counter', 'transitions', ['from', 'to'], 'Lifecycle state transitions.'),
+  lifecycleInitializeDuration: metric('karyon.lifecycle.initialize.duration', 'timer', 'ms', [], 'Time from start() until every initialize hook finished.'),
+  lifecycleShutdownDuration: metric('karyon.lifecycle.shutdown.duration', 'timer', 'ms', [], 'Time stop() took: deregistration, drain and shutdown hooks.'),
+  healthCheckDuration: metric('karyon.health.check.duration', 'timer', 'ms', ['check', 'result'], 'Duration of one health check run.'),
+  healthCheckResults: metric('karyon.health.check.results', 'counter', 'runs', ['check', 'result'], 'Health check runs by result.'),
+  registryHeartbeatLatency: metric('karyon.registry.heartbeat.latency', 'timer', 'ms', ['outcome'], 'Latency of lease renewals (heartbeats) to the registry.'),
+  registryHeartbeatFailures: metric('karyon.registry.heartbeat.failures', 'counter', 'heartbeats', ['reason'], 'Failed heartbeats by reason.'),
+  registryFetchLatency: metric('karyon.registry.fetch.latency', 'timer', 'ms', ['kind', 'outcome'], 'Latency of registry fetches, full or delta.'),
+  registryFetches: metric('karyon.registry.fetches', 'counter', 'fetches', ['kind', 'outcome'], 'Registry fetches, full or delta, by outcome.'),
+  registryInstances: metric('karyon.registry.instances', 'gauge', 'instances', ['status'], 'Instances in the local registry cache by status.'),
+  registryHashMismatches: metric('karyon.registry.hash_mismatches', 'counter', 'deltas', [], 'Delta fetches whose apps hashcode disagreed, forcing a full fetch.'),
+  clientRequests: metric('karyon.client.requests', 'counter', 'requests', ['target', 'outcome', 'status_class'], 'Client requests by target, outcome and status class.'),
+  clientLatency: metric('karyon.client.latency', 'timer', 'ms', ['target', 'outcome'], 'Client request latency, each attempt included.'),
+  clientRetries: metric('karyon.client.retries', 'counter', 'retries', ['target'], 'Client retries sent.'),
+  clientRetryBudgetExhausted: metric('karyon.client.retry_budget.exhausted', 'counter', 'retries', ['target'], 'Retries not sent because the retry budget was spent.'),
+  clientHedges: metric('karyon.client.hedges', 'counter', 'requests', ['target'], 'Hedged requests sent.'),
+  clientEjections: metric('karyon.client.ejections', 'counter', 'ejections', ['target'], 'Instances ejected from balancing as outliers.'),
+  breakerState: metric('karyon.breaker.state', 'gauge', '1 for the current state, 0 for states left', ['breaker', 'state'], 'Circuit breaker state.'),
+  breakerCalls: metric('karyon.breaker.calls', 'counter', 'calls', ['breaker', 'outcome'], 'Calls through a circuit breaker by outcome.'),
+  configReloads: metric('karyon.config.reloads', 'counter', 'reloads', ['source'], 'Dynamic configuration reloads applied.'),
+  configRejections: metric('karyon.config.rejections', 'counter', 'reloads', ['source'], 'Dynamic configuration reloads rejected by validation.'),
+} satisfies Record<string, BuiltinMetric>);
+
+/** Keys of {@link builtinMetrics}. */
+export type BuiltinMetricKey = keyof typeof builtinMetrics;
+
+/** Handles per tag value are kept up to this many; past it they are built per call (tags out of control). */
+const maxKeys = 1024;
+
+function memo<H>(make: (key: string) => H): (key: string) => H {
+  const cache = new Map<string, H>();
+  return (key) => {
+    let handle = cache.get(key);
+    if (handle === undefined) {
+      handle = make(key);
+      if (cache.size < maxKeys) cache.set(key, handle);
+    }
+    return handle;
+  };
+}
+
+function memo2<H>(make: (a: string, b: string) => H): (a: string, b: string) => H {
+  const outer = memo((a) => memo((b) => make(a, b)));
+  return (a, b) => outer(a)(b);
+}
+
+function memo3<H>(make: (a: string, b: string, c: string) => H): (a: string, b: string, c: string) => H {
+  const outer = memo((a) => memo2((b, c) => make(a, b, c)));
+  return (a, b, c) => outer(a)(b, c);
+}
+
+type Key = BuiltinMetricKey;
+
+function counter(metrics: Metrics, key: Key, tags?: Readonly<Record<string, string>>): CounterHandle {
+  const def = builtinMetrics[key];
+  return metrics.counter(def.name, tags, { help: def.description });
+}
+
+function timer(metrics: Metrics, key: Key, tags?: Readonly<Record<string, string>>): TimerHandle {
+  const def = builtinMetrics[key];
+  return metrics.timer(def.name, tags, { help: def.description });
+}
+
+function gauge(metrics: Metrics, key: Key, tags?: Readonly<Record<string, string>>): GaugeHandle {
+  const def = builtinMetrics[key];
+  return metrics.gauge(def.name, tags, { help: def.description });
+}
+
+/** Sets one series of a per-state gauge to 1 and the previous one to 0. */
+function stateFlag(handleOf: (state: string) => GaugeHandle): (state: string) => void {
+  let current: string | undefined;
+  return (state) => {
+    if (current === state) return;
+    if (current !== undefined) handleOf(current).set(0);
+    handleOf(state).set(1);
+    current = state;
+  };
+}
+
+/** What the lifecycle records. */
+export interface LifecycleMetrics {
+  /** Sets the state gauge: 1 for `state`, 0 for the state before. */
+  state(state: string): void;
+  /** Counts a transition and moves the state gauge to `to`. */
+  transition(from: string, to: string): void;
+  /** Records how long initialization took, in ms. */
+  initializeDuration(ms: number): void;
+  /** Records how long `stop()` took, in ms. */
+  shutdownDuration(ms: number): void;
+}
+
+/** Pre-bound handles for the lifecycle's metrics. */
+export function lifecycleMetrics(metrics: Metrics): LifecycleMetrics {
+  const state = stateFlag(memo((s) => gauge(metrics, 'lifecycleState', { state: s })));
+  const transitions = memo2((from, to) => counter(metrics, 'lifecycleTransitions', { from, to }));
+  const initialize = timer(metrics, 'lifecycleInitializeDuration');
+  const shutdown = timer(metrics, 'lifecycleShutdownDuration');
+  return {
+    state,
+    transition(from, to) {
+      transitions(from, to).increment();
+      state(to);
+    },
+    initializeDuration: (ms) => initialize.record(ms),
+    shutdownDuration: (ms) => shutdown.record(ms),
+  };
+}
+
+/** What health checks record. */
+export interface HealthMetrics {
+  /** Records one check run: its result (`UP`, `WARN`, `DOWN`) and duration in ms. */
+  check(check: string, result: string, durationMs: number): void;
+}
+
+/** Pre-bound handles for health check metrics. */
+export function healthMetrics(metrics: Metrics): HealthMetrics {
+  const durations = memo2((check, result) => timer(metrics, 'healthCheckDuration', { check, result }));
+  const results = memo2((check, result) => counter(metrics, 'healthCheckResults', { check, result }));
+  return {
+    check(check, result, durationMs) {
+      durations(check, result).record(durationMs);
+      results(check, result).increment();
+    },
+  };
+}
+
+/** What the registry client records. */
+export interface RegistryMetrics {
+  /** Records a successful heartbeat and its latency in ms. */
+  heartbeat(durationMs: number): void;
+  /** Records a failed heartbeat, its latency in ms and why (`timeout`, `not_found`, `http_5xx`, `network`...). */
+  heartbeatFailure(durationMs: number, reason: string): void;
+  /** Records a registry fetch: `full` or `delta`, `success` or `failure`, and its latency in ms. */
+  fetch(kind: string, outcome: string, durationMs: number): void;
+  /** Sets the instance counts by status; statuses counted before and absent now are set to 0. */
+  instances(countsByStatus: Readonly<Record<string, number>>): void;
+  /** Counts a delta whose apps hashcode disagreed with the local cache. */
+  hashMismatch(): void;
+}
+
+/** Pre-bound handles for registry metrics. */
+export function registryMetrics(metrics: Metrics): RegistryMetrics {
+  const heartbeatLatency = memo((outcome) => timer(metrics, 'registryHeartbeatLatency', { outcome }));
+  const heartbeatFailures = memo((reason) => counter(metrics, 'registryHeartbeatFailures', { reason }));
+  const fetchLatency = memo2((kind, outcome) => timer(metrics, 'registryFetchLatency', { kind, outcome }));
+  const fetches = memo2((kind, outcome) => counter(metrics, 'registryFetches', { kind, outcome }));
+  const instances = memo((status) => gauge(metrics, 'registryInstances', { status }));
+  const hashMismatches = counter(metrics, 'registryHashMismatches');
+  const seen = new Set<string>();
+  return {
+    heartbeat: (durationMs) => heartbeatLatency('success').record(durationMs),
+    heartbeatFailure(durationMs, reason) {
+      heartbeatLatency('failure').record(durationMs);
+      heartbeatFailures(reason).increment();
+    },
+    fetch(kind, outcome, durationMs) {
+      fetchLatency(kind, outcome).record(durationMs);
+      fetches(kind, outcome).increment();
+    },
+    instances(countsByStatus) {
+      for (const status of seen) if (!(status in countsByStatus)) instances(status).set(0);
+      for (const [status, count] of Object.entries(countsByStatus)) {
+        seen.add(status);
+        instances(status).set(count);
+      }
+    },
+    hashMismatch: () => hashMismatches.increment(),
+  };
+}
+
+/** The status class tag of an HTTP status: `2xx`..`5xx`, or `none` when no response came back. */
+export function statusClass(status: number | undefined): string {
+  if (status === undefined || !Number.isInteger(status) || status < 100 || status > 599) return 'none';
+  return `${Math.floor(status / 100)}xx`;
+}
+
+/** What the service client records. */
+export interface ClientMetrics {
+  /**
+   * Records one request attempt to `target`: its outcome (`success`, `failure`, `timeout`, `rejected`...), its
+   * status class (see {@link statusClass}) and its latency in ms.
+   */
+  request(target: string, outcome: string, statusClass: string, durationMs: number): void;
+  /** Counts a retry sent. */
+  retry(target: string): void;
+  /** Counts a retry not sent because the retry budget was spent. */
+  retryBudgetExhausted(target: string): void;
+  /** Counts a hedged request sent. */
+  hedge(target: string): void;
+  /** Counts an instance ejected as an outlier. */
+  ejection(target: string): void;
+}
+
+/** Pre-bound handles for service client metrics. */
+export function clientMetrics(metrics: Metrics): ClientMetrics {
+  const requests = memo3((target, outcome, cls) => counter(metrics, 'clientRequests', { target, outcome, status_class: cls }));
+  const latency = memo2((target, outcome) => timer(metrics, 'clientLatency', { target, outcome }));
+  const retries = memo((target) => counter(metrics, 'clientRetries', { target }));
+  const exhausted = memo((target) => counter(metrics, 'clientRetryBudgetExhausted', { target }));
+  const hedges = memo((target) => counter(metrics, 'clientHedges', { target }));
+  const ejections = memo((target) => counter(metrics, 'clientEjections', { target }));
+  return {
+    request(target, outcome, cls, durationMs) {
+      requests(target, outcome, cls).increment();
+      latency(target, outcome).record(durationMs);
+    },
+    retry: (target) => retries(target).increment(),
+    retryBudgetExhausted: (target) => exhausted(target).increment(),
+    hedge: (target) => hedges(target).increment(),
+    ejection: (target) => ejections(target).increment(),
+  };
+}
+
+/** What circuit breakers record. */
+export interface BreakerMetrics {
+  /** Sets a breaker's state gauge (`closed`, `open`, `half_open`): 1 for the state, 0 for the one before. */
+  state(breaker: string, state: string): void;
+  /** Counts a call by outcome (`success`, `failure`, `timeout`, `short_circuited`, `rejected`...). */
+  call(breaker: string, outcome: string): void;
+}
+
+/** Pre-bound handles for breaker metrics. */
+export function breakerMetrics(metrics: Metrics): BreakerMetrics {
+  const flags = memo((breaker) => stateFlag(memo((state) => gauge(metrics, 'breakerState', { breaker, state }))));
+  const calls = memo2((breaker, outcome) => counter(metrics, 'breakerCalls', { breaker, outcome }));
+  return {
+    state: (breaker, state) => flags(breaker)(state),
+    call: (breaker, outcome) => calls(breaker, outcome).increment(),
+  };
+}
+
+/** What dynamic configuration records. */
+export interface ConfigMetrics {
+  /** Counts a reload applied from `source` (`file`, `remote`, `override`...). */
+  reload(source: string): void;
+  /** Counts a reload from `source` rejected by validation. */
+  rejection(source: string): void;
+}
+
+/** Pre-bound handles for configuration metrics. */
+export function configMetrics(metrics: Metrics): ConfigMetrics {
+  const reloads = memo((source) => counter(metrics, 'configReloads', { source }));
+  const rejections = memo((source) => counter(metrics, 'configRejections', { source }));
+  return {
+    reload: (source) => reloads(source).increment(),
+    rejection: (source) => rejections(source).increment(),
+  };
+}

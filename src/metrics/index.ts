@@ -1,0 +1,44 @@
+export { createMetrics } from './createMetrics.js';
+export { noopMetrics } from './noopMetrics.js';
+export { resolveMetricsOptions } from './MetricsOptions.js';
+export type { MetricsOptions, PrometheusOptions, ResolvedMetricsOptions, ResolvedPrometheusOptions, StatsdTarget } from './MetricsOptions.js';
+export { PrometheusRegistry } from './PrometheusRegistry.js';
+export type { PrometheusFamilyOptions, PrometheusSeries, PrometheusSeriesOf } from './PrometheusRegistry.js';
+export { CounterSeries, GaugeSeries, HistogramSeries, SetSeries } from './PrometheusRegistry.js';
+export { prometheusContentType } from './prometheusText.js';
+export { metricsAdminRoutes } from './metricsAdminRoutes.js';
+export type { MetricsRouteTarget } from './metricsAdminRoutes.js';
+export {
+  breakerMetrics,
+  builtinMetrics,
+  clientMetrics,
+  configMetrics,
+  healthMetrics,
+  lifecycleMetrics,
+  registryMetrics,
+  statusClass,
+} from './builtin.js';
+export type {
+  BreakerMetrics,
+  BuiltinMetric,
+  BuiltinMetricKey,
+  ClientMetrics,
+  ConfigMetrics,
+  HealthMetrics,
+  LifecycleMetrics,
+  RegistryMetrics,
+} from './builtin.js';
+export type {
+  CounterHandle,
+  GaugeHandle,
+  HistogramHandle,
+  MetricOptions,
+  Metrics,
+  MetricsStats,
+  MetricType,
+  PrometheusExposition,
+  SetHandle,
+  TagFormat,
+  MetricTags,
+  TimerHandle,
+} from './types.js';

@@ -1,0 +1,34 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson, sendText } from '../internal/http.js';
+import type { Metrics } from './types.js';
+
+/**
+ * Anything that takes routes as the admin server does. Declared here, not imported, because metrics sit
+ * below the admin layer: `AdminServer` fits it as it is.
+ */
+export interface MetricsRouteTarget {
+  /** Adds a route. */
+  route(method: string, path: string, handler: (req: IncomingMessage, res: ServerResponse) => unknown): unknown;
+}
+
+/**
+ * Adds `GET /metrics` (the Prometheus text exposition format 0.0.4) to the admin server. When `metrics` has
+ * no Prometheus aggregation the endpoint answers 404 with the option to set, rather than an empty page a
+ * scraper would take for a healthy target.
+ *
+ * @example
+ * ```ts
+ * const metrics = createMetrics({ prometheus: true });
+ * metricsAdminRoutes(admin, metrics); // admin: an AdminServer
+ * ```
+ */
+export function metricsAdminRoutes(admin: MetricsRouteTarget, metrics: Metrics): void {
+  admin.route('GET', '/metrics', (_req, res) => {
+    const exposition = metrics.prometheus;
+    if (exposition === undefined) {
+      sendJson(res, 404, { error: 'the Prometheus exposition is off; create the metrics with `prometheus: true`' });
+      return;
+    }
+    sendText(res, 200, exposition.render(), { 'content-type': exposition.contentType, 'cache-control': 'no-store' });
+  });
+}
