@@ -1,0 +1,5 @@
+import type { CliCommand } from './CliCommand.js';
+import { registryCommand } from './registryCommand.js';
+
+/** Every `karyon` subcommand, in the order `karyon --help` lists them. A new command (`sidecar`) is one more entry. */
+export const commands: readonly CliCommand[] = [registryCommand];
