@@ -23,8 +23,8 @@ function karyon(args: string[]) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   const out = { stdout: '', stderr: '' };
-  child.stdout!.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (out.stderr += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (out.stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, out, exited };
 }
