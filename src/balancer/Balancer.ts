@@ -1,0 +1,367 @@
+import { durationMs, invalidOption } from '../internal/validate.js';
+import type { BalancerRule, BalancerRuleName, RandomSource } from './BalancerRule.js';
+import { createRule } from './createRule.js';
+import type { BalancerTarget, LatencyModel } from './InstanceState.js';
+import { InstanceMode, InstanceState } from './InstanceState.js';
+import type { FailureKind, OutlierDetectionOptions, ResolvedOutlierDetectionOptions } from './OutlierDetector.js';
+import { OutlierDetector, resolveOutlierDetectionOptions } from './OutlierDetector.js';
+import type { ResolvedZoneAffinityOptions, ZoneAffinityOptions } from './ZoneAffinity.js';
+import { resolveZoneAffinityOptions } from './ZoneAffinity.js';
+
+/** Options of the latency estimates behind the rules and the hedging delay. */
+export interface LatencyOptions {
+  /**
+   * Time constant of the decaying averages (peak EWMA and the plain average), in ms.
+   * @default 10000
+   */
+  readonly decayMs?: number;
+  /**
+   * The latency assumed for an instance before its first answer, in ms (Linkerd's default).
+   * @default 30
+   */
+  readonly priorMs?: number;
+}
+
+/** Options of a {@link Balancer}. */
+export interface BalancerOptions {
+  /**
+   * The balancing rule, by name or as an object.
+   * @default 'p2c-ewma'
+   */
+  readonly rule?: BalancerRuleName | BalancerRule;
+  /**
+   * The caller's zone, preferred by zone affinity.
+   * @default none: no zone affinity
+   */
+  readonly zone?: string;
+  /**
+   * Zone affinity thresholds, or false to turn it off.
+   * @default on when a zone is known, with Ribbon's thresholds
+   */
+  readonly zoneAffinity?: ZoneAffinityOptions | boolean;
+  /**
+   * Outlier ejection, or false to turn it off.
+   * @default Envoy's defaults (see {@link OutlierDetectionOptions})
+   */
+  readonly outlierDetection?: OutlierDetectionOptions | false;
+  /**
+   * Latency estimation.
+   * @default decay 10 s, prior 30 ms
+   */
+  readonly latency?: LatencyOptions;
+  /**
+   * How long an instance that answered "out of service" is left alone before one request probes it, in ms
+   * (unless the registry drops it first).
+   * @default 5000
+   */
+  readonly outOfServiceBackoffMs?: number;
+  /**
+   * Random source in [0, 1) for the randomized rules.
+   * @default Math.random
+   */
+  readonly random?: RandomSource;
+}
+
+/** {@link BalancerOptions} with defaults filled and values checked. */
+export interface ResolvedBalancerOptions {
+  /** The rule as given (built when the balancer is made). */
+  readonly rule: BalancerRuleName | BalancerRule;
+  /** Zone affinity. */
+  readonly zoneAffinity: ResolvedZoneAffinityOptions;
+  /** Outlier ejection. */
+  readonly outlierDetection: ResolvedOutlierDetectionOptions;
+  /** Latency estimation. */
+  readonly latency: LatencyModel;
+  /** Back-off for an instance that answered "out of service", in ms. */
+  readonly outOfServiceBackoffMs: number;
+  /** Random source. */
+  readonly random: RandomSource;
+}
+
+/**
+ * Fills the defaults of {@link BalancerOptions} and validates them.
+ * @throws KaryonError `ERR_INVALID_OPTION` naming the option that is wrong
+ */
+export function resolveBalancerOptions(options: BalancerOptions = {}): ResolvedBalancerOptions {
+  const rule = options.rule ?? 'p2c-ewma';
+  createRule(rule); // validates the name or the shape
+  if (options.zone !== undefined && (typeof options.zone !== 'string' || options.zone === '')) {
+    invalidOption('zone', 'a non-empty string', options.zone);
+  }
+  const random = options.random ?? Math.random;
+  if (typeof random !== 'function') invalidOption('random', 'a function returning numbers in [0, 1)', random);
+  const decayMs = durationMs('latency.decayMs', options.latency?.decayMs, 10_000);
+  if (decayMs === 0) invalidOption('latency.decayMs', 'a positive number of milliseconds', decayMs);
+  return Object.freeze({
+    rule,
+    zoneAffinity: resolveZoneAffinityOptions(options.zoneAffinity ?? true, options.zone),
+    outlierDetection: resolveOutlierDetectionOptions(options.outlierDetection ?? {}),
+    latency: Object.freeze({ decayMs, priorMs: durationMs('latency.priorMs', options.latency?.priorMs, 30), windowMs: decayMs }),
+    outOfServiceBackoffMs: durationMs('outOfServiceBackoffMs', options.outOfServiceBackoffMs, 5000),
+    random,
+  });
+}
+
+/** Why the balancer picks from the set it picks from, as the admin view shows it. */
+export interface BalancerScope {
+  /** True when picks are limited to the caller's zone. */
+  readonly zoneAffinity: boolean;
+  /** Why zone affinity is off, when a zone is configured and other zones exist. */
+  readonly zoneOverride: 'ejected' | 'load' | 'too-few' | 'no-local' | undefined;
+  /** True when too few instances are healthy and ejections are ignored. */
+  readonly panic: boolean;
+  /** Instances picks are drawn from. */
+  readonly candidates: number;
+}
+
+/**
+ * The client-side load balancer of one VIP: instance states kept from registry updates, outlier ejection,
+ * zone affinity and a pluggable rule. The candidate array is rebuilt only when eligibility changes (a
+ * registry update, an ejection, a readmission, an exclusion running out, a zone recheck), so a pick is a
+ * time comparison plus the rule's O(1) choice, with no allocation.
+ *
+ * Times are in ms on whatever clock the caller passes as `now`.
+ */
+export class Balancer<T extends BalancerTarget = BalancerTarget> {
+  readonly #options: ResolvedBalancerOptions;
+  readonly #outliers: OutlierDetector;
+  readonly #byId = new Map<string, InstanceState<T>>();
+  #rule: BalancerRule;
+  #states: InstanceState<T>[] = [];
+  #candidates: InstanceState<T>[] = [];
+  #dirty = true;
+  #nextChangeAt = Number.POSITIVE_INFINITY;
+  #scope: BalancerScope = Object.freeze({ zoneAffinity: false, zoneOverride: undefined, panic: false, candidates: 0 });
+
+  /** @param options - resolved options (see {@link resolveBalancerOptions}) */
+  constructor(options: ResolvedBalancerOptions) {
+    this.#options = options;
+    this.#outliers = new OutlierDetector(options.outlierDetection);
+    this.#rule = createRule(options.rule, options.random);
+  }
+
+  /** The rule in use. */
+  get rule(): BalancerRule {
+    return this.#rule;
+  }
+
+  /** The resolved options. */
+  get options(): ResolvedBalancerOptions {
+    return this.#options;
+  }
+
+  /**
+   * Switches the rule, live: the next pick uses it. Instance states (latency, load, ejections) are kept.
+   * @throws KaryonError `ERR_INVALID_OPTION` for an unknown name
+   */
+  setRule(rule: BalancerRuleName | BalancerRule): void {
+    this.#rule = createRule(rule, this.#options.random);
+  }
+
+  /** Every instance state, in registry order. */
+  get states(): readonly InstanceState<T>[] {
+    return this.#states;
+  }
+
+  /** The state of one instance. */
+  get(instanceId: string): InstanceState<T> | undefined {
+    return this.#byId.get(instanceId);
+  }
+
+  /**
+   * Makes the instance set exactly `targets`: states of instances that stay are kept (their record
+   * replaced), new ones start fresh. Returns the states that left.
+   */
+  update(targets: readonly T[], now: number): InstanceState<T>[] {
+    const next: InstanceState<T>[] = [];
+    const present = new Set<string>();
+    for (const target of targets) {
+      if (present.has(target.instanceId)) continue;
+      present.add(target.instanceId);
+      let state = this.#byId.get(target.instanceId);
+      if (state === undefined) {
+        state = new InstanceState(target, now, this.#options.latency);
+        this.#byId.set(target.instanceId, state);
+      } else if (state.target !== target) {
+        state.target = target;
+        state.zone = target.zone;
+      }
+      next.push(state);
+    }
+    const removed: InstanceState<T>[] = [];
+    for (const state of this.#states) {
+      if (present.has(state.id)) continue;
+      this.#byId.delete(state.id);
+      state.slot = -1;
+      removed.push(state);
+    }
+    this.#states = next;
+    this.#dirty = true;
+    return removed;
+  }
+
+  /**
+   * Picks an instance for one try, or undefined when there is none to pick. Never returns `avoid` (the
+   * instance the previous try went to) unless the rule insists and no other candidate exists, in which case
+   * it returns undefined.
+   */
+  pick(now: number, avoid?: InstanceState<T>): InstanceState<T> | undefined {
+    if (this.#dirty || now >= this.#nextChangeAt) this.#rebuild(now);
+    const candidates = this.#candidates;
+    const n = candidates.length;
+    if (n === 0) return undefined;
+    const chosen = this.#rule.pick(candidates, now, avoid);
+    if (chosen !== avoid || chosen === undefined) return chosen;
+    if (n === 1) return undefined;
+    // A custom rule ignored `avoid`: take the next candidate rather than repeat the failed instance.
+    return candidates[(chosen.slot + 1) % n];
+  }
+
+  /** The current candidates (after zone affinity, ejection and panic), rebuilding them if due. */
+  candidates(now: number): readonly InstanceState<T>[] {
+    if (this.#dirty || now >= this.#nextChangeAt) this.#rebuild(now);
+    return this.#candidates;
+  }
+
+  /** How the candidates were chosen at the last rebuild. */
+  scope(now: number): BalancerScope {
+    this.candidates(now);
+    return this.#scope;
+  }
+
+  /** Records that a try was sent to `state`. */
+  begin(state: InstanceState<T>): void {
+    state.pending++;
+    state.requests++;
+    if (state.mode === InstanceMode.PROBING) {
+      state.probeInFlight = true;
+      this.#dirty = true;
+    }
+  }
+
+  /** Records a try that got an acceptable answer after `rttMs`. */
+  succeed(state: InstanceState<T>, rttMs: number, now: number): void {
+    state.pending--;
+    state.successes++;
+    state.observe(rttMs, now);
+    if (this.#outliers.onSuccess(state, now)) this.#dirty = true;
+  }
+
+  /**
+   * Records a failed try. A failure is fed to the latency estimate as at least twice the current estimate,
+   * so an instance that fails fast does not look fast to latency-driven rules.
+   */
+  fail(state: InstanceState<T>, kind: FailureKind, rttMs: number, now: number): void {
+    state.pending--;
+    state.failures++;
+    state.observe(Math.max(rttMs, 2 * state.latencyMs(now), this.#options.latency.priorMs), now);
+    if (this.#outliers.onFailure(state, kind, now, this.#ejectedCount(), this.#states.length)) this.#dirty = true;
+    if (state.mode === InstanceMode.PROBING && state.probeInFlight) {
+      // Ejection is off, so a failed probe cannot re-eject: let the next request probe again.
+      state.probeInFlight = false;
+      this.#dirty = true;
+    }
+  }
+
+  /**
+   * Records a try answered "out of service" (the instance is leaving): no new request goes there until the
+   * registry drops and re-adds it, or `outOfServiceBackoffMs` passes and one request probes it.
+   */
+  drain(state: InstanceState<T>, now: number): void {
+    state.pending--;
+    state.mode = InstanceMode.DRAINING;
+    state.excludedUntil = now + this.#options.outOfServiceBackoffMs;
+    state.probeInFlight = false;
+    this.#dirty = true;
+  }
+
+  /**
+   * Records a try that ended without an answer through no fault of the instance (the caller aborted, a hedge
+   * won): the time it waited still counts as a lower bound of its latency.
+   */
+  abandon(state: InstanceState<T>, elapsedMs: number, now: number): void {
+    state.pending--;
+    state.observeAtLeast(elapsedMs, now);
+    if (state.mode === InstanceMode.PROBING && state.probeInFlight) {
+      state.probeInFlight = false;
+      this.#dirty = true;
+    }
+  }
+
+  #ejectedCount(): number {
+    let count = 0;
+    for (const state of this.#states) {
+      if (state.mode === InstanceMode.EJECTED || (state.mode === InstanceMode.PROBING && state.probeAfter === InstanceMode.EJECTED)) count++;
+    }
+    return count;
+  }
+
+  #rebuild(now: number): void {
+    this.#dirty = false;
+    let nextChange = Number.POSITIVE_INFINITY;
+    const states = this.#states;
+    for (const state of states) {
+      state.slot = -1;
+      if (state.mode !== InstanceMode.EJECTED && state.mode !== InstanceMode.DRAINING) continue;
+      if (now >= state.excludedUntil) {
+        state.probeAfter = state.mode;
+        state.mode = InstanceMode.PROBING;
+        state.probeInFlight = false;
+      } else if (state.excludedUntil < nextChange) {
+        nextChange = state.excludedUntil;
+      }
+    }
+
+    // Zone affinity, with Ribbon's overrides: leave the zone when too much of it is ejected, when it is
+    // loaded, or when too few of its instances are available.
+    const affinity = this.#options.zoneAffinity;
+    let zoneOnly = false;
+    let zoneOverride: BalancerScope['zoneOverride'];
+    if (affinity.zone !== undefined) {
+      let local = 0;
+      let localHealthy = 0;
+      let localPending = 0;
+      let others = 0;
+      for (const state of states) {
+        if (state.mode === InstanceMode.DRAINING) continue;
+        if (state.zone !== affinity.zone) {
+          others++;
+        } else {
+          local++;
+          if (state.eligible) {
+            localHealthy++;
+            localPending += state.pending;
+          }
+        }
+      }
+      if (others > 0) {
+        if (local === 0) zoneOverride = 'no-local';
+        else if (localHealthy < affinity.minAvailable) zoneOverride = 'too-few';
+        else if ((local - localHealthy) * 100 >= affinity.maxEjectedPercent * local) zoneOverride = 'ejected';
+        else if (localPending >= affinity.maxLoadPerInstance * localHealthy) zoneOverride = 'load';
+        else zoneOnly = true;
+        // Load moves with every request: look again after a while even if nothing else changes.
+        if (local > 0) nextChange = Math.min(nextChange, now + affinity.recheckMs);
+      }
+    }
+
+    let total = 0;
+    let healthy = 0;
+    for (const state of states) {
+      if (state.mode === InstanceMode.DRAINING || (zoneOnly && state.zone !== affinity.zone)) continue;
+      total++;
+      if (state.eligible) healthy++;
+    }
+    const panic = this.#outliers.options.enabled && this.#outliers.panics(healthy, total);
+    const candidates: InstanceState<T>[] = [];
+    for (const state of states) {
+      if (state.mode === InstanceMode.DRAINING || (zoneOnly && state.zone !== affinity.zone)) continue;
+      if (!panic && !state.eligible) continue;
+      state.slot = candidates.length;
+      candidates.push(state);
+    }
+    this.#candidates = candidates;
+    this.#nextChangeAt = nextChange;
+    this.#scope = Object.freeze({ zoneAffinity: zoneOnly, zoneOverride, panic, candidates: candidates.length });
+  }
+}

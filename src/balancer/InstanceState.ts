@@ -1,0 +1,136 @@
+import type { BalancerInstance } from './BalancerRule.js';
+import { LatencyHistogram } from './LatencyHistogram.js';
+
+/** What the balancer needs to know of an instance: the registry's record satisfies it. */
+export interface BalancerTarget {
+  /** Unique id of the instance. */
+  readonly instanceId: string;
+  /** Availability zone of the instance. */
+  readonly zone: string;
+}
+
+/** Where an instance stands with the balancer. */
+export const InstanceMode = {
+  /** Eligible for traffic. */
+  ACTIVE: 'active',
+  /** Ejected by outlier detection until `excludedUntil`. */
+  EJECTED: 'ejected',
+  /** Answered that it is out of service or shutting down; not sent to until `excludedUntil`. */
+  DRAINING: 'draining',
+  /** Its exclusion ran out: one request at a time is let through, and a success readmits it. */
+  PROBING: 'probing',
+} as const;
+
+/** Where an instance stands with the balancer. */
+export type InstanceMode = (typeof InstanceMode)[keyof typeof InstanceMode];
+
+/** Latency estimation settings shared by every instance of a balancer. */
+export interface LatencyModel {
+  /** Time constant of the decaying averages, in ms. */
+  readonly decayMs: number;
+  /** The estimate before any sample, in ms. */
+  readonly priorMs: number;
+  /** Length of one generation of the latency histogram, in ms. */
+  readonly windowMs: number;
+}
+
+/**
+ * The balancer's record of one instance: latency estimates, requests in flight, outcome counts and
+ * ejection state. Plain mutable fields read by rules on the hot path; only the balancer writes them.
+ */
+export class InstanceState<T extends BalancerTarget = BalancerTarget> implements BalancerInstance {
+  /** The registry record (replaced when the registry updates it). */
+  target: T;
+  /** The instance id. */
+  readonly id: string;
+  /** The zone. */
+  zone: string;
+  /** Requests whose response headers have not arrived. */
+  pending = 0;
+  /** Position in the current candidate array, or -1 when not a candidate. */
+  slot = -1;
+  /** The stored peak-EWMA estimate (before decay to now), in ms. */
+  ewmaMs: number;
+  /** When `ewmaMs` and `averageLatencyMs` were last updated. */
+  sampledAt: number;
+  /** Decaying average latency (no peak), in ms. */
+  averageLatencyMs: number;
+  /** Requests sent (each try and hedge counts). */
+  requests = 0;
+  /** Tries that got a response the client did not count as a failure. */
+  successes = 0;
+  /** Tries that failed: connection errors, timeouts, 5xx. */
+  failures = 0;
+  /** Failures since the last success. */
+  consecutiveFailures = 0;
+  /** Where the instance stands. */
+  mode: InstanceMode = InstanceMode.ACTIVE;
+  /** Until when an ejected or draining instance is left alone (epoch ms), 0 when not excluded. */
+  excludedUntil = 0;
+  /** While probing: whether it was ejected or draining before. */
+  probeAfter: InstanceMode = InstanceMode.ACTIVE;
+  /** While probing: whether the one probe is in flight. */
+  probeInFlight = false;
+  /** How many times outlier detection ejected the instance (grows the ejection time). */
+  timesEjected = 0;
+  /** When the instance last became active again after an ejection. */
+  readmittedAt = 0;
+  /** Latency histogram, for the hedging delay and the admin view. */
+  readonly histogram: LatencyHistogram;
+  readonly #decayMs: number;
+
+  /**
+   * @param target - the registry record
+   * @param now - the current time, in ms
+   * @param model - latency estimation settings
+   */
+  constructor(target: T, now: number, model: LatencyModel) {
+    this.target = target;
+    this.id = target.instanceId;
+    this.zone = target.zone;
+    this.ewmaMs = model.priorMs;
+    this.averageLatencyMs = model.priorMs;
+    this.sampledAt = now;
+    this.#decayMs = model.decayMs;
+    this.histogram = new LatencyHistogram(model.windowMs, now);
+  }
+
+  /** True when a pick may return this instance outside panic mode. */
+  get eligible(): boolean {
+    return this.mode === InstanceMode.ACTIVE || (this.mode === InstanceMode.PROBING && !this.probeInFlight);
+  }
+
+  latencyMs(now: number): number {
+    const idle = now - this.sampledAt;
+    return idle > 0 ? this.ewmaMs * Math.exp(-idle / this.#decayMs) : this.ewmaMs;
+  }
+
+  /**
+   * Records a round-trip time. Peak EWMA (Finagle, Linkerd): a slower sample replaces the estimate at once; a
+   * faster one pulls it down with a weight that depends on the time since the last sample, not on the
+   * number of samples, so the estimate forgets at the same pace under any request rate.
+   */
+  observe(rttMs: number, now: number): void {
+    const w = this.#weight(now);
+    this.ewmaMs = rttMs > this.ewmaMs ? rttMs : this.ewmaMs * w + rttMs * (1 - w);
+    this.averageLatencyMs = this.averageLatencyMs * w + rttMs * (1 - w);
+    this.sampledAt = now;
+    this.histogram.record(rttMs, now);
+  }
+
+  /**
+   * Records that a request took at least `elapsedMs` without an answer (a hedged loser, an abandoned try):
+   * raises the peak estimate when that is slower, never lowers it, and leaves the averages alone.
+   */
+  observeAtLeast(elapsedMs: number, now: number): void {
+    if (elapsedMs > this.latencyMs(now)) {
+      this.ewmaMs = elapsedMs;
+      this.sampledAt = now;
+    }
+  }
+
+  #weight(now: number): number {
+    const elapsed = now - this.sampledAt;
+    return elapsed > 0 ? Math.exp(-elapsed / this.#decayMs) : 1;
+  }
+}

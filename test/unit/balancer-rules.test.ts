@@ -1,0 +1,257 @@
+import { describe, expect, it } from 'vitest';
+import { Balancer, LatencyHistogram, balancerRuleNames, createRule, resolveBalancerOptions } from '../../src/balancer/index.js';
+import type { BalancerOptions, BalancerRule, BalancerTarget, InstanceState } from '../../src/balancer/index.js';
+import { isKaryonError } from '../../src/index.js';
+
+/** A seeded PRNG (mulberry32) so distributions are the same on every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const T0 = 1_000_000;
+
+function makeBalancer(ids: string[], options: BalancerOptions = {}, zone = 'z1'): Balancer<BalancerTarget> {
+  const balancer = new Balancer<BalancerTarget>(resolveBalancerOptions({ random: seeded(42), outlierDetection: false, ...options }));
+  balancer.update(
+    ids.map((instanceId) => ({ instanceId, zone })),
+    T0,
+  );
+  return balancer;
+}
+
+function state(balancer: Balancer<BalancerTarget>, id: string): InstanceState<BalancerTarget> {
+  const found = balancer.get(id);
+  if (found === undefined) throw new Error(`no state ${id}`);
+  return found;
+}
+
+/** Feeds one finished request of `rttMs` to an instance at `now`. */
+function sample(balancer: Balancer<BalancerTarget>, id: string, rttMs: number, now: number): void {
+  const s = state(balancer, id);
+  balancer.begin(s);
+  balancer.succeed(s, rttMs, now);
+}
+
+function countPicks(balancer: Balancer<BalancerTarget>, picks: number, now: number): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < picks; i++) {
+    const picked = balancer.pick(now);
+    if (picked === undefined) throw new Error('no pick');
+    counts.set(picked.id, (counts.get(picked.id) ?? 0) + 1);
+  }
+  return counts;
+}
+
+describe('balancer rules', () => {
+  it('round-robin takes every candidate in turn', () => {
+    const balancer = makeBalancer(['a', 'b', 'c'], { rule: 'round-robin' });
+    const order = Array.from({ length: 9 }, () => balancer.pick(T0)!.id);
+    expect(order).toEqual(['a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'c']);
+  });
+
+  it('random spreads picks evenly', () => {
+    const balancer = makeBalancer(['a', 'b', 'c'], { rule: 'random' });
+    const counts = countPicks(balancer, 30_000, T0);
+    for (const id of ['a', 'b', 'c']) {
+      expect(counts.get(id)).toBeGreaterThan(9_000);
+      expect(counts.get(id)).toBeLessThan(11_000);
+    }
+  });
+
+  it('p2c-ewma never picks an instance that is both slower and no less loaded', () => {
+    const balancer = makeBalancer(['f1', 'f2', 'f3', 'f4', 'slow'], { rule: 'p2c-ewma' });
+    const now = T0 + 1_000_000;
+    for (const id of ['f1', 'f2', 'f3', 'f4']) sample(balancer, id, 10, now);
+    sample(balancer, 'slow', 100, now);
+    const counts = countPicks(balancer, 10_000, now);
+    expect(counts.get('slow') ?? 0).toBe(0);
+  });
+
+  it('p2c-ewma weighs latency by the queue: a loaded fast instance loses to an idle slow one', () => {
+    const balancer = makeBalancer(['fast', 'slow'], { rule: 'p2c-ewma' });
+    const now = T0 + 1_000_000;
+    sample(balancer, 'fast', 10, now);
+    sample(balancer, 'slow', 100, now);
+    const fast = state(balancer, 'fast');
+    for (let i = 0; i < 10; i++) balancer.begin(fast); // 10 x (10 + 1) = 110 > 100 x 1
+    expect(balancer.pick(now)!.id).toBe('slow');
+  });
+
+  it('peak EWMA jumps to a slower sample at once, assumes 30 ms before any, and decays while idle', () => {
+    const balancer = makeBalancer(['a'], { rule: 'p2c-ewma' });
+    const a = state(balancer, 'a');
+    expect(a.latencyMs(T0)).toBe(30);
+    const now = T0 + 1_000_000;
+    sample(balancer, 'a', 5, now);
+    expect(a.latencyMs(now)).toBeCloseTo(5, 3);
+    sample(balancer, 'a', 80, now + 1);
+    expect(a.latencyMs(now + 1)).toBe(80);
+    // A faster answer 1 ms later barely moves it (the weight is by time, not by count)...
+    sample(balancer, 'a', 5, now + 2);
+    expect(a.latencyMs(now + 2)).toBeGreaterThan(79);
+    // ...and 10 s of silence divides it by e, so an idle instance gets tried again.
+    expect(a.latencyMs(now + 2 + 10_000)).toBeCloseTo(a.latencyMs(now + 2) / Math.E, 3);
+  });
+
+  it('p2c-ewma tries a slow instance again once its estimate has decayed', () => {
+    const balancer = makeBalancer(['fast', 'slow'], { rule: 'p2c-ewma' });
+    let now = T0 + 1_000_000;
+    sample(balancer, 'slow', 100, now);
+    sample(balancer, 'fast', 10, now);
+    expect(countPicks(balancer, 100, now).get('slow') ?? 0).toBe(0);
+    // The fast one keeps answering in 10 ms; the slow one is left alone for 30 s: 100 ms x e^-3 = 5 ms.
+    for (let i = 0; i < 300; i++) {
+      now += 100;
+      sample(balancer, 'fast', 10, now);
+    }
+    expect(state(balancer, 'slow').latencyMs(now)).toBeLessThan(10);
+    expect(countPicks(balancer, 100, now).get('slow') ?? 0).toBeGreaterThan(0);
+  });
+
+  it('least-loaded prefers the instance with fewer requests in flight', () => {
+    const balancer = makeBalancer(['a', 'b', 'c'], { rule: 'least-loaded' });
+    const busy = state(balancer, 'a');
+    balancer.begin(busy);
+    balancer.begin(busy);
+    const counts = countPicks(balancer, 1_000, T0);
+    expect(counts.get('a') ?? 0).toBe(0);
+    expect(counts.get('b')).toBeGreaterThan(350);
+    expect(counts.get('c')).toBeGreaterThan(350);
+  });
+
+  it("weighted-response-time follows Ribbon's weights on the decaying average", () => {
+    const balancer = makeBalancer(['f1', 'f2', 'f3', 'f4', 'slow'], { rule: 'weighted-response-time' });
+    let now = T0 + 1_000_000;
+    for (const id of ['f1', 'f2', 'f3', 'f4']) sample(balancer, id, 10, now);
+    sample(balancer, 'slow', 100, now);
+    // Weight = sum of means - own mean: 130 for each fast one, 40 for the slow one: 40 / 560 = 7.1%.
+    const counts = countPicks(balancer, 40_000, now);
+    const share = (counts.get('slow') ?? 0) / 40_000;
+    expect(share).toBeGreaterThan(0.055);
+    expect(share).toBeLessThan(0.09);
+    // Healed: its average decays towards 10 ms, so within a minute it is weighed like the others.
+    for (let i = 0; i < 600; i++) {
+      now += 100;
+      for (const id of ['f1', 'f2', 'f3', 'f4', 'slow']) sample(balancer, id, 10, now);
+    }
+    const healed = countPicks(balancer, 40_000, now + 2_000);
+    expect((healed.get('slow') ?? 0) / 40_000).toBeGreaterThan(0.17);
+  });
+
+  it('zone-avoidance drops the busiest zone once it carries 0.2 requests per instance', () => {
+    const balancer = new Balancer<BalancerTarget>(
+      resolveBalancerOptions({ rule: 'zone-avoidance', random: seeded(1), outlierDetection: false }),
+    );
+    balancer.update(
+      [
+        { instanceId: 'a1', zone: 'a' },
+        { instanceId: 'a2', zone: 'a' },
+        { instanceId: 'b1', zone: 'b' },
+        { instanceId: 'b2', zone: 'b' },
+      ],
+      T0,
+    );
+    expect(new Set(countPicks(balancer, 8, T0).keys())).toEqual(new Set(['a1', 'a2', 'b1', 'b2']));
+    balancer.begin(state(balancer, 'a1')); // zone a: 1 in flight over 2 instances = 0.5 per instance
+    const later = T0 + 5_000; // past the rule's refresh period
+    const counts = countPicks(balancer, 100, later);
+    expect([...counts.keys()].sort()).toEqual(['b1', 'b2']);
+    expect(counts.get('b1')).toBe(50);
+  });
+
+  it('no rule returns the instance to avoid while another candidate exists', () => {
+    for (const name of balancerRuleNames) {
+      const balancer = makeBalancer(['a', 'b'], { rule: name });
+      const a = state(balancer, 'a');
+      for (let i = 0; i < 200; i++) expect(balancer.pick(T0, a)?.id, name).toBe('b');
+      const single = makeBalancer(['only'], { rule: name });
+      expect(single.pick(T0, state(single, 'only')), name).toBeUndefined();
+    }
+  });
+
+  it('a custom rule is ten lines, and the balancer overrides one that ignores avoid', () => {
+    const first: BalancerRule = {
+      name: 'first',
+      pick: (candidates, _now, avoid) => (candidates[0] === avoid ? candidates[1] : candidates[0]),
+    };
+    const balancer = makeBalancer(['a', 'b', 'c'], { rule: first });
+    expect(balancer.pick(T0)!.id).toBe('a');
+    expect(balancer.pick(T0, state(balancer, 'a'))!.id).toBe('b');
+    const stubborn: BalancerRule = { name: 'stubborn', pick: (candidates) => candidates[0] };
+    balancer.setRule(stubborn);
+    expect(balancer.rule.name).toBe('stubborn');
+    expect(balancer.pick(T0, state(balancer, 'a'))!.id).toBe('b');
+  });
+
+  it('rules change live by name, keeping instance state; unknown names are refused with the option named', () => {
+    const balancer = makeBalancer(['a', 'b'], { rule: 'round-robin' });
+    balancer.begin(state(balancer, 'a'));
+    balancer.setRule('least-loaded');
+    expect(balancer.rule.name).toBe('least-loaded');
+    expect(state(balancer, 'a').pending).toBe(1);
+    expect(countPicks(balancer, 50, T0).get('a') ?? 0).toBe(0);
+    try {
+      balancer.setRule('fastest' as 'random');
+      expect.unreachable();
+    } catch (error) {
+      expect(isKaryonError(error, 'ERR_INVALID_OPTION')).toBe(true);
+      expect((error as Error).message).toMatch(/option 'balancer' must be one of 'round-robin'.*"fastest"/);
+    }
+    expect(() => createRule({ name: 'x' } as unknown as BalancerRule)).toThrow(/pick\(candidates, now, avoid\)/);
+  });
+
+  it('keeps the state of instances that stay, starts new ones fresh, and returns those that left', () => {
+    const balancer = makeBalancer(['a', 'b']);
+    const now = T0 + 1_000_000;
+    sample(balancer, 'a', 7, now);
+    balancer.begin(state(balancer, 'a'));
+    const removed = balancer.update(
+      [
+        { instanceId: 'a', zone: 'z1' },
+        { instanceId: 'c', zone: 'z1' },
+      ],
+      now,
+    );
+    expect(removed.map((s) => s.id)).toEqual(['b']);
+    expect(state(balancer, 'a').pending).toBe(1);
+    expect(state(balancer, 'a').latencyMs(now)).toBeCloseTo(7, 3);
+    expect(state(balancer, 'c').latencyMs(now)).toBe(30);
+    expect(balancer.get('b')).toBeUndefined();
+  });
+
+  it('picks read one candidate array that is rebuilt only when eligibility changes', () => {
+    const balancer = makeBalancer(['a', 'b', 'c']);
+    const before = balancer.candidates(T0);
+    for (let i = 0; i < 100; i++) sample(balancer, balancer.pick(T0 + i)!.id, 3, T0 + i);
+    expect(balancer.candidates(T0 + 100)).toBe(before);
+    balancer.update([{ instanceId: 'a', zone: 'z1' }], T0 + 100);
+    expect(balancer.candidates(T0 + 100)).not.toBe(before);
+  });
+});
+
+describe('LatencyHistogram', () => {
+  it('reports quantiles within one 26% bucket, and forgets samples older than two windows', () => {
+    const histogram = new LatencyHistogram(10_000, T0);
+    for (let i = 1; i <= 100; i++) histogram.record(i, T0);
+    const p95 = histogram.quantile(0.95, T0)!;
+    expect(p95).toBeGreaterThanOrEqual(95);
+    expect(p95).toBeLessThan(95 * 1.26);
+    const p50 = histogram.quantile(0.5, T0)!;
+    expect(p50).toBeGreaterThanOrEqual(50);
+    expect(p50).toBeLessThan(50 * 1.26);
+    expect(histogram.quantile(0.95, T0, 101)).toBeUndefined();
+    // One window later the samples still count (previous generation); two windows later they are gone.
+    expect(histogram.count(T0 + 10_000)).toBe(100);
+    histogram.record(1, T0 + 10_000);
+    expect(histogram.count(T0 + 20_000)).toBe(1);
+    expect(histogram.count(T0 + 50_000)).toBe(0);
+    expect(histogram.quantile(0.5, T0 + 50_000)).toBeUndefined();
+  });
+});
