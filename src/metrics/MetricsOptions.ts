@@ -86,10 +86,11 @@ export interface MetricsOptions {
    */
   readonly errorHandler?: (error: Error) => void;
   /**
-   * Resolves `host` to an IP address.
+   * Resolves `host` to an IP address. The signal aborts when the attempt times out or `close()` cuts a retry
+   * short.
    * @default dns.lookup, preferring IPv4
    */
-  readonly lookup?: (host: string) => Promise<string>;
+  readonly lookup?: (host: string, signal: AbortSignal) => Promise<string>;
   /**
    * How long one resolution of `host` may take, in ms.
    * @default 5000
@@ -158,7 +159,7 @@ export interface ResolvedMetricsOptions {
   /** The error handler, or undefined for the default (rate-limited logging). */
   readonly errorHandler: ((error: Error) => void) | undefined;
   /** Host resolver, or undefined for dns.lookup. */
-  readonly lookup: ((host: string) => Promise<string>) | undefined;
+  readonly lookup: ((host: string, signal: AbortSignal) => Promise<string>) | undefined;
   /** Resolution timeout, ms. */
   readonly lookupTimeoutMs: number;
   /** First resolution retry delay, ms. */

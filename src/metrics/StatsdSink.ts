@@ -141,6 +141,11 @@ export class StatsdSink {
     return this.#closing;
   }
 
+  /** Same as {@link StatsdSink.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   async #close(): Promise<void> {
     this.#closed = true;
     await Promise.all([this.#flushTask?.close(), this.#retryTask?.close()]);
@@ -165,12 +170,13 @@ export class StatsdSink {
   }
 
   /** One attempt to resolve the host; on success the client is created and pending lines replayed. */
-  async #resolve(host: string, port: number): Promise<boolean> {
+  async #resolve(host: string, port: number, signal?: AbortSignal): Promise<boolean> {
     const { clock, lookupTimeoutMs } = this.#options;
     const lookup = this.#options.lookup ?? lookupPreferringIpv4;
     try {
-      const address = await runWithTimeout(() => lookup(host), {
+      const address = await runWithTimeout((attempt) => lookup(host, attempt), {
         clock,
+        signal,
         timeoutMs: lookupTimeoutMs,
         onTimeout: () => new KaryonError('ERR_METRICS_TRANSPORT', `resolving statsd host '${host}' took longer than ${lookupTimeoutMs} ms`),
       });
@@ -182,6 +188,8 @@ export class StatsdSink {
       this.#connect({ protocol: 'udp', host: address, port });
       return true;
     } catch (error) {
+      // A retry cut short by close() is not a transport error.
+      if (signal?.aborted === true) return false;
       this.#onError(
         error instanceof KaryonError
           ? error
@@ -202,8 +210,8 @@ export class StatsdSink {
     const task = new RepeatingTask({
       clock,
       initialDelayMs: jitter(delayMs, 0.2),
-      run: async () => {
-        if (await this.#resolve(host, port)) {
+      run: async (signal) => {
+        if (await this.#resolve(host, port, signal)) {
           void task.close();
           return lookupRetryMaxMs;
         }
@@ -299,7 +307,7 @@ function describeTarget(target: StatsdTarget): string {
 }
 
 /** dns.lookup, taking an IPv4 address when there is one: statsd daemons usually listen on IPv4 only. */
-async function lookupPreferringIpv4(host: string): Promise<string> {
+async function lookupPreferringIpv4(host: string, _signal: AbortSignal): Promise<string> {
   const addresses = await dnsLookup(host, { all: true });
   const chosen = addresses.find((a) => a.family === 4) ?? addresses[0];
   if (chosen === undefined) throw new Error(`no address for ${host}`);

@@ -320,6 +320,34 @@ describe('statsd host resolution', () => {
     expect(attempts).toHaveLength(4);
   });
 
+  it('gives up on a resolution after lookupTimeoutMs, and close() aborts a retry in progress without reporting it', async () => {
+    const clock = new ManualClock();
+    const errors: Error[] = [];
+    const signals: AbortSignal[] = [];
+    const metrics = metricsFor({
+      host: 'hangs.example',
+      clock,
+      lookupTimeoutMs: 2000,
+      lookupRetryMs: 1000,
+      errorHandler: (error) => errors.push(error),
+      lookup: (_host, signal) => {
+        signals.push(signal);
+        return new Promise(() => undefined);
+      },
+    });
+    await clock.advanceAsync(1999);
+    expect(errors).toEqual([]);
+    await clock.advanceAsync(1);
+    expect(errors.map((e) => e.message)).toEqual(["resolving statsd host 'hangs.example' took longer than 2000 ms"]);
+    expect(signals[0]!.aborted).toBe(true);
+    await clock.advanceAsync(1200);
+    expect(signals).toHaveLength(2);
+    expect(signals[1]!.aborted).toBe(false);
+    await metrics.close();
+    expect(signals[1]!.aborted).toBe(true);
+    expect(errors).toHaveLength(1);
+  });
+
   it('close() waits for a resolution in progress and sends what was recorded meanwhile', async () => {
     const statsd = await server();
     let release: (address: string) => void = () => undefined;
