@@ -40,7 +40,7 @@ export interface MetricsOptions {
    */
   readonly host?: string;
   /**
-   * The statsd UDP port.
+   * The statsd UDP port; ignored without `host`.
    * @default 8125
    */
   readonly port?: number;
@@ -135,10 +135,26 @@ export interface ResolvedPrometheusOptions {
   readonly setWindowMs: number;
 }
 
+/** statsd over UDP. */
+export interface UdpStatsdTarget {
+  /** UDP. */
+  readonly kind: 'udp';
+  /** Host name or IP address (resolved once when it is a name). */
+  readonly host: string;
+  /** UDP port. */
+  readonly port: number;
+}
+
+/** statsd over a Unix datagram socket. */
+export interface UnixStatsdTarget {
+  /** A Unix datagram socket. */
+  readonly kind: 'uds';
+  /** The socket's path. */
+  readonly path: string;
+}
+
 /** Where statsd lines go. */
-export type StatsdTarget =
-  | { readonly kind: 'udp'; readonly host: string; readonly port: number }
-  | { readonly kind: 'uds'; readonly path: string };
+export type StatsdTarget = UdpStatsdTarget | UnixStatsdTarget;
 
 /** {@link MetricsOptions} with defaults filled and values checked. */
 export interface ResolvedMetricsOptions {
@@ -230,7 +246,8 @@ function resolveTarget(options: MetricsOptions): StatsdTarget | undefined {
     return Object.freeze({ kind: 'uds', path: nonEmptyString('metrics.path', options.path) });
   }
   if (options.host === undefined) {
-    if (options.port !== undefined) invalidOption('metrics.port', "used with 'metrics.host'", options.port);
+    // A port alone is checked but ignored: settings carry a default port whether or not a host is set.
+    portOption('metrics.port', options.port, 8125);
     return undefined;
   }
   const host = nonEmptyString('metrics.host', options.host).trim();

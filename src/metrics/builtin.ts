@@ -20,27 +20,49 @@ function metric(name: string, type: MetricType, unit: string, tags: readonly str
 
 /** Every built-in metric, by the key its factory uses. */
 export const builtinMetrics = Object.freeze({
+  /** The `karyon.lifecycle.state` gauge. */
   lifecycleState: metric('karyon.lifecycle.state', 'gauge', '1 for the current state, 0 for states left', ['state'], 'Lifecycle state of the service.'),
+  /** The `karyon.lifecycle.transitions` counter. */
   lifecycleTransitions: metric('karyon.lifecycle.transitions', 'counter', 'transitions', ['from', 'to'], 'Lifecycle state transitions.'),
+  /** The `karyon.lifecycle.initialize.duration` timer. */
   lifecycleInitializeDuration: metric('karyon.lifecycle.initialize.duration', 'timer', 'ms', [], 'Time from start() until every initialize hook finished.'),
+  /** The `karyon.lifecycle.shutdown.duration` timer. */
   lifecycleShutdownDuration: metric('karyon.lifecycle.shutdown.duration', 'timer', 'ms', [], 'Time stop() took: deregistration, drain and shutdown hooks.'),
+  /** The `karyon.health.check.duration` timer. */
   healthCheckDuration: metric('karyon.health.check.duration', 'timer', 'ms', ['check', 'result'], 'Duration of one health check run.'),
+  /** The `karyon.health.check.results` counter. */
   healthCheckResults: metric('karyon.health.check.results', 'counter', 'runs', ['check', 'result'], 'Health check runs by result.'),
+  /** The `karyon.registry.heartbeat.latency` timer. */
   registryHeartbeatLatency: metric('karyon.registry.heartbeat.latency', 'timer', 'ms', ['outcome'], 'Latency of lease renewals (heartbeats) to the registry.'),
+  /** The `karyon.registry.heartbeat.failures` counter. */
   registryHeartbeatFailures: metric('karyon.registry.heartbeat.failures', 'counter', 'heartbeats', ['reason'], 'Failed heartbeats by reason.'),
+  /** The `karyon.registry.fetch.latency` timer. */
   registryFetchLatency: metric('karyon.registry.fetch.latency', 'timer', 'ms', ['kind', 'outcome'], 'Latency of registry fetches, full or delta.'),
+  /** The `karyon.registry.fetches` counter. */
   registryFetches: metric('karyon.registry.fetches', 'counter', 'fetches', ['kind', 'outcome'], 'Registry fetches, full or delta, by outcome.'),
+  /** The `karyon.registry.instances` gauge. */
   registryInstances: metric('karyon.registry.instances', 'gauge', 'instances', ['status'], 'Instances in the local registry cache by status.'),
+  /** The `karyon.registry.hash_mismatches` counter. */
   registryHashMismatches: metric('karyon.registry.hash_mismatches', 'counter', 'deltas', [], 'Delta fetches whose apps hashcode disagreed, forcing a full fetch.'),
+  /** The `karyon.client.requests` counter. */
   clientRequests: metric('karyon.client.requests', 'counter', 'requests', ['target', 'outcome', 'status_class'], 'Client requests by target, outcome and status class.'),
+  /** The `karyon.client.latency` timer. */
   clientLatency: metric('karyon.client.latency', 'timer', 'ms', ['target', 'outcome'], 'Client request latency, each attempt included.'),
+  /** The `karyon.client.retries` counter. */
   clientRetries: metric('karyon.client.retries', 'counter', 'retries', ['target'], 'Client retries sent.'),
+  /** The `karyon.client.retry_budget.exhausted` counter. */
   clientRetryBudgetExhausted: metric('karyon.client.retry_budget.exhausted', 'counter', 'retries', ['target'], 'Retries not sent because the retry budget was spent.'),
+  /** The `karyon.client.hedges` counter. */
   clientHedges: metric('karyon.client.hedges', 'counter', 'requests', ['target'], 'Hedged requests sent.'),
+  /** The `karyon.client.ejections` counter. */
   clientEjections: metric('karyon.client.ejections', 'counter', 'ejections', ['target'], 'Instances ejected from balancing as outliers.'),
+  /** The `karyon.breaker.state` gauge. */
   breakerState: metric('karyon.breaker.state', 'gauge', '1 for the current state, 0 for states left', ['breaker', 'state'], 'Circuit breaker state.'),
+  /** The `karyon.breaker.calls` counter. */
   breakerCalls: metric('karyon.breaker.calls', 'counter', 'calls', ['breaker', 'outcome'], 'Calls through a circuit breaker by outcome.'),
+  /** The `karyon.config.reloads` counter. */
   configReloads: metric('karyon.config.reloads', 'counter', 'reloads', ['source'], 'Dynamic configuration reloads applied.'),
+  /** The `karyon.config.rejections` counter. */
   configRejections: metric('karyon.config.rejections', 'counter', 'reloads', ['source'], 'Dynamic configuration reloads rejected by validation.'),
 } satisfies Record<string, BuiltinMetric>);
 

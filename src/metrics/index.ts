@@ -1,7 +1,7 @@
 export { createMetrics } from './createMetrics.js';
 export { noopMetrics } from './noopMetrics.js';
 export { resolveMetricsOptions } from './MetricsOptions.js';
-export type { MetricsOptions, PrometheusOptions, ResolvedMetricsOptions, ResolvedPrometheusOptions, StatsdTarget } from './MetricsOptions.js';
+export type { MetricsOptions, PrometheusOptions, ResolvedMetricsOptions, ResolvedPrometheusOptions, StatsdTarget, UdpStatsdTarget, UnixStatsdTarget } from './MetricsOptions.js';
 export { PrometheusRegistry } from './PrometheusRegistry.js';
 export type { PrometheusFamilyOptions, PrometheusSeries, PrometheusSeriesOf } from './PrometheusRegistry.js';
 export { CounterSeries, GaugeSeries, HistogramSeries, SetSeries } from './PrometheusRegistry.js';

@@ -34,6 +34,7 @@ describe('resolveMetricsOptions', () => {
     expect(Object.isFrozen(resolved)).toBe(true);
     expect(resolveMetricsOptions({ path: '/tmp/dsd.socket' })).toMatchObject({ statsd: { kind: 'uds', path: '/tmp/dsd.socket' }, maxBufferSize: 8192 });
     expect(resolveMetricsOptions({}).statsd).toBeUndefined();
+    expect(resolveMetricsOptions({ port: 9125 }).statsd).toBeUndefined();
     expect(resolveMetricsOptions({ host: '[::1]' }).statsd).toEqual({ kind: 'udp', host: '::1', port: 8125 });
     expect(resolveMetricsOptions({ prefix: '.app.' }).prefix).toBe('app');
     expect(resolveMetricsOptions({ prometheus: true }).prometheus).toMatchObject({ maxSeries: 10_000, setWindowMs: 60_000 });
@@ -48,7 +49,7 @@ describe('resolveMetricsOptions', () => {
 
   it('rejects bad options with a message naming the option, what was expected and what was given', () => {
     expect(invalid({ host: 'a', path: '/x' })).toMatch(/'metrics.path'.*not both/);
-    expect(invalid({ port: 9125 })).toMatch(/'metrics.port' must be used with 'metrics.host' \(got 9125\)/);
+    expect(invalid({ port: -1 })).toMatch(/'metrics.port' must be an integer port between 0 and 65535 \(got -1\)/);
     expect(invalid({ path: '/x', port: 1 })).toMatch(/'metrics.port'/);
     expect(invalid({ host: '' })).toMatch(/'metrics.host' must be a non-empty string/);
     expect(invalid({ host: 'bad host!' })).toMatch(/'metrics.host' must be a host name or an IP address \(got "bad host!"\)/);
