@@ -17,6 +17,11 @@ const codes = {
   ERR_REGISTRY_REJECTED: { retryable: false },
   ERR_NOT_REGISTERED: { retryable: false },
   ERR_EUREKA_PROTOCOL: { retryable: false },
+  ERR_NO_INSTANCES: { retryable: true },
+  ERR_REQUEST_TIMEOUT: { retryable: true },
+  ERR_DEADLINE_EXCEEDED: { retryable: true },
+  ERR_RETRY_BUDGET_EXHAUSTED: { retryable: true },
+  ERR_UPSTREAM: { retryable: true },
   ERR_METRICS_TRANSPORT: { retryable: true },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -1,2 +1,17 @@
 export { ServerTracker, listen } from './ServerTracker.js';
 export type { DrainResult, NodeHttpServer } from './ServerTracker.js';
+export { ServiceClient, createServiceClient } from './ServiceClient.js';
+export type { CreateServiceClientOptions, InstanceStats, ServiceClientStats, ServiceRequest } from './ServiceClient.js';
+export type { ServiceResponse } from './TryOutcome.js';
+export { resolveServiceClientOptions } from './ServiceClientOptions.js';
+export type { HedgingOptions, PoolOptions, ResolvedServiceClientOptions, RetryOptions, ServiceClientOptions } from './ServiceClientOptions.js';
+export { RetryBudget, resolveRetryBudgetOptions } from './RetryBudget.js';
+export type { ResolvedRetryBudgetOptions, RetryBudgetOptions } from './RetryBudget.js';
+export { FetchResponseBody } from './FetchTransport.js';
+export type { FetchFunction, FetchInit, FetchResponseLike } from './FetchTransport.js';
+export type { RequestBody, ResponseBody, ResponseHeaders } from './Transport.js';
+export type { ServiceFetchInit } from './fetchAdapter.js';
+export { OUT_OF_SERVICE_HEADER, expressOutOfServiceGuard, fastifyOutOfServiceHook, outOfServiceGuard } from './outOfServiceGuard.js';
+export type { ExpressLikeResponse, FastifyLikeReply, OutOfServiceGuardOptions, RequestListener, StatusSource } from './outOfServiceGuard.js';
+export { instancesReport, registerInstancesRoute } from './registerInstancesRoute.js';
+export type { InstancesReport, RouteTarget } from './registerInstancesRoute.js';

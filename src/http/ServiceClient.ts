@@ -1,0 +1,665 @@
+import { Balancer } from '../balancer/Balancer.js';
+import type { BalancerScope } from '../balancer/Balancer.js';
+import type { BalancerRule, BalancerRuleName } from '../balancer/BalancerRule.js';
+import type { InstanceState } from '../balancer/InstanceState.js';
+import { InstanceMode } from '../balancer/InstanceState.js';
+import { FailureKind } from '../balancer/OutlierDetector.js';
+import type { Clock, ClockTimer } from '../common/Clock.js';
+import { systemClock } from '../common/Clock.js';
+import { KaryonError, isKaryonError } from '../common/KaryonError.js';
+import type { Logger } from '../common/Logger.js';
+import { abortReason, errorMessage } from '../internal/async.js';
+import { invalidOption } from '../internal/validate.js';
+import type { InstanceStatus, RegistryInstance, ServiceRegistry } from '../registry/types.js';
+import type { Endpoint } from './Endpoint.js';
+import { endpointOf } from './Endpoint.js';
+import { FetchTransport } from './FetchTransport.js';
+import { OUT_OF_SERVICE_HEADER } from './outOfServiceGuard.js';
+import { RetryBudget } from './RetryBudget.js';
+import type { ResolvedServiceClientOptions, ServiceClientOptions } from './ServiceClientOptions.js';
+import { resolveServiceClientOptions } from './ServiceClientOptions.js';
+import { toServiceRequest, toWebResponse } from './fetchAdapter.js';
+import type { ServiceFetchInit } from './fetchAdapter.js';
+import type { RequestBody, Transport, TransportResponse } from './Transport.js';
+import { ServiceResponse, TryFailure, classifyError, isSafeToRetry } from './TryOutcome.js';
+import { UndiciTransport } from './UndiciTransport.js';
+
+/** Methods that may be sent twice without harm (RFC 9110), so other failures than refused connections are retried. */
+const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** One request to a service. */
+export interface ServiceRequest {
+  /**
+   * The HTTP method.
+   * @default 'GET'
+   */
+  readonly method?: string;
+  /** Path and query, starting with `/`. */
+  readonly path: string;
+  /** Request headers. */
+  readonly headers?: Readonly<Record<string, string | readonly string[]>>;
+  /** The body: a string or bytes can be retried; a stream disables retries and hedging. */
+  readonly body?: RequestBody;
+  /** Cancels the call: every try in flight is aborted and the call rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+  /**
+   * Whether the request may be sent twice: then timeouts and retryable statuses are retried, and hedging
+   * applies. Refused connections and out-of-service answers are retried whatever this says.
+   * @default true for GET, HEAD, OPTIONS, PUT, DELETE and TRACE
+   */
+  readonly idempotent?: boolean;
+  /**
+   * Per-try timeout for this request, in ms.
+   * @default the client's `timeoutMs`
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Deadline of this call, in ms.
+   * @default the client's `deadlineMs`
+   */
+  readonly deadlineMs?: number;
+  /**
+   * Set false to never hedge this request.
+   * @default true when the client hedges
+   */
+  readonly hedge?: boolean;
+}
+
+/** Options of {@link createServiceClient}: where to find instances, plus the client's options. */
+export interface CreateServiceClientOptions extends ServiceClientOptions {
+  /** The registry whose view of the VIP the client balances over. */
+  readonly registry: ServiceRegistry;
+  /** The VIP address of the service to call. */
+  readonly vip: string;
+  /**
+   * The caller's availability zone, preferred by zone affinity.
+   * @default none: no zone affinity
+   */
+  readonly zone?: string;
+}
+
+/** One instance in {@link ServiceClientStats}. */
+export interface InstanceStats {
+  /** The instance id. */
+  readonly instanceId: string;
+  /** Host name as registered. */
+  readonly hostName: string;
+  /** Address connected to. */
+  readonly origin: string;
+  /** The zone. */
+  readonly zone: string;
+  /** Status in the registry. */
+  readonly status: InstanceStatus;
+  /** Where the instance stands with the balancer; `not-up` for instances the registry does not list as UP. */
+  readonly state: InstanceMode | 'not-up';
+  /** Whether picks may choose it now. */
+  readonly candidate: boolean;
+  /** Peak-EWMA latency estimate now, in ms. */
+  readonly ewmaMs: number | null;
+  /** Decaying average latency, in ms. */
+  readonly averageMs: number | null;
+  /** 95th percentile latency over the recent window, in ms, when there are samples. */
+  readonly p95Ms: number | null;
+  /** Requests in flight. */
+  readonly pending: number;
+  /** Until when the instance is ejected or left alone (epoch ms), or null. */
+  readonly ejectedUntil: number | null;
+  /** How many times it was ejected. */
+  readonly timesEjected: number;
+  /** Failures since the last success. */
+  readonly consecutiveFailures: number;
+  /** Tries sent. */
+  readonly requests: number;
+  /** Tries that succeeded. */
+  readonly successes: number;
+  /** Tries that failed. */
+  readonly failures: number;
+}
+
+/** What `stats()` reports, and the admin API's `GET /instances` shows for each client. */
+export interface ServiceClientStats {
+  /** The VIP address. */
+  readonly vip: string;
+  /** The caller's zone, if any. */
+  readonly zone: string | undefined;
+  /** The rule in use. */
+  readonly rule: string;
+  /** How the candidates are chosen now. */
+  readonly scope: BalancerScope;
+  /** Calls made. */
+  readonly requests: number;
+  /** Retries sent. */
+  readonly retries: number;
+  /** Hedges sent. */
+  readonly hedges: number;
+  /** Calls that ended with an error. */
+  readonly errors: number;
+  /** Retries refused by the budget. */
+  readonly budgetExhausted: number;
+  /** Retries the budget allows now, or null without a budget. */
+  readonly retryBudget: number | null;
+  /** Every instance of the VIP known to the registry or the balancer. */
+  readonly instances: readonly InstanceStats[];
+}
+
+/** Sub-millisecond time for latency, on the same scale as `Date.now()`. */
+function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+const noop = (): void => undefined;
+
+function tryTimeout(timeoutMs: number): KaryonError {
+  return new KaryonError('ERR_REQUEST_TIMEOUT', `no response headers within ${timeoutMs} ms`);
+}
+
+/**
+ * A client of one service, balanced over the UP instances of its VIP: a fast `request()` on undici pools
+ * (one per instance, keep-alive) and a WHATWG-shaped `fetch()`. Tries are balanced by the rule, outliers are
+ * ejected, failures retried elsewhere within the retry budget, slow idempotent tries optionally hedged, and
+ * instances answering "out of service" skipped at once. The instance list follows the registry's change
+ * events; when the registry is unreachable, the client keeps the last list it saw.
+ *
+ * Create with {@link createServiceClient} (or `service.client(vip, options)`).
+ */
+export class ServiceClient implements AsyncDisposable {
+  /** The VIP address called. */
+  readonly vip: string;
+  /** The caller's zone, if any. */
+  readonly zone: string | undefined;
+  readonly #registry: ServiceRegistry;
+  readonly #options: ResolvedServiceClientOptions;
+  readonly #balancer: Balancer<Endpoint>;
+  readonly #transport: Transport;
+  readonly #budget: RetryBudget | undefined;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #unsubscribe: () => void;
+  #list: readonly RegistryInstance[] | undefined;
+  #endpoints = new Map<string, Endpoint>();
+  #origins = new Set<string>();
+  #closing: Promise<void> | undefined;
+  #requests = 0;
+  #retries = 0;
+  #hedges = 0;
+  #errors = 0;
+  #budgetExhausted = 0;
+
+  /** Use {@link createServiceClient}. */
+  constructor(options: CreateServiceClientOptions) {
+    if (typeof options !== 'object' || options === null) invalidOption('options', 'an object', options);
+    const { registry, vip, zone } = options;
+    if (typeof registry !== 'object' || registry === null || typeof registry.upInstancesByVip !== 'function' || typeof registry.onChange !== 'function') {
+      invalidOption('registry', 'a ServiceRegistry', registry);
+    }
+    if (typeof vip !== 'string' || vip.trim() === '') invalidOption('vip', 'a non-empty string', vip);
+    this.#options = resolveServiceClientOptions(options, zone);
+    this.vip = vip;
+    this.zone = this.#options.balancer.zoneAffinity.zone ?? zone;
+    this.#registry = registry;
+    this.#clock = this.#options.clock;
+    this.#logger = this.#options.logger;
+    const clock = this.#clock;
+    this.#now = clock === systemClock ? preciseNow : () => clock.now();
+    this.#balancer = new Balancer<Endpoint>(this.#options.balancer);
+    const budget = this.#options.retries?.budget;
+    this.#budget = budget === undefined ? undefined : new RetryBudget(budget, this.#now());
+    this.#transport =
+      this.#options.transport === undefined
+        ? new UndiciTransport({
+            connectTimeoutMs: this.#options.connectTimeoutMs,
+            bodyTimeoutMs: this.#options.timeoutMs,
+            connections: this.#options.connections,
+            keepAliveTimeoutMs: this.#options.keepAliveTimeoutMs,
+            clock,
+          })
+        : new FetchTransport(this.#options.transport);
+    this.#sync();
+    this.#unsubscribe = registry.onChange(() => this.#sync());
+  }
+
+  /** The rule in use. */
+  get rule(): BalancerRule {
+    return this.#balancer.rule;
+  }
+
+  /** True once `close()` was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * Switches the balancing rule, live; latency, load and ejection state are kept.
+   * @throws KaryonError `ERR_INVALID_OPTION` for an unknown rule name
+   */
+  setRule(rule: BalancerRuleName | BalancerRule): void {
+    this.#balancer.setRule(rule);
+    this.#logger.info('balancer rule changed', { vip: this.vip, rule: this.#balancer.rule.name });
+  }
+
+  /**
+   * Sends a request to one instance of the VIP, retrying and hedging as configured, and resolves with the
+   * first acceptable response (read or dump its body). A 5xx that cannot be retried any more is resolved,
+   * not thrown, as HTTP clients do.
+   *
+   * @throws KaryonError `ERR_NO_INSTANCES` when the VIP has no instance to call, `ERR_UPSTREAM` when no
+   * instance answered, `ERR_REQUEST_TIMEOUT` / `ERR_DEADLINE_EXCEEDED` when answers came too late,
+   * `ERR_RETRY_BUDGET_EXHAUSTED` when a retry was needed but the budget was spent; the signal's reason when
+   * aborted.
+   *
+   * @example
+   * ```ts
+   * const res = await greeter.request({ path: '/hello' });
+   * const body = await res.body.json();
+   * ```
+   */
+  async request(request: ServiceRequest): Promise<ServiceResponse> {
+    if (this.#closing !== undefined) throw new KaryonError('ERR_INVALID_STATE', `the client of '${this.vip}' is closed`, { service: this.vip });
+    const path = request.path;
+    if (typeof path !== 'string' || path.charCodeAt(0) !== 47 /* '/' */) invalidOption('path', "a string starting with '/'", path);
+    const method = request.method ?? 'GET';
+    const signal = request.signal;
+    if (signal?.aborted === true) throw abortReason(signal);
+    const start = this.#now();
+    this.#requests++;
+    this.#budget?.deposit(start);
+    const perTryMs = request.timeoutMs ?? this.#options.timeoutMs;
+    const deadlineAt = start + (request.deadlineMs ?? this.#options.deadlineMs);
+    const idempotent = request.idempotent ?? IDEMPOTENT_METHODS.has(method);
+    const body = request.body;
+    const replayable = body === undefined || typeof body === 'string' || body instanceof Uint8Array;
+    const hedging = idempotent && replayable && request.hedge !== false ? this.#options.hedging : undefined;
+    const retries = replayable ? this.#options.retries : undefined;
+
+    let now = start;
+    let state = this.#balancer.pick(now);
+    if (state === undefined) {
+      this.#errors++;
+      throw new KaryonError('ERR_NO_INSTANCES', `no instance of '${this.vip}' is available`, { service: this.vip });
+    }
+    let tries = 0;
+    let retried = 0;
+    for (;;) {
+      const remaining = deadlineAt - now;
+      const timeoutMs = remaining < perTryMs ? Math.max(1, remaining) : perTryMs;
+      const result =
+        hedging === undefined
+          ? await this.#try(state, method, path, request.headers, body, signal, timeoutMs, now)
+          : await this.#hedged(state, method, path, request.headers, body, signal, timeoutMs, now, hedging);
+      tries += result.tries;
+      if (result instanceof ServiceResponse) {
+        result.tries = tries;
+        return result;
+      }
+      if (result.reason === 'aborted') {
+        this.#errors++;
+        throw abortReason(signal);
+      }
+      now = this.#now();
+      if (now >= deadlineAt || (result.reason === 'timeout' && remaining <= perTryMs)) return this.#give(result, tries, 'ERR_DEADLINE_EXCEEDED');
+      if (retries === undefined || retried >= retries.maxRetries || result.reason === 'other' || !(idempotent || isSafeToRetry(result.reason))) {
+        return this.#give(result, tries, undefined);
+      }
+      // Never the same instance twice in a row: with no other instance, the last answer stands.
+      const next = this.#balancer.pick(now, result.state);
+      if (next === undefined) return this.#give(result, tries, undefined);
+      if (this.#budget !== undefined && !this.#budget.tryWithdraw(now)) {
+        this.#budgetExhausted++;
+        return this.#give(result, tries, 'ERR_RETRY_BUDGET_EXHAUSTED');
+      }
+      if (result.response !== undefined) result.response.body.dump().catch(noop);
+      retried++;
+      this.#retries++;
+      state = next;
+    }
+  }
+
+  /**
+   * The same call as {@link ServiceClient.request}, shaped as WHATWG `fetch`: `init` as `RequestInit` (plus
+   * `idempotent`), resolving with a `Response`.
+   *
+   * @throws KaryonError as {@link ServiceClient.request} does
+   * @example
+   * ```ts
+   * const res = await greeter.fetch('/hello', { headers: { accept: 'application/json' } });
+   * if (res.ok) console.log(await res.json());
+   * ```
+   */
+  async fetch(path: string, init: ServiceFetchInit = {}): Promise<Response> {
+    const request = await toServiceRequest(path, init);
+    const response = await this.request(request);
+    return toWebResponse(response, request.method);
+  }
+
+  /** Balancer and instance statistics, as the admin API shows them. */
+  stats(): ServiceClientStats {
+    const now = this.#now();
+    const scope = this.#balancer.scope(now);
+    const instances: InstanceStats[] = [];
+    const seen = new Set<string>();
+    for (const state of this.#balancer.states) {
+      seen.add(state.id);
+      instances.push(instanceStats(state, now));
+    }
+    for (const instance of this.#registry.instancesByVip(this.vip)) {
+      if (seen.has(instance.instanceId)) continue;
+      instances.push(outsideStats(instance, this.#options.address));
+    }
+    return {
+      vip: this.vip,
+      zone: this.zone,
+      rule: this.#balancer.rule.name,
+      scope,
+      requests: this.#requests,
+      retries: this.#retries,
+      hedges: this.#hedges,
+      errors: this.#errors,
+      budgetExhausted: this.#budgetExhausted,
+      retryBudget: this.#budget === undefined ? null : this.#budget.available(now),
+      instances,
+    };
+  }
+
+  /**
+   * Stops following the registry and closes every connection pool; requests in flight get `closeTimeoutMs`
+   * to finish. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#closing === undefined) {
+      this.#unsubscribe();
+      this.#closing = this.#transport.close(this.#options.closeTimeoutMs);
+    }
+    return this.#closing;
+  }
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Follows the registry: keeps states of instances that stay, releases pools of those that left. */
+  #sync(): void {
+    const list = this.#registry.upInstancesByVip(this.vip);
+    if (list === this.#list) return;
+    this.#list = list;
+    const endpoints = new Map<string, Endpoint>();
+    const targets: Endpoint[] = [];
+    for (const instance of list) {
+      const previous = this.#endpoints.get(instance.instanceId);
+      const endpoint = previous?.instance === instance ? previous : endpointOf(instance, this.#options.address);
+      endpoints.set(instance.instanceId, endpoint);
+      targets.push(endpoint);
+    }
+    this.#endpoints = endpoints;
+    this.#balancer.update(targets, this.#now());
+    const origins = new Set<string>();
+    for (const endpoint of targets) origins.add(endpoint.origin);
+    for (const origin of this.#origins) if (!origins.has(origin)) this.#transport.release(origin);
+    this.#origins = origins;
+  }
+
+  /**
+   * One try on one instance; never throws. The try has its own signal: aborted by its timeout (on the
+   * client's clock, so timeouts are exact and testable) or by the parent signal (the caller's, or a hedge's).
+   */
+  async #try(
+    state: InstanceState<Endpoint>,
+    method: string,
+    path: string,
+    headers: ServiceRequest['headers'],
+    body: RequestBody | undefined,
+    parent: AbortSignal | undefined,
+    timeoutMs: number,
+    start: number,
+  ): Promise<ServiceResponse | TryFailure> {
+    const controller = new AbortController();
+    const timer = this.#clock.setTimeout(() => controller.abort(tryTimeout(timeoutMs)), timeoutMs);
+    const onAbort = (): void => controller.abort(parent?.reason);
+    if (parent !== undefined) {
+      if (parent.aborted) controller.abort(parent.reason);
+      else parent.addEventListener('abort', onAbort, { once: true });
+    }
+    this.#balancer.begin(state);
+    let response: TransportResponse;
+    try {
+      response = await this.#transport.send({ origin: state.target.origin, method, path, headers, body, signal: controller.signal, timeoutMs });
+    } catch (error) {
+      return this.#failed(state, error, controller.signal, start);
+    } finally {
+      timer.clear();
+      parent?.removeEventListener('abort', onAbort);
+    }
+    const now = this.#now();
+    const status = response.statusCode;
+    if (status < 500) {
+      this.#balancer.succeed(state, now - start, now);
+      return new ServiceResponse(response, state.id);
+    }
+    if (status === 503 && response.headers[OUT_OF_SERVICE_HEADER] !== undefined) {
+      // The instance is leaving and did not process the request: skip it now, before the registry says so.
+      this.#balancer.drain(state, now);
+      this.#logger.info('instance answered out of service; not sending there', {
+        vip: this.vip,
+        instanceId: state.id,
+        status: response.headers[OUT_OF_SERVICE_HEADER],
+      });
+      return new TryFailure(state, 'out-of-service', undefined, response);
+    }
+    this.#recordFailure(state, FailureKind.RESPONSE, now - start, now);
+    if (this.#options.retries?.retryOnStatus.has(status) === true) return new TryFailure(state, 'status', undefined, response);
+    return new ServiceResponse(response, state.id);
+  }
+
+  #failed(state: InstanceState<Endpoint>, error: unknown, signal: AbortSignal, start: number): TryFailure {
+    const now = this.#now();
+    const timedOut = signal.aborted && isKaryonError(signal.reason, 'ERR_REQUEST_TIMEOUT');
+    if (signal.aborted && !timedOut) {
+      this.#balancer.abandon(state, now - start, now);
+      return new TryFailure(state, 'aborted', error);
+    }
+    const reason = timedOut ? 'timeout' : classifyError(error);
+    switch (reason) {
+      case 'connect':
+        this.#recordFailure(state, FailureKind.CONNECT, now - start, now);
+        break;
+      case 'reset':
+      case 'timeout':
+        this.#recordFailure(state, FailureKind.RESPONSE, now - start, now);
+        break;
+      default:
+        // Not the instance's fault (its pool closed as it left, or the request itself was bad).
+        this.#balancer.abandon(state, 0, now);
+    }
+    return new TryFailure(state, reason, error);
+  }
+
+  #recordFailure(state: InstanceState<Endpoint>, kind: FailureKind, elapsedMs: number, now: number): void {
+    const before = state.mode;
+    this.#balancer.fail(state, kind, elapsedMs, now);
+    if (state.mode === InstanceMode.EJECTED && before !== InstanceMode.EJECTED) {
+      this.#logger.warn('instance ejected', {
+        vip: this.vip,
+        instanceId: state.id,
+        until: new Date(state.excludedUntil).toISOString(),
+        timesEjected: state.timesEjected,
+      });
+    }
+  }
+
+  /**
+   * A try with a hedge: when the first instance has not answered after its latency quantile, a second copy
+   * goes to another instance (if the budget allows); the first acceptable answer wins and the other try is
+   * aborted. Resolves with a failure only when every try failed.
+   */
+  #hedged(
+    first: InstanceState<Endpoint>,
+    method: string,
+    path: string,
+    headers: ServiceRequest['headers'],
+    body: RequestBody | undefined,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+    start: number,
+    hedging: NonNullable<ResolvedServiceClientOptions['hedging']>,
+  ): Promise<ServiceResponse | TryFailure> {
+    const quantile = first.histogram.quantile(hedging.quantile, start, hedging.minSamples);
+    const delayMs = quantile === undefined ? undefined : Math.max(quantile, hedging.minDelayMs);
+    if (delayMs === undefined || delayMs >= timeoutMs) return this.#try(first, method, path, headers, body, signal, timeoutMs, start);
+
+    return new Promise((resolve) => {
+      const controllers: AbortController[] = [];
+      let started = 0;
+      let settled = 0;
+      let done = false;
+      let failure: TryFailure | undefined;
+      let timer: ClockTimer | undefined = undefined;
+      const onAbort = (): void => {
+        for (const controller of controllers) controller.abort(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const finish = (result: ServiceResponse | TryFailure): void => {
+        done = true;
+        timer?.clear();
+        signal?.removeEventListener('abort', onAbort);
+        result.tries = started;
+        resolve(result);
+      };
+      const settle = (result: ServiceResponse | TryFailure): void => {
+        settled++;
+        if (done) {
+          // The loser of a race that finished anyway: free its connection.
+          if (result instanceof ServiceResponse) result.body.dump().catch(noop);
+          else if (result.response !== undefined) result.response.body.dump().catch(noop);
+          return;
+        }
+        if (result instanceof ServiceResponse) {
+          for (const controller of controllers) controller.abort(new KaryonError('ERR_UPSTREAM', 'hedged request lost the race', { retryable: false }));
+          finish(result);
+          return;
+        }
+        if (failure?.response !== undefined) failure.response.body.dump().catch(noop);
+        failure = result;
+        // Every try launched so far failed: back to the retry loop (a hedge not yet due is not sent).
+        if (settled === started) finish(failure);
+      };
+      const launch = (state: InstanceState<Endpoint>, at: number): void => {
+        const controller = new AbortController();
+        controllers.push(controller);
+        started++;
+        if (signal?.aborted === true) controller.abort(signal.reason);
+        void this.#try(state, method, path, headers, body, controller.signal, Math.max(1, timeoutMs - (at - start)), at).then(settle);
+      };
+      launch(first, start);
+      timer = this.#clock.setTimeout(() => {
+        if (done) return;
+        const now = this.#now();
+        const second = this.#budget === undefined || this.#budget.tryWithdraw(now) ? this.#balancer.pick(now, first) : undefined;
+        if (second === undefined) {
+          if (this.#budget !== undefined && settled === 0) this.#budgetExhausted++;
+          return;
+        }
+        this.#hedges++;
+        launch(second, now);
+      }, delayMs);
+    });
+  }
+
+  /**
+   * Ends a call on a failed try: a response is handed over as it is; otherwise the error says why no answer
+   * came, and why there was no further retry when `override` says so.
+   */
+  #give(failure: TryFailure, tries: number, override: 'ERR_DEADLINE_EXCEEDED' | 'ERR_RETRY_BUDGET_EXHAUSTED' | undefined): ServiceResponse {
+    if (failure.response !== undefined) {
+      const response = new ServiceResponse(failure.response, failure.state.id);
+      response.tries = tries;
+      return response;
+    }
+    this.#errors++;
+    const instanceId = failure.state.id;
+    const what = `${failure.reason === 'timeout' ? 'no response' : failure.reason} from instance '${instanceId}' of '${this.vip}'`;
+    const detail = failure.error === undefined ? '' : `: ${errorMessage(failure.error)}`;
+    const fields = { service: this.vip, instanceId, cause: failure.error };
+    if (override === 'ERR_DEADLINE_EXCEEDED') {
+      throw new KaryonError('ERR_DEADLINE_EXCEEDED', `deadline exceeded after ${tries} tries; last: ${what}${detail}`, fields);
+    }
+    if (override === 'ERR_RETRY_BUDGET_EXHAUSTED') {
+      throw new KaryonError('ERR_RETRY_BUDGET_EXHAUSTED', `retry budget of the client of '${this.vip}' is spent; last: ${what}${detail}`, fields);
+    }
+    if (failure.reason === 'timeout') throw new KaryonError('ERR_REQUEST_TIMEOUT', `${what} after ${tries} tries${detail}`, fields);
+    throw new KaryonError('ERR_UPSTREAM', `${what} after ${tries} tries${detail}`, {
+      ...fields,
+      ...(failure.reason === 'other' && { retryable: false }),
+    });
+  }
+}
+
+function instanceStats(state: InstanceState<Endpoint>, now: number): InstanceStats {
+  const instance = state.target.instance;
+  const excluded = state.mode === InstanceMode.EJECTED || state.mode === InstanceMode.DRAINING;
+  return {
+    instanceId: state.id,
+    hostName: instance.hostName,
+    origin: state.target.origin,
+    zone: state.zone,
+    status: instance.status,
+    state: state.mode,
+    candidate: state.slot >= 0,
+    ewmaMs: round(state.latencyMs(now)),
+    averageMs: round(state.averageLatencyMs),
+    p95Ms: roundOrNull(state.histogram.quantile(0.95, now)),
+    pending: state.pending,
+    ejectedUntil: excluded ? state.excludedUntil : null,
+    timesEjected: state.timesEjected,
+    consecutiveFailures: state.consecutiveFailures,
+    requests: state.requests,
+    successes: state.successes,
+    failures: state.failures,
+  };
+}
+
+function outsideStats(instance: RegistryInstance, address: 'ip' | 'hostname'): InstanceStats {
+  return {
+    instanceId: instance.instanceId,
+    hostName: instance.hostName,
+    origin: endpointOf(instance, address).origin,
+    zone: instance.zone,
+    status: instance.status,
+    state: 'not-up',
+    candidate: false,
+    ewmaMs: null,
+    averageMs: null,
+    p95Ms: null,
+    pending: 0,
+    ejectedUntil: null,
+    timesEjected: 0,
+    consecutiveFailures: 0,
+    requests: 0,
+    successes: 0,
+    failures: 0,
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+function roundOrNull(ms: number | undefined): number | null {
+  return ms === undefined ? null : round(ms);
+}
+
+/**
+ * Creates a client of one service, balanced over the UP instances of `vip` in `registry`.
+ *
+ * @throws KaryonError `ERR_INVALID_OPTION` naming a wrong option
+ * @example
+ * ```ts
+ * const greeter = createServiceClient({ registry, vip: 'greeter', zone: 'us-east-1a', balancer: 'p2c-ewma' });
+ * const res = await greeter.request({ path: '/hello' });
+ * console.log(res.statusCode, await res.body.text());
+ * await greeter.close();
+ * ```
+ */
+export function createServiceClient(options: CreateServiceClientOptions): ServiceClient {
+  return new ServiceClient(options);
+}

@@ -1,0 +1,273 @@
+import type { BalancerOptions, LatencyOptions, ResolvedBalancerOptions } from '../balancer/Balancer.js';
+import { resolveBalancerOptions } from '../balancer/Balancer.js';
+import type { BalancerRule, BalancerRuleName, RandomSource } from '../balancer/BalancerRule.js';
+import type { OutlierDetectionOptions } from '../balancer/OutlierDetector.js';
+import type { ZoneAffinityOptions } from '../balancer/ZoneAffinity.js';
+import type { Clock } from '../common/Clock.js';
+import { systemClock } from '../common/Clock.js';
+import type { Logger } from '../common/Logger.js';
+import { silentLogger } from '../common/Logger.js';
+import { durationMs, invalidOption, positiveInt } from '../internal/validate.js';
+import type { FetchFunction } from './FetchTransport.js';
+import type { ResolvedRetryBudgetOptions, RetryBudgetOptions } from './RetryBudget.js';
+import { resolveRetryBudgetOptions } from './RetryBudget.js';
+
+/** Retry settings of a service client. */
+export interface RetryOptions {
+  /**
+   * Most retries of one request (on top of the first try). Every retry goes to another instance than the
+   * try before it.
+   * @default 2
+   */
+  readonly maxRetries?: number;
+  /**
+   * The retry budget shared by every request of the client, or false for none (then only `maxRetries` limits
+   * retries: not recommended).
+   * @default 20% of requests + 10/s over 10 s
+   */
+  readonly budget?: RetryBudgetOptions | false;
+  /**
+   * Statuses retried on another instance, for idempotent requests.
+   * @default [502, 503, 504]
+   */
+  readonly retryOnStatus?: readonly number[];
+}
+
+/** Hedging settings: a second copy of a slow idempotent request, to another instance. */
+export interface HedgingOptions {
+  /**
+   * The quantile of the first instance's latency after which the hedge is sent.
+   * @default 0.95
+   */
+  readonly quantile?: number;
+  /**
+   * Samples the instance needs in its latency window before it is hedged against.
+   * @default 20
+   */
+  readonly minSamples?: number;
+  /**
+   * Shortest hedging delay, in ms, so a very fast service is not hedged on noise.
+   * @default 1
+   */
+  readonly minDelayMs?: number;
+}
+
+/** Connection pool settings of the default (undici) transport. */
+export interface PoolOptions {
+  /**
+   * Most connections per instance.
+   * @default no limit
+   */
+  readonly connections?: number;
+  /**
+   * How long an idle keep-alive connection is kept, in ms.
+   * @default 4000
+   */
+  readonly keepAliveTimeoutMs?: number;
+}
+
+/** Options of a service client, as `service.client(vip, options)` takes them. */
+export interface ServiceClientOptions {
+  /**
+   * The balancing rule, by name or as an object; changeable later with `setRule`.
+   * @default 'p2c-ewma'
+   */
+  readonly balancer?: BalancerRuleName | BalancerRule;
+  /**
+   * Zone affinity thresholds, or false to turn it off.
+   * @default on when the client has a zone, with Ribbon's thresholds
+   */
+  readonly zoneAffinity?: ZoneAffinityOptions | boolean;
+  /**
+   * Outlier ejection, or false to turn it off.
+   * @default Envoy's defaults (see {@link OutlierDetectionOptions})
+   */
+  readonly outlierDetection?: OutlierDetectionOptions | false;
+  /**
+   * Latency estimation for the rules and hedging.
+   * @default decay 10 s, prior 30 ms
+   */
+  readonly latency?: LatencyOptions;
+  /**
+   * How long an instance that answered "out of service" gets no traffic before one request probes it, in ms
+   * (unless the registry drops it first).
+   * @default 5000
+   */
+  readonly outOfServiceBackoffMs?: number;
+  /**
+   * Retries, or false for none.
+   * @default up to 2 retries within the retry budget
+   */
+  readonly retries?: RetryOptions | false;
+  /**
+   * Hedging of idempotent requests, true for the defaults, or false for none.
+   * @default false
+   */
+  readonly hedging?: HedgingOptions | boolean;
+  /**
+   * Connect timeout, in ms.
+   * @default 2000
+   */
+  readonly connectTimeoutMs?: number;
+  /**
+   * Per-try timeout until the response headers arrive, in ms; with the undici transport also the longest
+   * pause between two body chunks.
+   * @default 5000
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Deadline of a whole call, retries and hedges included, until the response headers arrive, in ms.
+   * @default 10000
+   */
+  readonly deadlineMs?: number;
+  /**
+   * A fetch-compatible function to send requests with instead of undici's pools (node-fetch, the global
+   * `fetch`...).
+   * @default undici pools, one per instance, keep-alive
+   */
+  readonly transport?: FetchFunction;
+  /**
+   * Connection pools of the default transport.
+   * @default no connection limit, 4 s keep-alive
+   */
+  readonly pool?: PoolOptions;
+  /**
+   * Which address of an instance to connect to.
+   * @default 'ip'
+   */
+  readonly address?: 'ip' | 'hostname';
+  /**
+   * How long `close()` lets requests in flight finish before cutting them, in ms.
+   * @default 5000
+   */
+  readonly closeTimeoutMs?: number;
+  /**
+   * Time source.
+   * @default systemClock
+   */
+  readonly clock?: Clock;
+  /**
+   * Where ejections and out-of-service answers are logged.
+   * @default silentLogger
+   */
+  readonly logger?: Logger;
+  /**
+   * Random source in [0, 1), for the randomized rules.
+   * @default Math.random
+   */
+  readonly random?: RandomSource;
+}
+
+/** {@link ServiceClientOptions} with defaults filled and values checked. */
+export interface ResolvedServiceClientOptions {
+  /** Balancer settings. */
+  readonly balancer: ResolvedBalancerOptions;
+  /** Retry settings, or undefined when retries are off. */
+  readonly retries:
+    | {
+        readonly maxRetries: number;
+        readonly budget: ResolvedRetryBudgetOptions | undefined;
+        readonly retryOnStatus: ReadonlySet<number>;
+      }
+    | undefined;
+  /** Hedging settings, or undefined when hedging is off. */
+  readonly hedging: { readonly quantile: number; readonly minSamples: number; readonly minDelayMs: number } | undefined;
+  /** Connect timeout, in ms. */
+  readonly connectTimeoutMs: number;
+  /** Per-try timeout, in ms. */
+  readonly timeoutMs: number;
+  /** Whole-call deadline, in ms. */
+  readonly deadlineMs: number;
+  /** The fetch function, or undefined for undici pools. */
+  readonly transport: FetchFunction | undefined;
+  /** Connections per instance, or undefined for no limit. */
+  readonly connections: number | undefined;
+  /** Keep-alive of idle connections, in ms. */
+  readonly keepAliveTimeoutMs: number;
+  /** Which address to connect to. */
+  readonly address: 'ip' | 'hostname';
+  /** Close deadline, in ms. */
+  readonly closeTimeoutMs: number;
+  /** Time source. */
+  readonly clock: Clock;
+  /** Logger. */
+  readonly logger: Logger;
+}
+
+/**
+ * Fills the defaults of {@link ServiceClientOptions} and validates them; `zone` is the caller's zone.
+ * @throws KaryonError `ERR_INVALID_OPTION` naming the option that is wrong, what was expected and what was given
+ */
+export function resolveServiceClientOptions(options: ServiceClientOptions = {}, zone?: string): ResolvedServiceClientOptions {
+  if (typeof options !== 'object' || options === null) invalidOption('options', 'an object', options);
+  const balancerOptions: BalancerOptions = {
+    ...(options.balancer !== undefined && { rule: options.balancer }),
+    ...(zone !== undefined && { zone }),
+    ...(options.zoneAffinity !== undefined && { zoneAffinity: options.zoneAffinity }),
+    ...(options.outlierDetection !== undefined && { outlierDetection: options.outlierDetection }),
+    ...(options.latency !== undefined && { latency: options.latency }),
+    ...(options.outOfServiceBackoffMs !== undefined && { outOfServiceBackoffMs: options.outOfServiceBackoffMs }),
+    ...(options.random !== undefined && { random: options.random }),
+  };
+  const timeoutMs = positiveDuration('timeoutMs', options.timeoutMs, 5000);
+  const address = options.address ?? 'ip';
+  if (address !== 'ip' && address !== 'hostname') invalidOption('address', "'ip' or 'hostname'", address);
+  if (options.transport !== undefined && typeof options.transport !== 'function') {
+    invalidOption('transport', 'a fetch-compatible function', options.transport);
+  }
+  const clock = options.clock ?? systemClock;
+  if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function') invalidOption('clock', 'a Clock', clock);
+  return Object.freeze({
+    balancer: resolveBalancerOptions(balancerOptions),
+    retries: resolveRetries(options.retries),
+    hedging: resolveHedging(options.hedging),
+    connectTimeoutMs: positiveDuration('connectTimeoutMs', options.connectTimeoutMs, 2000),
+    timeoutMs,
+    deadlineMs: positiveDuration('deadlineMs', options.deadlineMs, 10_000),
+    transport: options.transport,
+    connections: options.pool?.connections === undefined ? undefined : positiveInt('pool.connections', options.pool.connections, 1),
+    keepAliveTimeoutMs: positiveDuration('pool.keepAliveTimeoutMs', options.pool?.keepAliveTimeoutMs, 4000),
+    address,
+    closeTimeoutMs: durationMs('closeTimeoutMs', options.closeTimeoutMs, 5000),
+    clock,
+    logger: options.logger ?? silentLogger,
+  });
+}
+
+function positiveDuration(name: string, value: number | undefined, fallback: number): number {
+  const resolved = durationMs(name, value, fallback);
+  if (resolved === 0) invalidOption(name, 'a positive number of milliseconds', value);
+  return resolved;
+}
+
+function resolveRetries(options: RetryOptions | false | undefined): ResolvedServiceClientOptions['retries'] {
+  if (options === false) return undefined;
+  const given = options ?? {};
+  if (typeof given !== 'object' || given === null) return invalidOption('retries', 'an object or false', given);
+  const maxRetries = given.maxRetries ?? 2;
+  if (typeof maxRetries !== 'number' || !Number.isInteger(maxRetries) || maxRetries < 0) {
+    invalidOption('retries.maxRetries', 'a non-negative integer', maxRetries);
+  }
+  const statuses = given.retryOnStatus ?? [502, 503, 504];
+  if (!Array.isArray(statuses) || !statuses.every((status) => Number.isInteger(status) && status >= 100 && status <= 599)) {
+    invalidOption('retries.retryOnStatus', 'an array of HTTP statuses', statuses);
+  }
+  return Object.freeze({
+    maxRetries,
+    budget: given.budget === false ? undefined : resolveRetryBudgetOptions(given.budget ?? {}),
+    retryOnStatus: new Set(statuses),
+  });
+}
+
+function resolveHedging(options: HedgingOptions | boolean | undefined): ResolvedServiceClientOptions['hedging'] {
+  if (options === undefined || options === false) return undefined;
+  const given = options === true ? {} : options;
+  if (typeof given !== 'object' || given === null) return invalidOption('hedging', 'a boolean or an object', given);
+  const quantile = given.quantile ?? 0.95;
+  if (typeof quantile !== 'number' || !(quantile > 0 && quantile < 1)) invalidOption('hedging.quantile', 'a number between 0 and 1', quantile);
+  return Object.freeze({
+    quantile,
+    minSamples: positiveInt('hedging.minSamples', given.minSamples, 20),
+    minDelayMs: durationMs('hedging.minDelayMs', given.minDelayMs, 1),
+  });
+}

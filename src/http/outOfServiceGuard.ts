@@ -1,0 +1,152 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { invalidOption } from '../internal/validate.js';
+
+/**
+ * The response header that marks a 503 as "this instance is out of service": the request was not processed,
+ * so a client may send it to another instance whatever its method, and should stop sending here.
+ */
+export const OUT_OF_SERVICE_HEADER = 'x-karyon-status';
+
+/** Returns the instance's current status (e.g. `() => service.status`). */
+export type StatusSource = () => string;
+
+/** Options of the out-of-service guards. */
+export interface OutOfServiceGuardOptions {
+  /**
+   * Statuses in which new requests are refused.
+   * @default ['OUT_OF_SERVICE', 'SHUTTING_DOWN']
+   */
+  readonly statuses?: readonly string[];
+  /**
+   * `Retry-After` sent with the 503, in seconds.
+   * @default 1
+   */
+  readonly retryAfterSeconds?: number;
+}
+
+interface Guard {
+  readonly refuses: (status: string) => boolean;
+  readonly retryAfter: string;
+}
+
+function guardOf(getStatus: StatusSource, options: OutOfServiceGuardOptions): Guard {
+  if (typeof getStatus !== 'function') invalidOption('getStatus', 'a function returning the instance status', getStatus);
+  const statuses = options.statuses ?? ['OUT_OF_SERVICE', 'SHUTTING_DOWN'];
+  if (!Array.isArray(statuses) || !statuses.every((status) => typeof status === 'string')) {
+    invalidOption('statuses', 'an array of status names', statuses);
+  }
+  const retryAfter = options.retryAfterSeconds ?? 1;
+  if (typeof retryAfter !== 'number' || !Number.isInteger(retryAfter) || retryAfter < 0) {
+    invalidOption('retryAfterSeconds', 'a non-negative integer', retryAfter);
+  }
+  const refused = new Set(statuses);
+  return { refuses: (status) => refused.has(status), retryAfter: String(retryAfter) };
+}
+
+function refusalBody(status: string): string {
+  return JSON.stringify({ error: `instance is ${status}; send the request to another instance`, status });
+}
+
+/** The headers of the refusal; a shutting-down instance also closes the connection so it drains sooner. */
+function refusalHeaders(status: string, body: string, retryAfter: string): Record<string, string> {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    'retry-after': retryAfter,
+    [OUT_OF_SERVICE_HEADER]: status,
+  };
+  if (status === 'SHUTTING_DOWN') headers.connection = 'close';
+  return headers;
+}
+
+/** A `node:http` request listener. */
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Wraps a `node:http` handler so that, while the instance is OUT_OF_SERVICE or SHUTTING_DOWN, new requests get
+ * 503 with the {@link OUT_OF_SERVICE_HEADER} header instead of reaching the handler. Karyon-ts clients retry
+ * those elsewhere at once and stop sending here, so the delay before the registry tells them costs nothing.
+ *
+ * @throws KaryonError `ERR_INVALID_OPTION` for a bad option
+ * @example
+ * ```ts
+ * const guard = outOfServiceGuard(() => service.status);
+ * const server = createServer(guard((req, res) => res.end('hello')));
+ * ```
+ */
+export function outOfServiceGuard(getStatus: StatusSource, options: OutOfServiceGuardOptions = {}): (handler: RequestListener) => RequestListener {
+  const guard = guardOf(getStatus, options);
+  return (handler) => {
+    if (typeof handler !== 'function') invalidOption('handler', 'a request listener function', handler);
+    return (req, res) => {
+      const status = getStatus();
+      if (!guard.refuses(status)) {
+        handler(req, res);
+        return;
+      }
+      const body = refusalBody(status);
+      res.writeHead(503, refusalHeaders(status, body, guard.retryAfter));
+      res.end(body);
+    };
+  };
+}
+
+/** The part of an Express response the guard uses (Express's `Response` extends `ServerResponse`). */
+export type ExpressLikeResponse = ServerResponse;
+
+/**
+ * The guard as Express middleware: `app.use(expressOutOfServiceGuard(() => service.status))` before the
+ * routes. Does not import Express.
+ *
+ * @throws KaryonError `ERR_INVALID_OPTION` for a bad option
+ */
+export function expressOutOfServiceGuard(
+  getStatus: StatusSource,
+  options: OutOfServiceGuardOptions = {},
+): (req: IncomingMessage, res: ExpressLikeResponse, next: (error?: unknown) => void) => void {
+  const guard = guardOf(getStatus, options);
+  return (_req, res, next) => {
+    const status = getStatus();
+    if (!guard.refuses(status)) {
+      next();
+      return;
+    }
+    const body = refusalBody(status);
+    res.writeHead(503, refusalHeaders(status, body, guard.retryAfter));
+    res.end(body);
+  };
+}
+
+/** The part of a Fastify reply the hook uses. */
+export interface FastifyLikeReply {
+  /** Sets the status code. */
+  code(statusCode: number): FastifyLikeReply;
+  /** Sets the response headers. */
+  headers(values: Record<string, string>): FastifyLikeReply;
+  /** Sends the payload. */
+  send(payload?: unknown): FastifyLikeReply;
+}
+
+/**
+ * The guard as a Fastify `onRequest` hook: `app.addHook('onRequest', fastifyOutOfServiceHook(() => service.status))`.
+ * Does not import Fastify.
+ *
+ * @throws KaryonError `ERR_INVALID_OPTION` for a bad option
+ */
+export function fastifyOutOfServiceHook(
+  getStatus: StatusSource,
+  options: OutOfServiceGuardOptions = {},
+): (request: unknown, reply: FastifyLikeReply, done: (error?: Error) => void) => void {
+  const guard = guardOf(getStatus, options);
+  return (_request, reply, done) => {
+    const status = getStatus();
+    if (!guard.refuses(status)) {
+      done();
+      return;
+    }
+    const body = refusalBody(status);
+    const { ['content-length']: _length, ...headers } = refusalHeaders(status, body, guard.retryAfter);
+    // Fastify computes the length itself; replying without calling done() ends the request here.
+    reply.code(503).headers(headers).send(body);
+  };
+}

@@ -1,0 +1,42 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson } from '../internal/http.js';
+import type { ServiceClient, ServiceClientStats } from './ServiceClient.js';
+
+/** Anything routes can be added to the way `AdminServer.route` adds them. */
+export interface RouteTarget {
+  /** Adds a route. */
+  route(method: string, path: string, handler: (req: IncomingMessage, res: ServerResponse) => unknown): unknown;
+}
+
+/** What `GET /instances` answers: each VIP with the stats of every client calling it. */
+export interface InstancesReport {
+  /** When the report was made (epoch ms). */
+  readonly at: number;
+  /** Client stats by VIP (one entry per client; usually one client per VIP). */
+  readonly vips: Readonly<Record<string, readonly ServiceClientStats[]>>;
+}
+
+/** Builds the `GET /instances` report from the current clients. */
+export function instancesReport(clients: Iterable<ServiceClient>, now: number = Date.now()): InstancesReport {
+  const vips: Record<string, ServiceClientStats[]> = {};
+  for (const client of clients) {
+    if (client.closed) continue;
+    (vips[client.vip] ??= []).push(client.stats());
+  }
+  return { at: now, vips };
+}
+
+/**
+ * Registers `GET /instances` on the admin server: every instance each client knows, with its registry status,
+ * zone, balancer state (latency estimate, requests in flight, ejected until) and request counts.
+ *
+ * @example
+ * ```ts
+ * registerInstancesRoute(admin, () => [greeter, billing]);
+ * ```
+ */
+export function registerInstancesRoute(admin: RouteTarget, clients: () => Iterable<ServiceClient>): void {
+  admin.route('GET', '/instances', (_req, res) => {
+    sendJson(res, 200, instancesReport(clients()));
+  });
+}

@@ -1,0 +1,286 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createServiceClient, isKaryonError } from '../../src/index.js';
+import type { InstanceDescriptor, ServiceClient, ServiceClientOptions } from '../../src/index.js';
+import { InMemoryRegistry, ManualClock } from '../../src/testing/index.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, server: TestServer) => void;
+
+interface TestServer {
+  readonly id: string;
+  readonly port: number;
+  readonly server: Server;
+  hits: number;
+  /** Requests whose connection closed before an answer was sent. */
+  aborted: number;
+  handler: Handler;
+  close(): Promise<void>;
+}
+
+const ok: Handler = (req, res, server) => {
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ id: server.id }));
+  });
+};
+const hang: Handler = (req) => req.resume();
+const status =
+  (code: number): Handler =>
+  (req, res) => {
+    req.resume();
+    res.writeHead(code).end(`status ${code}`);
+  };
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function startServer(id: string, handler: Handler = ok): Promise<TestServer> {
+  const server = createServer((req, res) => {
+    entry.hits++;
+    res.on('close', () => {
+      if (!res.writableEnded) entry.aborted++;
+    });
+    entry.handler(req, res, entry);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const entry: TestServer = {
+    id,
+    port: (server.address() as AddressInfo).port,
+    server,
+    hits: 0,
+    aborted: 0,
+    handler,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+  cleanups.push(() => entry.close());
+  return entry;
+}
+
+function descriptor(id: string, port: number): InstanceDescriptor {
+  return {
+    instanceId: id,
+    app: 'GREETER',
+    vipAddress: 'greeter',
+    secureVipAddress: 'greeter',
+    hostName: 'localhost',
+    ipAddr: '127.0.0.1',
+    port,
+    portEnabled: true,
+    securePort: 443,
+    securePortEnabled: false,
+    zone: 'z1',
+    metadata: {},
+    homePageUrl: '',
+    statusPageUrl: '',
+    healthCheckUrl: '',
+    leaseRenewalIntervalMs: 30_000,
+    leaseDurationMs: 90_000,
+  };
+}
+
+async function fleet(count: number, options: ServiceClientOptions = {}): Promise<{ servers: TestServer[]; client: ServiceClient }> {
+  const registry = new InMemoryRegistry();
+  const servers: TestServer[] = [];
+  for (let i = 0; i < count; i++) {
+    const server = await startServer(`i${i}`);
+    servers.push(server);
+    await registry.register(descriptor(server.id, server.port), 'UP');
+  }
+  const client = createServiceClient({ registry, vip: 'greeter', balancer: 'round-robin', ...options });
+  cleanups.push(() => client.close());
+  return { servers, client };
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function instance(client: ServiceClient, id: string): ReturnType<ServiceClient['stats']>['instances'][number] {
+  return client.stats().instances.find((i) => i.instanceId === id)!;
+}
+
+describe('retries and ejection', () => {
+  it('retries a refused connection on another instance whatever the method, and ejects the dead one at once', async () => {
+    const { client, servers } = await fleet(3);
+    await servers[0]!.close();
+    for (let i = 0; i < 9; i++) {
+      const response = await client.request({ method: 'POST', path: '/orders', body: `order ${i}` });
+      expect(response.statusCode).toBe(200);
+      await response.body.dump();
+    }
+    expect(instance(client, 'i0')).toMatchObject({ state: 'ejected', failures: 1, requests: 1 });
+    expect(client.stats()).toMatchObject({ requests: 9, retries: 1, errors: 0 });
+  });
+
+  it('retries a POST whose connection was reset before any response', async () => {
+    const { client, servers } = await fleet(2);
+    servers[0]!.handler = (req) => req.socket.destroy();
+    const response = await client.request({ method: 'POST', path: '/', body: 'x' });
+    expect(response).toMatchObject({ statusCode: 200, instanceId: 'i1', tries: 2 });
+    await response.body.dump();
+  });
+
+  it('retries a 503 elsewhere for a GET, but hands a POST its 503', async () => {
+    const { client, servers } = await fleet(2);
+    servers[0]!.handler = status(503);
+    const get = await client.request({ path: '/' });
+    expect(get).toMatchObject({ statusCode: 200, instanceId: 'i1', tries: 2 });
+    await get.body.dump();
+    const post = await client.request({ method: 'POST', path: '/', body: 'x' });
+    expect(post).toMatchObject({ statusCode: 503, instanceId: 'i0', tries: 1 });
+    expect(await post.body.text()).toBe('status 503');
+    await (await client.request({ path: '/' })).body.dump(); // i1: round robin is back on i0 next
+    // idempotent: true makes a POST retryable.
+    const idempotentPost = await client.request({ method: 'POST', path: '/', body: 'x', idempotent: true });
+    expect(idempotentPost).toMatchObject({ statusCode: 200, instanceId: 'i1', tries: 2 });
+  });
+
+  it('hands over a 500 as it is, and ejects after 5 failures in a row', async () => {
+    const { client, servers } = await fleet(5);
+    servers[0]!.handler = status(500);
+    let fiveHundreds = 0;
+    for (let i = 0; i < 50; i++) {
+      const response = await client.request({ path: '/' });
+      if (response.statusCode === 500) fiveHundreds++;
+      await response.body.dump();
+    }
+    expect(fiveHundreds).toBe(5);
+    expect(instance(client, 'i0')).toMatchObject({ state: 'ejected', failures: 5, consecutiveFailures: 5 });
+  });
+
+  it('never sends a stream body twice', async () => {
+    const { client, servers } = await fleet(2);
+    await servers[0]!.close();
+    const error = await client.request({ method: 'PUT', path: '/', body: Readable.from(['a', 'b']) }).catch((e: unknown) => e);
+    expect(isKaryonError(error, 'ERR_UPSTREAM')).toBe(true);
+    expect((error as Error).message).toMatch(/connect from instance 'i0' of 'greeter' after 1 tries.*ECONNREFUSED/);
+    expect(servers[1]!.hits).toBe(0);
+  });
+
+  it('a dependency that fails every request cannot have its load multiplied: the budget stops the retries', async () => {
+    const clock = new ManualClock(); // time stands still: the budget's window never slides
+    const unbudgeted = await fleet(2, { clock, outlierDetection: false, retries: { budget: false } });
+    const budgeted = await fleet(2, { clock, outlierDetection: false });
+    for (const server of [...unbudgeted.servers, ...budgeted.servers]) server.handler = status(503);
+    const requests = 500;
+    for (const { client } of [unbudgeted, budgeted]) {
+      for (let i = 0; i < requests; i++) {
+        const response = await client.request({ path: '/' });
+        expect(response.statusCode).toBe(503);
+        await response.body.dump();
+      }
+    }
+    const hits = (servers: TestServer[]): number => servers.reduce((sum, s) => sum + s.hits, 0);
+    // Without a budget every request is tried three times.
+    expect(hits(unbudgeted.servers)).toBe(3 * requests);
+    // With one: 20% of the requests plus the reserve of 100.
+    expect(hits(budgeted.servers)).toBeLessThanOrEqual(requests + 0.2 * requests + 100);
+    expect(hits(budgeted.servers)).toBeGreaterThan(requests + 100);
+    expect(budgeted.client.stats().budgetExhausted).toBeGreaterThan(0);
+    expect(budgeted.client.stats().retryBudget).toBe(0);
+  });
+
+  it('a retry that the budget refuses after a refused connection fails with ERR_RETRY_BUDGET_EXHAUSTED', async () => {
+    const clock = new ManualClock();
+    const { client, servers } = await fleet(2, { clock, retries: { budget: { ratio: 0, minRetriesPerSecond: 0 } } });
+    await servers[0]!.close();
+    const error = await client.request({ path: '/' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_RETRY_BUDGET_EXHAUSTED', instanceId: 'i0', service: 'greeter' });
+    expect((error as Error).cause).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+});
+
+describe('timeouts, deadlines and cancellation', () => {
+  it('times out a try that gets no answer, retries a GET elsewhere, and fails a POST with ERR_REQUEST_TIMEOUT', async () => {
+    const { client, servers } = await fleet(2, { timeoutMs: 200 });
+    servers[0]!.handler = hang;
+    const get = await client.request({ path: '/' });
+    expect(get).toMatchObject({ statusCode: 200, instanceId: 'i1', tries: 2 });
+    await get.body.dump();
+    // Round robin is back on i0, which still hangs.
+    const error = await client.request({ method: 'POST', path: '/', body: 'x' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_REQUEST_TIMEOUT', instanceId: 'i0', retryable: true });
+    await waitFor(() => servers[0]!.aborted === 2, 'both timed-out tries to be cut');
+  });
+
+  it('a whole-call deadline bounds every retry together', async () => {
+    const { client, servers } = await fleet(3, { timeoutMs: 250, deadlineMs: 400 });
+    for (const server of servers) server.handler = hang;
+    const started = Date.now();
+    const error = await client.request({ path: '/' }).catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    expect(error).toMatchObject({ code: 'ERR_DEADLINE_EXCEEDED' });
+    expect((error as Error).message).toMatch(/deadline exceeded after 2 tries/);
+    expect(elapsed).toBeGreaterThanOrEqual(350);
+    expect(elapsed).toBeLessThan(5_000);
+  });
+
+  it('an AbortSignal cancels the call and the request in flight', async () => {
+    const { client, servers } = await fleet(2);
+    servers[0]!.handler = hang;
+    const controller = new AbortController();
+    const call = client.request({ path: '/', signal: controller.signal });
+    await waitFor(() => servers[0]!.hits === 1, 'the request to arrive');
+    controller.abort(new Error('caller gave up'));
+    await expect(call).rejects.toThrow('caller gave up');
+    await waitFor(() => servers[0]!.aborted === 1, 'the server to see the request cut');
+    expect(servers[1]!.hits).toBe(0);
+    expect(instance(client, 'i0')).toMatchObject({ pending: 0, failures: 0, state: 'active' });
+    const already = AbortSignal.abort(new Error('before'));
+    await expect(client.request({ path: '/', signal: already })).rejects.toThrow('before');
+  });
+});
+
+describe('hedging', () => {
+  async function warmed(options: ServiceClientOptions = {}): Promise<{ client: ServiceClient; servers: TestServer[] }> {
+    const { client, servers } = await fleet(2, { hedging: { minSamples: 10 }, ...options });
+    for (let i = 0; i < 40; i++) await (await client.request({ path: '/', hedge: false })).body.dump();
+    return { client, servers };
+  }
+
+  it("sends a second copy after the instance's p95, takes the first answer and aborts the other", async () => {
+    const { client, servers } = await warmed();
+    servers[0]!.handler = hang; // round robin is on i0 next
+    const response = await client.request({ path: '/' });
+    expect(response).toMatchObject({ statusCode: 200, instanceId: 'i1', tries: 2 });
+    await response.body.dump();
+    expect(client.stats().hedges).toBe(1);
+    await waitFor(() => servers[0]!.aborted === 1, 'the losing copy to be aborted');
+    // The hedged loser is not a failure, but its wait raised its latency estimate.
+    expect(instance(client, 'i0')).toMatchObject({ failures: 0, pending: 0, state: 'active' });
+  });
+
+  it('never hedges a POST', async () => {
+    const { client, servers } = await warmed({ timeoutMs: 300 });
+    servers[0]!.handler = hang;
+    const error = await client.request({ method: 'POST', path: '/', body: 'x' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_REQUEST_TIMEOUT' });
+    expect(client.stats().hedges).toBe(0);
+  });
+
+  it('draws hedges from the retry budget', async () => {
+    const clock = new ManualClock();
+    const { client, servers } = await warmed({ clock, timeoutMs: 300, retries: { budget: { ratio: 0, minRetriesPerSecond: 0 } } });
+    servers[0]!.handler = hang;
+    const pending = client.request({ path: '/' }).catch((e: unknown) => e);
+    await waitFor(() => servers[0]!.hits === 21, 'the request to reach i0');
+    await clock.advanceAsync(1_000); // the hedge is due, but the budget is empty
+    const error = await pending;
+    expect(client.stats().hedges).toBe(0);
+    expect(error).toMatchObject({ code: 'ERR_RETRY_BUDGET_EXHAUSTED' });
+  });
+});
