@@ -1,2 +1,48 @@
-export { loadSettings } from './schema.js';
+export { loadSettings, karyonSettingsSchema } from './schema.js';
 export type { KaryonSettings, SettingsSources } from './schema.js';
+export { DynamicConfig, defineConfig } from './DynamicConfig.js';
+export type { ConfigChangeResult, ConfigValidator, ConfigValidators, DynamicConfigOptions, RollbackOptions } from './DynamicConfig.js';
+export type { Property, PropertyListener } from './Property.js';
+export { FileSource, fileSource } from './FileSource.js';
+export type { FileSourceOptions } from './FileSource.js';
+export { RemoteSource, remoteSource } from './RemoteSource.js';
+export type { RemoteFormat, RemoteSourceOptions } from './RemoteSource.js';
+export { parseProperties } from './parseProperties.js';
+export { TemplateRenderer, renderTemplate } from './TemplateRenderer.js';
+export type { TemplateOptions, TemplateRenderedEvent, TemplateRendererEvents } from './TemplateRenderer.js';
+export { configAdminRoutes } from './configAdminRoutes.js';
+export type { ConfigRouteContext, ConfigRouteTarget } from './configAdminRoutes.js';
+export { bindProperty } from './bindProperty.js';
+export { filterLogger } from './filterLogger.js';
+export {
+  balancerRuleSettingNames,
+  karyonConfigSchema,
+  karyonConfigValidators,
+  karyonLiveKeys,
+  karyonLiveSettingsSchema,
+  logLevels,
+} from './karyonConfigSchema.js';
+export type { KaryonConfig, KaryonLiveSettings, LogLevel } from './karyonConfigSchema.js';
+export type {
+  ConfigChangeEvent,
+  ConfigDescription,
+  ConfigHistoryEntry,
+  ConfigIssue,
+  ConfigKey,
+  ConfigKeyDescription,
+  ConfigLayer,
+  ConfigRejectedEvent,
+  ConfigRollbackEvent,
+  ConfigSource,
+  ConfigSourceContext,
+  ConfigSourceEvent,
+  ConfigSourceStatus,
+  ConfigTrigger,
+  ConfigValue,
+  DeepReadonly,
+  DynamicConfigEvents,
+  KeyChange,
+  SourceContent,
+  SourceOrigin,
+  SourceUpdateOutcome,
+} from './types.js';

@@ -42,8 +42,6 @@ export interface KaryonSettings {
   };
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer U)[] ? U[] : T[K] extends object ? Mutable<T[K]> : T[K] };
-
 const appName = {
   name: 'app-name',
   validate(value: unknown): void {
@@ -82,8 +80,11 @@ const nullableNat = {
 
 convict.addFormats({ 'app-name': appName, 'url-list': url, 'nullable-nat': nullableNat });
 
-/** The convict schema of {@link KaryonSettings}: doc, format, default and environment variable of each key. */
-const karyonSettingsSchema: convict.Schema<Mutable<KaryonSettings>> = {
+/**
+ * The convict schema of {@link KaryonSettings}: doc, format, default, environment variable and argument of each
+ * key. Spread it into your own schema to add your keys to the library's.
+ */
+export const karyonSettingsSchema: convict.Schema<KaryonSettings> = {
   app: {
     name: { doc: 'Application name (Eureka app, upper-cased on the wire)', format: 'app-name', default: '', env: 'KARYON_APP_NAME', arg: 'app-name' },
     port: { doc: 'HTTP port of the application', format: 'port', default: 8080, env: 'PORT', arg: 'app-port' },
@@ -137,7 +138,7 @@ export function loadSettings(sources: SettingsSources = {}): KaryonSettings {
     // convict gives env and argv precedence over loaded values, as documented.
     if (sources.values !== undefined) config.load(sources.values);
     config.validate({ allowed: 'strict' });
-    const settings = config.getProperties() as unknown as KaryonSettings;
+    const settings = config.getProperties();
     return deepFreeze(settings);
   } catch (error) {
     throw new KaryonError('ERR_INVALID_CONFIG', `invalid configuration: ${(error as Error).message}`, { cause: error });

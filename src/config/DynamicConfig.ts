@@ -1,0 +1,901 @@
+import convict from 'convict';
+import { EventEmitter } from 'eventemitter3';
+import type { Clock, ClockTimer } from '../common/Clock.js';
+import { systemClock } from '../common/Clock.js';
+import { KaryonError, isKaryonError } from '../common/KaryonError.js';
+import type { Logger } from '../common/Logger.js';
+import { silentLogger } from '../common/Logger.js';
+import { abortReason, errorMessage } from '../internal/async.js';
+import { durationMs, invalidOption, positiveInt } from '../internal/validate.js';
+import { PropertyHandle } from './Property.js';
+import type { Property } from './Property.js';
+import { SchemaIndex } from './SchemaIndex.js';
+import type { ValueLimits } from './SchemaIndex.js';
+import type {
+  ConfigChangeEvent,
+  ConfigDescription,
+  ConfigHistoryEntry,
+  ConfigIssue,
+  ConfigKey,
+  ConfigLayer,
+  ConfigSource,
+  ConfigSourceContext,
+  ConfigSourceStatus,
+  ConfigTrigger,
+  ConfigValue,
+  DeepReadonly,
+  DynamicConfigEvents,
+  KeyChange,
+  SourceContent,
+  SourceUpdateOutcome,
+} from './types.js';
+import { deepFreeze, sameValue, shareUnchanged, walk } from './values.js';
+
+/**
+ * A per-key check beyond the schema's format: returns `true` to accept, or a reason (or `false`) to reject the
+ * whole update. Receives the candidate value and the whole candidate snapshot (for checks across keys).
+ */
+export type ConfigValidator<V = unknown, S = unknown> = (value: V, snapshot: S) => true | false | string;
+
+/** Per-key validators, by dotted key. */
+export type ConfigValidators<T> = { readonly [K in ConfigKey<T>]?: ConfigValidator<DeepReadonly<ConfigValue<T, K>>, DeepReadonly<T>> };
+
+/**
+ * Transactional changes: after a change is applied, watch readiness for `windowMs` and restore the snapshot in
+ * force before the change if readiness turns critical. Given by whoever owns health (the service), so the
+ * configuration does not depend on the lifecycle.
+ */
+export interface RollbackOptions {
+  /**
+   * How long after a change a readiness failure rolls it back, in ms. A further change within the window
+   * extends it; the rollback then restores the snapshot from before the first of them.
+   * @default 30000
+   */
+  readonly windowMs?: number;
+  /** True while readiness is not critical. */
+  readonly isHealthy: () => boolean;
+  /** Subscribes to readiness changes (`false` = a readiness check turned critical); returns an unsubscribe function. */
+  readonly onHealthChange: (listener: (healthy: boolean) => void) => () => void;
+}
+
+/** Options of {@link defineConfig}. */
+export interface DynamicConfigOptions<T> {
+  /** The convict schema: `doc`, `format`, `default`, `env`, `arg`, `sensitive`, `nullable` of every key. */
+  readonly schema: convict.Schema<T>;
+  /**
+   * Files (watched) and remote sources (polled), e.g. `fileSource(...)`, `remoteSource(...)`. Within a layer,
+   * later sources win over earlier ones.
+   * @default none
+   */
+  readonly sources?: readonly ConfigSource[];
+  /**
+   * Environment variables for the keys that declare `env`, e.g. `process.env`. Empty values count as unset.
+   * @default none read
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Command-line arguments for the keys that declare `arg` (`--app-port 9090`, `--app-port=9090`), e.g.
+   * `process.argv.slice(2)`.
+   * @default none read
+   */
+  readonly argv?: readonly string[];
+  /**
+   * The environment name (`prod`): cascaded files read `name-${environment}.json` after `name.json`, and Spring
+   * Cloud Config sources use it as the default profile.
+   * @default none
+   */
+  readonly environment?: string;
+  /**
+   * Per-key validators run after the schema's formats; any `false` or reason rejects the whole update.
+   * @default none
+   */
+  readonly validators?: ConfigValidators<T>;
+  /**
+   * Roll back a change when readiness turns critical soon after it.
+   * @default off
+   */
+  readonly rollback?: RollbackOptions;
+  /**
+   * How many applied changes, rejections and rollbacks `history()` keeps.
+   * @default 100
+   */
+  readonly historyLimit?: number;
+  /**
+   * Largest value one key may hold, in bytes (a string's UTF-8 length, or a list or object as JSON). Larger
+   * values reject the update: a runaway template or a pasted file does not become a setting.
+   * @default 65536
+   */
+  readonly maxValueBytes?: number;
+  /**
+   * Time source for rollback windows, file debouncing and polling.
+   * @default systemClock
+   */
+  readonly clock?: Clock;
+  /**
+   * Where to log applied changes, rejections and source failures.
+   * @default silentLogger
+   */
+  readonly logger?: Logger;
+}
+
+/** {@link DynamicConfigOptions} with defaults filled and values checked. */
+export interface ResolvedDynamicConfigOptions {
+  /** The schema, analysed. */
+  readonly index: SchemaIndex;
+  /** The sources. */
+  readonly sources: readonly ConfigSource[];
+  /** Environment variables. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Arguments. */
+  readonly argv: readonly string[];
+  /** The environment name. */
+  readonly environment: string | undefined;
+  /** Validators, by key. */
+  readonly validators: ReadonlyMap<string, ConfigValidator>;
+  /** Rollback, when on. */
+  readonly rollback: (RollbackOptions & { readonly windowMs: number }) | undefined;
+  /** History size. */
+  readonly historyLimit: number;
+  /** Largest value, in bytes. */
+  readonly maxValueBytes: number;
+  /** Time source. */
+  readonly clock: Clock;
+  /** Logger. */
+  readonly logger: Logger;
+}
+
+/**
+ * Checks and completes {@link DynamicConfigOptions}.
+ * @throws KaryonError ERR_INVALID_OPTION naming the option that is wrong.
+ */
+export function resolveDynamicConfigOptions<T>(options: DynamicConfigOptions<T>): ResolvedDynamicConfigOptions {
+  if (typeof options !== 'object' || options === null) invalidOption('options', 'an object', options);
+  if (typeof options.schema !== 'object' || options.schema === null) invalidOption('schema', 'a convict schema object', options.schema);
+  const index = new SchemaIndex(options.schema);
+  const givenSources: unknown = options.sources ?? [];
+  if (!Array.isArray(givenSources)) invalidOption('sources', 'an array of configuration sources', givenSources);
+  const sources = givenSources as readonly ConfigSource[];
+  const names = new Set<string>();
+  for (const [i, source] of sources.entries()) {
+    const s = source as Partial<ConfigSource> | undefined;
+    if (typeof s !== 'object' || s === null || typeof s.open !== 'function' || (s.layer !== 'file' && s.layer !== 'remote')) {
+      invalidOption(`sources[${i}]`, "a configuration source (fileSource(), remoteSource() or an object with layer 'file' or 'remote' and open())", source);
+    }
+    if (names.has(source.name)) invalidOption(`sources[${i}]`, 'a source with a name of its own', source.name);
+    names.add(source.name);
+  }
+  if (options.env !== undefined && (typeof options.env !== 'object' || options.env === null)) invalidOption('env', 'an object of environment variables', options.env);
+  const givenArgv: unknown = options.argv ?? [];
+  if (!Array.isArray(givenArgv) || givenArgv.some((a) => typeof a !== 'string')) invalidOption('argv', 'an array of strings', givenArgv);
+  const argv = givenArgv as readonly string[];
+  if (options.environment !== undefined && (typeof options.environment !== 'string' || !/^[A-Za-z0-9._,-]+$/.test(options.environment))) {
+    invalidOption('environment', 'a name of letters, digits, ".", "_", "," or "-"', options.environment);
+  }
+  const validators = new Map<string, ConfigValidator>();
+  for (const [key, validator] of Object.entries((options.validators ?? {}) as Record<string, unknown>)) {
+    if (!index.has(key)) invalidOption(`validators['${key}']`, 'a validator of a key declared in the schema', key);
+    if (typeof validator !== 'function') invalidOption(`validators['${key}']`, 'a function', validator);
+    validators.set(key, validator as ConfigValidator);
+  }
+  let rollback: ResolvedDynamicConfigOptions['rollback'];
+  if (options.rollback !== undefined) {
+    const r = options.rollback;
+    if (typeof r.isHealthy !== 'function') invalidOption('rollback.isHealthy', 'a function', r.isHealthy);
+    if (typeof r.onHealthChange !== 'function') invalidOption('rollback.onHealthChange', 'a function', r.onHealthChange);
+    rollback = Object.freeze({ ...r, windowMs: durationMs('rollback.windowMs', r.windowMs, 30_000) });
+  }
+  return Object.freeze({
+    index,
+    sources: Object.freeze([...sources]),
+    env: { ...(options.env ?? {}) },
+    argv: Object.freeze([...argv]),
+    environment: options.environment,
+    validators,
+    rollback,
+    historyLimit: positiveInt('historyLimit', options.historyLimit, 100),
+    maxValueBytes: positiveInt('maxValueBytes', options.maxValueBytes, 64 * 1024),
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? silentLogger,
+  });
+}
+
+/** What `setOverride()` and `clearOverride()` did. */
+export interface ConfigChangeResult {
+  /** `applied`: a new snapshot is in force; `unchanged`: the values in force did not change. */
+  readonly outcome: 'applied' | 'unchanged';
+  /** The version in force afterwards. */
+  readonly version: number;
+  /** The keys whose values changed (masked where sensitive). */
+  readonly changes: readonly KeyChange[];
+}
+
+interface Origin {
+  readonly name: string;
+  readonly layer: ConfigLayer;
+  readonly entries: ReadonlyMap<string, unknown>;
+}
+
+interface ConfigState {
+  readonly version: number;
+  readonly appliedAt: number;
+  readonly snapshot: unknown;
+  /** The accepted origins of each source, by the source's index. */
+  readonly sourceOrigins: readonly (readonly Origin[])[];
+  readonly overrides: ReadonlyMap<string, unknown>;
+  /** The origin of each leaf not at its default. */
+  readonly keyOrigins: ReadonlyMap<string, Origin>;
+}
+
+type BuildResult = { readonly ok: true; readonly snapshot: unknown; readonly keyOrigins: Map<string, Origin> } | { readonly ok: false; readonly issues: ConfigIssue[] };
+
+interface RollbackWindow {
+  readonly target: ConfigState;
+  timer: ClockTimer;
+}
+
+const noop = (): void => undefined;
+
+/**
+ * Archaius-style live configuration on a convict schema. Layers, lowest to highest: schema defaults, files,
+ * environment variables, command-line arguments, remote sources, runtime overrides. Every change builds a new
+ * convict instance from all layers, validates it strictly (formats, unknown keys, per-key validators) and only
+ * then swaps one deeply frozen snapshot in, so readers never see a mix of old and new values. An invalid
+ * update is rejected whole: the last good snapshot stays and `configRejected` says why.
+ *
+ * Create it with {@link defineConfig}.
+ */
+export class DynamicConfig<T extends object = Record<string, unknown>> extends EventEmitter<DynamicConfigEvents> {
+  readonly #options: ResolvedDynamicConfigOptions;
+  readonly #index: SchemaIndex;
+  readonly #limits: ValueLimits;
+  readonly #controller = new AbortController();
+  readonly #properties = new Map<string, PropertyHandle<unknown>>();
+  readonly #history: ConfigHistoryEntry[] = [];
+  readonly #dispatchQueue: (() => void)[] = [];
+  #dispatching = false;
+  #state: ConfigState | undefined;
+  #fixedOrigins: { env: Origin[]; argv: Origin[] } = { env: [], argv: [] };
+  #pendingContents: (SourceContent | undefined)[] = [];
+  #nextVersion = 1;
+  #starting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #window: RollbackWindow | undefined;
+  #unsubscribeHealth: () => void = noop;
+
+  /** Use {@link defineConfig}. */
+  constructor(options: DynamicConfigOptions<T>) {
+    super();
+    this.#options = resolveDynamicConfigOptions(options);
+    this.#index = this.#options.index;
+    this.#limits = { maxValueBytes: this.#options.maxValueBytes };
+  }
+
+  /** True once `start()` has loaded a valid snapshot. */
+  get started(): boolean {
+    return this.#state !== undefined;
+  }
+
+  /**
+   * The values in force: one deeply frozen object, replaced whole on every change. Read it once per unit of
+   * work to see one consistent version.
+   * @throws KaryonError ERR_INVALID_STATE before `start()`.
+   */
+  get snapshot(): DeepReadonly<T> {
+    return this.#requireState().snapshot as DeepReadonly<T>;
+  }
+
+  /** The version of the snapshot in force (starts at 1, grows with every applied change); 0 before `start()`. */
+  get version(): number {
+    return this.#state?.version ?? 0;
+  }
+
+  /**
+   * Loads every layer (files, environment, arguments, the first fetch of each remote source), validates the
+   * whole, puts it in force, then starts watching files and polling remote sources. Idempotent.
+   * @throws KaryonError ERR_INVALID_CONFIG naming every bad key (and where it came from) when the initial
+   * configuration is invalid; the sources are closed again.
+   */
+  start(signal?: AbortSignal): Promise<void> {
+    if (this.#starting !== undefined) return this.#starting;
+    if (this.#closing !== undefined) return Promise.reject(new KaryonError('ERR_INVALID_STATE', 'configuration is closed'));
+    this.#starting = this.#start(signal);
+    return this.#starting;
+  }
+
+  /**
+   * A live handle on `key` (a leaf or a group of the schema); the same handle for the same key.
+   * @throws KaryonError ERR_INVALID_CONFIG when the schema has no such key.
+   */
+  property<K extends ConfigKey<T>>(key: K): Property<DeepReadonly<ConfigValue<T, K>>> {
+    let handle = this.#properties.get(key);
+    if (handle === undefined) {
+      if (typeof key !== 'string' || !this.#index.has(key)) {
+        throw new KaryonError('ERR_INVALID_CONFIG', `unknown configuration key '${String(key)}': not declared in the schema`);
+      }
+      handle = new PropertyHandle<unknown>(key, this.#options.logger);
+      if (this.#state !== undefined) handle.moveTo(this.#state.snapshot);
+      this.#properties.set(key, handle);
+    }
+    return handle as Property<DeepReadonly<ConfigValue<T, K>>>;
+  }
+
+  /**
+   * The current value of `key`. For a value read often, keep a {@link property} handle instead.
+   * @throws KaryonError ERR_INVALID_CONFIG for an unknown key, ERR_INVALID_STATE before `start()`.
+   */
+  get<K extends ConfigKey<T>>(key: K): DeepReadonly<ConfigValue<T, K>> {
+    return this.property(key).get();
+  }
+
+  /** Calls `listener` after every applied change (and rollback); returns a function that removes it. */
+  onChange(listener: (event: ConfigChangeEvent) => void): () => void {
+    const wrapped = (event: ConfigChangeEvent): void => listener(event);
+    this.on('change', wrapped);
+    return () => {
+      this.off('change', wrapped);
+    };
+  }
+
+  /**
+   * Sets a runtime override (the highest layer), validated with everything else like any other change.
+   * @throws KaryonError ERR_INVALID_CONFIG when the key is unknown or the value is rejected (the reason names it;
+   * `errors` lists each {@link ConfigIssue}); ERR_INVALID_STATE before `start()`.
+   */
+  setOverride(key: string, value: unknown): ConfigChangeResult {
+    const state = this.#requireState();
+    if (typeof key !== 'string' || key === '') invalidOption('key', 'a dotted configuration key', key);
+    const flat = this.#index.flatten({ [key]: value }, 'override', this.#limits);
+    if (flat.issues.length === 0 && !this.#index.leaves.has(key)) {
+      flat.issues.push({ key, origin: 'override', message: `'${key}' is a group of settings; override its keys one by one` });
+    }
+    if (flat.issues.length > 0) return this.#throwRejected('override', 'override', flat.issues);
+    const overrides = new Map(state.overrides);
+    overrides.set(key, flat.entries.get(key));
+    return this.#override(overrides);
+  }
+
+  /**
+   * Removes a runtime override, so the key falls back to the layers below (validated like any change).
+   * @throws KaryonError ERR_INVALID_CONFIG when the values underneath are rejected; ERR_INVALID_STATE before `start()`.
+   */
+  clearOverride(key: string): ConfigChangeResult {
+    const state = this.#requireState();
+    if (!state.overrides.has(key)) return { outcome: 'unchanged', version: state.version, changes: [] };
+    const overrides = new Map(state.overrides);
+    overrides.delete(key);
+    return this.#override(overrides);
+  }
+
+  /** The runtime overrides in force, by key (sensitive values masked). */
+  overrides(): Readonly<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of this.#state?.overrides ?? []) out[key] = this.#index.mask(key, value);
+    return out;
+  }
+
+  /** True when `key` has a runtime override. */
+  hasOverride(key: string): boolean {
+    return this.#state?.overrides.has(key) ?? false;
+  }
+
+  /** True when the schema declares `key` (a leaf or a group). */
+  hasKey(key: string): boolean {
+    return this.#index.has(key);
+  }
+
+  /** True when `key` is marked `sensitive` in the schema, or is a group holding such a key. */
+  isSensitiveKey(key: string): boolean {
+    return this.#index.isSensitive(key);
+  }
+
+  /** True when the schema declares `key` as a single value (not a group), as overrides need. */
+  isLeafKey(key: string): boolean {
+    return this.#index.leaves.has(key);
+  }
+
+  /** Reads every source again now (files re-read, remote sources fetched), applying what changed. */
+  async reload(signal?: AbortSignal): Promise<void> {
+    this.#requireState();
+    await Promise.all(this.#options.sources.map((source) => source.refresh(signal)));
+  }
+
+  /** Each key's value in force and the layer it came from; sensitive values masked. */
+  describe(): ConfigDescription {
+    const state = this.#requireState();
+    const keys = [...this.#index.leaves.values()].map((leaf) => {
+      const origin = state.keyOrigins.get(leaf.key);
+      return Object.freeze({
+        key: leaf.key,
+        value: this.#index.mask(leaf.key, walk(state.snapshot, leaf.segments)),
+        layer: origin?.layer ?? 'default',
+        source: origin?.name ?? 'default',
+        sensitive: leaf.sensitive,
+        doc: leaf.doc,
+      });
+    });
+    return Object.freeze({ version: state.version, updatedAt: state.appliedAt, keys: Object.freeze(keys), overrides: this.overrides() });
+  }
+
+  /** The state of every source: working or failing, the files found, the last error. */
+  sources(): readonly ConfigSourceStatus[] {
+    return this.#options.sources.map((source) => source.status());
+  }
+
+  /** Recent applied changes, rejections and rollbacks, oldest first (at most `historyLimit`). */
+  history(): readonly ConfigHistoryEntry[] {
+    return [...this.#history];
+  }
+
+  /** Stops watching files and polling remote sources; the last snapshot stays readable. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#controller.abort(new KaryonError('ERR_INVALID_STATE', 'configuration closed'));
+      this.#window?.timer.clear();
+      this.#window = undefined;
+      this.#unsubscribeHealth();
+      await this.#starting?.catch(noop);
+      await Promise.allSettled(this.#options.sources.map((source) => source.close()));
+    })();
+    return this.#closing;
+  }
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #start(signal: AbortSignal | undefined): Promise<void> {
+    const { sources, clock, logger } = this.#options;
+    if (signal?.aborted) throw abortReason(signal);
+    const issues: ConfigIssue[] = [];
+    this.#fixedOrigins = { env: this.#envOrigins(issues), argv: this.#argvOrigins(issues) };
+    this.#pendingContents = sources.map(() => undefined);
+    const contexts = sources.map((source, i): ConfigSourceContext => this.#context(source, i));
+    const onAbort = (): void => this.#controller.abort(abortReason(signal));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let contents: SourceContent[];
+    try {
+      const opened = await Promise.allSettled(sources.map((source, i) => source.open(contexts[i] as ConfigSourceContext)));
+      if (this.#controller.signal.aborted) throw abortReason(this.#controller.signal);
+      const failures = opened.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failures.length > 0) {
+        const first = failures[0]?.reason as unknown;
+        if (failures.length === 1 && isKaryonError(first)) throw first;
+        throw new KaryonError('ERR_INVALID_CONFIG', `configuration sources failed to open: ${failures.map((f) => errorMessage(f.reason)).join('; ')}`, {
+          cause: first,
+          errors: failures.map((f) => f.reason as unknown),
+          retryable: true,
+        });
+      }
+      contents = opened.map((r, i) => this.#pendingContents[i] ?? (r as PromiseFulfilledResult<SourceContent>).value);
+    } catch (error) {
+      await this.#abandon();
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    const sourceOrigins = contents.map((content, i) => this.#toOrigins(sources[i] as ConfigSource, content, issues));
+    const built = issues.length === 0 ? this.#build(sourceOrigins, new Map(), undefined) : undefined;
+    if (built === undefined || !built.ok) {
+      const all = built === undefined ? issues : built.issues;
+      await this.#abandon();
+      throw new KaryonError('ERR_INVALID_CONFIG', `invalid configuration:\n${formatIssues(all)}`, { errors: all });
+    }
+    const state: ConfigState = {
+      version: this.#nextVersion++,
+      appliedAt: clock.now(),
+      snapshot: built.snapshot,
+      sourceOrigins,
+      overrides: new Map(),
+      keyOrigins: built.keyOrigins,
+    };
+    this.#state = state;
+    for (const handle of this.#properties.values()) handle.moveTo(state.snapshot);
+    this.#record({ kind: 'applied', at: state.appliedAt, version: state.version, trigger: 'start', source: 'start', changes: [] });
+    logger.info('configuration loaded', { version: state.version, sources: sources.map((s) => s.name) });
+    const rollback = this.#options.rollback;
+    if (rollback !== undefined) {
+      this.#unsubscribeHealth = rollback.onHealthChange((healthy) => {
+        if (!healthy && this.#window !== undefined) this.#rollback('readiness turned critical');
+      });
+    }
+  }
+
+  async #abandon(): Promise<void> {
+    this.#controller.abort(new KaryonError('ERR_INVALID_STATE', 'configuration start failed'));
+    await Promise.allSettled(this.#options.sources.map((source) => source.close()));
+  }
+
+  #context(source: ConfigSource, index: number): ConfigSourceContext {
+    const { clock, logger, environment } = this.#options;
+    return {
+      environment,
+      clock,
+      logger,
+      signal: this.#controller.signal,
+      update: (content) => this.#offer(index, content),
+      failed: (error, consecutiveFailures) => {
+        logger.warn('configuration source failed; keeping its last good values', { source: source.name, error, consecutiveFailures });
+        this.#dispatch(() => this.#emit('sourceError', { at: clock.now(), source: source.name, layer: source.layer, error, consecutiveFailures }));
+      },
+      recovered: () => {
+        logger.info('configuration source recovered', { source: source.name });
+        this.#dispatch(() => this.#emit('sourceRecovered', { at: clock.now(), source: source.name, layer: source.layer, error: undefined, consecutiveFailures: 0 }));
+      },
+    };
+  }
+
+  #offer(index: number, content: SourceContent): SourceUpdateOutcome {
+    if (this.#controller.signal.aborted) return 'unchanged';
+    const state = this.#state;
+    if (state === undefined) {
+      // Still starting: the newest content of each source is what start() uses.
+      this.#pendingContents[index] = content;
+      return 'pending';
+    }
+    const source = this.#options.sources[index] as ConfigSource;
+    const issues: ConfigIssue[] = [];
+    const origins = this.#toOrigins(source, content, issues);
+    if (issues.length > 0) {
+      this.#reject(source.layer, source.name, issues);
+      return 'rejected';
+    }
+    const sourceOrigins = [...state.sourceOrigins];
+    sourceOrigins[index] = origins;
+    const result = this.#apply(sourceOrigins, state.overrides, source.layer, source.name);
+    return result.ok ? result.outcome : 'rejected';
+  }
+
+  #override(overrides: Map<string, unknown>): ConfigChangeResult {
+    const state = this.#requireState();
+    const result = this.#apply(state.sourceOrigins, overrides, 'override', 'override');
+    if (!result.ok) return this.#throwRejected('override', 'override', result.issues, true);
+    return { outcome: result.outcome, version: this.#requireState().version, changes: result.changes };
+  }
+
+  #throwRejected(trigger: ConfigTrigger, source: string, issues: ConfigIssue[], recorded = false): never {
+    if (!recorded) this.#reject(trigger, source, issues);
+    throw new KaryonError('ERR_INVALID_CONFIG', `configuration change rejected:\n${formatIssues(issues)}`, { errors: issues });
+  }
+
+  /** Builds, validates and, when valid, swaps in a state with these contents. */
+  #apply(
+    sourceOrigins: readonly (readonly Origin[])[],
+    overrides: ReadonlyMap<string, unknown>,
+    trigger: ConfigTrigger,
+    source: string,
+  ): { ok: true; outcome: 'applied' | 'unchanged'; changes: KeyChange[] } | { ok: false; issues: ConfigIssue[] } {
+    const previous = this.#requireState();
+    const built = this.#build(sourceOrigins, overrides, previous.snapshot);
+    if (!built.ok) {
+      this.#reject(trigger, source, built.issues);
+      return { ok: false, issues: built.issues };
+    }
+    const changes = this.#changes(previous.snapshot, built.snapshot);
+    if (changes.length === 0) {
+      // Same values (a touched file, an override equal to the value in force): keep the version, but remember
+      // the new contents so later changes of other layers fall back correctly.
+      this.#state = { ...previous, sourceOrigins, overrides, keyOrigins: built.keyOrigins };
+      return { ok: true, outcome: 'unchanged', changes };
+    }
+    const next: ConfigState = {
+      version: this.#nextVersion++,
+      appliedAt: this.#options.clock.now(),
+      snapshot: built.snapshot,
+      sourceOrigins,
+      overrides,
+      keyOrigins: built.keyOrigins,
+    };
+    this.#swap(next, previous, trigger, source, changes);
+    this.#armRollback(previous);
+    return { ok: true, outcome: 'applied', changes };
+  }
+
+  /** The one place a new state comes into force: snapshot and every property handle in one synchronous pass. */
+  #swap(next: ConfigState, previous: ConfigState, trigger: ConfigTrigger, source: string, changes: KeyChange[], reason?: string): void {
+    this.#state = next;
+    const notifications: (() => void)[] = [];
+    for (const handle of this.#properties.values()) {
+      const notify = handle.moveTo(next.snapshot);
+      if (notify !== undefined) notifications.push(notify);
+    }
+    const event: ConfigChangeEvent = Object.freeze({
+      version: next.version,
+      previousVersion: previous.version,
+      at: next.appliedAt,
+      trigger,
+      source,
+      changes: Object.freeze(changes),
+    });
+    if (trigger !== 'rollback') {
+      this.#record({ kind: 'applied', at: next.appliedAt, version: next.version, trigger, source, changes });
+      this.#options.logger.info('configuration changed', { version: next.version, source, keys: changes.map((c) => c.key) });
+    } else {
+      this.#options.logger.warn('configuration rolled back', { version: next.version, reason, keys: changes.map((c) => c.key) });
+    }
+    // Listeners run only after every handle points at the new snapshot.
+    this.#dispatch(() => {
+      for (const notify of notifications) notify();
+      this.#emit('change', event);
+    });
+  }
+
+  #reject(trigger: ConfigTrigger, source: string, issues: readonly ConfigIssue[]): void {
+    const at = this.#options.clock.now();
+    const reason = issues.map((issue) => issue.message).join('; ');
+    const version = this.version;
+    this.#record({ kind: 'rejected', at, version, trigger, source, reason, issues });
+    this.#options.logger.warn('configuration update rejected; keeping the last good values', { source, reason });
+    this.#dispatch(() => this.#emit('configRejected', Object.freeze({ at, trigger, source, reason, issues: Object.freeze([...issues]), version })));
+  }
+
+  #armRollback(previous: ConfigState): void {
+    const rollback = this.#options.rollback;
+    if (rollback === undefined) return;
+    const schedule = (): ClockTimer =>
+      this.#options.clock
+        .setTimeout(() => {
+          // A verdict that changed without a notification still counts at the end of the window.
+          if (!safeHealthy(rollback)) this.#rollback('readiness was critical at the end of the window');
+          else this.#window = undefined;
+        }, rollback.windowMs)
+        .unref();
+    if (this.#window !== undefined) {
+      this.#window.timer.clear();
+      this.#window.timer = schedule();
+      return;
+    }
+    if (!safeHealthy(rollback)) {
+      // Rolling back to a snapshot that was already unhealthy would undo a change that may be the fix.
+      this.#options.logger.warn('configuration changed while not ready; no rollback window opened', { version: this.version });
+      return;
+    }
+    this.#window = { target: previous, timer: schedule() };
+  }
+
+  #rollback(reason: string): void {
+    const window = this.#window;
+    const current = this.#state;
+    if (window === undefined || current === undefined || this.#controller.signal.aborted) return;
+    window.timer.clear();
+    this.#window = undefined;
+    const restored: ConfigState = { ...window.target, version: this.#nextVersion++, appliedAt: this.#options.clock.now() };
+    const changes = this.#changes(current.snapshot, restored.snapshot);
+    const fullReason = `${reason} within ${this.#options.rollback?.windowMs ?? 0} ms of version ${current.version}`;
+    this.#record({
+      kind: 'rolledBack',
+      at: restored.appliedAt,
+      version: restored.version,
+      trigger: 'rollback',
+      source: 'rollback',
+      undoneVersion: current.version,
+      restoredVersion: window.target.version,
+      reason: fullReason,
+      changes,
+    });
+    this.#swap(restored, current, 'rollback', 'rollback', changes, fullReason);
+    this.#dispatch(() =>
+      this.#emit('rollback', {
+        at: restored.appliedAt,
+        undoneVersion: current.version,
+        restoredVersion: window.target.version,
+        version: restored.version,
+        reason: fullReason,
+      }),
+    );
+  }
+
+  #build(sourceOrigins: readonly (readonly Origin[])[], overrides: ReadonlyMap<string, unknown>, previous: unknown): BuildResult {
+    const { sources, validators } = this.#options;
+    const ordered: Origin[] = [];
+    const byLayer = (layer: 'file' | 'remote'): void => {
+      sources.forEach((source, i) => {
+        if (source.layer === layer) ordered.push(...(sourceOrigins[i] ?? []));
+      });
+    };
+    byLayer('file');
+    ordered.push(...this.#fixedOrigins.env, ...this.#fixedOrigins.argv);
+    byLayer('remote');
+    if (overrides.size > 0) ordered.push({ name: 'override', layer: 'override', entries: overrides });
+
+    const keyOrigins = new Map<string, Origin>();
+    const values = new Map<string, unknown>();
+    for (const origin of ordered) {
+      for (const [key, value] of origin.entries) {
+        values.set(key, value);
+        keyOrigins.set(key, origin);
+      }
+    }
+    // A fresh convict instance each time: load() on a live instance merges in place, keeps removed keys and
+    // lets readers see half-applied state. set() replaces each leaf whole (object leaves are not merged).
+    const instance = convict(this.#index.schema, { env: {}, args: [] });
+    const issues: ConfigIssue[] = [];
+    for (const [key, value] of values) instance.set(key, value);
+    try {
+      instance.validate({ allowed: 'strict', output: noop });
+    } catch (error) {
+      issues.push(...this.#convictIssues(errorMessage(error), keyOrigins));
+    }
+    if (issues.length > 0) return { ok: false, issues };
+    const snapshot = deepFreeze(shareUnchanged(instance.getProperties(), previous));
+    for (const [key, validator] of validators) {
+      let verdict: unknown;
+      try {
+        verdict = validator(walk(snapshot, key.split('.')), snapshot);
+      } catch (error) {
+        verdict = errorMessage(error);
+      }
+      if (verdict !== true) {
+        const why = typeof verdict === 'string' && verdict !== '' ? verdict : 'rejected by its validator';
+        issues.push({ key, origin: keyOrigins.get(key)?.name ?? 'default', message: `'${key}': ${why}` });
+      }
+    }
+    return issues.length > 0 ? { ok: false, issues } : { ok: true, snapshot, keyOrigins };
+  }
+
+  #convictIssues(message: string, keyOrigins: ReadonlyMap<string, Origin>): ConfigIssue[] {
+    return message
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => {
+        const match = /^([^\s:]+): (.*)$/s.exec(line);
+        const key = match?.[1];
+        if (key === undefined || !this.#index.has(key)) return { key: undefined, origin: undefined, message: line };
+        return { key, origin: keyOrigins.get(key)?.name ?? 'default', message: `'${key}': ${match?.[2] ?? ''}` };
+      });
+  }
+
+  #toOrigins(source: ConfigSource, content: SourceContent, issues: ConfigIssue[]): Origin[] {
+    if ('error' in content) {
+      issues.push({ key: undefined, origin: source.name, message: `${source.name}: ${content.error}` });
+      return [];
+    }
+    return content.origins.map((origin) => {
+      const flat = this.#index.flatten(origin.values, origin.name, this.#limits, source.unknownKeys ?? 'reject');
+      issues.push(...flat.issues);
+      return { name: origin.name, layer: source.layer, entries: flat.entries };
+    });
+  }
+
+  #envOrigins(issues: ConfigIssue[]): Origin[] {
+    const env = this.#options.env;
+    const byVariable = new Map<string, Record<string, unknown>>();
+    for (const leaf of this.#index.leaves.values()) {
+      if (leaf.env === undefined) continue;
+      const text = env[leaf.env];
+      if (text === undefined || text === '') continue;
+      const raw = byVariable.get(leaf.env) ?? {};
+      raw[leaf.key] = text;
+      byVariable.set(leaf.env, raw);
+    }
+    return [...byVariable].map(([variable, raw]) => {
+      const name = `env:${variable}`;
+      const flat = this.#index.flatten(raw, name, this.#limits);
+      issues.push(...flat.issues);
+      return { name, layer: 'env' as const, entries: flat.entries };
+    });
+  }
+
+  #argvOrigins(issues: ConfigIssue[]): Origin[] {
+    const args = parseArguments(this.#options.argv);
+    const origins: Origin[] = [];
+    for (const leaf of this.#index.leaves.values()) {
+      if (leaf.arg === undefined) continue;
+      const text = args.get(leaf.arg);
+      if (text === undefined) continue;
+      const name = `argv:--${leaf.arg}`;
+      const flat = this.#index.flatten({ [leaf.key]: text }, name, this.#limits);
+      issues.push(...flat.issues);
+      origins.push({ name, layer: 'argv', entries: flat.entries });
+    }
+    return origins;
+  }
+
+  #changes(before: unknown, after: unknown): KeyChange[] {
+    const changes: KeyChange[] = [];
+    if (before === after) return changes;
+    for (const leaf of this.#index.leaves.values()) {
+      const oldValue = walk(before, leaf.segments);
+      const newValue = walk(after, leaf.segments);
+      if (!sameValue(oldValue, newValue)) {
+        changes.push(Object.freeze({ key: leaf.key, oldValue: this.#index.mask(leaf.key, oldValue), newValue: this.#index.mask(leaf.key, newValue) }));
+      }
+    }
+    return changes;
+  }
+
+  #record(entry: ConfigHistoryEntry): void {
+    this.#history.push(Object.freeze(entry));
+    if (this.#history.length > this.#options.historyLimit) this.#history.splice(0, this.#history.length - this.#options.historyLimit);
+  }
+
+  // Listeners may change the configuration again; their events wait until the current dispatch is done, so
+  // every listener sees events in the order the changes happened.
+  #dispatch(job: () => void): void {
+    this.#dispatchQueue.push(job);
+    if (this.#dispatching) return;
+    this.#dispatching = true;
+    try {
+      for (let next = this.#dispatchQueue.shift(); next !== undefined; next = this.#dispatchQueue.shift()) next();
+    } finally {
+      this.#dispatching = false;
+    }
+  }
+
+  #emit<E extends keyof DynamicConfigEvents>(event: E, ...args: DynamicConfigEvents[E]): void {
+    for (const listener of this.listeners(event)) {
+      try {
+        (listener as (...a: DynamicConfigEvents[E]) => void)(...args);
+      } catch (error) {
+        this.#options.logger.error('configuration event listener threw', { event, error: errorMessage(error) });
+      }
+    }
+  }
+
+  #requireState(): ConfigState {
+    const state = this.#state;
+    if (state === undefined) throw new KaryonError('ERR_INVALID_STATE', 'configuration has not started: call and await start() first');
+    return state;
+  }
+}
+
+function safeHealthy(rollback: RollbackOptions): boolean {
+  try {
+    return rollback.isHealthy();
+  } catch {
+    return false;
+  }
+}
+
+function formatIssues(issues: readonly ConfigIssue[]): string {
+  return issues.map((issue) => `  - ${issue.message}${issue.origin !== undefined && issue.key !== undefined ? ` [${issue.origin}]` : ''}`).join('\n');
+}
+
+/** `--name value`, `--name=value`, and a bare `--flag` (= `true`); the last occurrence wins; `--` ends options. */
+function parseArguments(argv: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] as string;
+    if (token === '--') break;
+    if (!token.startsWith('--') || token.length === 2) continue;
+    const body = token.slice(2);
+    const eq = body.indexOf('=');
+    if (eq >= 0) {
+      out.set(body.slice(0, eq), body.slice(eq + 1));
+      continue;
+    }
+    const next = argv[i + 1];
+    if (next !== undefined && !next.startsWith('--')) {
+      out.set(body, next);
+      i++;
+    } else {
+      out.set(body, 'true');
+    }
+  }
+  return out;
+}
+
+/**
+ * Defines a live configuration on a convict schema: layers, watched files, polled remote sources, validated
+ * atomic snapshots, property handles and runtime overrides. Call `start()` before reading it.
+ *
+ * @throws KaryonError ERR_INVALID_OPTION when an option (or the schema itself) is wrong.
+ *
+ * @example
+ * ```ts
+ * const config = defineConfig<Settings>({
+ *   schema,
+ *   sources: [fileSource({ path: 'config/app' }), remoteSource({ url: 'http://config:8888', format: 'spring-cloud-config', application: 'greeter' })],
+ *   env: process.env,
+ *   argv: process.argv.slice(2),
+ *   environment: process.env.NODE_ENV,
+ * });
+ * await config.start();
+ * const rule = config.property('client.greeter.rule');
+ * rule.get();                                  // a field read
+ * rule.onChange((next, previous) => balancer.setRule(next));
+ * ```
+ */
+export function defineConfig<T extends object = Record<string, unknown>>(options: DynamicConfigOptions<T>): DynamicConfig<T> {
+  return new DynamicConfig<T>(options);
+}
