@@ -23,6 +23,9 @@ const codes = {
   ERR_RETRY_BUDGET_EXHAUSTED: { retryable: true },
   ERR_UPSTREAM: { retryable: true },
   ERR_METRICS_TRANSPORT: { retryable: true },
+  ERR_BREAKER_OPEN: { retryable: false },
+  ERR_COMMAND_TIMEOUT: { retryable: true },
+  ERR_BULKHEAD_FULL: { retryable: false },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A stable error code: part of the public contract, listed in `docs/errors.md`. */

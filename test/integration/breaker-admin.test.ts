@@ -1,0 +1,158 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { AdminServer, resolveAdminOptions } from '../../src/admin/index.js';
+import type { AdminOptions, AdminServiceView } from '../../src/admin/index.js';
+import { CommandRegistry, breakerAdminRoutes } from '../../src/breaker/index.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  await Promise.allSettled(cleanups.splice(0).map((cleanup) => cleanup()));
+});
+
+/** The breaker endpoints are the only ones these tests use, so the service view is never asked. */
+const view = {} as AdminServiceView;
+
+async function adminWith(registry: CommandRegistry, options: AdminOptions = {}) {
+  const admin = new AdminServer(view, resolveAdminOptions({ port: 0, host: '127.0.0.1', ...options }));
+  const routes = breakerAdminRoutes(admin, registry);
+  await admin.listen();
+  cleanups.push(async () => {
+    await routes.close();
+    await admin.close();
+    await registry.close();
+  });
+  return { url: admin.url!, routes };
+}
+
+async function call(url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}) {
+  const res = await request(url, { method: (init.method ?? 'GET') as 'GET', body: init.body ?? null, headers: init.headers ?? {} });
+  const text = await res.body.text();
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.statusCode, headers: res.headers, text, json };
+}
+
+describe('GET /breakers', () => {
+  it('shows every command with its state, settings, counts and latency percentiles', async () => {
+    const registry = new CommandRegistry({ group: 'shop' });
+    const getCart = registry.command('getCart', async (fail: boolean) => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (fail) throw new Error('cart down');
+      return 'cart';
+    });
+    registry.executor('client:pricing', { timeoutMs: 250 });
+    for (let i = 0; i < 6; i++) await getCart(i % 3 === 0).catch(() => undefined);
+    const { url } = await adminWith(registry);
+    const res = await call(`${url}/breakers`);
+    expect(res.status).toBe(200);
+    const commands = res.json?.commands as Record<string, unknown>[];
+    expect(commands.map((c) => c.name)).toEqual(['getCart', 'client:pricing']);
+    expect(commands[0]).toMatchObject({
+      name: 'getCart',
+      group: 'shop',
+      state: 'CLOSED',
+      circuitOpen: false,
+      health: { requestCount: 6, errorCount: 2, errorPercentage: 33 },
+      rolling: { success: 4, failure: 2, fallbackMissing: 2, exceptionsThrown: 2 },
+      settings: { timeoutMs: 1000, requestVolumeThreshold: 20, errorThresholdPercentage: 50, sleepWindowMs: 5000 },
+      bulkhead: { running: 0, queued: 0, completed: 6 },
+    });
+    const latency = (commands[0] as { latency: { execute: { count: number; percentiles: Record<string, number> } } }).latency;
+    expect(latency.execute.count).toBe(6);
+    expect(latency.execute.percentiles['50']).toBeGreaterThanOrEqual(4);
+    expect(commands[1]).toMatchObject({ name: 'client:pricing', settings: { timeoutMs: 250 } });
+    const one = await call(`${url}/breakers/${encodeURIComponent('client:pricing')}`);
+    expect(one.status).toBe(200);
+    expect(one.json).toMatchObject({ name: 'client:pricing', group: 'shop' });
+  });
+
+  it('answers 404 for an unknown command', async () => {
+    const { url } = await adminWith(new CommandRegistry());
+    const res = await call(`${url}/breakers/nope`);
+    expect(res.status).toBe(404);
+    expect(res.json?.error).toBe('no command named "nope"');
+  });
+});
+
+describe('PUT /breakers/{name}', () => {
+  it('forces a command open and closed, and resets it', async () => {
+    const registry = new CommandRegistry();
+    let calls = 0;
+    const ping = registry.command('ping', () => {
+      calls++;
+      return Promise.resolve('pong');
+    });
+    const { url } = await adminWith(registry);
+    const open = await call(`${url}/breakers/ping`, { method: 'PUT', body: '{"action":"forceOpen"}' });
+    expect(open.status).toBe(200);
+    expect(open.json).toMatchObject({ state: 'FORCED_OPEN', circuitOpen: true, settings: { forceOpen: true } });
+    await expect(ping()).rejects.toMatchObject({ code: 'ERR_BREAKER_OPEN', command: 'ping' });
+    expect(calls).toBe(0);
+    const closed = await call(`${url}/breakers/ping`, { method: 'PUT', body: '{"action":"forceClosed"}' });
+    expect(closed.json).toMatchObject({ state: 'FORCED_CLOSED', settings: { forceOpen: false, forceClosed: true } });
+    await expect(ping()).resolves.toBe('pong');
+    const reset = await call(`${url}/breakers/ping`, { method: 'PUT', body: '{"action":"reset"}' });
+    expect(reset.json).toMatchObject({ state: 'CLOSED', settings: { forceOpen: false, forceClosed: false } });
+    expect(ping.state).toBe('CLOSED');
+  });
+
+  it('changes settings live; null removes an override', async () => {
+    const registry = new CommandRegistry();
+    const slow = registry.command('slow', () => new Promise((resolve) => setTimeout(() => resolve('late'), 300)), { timeoutMs: 5000 });
+    const { url } = await adminWith(registry);
+    const res = await call(`${url}/breakers/slow`, { method: 'PUT', body: JSON.stringify({ settings: { timeoutMs: 20, maxConcurrent: 3 } }) });
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ settings: { timeoutMs: 20, maxConcurrent: 3 } });
+    await expect(slow()).rejects.toMatchObject({ code: 'ERR_COMMAND_TIMEOUT' });
+    const cleared = await call(`${url}/breakers/slow`, { method: 'PUT', body: JSON.stringify({ settings: { timeoutMs: null } }) });
+    expect(cleared.json).toMatchObject({ settings: { timeoutMs: 1000, maxConcurrent: 3 } });
+    expect(slow.overrides).toEqual({ maxConcurrent: 3 });
+  });
+
+  it('answers 400 with a reason for bad input and 404 for an unknown command, changing nothing', async () => {
+    const registry = new CommandRegistry();
+    const cmd = registry.command('guarded', () => 1, { timeoutMs: 100 });
+    const { url } = await adminWith(registry);
+    const cases: [string, string, number, RegExp][] = [
+      ['guarded', '{not json', 400, /not valid JSON/],
+      ['guarded', '', 400, /empty/],
+      ['guarded', '[1]', 400, /body must be/],
+      ['guarded', '{}', 400, /got neither/],
+      ['guarded', '{"action":"explode"}', 400, /field 'action' must be one of/],
+      ['guarded', '{"action":"reset","extra":1}', 400, /unknown field "extra"/],
+      ['guarded', '{"settings":[1]}', 400, /field 'settings' must be an object/],
+      ['guarded', '{"settings":{"timeoutMs":-1}}', 400, /setting 'timeoutMs' of command 'guarded' must be an integer >= 0 \(got -1\)/],
+      ['guarded', '{"settings":{"timeout":5}}', 400, /has no setting 'timeout'/],
+      ['guarded', '{"settings":{"rollingBuckets":7}}', 400, /multiple of 'rollingBuckets'/],
+      ['missing', '{"action":"reset"}', 404, /no command named "missing"/],
+    ];
+    for (const [name, body, status, reason] of cases) {
+      const res = await call(`${url}/breakers/${name}`, { method: 'PUT', body });
+      expect({ body, status: res.status }).toEqual({ body, status });
+      expect(String(res.json?.error)).toMatch(reason);
+    }
+    expect(cmd.settings.timeoutMs).toBe(100);
+    expect(cmd.state).toBe('CLOSED');
+  });
+
+  it('is a mutation: with an admin token it needs the bearer token', async () => {
+    const registry = new CommandRegistry();
+    const cmd = registry.command('secured', () => 1);
+    const { url } = await adminWith(registry, { token: 's3cret' });
+    const denied = await call(`${url}/breakers/secured`, { method: 'PUT', body: '{"action":"forceOpen"}' });
+    expect(denied.status).toBe(401);
+    expect(cmd.state).toBe('CLOSED');
+    expect((await call(`${url}/breakers`)).status).toBe(200);
+    const allowed = await call(`${url}/breakers/secured`, {
+      method: 'PUT',
+      body: '{"action":"forceOpen"}',
+      headers: { authorization: 'Bearer s3cret' },
+    });
+    expect(allowed.status).toBe(200);
+    expect(cmd.state).toBe('FORCED_OPEN');
+  });
+});
