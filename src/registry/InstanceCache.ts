@@ -1,12 +1,21 @@
 import { EventEmitter } from 'eventemitter3';
-import type { RegistryChange, RegistryInstance } from './types.js';
+import type { InstanceModification, InstanceStatus, RegistryChange, RegistryInstance } from './types.js';
 
 const EMPTY: readonly RegistryInstance[] = Object.freeze([]);
+/** Bound on the views (and on the distinct query strings) kept. */
+const MAX_VIEWS = 10_000;
 
-interface Indexes {
-  readonly byApp: Map<string, readonly RegistryInstance[]>;
-  readonly byVip: Map<string, readonly RegistryInstance[]>;
-  readonly upByVip: Map<string, readonly RegistryInstance[]>;
+/** How two records of the same instance are compared; equal records are not a change. */
+export type InstanceEquality = (a: RegistryInstance, b: RegistryInstance) => boolean;
+
+/** Options of {@link InstanceCache}. */
+export interface InstanceCacheOptions {
+  /**
+   * Decides whether a re-applied record differs from the one held. A registry whose records have a cheaper
+   * exact comparison (shared parts compared by identity) passes it here.
+   * @default sameInstance
+   */
+  readonly equals?: InstanceEquality;
 }
 
 interface CacheEvents {
@@ -14,14 +23,42 @@ interface CacheEvents {
 }
 
 /**
- * A registry's view of every instance: indexed by id, app and VIP, with the UP instances of each VIP kept as
- * one frozen array until the view changes, so a balancer reads its candidates without allocating.
+ * The instances of one app, or of one VIP (or a comma list of VIPs), as last built. Views are built only for
+ * the keys someone asked for, so the cache costs nothing per instance for apps nobody calls.
+ */
+interface View {
+  /** The VIPs (lower case) or the one app name (upper case) this view collects. */
+  readonly names: readonly string[];
+  readonly byApp: boolean;
+  all: RegistryInstance[];
+  up: RegistryInstance[];
+}
+
+/**
+ * A registry's view of every instance: indexed by id, with views by app and by VIP built on demand and then
+ * kept as frozen arrays until the view changes, so a balancer reads its candidates without allocating.
  * Batches are applied whole and reported as one change; applying the same batch twice reports nothing.
+ * Counts of instances by status are kept as batches apply (Eureka's `apps__hashcode` is made from them).
  */
 export class InstanceCache {
   readonly #instances = new Map<string, RegistryInstance>();
   readonly #events = new EventEmitter<CacheEvents>();
-  #indexes: Indexes | undefined;
+  readonly #equals: InstanceEquality;
+  readonly #statusCounts = new Map<InstanceStatus, number>();
+  /** Views by normalized key: `a:APP` or `v:vip1,vip2`. */
+  readonly #views = new Map<string, View>();
+  /** Views by the exact string asked for, so a read that hits costs one map lookup and no allocation. */
+  readonly #appQueries = new Map<string, View>();
+  readonly #vipQueries = new Map<string, View>();
+  /** Set when a change made every view stale; they are rebuilt, in one pass, at the next read. */
+  #stale = false;
+  /** The VIP keys of each distinct `vipAddress` string seen, so a rebuild does not split strings again. */
+  readonly #vipKeys = new Map<string, readonly string[]>();
+
+  /** @param options - how records are compared */
+  constructor(options: InstanceCacheOptions = {}) {
+    this.#equals = options.equals ?? sameInstance;
+  }
 
   /** Number of instances of every status. */
   get size(): number {
@@ -33,44 +70,78 @@ export class InstanceCache {
     return this.#instances.values();
   }
 
+  /** One instance by id. */
   get(instanceId: string): RegistryInstance | undefined {
     return this.#instances.get(instanceId);
   }
 
+  /** How many instances have each status (statuses with none are absent). */
+  statusCounts(): ReadonlyMap<InstanceStatus, number> {
+    return this.#statusCounts;
+  }
+
+  /** Every instance of an application (any status), by name, case-insensitively. */
   byApp(app: string): readonly RegistryInstance[] {
-    return this.#index().byApp.get(app.toUpperCase()) ?? EMPTY;
+    return this.#view(app, true)?.all ?? EMPTY;
   }
 
+  /** Every instance serving the VIP (any status); a comma list gives the instances serving any of them. */
   byVip(vip: string): readonly RegistryInstance[] {
-    return this.#index().byVip.get(vip.toLowerCase()) ?? EMPTY;
+    return this.#view(vip, false)?.all ?? EMPTY;
   }
 
+  /** The UP instances serving the VIP (or any VIP of a comma list); the same array until the view changes. */
   upByVip(vip: string): readonly RegistryInstance[] {
-    return this.#index().upByVip.get(vip.toLowerCase()) ?? EMPTY;
+    return this.#view(vip, false)?.up ?? EMPTY;
   }
 
+  /** Calls `listener` after each batch that changed something; returns a function that unsubscribes. */
   onChange(listener: (change: RegistryChange) => void): () => void {
     this.#events.on('change', listener);
     return () => this.#events.off('change', listener);
   }
 
-  /** Upserts and removes in one batch; emits one change if anything differs. */
+  /**
+   * Upserts and removes in one batch; emits one change if anything differs. An upsert equal to the record held
+   * keeps the held object, so identities (and the arrays of views) stay stable across re-applied data.
+   * An id may appear more than once: what counts is its state before and after the whole batch.
+   */
   apply(upserts: Iterable<RegistryInstance>, removals: Iterable<string> = []): RegistryChange {
+    // Each touched id's record before the batch; compared with its record after once the batch is done.
+    const before = new Map<string, RegistryInstance | undefined>();
+    for (const instance of upserts) {
+      const id = instance.instanceId;
+      const held = this.#instances.get(id);
+      if (!before.has(id)) before.set(id, held);
+      if (held !== undefined && (held === instance || this.#equals(held, instance))) continue;
+      this.#instances.set(id, instance);
+    }
+    for (const id of removals) {
+      const held = this.#instances.get(id);
+      if (held === undefined) continue;
+      if (!before.has(id)) before.set(id, held);
+      this.#instances.delete(id);
+    }
     const added: RegistryInstance[] = [];
     const removed: RegistryInstance[] = [];
-    const modified: { previous: RegistryInstance; current: RegistryInstance }[] = [];
-    for (const instance of upserts) {
-      const previous = this.#instances.get(instance.instanceId);
-      if (previous === undefined) added.push(instance);
-      else if (!sameInstance(previous, instance)) modified.push({ previous, current: instance });
-      else continue;
-      this.#instances.set(instance.instanceId, instance);
-    }
-    for (const instanceId of removals) {
-      const previous = this.#instances.get(instanceId);
-      if (previous === undefined) continue;
-      this.#instances.delete(instanceId);
-      removed.push(previous);
+    const modified: InstanceModification[] = [];
+    for (const [id, previous] of before) {
+      const current = this.#instances.get(id);
+      if (previous === current) continue;
+      if (previous === undefined) {
+        added.push(current!);
+        this.#count(current!.status, 1);
+      } else if (current === undefined) {
+        removed.push(previous);
+        this.#count(previous.status, -1);
+      } else if (this.#equals(previous, current)) {
+        // Changed and changed back within the batch: keep the object the views already hold.
+        this.#instances.set(id, previous);
+      } else {
+        modified.push({ previous, current });
+        this.#count(previous.status, -1);
+        this.#count(current.status, 1);
+      }
     }
     return this.#emit({ added, removed, modified });
   }
@@ -84,59 +155,155 @@ export class InstanceCache {
     return this.apply(incoming.values(), removals);
   }
 
+  #count(status: InstanceStatus, delta: number): void {
+    const count = (this.#statusCounts.get(status) ?? 0) + delta;
+    if (count === 0) this.#statusCounts.delete(status);
+    else this.#statusCounts.set(status, count);
+  }
+
   #emit(change: RegistryChange): RegistryChange {
     if (change.added.length + change.removed.length + change.modified.length === 0) return change;
-    this.#indexes = undefined;
+    this.#stale = true;
     this.#events.emit('change', change);
     return change;
   }
 
-  #index(): Indexes {
-    if (this.#indexes !== undefined) return this.#indexes;
-    const byApp = new Map<string, RegistryInstance[]>();
-    const byVip = new Map<string, RegistryInstance[]>();
-    const upByVip = new Map<string, RegistryInstance[]>();
+  #view(query: string, byApp: boolean): View | undefined {
+    if (this.#stale) this.#rebuild();
+    const queries = byApp ? this.#appQueries : this.#vipQueries;
+    const hit = queries.get(query);
+    if (hit !== undefined) return hit;
+    const names = byApp ? [query.trim().toUpperCase()] : splitVips(query);
+    if (names.length === 0 || names[0] === '') return undefined;
+    const key = `${byApp ? 'a' : 'v'}:${names.join(',')}`;
+    let view = this.#views.get(key);
+    if (view === undefined) {
+      // Views live as long as the cache; a caller asking for ever new names must not grow it without end.
+      if (this.#views.size >= MAX_VIEWS) this.#dropViews();
+      view = { names, byApp, all: [], up: [] };
+      this.#fill([view]);
+      this.#views.set(key, view);
+    }
+    if (queries.size < MAX_VIEWS) queries.set(query, view);
+    return view;
+  }
+
+  #dropViews(): void {
+    this.#views.clear();
+    this.#appQueries.clear();
+    this.#vipQueries.clear();
+  }
+
+  /** Rebuilds every view in one pass over the instances. */
+  #rebuild(): void {
+    this.#stale = false;
+    if (this.#vipKeys.size > MAX_VIEWS) this.#vipKeys.clear();
+    this.#fill([...this.#views.values()]);
+  }
+
+  /** Fills `views` from scratch with one pass over the instances, then freezes their arrays. */
+  #fill(views: readonly View[]): void {
+    const byApp = new Map<string, View[]>();
+    const byVip = new Map<string, View[]>();
+    for (const view of views) {
+      view.all = [];
+      view.up = [];
+      for (const name of view.names) push(view.byApp ? byApp : byVip, name, view);
+    }
     for (const instance of this.#instances.values()) {
-      push(byApp, instance.app.toUpperCase(), instance);
-      for (const vip of vipsOf(instance)) {
-        push(byVip, vip, instance);
-        if (instance.status === 'UP') push(upByVip, vip, instance);
+      if (byApp.size > 0) {
+        for (const view of byApp.get(instance.app.toUpperCase()) ?? EMPTY_VIEWS) add(view, instance);
+      }
+      if (byVip.size > 0) {
+        for (const vip of this.#vipKeysOf(instance.vipAddress)) {
+          for (const view of byVip.get(vip) ?? EMPTY_VIEWS) add(view, instance);
+        }
       }
     }
-    const freeze = (map: Map<string, RegistryInstance[]>): Map<string, readonly RegistryInstance[]> => {
-      for (const list of map.values()) Object.freeze(list);
-      return map;
-    };
-    this.#indexes = { byApp: freeze(byApp), byVip: freeze(byVip), upByVip: freeze(upByVip) };
-    return this.#indexes;
+    for (const view of views) {
+      Object.freeze(view.all);
+      Object.freeze(view.up);
+    }
+  }
+
+  #vipKeysOf(vipAddress: string): readonly string[] {
+    let keys = this.#vipKeys.get(vipAddress);
+    if (keys === undefined) {
+      keys = Object.freeze(splitVips(vipAddress));
+      this.#vipKeys.set(vipAddress, keys);
+    }
+    return keys;
   }
 }
 
-/** The VIP addresses an instance serves: its comma-separated list, lower-cased. */
-export function vipsOf(instance: Pick<RegistryInstance, 'vipAddress'>): string[] {
+const EMPTY_VIEWS: readonly View[] = Object.freeze([]);
+
+/** Adds an instance to a view once: an instance serving two VIPs of a comma-list view comes up twice in a row. */
+function add(view: View, instance: RegistryInstance): void {
+  if (view.all[view.all.length - 1] === instance) return;
+  view.all.push(instance);
+  if (instance.status === 'UP') view.up.push(instance);
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
+/** The VIPs of a comma-separated list: trimmed, lower-cased, without blanks or repeats. */
+function splitVips(list: string): string[] {
   const vips: string[] = [];
-  for (const part of instance.vipAddress.split(',')) {
+  for (const part of list.split(',')) {
     const vip = part.trim().toLowerCase();
     if (vip !== '' && !vips.includes(vip)) vips.push(vip);
   }
   return vips;
 }
 
-function push(map: Map<string, RegistryInstance[]>, key: string, instance: RegistryInstance): void {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [instance]);
-  else list.push(instance);
+/** The VIP addresses an instance serves: its comma-separated list, lower-cased. */
+export function vipsOf(instance: Pick<RegistryInstance, 'vipAddress'>): string[] {
+  return splitVips(instance.vipAddress);
 }
 
-/** Field-by-field equality: a re-applied delta is not a change. */
+/** Every field of a {@link RegistryInstance}, for comparisons that must not depend on how a record is built. */
+const instanceFields = [
+  'instanceId',
+  'app',
+  'vipAddress',
+  'secureVipAddress',
+  'hostName',
+  'ipAddr',
+  'port',
+  'portEnabled',
+  'securePort',
+  'securePortEnabled',
+  'zone',
+  'homePageUrl',
+  'statusPageUrl',
+  'healthCheckUrl',
+  'leaseRenewalIntervalMs',
+  'leaseDurationMs',
+  'status',
+  'overriddenStatus',
+  'lastUpdatedTimestamp',
+  'lastDirtyTimestamp',
+] as const satisfies readonly Exclude<keyof RegistryInstance, 'metadata'>[];
+
+/**
+ * Field-by-field equality of two records (metadata compared entry by entry): a re-applied delta is not a
+ * change. Reads the fields, so it works for plain objects and for records whose fields are getters.
+ */
 export function sameInstance(a: RegistryInstance, b: RegistryInstance): boolean {
   if (a === b) return true;
-  for (const key of Object.keys(a) as (keyof RegistryInstance)[]) {
-    if (key === 'metadata') continue;
-    if (a[key] !== b[key]) return false;
-  }
-  if (Object.keys(b).length !== Object.keys(a).length) return false;
-  const ma = Object.keys(a.metadata);
-  if (ma.length !== Object.keys(b.metadata).length) return false;
-  return ma.every((key) => a.metadata[key] === b.metadata[key]);
+  for (const key of instanceFields) if (a[key] !== b[key]) return false;
+  return sameMetadata(a.metadata, b.metadata);
+}
+
+/** Entry-by-entry equality of two metadata maps. */
+export function sameMetadata(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  if (a === b) return true;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key]);
 }

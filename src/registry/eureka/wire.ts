@@ -149,6 +149,7 @@ export interface DecodedApplications {
   readonly errors: readonly string[];
 }
 
+/** The `@class` of a data center that is neither Amazon nor Netflix (`name: "MyOwn"`). */
 export const DEFAULT_DATA_CENTER_CLASS = 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo';
 const EMPTY_MAP_CLASS = 'java.util.Collections$EmptyMap';
 
@@ -374,6 +375,18 @@ export function appsHashcode(statuses: Iterable<string>): string {
   return [...counts.keys()]
     .sort()
     .map((status) => `${status}_${counts.get(status)}_`)
+    .join('');
+}
+
+/**
+ * {@link appsHashcode} from counts already kept (e.g. by an instance cache), without walking the instances.
+ * Statuses with a count of zero are left out, as Eureka does.
+ */
+export function appsHashcodeOfCounts(counts: Iterable<readonly [string, number]>): string {
+  return [...counts]
+    .filter(([, count]) => count > 0)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([status, count]) => `${status}_${count}_`)
     .join('');
 }
 

@@ -1,0 +1,494 @@
+import { KaryonError } from '../../common/KaryonError.js';
+import { sameInstance, sameMetadata } from '../InstanceCache.js';
+import { InstanceStatus } from '../types.js';
+import type { RegistryInstance } from '../types.js';
+
+// A client caches every instance of every application (Eureka's hash check needs them all), though it calls
+// few of them. Held as decoded, a record is a 21-field object and a dozen strings; most of that is the same for
+// every instance of an app (app, VIPs, zone, metadata, lease, the shape of its URLs). So a record here keeps
+// only what is its own (id, IP, timestamps, port and statuses packed in one small integer) and points at a
+// profile shared with the instances that have the same rest. URLs that follow the usual
+// `scheme://host:port/path` shape are kept as templates, and a host name that starts the instance id
+// (`host:app:port`, the usual id) is read from the id. The benchmark measures the result against the
+// parsed JSON other Node clients keep.
+
+const statusByCode: readonly InstanceStatus[] = [
+  InstanceStatus.UP,
+  InstanceStatus.DOWN,
+  InstanceStatus.STARTING,
+  InstanceStatus.OUT_OF_SERVICE,
+  InstanceStatus.UNKNOWN,
+];
+
+function statusCode(status: InstanceStatus): number {
+  const code = statusByCode.indexOf(status);
+  return code < 0 ? 4 : code;
+}
+
+// Layout of the packed integer: port in bits 0-15, status 16-18, overridden status 19-21, and in 22-29 the
+// length of the host name when it is read from the id (0 when it is held). 30 bits: always a small integer.
+const STATUS_SHIFT = 16;
+const OVERRIDE_SHIFT = 19;
+const HOST_SHIFT = 22;
+const MAX_DERIVED_HOST = 0xff;
+/** Profiles tried before the hash lookup: a few zones or versions of the app being decoded. */
+const RECENT_PROFILES = 4;
+
+/**
+ * How a URL is rebuilt from its instance: `literal` when it does not name the instance, otherwise
+ * `prefix + (ipAddr | hostName) + (':' + port)? + suffix`.
+ */
+interface UrlTemplate {
+  readonly literal: string | undefined;
+  readonly prefix: string;
+  readonly useIp: boolean;
+  readonly withPort: boolean;
+  readonly suffix: string;
+}
+
+/** What the instances of one app, zone and configuration have in common. */
+interface InstanceProfile {
+  readonly hash: number;
+  readonly app: string;
+  readonly vipAddress: string;
+  readonly secureVipAddress: string;
+  readonly zone: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly portEnabled: boolean;
+  readonly securePort: number;
+  readonly securePortEnabled: boolean;
+  readonly leaseRenewalIntervalMs: number;
+  readonly leaseDurationMs: number;
+  readonly homePageUrl: UrlTemplate;
+  readonly statusPageUrl: UrlTemplate;
+  readonly healthCheckUrl: UrlTemplate;
+}
+
+/**
+ * An instance as the Eureka client caches it: a compact, frozen {@link RegistryInstance}. Every field reads as
+ * in a plain record, but most are getters over a profile shared with similar instances; `hostName` (when it
+ * starts the id) and the three URLs (when they follow the instance's host and port) are rebuilt on each read.
+ * Being a class instance, spreading it (`{ ...instance }`) copies almost nothing: use `toJSON()` for a plain
+ * copy of every field.
+ */
+export class EurekaInstance implements RegistryInstance {
+  /** Unique id of the instance. */
+  readonly instanceId: string;
+  /** IP address clients should use. */
+  readonly ipAddr: string;
+  /** When the instance last changed its own record (epoch ms). */
+  readonly lastDirtyTimestamp: number;
+  /** The host name when it cannot be read from the id. */
+  readonly #host: string | undefined;
+  // lastUpdatedTimestamp as its distance from lastDirtyTimestamp: a small integer where a second timestamp
+  // would cost a boxed double.
+  readonly #updatedAfterDirty: number;
+  readonly #packed: number;
+  readonly #profile: InstanceProfile;
+
+  /** Use {@link InstancePool.compact}. */
+  private constructor(instance: RegistryInstance, profile: InstanceProfile) {
+    const { instanceId, hostName } = instance;
+    const derivedHost =
+      hostName.length > 0 && hostName.length <= MAX_DERIVED_HOST && instanceId.length > hostName.length && instanceId.startsWith(hostName);
+    this.instanceId = instanceId;
+    this.ipAddr = instance.ipAddr;
+    this.lastDirtyTimestamp = instance.lastDirtyTimestamp;
+    this.#host = derivedHost ? undefined : hostName;
+    this.#updatedAfterDirty = instance.lastUpdatedTimestamp - instance.lastDirtyTimestamp;
+    this.#packed =
+      instance.port |
+      (statusCode(instance.status) << STATUS_SHIFT) |
+      (statusCode(instance.overriddenStatus) << OVERRIDE_SHIFT) |
+      ((derivedHost ? hostName.length : 0) << HOST_SHIFT);
+    this.#profile = profile;
+    Object.freeze(this);
+  }
+
+  /** @internal Builds a record; only {@link InstancePool} calls it. */
+  static create(instance: RegistryInstance, profile: InstanceProfile): EurekaInstance {
+    return new EurekaInstance(instance, profile);
+  }
+
+  /** @internal The record's profile, for {@link InstancePool}. */
+  static profileOf(record: EurekaInstance): InstanceProfile {
+    return record.#profile;
+  }
+
+  /** Host name clients should use. */
+  get hostName(): string {
+    return this.#host ?? this.instanceId.slice(0, (this.#packed >>> HOST_SHIFT) & MAX_DERIVED_HOST);
+  }
+  /** Plain HTTP port. */
+  get port(): number {
+    return this.#packed & 0xffff;
+  }
+  /** The status clients should act on. */
+  get status(): InstanceStatus {
+    return statusByCode[(this.#packed >>> STATUS_SHIFT) & 7]!;
+  }
+  /** The operator override, or `UNKNOWN`. */
+  get overriddenStatus(): InstanceStatus {
+    return statusByCode[(this.#packed >>> OVERRIDE_SHIFT) & 7]!;
+  }
+  /** When the registry last changed this record (epoch ms). */
+  get lastUpdatedTimestamp(): number {
+    return this.lastDirtyTimestamp + this.#updatedAfterDirty;
+  }
+  /** Application name, upper case. */
+  get app(): string {
+    return this.#profile.app;
+  }
+  /** Virtual address (a comma-separated list is allowed). */
+  get vipAddress(): string {
+    return this.#profile.vipAddress;
+  }
+  /** Secure virtual address. */
+  get secureVipAddress(): string {
+    return this.#profile.secureVipAddress;
+  }
+  /** Whether the plain port is enabled. */
+  get portEnabled(): boolean {
+    return this.#profile.portEnabled;
+  }
+  /** HTTPS port. */
+  get securePort(): number {
+    return this.#profile.securePort;
+  }
+  /** Whether the secure port is enabled. */
+  get securePortEnabled(): boolean {
+    return this.#profile.securePortEnabled;
+  }
+  /** Availability zone. */
+  get zone(): string {
+    return this.#profile.zone;
+  }
+  /** String metadata (frozen, shared with the instances that have the same). */
+  get metadata(): Readonly<Record<string, string>> {
+    return this.#profile.metadata;
+  }
+  /** The instance's home page. */
+  get homePageUrl(): string {
+    return urlOf(this.#profile.homePageUrl, this);
+  }
+  /** The instance's status page. */
+  get statusPageUrl(): string {
+    return urlOf(this.#profile.statusPageUrl, this);
+  }
+  /** The instance's health URL. */
+  get healthCheckUrl(): string {
+    return urlOf(this.#profile.healthCheckUrl, this);
+  }
+  /** Lease renewal interval, ms. */
+  get leaseRenewalIntervalMs(): number {
+    return this.#profile.leaseRenewalIntervalMs;
+  }
+  /** Lease duration, ms. */
+  get leaseDurationMs(): number {
+    return this.#profile.leaseDurationMs;
+  }
+
+  /** True when `other` holds the same record; cheap when both are compact (shared parts compare by identity). */
+  sameAs(other: RegistryInstance): boolean {
+    if (this === other) return true;
+    if (!(other instanceof EurekaInstance)) return sameInstance(this, other);
+    return (
+      this.instanceId === other.instanceId &&
+      this.ipAddr === other.ipAddr &&
+      this.lastDirtyTimestamp === other.lastDirtyTimestamp &&
+      this.#packed === other.#packed &&
+      this.#updatedAfterDirty === other.#updatedAfterDirty &&
+      this.#host === other.#host &&
+      sameProfile(this.#profile, other.#profile)
+    );
+  }
+
+  /** A plain object with every field, for JSON and for copies. */
+  toJSON(): RegistryInstance {
+    return {
+      instanceId: this.instanceId,
+      app: this.app,
+      vipAddress: this.vipAddress,
+      secureVipAddress: this.secureVipAddress,
+      hostName: this.hostName,
+      ipAddr: this.ipAddr,
+      port: this.port,
+      portEnabled: this.portEnabled,
+      securePort: this.securePort,
+      securePortEnabled: this.securePortEnabled,
+      zone: this.zone,
+      metadata: this.metadata,
+      homePageUrl: this.homePageUrl,
+      statusPageUrl: this.statusPageUrl,
+      healthCheckUrl: this.healthCheckUrl,
+      leaseRenewalIntervalMs: this.leaseRenewalIntervalMs,
+      leaseDurationMs: this.leaseDurationMs,
+      status: this.status,
+      overriddenStatus: this.overriddenStatus,
+      lastUpdatedTimestamp: this.lastUpdatedTimestamp,
+      lastDirtyTimestamp: this.lastDirtyTimestamp,
+    };
+  }
+
+}
+
+/** Equality for an {@link InstanceCache} holding {@link EurekaInstance} records. */
+export function eurekaInstanceEquals(a: RegistryInstance, b: RegistryInstance): boolean {
+  return a instanceof EurekaInstance ? a.sameAs(b) : sameInstance(a, b);
+}
+
+/**
+ * Makes compact {@link EurekaInstance} records, sharing one profile among the instances whose shared fields are
+ * equal. Profiles are found by a hash of their fields (no key strings kept) and live until
+ * {@link InstancePool.retainOnly} drops those no record uses.
+ */
+export class InstancePool {
+  #profiles = new Map<number, InstanceProfile[]>();
+  #size = 0;
+  /** URL templates are few (one per URL shape of each app): shared by key. */
+  readonly #templates = new Map<string, UrlTemplate>();
+  readonly #recent: InstanceProfile[] = [];
+  #nextRecent = 0;
+
+  /** Number of distinct profiles held. */
+  get profiles(): number {
+    return this.#size;
+  }
+
+  /**
+   * The compact record of `instance`; compact records are returned as they are.
+   * @throws KaryonError ERR_EUREKA_PROTOCOL when the port is not a TCP port (such an instance cannot be called).
+   */
+  compact(instance: RegistryInstance): EurekaInstance {
+    if (instance instanceof EurekaInstance) return instance;
+    if (!Number.isInteger(instance.port) || instance.port < 0 || instance.port > 0xffff) {
+      throw new KaryonError('ERR_EUREKA_PROTOCOL', `instance '${instance.instanceId}' has port ${instance.port}, not a TCP port`, {
+        instanceId: instance.instanceId,
+      });
+    }
+    // Instances of an app come together in a payload and share a handful of profiles: try those first, with a
+    // comparison that allocates nothing.
+    for (const recent of this.#recent) {
+      if (profileMatches(recent, instance)) return EurekaInstance.create(instance, recent);
+    }
+    const profile = this.#profile(instance);
+    this.#recent[this.#nextRecent] = profile;
+    this.#nextRecent = (this.#nextRecent + 1) % RECENT_PROFILES;
+    return EurekaInstance.create(instance, profile);
+  }
+
+  #profile(instance: RegistryInstance): InstanceProfile {
+    const wanted: InstanceProfile = {
+      hash: 0,
+      app: instance.app,
+      vipAddress: instance.vipAddress,
+      secureVipAddress: instance.secureVipAddress,
+      zone: instance.zone,
+      metadata: instance.metadata,
+      portEnabled: instance.portEnabled,
+      securePort: instance.securePort,
+      securePortEnabled: instance.securePortEnabled,
+      leaseRenewalIntervalMs: instance.leaseRenewalIntervalMs,
+      leaseDurationMs: instance.leaseDurationMs,
+      homePageUrl: this.#template(instance.homePageUrl, instance),
+      statusPageUrl: this.#template(instance.statusPageUrl, instance),
+      healthCheckUrl: this.#template(instance.healthCheckUrl, instance),
+    };
+    const hash = profileHash(wanted);
+    const bucket = this.#profiles.get(hash);
+    let profile = bucket?.find((candidate) => sameProfile(candidate, wanted));
+    if (profile === undefined) {
+      profile = Object.freeze({
+        hash,
+        app: wanted.app,
+        vipAddress: wanted.vipAddress,
+        secureVipAddress: wanted.secureVipAddress,
+        zone: wanted.zone,
+        metadata: Object.isFrozen(instance.metadata) ? instance.metadata : Object.freeze({ ...instance.metadata }),
+        portEnabled: wanted.portEnabled,
+        securePort: wanted.securePort,
+        securePortEnabled: wanted.securePortEnabled,
+        leaseRenewalIntervalMs: wanted.leaseRenewalIntervalMs,
+        leaseDurationMs: wanted.leaseDurationMs,
+        homePageUrl: wanted.homePageUrl,
+        statusPageUrl: wanted.statusPageUrl,
+        healthCheckUrl: wanted.healthCheckUrl,
+      });
+      if (bucket === undefined) this.#profiles.set(hash, [profile]);
+      else bucket.push(profile);
+      this.#size++;
+    }
+    return profile;
+  }
+
+  /** Drops the profiles (and templates) that none of `records` uses, e.g. after a full fetch replaced the view. */
+  retainOnly(records: Iterable<RegistryInstance>): void {
+    const used = new Set<InstanceProfile>();
+    for (const record of records) if (record instanceof EurekaInstance) used.add(EurekaInstance.profileOf(record));
+    const kept = new Map<number, InstanceProfile[]>();
+    const templates = new Set<UrlTemplate>();
+    for (const profile of used) {
+      const bucket = kept.get(profile.hash);
+      if (bucket === undefined) kept.set(profile.hash, [profile]);
+      else bucket.push(profile);
+      templates.add(profile.homePageUrl).add(profile.statusPageUrl).add(profile.healthCheckUrl);
+    }
+    this.#profiles = kept;
+    this.#size = used.size;
+    this.#recent.length = 0;
+    this.#nextRecent = 0;
+    for (const [key, template] of this.#templates) if (!templates.has(template)) this.#templates.delete(key);
+  }
+
+  #template(url: string, instance: RegistryInstance): UrlTemplate {
+    const template = templateOf(url, instance);
+    const key = templateKey(template);
+    const known = this.#templates.get(key);
+    if (known !== undefined) return known;
+    const frozen = Object.freeze(template);
+    this.#templates.set(key, frozen);
+    return frozen;
+  }
+}
+
+function sameProfile(a: InstanceProfile, b: InstanceProfile): boolean {
+  return (
+    a === b ||
+    (a.app === b.app &&
+      a.vipAddress === b.vipAddress &&
+      a.secureVipAddress === b.secureVipAddress &&
+      a.zone === b.zone &&
+      a.portEnabled === b.portEnabled &&
+      a.securePort === b.securePort &&
+      a.securePortEnabled === b.securePortEnabled &&
+      a.leaseRenewalIntervalMs === b.leaseRenewalIntervalMs &&
+      a.leaseDurationMs === b.leaseDurationMs &&
+      sameTemplate(a.homePageUrl, b.homePageUrl) &&
+      sameTemplate(a.statusPageUrl, b.statusPageUrl) &&
+      sameTemplate(a.healthCheckUrl, b.healthCheckUrl) &&
+      sameMetadata(a.metadata, b.metadata))
+  );
+}
+
+/** True when `instance` has exactly the shared fields of `profile`. Allocates nothing. */
+function profileMatches(profile: InstanceProfile, instance: RegistryInstance): boolean {
+  return (
+    profile.app === instance.app &&
+    profile.vipAddress === instance.vipAddress &&
+    profile.secureVipAddress === instance.secureVipAddress &&
+    profile.zone === instance.zone &&
+    profile.portEnabled === instance.portEnabled &&
+    profile.securePort === instance.securePort &&
+    profile.securePortEnabled === instance.securePortEnabled &&
+    profile.leaseRenewalIntervalMs === instance.leaseRenewalIntervalMs &&
+    profile.leaseDurationMs === instance.leaseDurationMs &&
+    templateMatches(profile.homePageUrl, instance.homePageUrl, instance) &&
+    templateMatches(profile.statusPageUrl, instance.statusPageUrl, instance) &&
+    templateMatches(profile.healthCheckUrl, instance.healthCheckUrl, instance) &&
+    metadataMatches(profile.metadata, instance.metadata)
+  );
+}
+
+/** True when `template` rebuilds `url` for `instance`. Allocates nothing. */
+function templateMatches(template: UrlTemplate, url: string, instance: RegistryInstance): boolean {
+  if (template.literal !== undefined) return url === template.literal;
+  const host = template.useIp ? instance.ipAddr : instance.hostName;
+  let at = template.prefix.length;
+  if (!url.startsWith(template.prefix) || !url.startsWith(host, at)) return false;
+  at += host.length;
+  if (template.withPort) {
+    if (url.charCodeAt(at) !== 58 /* : */) return false;
+    const port = instance.port;
+    const digits = port < 10 ? 1 : port < 100 ? 2 : port < 1000 ? 3 : port < 10000 ? 4 : 5;
+    let value = 0;
+    for (let i = 1; i <= digits; i++) {
+      const code = url.charCodeAt(at + i) - 48;
+      if (code < 0 || code > 9) return false;
+      value = value * 10 + code;
+    }
+    if (value !== port) return false;
+    at += 1 + digits;
+  }
+  // Prefix, host, port and suffix in place and the lengths adding up: the template rebuilds exactly this URL.
+  return url.length === at + template.suffix.length && url.endsWith(template.suffix);
+}
+
+function metadataMatches(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  if (a === b) return true;
+  let count = 0;
+  for (const key in b) {
+    if (!Object.hasOwn(a, key) || a[key] !== b[key]) return false;
+    count++;
+  }
+  for (const key in a) if (Object.hasOwn(a, key)) count--;
+  return count === 0;
+}
+
+function sameTemplate(a: UrlTemplate, b: UrlTemplate): boolean {
+  return (
+    a === b ||
+    (a.literal === b.literal && a.prefix === b.prefix && a.useIp === b.useIp && a.withPort === b.withPort && a.suffix === b.suffix)
+  );
+}
+
+/** FNV-1a over the shared fields: equal profiles hash alike; a collision only costs a field comparison. */
+function profileHash(profile: InstanceProfile): number {
+  let hash = 0x811c9dc5;
+  const mix = (text: string): void => {
+    for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+    hash = Math.imul(hash ^ 0x1f, 0x01000193);
+  };
+  mix(profile.app);
+  mix(profile.vipAddress);
+  mix(profile.secureVipAddress);
+  mix(profile.zone);
+  mix(profile.homePageUrl.literal ?? profile.homePageUrl.suffix);
+  mix(profile.statusPageUrl.literal ?? profile.statusPageUrl.suffix);
+  mix(profile.healthCheckUrl.literal ?? profile.healthCheckUrl.suffix);
+  for (const name in profile.metadata) {
+    mix(name);
+    mix(profile.metadata[name]!);
+  }
+  hash ^= profile.securePort + (profile.portEnabled ? 1 << 17 : 0) + (profile.securePortEnabled ? 1 << 18 : 0);
+  hash = Math.imul(hash ^ profile.leaseRenewalIntervalMs, 0x01000193);
+  hash = Math.imul(hash ^ profile.leaseDurationMs, 0x01000193);
+  return hash >>> 0;
+}
+
+/** The template of `url` for an instance; a template rebuilds each instance's own URL exactly. */
+function templateOf(url: string, instance: Pick<RegistryInstance, 'hostName' | 'ipAddr' | 'port'>): UrlTemplate {
+  for (const useIp of [false, true]) {
+    const host = useIp ? instance.ipAddr : instance.hostName;
+    const at = authorityAt(url, host);
+    if (at < 0) continue;
+    const prefix = url.slice(0, at);
+    const rest = url.slice(at + host.length);
+    const port = `:${instance.port}`;
+    const withPort = rest.startsWith(port) && (rest.length === port.length || '/?#'.includes(rest.charAt(port.length)));
+    return { literal: undefined, prefix, useIp, withPort, suffix: withPort ? rest.slice(port.length) : rest };
+  }
+  return { literal: url, prefix: '', useIp: false, withPort: false, suffix: '' };
+}
+
+/** Where `host` stands as the host of `url` (after `//` or `@`, before a port, path or the end), or -1. */
+function authorityAt(url: string, host: string): number {
+  if (host === '') return -1;
+  for (let at = url.indexOf(host); at >= 0; at = url.indexOf(host, at + 1)) {
+    const before = url.charAt(at - 1);
+    const after = url.charAt(at + host.length);
+    if ((before === '/' || before === '@') && (after === '' || ':/?#'.includes(after))) return at;
+  }
+  return -1;
+}
+
+// A module function, not a private method: a class with private methods gives each instance a brand slot.
+function urlOf(template: UrlTemplate, instance: EurekaInstance): string {
+  if (template.literal !== undefined) return template.literal;
+  const host = template.useIp ? instance.ipAddr : instance.hostName;
+  return template.withPort ? `${template.prefix}${host}:${instance.port}${template.suffix}` : `${template.prefix}${host}${template.suffix}`;
+}
+
+function templateKey(template: UrlTemplate): string {
+  if (template.literal !== undefined) return `L${template.literal}`;
+  return `T${template.useIp ? 'I' : 'H'}${template.withPort ? 'P' : '-'}${template.prefix}\u0001${template.suffix}`;
+}

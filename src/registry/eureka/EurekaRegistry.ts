@@ -1,0 +1,230 @@
+import { EventEmitter } from 'eventemitter3';
+import { KaryonError } from '../../common/KaryonError.js';
+import { invalidOption } from '../../internal/validate.js';
+import { InstanceCache } from '../InstanceCache.js';
+import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, ServiceRegistry } from '../types.js';
+import { InstancePool, eurekaInstanceEquals } from './EurekaInstance.js';
+import type { EurekaRegistryEvents } from './EurekaRegistryEvents.js';
+import { resolveEurekaRegistryOptions } from './EurekaRegistryOptions.js';
+import type { EurekaRegistryOptions, ResolvedEurekaRegistryOptions } from './EurekaRegistryOptions.js';
+import { EurekaTransport } from './EurekaTransport.js';
+import { InstanceRegistration, isSettableStatus, unsettableStatus } from './InstanceRegistration.js';
+import { RegistryFetcher } from './RegistryFetcher.js';
+
+/**
+ * A {@link ServiceRegistry} that speaks the Eureka REST protocol (JSON) to Netflix or Spring Cloud Eureka
+ * servers, on undici.
+ *
+ * Registration follows the lifecycle: `register(instance, 'STARTING')` posts the record; `setStatus()` moves
+ * it (UP, DOWN and STARTING by re-registering with a new `lastDirtyTimestamp`, OUT_OF_SERVICE through the
+ * override endpoint, back to UP by removing the override); `deregister()` cancels the lease. Each registered
+ * instance heartbeats every `heartbeatIntervalMs`. Writes that fail are retried with exponential backoff,
+ * rotating across the service URLs, until they succeed: the promises settle after the first attempt, so a
+ * Eureka that is down never holds up `start()`. A heartbeat answered 404 registers again at once.
+ *
+ * Discovery keeps every instance of every status, from a full fetch and then deltas checked against the
+ * server's hash. Reads are synchronous, from the cache; `upInstancesByVip()` returns the same frozen array
+ * until the view changes. The view survives a Eureka outage unchanged.
+ *
+ * Timers are unref'd: the registry never keeps a process alive. `close()` stops everything.
+ *
+ * @example
+ * ```ts
+ * const registry = new EurekaRegistry({ serviceUrls: ['http://eureka:8761/eureka'] });
+ * registry.on('heartbeat', (event) => metrics.timing('eureka.heartbeat', event.durationMs));
+ * const service = createService({ name: 'greeter', registry, port: 8080 });
+ * await service.start();
+ * ```
+ */
+export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implements ServiceRegistry, AsyncDisposable {
+  /** How long other clients take to see a change made here, at most: one registry fetch interval, in ms. */
+  readonly propagationDelayMs: number;
+  readonly #options: ResolvedEurekaRegistryOptions;
+  readonly #transport: EurekaTransport;
+  readonly #cache = new InstanceCache({ equals: eurekaInstanceEquals });
+  readonly #pool = new InstancePool();
+  readonly #registrations = new Map<string, InstanceRegistration>();
+  readonly #fetcher: RegistryFetcher | undefined;
+  #closing: Promise<void> | undefined;
+
+  /**
+   * Starts fetching the registry at once (unless `fetchRegistry` is false); registers nothing until asked.
+   * @param options - the service URLs and timings
+   * @throws KaryonError ERR_INVALID_OPTION naming the option that is wrong.
+   */
+  constructor(options: EurekaRegistryOptions) {
+    super();
+    this.#options = resolveEurekaRegistryOptions(options);
+    this.propagationDelayMs = this.#options.registryFetchIntervalMs;
+    this.#transport = new EurekaTransport(this.#options);
+    this.#fetcher = this.#options.fetchRegistry
+      ? new RegistryFetcher({
+          options: this.#options,
+          transport: this.#transport,
+          cache: this.#cache,
+          pool: this.#pool,
+          onFetch: (event) => this.emit('fetch', event),
+          onHashMismatch: (event) => this.emit('hashMismatch', event),
+        })
+      : undefined;
+  }
+
+  /** The service URLs requests go to, normalized (without credentials). */
+  get serviceUrls(): readonly string[] {
+    return this.#transport.serviceUrls;
+  }
+
+  /** The ids of the instances this registry keeps registered. */
+  get registeredInstanceIds(): readonly string[] {
+    return [...this.#registrations.keys()];
+  }
+
+  /**
+   * Registers the instance with `status` (`STARTING` for a lifecycle), or re-registers it with a new record.
+   * Resolves once the first attempt is done, even when it failed (it is then retried in the background).
+   * @throws KaryonError ERR_INVALID_OPTION when the descriptor lacks a field Eureka requires or the status is
+   * UNKNOWN; ERR_INVALID_STATE once the registry is closed.
+   */
+  async register(instance: InstanceDescriptor, status: InstanceStatus, signal?: AbortSignal): Promise<void> {
+    this.#requireOpen();
+    validateDescriptor(instance);
+    if (!isSettableStatus(status)) throw unsettableStatus(status, instance.instanceId);
+    let registration = this.#registrations.get(instance.instanceId);
+    if (registration === undefined || registration.finished) {
+      registration = new InstanceRegistration(
+        {
+          options: this.#options,
+          transport: this.#transport,
+          onRegistration: (event) => this.emit('registration', event),
+          onHeartbeat: (event) => this.emit('heartbeat', event),
+          onCancelled: (cancelled) => {
+            if (this.#registrations.get(cancelled.instanceId) === cancelled) this.#registrations.delete(cancelled.instanceId);
+          },
+        },
+        instance,
+      );
+      this.#registrations.set(instance.instanceId, registration);
+    }
+    await registration.register(instance, status, signal);
+  }
+
+  /**
+   * Changes the status of a registered instance. Resolves once the first attempt is done.
+   * @throws KaryonError ERR_NOT_REGISTERED for an instance not registered here; ERR_INVALID_OPTION for UNKNOWN.
+   */
+  async setStatus(instanceId: string, status: InstanceStatus, signal?: AbortSignal): Promise<void> {
+    await this.#registration(instanceId).setStatus(status, signal);
+  }
+
+  /**
+   * Renews the instance's lease now (heartbeats also run on their own timer).
+   * @throws KaryonError ERR_NOT_REGISTERED for an instance not registered here.
+   */
+  async heartbeat(instanceId: string, signal?: AbortSignal): Promise<void> {
+    await this.#registration(instanceId).heartbeat(signal);
+  }
+
+  /**
+   * Cancels the instance's lease and stops its heartbeats. Resolves once the first attempt is done; a failed
+   * cancel is retried until it succeeds or the registry closes. Unknown instances resolve at once.
+   */
+  deregister(instanceId: string, signal?: AbortSignal): Promise<void> {
+    const registration = this.#registrations.get(instanceId);
+    if (registration === undefined || this.#closing !== undefined) return Promise.resolve();
+    return registration.cancel(signal);
+  }
+
+  /** One cached instance by id. */
+  instance(instanceId: string): RegistryInstance | undefined {
+    return this.#cache.get(instanceId);
+  }
+
+  /** Every cached instance, of every status. */
+  instances(): RegistryInstance[] {
+    return [...this.#cache.all()];
+  }
+
+  /** Every cached instance of an application (any status), by name, case-insensitively. */
+  instancesByApp(app: string): readonly RegistryInstance[] {
+    return this.#cache.byApp(app);
+  }
+
+  /** Every cached instance serving a VIP, or any VIP of a comma list (any status), case-insensitively. */
+  instancesByVip(vip: string): readonly RegistryInstance[] {
+    return this.#cache.byVip(vip);
+  }
+
+  /** The cached UP instances serving a VIP (or any VIP of a comma list): the same frozen array until the view changes. */
+  upInstancesByVip(vip: string): readonly RegistryInstance[] {
+    return this.#cache.upByVip(vip);
+  }
+
+  /** Calls `listener` after each change of the cached view; returns a function that unsubscribes. */
+  onChange(listener: (change: RegistryChange) => void): () => void {
+    return this.#cache.onChange(listener);
+  }
+
+  /**
+   * Fetches the registry now and resolves once the view is up to date (useful before the first call).
+   * @throws KaryonError ERR_REGISTRY_UNAVAILABLE when no server answered, ERR_EUREKA_PROTOCOL for a response
+   * that is not a registry; the view is kept. ERR_INVALID_STATE when `fetchRegistry` is false or the registry
+   * is closed.
+   */
+  refresh(signal?: AbortSignal): Promise<void> {
+    if (this.#fetcher === undefined) {
+      return Promise.reject(new KaryonError('ERR_INVALID_STATE', 'this Eureka registry does not fetch the registry (fetchRegistry: false)'));
+    }
+    if (this.#closing !== undefined) return Promise.reject(new KaryonError('ERR_INVALID_STATE', 'the Eureka registry is closed'));
+    return this.#fetcher.refresh(signal);
+  }
+
+  /**
+   * Stops heartbeats, retries and fetches, aborts requests in flight and closes connections. Sends nothing:
+   * call `deregister()` first to leave the registry. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    // Abort first, so tasks waiting on a request end at once instead of at its timeout.
+    const transport = this.#transport.close();
+    await Promise.all([...this.#registrations.values()].map((registration) => registration.close()));
+    await this.#fetcher?.close();
+    await transport;
+  }
+
+  #requireOpen(): void {
+    if (this.#closing !== undefined) throw new KaryonError('ERR_INVALID_STATE', 'the Eureka registry is closed');
+  }
+
+  #registration(instanceId: string): InstanceRegistration {
+    this.#requireOpen();
+    const registration = this.#registrations.get(instanceId);
+    if (registration === undefined || registration.finished) {
+      throw new KaryonError('ERR_NOT_REGISTERED', `instance '${instanceId}' is not registered with this Eureka registry`, { instanceId });
+    }
+    return registration;
+  }
+}
+
+/** The fields a Eureka server rejects a registration without, checked before anything is sent. */
+function validateDescriptor(instance: InstanceDescriptor): void {
+  if (typeof instance !== 'object' || instance === null) invalidOption('instance', 'an instance descriptor', instance);
+  for (const field of ['instanceId', 'app', 'hostName', 'ipAddr'] as const) {
+    const value: unknown = instance[field];
+    if (typeof value !== 'string' || value.trim() === '') invalidOption(`instance.${field}`, 'a non-empty string', value);
+  }
+  for (const field of ['port', 'securePort'] as const) {
+    const value: unknown = instance[field];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
+      invalidOption(`instance.${field}`, 'an integer port between 0 and 65535', value);
+    }
+  }
+}

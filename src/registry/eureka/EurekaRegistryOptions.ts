@@ -1,0 +1,242 @@
+import type { Dispatcher } from 'undici';
+import type { Clock } from '../../common/Clock.js';
+import { systemClock } from '../../common/Clock.js';
+import type { Logger } from '../../common/Logger.js';
+import { silentLogger } from '../../common/Logger.js';
+import { durationMs, invalidOption, positiveInt } from '../../internal/validate.js';
+
+/** Options of {@link EurekaRegistry}. Only `serviceUrls` is required. */
+export interface EurekaRegistryOptions {
+  /**
+   * The Eureka servers, e.g. `http://eureka-1:8761/eureka` (Spring Cloud) or `http://eureka-1:8080/eureka/v2`
+   * (Netflix). Requests go to `${url}/apps/...`, so both shapes work. Credentials in a URL
+   * (`http://user:pass@host/eureka`) are sent as HTTP basic authentication. Requests go to the first URL that
+   * answers; a URL that fails passes the turn to the next.
+   */
+  readonly serviceUrls: readonly string[];
+  /**
+   * How often each registered instance renews its lease, in ms (jittered by `jitterRatio`).
+   * @default 30000
+   */
+  readonly heartbeatIntervalMs?: number;
+  /**
+   * How often the registry view is refreshed (a delta, or a full fetch when needed), in ms.
+   * It is also the registry's `propagationDelayMs`.
+   * @default 30000
+   */
+  readonly registryFetchIntervalMs?: number;
+  /**
+   * Whether to fetch the registry at all. Set it to `false` for a process that only registers itself.
+   * @default true
+   */
+  readonly fetchRegistry?: boolean;
+  /**
+   * Whether to refresh with deltas (`GET /apps/delta`) once a full fetch succeeded; `false` always fetches
+   * the full registry.
+   * @default true
+   */
+  readonly fetchDeltas?: boolean;
+  /**
+   * How long opening a connection to a server may take, in ms (the Java client's default). Applies to the
+   * dispatcher this registry makes; a `dispatcher` you pass keeps its own.
+   * @default 5000
+   */
+  readonly connectTimeoutMs?: number;
+  /**
+   * How long one request may take from sending to the end of the response, in ms; then the next server is tried.
+   * @default 8000
+   */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Delay before retrying a failed registration, status change, heartbeat or fetch, in ms.
+   * @default 1000
+   */
+  readonly retryInitialDelayMs?: number;
+  /**
+   * Upper bound of the retry delay, in ms.
+   * @default 60000
+   */
+  readonly retryMaxDelayMs?: number;
+  /**
+   * Factor applied to the retry delay after each consecutive failure.
+   * @default 2
+   */
+  readonly retryMultiplier?: number;
+  /**
+   * How far heartbeats, fetches and retry delays are spread either way, as a fraction of the delay, so a fleet
+   * started together does not call in lockstep. 0 disables jitter.
+   * @default 0.1
+   */
+  readonly jitterRatio?: number;
+  /**
+   * Extra headers sent with every request (e.g. a gateway token). They cannot replace the protocol's own
+   * `accept`, `accept-encoding` and `content-type`.
+   * @default {}
+   */
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Largest response accepted, in bytes, after decompression; a bigger one fails the request.
+   * @default 67108864 (64 MiB)
+   */
+  readonly maxResponseBytes?: number;
+  /**
+   * The undici dispatcher requests go through (a proxy agent, a mock). When absent the registry makes its own
+   * keep-alive agent and closes it on `close()`; a dispatcher passed here is left open.
+   */
+  readonly dispatcher?: Dispatcher;
+  /**
+   * Time source for timers and timestamps.
+   * @default systemClock
+   */
+  readonly clock?: Clock;
+  /**
+   * Where the registry writes what it does.
+   * @default silentLogger
+   */
+  readonly logger?: Logger;
+}
+
+/** A Eureka server: where requests go and how to present ourselves to it. */
+export interface ServiceUrl {
+  /** The base URL without credentials or trailing slash, e.g. `http://eureka:8761/eureka`. */
+  readonly url: string;
+  /** The `authorization` header value when the URL carried credentials. */
+  readonly authorization: string | undefined;
+}
+
+/** {@link EurekaRegistryOptions} after validation, with every default filled in. */
+export interface ResolvedEurekaRegistryOptions {
+  /** The servers, normalized. */
+  readonly serviceUrls: readonly ServiceUrl[];
+  /** See {@link EurekaRegistryOptions.heartbeatIntervalMs}. */
+  readonly heartbeatIntervalMs: number;
+  /** See {@link EurekaRegistryOptions.registryFetchIntervalMs}. */
+  readonly registryFetchIntervalMs: number;
+  /** See {@link EurekaRegistryOptions.fetchRegistry}. */
+  readonly fetchRegistry: boolean;
+  /** See {@link EurekaRegistryOptions.fetchDeltas}. */
+  readonly fetchDeltas: boolean;
+  /** See {@link EurekaRegistryOptions.connectTimeoutMs}. */
+  readonly connectTimeoutMs: number;
+  /** See {@link EurekaRegistryOptions.requestTimeoutMs}. */
+  readonly requestTimeoutMs: number;
+  /** See {@link EurekaRegistryOptions.retryInitialDelayMs}. */
+  readonly retryInitialDelayMs: number;
+  /** See {@link EurekaRegistryOptions.retryMaxDelayMs}. */
+  readonly retryMaxDelayMs: number;
+  /** See {@link EurekaRegistryOptions.retryMultiplier}. */
+  readonly retryMultiplier: number;
+  /** See {@link EurekaRegistryOptions.jitterRatio}. */
+  readonly jitterRatio: number;
+  /** See {@link EurekaRegistryOptions.headers}; names lower-cased. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** See {@link EurekaRegistryOptions.maxResponseBytes}. */
+  readonly maxResponseBytes: number;
+  /** See {@link EurekaRegistryOptions.dispatcher}. */
+  readonly dispatcher: Dispatcher | undefined;
+  /** See {@link EurekaRegistryOptions.clock}. */
+  readonly clock: Clock;
+  /** See {@link EurekaRegistryOptions.logger}. */
+  readonly logger: Logger;
+}
+
+/** Headers the protocol sets itself; a user header of the same name would break requests. */
+const reservedHeaders = new Set(['accept', 'accept-encoding', 'content-type', 'content-length', 'host', 'transfer-encoding']);
+
+/**
+ * Validates {@link EurekaRegistryOptions}, fills in defaults and freezes the result. The caller's object is
+ * not changed.
+ * @throws KaryonError ERR_INVALID_OPTION naming the option, what was expected and what was given.
+ */
+export function resolveEurekaRegistryOptions(options: EurekaRegistryOptions): ResolvedEurekaRegistryOptions {
+  if (typeof options !== 'object' || options === null) invalidOption('eureka', 'an options object', options);
+  const retryInitialDelayMs = durationMs('retryInitialDelayMs', options.retryInitialDelayMs, 1000);
+  const retryMaxDelayMs = durationMs('retryMaxDelayMs', options.retryMaxDelayMs, 60_000);
+  if (retryMaxDelayMs < retryInitialDelayMs) {
+    invalidOption('retryMaxDelayMs', `at least retryInitialDelayMs (${retryInitialDelayMs})`, retryMaxDelayMs);
+  }
+  return Object.freeze({
+    serviceUrls: Object.freeze(resolveServiceUrls(options.serviceUrls)),
+    heartbeatIntervalMs: positiveDuration('heartbeatIntervalMs', options.heartbeatIntervalMs, 30_000),
+    registryFetchIntervalMs: positiveDuration('registryFetchIntervalMs', options.registryFetchIntervalMs, 30_000),
+    fetchRegistry: boolOption('fetchRegistry', options.fetchRegistry, true),
+    fetchDeltas: boolOption('fetchDeltas', options.fetchDeltas, true),
+    connectTimeoutMs: positiveDuration('connectTimeoutMs', options.connectTimeoutMs, 5000),
+    requestTimeoutMs: positiveDuration('requestTimeoutMs', options.requestTimeoutMs, 8000),
+    retryInitialDelayMs,
+    retryMaxDelayMs,
+    retryMultiplier: numberAtLeast('retryMultiplier', options.retryMultiplier, 1, 2),
+    jitterRatio: ratio('jitterRatio', options.jitterRatio, 0.1),
+    headers: resolveHeaders(options.headers),
+    maxResponseBytes: positiveInt('maxResponseBytes', options.maxResponseBytes, 64 * 1024 * 1024),
+    dispatcher: options.dispatcher,
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? silentLogger,
+  });
+}
+
+function resolveServiceUrls(value: unknown): ServiceUrl[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    return invalidOption('serviceUrls', 'a non-empty array of http(s) URLs', value);
+  }
+  const urls: ServiceUrl[] = [];
+  (value as unknown[]).forEach((entry, index) => {
+    const name = `serviceUrls[${index}]`;
+    if (typeof entry !== 'string' || entry.trim() === '') return invalidOption(name, 'an http(s) URL', entry);
+    let parsed: URL;
+    try {
+      parsed = new URL(entry.trim());
+    } catch {
+      return invalidOption(name, 'an http(s) URL', entry);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return invalidOption(name, 'an http(s) URL', entry);
+    if (parsed.search !== '' || parsed.hash !== '') {
+      return invalidOption(name, 'a URL without query or fragment (paths are appended to it)', entry);
+    }
+    const authorization =
+      parsed.username === '' && parsed.password === ''
+        ? undefined
+        : `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}`;
+    parsed.username = '';
+    parsed.password = '';
+    const url = parsed.toString().replace(/\/+$/, '');
+    if (!urls.some((known) => known.url === url && known.authorization === authorization)) {
+      urls.push(Object.freeze({ url, authorization }));
+    }
+  });
+  return urls;
+}
+
+function resolveHeaders(value: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> {
+  if (value === undefined) return Object.freeze({});
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return invalidOption('headers', 'an object of strings', value);
+  const headers: Record<string, string> = {};
+  for (const [name, header] of Object.entries(value)) {
+    const lower = name.toLowerCase();
+    if (typeof header !== 'string') return invalidOption(`headers.${name}`, 'a string', header);
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(lower)) return invalidOption('headers', 'valid HTTP header names', name);
+    if (reservedHeaders.has(lower)) return invalidOption(`headers.${name}`, 'a header the protocol does not set itself', name);
+    headers[lower] = header;
+  }
+  return Object.freeze(headers);
+}
+
+function positiveDuration(name: string, value: number | undefined, fallback: number): number {
+  const ms = durationMs(name, value, fallback);
+  return ms > 0 ? ms : invalidOption(name, 'a positive number of milliseconds', value);
+}
+
+function boolOption(name: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  return typeof value === 'boolean' ? value : invalidOption(name, 'true or false', value);
+}
+
+function numberAtLeast(name: string, value: number | undefined, min: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  return typeof value === 'number' && Number.isFinite(value) && value >= min ? value : invalidOption(name, `a number >= ${min}`, value);
+}
+
+function ratio(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  return typeof value === 'number' && value >= 0 && value <= 1 ? value : invalidOption(name, 'a number between 0 and 1', value);
+}

@@ -1,0 +1,275 @@
+import { KaryonError, isKaryonError } from '../../common/KaryonError.js';
+import { abortReason, errorMessage, jitter } from '../../internal/async.js';
+import { RepeatingTask } from '../../internal/RepeatingTask.js';
+import type { InstanceCache } from '../InstanceCache.js';
+import type { RegistryChange, RegistryInstance } from '../types.js';
+import type { InstancePool } from './EurekaInstance.js';
+import type { FetchEvent, FullFetchReason, HashMismatchEvent } from './EurekaRegistryEvents.js';
+import type { ResolvedEurekaRegistryOptions } from './EurekaRegistryOptions.js';
+import type { EurekaExchange, EurekaTransport } from './EurekaTransport.js';
+import { errorText } from './EurekaTransport.js';
+import { retryDelayMs } from './retryDelay.js';
+import { appsHashcodeOfCounts, decodeApplications } from './wire.js';
+import type { DecodedApplications } from './wire.js';
+
+// Discovery: keeps an InstanceCache in step with the Eureka servers.
+//
+// The first fetch is full (`GET /apps`); later ones are deltas (`GET /apps/delta`): every change of the
+// server's last ~3 minutes, so the same change comes back several times and applying one must be idempotent
+// (the cache upserts by id and ignores records equal to those held). After a delta, the hash of the whole
+// view (counts by status, every status kept) must equal the delta's `apps__hashcode`; when it does not, or
+// when the delta is refused, a full fetch replaces the view. A fetch that fails keeps the last view: callers
+// go on balancing over what they knew.
+
+/** What the fetcher needs from its registry. */
+export interface FetcherContext {
+  readonly options: ResolvedEurekaRegistryOptions;
+  readonly transport: EurekaTransport;
+  readonly cache: InstanceCache;
+  readonly pool: InstancePool;
+  readonly onFetch: (event: FetchEvent) => void;
+  readonly onHashMismatch: (event: HashMismatchEvent) => void;
+}
+
+interface Waiter {
+  readonly settle: (error: Error | undefined) => void;
+}
+
+/** How many undecodable instances are named in the log line of one fetch. */
+const LOGGED_DECODE_ERRORS = 5;
+
+/** Refreshes the cache on a timer, and on demand with {@link RegistryFetcher.refresh}. */
+export class RegistryFetcher {
+  readonly #context: FetcherContext;
+  readonly #task: RepeatingTask;
+  #waiters: Waiter[] = [];
+  #failures = 0;
+  /** The retry delay drawn for the failure of the current run (reported in its event, then used). */
+  #plannedRetryMs: number | undefined;
+  #hasFull = false;
+  /** Profiles held after the last full fetch; deltas that pile up many more trigger a sweep. */
+  #profilesAfterFull = 0;
+
+  constructor(context: FetcherContext) {
+    this.#context = context;
+    this.#task = new RepeatingTask({ clock: context.options.clock, initialDelayMs: 0, run: (signal) => this.#run(signal) });
+  }
+
+  /**
+   * Fetches now (after a fetch in progress) and resolves when that fetch has been applied.
+   * @throws KaryonError ERR_REGISTRY_UNAVAILABLE (or ERR_EUREKA_PROTOCOL) when it failed; the view is kept.
+   */
+  refresh(signal?: AbortSignal): Promise<void> {
+    if (this.#task.closed) return Promise.reject(new KaryonError('ERR_INVALID_STATE', 'the Eureka registry is closed'));
+    if (signal?.aborted === true) return Promise.reject(abortReason(signal));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.#waiters = this.#waiters.filter((waiter) => waiter !== entry);
+        reject(abortReason(signal));
+      };
+      const entry: Waiter = {
+        settle: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (error === undefined) resolve();
+          else reject(error);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(entry);
+      this.#task.trigger();
+    });
+  }
+
+  /** Stops fetching; a fetch in progress is aborted. */
+  async close(): Promise<void> {
+    await this.#task.close();
+    const closed = new KaryonError('ERR_INVALID_STATE', 'the Eureka registry is closed');
+    for (const waiter of this.#waiters.splice(0)) waiter.settle(closed);
+  }
+
+  async #run(signal: AbortSignal): Promise<number> {
+    const waiters = this.#waiters.splice(0);
+    this.#plannedRetryMs = undefined;
+    let outcome: Error | undefined;
+    let delay: number;
+    try {
+      await this.#fetch(signal);
+      this.#failures = 0;
+      delay = this.#nextDelay(undefined);
+    } catch (error) {
+      outcome = error instanceof Error ? error : new Error(errorMessage(error));
+      // Failures of the exchange or the payload were reported where they happened; anything else is a bug.
+      if (!isKaryonError(error) && !signal.aborted) {
+        this.#context.options.logger.error(`eureka fetch failed unexpectedly: ${errorMessage(error)}`);
+      }
+      delay = this.#nextDelay(outcome);
+    }
+    const result = signal.aborted ? abortReason(signal) : outcome;
+    // After the task's bookkeeping (see InstanceRegistration#run): a refresh() right after runs at once.
+    setImmediate(() => {
+      for (const waiter of waiters) waiter.settle(result);
+    });
+    return delay;
+  }
+
+  /** The delay before the next run; counts a failure when there was one. */
+  #nextDelay(failure: Error | undefined): number {
+    const { options } = this.#context;
+    if (failure === undefined) return jitter(options.registryFetchIntervalMs, options.jitterRatio);
+    return this.#planRetry();
+  }
+
+  /** Counts a failure and draws the delay before the next try, once per failed run. */
+  #planRetry(): number {
+    this.#plannedRetryMs ??= retryDelayMs(++this.#failures, this.#context.options);
+    return this.#plannedRetryMs;
+  }
+
+  async #fetch(signal: AbortSignal): Promise<void> {
+    const { options, cache } = this.#context;
+    const reason: FullFetchReason | undefined = !this.#hasFull
+      ? 'initial'
+      : cache.size === 0
+        ? 'empty'
+        : !options.fetchDeltas
+          ? 'deltasDisabled'
+          : undefined;
+    if (reason !== undefined) return this.#full(reason, signal);
+    const fallback = await this.#delta(signal);
+    if (fallback !== undefined) await this.#full(fallback, signal);
+  }
+
+  async #full(reason: FullFetchReason, signal: AbortSignal): Promise<void> {
+    const { transport, cache, pool, options } = this.#context;
+    const started = options.clock.now();
+    // Any answer but 200 (a server warming up answers 403) passes the request to the next server.
+    const exchange = await transport.send({ method: 'GET', path: '/apps', askNextOn: (status) => status !== 200 }, signal);
+    const decoded = this.#decode(exchange, 'full', reason, started, signal);
+    const records = this.#compact(decoded);
+    const change = cache.replaceAll(records.upserts);
+    pool.retainOnly(cache.all());
+    this.#profilesAfterFull = pool.profiles;
+    this.#hasFull = true;
+    this.#report('full', reason, exchange, started, decoded.instances.length, records.skipped, change, undefined, undefined);
+  }
+
+  /** Applies a delta; returns why a full fetch must follow, or undefined when the view is in step. */
+  async #delta(signal: AbortSignal): Promise<FullFetchReason | undefined> {
+    const { transport, cache, pool, options } = this.#context;
+    const started = options.clock.now();
+    const exchange = await transport.send({ method: 'GET', path: '/apps/delta' }, signal);
+    if (exchange.error === undefined && exchange.status !== 200) {
+      options.logger.info(`eureka refused the delta (HTTP ${exchange.status}): fetching the full registry`);
+      this.#report('delta', undefined, exchange, started, 0, 0, undefined, undefined, `HTTP ${exchange.status}: ${errorText(exchange.body)}`);
+      return 'deltaRefused';
+    }
+    const decoded = this.#decode(exchange, 'delta', undefined, started, signal);
+    const records = this.#compact(decoded);
+    const change = cache.apply(records.upserts, records.removals);
+    if (pool.profiles > 2 * this.#profilesAfterFull + 64) {
+      pool.retainOnly(cache.all());
+      this.#profilesAfterFull = pool.profiles;
+    }
+    this.#report('delta', undefined, exchange, started, decoded.instances.length, records.skipped, change, undefined, undefined);
+    const local = appsHashcodeOfCounts(cache.statusCounts());
+    if (local === decoded.appsHashcode) return undefined;
+    options.logger.info(`eureka delta left the view at ${JSON.stringify(local)}, the server has ${JSON.stringify(decoded.appsHashcode)}: fetching the full registry`);
+    this.#context.onHashMismatch({ remote: decoded.appsHashcode, local, versionsDelta: decoded.versionsDelta });
+    return 'hashMismatch';
+  }
+
+  /** Parses and decodes a 200 answer; reports and throws a KaryonError for anything else. */
+  #decode(
+    exchange: EurekaExchange,
+    kind: 'full' | 'delta',
+    reason: FullFetchReason | undefined,
+    started: number,
+    signal: AbortSignal,
+  ): DecodedApplications {
+    if (signal.aborted) throw abortReason(signal);
+    let failure: KaryonError;
+    if (exchange.error !== undefined) {
+      failure = exchange.error;
+    } else {
+      try {
+        return decodeApplications(JSON.parse(exchange.body.toString('utf8')) as unknown, this.#context.options.clock.now());
+      } catch (error) {
+        failure = isKaryonError(error)
+          ? error
+          : new KaryonError('ERR_EUREKA_PROTOCOL', `the ${kind} registry response is not JSON: ${errorMessage(error)}`, { cause: error });
+      }
+    }
+    const nextRetryMs = this.#planRetry();
+    this.#context.options.logger.warn(`eureka ${kind} fetch failed (retry in ${nextRetryMs} ms): ${failure.message}`);
+    this.#report(kind, reason, exchange, started, 0, 0, undefined, nextRetryMs, failure.message);
+    throw failure;
+  }
+
+  /** Compact records for the upserts, ids for the deletions; the last entry of an id in the payload wins. */
+  #compact(decoded: DecodedApplications): { upserts: RegistryInstance[]; removals: string[]; skipped: number } {
+    const { pool, options } = this.#context;
+    const errors = [...decoded.errors];
+    const last = new Map<string, RegistryInstance | undefined>();
+    for (const entry of decoded.instances) {
+      if (entry.actionType === 'DELETED') {
+        last.set(entry.instance.instanceId, undefined);
+        continue;
+      }
+      try {
+        last.set(entry.instance.instanceId, pool.compact(entry.instance));
+      } catch (error) {
+        errors.push(`${entry.instance.app}: ${errorMessage(error)}`);
+      }
+    }
+    if (errors.length > 0) {
+      const shown = errors.slice(0, LOGGED_DECODE_ERRORS).join('; ');
+      const more = errors.length > LOGGED_DECODE_ERRORS ? ` and ${errors.length - LOGGED_DECODE_ERRORS} more` : '';
+      options.logger.warn(`eureka: skipped ${errors.length} instance(s) that did not decode: ${shown}${more}`);
+    }
+    const upserts: RegistryInstance[] = [];
+    const removals: string[] = [];
+    for (const [id, record] of last) {
+      if (record === undefined) removals.push(id);
+      else upserts.push(record);
+    }
+    return { upserts, removals, skipped: errors.length };
+  }
+
+  #report(
+    kind: 'full' | 'delta',
+    reason: FullFetchReason | undefined,
+    exchange: EurekaExchange,
+    started: number,
+    instances: number,
+    skipped: number,
+    change: RegistryChange | undefined,
+    nextRetryMs: number | undefined,
+    error: string | undefined,
+  ): void {
+    const { options, cache } = this.#context;
+    const event: FetchEvent = {
+      kind,
+      reason,
+      ok: error === undefined,
+      statusCode: exchange.status,
+      durationMs: options.clock.now() - started,
+      instances,
+      skipped,
+      bytes: exchange.bytes,
+      cached: cache.size,
+      added: change?.added.length ?? 0,
+      modified: change?.modified.length ?? 0,
+      removed: change?.removed.length ?? 0,
+      serviceUrl: exchange.serviceUrl,
+      nextRetryMs,
+      error,
+    };
+    if (event.ok) {
+      options.logger.debug(`eureka ${kind} fetch: ${instances} instance(s), ${event.added} added, ${event.modified} changed, ${event.removed} removed`, {
+        durationMs: event.durationMs,
+        bytes: event.bytes,
+      });
+    }
+    this.#context.onFetch(event);
+  }
+}

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { InstanceCache, sameInstance, vipsOf } from '../../src/registry/InstanceCache.js';
+import type { RegistryChange, RegistryInstance } from '../../src/index.js';
+
+function record(id: string, overrides: Partial<RegistryInstance> = {}): RegistryInstance {
+  return Object.freeze({
+    instanceId: id,
+    app: 'GREETER',
+    vipAddress: 'greeter',
+    secureVipAddress: 'greeter',
+    hostName: id,
+    ipAddr: '10.0.0.1',
+    port: 8080,
+    portEnabled: true,
+    securePort: 443,
+    securePortEnabled: false,
+    zone: 'z1',
+    metadata: Object.freeze({ v: '1' }),
+    homePageUrl: '',
+    statusPageUrl: '',
+    healthCheckUrl: '',
+    leaseRenewalIntervalMs: 30_000,
+    leaseDurationMs: 90_000,
+    status: 'UP',
+    overriddenStatus: 'UNKNOWN',
+    lastUpdatedTimestamp: 1,
+    lastDirtyTimestamp: 1,
+    ...overrides,
+  });
+}
+
+const ids = (list: Iterable<RegistryInstance>): string[] => [...list].map((instance) => instance.instanceId);
+
+describe('InstanceCache (the view the Eureka client keeps)', () => {
+  it('reports one change per batch, and nothing for a batch that changes nothing', () => {
+    const cache = new InstanceCache();
+    const changes: RegistryChange[] = [];
+    cache.onChange((change) => changes.push(change));
+    cache.apply([record('a'), record('b')]);
+    cache.apply([record('a'), record('b')]);
+    cache.apply([record('a', { metadata: { v: '1' } })]);
+    expect(changes).toHaveLength(1);
+    cache.apply([record('a', { status: 'DOWN' })], ['b', 'missing']);
+    expect(changes).toHaveLength(2);
+    expect(ids(changes[1]!.removed)).toEqual(['b']);
+    expect(changes[1]!.modified.map((m) => [m.previous.status, m.current.status])).toEqual([['UP', 'DOWN']]);
+  });
+
+  it('keeps the object it holds when an equal record is applied again', () => {
+    const cache = new InstanceCache();
+    const first = record('a');
+    cache.apply([first]);
+    cache.apply([record('a')]);
+    expect(cache.get('a')).toBe(first);
+  });
+
+  it('judges a batch by each id’s state before and after it', () => {
+    const cache = new InstanceCache();
+    const original = record('a');
+    cache.apply([original]);
+    const changes: RegistryChange[] = [];
+    cache.onChange((change) => changes.push(change));
+    // Changed, then changed back, within one batch: no change, and the held object stays.
+    cache.apply([record('a', { status: 'DOWN' }), record('a')]);
+    expect(changes).toHaveLength(0);
+    expect(cache.get('a')).toBe(original);
+    // Added and removed within one batch: nothing to report.
+    cache.apply([record('b')], ['b']);
+    expect(changes).toHaveLength(0);
+    expect(cache.size).toBe(1);
+  });
+
+  it('counts instances by status as batches apply', () => {
+    const cache = new InstanceCache();
+    cache.replaceAll([record('a'), record('b', { status: 'DOWN' }), record('c')]);
+    expect(Object.fromEntries(cache.statusCounts())).toEqual({ UP: 2, DOWN: 1 });
+    cache.apply([record('b')], ['a']);
+    expect(Object.fromEntries(cache.statusCounts())).toEqual({ UP: 2 });
+    cache.replaceAll([]);
+    expect(cache.statusCounts().size).toBe(0);
+  });
+
+  it('builds views on demand, by app and VIP, comma lists included, and rebuilds them after a change', () => {
+    const cache = new InstanceCache();
+    cache.replaceAll([
+      record('a'),
+      record('b', { vipAddress: 'Greeter,hello', status: 'STARTING' }),
+      record('c', { app: 'OTHER', vipAddress: ' hello ' }),
+    ]);
+    expect(ids(cache.byApp('greeter'))).toEqual(['a', 'b']);
+    expect(ids(cache.byVip('HELLO'))).toEqual(['b', 'c']);
+    expect(ids(cache.upByVip('hello'))).toEqual(['c']);
+    expect(ids(cache.byVip('hello, greeter,hello'))).toEqual(['a', 'b', 'c']);
+    expect(cache.byVip(' , ')).toEqual([]);
+    const up = cache.upByVip('greeter');
+    expect(cache.upByVip('greeter')).toBe(up);
+    expect(() => (up as RegistryInstance[]).push(record('x'))).toThrow();
+    cache.apply([record('b', { vipAddress: 'greeter,hello' })]);
+    expect(ids(cache.upByVip('greeter'))).toEqual(['a', 'b']);
+    expect(ids(cache.upByVip('hello'))).toEqual(['b', 'c']);
+  });
+
+  it('compares with the equality it is given', () => {
+    const cache = new InstanceCache({ equals: (a, b) => a.instanceId === b.instanceId });
+    const first = record('a');
+    cache.apply([first]);
+    cache.apply([record('a', { status: 'DOWN' })]);
+    expect(cache.get('a')).toBe(first);
+  });
+
+  it('splits VIP lists and compares records field by field', () => {
+    expect(vipsOf({ vipAddress: 'A, b,,a ' })).toEqual(['a', 'b']);
+    expect(sameInstance(record('a'), record('a'))).toBe(true);
+    expect(sameInstance(record('a'), record('a', { metadata: { v: '2' } }))).toBe(false);
+    expect(sameInstance(record('a'), record('a', { metadata: { v: '1', w: '2' } }))).toBe(false);
+    expect(sameInstance(record('a'), record('a', { lastDirtyTimestamp: 2 }))).toBe(false);
+  });
+});

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { resolveEurekaRegistryOptions } from '../../src/registry/eureka/index.js';
+import type { EurekaRegistryOptions } from '../../src/registry/eureka/index.js';
+import { retryDelayMs } from '../../src/registry/eureka/retryDelay.js';
+import { systemClock } from '../../src/index.js';
+
+describe('resolveEurekaRegistryOptions', () => {
+  it('fills in the documented defaults and freezes the result without touching the input', () => {
+    const input = { serviceUrls: ['http://eureka:8761/eureka/'] };
+    const resolved = resolveEurekaRegistryOptions(input);
+    expect(resolved).toMatchObject({
+      serviceUrls: [{ url: 'http://eureka:8761/eureka', authorization: undefined }],
+      heartbeatIntervalMs: 30_000,
+      registryFetchIntervalMs: 30_000,
+      fetchRegistry: true,
+      fetchDeltas: true,
+      connectTimeoutMs: 5000,
+      requestTimeoutMs: 8000,
+      retryInitialDelayMs: 1000,
+      retryMaxDelayMs: 60_000,
+      retryMultiplier: 2,
+      jitterRatio: 0.1,
+      headers: {},
+      maxResponseBytes: 64 * 1024 * 1024,
+      dispatcher: undefined,
+      clock: systemClock,
+    });
+    expect(Object.isFrozen(resolved)).toBe(true);
+    expect(input.serviceUrls).toEqual(['http://eureka:8761/eureka/']);
+  });
+
+  it('normalizes service URLs of both shapes, drops duplicates and turns credentials into basic auth', () => {
+    const resolved = resolveEurekaRegistryOptions({
+      serviceUrls: ['http://a:8761/eureka///', ' https://b/eureka/v2 ', 'http://a:8761/eureka', 'http://u:p%3Ax@c/eureka'],
+    });
+    expect(resolved.serviceUrls).toEqual([
+      { url: 'http://a:8761/eureka', authorization: undefined },
+      { url: 'https://b/eureka/v2', authorization: undefined },
+      { url: 'http://c/eureka', authorization: `Basic ${Buffer.from('u:p:x').toString('base64')}` },
+    ]);
+  });
+
+  it.each<[string, Partial<EurekaRegistryOptions>, RegExp]>([
+    ['no URLs', { serviceUrls: [] }, /option 'serviceUrls' must be a non-empty array/],
+    ['a URL that is not one', { serviceUrls: ['eureka:8761'] }, /option 'serviceUrls\[0\]' must be an http\(s\) URL \(got "eureka:8761"\)/],
+    ['another scheme', { serviceUrls: ['http://ok/eureka', 'ftp://x/eureka'] }, /'serviceUrls\[1\]' must be an http\(s\) URL/],
+    ['a query', { serviceUrls: ['http://x/eureka?a=1'] }, /without query or fragment/],
+    ['a zero interval', { heartbeatIntervalMs: 0 }, /'heartbeatIntervalMs' must be a positive number of milliseconds \(got 0\)/],
+    ['a negative timeout', { requestTimeoutMs: -1 }, /'requestTimeoutMs' must be a non-negative number/],
+    ['a max below the initial delay', { retryInitialDelayMs: 5000, retryMaxDelayMs: 1000 }, /'retryMaxDelayMs' must be at least retryInitialDelayMs \(5000\)/],
+    ['a shrinking multiplier', { retryMultiplier: 0.5 }, /'retryMultiplier' must be a number >= 1/],
+    ['a jitter above 1', { jitterRatio: 2 }, /'jitterRatio' must be a number between 0 and 1/],
+    ['a protocol header', { headers: { Accept: 'text/xml' } }, /'headers.Accept' must be a header the protocol does not set itself/],
+    ['a header that is not a string', { headers: { 'x-a': 1 as unknown as string } }, /'headers.x-a' must be a string/],
+    ['a flag that is not a boolean', { fetchRegistry: 'no' as unknown as boolean }, /'fetchRegistry' must be true or false/],
+  ])('rejects %s, naming the option and what was given', (_what, options, message) => {
+    expect(() => resolveEurekaRegistryOptions({ serviceUrls: ['http://eureka/eureka'], ...options })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(message) }),
+    );
+  });
+});
+
+describe('retryDelayMs', () => {
+  const options = { retryInitialDelayMs: 1000, retryMaxDelayMs: 60_000, retryMultiplier: 2, jitterRatio: 0 };
+
+  it('doubles from the initial delay up to the cap', () => {
+    expect([1, 2, 3, 4, 7, 8, 30].map((failures) => retryDelayMs(failures, options))).toEqual([1000, 2000, 4000, 8000, 60_000, 60_000, 60_000]);
+  });
+
+  it('spreads the delay by the jitter ratio without passing the cap', () => {
+    const jittered = { ...options, jitterRatio: 0.5 };
+    expect(retryDelayMs(1, jittered, () => 0)).toBe(500);
+    expect(retryDelayMs(1, jittered, () => 1)).toBe(1500);
+    expect(retryDelayMs(10, jittered, () => 1)).toBe(60_000);
+  });
+});
