@@ -5,6 +5,7 @@
 export * from './common/index.js';
 export * from './registry/index.js';
 export * from './health/index.js';
+export * from './metrics/index.js';
 export * from './http/index.js';
 export * from './config/index.js';
 export * from './admin/index.js';

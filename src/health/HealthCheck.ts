@@ -77,6 +77,11 @@ export class HealthCheck {
     return this.#status;
   }
 
+  /** The last run, if any. */
+  get lastRun(): CheckRun | undefined {
+    return this.#history.at(-1);
+  }
+
   /** True when the last result is younger than `cacheMs`. */
   isFresh(): boolean {
     return this.#lastCheckedAt !== undefined && this.#clock.now() - this.#lastCheckedAt < this.options.cacheMs;

@@ -25,6 +25,8 @@ export interface HealthMonitorOptions {
   readonly onCheckChange?: (change: CheckChange) => void;
   /** Called after the readiness or liveness verdict changes. */
   readonly onVerdictChange?: (verdict: { ready: boolean; live: boolean }) => void;
+  /** Called after every run of a check, with its result and duration (for metrics). */
+  readonly onCheckRun?: (name: string, result: 'UP' | 'WARN' | 'DOWN', durationMs: number) => void;
 }
 
 /**
@@ -137,6 +139,8 @@ export class HealthMonitor {
     const to = await check.run();
     // A check removed while it ran no longer counts.
     if (this.#checks.get(check.name) !== check) return;
+    const last = check.lastRun;
+    if (last !== undefined) this.#options.onCheckRun?.(check.name, last.result, last.durationMs);
     if (from !== to) this.#options.onCheckChange?.({ name: check.name, from, to, report: check.report() });
     this.#updateVerdict();
   }

@@ -16,6 +16,13 @@ import type { DrainResult, NodeHttpServer } from '../http/ServerTracker.js';
 import { errorMessage, runWithTimeout, sleep } from '../internal/async.js';
 import { defaultIpAddress } from '../internal/net.js';
 import { durationMs, nonEmptyString, port as portOption } from '../internal/validate.js';
+import { createMetrics } from '../metrics/createMetrics.js';
+import { healthMetrics, lifecycleMetrics } from '../metrics/builtin.js';
+import type { LifecycleMetrics } from '../metrics/builtin.js';
+import type { MetricsOptions } from '../metrics/MetricsOptions.js';
+import { metricsAdminRoutes } from '../metrics/metricsAdminRoutes.js';
+import { noopMetrics } from '../metrics/noopMetrics.js';
+import type { Metrics } from '../metrics/types.js';
 import { InMemoryRegistry } from '../registry/InMemoryRegistry.js';
 import type { InstanceDescriptor, ServiceRegistry } from '../registry/types.js';
 import { componentMembers } from './decorators.js';
@@ -128,6 +135,14 @@ export interface ServiceOptions {
   /** Lease timings sent to the registry. */
   readonly lease?: LeaseOptions;
   /**
+   * Application metrics: a `Metrics` you made with `createMetrics()` (you close it; the service flushes it
+   * at the end of `stop()`), or options for one the service makes and closes at the end of `stop()`.
+   * The service adds the tags `app`, `instance`, `zone` and `version`, reports its own metrics through it,
+   * and serves `GET /metrics` on the admin port when Prometheus exposition is on.
+   * @default no metrics
+   */
+  readonly metrics?: Metrics | MetricsOptions;
+  /**
    * Time source.
    * @default systemClock
    */
@@ -232,6 +247,9 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   readonly #health: HealthMonitor;
   readonly #admin: AdminServer | undefined;
   readonly #tracker: ServerTracker | undefined;
+  readonly #metrics: Metrics;
+  readonly #ownedMetrics: Metrics | undefined;
+  readonly #lifecycleMetrics: LifecycleMetrics;
   readonly #initializeHooks: Hook[] = [];
   readonly #shutdownHooks: Hook[] = [];
   /** The operator's intent, kept apart from health: only `markUp()` clears it. */
@@ -255,9 +273,17 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     this.#logger = options.logger ?? silentLogger;
     this.#ownsRegistry = options.registry === undefined;
     this.#registry = options.registry ?? new InMemoryRegistry({ clock: this.#clock });
+    const metricsOption = options.metrics;
+    this.#ownedMetrics = metricsOption === undefined || isMetrics(metricsOption) ? undefined : createMetrics({ clock: this.#clock, logger: this.#logger, ...metricsOption });
+    const rootMetrics = this.#ownedMetrics ?? (metricsOption as Metrics | undefined) ?? noopMetrics;
+    this.#metrics = rootMetrics.scope('', this.#globalTags());
+    this.#lifecycleMetrics = lifecycleMetrics(this.#metrics);
+    const checkMetrics = healthMetrics(this.#metrics);
     this.#machine = new StateMachine(this.#clock, (change) => this.#onTransition(change));
+    this.#lifecycleMetrics.state('STARTING');
     this.#health = new HealthMonitor({
       clock: this.#clock,
+      onCheckRun: (name, result, durationMs) => checkMetrics.check(name, result, durationMs),
       onCheckChange: (change) => {
         this.#logger.info(`health check '${change.name}' ${change.from} -> ${change.to}`, { check: change.name });
         this.emit('healthChange', change);
@@ -272,6 +298,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
             clock: this.#clock,
           });
     this.#tracker = options.server === undefined ? undefined : new ServerTracker(options.server, this.#clock);
+    if (this.#admin !== undefined && this.#metrics.prometheus !== undefined) metricsAdminRoutes(this.#admin, this.#metrics);
   }
 
   /** The application name. */
@@ -307,6 +334,14 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   /** The admin server's base URL, once it listens. */
   get adminUrl(): string | undefined {
     return this.#admin?.url;
+  }
+
+  /**
+   * The service's metrics, tagged with `app`, `instance`, `zone` and `version`; a no-op sink when none were
+   * configured. Use it for the application's own metrics.
+   */
+  get metrics(): Metrics {
+    return this.#metrics;
   }
 
   /** The admin server, to add routes; undefined when disabled. */
@@ -465,6 +500,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       await this.#health.runAll();
       this.#checkAborted();
       this.#health.start();
+      this.#lifecycleMetrics.initializeDuration(this.#clock.now() - this.#startedAt);
       this.#reconcile('initialize hooks finished', true);
       await this.#registryQueue;
     } catch (error) {
@@ -520,6 +556,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     const state = this.#machine.state;
     if (state === 'FAILED' || state === 'STOPPED') return;
     this.#machine.transition('SHUTTING_DOWN', 'stop() called');
+    const stopStarted = this.#clock.now();
     const errors: unknown[] = [];
     if (this.#starting !== undefined) {
       await this.#registryQueue;
@@ -530,7 +567,10 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       }
     }
     errors.push(...(await this.#unwind(this.#completedInitializeHooks, this.#starting !== undefined)));
+    this.#lifecycleMetrics.shutdownDuration(this.#clock.now() - stopStarted);
     this.#machine.transition('STOPPED', errors.length === 0 ? 'stopped' : `stopped with ${errors.length} error(s)`);
+    // Last, so the STOPPED transition itself is sent: nothing buffered is lost.
+    await (this.#ownedMetrics?.close() ?? this.#metrics.flush());
     if (errors.length > 0) {
       throw new KaryonError('ERR_SHUTDOWN', `stop() finished with ${errors.length} error(s): ${errors.map(errorMessage).join('; ')}`, {
         service: this.name,
@@ -605,6 +645,8 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   }
 
   #onTransition(change: StateChange): void {
+    this.#lifecycleMetrics.transition(change.from, change.to);
+    this.#lifecycleMetrics.state(change.to);
     if (change.from === 'UP') this.#leftUpAt = change.at;
     if (change.to === 'UP') this.#leftUpAt = undefined;
     this.#logger.info(`${this.name} ${change.from} -> ${change.to} (${change.reason})`, {
@@ -703,6 +745,15 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     });
   }
 
+  /** Tags on every metric: known at creation, so the instance tag uses the configured id or host:name[:port]. */
+  #globalTags(): Record<string, string> {
+    const o = this.#options;
+    const port = o.port === undefined || o.port === 0 ? '' : `:${o.port}`;
+    const tags: Record<string, string> = { app: o.name, instance: o.instanceId ?? `${o.hostName}:${o.name}${port}`, zone: o.zone };
+    if (o.version !== undefined) tags.version = o.version;
+    return tags;
+  }
+
   #describeOrThrow(): InstanceDescriptor {
     if (this.#descriptor === undefined) throw new KaryonError('ERR_INVALID_STATE', 'the instance is not described yet');
     return this.#descriptor;
@@ -735,6 +786,10 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       setOperatorStatus: (status) => (status === 'UP' ? this.markUp() : this.markOutOfService()),
     };
   }
+}
+
+function isMetrics(value: Metrics | MetricsOptions): value is Metrics {
+  return typeof (value as Metrics).counter === 'function';
 }
 
 /**

@@ -3,7 +3,7 @@ import type { ServiceOptions } from './Service.js';
 
 /**
  * Turns loaded {@link KaryonSettings} into {@link ServiceOptions}: name, port, zone, admin port and token,
- * deregistration delay and lease renewal interval. Spread your own options over the result.
+ * deregistration delay, lease renewal interval and statsd metrics. Spread your own options over the result.
  *
  * @example
  * ```ts
@@ -12,8 +12,9 @@ import type { ServiceOptions } from './Service.js';
  * ```
  */
 export function serviceOptionsFromSettings(settings: KaryonSettings): ServiceOptions {
-  const { app, admin, lifecycle, eureka } = settings;
+  const { app, admin, lifecycle, eureka, statsd } = settings;
   return {
+    ...(statsd.host === null ? {} : { metrics: { host: statsd.host, port: statsd.port } }),
     name: app.name,
     port: app.port,
     zone: app.zone,

@@ -1,0 +1,83 @@
+import { createSocket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { createService } from '../../src/index.js';
+import { waitFor } from '../support/logger.js';
+
+const sockets: Socket[] = [];
+afterEach(() => {
+  for (const socket of sockets.splice(0)) socket.close();
+});
+
+async function statsdServer(): Promise<{ port: number; lines: string[] }> {
+  const socket = createSocket('udp4');
+  sockets.push(socket);
+  const lines: string[] = [];
+  socket.on('message', (message) => lines.push(...message.toString().split('\n').filter((l) => l !== '')));
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { port: socket.address().port, lines };
+}
+
+describe('service metrics', () => {
+  it('reports lifecycle and health metrics with the global tags, flushed by stop()', async () => {
+    const statsd = await statsdServer();
+    const service = createService({
+      name: 'metered',
+      port: 8080,
+      hostName: 'host-m',
+      zone: 'z1',
+      version: '1.0.0',
+      admin: false,
+      lifecycle: { deregistrationDelayMs: 0 },
+      // Long flush interval: only stop() can have sent what arrives.
+      metrics: { host: '127.0.0.1', port: statsd.port, flushIntervalMs: 60_000 },
+    });
+    service.addHealthCheck('db', () => true);
+    await service.start();
+    service.metrics.counter('greetings.sent').increment(3);
+    await service.stop();
+    await waitFor(() => statsd.lines.some((l) => l.includes('to:STOPPED')), 5000, 'the STOPPED transition');
+    const tags = 'app:metered,instance:host-m:metered:8080,zone:z1,version:1.0.0';
+    expect(statsd.lines).toContain(`karyon.lifecycle.transitions:1|c|#${tags},from:STARTING,to:UP`);
+    expect(statsd.lines).toContain(`karyon.lifecycle.transitions:1|c|#${tags},from:SHUTTING_DOWN,to:STOPPED`);
+    expect(statsd.lines).toContain(`greetings.sent:3|c|#${tags}`);
+    expect(statsd.lines).toContain(`karyon.health.check.results:1|c|#${tags},check:db,result:UP`);
+    expect(statsd.lines.some((l) => l.startsWith('karyon.lifecycle.initialize.duration:') && l.includes('|ms|'))).toBe(true);
+    expect(statsd.lines.some((l) => l.startsWith('karyon.lifecycle.shutdown.duration:'))).toBe(true);
+    expect(statsd.lines).toContain(`karyon.lifecycle.state:1|g|#${tags},state:STOPPED`);
+    expect(statsd.lines).toContain(`karyon.lifecycle.state:0|g|#${tags},state:SHUTTING_DOWN`);
+  });
+
+  it('serves GET /metrics on the admin port when Prometheus exposition is on', async () => {
+    const service = createService({
+      name: 'scraped',
+      admin: { port: 0, host: '127.0.0.1' },
+      lifecycle: { deregistrationDelayMs: 0 },
+      metrics: { prometheus: true },
+    });
+    await service.start();
+    try {
+      const res = await request(`${service.adminUrl}/metrics`);
+      const text = await res.body.text();
+      expect(res.statusCode).toBe(200);
+      expect(text).toMatch(/karyon_lifecycle_transitions_total\{[^}]*from="STARTING"[^}]*to="UP"[^}]*\} 1/);
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it('an unreachable statsd host does not hold up start or stop', async () => {
+    const service = createService({
+      name: 'unreachable',
+      admin: false,
+      lifecycle: { deregistrationDelayMs: 0 },
+      metrics: { host: '127.0.0.1', port: 9 },
+    });
+    const started = Date.now();
+    await service.start();
+    for (let i = 0; i < 1000; i++) service.metrics.counter('x').increment();
+    await service.stop();
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+});
