@@ -719,15 +719,14 @@ export class DynamicConfig<T extends object = Record<string, unknown>> extends E
     if (issues.length > 0) return { ok: false, issues };
     const snapshot = deepFreeze(shareUnchanged(instance.getProperties(), previous));
     for (const [key, validator] of validators) {
-      let verdict: unknown;
-      try {
-        verdict = validator(walk(snapshot, key.split('.')), snapshot);
-      } catch (error) {
-        verdict = errorMessage(error);
-      }
-      if (verdict !== true) {
-        const why = typeof verdict === 'string' && verdict !== '' ? verdict : 'rejected by its validator';
-        issues.push({ key, origin: keyOrigins.get(key)?.name ?? 'default', message: `'${key}': ${why}` });
+      const winner = keyOrigins.get(key);
+      const why = verdictOf(validator, walk(snapshot, key.split('.')), snapshot);
+      if (why !== undefined) issues.push({ key, origin: winner?.name ?? 'default', message: `'${key}': ${why}` });
+      // A value a higher layer hides is checked too, for the day that layer lets go of the key.
+      for (const origin of ordered) {
+        if (origin === winner || !origin.entries.has(key)) continue;
+        const hidden = verdictOf(validator, origin.entries.get(key), snapshot);
+        if (hidden !== undefined) issues.push({ key, origin: origin.name, message: `'${key}': ${hidden} (in ${origin.name}, hidden by ${winner?.name ?? 'default'})` });
       }
     }
     return issues.length > 0 ? { ok: false, issues } : { ok: true, snapshot, keyOrigins };
@@ -737,12 +736,25 @@ export class DynamicConfig<T extends object = Record<string, unknown>> extends E
     return message
       .split('\n')
       .filter((line) => line.trim() !== '')
-      .map((line) => {
+      .map((line): ConfigIssue => {
         const match = /^([^\s:]+): (.*)$/s.exec(line);
         const key = match?.[1];
-        if (key === undefined || !this.#index.has(key)) return { key: undefined, origin: undefined, message: line };
-        return { key, origin: keyOrigins.get(key)?.name ?? 'default', message: `'${key}': ${match?.[2] ?? ''}` };
+        if (key !== undefined && this.#index.has(key)) {
+          return { key, origin: keyOrigins.get(key)?.name ?? 'default', message: `'${key}': ${match?.[2] ?? ''}` };
+        }
+        // convict's messages about structure name the key inside the sentence.
+        const named = /configuration param '([^']+)'/.exec(line)?.[1];
+        return { key: named, origin: named === undefined ? undefined : this.#originOf(named, keyOrigins)?.name, message: line };
       });
+  }
+
+  /** The origin of `key`, or of the leaf `key` lies under. */
+  #originOf(key: string, keyOrigins: ReadonlyMap<string, Origin>): Origin | undefined {
+    for (let end = key.length; end > 0; end = key.lastIndexOf('.', end - 1)) {
+      const origin = keyOrigins.get(key.slice(0, end));
+      if (origin !== undefined) return origin;
+    }
+    return undefined;
   }
 
   #toOrigins(source: ConfigSource, content: SourceContent, issues: ConfigIssue[]): Origin[] {
@@ -750,11 +762,30 @@ export class DynamicConfig<T extends object = Record<string, unknown>> extends E
       issues.push({ key: undefined, origin: source.name, message: `${source.name}: ${content.error}` });
       return [];
     }
-    return content.origins.map((origin) => {
-      const flat = this.#index.flatten(origin.values, origin.name, this.#limits, source.unknownKeys ?? 'reject');
-      issues.push(...flat.issues);
-      return { name: origin.name, layer: source.layer, entries: flat.entries };
-    });
+    return content.origins.map((origin) => this.#origin(origin.values, origin.name, source.layer, source.unknownKeys ?? 'reject', issues));
+  }
+
+  /**
+   * Flattens and checks the values of one origin on their own. A value that is wrong for its key's format is
+   * refused even when a higher layer hides it today: otherwise it would surface, and be blamed on another
+   * source, the day that layer drops the key.
+   */
+  #origin(raw: unknown, name: string, layer: ConfigLayer, unknownKeys: 'reject' | 'ignore', issues: ConfigIssue[]): Origin {
+    const flat = this.#index.flatten(raw, name, this.#limits, unknownKeys);
+    issues.push(...flat.issues);
+    if (flat.issues.length === 0 && flat.entries.size > 0) {
+      const probe = convict(this.#index.schema, { env: {}, args: [] });
+      for (const [key, value] of flat.entries) probe.set(key, value);
+      try {
+        probe.validate({ allowed: 'strict', output: noop });
+      } catch (error) {
+        const origin: Origin = { name, layer, entries: flat.entries };
+        const byKey = new Map([...flat.entries.keys()].map((key) => [key, origin]));
+        // Defaults of other keys may be invalid on their own (a required name): only this origin's keys count.
+        issues.push(...this.#convictIssues(errorMessage(error), byKey).filter((issue) => issue.key !== undefined && this.#originOf(issue.key, byKey) !== undefined));
+      }
+    }
+    return { name, layer, entries: flat.entries };
   }
 
   #envOrigins(issues: ConfigIssue[]): Origin[] {
@@ -768,12 +799,7 @@ export class DynamicConfig<T extends object = Record<string, unknown>> extends E
       raw[leaf.key] = text;
       byVariable.set(leaf.env, raw);
     }
-    return [...byVariable].map(([variable, raw]) => {
-      const name = `env:${variable}`;
-      const flat = this.#index.flatten(raw, name, this.#limits);
-      issues.push(...flat.issues);
-      return { name, layer: 'env' as const, entries: flat.entries };
-    });
+    return [...byVariable].map(([variable, raw]) => this.#origin(raw, `env:${variable}`, 'env', 'reject', issues));
   }
 
   #argvOrigins(issues: ConfigIssue[]): Origin[] {
@@ -783,10 +809,7 @@ export class DynamicConfig<T extends object = Record<string, unknown>> extends E
       if (leaf.arg === undefined) continue;
       const text = args.get(leaf.arg);
       if (text === undefined) continue;
-      const name = `argv:--${leaf.arg}`;
-      const flat = this.#index.flatten({ [leaf.key]: text }, name, this.#limits);
-      issues.push(...flat.issues);
-      origins.push({ name, layer: 'argv', entries: flat.entries });
+      origins.push(this.#origin({ [leaf.key]: text }, `argv:--${leaf.arg}`, 'argv', 'reject', issues));
     }
     return origins;
   }
@@ -837,6 +860,18 @@ export class DynamicConfig<T extends object = Record<string, unknown>> extends E
     if (state === undefined) throw new KaryonError('ERR_INVALID_STATE', 'configuration has not started: call and await start() first');
     return state;
   }
+}
+
+/** The reason a validator refuses `value`, or undefined when it accepts it. */
+function verdictOf(validator: ConfigValidator, value: unknown, snapshot: unknown): string | undefined {
+  let verdict: unknown;
+  try {
+    verdict = validator(value, snapshot);
+  } catch (error) {
+    verdict = errorMessage(error);
+  }
+  if (verdict === true) return undefined;
+  return typeof verdict === 'string' && verdict !== '' ? verdict : 'rejected by its validator';
 }
 
 function safeHealthy(rollback: RollbackOptions): boolean {

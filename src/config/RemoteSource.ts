@@ -188,6 +188,7 @@ export class RemoteSource implements ConfigSource {
   #lastError: string | undefined;
   #failures = 0;
   #requests = 0;
+  #completed = 0;
   #notModified = 0;
 
   /** Use {@link remoteSource}. */
@@ -215,6 +216,7 @@ export class RemoteSource implements ConfigSource {
       }
       this.#failed(first.error);
     }
+    this.#completed++;
     this.#task = new RepeatingTask({
       clock: context.clock,
       initialDelayMs: this.#nextDelay(),
@@ -242,6 +244,7 @@ export class RemoteSource implements ConfigSource {
         etag: this.#etag,
         lastStatus: this.#lastStatus,
         requests: this.#requests,
+        completed: this.#completed,
         notModified: this.#notModified,
         ...(this.#options.format === 'spring-cloud-config' ? { version: this.#springVersion ?? null } : {}),
       }),
@@ -288,6 +291,7 @@ export class RemoteSource implements ConfigSource {
       if (wasFailing) context.recovered();
       if (result.content !== undefined) context.update(result.content);
     }
+    this.#completed++;
     return this.#nextDelay();
   }
 

@@ -16,6 +16,8 @@ export interface SchemaLeaf {
   readonly sensitive: boolean;
   readonly nullable: boolean;
   readonly doc: string | undefined;
+  /** True when the key may hold an object (convict treats it as one value, not as a group). */
+  readonly holdsObjects: boolean;
 }
 
 /** The flattened values an origin sets, each coerced to the schema's type, with the problems found. */
@@ -85,6 +87,9 @@ export class SchemaIndex {
         sensitive: node.sensitive === true,
         nullable: node.nullable === true,
         doc: typeof node.doc === 'string' ? node.doc : undefined,
+        // convict's own rule: an object value is walked into as a group unless the format is 'object' or the
+        // default is an object (null and lists included).
+        holdsObjects: format === 'object' || typeof node.default === 'object',
       });
     };
     visit(probe.getSchema(), []);
@@ -228,6 +233,10 @@ export class SchemaIndex {
   }
 
   #accept(leaf: SchemaLeaf, value: unknown, origin: string, limits: ValueLimits, entries: Map<string, unknown>, issues: ConfigIssue[]): void {
+    if (isPlainObject(value) && Object.keys(value).length > 0 && !leaf.holdsObjects) {
+      issues.push({ key: leaf.key, origin, message: `'${leaf.key}' holds a single value, not a group of settings (got an object)` });
+      return;
+    }
     const size = sizeOf(value);
     if (size > limits.maxValueBytes) {
       issues.push({ key: leaf.key, origin, message: `'${leaf.key}' is ${size} bytes, more than the limit of ${limits.maxValueBytes}` });

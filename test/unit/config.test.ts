@@ -351,6 +351,26 @@ describe('DynamicConfig: rejected updates', () => {
     expect(config.snapshot.app).toMatchObject({ zone: 'file', debug: true, port: 8080 });
   });
 
+  it('rejects a bad value even while a higher layer hides it, so it cannot surface later', async () => {
+    const file = new MemorySource('file', 'file:app.json', {});
+    const remote = new MemorySource('remote', 'remote:x', { app: { port: 1005, zone: 'remote' }, client: { greeter: { timeoutMs: 500 } } });
+    const { config } = setup({ sources: [file, remote] });
+    await config.start();
+    const rejected = collect<ConfigRejectedEvent>(config, 'configRejected');
+    expect(file.set({ app: { port: 'http' } })).toBe('rejected');
+    expect(file.set({ app: { zone: { nested: 'object' } } })).toBe('rejected');
+    expect(file.set({ client: { greeter: { timeoutMs: 100_000 } } })).toBe('rejected');
+    expect(rejected.map((r) => r.reason)).toEqual([
+      `'app.port' must be an integer (got "http")`,
+      `'app.zone' holds a single value, not a group of settings (got an object)`,
+      `'client.greeter.timeoutMs': must be at most 60000 ms (in file:app.json, hidden by remote:x)`,
+    ]);
+    // Had they been taken, dropping the remote keys would now expose them; instead the defaults show.
+    remote.set({});
+    expect(config.snapshot.app.port).toBe(8080);
+    expect(config.snapshot.client.greeter.timeoutMs).toBe(1000);
+  });
+
   it('throws ERR_INVALID_CONFIG from setOverride with each issue, and records it', async () => {
     const { config } = setup();
     await config.start();
