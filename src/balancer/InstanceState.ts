@@ -78,6 +78,7 @@ export class InstanceState<T extends BalancerTarget = BalancerTarget> implements
   /** Latency histogram, for the hedging delay and the admin view. */
   readonly histogram: LatencyHistogram;
   readonly #decayMs: number;
+  #sampled = false;
 
   /**
    * @param target - the registry record
@@ -113,7 +114,9 @@ export class InstanceState<T extends BalancerTarget = BalancerTarget> implements
   observe(rttMs: number, now: number): void {
     const w = this.#weight(now);
     this.ewmaMs = rttMs > this.ewmaMs ? rttMs : this.ewmaMs * w + rttMs * (1 - w);
-    this.averageLatencyMs = this.averageLatencyMs * w + rttMs * (1 - w);
+    // The plain average starts from the first sample: the prior only stands in until there is one.
+    this.averageLatencyMs = this.#sampled ? this.averageLatencyMs * w + rttMs * (1 - w) : rttMs;
+    this.#sampled = true;
     this.sampledAt = now;
     this.histogram.record(rttMs, now);
   }

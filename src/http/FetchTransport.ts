@@ -93,7 +93,7 @@ export class FetchTransport implements Transport {
   }
 
   async send(request: TransportRequest): Promise<TransportResponse> {
-    const response = await this.#fetch(request.origin + request.path, fetchInit(request, request.signal));
+    const response = await this.#fetch(request.origin + request.path, fetchInit(request, request.signal.toAbortSignal()));
     const headers: Record<string, string | string[]> = {};
     response.headers.forEach((value, name) => {
       const previous = headers[name];

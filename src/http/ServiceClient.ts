@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { Balancer } from '../balancer/Balancer.js';
 import type { BalancerScope } from '../balancer/Balancer.js';
 import type { BalancerRule, BalancerRuleName } from '../balancer/BalancerRule.js';
@@ -6,7 +7,7 @@ import { InstanceMode } from '../balancer/InstanceState.js';
 import { FailureKind } from '../balancer/OutlierDetector.js';
 import type { Clock, ClockTimer } from '../common/Clock.js';
 import { systemClock } from '../common/Clock.js';
-import { KaryonError, isKaryonError } from '../common/KaryonError.js';
+import { KaryonError } from '../common/KaryonError.js';
 import type { Logger } from '../common/Logger.js';
 import { abortReason, errorMessage } from '../internal/async.js';
 import { invalidOption } from '../internal/validate.js';
@@ -16,6 +17,8 @@ import { endpointOf } from './Endpoint.js';
 import { FetchTransport } from './FetchTransport.js';
 import { OUT_OF_SERVICE_HEADER } from './outOfServiceGuard.js';
 import { RetryBudget } from './RetryBudget.js';
+import { TrySignal, follow } from './TrySignal.js';
+import type { ParentSignal } from './TrySignal.js';
 import type { ResolvedServiceClientOptions, ServiceClientOptions } from './ServiceClientOptions.js';
 import { resolveServiceClientOptions } from './ServiceClientOptions.js';
 import { toServiceRequest, toWebResponse } from './fetchAdapter.js';
@@ -148,6 +151,10 @@ function preciseNow(): number {
 }
 
 const noop = (): void => undefined;
+
+function hedgeLost(): KaryonError {
+  return new KaryonError('ERR_UPSTREAM', 'another copy of this hedged request answered first', { retryable: false });
+}
 
 function tryTimeout(timeoutMs: number): KaryonError {
   return new KaryonError('ERR_REQUEST_TIMEOUT', `no response headers within ${timeoutMs} ms`);
@@ -401,7 +408,7 @@ export class ServiceClient implements AsyncDisposable {
 
   /**
    * One try on one instance; never throws. The try has its own signal: aborted by its timeout (on the
-   * client's clock, so timeouts are exact and testable) or by the parent signal (the caller's, or a hedge's).
+   * client's clock, so timeouts are exact and testable) or by the parent (the caller's signal, or a hedge's).
    */
   async #try(
     state: InstanceState<Endpoint>,
@@ -409,26 +416,29 @@ export class ServiceClient implements AsyncDisposable {
     path: string,
     headers: ServiceRequest['headers'],
     body: RequestBody | undefined,
-    parent: AbortSignal | undefined,
+    parent: ParentSignal | undefined,
     timeoutMs: number,
     start: number,
+    signal: TrySignal = new TrySignal(),
   ): Promise<ServiceResponse | TryFailure> {
-    const controller = new AbortController();
-    const timer = this.#clock.setTimeout(() => controller.abort(tryTimeout(timeoutMs)), timeoutMs);
-    const onAbort = (): void => controller.abort(parent?.reason);
-    if (parent !== undefined) {
-      if (parent.aborted) controller.abort(parent.reason);
-      else parent.addEventListener('abort', onAbort, { once: true });
-    }
+    let timeout: KaryonError | undefined;
+    const timer = this.#clock.setTimeout(() => signal.abort((timeout = tryTimeout(timeoutMs))), timeoutMs);
+    const unfollow = parent === undefined ? undefined : follow(parent, signal);
     this.#balancer.begin(state);
     let response: TransportResponse;
     try {
-      response = await this.#transport.send({ origin: state.target.origin, method, path, headers, body, signal: controller.signal, timeoutMs });
+      response = await this.#transport.send({ origin: state.target.origin, method, path, headers, body, signal, timeoutMs });
     } catch (error) {
-      return this.#failed(state, error, controller.signal, start);
-    } finally {
       timer.clear();
-      parent?.removeEventListener('abort', onAbort);
+      unfollow?.();
+      return this.#failed(state, error, signal, signal.aborted && signal.reason === timeout, start);
+    }
+    timer.clear();
+    if (unfollow !== undefined) {
+      // The caller's signal keeps cancelling while the body is read (undici destroys the body on abort).
+      const stream = response.body as Partial<Pick<Readable, 'once'>>;
+      if (typeof stream.once === 'function') stream.once('close', unfollow);
+      else unfollow();
     }
     const now = this.#now();
     const status = response.statusCode;
@@ -451,9 +461,8 @@ export class ServiceClient implements AsyncDisposable {
     return new ServiceResponse(response, state.id);
   }
 
-  #failed(state: InstanceState<Endpoint>, error: unknown, signal: AbortSignal, start: number): TryFailure {
+  #failed(state: InstanceState<Endpoint>, error: unknown, signal: TrySignal, timedOut: boolean, start: number): TryFailure {
     const now = this.#now();
-    const timedOut = signal.aborted && isKaryonError(signal.reason, 'ERR_REQUEST_TIMEOUT');
     if (signal.aborted && !timedOut) {
       this.#balancer.abandon(state, now - start, now);
       return new TryFailure(state, 'aborted', error);
@@ -508,24 +517,19 @@ export class ServiceClient implements AsyncDisposable {
     if (delayMs === undefined || delayMs >= timeoutMs) return this.#try(first, method, path, headers, body, signal, timeoutMs, start);
 
     return new Promise((resolve) => {
-      const controllers: AbortController[] = [];
-      let started = 0;
+      // One signal per copy, to abort the loser; each copy follows the caller's signal by itself.
+      const copies: TrySignal[] = [];
       let settled = 0;
       let done = false;
       let failure: TryFailure | undefined;
       let timer: ClockTimer | undefined = undefined;
-      const onAbort = (): void => {
-        for (const controller of controllers) controller.abort(signal?.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
       const finish = (result: ServiceResponse | TryFailure): void => {
         done = true;
         timer?.clear();
-        signal?.removeEventListener('abort', onAbort);
-        result.tries = started;
+        result.tries = copies.length;
         resolve(result);
       };
-      const settle = (result: ServiceResponse | TryFailure): void => {
+      const settle = (copy: TrySignal, result: ServiceResponse | TryFailure): void => {
         settled++;
         if (done) {
           // The loser of a race that finished anyway: free its connection.
@@ -534,21 +538,20 @@ export class ServiceClient implements AsyncDisposable {
           return;
         }
         if (result instanceof ServiceResponse) {
-          for (const controller of controllers) controller.abort(new KaryonError('ERR_UPSTREAM', 'hedged request lost the race', { retryable: false }));
+          for (const other of copies) if (other !== copy) other.abort(hedgeLost());
           finish(result);
           return;
         }
         if (failure?.response !== undefined) failure.response.body.dump().catch(noop);
         failure = result;
-        // Every try launched so far failed: back to the retry loop (a hedge not yet due is not sent).
-        if (settled === started) finish(failure);
+        // Every copy sent so far failed: back to the retry loop (a hedge not yet due is not sent).
+        if (settled === copies.length) finish(failure);
       };
       const launch = (state: InstanceState<Endpoint>, at: number): void => {
-        const controller = new AbortController();
-        controllers.push(controller);
-        started++;
-        if (signal?.aborted === true) controller.abort(signal.reason);
-        void this.#try(state, method, path, headers, body, controller.signal, Math.max(1, timeoutMs - (at - start)), at).then(settle);
+        const copy = new TrySignal();
+        copies.push(copy);
+        const remaining = Math.max(1, timeoutMs - (at - start));
+        void this.#try(state, method, path, headers, body, signal, remaining, at, copy).then((result) => settle(copy, result));
       };
       launch(first, start);
       timer = this.#clock.setTimeout(() => {
@@ -556,7 +559,7 @@ export class ServiceClient implements AsyncDisposable {
         const now = this.#now();
         const second = this.#budget === undefined || this.#budget.tryWithdraw(now) ? this.#balancer.pick(now, first) : undefined;
         if (second === undefined) {
-          if (this.#budget !== undefined && settled === 0) this.#budgetExhausted++;
+          if (this.#budget !== undefined) this.#budgetExhausted++;
           return;
         }
         this.#hedges++;

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { TrySignal } from './TrySignal.js';
 
 /** Response headers, as node:http and undici give them: lower-case names. */
 export type ResponseHeaders = Readonly<Record<string, string | string[] | undefined>>;
@@ -34,7 +35,7 @@ export interface TransportRequest {
   /** The body, if any. */
   readonly body: RequestBody | undefined;
   /** Aborts the try: its timeout, the caller's cancellation, a lost hedge. */
-  readonly signal: AbortSignal;
+  readonly signal: TrySignal;
   /** The try's timeout, in ms (the client enforces it through `signal`; a transport may use it as a backstop). */
   readonly timeoutMs: number;
 }

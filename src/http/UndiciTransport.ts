@@ -41,6 +41,7 @@ export class UndiciTransport implements Transport {
       path: request.path,
       headers: (request.headers ?? null) as Record<string, string | string[]> | null,
       body: request.body ?? null,
+      // EventEmitter-shaped: undici listens to it with once/removeListener, far cheaper than an AbortSignal.
       signal: request.signal,
       // The client's own timer (exact, on its clock) aborts the try; undici's coarser one is only a backstop.
       headersTimeout: request.timeoutMs + 1000,

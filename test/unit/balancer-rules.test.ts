@@ -100,6 +100,16 @@ describe('balancer rules', () => {
     expect(a.latencyMs(now + 2 + 10_000)).toBeCloseTo(a.latencyMs(now + 2) / Math.E, 3);
   });
 
+  it('the plain average (for weighted rules) starts from the first sample, not from the prior', () => {
+    const balancer = makeBalancer(['a'], { rule: 'weighted-response-time' });
+    const a = state(balancer, 'a');
+    expect(a.averageLatencyMs).toBe(30);
+    sample(balancer, 'a', 4, T0 + 1);
+    expect(a.averageLatencyMs).toBe(4);
+    sample(balancer, 'a', 104, T0 + 10_001); // 10 s later: weight 1 - 1/e on the new sample
+    expect(a.averageLatencyMs).toBeCloseTo(4 + 100 * (1 - 1 / Math.E), 6);
+  });
+
   it('p2c-ewma tries a slow instance again once its estimate has decayed', () => {
     const balancer = makeBalancer(['fast', 'slow'], { rule: 'p2c-ewma' });
     let now = T0 + 1_000_000;

@@ -1,0 +1,634 @@
+// The service client against raw undici and undici's BalancedPool, every ratio measured in the same run.
+//  1. overhead:  requests/s and p50/p99 of a balanced call to 3 local instances against raw undici pools to
+//                the same servers (round robin by hand), one request at a time and 32 at a time; plus the cost
+//                of a pick (ns, and garbage collections during 10 M picks) for 3, 100 and 10,000 instances.
+//  2. straggler: 5 instances answering in 10 ms, one of them in 100 ms, at 1000 requests/s: p99 and the slow
+//                instance's share of traffic for each rule and for BalancedPool, against an all-healthy run.
+//  3. kill:      one of 5 instances (each its own process) killed under load: caller-visible errors and tries
+//                sent to the dead instance, for the client and for BalancedPool.
+//  4. rolling:   5 instances restarted one by one under load with graceful stop (out-of-service guard, then
+//                drain), the registry telling clients 500 ms late: failed requests, client and BalancedPool.
+// The servers run in child processes so the load generator does not share their event loop.
+// Run: npx tsx bench/client-balancing.bench.ts [--only=overhead|straggler|kill|rolling]
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { BalancedPool, Pool } from 'undici';
+import { Balancer, resolveBalancerOptions } from '../src/balancer/index.js';
+import type { BalancerRuleName, BalancerTarget } from '../src/balancer/index.js';
+import { createServiceClient, outOfServiceGuard } from '../src/index.js';
+import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, ServiceClient, ServiceRegistry } from '../src/index.js';
+import { InMemoryRegistry } from '../src/testing/index.js';
+import { fmt, median, percentile, table } from './support.js';
+
+const self = fileURLToPath(import.meta.url);
+
+// ---------------------------------------------------------------------------------------------------------
+// Child process: instance servers.
+
+interface ServeSpec {
+  /** Answer delay of each server, in ms. */
+  readonly delaysMs: readonly number[];
+}
+
+type ParentMessage = { type: 'restart'; index: number; drainDelayMs: number } | { type: 'hits'; index: number } | { type: 'exit' };
+type ChildMessage =
+  | { type: 'ports'; ports: number[]; pid: number }
+  | { type: 'restarted'; index: number; port: number }
+  | { type: 'hits'; index: number; hits: number };
+
+async function serve(spec: ServeSpec): Promise<void> {
+  const servers: Server[] = [];
+  const hits: number[] = spec.delaysMs.map(() => 0);
+  const start = async (index: number): Promise<number> => {
+    const delay = spec.delaysMs[index]!;
+    const status = { value: 'UP' };
+    const handler = outOfServiceGuard(() => status.value)((req, res) => {
+      hits[index]!++;
+      req.resume();
+      const answer = (): void => {
+        res.end('ok');
+      };
+      req.on('end', () => (delay > 0 ? setTimeout(answer, delay) : answer()));
+    });
+    const server = createServer(handler);
+    server.keepAliveTimeout = 30_000;
+    (server as Server & { status?: { value: string } }).status = status;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers[index] = server;
+    return (server.address() as AddressInfo).port;
+  };
+  const ports: number[] = [];
+  for (let i = 0; i < spec.delaysMs.length; i++) ports.push(await start(i));
+  process.send!({ type: 'ports', ports, pid: process.pid } satisfies ChildMessage);
+  process.on('message', (message: ParentMessage) => {
+    if (message.type === 'exit') process.exit(0);
+    if (message.type === 'hits') process.send!({ type: 'hits', index: message.index, hits: hits[message.index]! } satisfies ChildMessage);
+    if (message.type === 'restart') {
+      const old = servers[message.index]! as Server & { status?: { value: string } };
+      // Graceful stop as a karyon service does it: refuse new requests with the out-of-service answer, wait
+      // for clients to notice, then stop listening and let requests in flight finish.
+      old.status!.value = 'SHUTTING_DOWN';
+      setTimeout(() => {
+        old.close();
+        old.closeIdleConnections();
+      }, message.drainDelayMs);
+      void start(message.index).then((port) => process.send!({ type: 'restarted', index: message.index, port } satisfies ChildMessage));
+    }
+  });
+}
+
+interface Child {
+  readonly process: ChildProcess;
+  readonly ports: number[];
+}
+
+async function spawnServers(delaysMs: readonly number[]): Promise<Child> {
+  const child = fork(self, ['--serve', JSON.stringify({ delaysMs } satisfies ServeSpec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ports = await new Promise<number[]>((resolve, reject) => {
+    child.once('message', (message: ChildMessage) => {
+      if (message.type === 'ports') resolve(message.ports);
+    });
+    child.once('exit', (code) => reject(new Error(`server process exited with ${String(code)}`)));
+  });
+  return { process: child, ports };
+}
+
+function stopChild(child: Child): void {
+  if (child.process.connected) child.process.send({ type: 'exit' } satisfies ParentMessage);
+  else child.process.kill('SIGKILL');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Load generation.
+
+function descriptor(id: string, port: number): InstanceDescriptor {
+  return {
+    instanceId: id,
+    app: 'BENCH',
+    vipAddress: 'bench',
+    secureVipAddress: 'bench',
+    hostName: '127.0.0.1',
+    ipAddr: '127.0.0.1',
+    port,
+    portEnabled: true,
+    securePort: 443,
+    securePortEnabled: false,
+    zone: 'z1',
+    metadata: {},
+    homePageUrl: '',
+    statusPageUrl: '',
+    healthCheckUrl: '',
+    leaseRenewalIntervalMs: 30_000,
+    leaseDurationMs: 90_000,
+  };
+}
+
+/** One call: resolves with the status, rejects on error; the caller measures. */
+type Call = () => Promise<number>;
+
+interface LoadResult {
+  readonly requests: number;
+  readonly errors: number;
+  readonly rps: number;
+  readonly latenciesUs: Float64Array;
+  /** CPU time of this process (the load generator and the client) per request, in µs. */
+  readonly cpuUsPerRequest: number;
+}
+
+function cpuUs(): number {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
+}
+
+/** Closed loop: `concurrency` callers back to back for `durationMs`. */
+async function closedLoop(call: Call, concurrency: number, durationMs: number): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const cpuStart = cpuUs();
+  const started = performance.now();
+  const end = started + durationMs;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        try {
+          const status = await call();
+          if (status >= 500) errors++;
+        } catch {
+          errors++;
+        }
+        latencies.push((performance.now() - t) * 1000);
+      }
+    }),
+  );
+  const elapsed = performance.now() - started;
+  const cpuUsPerRequest = (cpuUs() - cpuStart) / latencies.length;
+  return { requests: latencies.length, errors, rps: (latencies.length / elapsed) * 1000, latenciesUs: Float64Array.from(latencies), cpuUsPerRequest };
+}
+
+/** Open loop: `rate` calls per second for `durationMs`, whatever the latency (no coordinated omission). */
+async function openLoop(call: Call, rate: number, durationMs: number): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const pending: Promise<void>[] = [];
+  let errors = 0;
+  const cpuStart = cpuUs();
+  const started = performance.now();
+  let sent = 0;
+  while (performance.now() - started < durationMs) {
+    const due = Math.floor(((performance.now() - started) / 1000) * rate);
+    for (; sent < due; sent++) {
+      const t = started + (sent / rate) * 1000; // latency counted from when the call was due
+      pending.push(
+        call().then(
+          (status) => {
+            if (status >= 500) errors++;
+            latencies.push((performance.now() - t) * 1000);
+          },
+          () => {
+            errors++;
+            latencies.push((performance.now() - t) * 1000);
+          },
+        ),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await Promise.all(pending);
+  const elapsed = performance.now() - started;
+  const cpuUsPerRequest = (cpuUs() - cpuStart) / latencies.length;
+  return { requests: latencies.length, errors, rps: (latencies.length / elapsed) * 1000, latenciesUs: Float64Array.from(latencies), cpuUsPerRequest };
+}
+
+function p(result: LoadResult, q: number): number {
+  return percentile(Array.from(result.latenciesUs), q);
+}
+
+function clientCall(client: ServiceClient): Call {
+  return async () => {
+    const response = await client.request({ path: '/' });
+    await response.body.dump();
+    return response.statusCode;
+  };
+}
+
+function rawCall(pools: Pool[]): Call {
+  let next = 0;
+  return async () => {
+    const pool = pools[next++ % pools.length]!;
+    const response = await pool.request({ path: '/', method: 'GET' });
+    await response.body.dump();
+    return response.statusCode;
+  };
+}
+
+function balancedPoolCall(pool: BalancedPool): Call {
+  return async () => {
+    const response = await pool.request({ path: '/', method: 'GET' });
+    await response.body.dump();
+    return response.statusCode;
+  };
+}
+
+async function registryOf(ports: readonly number[], prefix = 'i'): Promise<InMemoryRegistry> {
+  const registry = new InMemoryRegistry();
+  for (const [i, port] of ports.entries()) await registry.register(descriptor(`${prefix}${i}`, port), 'UP');
+  return registry;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 1. Overhead.
+
+function pickCost(instances: number, picks: number): { nsPerPick: number; gcs: number } {
+  const balancer = new Balancer<BalancerTarget>(resolveBalancerOptions({}));
+  balancer.update(
+    Array.from({ length: instances }, (_, i) => ({ instanceId: `i${i}`, zone: 'z' })),
+    Date.now(),
+  );
+  const now = Date.now();
+  for (const state of balancer.states) {
+    balancer.begin(state);
+    balancer.succeed(state, 1 + Math.random() * 10, now);
+  }
+  for (let i = 0; i < 100_000; i++) balancer.pick(now); // warm up
+  let gcs = 0;
+  const observer = new PerformanceObserver((list) => (gcs += list.getEntries().length));
+  observer.observe({ entryTypes: ['gc'] });
+  const started = performance.now();
+  let sink = 0;
+  for (let i = 0; i < picks; i++) sink += balancer.pick(now)!.pending;
+  const elapsed = performance.now() - started;
+  observer.disconnect();
+  if (sink < 0) console.log(sink);
+  return { nsPerPick: (elapsed * 1e6) / picks, gcs };
+}
+
+async function overhead(): Promise<void> {
+  const child = await spawnServers([0, 0, 0]);
+  const registry = await registryOf(child.ports);
+  const client = createServiceClient({ registry, vip: 'bench' });
+  const pools = child.ports.map((port) => new Pool(`http://127.0.0.1:${port}`, { pipelining: 1 }));
+  const raw = rawCall(pools);
+  const balanced = clientCall(client);
+  // Warm up both paths (JIT, connections).
+  await closedLoop(raw, 32, 1500);
+  await closedLoop(balanced, 32, 1500);
+
+  // Short rounds, interleaved and in alternating order, so the drift of a shared machine hits both alike;
+  // ratios are taken within each round and their median reported.
+  const rounds = 12;
+  const runs = { seq: { raw: [] as LoadResult[], client: [] as LoadResult[] }, par: { raw: [] as LoadResult[], client: [] as LoadResult[] } };
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? (['raw', 'client'] as const) : (['client', 'raw'] as const);
+    for (const which of order) runs.seq[which].push(await closedLoop(which === 'raw' ? raw : balanced, 1, 600));
+    for (const which of order) runs.par[which].push(await closedLoop(which === 'raw' ? raw : balanced, 32, 800));
+  }
+  const rows: Record<string, string | number>[] = [];
+  for (const [label, set] of [
+    ['1 at a time', runs.seq],
+    ['32 at a time', runs.par],
+  ] as const) {
+    const ratio = (f: (r: LoadResult) => number): number => median(set.raw.map((r, i) => f(set.client[i]!) / f(r)));
+    const diff = (f: (r: LoadResult) => number): number => median(set.raw.map((r, i) => f(set.client[i]!) - f(r)));
+    const med = (results: LoadResult[], f: (r: LoadResult) => number): number => median(results.map(f));
+    rows.push({
+      load: label,
+      'raw rps': fmt(med(set.raw, (r) => r.rps), 0),
+      'client rps': fmt(med(set.client, (r) => r.rps), 0),
+      'rps ratio': fmt(ratio((r) => r.rps), 3),
+      'raw CPU µs/req': fmt(med(set.raw, (r) => r.cpuUsPerRequest), 1),
+      'client CPU µs/req': fmt(med(set.client, (r) => r.cpuUsPerRequest), 1),
+      'CPU ratio': fmt(ratio((r) => r.cpuUsPerRequest), 3),
+      'raw p50 µs': fmt(med(set.raw, (r) => p(r, 50)), 1),
+      'added p50 µs': fmt(diff((r) => p(r, 50)), 1),
+      'raw p99 µs': fmt(med(set.raw, (r) => p(r, 99)), 1),
+      'client p99 µs': fmt(med(set.client, (r) => p(r, 99)), 1),
+      errors: [...set.raw, ...set.client].reduce((sum, r) => sum + r.errors, 0),
+    });
+  }
+  table(`1. Overhead: balanced call (p2c-ewma) vs raw undici pools, 3 instances; medians of ${rounds} interleaved rounds`, rows);
+  table(
+    '1b. Cost of a pick (p2c-ewma), 10 M picks each: garbage collections show allocation',
+    [3, 100, 10_000].map((n) => {
+      const cost = pickCost(n, 10_000_000);
+      return { instances: n, 'ns per pick': fmt(cost.nsPerPick, 1), 'GCs during 10 M picks': cost.gcs };
+    }),
+  );
+  await client.close();
+  await Promise.all(pools.map((pool) => pool.close()));
+  stopChild(child);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 2. Straggler.
+
+async function straggler(): Promise<void> {
+  const rate = 1000;
+  const warmupMs = 2000;
+  const measureMs = 6000;
+  const healthy = await spawnServers([10, 10, 10, 10, 10]);
+  const slowed = await spawnServers([10, 10, 10, 10, 100]);
+  const rows: Record<string, string | number>[] = [];
+
+  const runClient = async (ports: number[], rule: BalancerRuleName, label: string): Promise<number> => {
+    const registry = await registryOf(ports);
+    const client = createServiceClient({ registry, vip: 'bench', balancer: rule });
+    await openLoop(clientCall(client), rate, warmupMs);
+    const before = client.stats().instances.find((i) => i.instanceId === 'i4')!.requests;
+    const total = client.stats().instances.reduce((sum, i) => sum + i.requests, 0);
+    const result = await openLoop(clientCall(client), rate, measureMs);
+    const stats = client.stats();
+    const slow = stats.instances.find((i) => i.instanceId === 'i4')!.requests - before;
+    const all = stats.instances.reduce((sum, i) => sum + i.requests, 0) - total;
+    const p99 = p(result, 99) / 1000;
+    rows.push({
+      run: label,
+      rule,
+      'p50 ms': fmt(p(result, 50) / 1000, 1),
+      'p99 ms': fmt(p99, 1),
+      'slow share %': ports === healthy.ports ? '-' : fmt((slow / all) * 100, 2),
+      errors: result.errors,
+    });
+    await client.close();
+    return p99;
+  };
+
+  const baseline = await runClient(healthy.ports, 'p2c-ewma', 'all healthy');
+  const p99s = new Map<string, number>();
+  for (const rule of ['round-robin', 'random', 'weighted-response-time', 'least-loaded', 'zone-avoidance', 'p2c-ewma'] as const) {
+    p99s.set(rule, await runClient(slowed.ports, rule, 'one 10x slower'));
+  }
+  // The Node peer: undici's BalancedPool over the same servers.
+  const balanced = new BalancedPool(slowed.ports.map((port) => `http://127.0.0.1:${port}`));
+  const call: Call = async () => {
+    const response = await balanced.request({ path: '/', method: 'GET' });
+    await response.body.dump();
+    return response.statusCode;
+  };
+  await openLoop(call, rate, warmupMs);
+  // BalancedPool does not say where a request went: the slow server counts what it answered.
+  const before = await serverHits(slowed, 4);
+  const result = await openLoop(call, rate, measureMs);
+  const slowHits = (await serverHits(slowed, 4)) - before;
+  rows.push({
+    run: 'one 10x slower',
+    rule: 'undici BalancedPool',
+    'p50 ms': fmt(p(result, 50) / 1000, 1),
+    'p99 ms': fmt(p(result, 99) / 1000, 1),
+    'slow share %': fmt((slowHits / result.requests) * 100, 2),
+    errors: result.errors,
+  });
+  p99s.set('BalancedPool', p(result, 99) / 1000);
+  await balanced.close();
+  table(`2. Straggler: 5 instances at 10 ms, one at 100 ms, ${rate} req/s open loop, ${measureMs / 1000} s after ${warmupMs / 1000} s warm-up`, rows);
+  table(
+    '2b. p99 against the all-healthy run (p2c-ewma goal: <= 1.2x)',
+    [...p99s].map(([rule, value]) => ({ rule, 'p99 / healthy p99': fmt(value / baseline, 2) })),
+  );
+  stopChild(healthy);
+  stopChild(slowed);
+}
+
+/** Requests a server of the child has answered (asked over a status request to the child). */
+async function serverHits(child: Child, index: number): Promise<number> {
+  return new Promise((resolve) => {
+    const onMessage = (message: ChildMessage): void => {
+      if (message.type === 'hits' && message.index === index) {
+        child.process.off('message', onMessage);
+        resolve(message.hits);
+      }
+    };
+    child.process.on('message', onMessage);
+    child.process.send({ type: 'hits', index } satisfies ParentMessage);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 3. Kill.
+
+/** Runs both peers on throwaway servers first, so neither is measured with a cold JIT. */
+async function warmUpPeers(): Promise<void> {
+  const child = await spawnServers([1, 1, 1, 1, 1]);
+  const registry = await registryOf(child.ports);
+  const client = createServiceClient({ registry, vip: 'bench' });
+  const balanced = new BalancedPool(child.ports.map((port) => `http://127.0.0.1:${port}`));
+  for (let i = 0; i < 2; i++) {
+    await closedLoop(clientCall(client), 32, 1000);
+    await closedLoop(balancedPoolCall(balanced), 32, 1000);
+  }
+  await client.close();
+  await balanced.close();
+  stopChild(child);
+}
+
+async function kill(): Promise<void> {
+  const concurrency = 32;
+  const rows: Record<string, string | number>[] = [];
+  await warmUpPeers();
+  for (const peer of ['client', 'BalancedPool', 'BalancedPool', 'client'] as const) {
+    const children = await Promise.all(Array.from({ length: 5 }, () => spawnServers([2])));
+    const ports = children.map((child) => child.ports[0]!);
+    const registry = await registryOf(ports);
+    const client = createServiceClient({ registry, vip: 'bench' });
+    const balanced = new BalancedPool(ports.map((port) => `http://127.0.0.1:${port}`));
+    const call = peer === 'client' ? clientCall(client) : balancedPoolCall(balanced);
+    await closedLoop(call, concurrency, 1000); // warm-up
+    const victim = children[2]!;
+    const before = client.stats().instances.find((i) => i.instanceId === 'i2')!;
+    const running = closedLoop(call, concurrency, 3000);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    victim.process.kill('SIGKILL');
+    const result = await running;
+    const dead = client.stats().instances.find((i) => i.instanceId === 'i2')!;
+    rows.push({
+      peer: peer === 'client' ? 'client (p2c-ewma)' : 'undici BalancedPool',
+      requests: result.requests,
+      'caller-visible errors': result.errors,
+      // Tries in flight when it died (cut) plus those sent before it was ejected (refused).
+      'tries sent to the dead instance': peer === 'client' ? dead.failures - before.failures : `${result.errors} (all failed)`,
+      'dead instance': peer === 'client' ? dead.state : 'kept in rotation',
+      retries: peer === 'client' ? client.stats().retries : 0,
+      'p99 ms': fmt(p(result, 99) / 1000, 1),
+    });
+    await client.close();
+    await balanced.close().catch(() => undefined);
+    for (const child of children) if (child !== victim) stopChild(child);
+  }
+  table('3. Kill: one of 5 instances (2 ms answers, each its own process) killed by SIGKILL under 32 concurrent callers', rows);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 4. Rolling restart.
+
+/**
+ * What a client of a remote registry sees: a copy refreshed every `lagMs` (a Eureka client fetches every
+ * 30 s; here 500 ms), so instances leave the client's list late.
+ */
+class LaggingRegistry implements ServiceRegistry {
+  readonly inner = new InMemoryRegistry();
+  readonly #listeners = new Set<(change: RegistryChange) => void>();
+  readonly #timer: NodeJS.Timeout;
+  #view: readonly RegistryInstance[] = [];
+  constructor(lagMs: number) {
+    this.#timer = setInterval(() => this.refresh(), lagMs);
+  }
+  refresh(): void {
+    this.#view = this.inner.upInstancesByVip('bench');
+    for (const listener of this.#listeners) listener({ added: [], removed: [], modified: [] });
+  }
+  register(instance: InstanceDescriptor, status: InstanceStatus): Promise<void> {
+    return this.inner.register(instance, status);
+  }
+  setStatus(instanceId: string, status: InstanceStatus): Promise<void> {
+    return this.inner.setStatus(instanceId, status);
+  }
+  heartbeat(instanceId: string): Promise<void> {
+    return this.inner.heartbeat(instanceId);
+  }
+  deregister(instanceId: string): Promise<void> {
+    return this.inner.deregister(instanceId);
+  }
+  instancesByApp(app: string): readonly RegistryInstance[] {
+    return this.inner.instancesByApp(app);
+  }
+  instancesByVip(vip: string): readonly RegistryInstance[] {
+    return this.inner.instancesByVip(vip);
+  }
+  upInstancesByVip(vip: string): readonly RegistryInstance[] {
+    return vip === 'bench' ? this.#view : [];
+  }
+  onChange(listener: (change: RegistryChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+  close(): Promise<void> {
+    clearInterval(this.#timer);
+    return Promise.resolve();
+  }
+}
+
+async function rolling(): Promise<void> {
+  const concurrency = 16;
+  const lagMs = 500;
+  const drainDelayMs = 300;
+  const rows: Record<string, string | number>[] = [];
+  await warmUpPeers();
+  for (const peer of ['client', 'BalancedPool', 'BalancedPool', 'client'] as const) {
+    const child = await spawnServers([2, 2, 2, 2, 2]);
+    const registry = new LaggingRegistry(lagMs);
+    const ids: string[] = [];
+    for (const [i, port] of child.ports.entries()) {
+      ids.push(`i${i}-0`);
+      await registry.register(descriptor(`i${i}-0`, port), 'UP');
+    }
+    registry.refresh();
+    let call: Call;
+    let close: () => Promise<void>;
+    let stats = (): string | number => '-';
+    if (peer === 'client') {
+      const client = createServiceClient({ registry, vip: 'bench' });
+      call = clientCall(client);
+      close = () => client.close();
+      stats = () => client.stats().retries;
+    } else {
+      // BalancedPool follows the same lagging view: upstreams added and removed as the view changes.
+      const origin = (instance: RegistryInstance): string => `http://${instance.ipAddr}:${instance.port}`;
+      const balanced = new BalancedPool(registry.upInstancesByVip('bench').map(origin));
+      registry.onChange(() => {
+        const wanted = new Set(registry.upInstancesByVip('bench').map(origin));
+        for (const upstream of balanced.upstreams) if (!wanted.has(upstream)) balanced.removeUpstream(upstream);
+        for (const upstream of wanted) if (!balanced.upstreams.includes(upstream)) balanced.addUpstream(upstream);
+      });
+      call = balancedPoolCall(balanced);
+      close = () => balanced.close();
+    }
+    await closedLoop(call, concurrency, 1000); // warm-up
+    const restarts = (async () => {
+      for (let i = 0; i < 5; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        const restarted = new Promise<number>((resolve) => {
+          const onMessage = (message: ChildMessage): void => {
+            if (message.type === 'restarted' && message.index === i) {
+              child.process.off('message', onMessage);
+              resolve(message.port);
+            }
+          };
+          child.process.on('message', onMessage);
+        });
+        // The old instance leaves the registry as it starts shutting down; the replacement registers
+        // when it listens. Clients hear of both only at their next refresh.
+        child.process.send({ type: 'restart', index: i, drainDelayMs } satisfies ParentMessage);
+        await registry.deregister(ids[i]!);
+        const port = await restarted;
+        ids[i] = `i${i}-1`;
+        await registry.register(descriptor(ids[i]!, port), 'UP');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 600));
+    })();
+    let done = false;
+    void restarts.then(() => (done = true));
+    const result = await closedLoopUntil(call, concurrency, () => done);
+    rows.push({
+      peer: peer === 'client' ? 'client (p2c-ewma)' : 'undici BalancedPool',
+      requests: result.requests,
+      'failed requests': result.errors,
+      retries: stats(),
+      'p99 ms': fmt(p(result, 99) / 1000, 1),
+    });
+    await close();
+    await registry.close();
+    stopChild(child);
+  }
+  table(
+    `4. Rolling restart: 5 instances restarted one by one under ${concurrency} concurrent callers; graceful stop (${drainDelayMs} ms out of service, then drain); clients see the registry ${lagMs} ms late`,
+    rows,
+  );
+}
+
+/** Closed loop until `stop()` says so. */
+async function closedLoopUntil(call: Call, concurrency: number, stop: () => boolean): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const cpuStart = cpuUs();
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (!stop()) {
+        const t = performance.now();
+        try {
+          if ((await call()) >= 500) errors++;
+        } catch {
+          errors++;
+        }
+        latencies.push((performance.now() - t) * 1000);
+      }
+    }),
+  );
+  const elapsed = performance.now() - started;
+  return {
+    requests: latencies.length,
+    errors,
+    rps: (latencies.length / elapsed) * 1000,
+    latenciesUs: Float64Array.from(latencies),
+    cpuUsPerRequest: (cpuUs() - cpuStart) / latencies.length,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Entry point.
+
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
+const serveIndex = process.argv.indexOf('--serve');
+if (serveIndex >= 0) {
+  await serve(JSON.parse(process.argv[serveIndex + 1]!) as ServeSpec);
+} else {
+  const sections: Record<string, () => Promise<void>> = { overhead, straggler, kill, rolling };
+  for (const [name, run] of Object.entries(sections)) {
+    if (only !== undefined && only !== name) continue;
+    await run();
+  }
+}
