@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/Logger.js';
+import { appsHashcode, encodeApplications } from '../../src/registry/eureka/wire.js';
+import { applicationsJson } from '../../src/registry/server/applicationsJson.js';
+import { encodeLease } from '../../src/registry/server/encodeLease.js';
 import { leaseExpiresAt } from '../../src/registry/server/EurekaLease.js';
 import { LeaseRegistry } from '../../src/registry/server/LeaseRegistry.js';
 import { parseRegistration } from '../../src/registry/server/parseRegistration.js';
@@ -154,6 +157,64 @@ describe('the delta queue', () => {
     registry.cancel('GREETER', 'a');
     expect(registry.hashcode()).toBe('DOWN_1_OUT_OF_SERVICE_1_STARTING_1_UP_1_');
   });
+
+  it('keeps the hash equal to appsHashcode() over every lease through any sequence of changes', () => {
+    const { clock, registry, register } = setup({ leaseDurationMs: 50_000 });
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % n;
+    };
+    const statuses = ['UP', 'DOWN', 'STARTING', 'OUT_OF_SERVICE', 'UNKNOWN'] as const;
+    for (let step = 0; step < 2_000; step++) {
+      const id = `i-${random(40)}`;
+      clock.advance(random(1_000));
+      switch (random(7)) {
+        case 0:
+        case 1:
+          register(id, { status: statuses[random(5)] });
+          break;
+        case 2:
+          registry.setOverride('GREETER', id, statuses[random(5)]!);
+          break;
+        case 3:
+          registry.removeOverride('GREETER', id, random(2) === 0 ? 'UP' : undefined);
+          break;
+        case 4:
+          registry.cancel('GREETER', id);
+          break;
+        case 5:
+          registry.renew('GREETER', id);
+          break;
+        default:
+          registry.evictExpired();
+      }
+      expect(registry.hashcode()).toBe(appsHashcode([...registry.all()].map((lease) => lease.instance.status)));
+    }
+    expect(registry.size).toBeGreaterThan(0);
+    registry.clear();
+    expect(registry.hashcode()).toBe('');
+  });
+});
+
+describe('applicationsJson', () => {
+  it('writes the same bytes as JSON.stringify(encodeApplications(...)), apps grouped in order of appearance', () => {
+    const { registry, register } = setup();
+    register('a');
+    registry.register(parseRegistration(instanceBody('c-1', { app: 'CALLER', vipAddress: 'caller' }), 'CALLER', 0));
+    register('b', { status: 'DOWN', metadata: { quote: 'say "hi"\n', unicode: 'é€' } });
+    registry.cancel('GREETER', 'a');
+    const entries = registry.delta().changes;
+    const expected = JSON.stringify(encodeApplications(entries.map((e) => encodeLease(e.lease, e.actionType)), 7, registry.hashcode()));
+    const actual = applicationsJson(
+      entries.map((e) => ({ app: e.lease.instance.app, json: JSON.stringify(encodeLease(e.lease, e.actionType)) })),
+      7,
+      registry.hashcode(),
+    );
+    expect(actual).toBe(expected);
+    expect(JSON.parse(actual).applications.application.map((app: { name: string }) => app.name)).toEqual(['CALLER', 'GREETER']);
+    expect(applicationsJson([], '1', '')).toBe(JSON.stringify(encodeApplications([], '1', '')));
+  });
 });
 
 describe('ResponseCache', () => {
@@ -167,7 +228,7 @@ describe('ResponseCache', () => {
       version: () => version,
       build: (key) => {
         builds++;
-        return key === 'missing' ? undefined : new Payload({ key, version }, key === 'delta' ? clock.now() + 100 : Infinity);
+        return key === 'missing' ? undefined : new Payload(JSON.stringify({ key, version }), key === 'delta' ? clock.now() + 100 : Infinity);
       },
     });
     const body = (key: string) => JSON.parse(cache.get(key)?.body.toString() ?? 'null') as unknown;
@@ -217,7 +278,7 @@ describe('ResponseCache', () => {
   });
 
   it('gzips a payload once and shares the bytes', async () => {
-    const payload = new Payload({ hello: 'world' });
+    const payload = new Payload(JSON.stringify({ hello: 'world' }));
     const [a, b] = await Promise.all([payload.gzipped(), payload.gzipped()]);
     expect(a).toBe(b);
     const { gunzipSync } = await import('node:zlib');

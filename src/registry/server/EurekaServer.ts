@@ -12,6 +12,8 @@ import { encodeLease } from './encodeLease.js';
 import { resolveEurekaServerOptions } from './EurekaServerOptions.js';
 import type { EurekaServerOptions, ResolvedEurekaServerOptions } from './EurekaServerOptions.js';
 import { LeaseRegistry } from './LeaseRegistry.js';
+import type { DeltaEntry } from './LeaseRegistry.js';
+import { applicationsJson } from './applicationsJson.js';
 import { parseRegistration } from './parseRegistration.js';
 import { Payload, ResponseCache } from './ResponseCache.js';
 
@@ -45,6 +47,8 @@ export class EurekaServer {
   readonly #router = new Router<void>();
   readonly #server: Server;
   readonly #inFlight = new Set<ServerResponse>();
+  readonly #leaseJsonCache = new WeakMap<EurekaLease, string>();
+  readonly #changeJsonCache = new WeakMap<DeltaEntry, string>();
   #eviction: RepeatingTask | undefined;
   #listening: Promise<number> | undefined;
   #closing: Promise<void> | undefined;
@@ -195,10 +199,11 @@ export class EurekaServer {
       this.#inFlight.delete(res);
       if (this.#closing !== undefined) this.#server.closeIdleConnections();
     });
-    void this.#dispatch(req, res);
+    this.#dispatch(req, res);
   }
 
-  async #dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Routes a request. Synchronous handlers answer within the 'request' event, which keeps heartbeats cheap. */
+  #dispatch(req: IncomingMessage, res: ServerResponse): void {
     try {
       const url = new URL(req.url ?? '/', 'http://eureka.invalid');
       const path = resourcePath(url.pathname);
@@ -208,7 +213,8 @@ export class EurekaServer {
       if (match.kind === 'method-not-allowed') {
         throw new HttpError(405, `${req.method ?? ''} is not allowed on ${url.pathname}`, { allow: match.allowed.join(', ') });
       }
-      await match.handler(req, res, match.params, url);
+      const result = match.handler(req, res, match.params, url);
+      if (result instanceof Promise) result.catch((error: unknown) => this.#fail(req, res, error));
     } catch (error) {
       this.#fail(req, res, error);
     }
@@ -305,17 +311,38 @@ export class EurekaServer {
   #buildPayload(key: string): Payload | undefined {
     const registry = this.#registry;
     if (key === 'apps') {
-      return new Payload(encodeApplications([...registry.all()].map((lease) => encodeLease(lease)), registry.version, registry.hashcode()));
+      const instances = [...registry.all()].map((lease) => ({ app: lease.instance.app, json: this.#leaseJson(lease) }));
+      return new Payload(applicationsJson(instances, registry.version, registry.hashcode()));
     }
     if (key === 'delta') {
       const { changes, validUntil } = registry.delta();
-      const instances = changes.map((change) => encodeLease(change.lease, change.actionType));
-      return new Payload(encodeApplications(instances, registry.version, registry.hashcode()), validUntil);
+      const instances = changes.map((change) => ({ app: change.lease.instance.app, json: this.#changeJson(change) }));
+      return new Payload(applicationsJson(instances, registry.version, registry.hashcode()), validUntil);
     }
     const name = key.slice('app:'.length);
     const leases = registry.app(name);
     if (leases.length === 0) return undefined;
-    return new Payload({ application: { name, instance: leases.map((lease) => encodeLease(lease)) } });
+    return new Payload(`{"application":{"name":${JSON.stringify(name)},"instance":[${leases.map((lease) => this.#leaseJson(lease)).join(',')}]}}`);
+  }
+
+  /** A lease's JSON, encoded once per lease object (leases are immutable: any change makes a new one). */
+  #leaseJson(lease: EurekaLease): string {
+    let json = this.#leaseJsonCache.get(lease);
+    if (json === undefined) {
+      json = JSON.stringify(encodeLease(lease));
+      this.#leaseJsonCache.set(lease, json);
+    }
+    return json;
+  }
+
+  /** A delta entry's JSON (with its actionType), encoded once: the same change is served for minutes. */
+  #changeJson(change: DeltaEntry): string {
+    let json = this.#changeJsonCache.get(change);
+    if (json === undefined) {
+      json = JSON.stringify(encodeLease(change.lease, change.actionType));
+      this.#changeJsonCache.set(change, json);
+    }
+    return json;
   }
 
   /** Answers from the response cache; false when the key has no payload (the caller sends its 404). */

@@ -1,6 +1,5 @@
 import type { Clock } from '../../common/Clock.js';
 import type { Logger } from '../../common/Logger.js';
-import { appsHashcode } from '../eureka/wire.js';
 import type { ActionType } from '../eureka/wire.js';
 import type { InstanceStatus, RegistryInstance } from '../types.js';
 import type { EurekaLease } from './EurekaLease.js';
@@ -82,7 +81,8 @@ export class LeaseRegistry {
   #changes: DeltaEntry[] = [];
   #version = 0;
   #size = 0;
-  #hash: { readonly version: number; readonly value: string } | undefined;
+  /** Instances per status, kept as leases change so the hash costs nothing to compute on a large registry. */
+  readonly #statusCounts = new Map<InstanceStatus, number>();
 
   /** @param options - clock, logger, default lease duration and delta retention */
   constructor(options: LeaseRegistryOptions) {
@@ -128,12 +128,15 @@ export class LeaseRegistry {
     return this.#overrides.get(keyOf(app.toUpperCase(), id));
   }
 
-  /** `apps__hashcode` of the whole registry: every instance of every status counts. */
+  /**
+   * `apps__hashcode` of the whole registry: every instance of every status counts. Equal to
+   * `appsHashcode()` of every lease's status (a test holds the two together), from counts kept up to date.
+   */
   hashcode(): string {
-    if (this.#hash?.version !== this.#version) {
-      this.#hash = { version: this.#version, value: appsHashcode(statusesOf(this.all())) };
-    }
-    return this.#hash.value;
+    return [...this.#statusCounts.keys()]
+      .sort()
+      .map((status) => `${status}_${this.#statusCounts.get(status) ?? 0}_`)
+      .join('');
   }
 
   /** Registers or re-registers an instance (`POST /apps/{APP}`), applying the status rules. */
@@ -363,6 +366,7 @@ export class LeaseRegistry {
     const dropped = this.#size;
     this.#apps.clear();
     this.#overrides.clear();
+    this.#statusCounts.clear();
     this.#changes = [];
     this.#size = 0;
     // The version keeps counting up so caches keyed by it can never serve a payload from before the clear.
@@ -417,6 +421,7 @@ export class LeaseRegistry {
     if (leases?.delete(lease.instance.instanceId) !== true) return;
     if (leases.size === 0) this.#apps.delete(lease.instance.app);
     this.#size--;
+    this.#count(lease.instance.status, -1);
     const ended: EurekaLease = Object.freeze({
       ...lease,
       instance: Object.freeze({ ...lease.instance, lastUpdatedTimestamp: now }),
@@ -431,8 +436,18 @@ export class LeaseRegistry {
       leases = new Map();
       this.#apps.set(lease.instance.app, leases);
     }
-    if (!leases.has(lease.instance.instanceId)) this.#size++;
+    const previous = leases.get(lease.instance.instanceId);
     leases.set(lease.instance.instanceId, lease);
+    if (previous === undefined) this.#size++;
+    else if (previous.instance.status === lease.instance.status) return;
+    else this.#count(previous.instance.status, -1);
+    this.#count(lease.instance.status, 1);
+  }
+
+  #count(status: InstanceStatus, delta: number): void {
+    const count = (this.#statusCounts.get(status) ?? 0) + delta;
+    if (count === 0) this.#statusCounts.delete(status);
+    else this.#statusCounts.set(status, count);
   }
 
   #record(lease: EurekaLease, actionType: ActionType, now: number): void {
@@ -456,10 +471,6 @@ function keyOf(app: string, id: string): string {
 
 function labelOf(instance: Pick<RegistryInstance, 'app' | 'instanceId'>): string {
   return `${instance.app}/${instance.instanceId}`;
-}
-
-function* statusesOf(leases: Iterable<EurekaLease>): Generator<string> {
-  for (const lease of leases) yield lease.instance.status;
 }
 
 function seconds(ms: number): string {

@@ -14,11 +14,11 @@ export class Payload {
   #gzipped: Promise<Buffer> | undefined;
 
   /**
-   * @param document - the JSON document
+   * @param json - the JSON text
    * @param validUntil - when time alone makes it stale (a delta whose oldest change ages out); Infinity if never
    */
-  constructor(document: unknown, validUntil = Infinity) {
-    this.body = Buffer.from(JSON.stringify(document));
+  constructor(json: string, validUntil = Infinity) {
+    this.body = Buffer.from(json);
     this.validUntil = validUntil;
   }
 
