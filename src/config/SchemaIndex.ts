@@ -1,7 +1,7 @@
 import convict from 'convict';
 import { KaryonError } from '../common/KaryonError.js';
 import type { ConfigIssue } from './types.js';
-import { MASK, isPlainObject, isSafeSegment, preview, walk } from './values.js';
+import { MASK, isPlainObject, isSafeSegment, preview } from './values.js';
 
 /** One key of the schema that holds a value (a convict "property"). */
 export interface SchemaLeaf {
@@ -287,9 +287,4 @@ function describeType(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'an object';
   return `${typeof value} ${preview(value, 40)}`;
-}
-
-/** The value at dotted `key` of a snapshot (a helper for consumers walking a plain values object). */
-export function valueAt(snapshot: unknown, key: string): unknown {
-  return walk(snapshot, key.split('.'));
 }

@@ -13,6 +13,8 @@ export type { TemplateOptions, TemplateRenderedEvent, TemplateRendererEvents } f
 export { configAdminRoutes } from './configAdminRoutes.js';
 export type { ConfigRouteContext, ConfigRouteTarget } from './configAdminRoutes.js';
 export { bindProperty } from './bindProperty.js';
+export { bindConfigMetrics } from './bindConfigMetrics.js';
+export type { ConfigMetricsSink } from './bindConfigMetrics.js';
 export { filterLogger } from './filterLogger.js';
 export {
   balancerRuleSettingNames,

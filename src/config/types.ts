@@ -249,7 +249,15 @@ export interface SourceOrigin {
  * What a source read: the values of each of its origins (lowest priority first), or why it could not use what
  * it read (a parse error: the update is rejected and the last good values stay).
  */
-export type SourceContent = { readonly origins: readonly SourceOrigin[] } | { readonly error: string };
+export type SourceContent =
+  | {
+      /** The values of each origin, lowest priority first. */
+      readonly origins: readonly SourceOrigin[];
+    }
+  | {
+      /** Why what was read cannot be used (`invalid JSON: ...`). */
+      readonly error: string;
+    };
 
 /** What happened to content a source offered. */
 export type SourceUpdateOutcome = 'applied' | 'unchanged' | 'rejected' | 'pending';

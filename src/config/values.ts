@@ -134,21 +134,6 @@ export function walk(root: unknown, segments: readonly string[]): unknown {
   return node;
 }
 
-/** Sets the value at `segments`, creating groups on the way. */
-export function assign(root: Record<string, unknown>, segments: readonly string[], value: unknown): void {
-  let node = root;
-  for (let i = 0; i < segments.length - 1; i++) {
-    const segment = segments[i] as string;
-    let child = node[segment];
-    if (!isPlainObject(child)) {
-      child = {};
-      node[segment] = child;
-    }
-    node = child as Record<string, unknown>;
-  }
-  node[segments[segments.length - 1] as string] = value;
-}
-
 /** A short description of a value for an error message: quoted and cut when long. */
 export function preview(value: unknown, max = 80): string {
   let text: string;

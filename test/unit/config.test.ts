@@ -4,6 +4,7 @@ import {
   DynamicConfig,
   HealthMonitor,
   KaryonError,
+  bindConfigMetrics,
   bindProperty,
   defineConfig,
   filterLogger,
@@ -200,7 +201,11 @@ describe('DynamicConfig: layers', () => {
     expect(() => config.setOverride('app.port', 1)).toThrow(/has not started/);
     await config.start();
     expect(port.get()).toBe(8080);
-    expect(() => config.property('app.nope' as 'app.port')).toThrow(/unknown configuration key 'app.nope'/);
+    // @ts-expect-error: a key the settings type does not have does not compile, and throws at run time.
+    expect(() => config.property('app.nope')).toThrow(/unknown configuration key 'app.nope'/);
+    // @ts-expect-error: the value type follows the key path.
+    const wrong: Property<number> = config.property('client.greeter.rule');
+    expect(wrong.get()).toBe('round-robin');
   });
 });
 
@@ -683,6 +688,24 @@ describe('library settings as live properties', () => {
     unbind();
     config.setOverride('balancer.rule', 'random');
     expect(applied).toEqual(['-->p2c-ewma', 'p2c-ewma->round-robin']);
+  });
+
+  it('bindConfigMetrics counts applied changes and rejections by layer', async () => {
+    const clock = new ManualClock();
+    const readiness = new FakeReadiness();
+    const file = new MemorySource('file', 'file:app.json', {});
+    const config = defineConfig<Settings>({ schema, clock, sources: [file], rollback: readiness.options(1_000) });
+    await config.start();
+    const counted: string[] = [];
+    const stop = bindConfigMetrics(config, { reload: (source) => counted.push(`reload ${source}`), rejection: (source) => counted.push(`rejection ${source}`) });
+    file.set({ app: { zone: 'a' } });
+    file.set({ app: { zone: 5 } });
+    expect(() => config.setOverride('app.port', 'x')).toThrow(KaryonError);
+    config.setOverride('app.port', 1);
+    readiness.set(false);
+    stop();
+    config.setOverride('app.port', 2);
+    expect(counted).toEqual(['reload file', 'rejection file', 'rejection override', 'reload override', 'reload rollback']);
   });
 
   it('filterLogger follows the live log level', async () => {
