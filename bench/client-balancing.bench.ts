@@ -3,7 +3,9 @@
 //                the same servers (round robin by hand), one request at a time and 32 at a time; plus the cost
 //                of a pick (ns, and garbage collections during 10 M picks) for 3, 100 and 10,000 instances.
 //  2. straggler: 5 instances answering in 10 ms, one of them in 100 ms, at 1000 requests/s: p99 and the slow
-//                instance's share of traffic for each rule and for BalancedPool, against an all-healthy run.
+//                instance's share of traffic for each rule (switched live on one warmed-up client) and for
+//                BalancedPool, against an all-healthy run. The event loop lag column shows how noisy the
+//                machine was during each measurement.
 //  3. kill:      one of 5 instances (each its own process) killed under load: caller-visible errors and tries
 //                sent to the dead instance, for the client and for BalancedPool.
 //  4. rolling:   5 instances restarted one by one under load with graceful stop (out-of-service guard, then
@@ -15,11 +17,12 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { loadavg } from 'node:os';
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { BalancedPool, Pool } from 'undici';
 import { Balancer, resolveBalancerOptions } from '../src/balancer/index.js';
-import type { BalancerRuleName, BalancerTarget } from '../src/balancer/index.js';
+import type { BalancerTarget } from '../src/balancer/index.js';
 import { createServiceClient, outOfServiceGuard } from '../src/index.js';
 import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, ServiceClient, ServiceRegistry } from '../src/index.js';
 import { InMemoryRegistry } from '../src/testing/index.js';
@@ -326,65 +329,94 @@ async function overhead(): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------
 // 2. Straggler.
 
+/** Ramps up to `rate` (a tenth of it for 2 s) so cold connections do not start every estimate at a spike. */
+async function warmUp(call: Call, rate: number, durationMs: number): Promise<void> {
+  await openLoop(call, rate / 10, 2000);
+  await openLoop(call, rate, durationMs - 2000);
+}
+
 async function straggler(): Promise<void> {
   const rate = 1000;
-  const warmupMs = 2000;
+  const warmupMs = 12_000;
   const measureMs = 6000;
   const healthy = await spawnServers([10, 10, 10, 10, 10]);
   const slowed = await spawnServers([10, 10, 10, 10, 100]);
   const rows: Record<string, string | number>[] = [];
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
 
-  const runClient = async (ports: number[], rule: BalancerRuleName, label: string): Promise<number> => {
-    const registry = await registryOf(ports);
-    const client = createServiceClient({ registry, vip: 'bench', balancer: rule });
-    await openLoop(clientCall(client), rate, warmupMs);
-    const before = client.stats().instances.find((i) => i.instanceId === 'i4')!.requests;
-    const total = client.stats().instances.reduce((sum, i) => sum + i.requests, 0);
+  const measure = async (client: ServiceClient, label: string, rule: string, slowId: string | undefined): Promise<number> => {
+    const count = (): { slow: number; all: number } => {
+      const instances = client.stats().instances;
+      return {
+        slow: instances.find((i) => i.instanceId === slowId)?.requests ?? 0,
+        all: instances.reduce((sum, i) => sum + i.requests, 0),
+      };
+    };
+    const before = count();
+    lag.reset();
     const result = await openLoop(clientCall(client), rate, measureMs);
-    const stats = client.stats();
-    const slow = stats.instances.find((i) => i.instanceId === 'i4')!.requests - before;
-    const all = stats.instances.reduce((sum, i) => sum + i.requests, 0) - total;
+    const after = count();
     const p99 = p(result, 99) / 1000;
     rows.push({
-      run: label,
+      servers: label,
       rule,
       'p50 ms': fmt(p(result, 50) / 1000, 1),
       'p99 ms': fmt(p99, 1),
-      'slow share %': ports === healthy.ports ? '-' : fmt((slow / all) * 100, 2),
+      'slow share %': slowId === undefined ? '-' : fmt(((after.slow - before.slow) / (after.all - before.all)) * 100, 2),
       errors: result.errors,
+      'loop lag p99/max ms': `${fmt(lag.percentile(99) / 1e6, 0)}/${fmt(lag.max / 1e6, 0)}`,
     });
-    await client.close();
     return p99;
   };
 
-  const baseline = await runClient(healthy.ports, 'p2c-ewma', 'all healthy');
+  // Each client is warmed up once, then its rule is switched live: rules share the instance state.
+  const baselineClient = createServiceClient({ registry: await registryOf(healthy.ports), vip: 'bench' });
+  await warmUp(clientCall(baselineClient), rate, warmupMs);
+  const baseline = await measure(baselineClient, 'all healthy', 'p2c-ewma', undefined);
+  await baselineClient.close();
+
   const p99s = new Map<string, number>();
+  const client = createServiceClient({ registry: await registryOf(slowed.ports), vip: 'bench' });
+  await warmUp(clientCall(client), rate, warmupMs);
   for (const rule of ['round-robin', 'random', 'weighted-response-time', 'least-loaded', 'zone-avoidance', 'p2c-ewma'] as const) {
-    p99s.set(rule, await runClient(slowed.ports, rule, 'one 10x slower'));
+    client.setRule(rule);
+    p99s.set(rule, await measure(client, 'one 10x slower', rule, 'i4'));
   }
+  await client.close();
+
+  // The same rule with a shorter memory: it forgets a machine-wide stall (which raises every estimate at once)
+  // sooner, but also re-probes the slow instance more often.
+  const quick = createServiceClient({ registry: await registryOf(slowed.ports), vip: 'bench', latency: { decayMs: 2000 } });
+  await warmUp(clientCall(quick), rate, warmupMs);
+  p99s.set('p2c-ewma, decay 2 s', await measure(quick, 'one 10x slower', 'p2c-ewma, decay 2 s', 'i4'));
+  await quick.close();
+
   // The Node peer: undici's BalancedPool over the same servers.
   const balanced = new BalancedPool(slowed.ports.map((port) => `http://127.0.0.1:${port}`));
-  const call: Call = async () => {
-    const response = await balanced.request({ path: '/', method: 'GET' });
-    await response.body.dump();
-    return response.statusCode;
-  };
-  await openLoop(call, rate, warmupMs);
+  const call = balancedPoolCall(balanced);
+  await warmUp(call, rate, 4000);
   // BalancedPool does not say where a request went: the slow server counts what it answered.
   const before = await serverHits(slowed, 4);
+  lag.reset();
   const result = await openLoop(call, rate, measureMs);
   const slowHits = (await serverHits(slowed, 4)) - before;
   rows.push({
-    run: 'one 10x slower',
+    servers: 'one 10x slower',
     rule: 'undici BalancedPool',
     'p50 ms': fmt(p(result, 50) / 1000, 1),
     'p99 ms': fmt(p(result, 99) / 1000, 1),
     'slow share %': fmt((slowHits / result.requests) * 100, 2),
     errors: result.errors,
+    'loop lag p99/max ms': `${fmt(lag.percentile(99) / 1e6, 0)}/${fmt(lag.max / 1e6, 0)}`,
   });
   p99s.set('BalancedPool', p(result, 99) / 1000);
   await balanced.close();
-  table(`2. Straggler: 5 instances at 10 ms, one at 100 ms, ${rate} req/s open loop, ${measureMs / 1000} s after ${warmupMs / 1000} s warm-up`, rows);
+  lag.disable();
+  table(
+    `2. Straggler: 5 instances at 10 ms, one at 100 ms, ${rate} req/s open loop, ${measureMs / 1000} s per rule after a ${warmupMs / 1000} s warm-up (load average ${loadavg()[0]!.toFixed(1)})`,
+    rows,
+  );
   table(
     '2b. p99 against the all-healthy run (p2c-ewma goal: <= 1.2x)',
     [...p99s].map(([rule, value]) => ({ rule, 'p99 / healthy p99': fmt(value / baseline, 2) })),

@@ -109,14 +109,20 @@ export class InstanceState<T extends BalancerTarget = BalancerTarget> implements
   /**
    * Records a round-trip time. Peak EWMA (Finagle, Linkerd): a slower sample replaces the estimate at once; a
    * faster one pulls it down with a weight that depends on the time since the last sample, not on the
-   * number of samples, so the estimate forgets at the same pace under any request rate.
+   * number of samples, so the estimate forgets at the same pace under any request rate. The first sample
+   * replaces the prior.
    */
   observe(rttMs: number, now: number): void {
-    const w = this.#weight(now);
-    this.ewmaMs = rttMs > this.ewmaMs ? rttMs : this.ewmaMs * w + rttMs * (1 - w);
-    // The plain average starts from the first sample: the prior only stands in until there is one.
-    this.averageLatencyMs = this.#sampled ? this.averageLatencyMs * w + rttMs * (1 - w) : rttMs;
-    this.#sampled = true;
+    if (this.#sampled) {
+      const w = this.#weight(now);
+      this.ewmaMs = rttMs > this.ewmaMs ? rttMs : this.ewmaMs * w + rttMs * (1 - w);
+      this.averageLatencyMs = this.averageLatencyMs * w + rttMs * (1 - w);
+    } else {
+      // The prior only stands in until there is a sample; blending it in would take a decay time to forget.
+      this.ewmaMs = rttMs;
+      this.averageLatencyMs = rttMs;
+      this.#sampled = true;
+    }
     this.sampledAt = now;
     this.histogram.record(rttMs, now);
   }

@@ -20,12 +20,18 @@ export interface FetchInit {
   readonly duplex?: 'half';
 }
 
+/** What the client reads of fetch `Headers`. */
+export interface FetchHeadersLike {
+  /** Calls `callback` with each header (lower-case name). */
+  forEach(callback: (value: string, name: string) => void): void;
+}
+
 /** What the client reads of a fetch `Response`: the global one and node-fetch's both fit. */
 export interface FetchResponseLike {
   /** The HTTP status. */
   readonly status: number;
   /** The headers; only `forEach` is used. */
-  readonly headers: { forEach(callback: (value: string, name: string) => void): void };
+  readonly headers: FetchHeadersLike;
   /** The body stream (a web `ReadableStream` or a Node `Readable`), or null. */
   readonly body: unknown;
   /** Reads the body as text. */
@@ -73,6 +79,7 @@ export class FetchResponseBody implements ResponseBody {
     }
   }
 
+  /** Iterates the body's chunks. */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     const body = this.response.body as AsyncIterable<Uint8Array> | null | undefined;
     if (body !== null && body !== undefined && typeof body[Symbol.asyncIterator] === 'function') return body[Symbol.asyncIterator]();

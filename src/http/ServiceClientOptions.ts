@@ -158,20 +158,34 @@ export interface ServiceClientOptions {
   readonly random?: RandomSource;
 }
 
+/** {@link RetryOptions} with defaults filled and values checked. */
+export interface ResolvedRetryOptions {
+  /** Most retries of one request. */
+  readonly maxRetries: number;
+  /** The retry budget, or undefined for none. */
+  readonly budget: ResolvedRetryBudgetOptions | undefined;
+  /** Statuses retried for idempotent requests. */
+  readonly retryOnStatus: ReadonlySet<number>;
+}
+
+/** {@link HedgingOptions} with defaults filled and values checked. */
+export interface ResolvedHedgingOptions {
+  /** Latency quantile after which the hedge goes. */
+  readonly quantile: number;
+  /** Samples needed before hedging. */
+  readonly minSamples: number;
+  /** Shortest hedging delay, in ms. */
+  readonly minDelayMs: number;
+}
+
 /** {@link ServiceClientOptions} with defaults filled and values checked. */
 export interface ResolvedServiceClientOptions {
   /** Balancer settings. */
   readonly balancer: ResolvedBalancerOptions;
   /** Retry settings, or undefined when retries are off. */
-  readonly retries:
-    | {
-        readonly maxRetries: number;
-        readonly budget: ResolvedRetryBudgetOptions | undefined;
-        readonly retryOnStatus: ReadonlySet<number>;
-      }
-    | undefined;
+  readonly retries: ResolvedRetryOptions | undefined;
   /** Hedging settings, or undefined when hedging is off. */
-  readonly hedging: { readonly quantile: number; readonly minSamples: number; readonly minDelayMs: number } | undefined;
+  readonly hedging: ResolvedHedgingOptions | undefined;
   /** Connect timeout, in ms. */
   readonly connectTimeoutMs: number;
   /** Per-try timeout, in ms. */
@@ -240,7 +254,7 @@ function positiveDuration(name: string, value: number | undefined, fallback: num
   return resolved;
 }
 
-function resolveRetries(options: RetryOptions | false | undefined): ResolvedServiceClientOptions['retries'] {
+function resolveRetries(options: RetryOptions | false | undefined): ResolvedRetryOptions | undefined {
   if (options === false) return undefined;
   const given = options ?? {};
   if (typeof given !== 'object' || given === null) return invalidOption('retries', 'an object or false', given);
@@ -259,7 +273,7 @@ function resolveRetries(options: RetryOptions | false | undefined): ResolvedServ
   });
 }
 
-function resolveHedging(options: HedgingOptions | boolean | undefined): ResolvedServiceClientOptions['hedging'] {
+function resolveHedging(options: HedgingOptions | boolean | undefined): ResolvedHedgingOptions | undefined {
   if (options === undefined || options === false) return undefined;
   const given = options === true ? {} : options;
   if (typeof given !== 'object' || given === null) return invalidOption('hedging', 'a boolean or an object', given);

@@ -4,11 +4,19 @@ export { ServiceClient, createServiceClient } from './ServiceClient.js';
 export type { CreateServiceClientOptions, InstanceStats, ServiceClientStats, ServiceRequest } from './ServiceClient.js';
 export type { ServiceResponse } from './TryOutcome.js';
 export { resolveServiceClientOptions } from './ServiceClientOptions.js';
-export type { HedgingOptions, PoolOptions, ResolvedServiceClientOptions, RetryOptions, ServiceClientOptions } from './ServiceClientOptions.js';
+export type {
+  HedgingOptions,
+  PoolOptions,
+  ResolvedHedgingOptions,
+  ResolvedRetryOptions,
+  ResolvedServiceClientOptions,
+  RetryOptions,
+  ServiceClientOptions,
+} from './ServiceClientOptions.js';
 export { RetryBudget, resolveRetryBudgetOptions } from './RetryBudget.js';
 export type { ResolvedRetryBudgetOptions, RetryBudgetOptions } from './RetryBudget.js';
 export { FetchResponseBody } from './FetchTransport.js';
-export type { FetchFunction, FetchInit, FetchResponseLike } from './FetchTransport.js';
+export type { FetchFunction, FetchHeadersLike, FetchInit, FetchResponseLike } from './FetchTransport.js';
 export type { RequestBody, ResponseBody, ResponseHeaders } from './Transport.js';
 export type { ServiceFetchInit } from './fetchAdapter.js';
 export { OUT_OF_SERVICE_HEADER, expressOutOfServiceGuard, fastifyOutOfServiceHook, outOfServiceGuard } from './outOfServiceGuard.js';

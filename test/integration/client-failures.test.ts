@@ -162,6 +162,22 @@ describe('retries and ejection', () => {
     expect(instance(client, 'i0')).toMatchObject({ state: 'ejected', failures: 5, consecutiveFailures: 5 });
   });
 
+  it('readmits an ejected instance on one successful probe once its ejection runs out', async () => {
+    const clock = new ManualClock();
+    const { client, servers } = await fleet(5, { clock });
+    servers[0]!.handler = status(500);
+    for (let i = 0; i < 25; i++) await (await client.request({ path: '/' })).body.dump();
+    expect(instance(client, 'i0')).toMatchObject({ state: 'ejected', ejectedUntil: clock.now() + 30_000, timesEjected: 1 });
+    servers[0]!.handler = ok; // healed, but nobody sends there while it is ejected
+    const hits = servers[0]!.hits;
+    for (let i = 0; i < 20; i++) await (await client.request({ path: '/' })).body.dump();
+    expect(servers[0]!.hits).toBe(hits);
+    clock.advance(30_000);
+    for (let i = 0; i < 20; i++) await (await client.request({ path: '/' })).body.dump();
+    expect(servers[0]!.hits).toBeGreaterThanOrEqual(hits + 4);
+    expect(instance(client, 'i0')).toMatchObject({ state: 'active', ejectedUntil: null, consecutiveFailures: 0 });
+  });
+
   it('never sends a stream body twice', async () => {
     const { client, servers } = await fleet(2);
     await servers[0]!.close();

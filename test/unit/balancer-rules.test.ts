@@ -84,10 +84,14 @@ describe('balancer rules', () => {
     expect(balancer.pick(now)!.id).toBe('slow');
   });
 
-  it('peak EWMA jumps to a slower sample at once, assumes 30 ms before any, and decays while idle', () => {
+  it('peak EWMA assumes 30 ms until the first sample, jumps to a slower sample at once, and decays while idle', () => {
     const balancer = makeBalancer(['a'], { rule: 'p2c-ewma' });
     const a = state(balancer, 'a');
     expect(a.latencyMs(T0)).toBe(30);
+    // The first answer replaces the prior at once, even right after the instance appeared.
+    const fresh = makeBalancer(['b'], { rule: 'p2c-ewma' });
+    sample(fresh, 'b', 10, T0 + 1);
+    expect(state(fresh, 'b').latencyMs(T0 + 1)).toBe(10);
     const now = T0 + 1_000_000;
     sample(balancer, 'a', 5, now);
     expect(a.latencyMs(now)).toBeCloseTo(5, 3);
