@@ -16,6 +16,11 @@ export interface InstanceCacheOptions {
    * @default sameInstance
    */
   readonly equals?: InstanceEquality;
+  /**
+   * Receives what a change listener throws, so one failing listener neither stops the others nor fails the
+   * batch. Without it, the error is thrown to whoever applied the batch, after every listener ran.
+   */
+  readonly onListenerError?: (error: unknown) => void;
 }
 
 interface CacheEvents {
@@ -44,6 +49,7 @@ export class InstanceCache {
   readonly #instances = new Map<string, RegistryInstance>();
   readonly #events = new EventEmitter<CacheEvents>();
   readonly #equals: InstanceEquality;
+  readonly #onListenerError: ((error: unknown) => void) | undefined;
   readonly #statusCounts = new Map<InstanceStatus, number>();
   /** Views by normalized key: `a:APP` or `v:vip1,vip2`. */
   readonly #views = new Map<string, View>();
@@ -55,9 +61,10 @@ export class InstanceCache {
   /** The VIP keys of each distinct `vipAddress` string seen, so a rebuild does not split strings again. */
   readonly #vipKeys = new Map<string, readonly string[]>();
 
-  /** @param options - how records are compared */
+  /** @param options - how records are compared, where listener errors go */
   constructor(options: InstanceCacheOptions = {}) {
     this.#equals = options.equals ?? sameInstance;
+    this.#onListenerError = options.onListenerError;
   }
 
   /** Number of instances of every status. */
@@ -150,6 +157,15 @@ export class InstanceCache {
   replaceAll(instances: Iterable<RegistryInstance>): RegistryChange {
     const incoming = new Map<string, RegistryInstance>();
     for (const instance of instances) incoming.set(instance.instanceId, instance);
+    if (this.#instances.size === 0) {
+      // The first full fetch: everything is new, no comparison to make.
+      const added = [...incoming.values()];
+      for (const instance of added) {
+        this.#instances.set(instance.instanceId, instance);
+        this.#count(instance.status, 1);
+      }
+      return this.#emit({ added, removed: [], modified: [] });
+    }
     const removals: string[] = [];
     for (const instanceId of this.#instances.keys()) if (!incoming.has(instanceId)) removals.push(instanceId);
     return this.apply(incoming.values(), removals);
@@ -164,7 +180,16 @@ export class InstanceCache {
   #emit(change: RegistryChange): RegistryChange {
     if (change.added.length + change.removed.length + change.modified.length === 0) return change;
     this.#stale = true;
-    this.#events.emit('change', change);
+    const errors: unknown[] = [];
+    for (const listener of this.#events.listeners('change')) {
+      try {
+        listener(change);
+      } catch (error) {
+        if (this.#onListenerError === undefined) errors.push(error);
+        else this.#onListenerError(error);
+      }
+    }
+    if (errors.length > 0) throw errors[0];
     return change;
   }
 

@@ -408,8 +408,9 @@ describe('EurekaInstance: the compact record the client caches', () => {
         statusPageUrl: shapes[(i + 1) % shapes.length]!(host, ip, port),
         healthCheckUrl: shapes[(i + 2) % shapes.length]!(host, ip, port),
         status: i % 4 === 0 ? 'DOWN' : 'UP',
-        lastDirtyTimestamp: 1_700_000_000_000 + i,
-        lastUpdatedTimestamp: 1_700_000_000_000 + 2 * i,
+        // Now and then a timestamp weeks away from the others of its profile, or a fraction: kept exactly too.
+        lastDirtyTimestamp: i % 13 === 0 ? 1_600_000_000_000 + i : 1_700_000_000_000 + i,
+        lastUpdatedTimestamp: i % 17 === 0 ? 1_700_000_000_000.5 : 1_700_000_000_000 + 2 * i,
       });
       expect(pool.compact(instance).toJSON()).toEqual(instance);
     }

@@ -25,12 +25,32 @@ function statusCode(status: InstanceStatus): number {
   return code < 0 ? 4 : code;
 }
 
-// Layout of the packed integer: port in bits 0-15, status 16-18, overridden status 19-21, and in 22-29 the
-// length of the host name when it is read from the id (0 when it is held). 30 bits: always a small integer.
+// Layout of the packed integer: port in bits 0-15, status 16-18, overridden status 19-21, and in 22-28 the
+// length of the host name when it is read from the id (0 when it is held). 29 bits: a small integer in every
+// V8 build, stored in the object itself.
 const STATUS_SHIFT = 16;
 const OVERRIDE_SHIFT = 19;
 const HOST_SHIFT = 22;
-const MAX_DERIVED_HOST = 0xff;
+const MAX_DERIVED_HOST = 0x7f;
+
+// Timestamps are kept as small integers (offsets) where they fit, and otherwise in a box object. A field that
+// ever held a non-integer number would make V8 box every value of that field in every record, so a value that
+// does not fit is never stored as a bare number.
+/** Largest offset stored bare: a small integer in every V8 build (about 12 days of milliseconds). */
+const MAX_SMALL = 2 ** 30 - 1;
+
+/** A number too large (or not an integer) to be stored bare. */
+interface Boxed {
+  readonly value: number;
+}
+
+function small(value: number): number | Boxed {
+  return Number.isInteger(value) && Math.abs(value) <= MAX_SMALL ? value : Object.freeze({ value });
+}
+
+function unbox(value: number | Boxed): number {
+  return typeof value === 'number' ? value : value.value;
+}
 /** Profiles tried before the hash lookup: a few zones or versions of the app being decoded. */
 const RECENT_PROFILES = 4;
 
@@ -49,6 +69,11 @@ interface UrlTemplate {
 /** What the instances of one app, zone and configuration have in common. */
 interface InstanceProfile {
   readonly hash: number;
+  /**
+   * The lastDirtyTimestamp of the instance that made the profile: records keep theirs as an offset from it (a
+   * small integer) instead of a boxed double. Not part of what makes two profiles equal.
+   */
+  readonly epoch: number;
   readonly app: string;
   readonly vipAddress: string;
   readonly secureVipAddress: string;
@@ -76,13 +101,12 @@ export class EurekaInstance implements RegistryInstance {
   readonly instanceId: string;
   /** IP address clients should use. */
   readonly ipAddr: string;
-  /** When the instance last changed its own record (epoch ms). */
-  readonly lastDirtyTimestamp: number;
+  /** lastDirtyTimestamp as an offset from the profile's epoch (boxed: the whole timestamp, when too far from it). */
+  readonly #dirty: number | Boxed;
   /** The host name when it cannot be read from the id. */
   readonly #host: string | undefined;
-  // lastUpdatedTimestamp as its distance from lastDirtyTimestamp: a small integer where a second timestamp
-  // would cost a boxed double.
-  readonly #updatedAfterDirty: number;
+  /** lastUpdatedTimestamp as its distance from lastDirtyTimestamp. */
+  readonly #updatedAfterDirty: number | Boxed;
   readonly #packed: number;
   readonly #profile: InstanceProfile;
 
@@ -93,9 +117,10 @@ export class EurekaInstance implements RegistryInstance {
       hostName.length > 0 && hostName.length <= MAX_DERIVED_HOST && instanceId.length > hostName.length && instanceId.startsWith(hostName);
     this.instanceId = instanceId;
     this.ipAddr = instance.ipAddr;
-    this.lastDirtyTimestamp = instance.lastDirtyTimestamp;
+    const offset = small(instance.lastDirtyTimestamp - profile.epoch);
+    this.#dirty = typeof offset === 'number' ? offset : Object.freeze({ value: instance.lastDirtyTimestamp });
     this.#host = derivedHost ? undefined : hostName;
-    this.#updatedAfterDirty = instance.lastUpdatedTimestamp - instance.lastDirtyTimestamp;
+    this.#updatedAfterDirty = small(instance.lastUpdatedTimestamp - instance.lastDirtyTimestamp);
     this.#packed =
       instance.port |
       (statusCode(instance.status) << STATUS_SHIFT) |
@@ -131,9 +156,14 @@ export class EurekaInstance implements RegistryInstance {
   get overriddenStatus(): InstanceStatus {
     return statusByCode[(this.#packed >>> OVERRIDE_SHIFT) & 7]!;
   }
+  /** When the instance last changed its own record (epoch ms). */
+  get lastDirtyTimestamp(): number {
+    const dirty = this.#dirty;
+    return typeof dirty === 'number' ? this.#profile.epoch + dirty : dirty.value;
+  }
   /** When the registry last changed this record (epoch ms). */
   get lastUpdatedTimestamp(): number {
-    return this.lastDirtyTimestamp + this.#updatedAfterDirty;
+    return this.lastDirtyTimestamp + unbox(this.#updatedAfterDirty);
   }
   /** Application name, upper case. */
   get app(): string {
@@ -195,9 +225,9 @@ export class EurekaInstance implements RegistryInstance {
     return (
       this.instanceId === other.instanceId &&
       this.ipAddr === other.ipAddr &&
-      this.lastDirtyTimestamp === other.lastDirtyTimestamp &&
       this.#packed === other.#packed &&
-      this.#updatedAfterDirty === other.#updatedAfterDirty &&
+      this.lastDirtyTimestamp === other.lastDirtyTimestamp &&
+      unbox(this.#updatedAfterDirty) === unbox(other.#updatedAfterDirty) &&
       this.#host === other.#host &&
       sameProfile(this.#profile, other.#profile)
     );
@@ -280,6 +310,7 @@ export class InstancePool {
   #profile(instance: RegistryInstance): InstanceProfile {
     const wanted: InstanceProfile = {
       hash: 0,
+      epoch: instance.lastDirtyTimestamp,
       app: instance.app,
       vipAddress: instance.vipAddress,
       secureVipAddress: instance.secureVipAddress,
@@ -300,6 +331,7 @@ export class InstancePool {
     if (profile === undefined) {
       profile = Object.freeze({
         hash,
+        epoch: Number.isFinite(wanted.epoch) ? wanted.epoch : 0,
         app: wanted.app,
         vipAddress: wanted.vipAddress,
         secureVipAddress: wanted.secureVipAddress,

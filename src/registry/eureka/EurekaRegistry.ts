@@ -1,5 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { KaryonError } from '../../common/KaryonError.js';
+import { errorMessage } from '../../internal/async.js';
 import { invalidOption } from '../../internal/validate.js';
 import { InstanceCache } from '../InstanceCache.js';
 import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, ServiceRegistry } from '../types.js';
@@ -41,7 +42,7 @@ export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implement
   readonly propagationDelayMs: number;
   readonly #options: ResolvedEurekaRegistryOptions;
   readonly #transport: EurekaTransport;
-  readonly #cache = new InstanceCache({ equals: eurekaInstanceEquals });
+  readonly #cache: InstanceCache;
   readonly #pool = new InstancePool();
   readonly #registrations = new Map<string, InstanceRegistration>();
   readonly #fetcher: RegistryFetcher | undefined;
@@ -57,14 +58,18 @@ export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implement
     this.#options = resolveEurekaRegistryOptions(options);
     this.propagationDelayMs = this.#options.registryFetchIntervalMs;
     this.#transport = new EurekaTransport(this.#options);
+    this.#cache = new InstanceCache({
+      equals: eurekaInstanceEquals,
+      onListenerError: (error) => this.#listenerFailed('change', error),
+    });
     this.#fetcher = this.#options.fetchRegistry
       ? new RegistryFetcher({
           options: this.#options,
           transport: this.#transport,
           cache: this.#cache,
           pool: this.#pool,
-          onFetch: (event) => this.emit('fetch', event),
-          onHashMismatch: (event) => this.emit('hashMismatch', event),
+          onFetch: (event) => this.#tell('fetch', event),
+          onHashMismatch: (event) => this.#tell('hashMismatch', event),
         })
       : undefined;
   }
@@ -198,6 +203,22 @@ export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implement
     await Promise.all([...this.#registrations.values()].map((registration) => registration.close()));
     await this.#fetcher?.close();
     await transport;
+  }
+
+  /**
+   * Emits an event; a listener that throws is logged (the listeners after it miss this event, as with any
+   * emitter) and registration and discovery go on.
+   */
+  #tell<E extends keyof EurekaRegistryEvents>(event: E, ...payload: EurekaRegistryEvents[E]): void {
+    try {
+      (this.emit as (event: E, ...args: EurekaRegistryEvents[E]) => boolean)(event, ...payload);
+    } catch (error) {
+      this.#listenerFailed(event, error);
+    }
+  }
+
+  #listenerFailed(event: string, error: unknown): void {
+    this.#options.logger.error(`a '${event}' listener of the Eureka registry threw: ${errorMessage(error)}`);
   }
 
   #requireOpen(): void {

@@ -92,7 +92,7 @@ export interface FetchEvent {
   readonly bytes: number;
   /** Instances in the view after it was applied. */
   readonly cached: number;
-  /** Instances added, changed and removed by it. */
+  /** Instances that joined the view. */
   readonly added: number;
   /** Instances whose record changed. */
   readonly modified: number;

@@ -1,13 +1,11 @@
-import { promisify } from 'node:util';
-import { gunzip, inflate } from 'node:zlib';
+import type { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createInflate } from 'node:zlib';
 import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
 import { KaryonError } from '../../common/KaryonError.js';
 import { abortReason, errorMessage } from '../../internal/async.js';
 import type { ResolvedEurekaRegistryOptions } from './EurekaRegistryOptions.js';
-
-const gunzipAsync = promisify(gunzip);
-const inflateAsync = promisify(inflate);
 
 /** One request to "the Eureka cluster": sent to the servers in turn until one answers. */
 export interface EurekaRequest {
@@ -168,10 +166,10 @@ export class EurekaTransport {
         headersTimeout: requestTimeoutMs,
         bodyTimeout: requestTimeoutMs,
       });
-      const limit = response.statusCode >= 300 ? ERROR_BODY_LIMIT : this.#options.maxResponseBytes;
-      const raw = await readLimited(response.body, limit, response.statusCode < 300);
+      const ok = response.statusCode < 300;
       const encoding = header(response.headers['content-encoding'])?.toLowerCase();
-      return { status: response.statusCode, body: await this.#decode(raw, encoding), bytes: raw.length };
+      const read = await readBody(response.body, encoding, ok ? this.#options.maxResponseBytes : ERROR_BODY_LIMIT, ok);
+      return { status: response.statusCode, ...read };
     } finally {
       timer.clear();
     }
@@ -188,50 +186,66 @@ export class EurekaTransport {
     if (body !== undefined) headers['content-type'] = 'application/json';
     return headers;
   }
-
-  async #decode(raw: Buffer, encoding: string | undefined): Promise<Buffer> {
-    const maxOutputLength = this.#options.maxResponseBytes;
-    switch (encoding) {
-      case undefined:
-      case '':
-      case 'identity':
-        return raw;
-      case 'gzip':
-      case 'x-gzip':
-        return raw.length === 0 ? raw : gunzipAsync(raw, { maxOutputLength });
-      case 'deflate':
-        return raw.length === 0 ? raw : inflateAsync(raw, { maxOutputLength });
-      default:
-        throw new KaryonError('ERR_EUREKA_PROTOCOL', `response has content-encoding '${encoding}', which was not asked for`);
-    }
-  }
 }
 
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** The decompressor for a `content-encoding`, undefined for none. */
+function decoderFor(encoding: string | undefined): Transform | undefined {
+  switch (encoding) {
+    case undefined:
+    case '':
+    case 'identity':
+      return undefined;
+    case 'gzip':
+    case 'x-gzip':
+      return createGunzip();
+    case 'deflate':
+      return createInflate();
+    default:
+      throw new KaryonError('ERR_EUREKA_PROTOCOL', `response has content-encoding '${encoding}', which was not asked for`);
+  }
+}
+
 /**
- * Reads a body up to `limit` bytes. Beyond it, a body that matters fails the request; an error body is cut
- * (only its start is kept for the message) and the rest discarded.
+ * Reads a body, decompressing it as it arrives, up to `limit` bytes once decompressed. Beyond it, a body that
+ * matters fails the request; an error body is cut (only its start is kept for messages). Also counts the bytes
+ * as received.
  */
-async function readLimited(body: Dispatcher.ResponseData['body'], limit: number, failWhenLarger: boolean): Promise<Buffer> {
+async function readBody(
+  body: Dispatcher.ResponseData['body'],
+  encoding: string | undefined,
+  limit: number,
+  failWhenLarger: boolean,
+): Promise<{ body: Buffer; bytes: number }> {
+  let bytes = 0;
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (size + chunk.length > limit) {
-      if (failWhenLarger) {
-        body.destroy();
-        throw new KaryonError('ERR_EUREKA_PROTOCOL', `response is larger than maxResponseBytes (${limit})`);
-      }
-      chunks.push(chunk.subarray(0, limit - size));
-      size = limit;
-      continue;
+  const received = async function* (): AsyncGenerator<Buffer> {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      yield chunk;
     }
-    chunks.push(chunk);
-    size += chunk.length;
-  }
-  return Buffer.concat(chunks, size);
+  };
+  const collect = async (source: AsyncIterable<Buffer>): Promise<void> => {
+    for await (const chunk of source) {
+      if (size + chunk.length <= limit) {
+        chunks.push(chunk);
+        size += chunk.length;
+      } else if (failWhenLarger) {
+        throw new KaryonError('ERR_EUREKA_PROTOCOL', `response is larger than maxResponseBytes (${limit})`);
+      } else {
+        chunks.push(chunk.subarray(0, limit - size));
+        size = limit;
+      }
+    }
+  };
+  const decoder = decoderFor(encoding);
+  if (decoder === undefined) await pipeline(received, collect);
+  else await pipeline(received, decoder, collect);
+  return { body: Buffer.concat(chunks, size), bytes };
 }
 
 /** The start of an error body, on one line, for messages. */

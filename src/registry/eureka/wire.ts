@@ -313,7 +313,10 @@ export interface EncodeExtras {
   /** The operator override. */
   readonly overriddenStatus?: string;
   /** Lease timestamps. */
-  readonly lease?: Partial<DecodedLease> & { readonly evictionTimestamp?: number };
+  readonly lease?: Partial<DecodedLease> & {
+    /** When the lease was cancelled or evicted (epoch ms), 0 if not. */
+    readonly evictionTimestamp?: number;
+  };
   /** `lastUpdatedTimestamp`; defaults to `lastDirtyTimestamp`. */
   readonly lastUpdatedTimestamp?: number;
   /** Delta action. */
@@ -390,12 +393,18 @@ export function appsHashcodeOfCounts(counts: Iterable<readonly [string, number]>
     .join('');
 }
 
+/** A whole `GET /apps` (or delta, or VIP query) document. */
+export interface WireApplicationsDocument {
+  /** The applications and the registry's delta version and hash. */
+  applications: WireApplications;
+}
+
 /** Groups encoded instances by app into `{"applications": ...}`. */
 export function encodeApplications(
   instances: Iterable<WireInstance>,
   versionsDelta: string | number,
   hashcode: string,
-): { applications: WireApplications } {
+): WireApplicationsDocument {
   const byApp = new Map<string, WireInstance[]>();
   for (const instance of instances) {
     const apps = byApp.get(instance.app);
