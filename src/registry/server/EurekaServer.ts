@@ -52,6 +52,8 @@ export class EurekaServer {
   #eviction: RepeatingTask | undefined;
   #listening: Promise<number> | undefined;
   #closing: Promise<void> | undefined;
+  /** Called when the last request in flight finishes while closing. */
+  #onIdle: (() => void) | undefined;
   #port: number | undefined;
 
   /**
@@ -176,15 +178,8 @@ export class EurekaServer {
       // A real timer, not the injected clock: this bounds network I/O, and a test's manual clock that nobody
       // advances must not hold close() forever.
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => {
-          const check = (): void => (this.#inFlight.size === 0 ? resolve() : void setTimeout(check, 10).unref());
-          check();
-        }),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.options.closeTimeoutMs);
-        }),
-      ]);
+      const finished = new Promise<void>((resolve) => (this.#onIdle = resolve));
+      await Promise.race([finished, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.closeTimeoutMs)))]);
       clearTimeout(timer);
       this.#server.closeAllConnections();
     }
@@ -197,12 +192,15 @@ export class EurekaServer {
     if (this.#closing !== undefined) res.shouldKeepAlive = false;
     res.once('close', () => {
       this.#inFlight.delete(res);
-      if (this.#closing !== undefined) this.#server.closeIdleConnections();
+      if (this.#closing === undefined) return;
+      // Its keep-alive socket is idle now: close it rather than wait for the keep-alive timeout.
+      this.#server.closeIdleConnections();
+      if (this.#inFlight.size === 0) this.#onIdle?.();
     });
     this.#dispatch(req, res);
   }
 
-  /** Routes a request. Synchronous handlers answer within the 'request' event, which keeps heartbeats cheap. */
+  /** Routes a request; every handler but register's answers synchronously, so most requests cost no promise. */
   #dispatch(req: IncomingMessage, res: ServerResponse): void {
     try {
       const url = new URL(req.url ?? '/', 'http://eureka.invalid');

@@ -78,7 +78,12 @@ export class LeaseRegistry {
   readonly #apps = new Map<string, Map<string, EurekaLease>>();
   /** Operator overrides by app and id (Netflix keys them by id alone; two apps sharing a host name would clash). */
   readonly #overrides = new Map<string, InstanceStatus>();
-  #changes: DeltaEntry[] = [];
+  /**
+   * The delta queue: the latest change of each instance, oldest first. Netflix queues every change and a
+   * reader sees only the latest per instance (its Application keeps one entry per id); keeping only that
+   * entry gives readers the same view, with no growth when one instance flaps.
+   */
+  readonly #changes = new Map<string, DeltaEntry>();
   #version = 0;
   #size = 0;
   /** Instances per status, kept as leases change so the hash costs nothing to compute on a large registry. */
@@ -349,16 +354,9 @@ export class LeaseRegistry {
   delta(): DeltaView {
     const now = this.#options.clock.now();
     this.#prune(now);
-    // An instance changed several times appears once, as its latest change, as Netflix's Application keeps
-    // one entry per id.
-    const latest = new Map<string, DeltaEntry>();
-    for (const entry of this.#changes) {
-      const key = keyOf(entry.lease.instance.app, entry.lease.instance.instanceId);
-      latest.delete(key);
-      latest.set(key, entry);
-    }
-    const oldest = this.#changes[0];
-    return { changes: [...latest.values()], validUntil: oldest === undefined ? Infinity : oldest.at + this.#options.deltaRetentionMs + 1 };
+    const changes = [...this.#changes.values()];
+    const oldest = changes[0];
+    return { changes, validUntil: oldest === undefined ? Infinity : oldest.at + this.#options.deltaRetentionMs + 1 };
   }
 
   /** Drops every lease, override and queued change, as a restart of a real server would. Returns how many leases. */
@@ -367,7 +365,7 @@ export class LeaseRegistry {
     this.#apps.clear();
     this.#overrides.clear();
     this.#statusCounts.clear();
-    this.#changes = [];
+    this.#changes.clear();
     this.#size = 0;
     // The version keeps counting up so caches keyed by it can never serve a payload from before the clear.
     this.#version++;
@@ -452,16 +450,20 @@ export class LeaseRegistry {
 
   #record(lease: EurekaLease, actionType: ActionType, now: number): void {
     this.#version++;
-    this.#changes.push({ lease, actionType, at: now });
+    const key = keyOf(lease.instance.app, lease.instance.instanceId);
+    // Delete first so the entry moves to the end: the map stays in time order.
+    this.#changes.delete(key);
+    this.#changes.set(key, { lease, actionType, at: now });
     this.#prune(now);
   }
 
   /** Drops changes older than the retention; the queue is in time order, so they are all at the front. */
   #prune(now: number): void {
     const cutoff = now - this.#options.deltaRetentionMs;
-    let keep = 0;
-    while (keep < this.#changes.length && (this.#changes[keep] as DeltaEntry).at < cutoff) keep++;
-    if (keep > 0) this.#changes.splice(0, keep);
+    for (const [key, entry] of this.#changes) {
+      if (entry.at >= cutoff) break;
+      this.#changes.delete(key);
+    }
   }
 }
 
