@@ -133,7 +133,7 @@ export interface ResolvedDynamicConfigOptions {
   /** Validators, by key. */
   readonly validators: ReadonlyMap<string, ConfigValidator>;
   /** Rollback, when on. */
-  readonly rollback: (RollbackOptions & { readonly windowMs: number }) | undefined;
+  readonly rollback: ResolvedRollbackOptions | undefined;
   /** History size. */
   readonly historyLimit: number;
   /** Largest value, in bytes. */
@@ -177,13 +177,7 @@ export function resolveDynamicConfigOptions<T>(options: DynamicConfigOptions<T>)
     if (typeof validator !== 'function') invalidOption(`validators['${key}']`, 'a function', validator);
     validators.set(key, validator as ConfigValidator);
   }
-  let rollback: ResolvedDynamicConfigOptions['rollback'];
-  if (options.rollback !== undefined) {
-    const r = options.rollback;
-    if (typeof r.isHealthy !== 'function') invalidOption('rollback.isHealthy', 'a function', r.isHealthy);
-    if (typeof r.onHealthChange !== 'function') invalidOption('rollback.onHealthChange', 'a function', r.onHealthChange);
-    rollback = Object.freeze({ ...r, windowMs: durationMs('rollback.windowMs', r.windowMs, 30_000) });
-  }
+  const rollback = options.rollback === undefined ? undefined : resolveRollbackOptions(options.rollback);
   return Object.freeze({
     index,
     sources: Object.freeze([...sources]),
@@ -197,6 +191,15 @@ export function resolveDynamicConfigOptions<T>(options: DynamicConfigOptions<T>)
     clock: options.clock ?? systemClock,
     logger: options.logger ?? silentLogger,
   });
+}
+
+type ResolvedRollbackOptions = RollbackOptions & { readonly windowMs: number };
+
+function resolveRollbackOptions(options: RollbackOptions): ResolvedRollbackOptions {
+  if (typeof options !== 'object' || options === null) invalidOption('rollback', 'an object with isHealthy and onHealthChange', options);
+  if (typeof options.isHealthy !== 'function') invalidOption('rollback.isHealthy', 'a function', options.isHealthy);
+  if (typeof options.onHealthChange !== 'function') invalidOption('rollback.onHealthChange', 'a function', options.onHealthChange);
+  return Object.freeze({ ...options, windowMs: durationMs('rollback.windowMs', options.windowMs, 30_000) });
 }
 
 /** What `setOverride()` and `clearOverride()` did. */
@@ -260,6 +263,7 @@ export class DynamicConfig<T extends object = Record<string, unknown>> extends E
   #starting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #window: RollbackWindow | undefined;
+  #readiness: ResolvedRollbackOptions | undefined;
   #unsubscribeHealth: () => void = noop;
 
   /** Use {@link defineConfig}. */
@@ -268,6 +272,7 @@ export class DynamicConfig<T extends object = Record<string, unknown>> extends E
     this.#options = resolveDynamicConfigOptions(options);
     this.#index = this.#options.index;
     this.#limits = { maxValueBytes: this.#options.maxValueBytes };
+    this.#readiness = this.#options.rollback;
   }
 
   /** True once `start()` has loaded a valid snapshot. */
@@ -333,6 +338,24 @@ export class DynamicConfig<T extends object = Record<string, unknown>> extends E
     this.on('change', wrapped);
     return () => {
       this.off('change', wrapped);
+    };
+  }
+
+  /**
+   * Turns on transactional changes after construction, for the owner of health (the service) to call: after an
+   * applied change, a readiness failure within `windowMs` restores the previous snapshot. Replaces the
+   * `rollback` option or an earlier call. Returns a function that turns it off again.
+   * @throws KaryonError ERR_INVALID_OPTION when an option is wrong.
+   */
+  watchReadiness(options: RollbackOptions): () => void {
+    const resolved = resolveRollbackOptions(options);
+    this.#detachReadiness();
+    this.#readiness = resolved;
+    this.#subscribeReadiness();
+    return () => {
+      if (this.#readiness !== resolved) return;
+      this.#detachReadiness();
+      this.#readiness = undefined;
     };
   }
 
@@ -430,9 +453,7 @@ export class DynamicConfig<T extends object = Record<string, unknown>> extends E
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#controller.abort(new KaryonError('ERR_INVALID_STATE', 'configuration closed'));
-      this.#window?.timer.clear();
-      this.#window = undefined;
-      this.#unsubscribeHealth();
+      this.#detachReadiness();
       await this.#starting?.catch(noop);
       await Promise.allSettled(this.#options.sources.map((source) => source.close()));
     })();
@@ -493,12 +514,22 @@ export class DynamicConfig<T extends object = Record<string, unknown>> extends E
     for (const handle of this.#properties.values()) handle.moveTo(state.snapshot);
     this.#record({ kind: 'applied', at: state.appliedAt, version: state.version, trigger: 'start', source: 'start', changes: [] });
     logger.info('configuration loaded', { version: state.version, sources: sources.map((s) => s.name) });
-    const rollback = this.#options.rollback;
-    if (rollback !== undefined) {
-      this.#unsubscribeHealth = rollback.onHealthChange((healthy) => {
-        if (!healthy && this.#window !== undefined) this.#rollback('readiness turned critical');
-      });
-    }
+    this.#subscribeReadiness();
+  }
+
+  #subscribeReadiness(): void {
+    const readiness = this.#readiness;
+    if (readiness === undefined || this.#state === undefined || this.#controller.signal.aborted) return;
+    this.#unsubscribeHealth = readiness.onHealthChange((healthy) => {
+      if (!healthy && this.#window !== undefined && this.#readiness === readiness) this.#rollBack('readiness turned critical');
+    });
+  }
+
+  #detachReadiness(): void {
+    this.#unsubscribeHealth();
+    this.#unsubscribeHealth = noop;
+    this.#window?.timer.clear();
+    this.#window = undefined;
   }
 
   async #abandon(): Promise<void> {
@@ -630,13 +661,13 @@ export class DynamicConfig<T extends object = Record<string, unknown>> extends E
   }
 
   #armRollback(previous: ConfigState): void {
-    const rollback = this.#options.rollback;
+    const rollback = this.#readiness;
     if (rollback === undefined) return;
     const schedule = (): ClockTimer =>
       this.#options.clock
         .setTimeout(() => {
           // A verdict that changed without a notification still counts at the end of the window.
-          if (!safeHealthy(rollback)) this.#rollback('readiness was critical at the end of the window');
+          if (!safeHealthy(rollback)) this.#rollBack('readiness was critical at the end of the window');
           else this.#window = undefined;
         }, rollback.windowMs)
         .unref();
@@ -653,7 +684,7 @@ export class DynamicConfig<T extends object = Record<string, unknown>> extends E
     this.#window = { target: previous, timer: schedule() };
   }
 
-  #rollback(reason: string): void {
+  #rollBack(reason: string): void {
     const window = this.#window;
     const current = this.#state;
     if (window === undefined || current === undefined || this.#controller.signal.aborted) return;
@@ -661,7 +692,7 @@ export class DynamicConfig<T extends object = Record<string, unknown>> extends E
     this.#window = undefined;
     const restored: ConfigState = { ...window.target, version: this.#nextVersion++, appliedAt: this.#options.clock.now() };
     const changes = this.#changes(current.snapshot, restored.snapshot);
-    const fullReason = `${reason} within ${this.#options.rollback?.windowMs ?? 0} ms of version ${current.version}`;
+    const fullReason = `${reason} within ${this.#readiness?.windowMs ?? 0} ms of version ${current.version}`;
     this.#record({
       kind: 'rolledBack',
       at: restored.appliedAt,

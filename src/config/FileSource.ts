@@ -4,7 +4,7 @@ import { open } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import type { ClockTimer } from '../common/Clock.js';
 import { KaryonError } from '../common/KaryonError.js';
-import { errorMessage } from '../internal/async.js';
+import { abortReason, errorMessage } from '../internal/async.js';
 import { RepeatingTask } from '../internal/RepeatingTask.js';
 import { durationMs, invalidOption, nonEmptyString, positiveInt } from '../internal/validate.js';
 import { parseText } from './formats.js';
@@ -141,8 +141,9 @@ export class FileSource implements ConfigSource {
     return this.#content(reads);
   }
 
-  refresh(): Promise<void> {
-    return this.#enqueue();
+  async refresh(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw abortReason(signal);
+    await this.#enqueue();
   }
 
   status(): ConfigSourceStatus {
@@ -166,6 +167,11 @@ export class FileSource implements ConfigSource {
     this.#watcher = undefined;
     await this.#poller?.close();
     await this.#chain;
+  }
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #startWatching(context: ConfigSourceContext): void {

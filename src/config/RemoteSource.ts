@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { KaryonError } from '../common/KaryonError.js';
-import { errorMessage, jitter, runWithTimeout } from '../internal/async.js';
+import { abortReason, errorMessage, jitter, runWithTimeout } from '../internal/async.js';
 import { RepeatingTask } from '../internal/RepeatingTask.js';
 import { durationMs, invalidOption, nonEmptyString, oneOf, positiveInt } from '../internal/validate.js';
 import { decodeSpringEnvironment, parseText } from './formats.js';
@@ -225,8 +225,8 @@ export class RemoteSource implements ConfigSource {
     return first.content ?? { origins: [] };
   }
 
-  async refresh(): Promise<void> {
-    await this.#enqueue();
+  async refresh(signal?: AbortSignal): Promise<void> {
+    await this.#enqueue(signal);
   }
 
   status(): ConfigSourceStatus {
@@ -257,6 +257,11 @@ export class RemoteSource implements ConfigSource {
     await this.#chain;
   }
 
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   #buildUrl(environment: string | undefined): string {
     const { url, format, application, profile, label } = this.#options;
     if (format !== 'spring-cloud-config') return url.toString();
@@ -268,20 +273,25 @@ export class RemoteSource implements ConfigSource {
   }
 
   // One poll at a time; resolves with the delay before the next scheduled poll.
-  #enqueue(): Promise<number> {
-    const run = this.#chain.then(() => this.#poll());
+  #enqueue(signal?: AbortSignal): Promise<number> {
+    const run = this.#chain.then(() => {
+      if (signal?.aborted) throw abortReason(signal);
+      return this.#poll(signal);
+    });
     this.#chain = run.catch(() => this.#options.intervalMs);
     return run;
   }
 
-  async #poll(): Promise<number> {
+  async #poll(signal?: AbortSignal): Promise<number> {
     const context = this.#context;
     if (context === undefined || this.#isClosed() || context.signal.aborted) return this.#options.intervalMs;
     const wasFailing = this.#failures > 0;
     let result: { content: SourceContent | undefined; error: string | undefined };
     try {
-      result = await this.#fetchContent(context.signal);
+      result = await this.#fetchContent(signal === undefined ? context.signal : AbortSignal.any([context.signal, signal]));
     } catch (error) {
+      // A refresh its caller gave up on is not the source failing.
+      if (signal?.aborted) throw abortReason(signal);
       result = { content: undefined, error: errorMessage(error) };
     }
     if (this.#isClosed()) return this.#options.intervalMs;

@@ -212,6 +212,24 @@ describe('remote sources', () => {
     expect(config.get('app.port')).toBe(1001);
   });
 
+  it('lets the caller of reload() give up through its signal without marking the source as failing', async () => {
+    const server = await configServer({ app: { port: 1001 } });
+    const { config } = remoteConfig(server.url);
+    await config.start();
+    server.mode = 'hang';
+    const controller = new AbortController();
+    const reloading = config.reload(controller.signal);
+    await waitFor(() => server.requests.length === 2, 10_000, 'the reload request');
+    controller.abort(new Error('operator gave up'));
+    await expect(reloading).rejects.toThrow('operator gave up');
+    expect(config.sources()[0]).toMatchObject({ state: 'ok', consecutiveFailures: 0 });
+    await expect(config.reload(controller.signal)).rejects.toThrow('operator gave up');
+    server.mode = 'ok';
+    server.body = JSON.stringify({ app: { port: 1002 } });
+    await config.reload();
+    expect(config.get('app.port')).toBe(1002);
+  });
+
   it('rejects a response that does not parse, validate or fit, keeping the last good values', async () => {
     const server = await configServer({ app: { port: 1001 } });
     const { config, poll } = remoteConfig(server.url, { maxBytes: 200 });

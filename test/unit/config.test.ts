@@ -516,6 +516,26 @@ describe('DynamicConfig: rollback', () => {
     expect(config.get('pair.a')).toBe(1);
   });
 
+  it('can be turned on after construction by the owner of health, and off again', async () => {
+    const clock = new ManualClock();
+    const readiness = new FakeReadiness();
+    const config = defineConfig<Settings>({ schema, clock });
+    const stop = config.watchReadiness(readiness.options(10_000));
+    await config.start();
+    expect(readiness.listeners.size).toBe(1);
+    config.setOverride('pair.a', 1);
+    readiness.set(false);
+    expect(config.get('pair.a')).toBe(0);
+    readiness.set(true);
+    stop();
+    expect(readiness.listeners.size).toBe(0);
+    config.setOverride('pair.a', 2);
+    readiness.set(false);
+    clock.advance(20_000);
+    expect(config.get('pair.a')).toBe(2);
+    expect(() => config.watchReadiness({ isHealthy: () => true } as never)).toThrow(/option 'rollback.onHealthChange'/);
+  });
+
   it('works with the health monitor as the readiness source', async () => {
     const clock = new ManualClock();
     const verdictListeners = new Set<(healthy: boolean) => void>();
