@@ -27,6 +27,9 @@ import type { RequestBody, Transport, TransportResponse } from './Transport.js';
 import { ServiceResponse, TryFailure, classifyError, isSafeToRetry } from './TryOutcome.js';
 import { UndiciTransport } from './UndiciTransport.js';
 
+/** An HTTP method is a token (RFC 9110). */
+const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 /** Methods that may be sent twice without harm (RFC 9110), so other failures than refused connections are retried. */
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -152,6 +155,22 @@ function preciseNow(): number {
 
 const noop = (): void => undefined;
 
+/** How each failure reads in an error message, before "instance 'x' of 'vip'". */
+const failureWords: Readonly<Record<TryFailure['reason'], string>> = {
+  connect: 'could not connect to',
+  reset: 'connection closed before the response by',
+  timeout: 'no response from',
+  status: 'error status from',
+  'out-of-service': 'out of service:',
+  unavailable: 'connection pool closed (the instance left the registry) for',
+  aborted: 'aborted request to',
+  other: 'request failed on',
+};
+
+function plural(tries: number): string {
+  return tries === 1 ? '1 try' : `${tries} tries`;
+}
+
 function hedgeLost(): KaryonError {
   return new KaryonError('ERR_UPSTREAM', 'another copy of this hedged request answered first', { retryable: false });
 }
@@ -266,6 +285,7 @@ export class ServiceClient implements AsyncDisposable {
     const path = request.path;
     if (typeof path !== 'string' || path.charCodeAt(0) !== 47 /* '/' */) invalidOption('path', "a string starting with '/'", path);
     const method = request.method ?? 'GET';
+    if (method !== 'GET' && (typeof method !== 'string' || !METHOD_TOKEN.test(method))) invalidOption('method', 'an HTTP method token', method);
     const signal = request.signal;
     if (signal?.aborted === true) throw abortReason(signal);
     const start = this.#now();
@@ -557,9 +577,10 @@ export class ServiceClient implements AsyncDisposable {
       timer = this.#clock.setTimeout(() => {
         if (done) return;
         const now = this.#now();
-        const second = this.#budget === undefined || this.#budget.tryWithdraw(now) ? this.#balancer.pick(now, first) : undefined;
-        if (second === undefined) {
-          if (this.#budget !== undefined) this.#budgetExhausted++;
+        const second = this.#balancer.pick(now, first);
+        if (second === undefined) return;
+        if (this.#budget !== undefined && !this.#budget.tryWithdraw(now)) {
+          this.#budgetExhausted++;
           return;
         }
         this.#hedges++;
@@ -580,17 +601,17 @@ export class ServiceClient implements AsyncDisposable {
     }
     this.#errors++;
     const instanceId = failure.state.id;
-    const what = `${failure.reason === 'timeout' ? 'no response' : failure.reason} from instance '${instanceId}' of '${this.vip}'`;
+    const what = `${failureWords[failure.reason]} instance '${instanceId}' of '${this.vip}'`;
     const detail = failure.error === undefined ? '' : `: ${errorMessage(failure.error)}`;
     const fields = { service: this.vip, instanceId, cause: failure.error };
     if (override === 'ERR_DEADLINE_EXCEEDED') {
-      throw new KaryonError('ERR_DEADLINE_EXCEEDED', `deadline exceeded after ${tries} tries; last: ${what}${detail}`, fields);
+      throw new KaryonError('ERR_DEADLINE_EXCEEDED', `deadline exceeded after ${plural(tries)}; last: ${what}${detail}`, fields);
     }
     if (override === 'ERR_RETRY_BUDGET_EXHAUSTED') {
       throw new KaryonError('ERR_RETRY_BUDGET_EXHAUSTED', `retry budget of the client of '${this.vip}' is spent; last: ${what}${detail}`, fields);
     }
-    if (failure.reason === 'timeout') throw new KaryonError('ERR_REQUEST_TIMEOUT', `${what} after ${tries} tries${detail}`, fields);
-    throw new KaryonError('ERR_UPSTREAM', `${what} after ${tries} tries${detail}`, {
+    if (failure.reason === 'timeout') throw new KaryonError('ERR_REQUEST_TIMEOUT', `${what} after ${plural(tries)}${detail}`, fields);
+    throw new KaryonError('ERR_UPSTREAM', `${what} after ${plural(tries)}${detail}`, {
       ...fields,
       ...(failure.reason === 'other' && { retryable: false }),
     });

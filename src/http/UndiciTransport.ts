@@ -44,7 +44,8 @@ export class UndiciTransport implements Transport {
       // EventEmitter-shaped: undici listens to it with once/removeListener, far cheaper than an AbortSignal.
       signal: request.signal,
       // The client's own timer (exact, on its clock) aborts the try; undici's coarser one is only a backstop.
-      headersTimeout: request.timeoutMs + 1000,
+      // Equal header and body timeouts let undici refresh one parser timer instead of replacing it twice.
+      headersTimeout: Math.max(request.timeoutMs, this.#options.bodyTimeoutMs),
       bodyTimeout: this.#options.bodyTimeoutMs,
     });
   }

@@ -183,7 +183,7 @@ describe('retries and ejection', () => {
     await servers[0]!.close();
     const error = await client.request({ method: 'PUT', path: '/', body: Readable.from(['a', 'b']) }).catch((e: unknown) => e);
     expect(isKaryonError(error, 'ERR_UPSTREAM')).toBe(true);
-    expect((error as Error).message).toMatch(/connect from instance 'i0' of 'greeter' after 1 tries.*ECONNREFUSED/);
+    expect((error as Error).message).toMatch(/could not connect to instance 'i0' of 'greeter' after 1 try: .*ECONNREFUSED/);
     expect(servers[1]!.hits).toBe(0);
   });
 
@@ -230,6 +230,7 @@ describe('timeouts, deadlines and cancellation', () => {
     // Round robin is back on i0, which still hangs.
     const error = await client.request({ method: 'POST', path: '/', body: 'x' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ERR_REQUEST_TIMEOUT', instanceId: 'i0', retryable: true });
+    expect((error as Error).message).toBe("no response from instance 'i0' of 'greeter' after 1 try: no response headers within 200 ms");
     await waitFor(() => servers[0]!.aborted === 2, 'both timed-out tries to be cut');
   });
 

@@ -74,6 +74,7 @@ describe('service client options', () => {
   it('refuses a request without a path starting with a slash, before sending anything', async () => {
     const client = createServiceClient({ registry: new InMemoryRegistry(), vip: 'greeter' });
     await expect(client.request({ path: 'hello' })).rejects.toThrow(/option 'path' must be a string starting with '\/' \(got "hello"\)/);
+    await expect(client.request({ path: '/hello', method: 'GE T' })).rejects.toThrow(/option 'method' must be an HTTP method token \(got "GE T"\)/);
     await expect(client.request({ path: '/hello' })).rejects.toMatchObject({ code: 'ERR_NO_INSTANCES', service: 'greeter' });
     await client.close();
     await client.close();
