@@ -190,30 +190,18 @@ export class LeaseRegistry {
     }
     const now = this.#options.clock.now();
     const { status } = lease.instance;
-    const decision = decideStatus(status, this.#overrides.get(keyOf(lease.instance.app, id)), status);
-    if (decision.status === 'UNKNOWN') {
+    // Every write here leaves the stored status as the rules would pick it, so on renew they can only keep it
+    // or find it UNKNOWN (Netflix re-applies them in full because replication from peers writes around them).
+    if (decideStatus(status, this.#overrides.get(keyOf(lease.instance.app, id)), status).status === 'UNKNOWN') {
       this.#options.logger.info(`heartbeat of ${label} refused (404): its status is UNKNOWN, so the client must re-register`, {
         app,
         instanceId: id,
       });
       return 'status-unknown';
     }
-    let renewed: EurekaLease = { ...lease, lastRenewalTimestamp: now };
-    if (decision.status !== status) {
-      // Netflix changes the status here without telling readers; recording it keeps deltas and hashes in step.
-      renewed = { ...renewed, instance: Object.freeze({ ...lease.instance, status: decision.status, lastUpdatedTimestamp: now }) };
-      this.#put(Object.freeze(renewed));
-      this.#record(renewed, 'MODIFIED', now);
-      this.#options.logger.info(`${label} ${status} -> ${decision.status} (on heartbeat, ${decision.rule})`, {
-        app: lease.instance.app,
-        instanceId: id,
-        status: decision.status,
-        previousStatus: status,
-      });
-    } else {
-      this.#put(Object.freeze(renewed));
-      this.#options.logger.debug(`renewed ${label}`, { app: lease.instance.app, instanceId: id });
-    }
+    const renewed: EurekaLease = Object.freeze({ ...lease, lastRenewalTimestamp: now });
+    this.#put(renewed);
+    this.#options.logger.debug(`renewed ${label}`, { app: lease.instance.app, instanceId: id });
     if (lastDirtyTimestamp !== undefined && lastDirtyTimestamp > renewed.instance.lastDirtyTimestamp) {
       this.#options.logger.info(
         `heartbeat of ${label} refused (404): its lastDirtyTimestamp ${lastDirtyTimestamp} is newer than the stored ${renewed.instance.lastDirtyTimestamp}, so the client must re-register`,
