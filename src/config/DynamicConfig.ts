@@ -298,7 +298,8 @@ export class DynamicConfig<T extends object = Record<string, unknown>> extends E
    * Loads every layer (files, environment, arguments, the first fetch of each remote source), validates the
    * whole, puts it in force, then starts watching files and polling remote sources. Idempotent.
    * @throws KaryonError ERR_INVALID_CONFIG naming every bad key (and where it came from) when the initial
-   * configuration is invalid; the sources are closed again.
+   * configuration is invalid; the sources are closed again and this configuration stays unusable (define a new
+   * one once the values are fixed).
    */
   start(signal?: AbortSignal): Promise<void> {
     if (this.#starting !== undefined) return this.#starting;
