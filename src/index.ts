@@ -4,6 +4,7 @@
  */
 export * from './common/index.js';
 export * from './registry/index.js';
+export * from './registry/eureka/index.js';
 export * from './health/index.js';
 export * from './metrics/index.js';
 export * from './http/index.js';

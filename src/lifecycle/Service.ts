@@ -17,12 +17,15 @@ import { errorMessage, runWithTimeout, sleep } from '../internal/async.js';
 import { defaultIpAddress } from '../internal/net.js';
 import { durationMs, nonEmptyString, port as portOption } from '../internal/validate.js';
 import { createMetrics } from '../metrics/createMetrics.js';
-import { healthMetrics, lifecycleMetrics } from '../metrics/builtin.js';
+import { healthMetrics, lifecycleMetrics, registryMetrics } from '../metrics/builtin.js';
 import type { LifecycleMetrics } from '../metrics/builtin.js';
 import type { MetricsOptions } from '../metrics/MetricsOptions.js';
 import { metricsAdminRoutes } from '../metrics/metricsAdminRoutes.js';
 import { noopMetrics } from '../metrics/noopMetrics.js';
 import type { Metrics } from '../metrics/types.js';
+import { EurekaRegistry } from '../registry/eureka/EurekaRegistry.js';
+import type { FetchEvent, HeartbeatEvent } from '../registry/eureka/EurekaRegistryEvents.js';
+import type { EurekaRegistryOptions } from '../registry/eureka/EurekaRegistryOptions.js';
 import { InMemoryRegistry } from '../registry/InMemoryRegistry.js';
 import type { InstanceDescriptor, ServiceRegistry } from '../registry/types.js';
 import { componentMembers } from './decorators.js';
@@ -121,10 +124,11 @@ export interface ServiceOptions {
   /** Extra metadata published with the instance. */
   readonly metadata?: Readonly<Record<string, string>>;
   /**
-   * The registry to register in.
+   * The registry to register in and discover from: a `ServiceRegistry` (shared, you close it), or
+   * `{ eureka: { serviceUrls, ... } }` for a Eureka client the service makes, reports metrics of and closes.
    * @default a private {@link InMemoryRegistry}
    */
-  readonly registry?: ServiceRegistry;
+  readonly registry?: ServiceRegistry | { readonly eureka: EurekaRegistryOptions };
   /**
    * The admin HTTP server, or `false` for none.
    * @default port 8077 on all interfaces, no token
@@ -132,7 +136,10 @@ export interface ServiceOptions {
   readonly admin?: AdminOptions | false;
   /** Lifecycle timings. */
   readonly lifecycle?: LifecycleOptions;
-  /** Lease timings sent to the registry. */
+  /**
+   * Lease timings sent to the registry.
+   * @default with `registry: { eureka }`, its heartbeat interval and three times that; else 30 s and 90 s
+   */
   readonly lease?: LeaseOptions;
   /**
    * Application metrics: a `Metrics` you made with `createMetrics()` (you close it; the service flushes it
@@ -190,6 +197,8 @@ interface ResolvedServiceOptions {
 }
 
 function resolveServiceOptions(options: ServiceOptions): ResolvedServiceOptions {
+  const registry = options.registry;
+  const heartbeatMs = registry !== undefined && 'eureka' in registry ? registry.eureka.heartbeatIntervalMs : undefined;
   if (typeof options !== 'object' || options === null) {
     throw new KaryonError('ERR_INVALID_OPTION', `createService() needs an options object (got ${String(options)})`);
   }
@@ -204,7 +213,7 @@ function resolveServiceOptions(options: ServiceOptions): ResolvedServiceOptions 
     }
   }
   const lifecycle = options.lifecycle ?? {};
-  const lease = options.lease ?? {};
+  const lease: LeaseOptions = options.lease ?? (heartbeatMs === undefined ? {} : { renewalIntervalMs: heartbeatMs, durationMs: heartbeatMs * 3 });
   return Object.freeze({
     name,
     port: options.port === undefined ? undefined : portOption('port', options.port, 8080),
@@ -250,6 +259,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   readonly #metrics: Metrics;
   readonly #ownedMetrics: Metrics | undefined;
   readonly #lifecycleMetrics: LifecycleMetrics;
+  readonly #stopRegistryMetrics: (() => void) | undefined;
   readonly #initializeHooks: Hook[] = [];
   readonly #shutdownHooks: Hook[] = [];
   /** The operator's intent, kept apart from health: only `markUp()` clears it. */
@@ -271,13 +281,20 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     this.#options = resolveServiceOptions(options);
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
-    this.#ownsRegistry = options.registry === undefined;
-    this.#registry = options.registry ?? new InMemoryRegistry({ clock: this.#clock });
+    const registry = options.registry;
+    this.#ownsRegistry = registry === undefined || 'eureka' in registry;
+    this.#registry =
+      registry === undefined
+        ? new InMemoryRegistry({ clock: this.#clock })
+        : 'eureka' in registry
+          ? new EurekaRegistry({ clock: this.#clock, logger: this.#logger, ...registry.eureka })
+          : registry;
     const metricsOption = options.metrics;
     this.#ownedMetrics = metricsOption === undefined || isMetrics(metricsOption) ? undefined : createMetrics({ clock: this.#clock, logger: this.#logger, ...metricsOption });
     const rootMetrics = this.#ownedMetrics ?? (metricsOption as Metrics | undefined) ?? noopMetrics;
     this.#metrics = rootMetrics.scope('', this.#globalTags());
     this.#lifecycleMetrics = lifecycleMetrics(this.#metrics);
+    if (this.#registry instanceof EurekaRegistry) this.#stopRegistryMetrics = reportRegistryMetrics(this.#registry, this.#metrics);
     const checkMetrics = healthMetrics(this.#metrics);
     this.#machine = new StateMachine(this.#clock, (change) => this.#onTransition(change));
     this.#lifecycleMetrics.state('STARTING');
@@ -618,6 +635,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       this.#logger.info(`deregistered ${instanceId}`, { instanceId });
     }
     if (this.#admin !== undefined) await attempt('closing the admin server', () => this.#admin!.close());
+    this.#stopRegistryMetrics?.();
     if (this.#ownsRegistry) await attempt('closing the registry', () => this.#registry.close());
     return errors;
   }
@@ -786,6 +804,24 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       setOperatorStatus: (status) => (status === 'UP' ? this.markUp() : this.markOutOfService()),
     };
   }
+}
+
+/** Reports a Eureka client's heartbeats, fetches and cache as the built-in registry metrics; returns the unsubscriber. */
+function reportRegistryMetrics(registry: EurekaRegistry, metrics: Metrics): () => void {
+  const report = registryMetrics(metrics);
+  const onHeartbeat = (event: HeartbeatEvent): void => {
+    if (event.ok) report.heartbeat(event.durationMs);
+    else report.heartbeatFailure(event.durationMs, event.statusCode === undefined ? 'unreachable' : String(event.statusCode));
+  };
+  const onFetch = (event: FetchEvent): void => {
+    report.fetch(event.kind, event.ok ? 'ok' : 'failed', event.durationMs);
+    if (event.ok) report.instances(Object.fromEntries(registry.statusCounts()));
+  };
+  const onHashMismatch = (): void => report.hashMismatch();
+  registry.on('heartbeat', onHeartbeat).on('fetch', onFetch).on('hashMismatch', onHashMismatch);
+  return () => {
+    registry.off('heartbeat', onHeartbeat).off('fetch', onFetch).off('hashMismatch', onHashMismatch);
+  };
 }
 
 function isMetrics(value: Metrics | MetricsOptions): value is Metrics {

@@ -3,7 +3,8 @@ import type { ServiceOptions } from './Service.js';
 
 /**
  * Turns loaded {@link KaryonSettings} into {@link ServiceOptions}: name, port, zone, admin port and token,
- * deregistration delay, lease renewal interval and statsd metrics. Spread your own options over the result.
+ * deregistration delay, lease renewal interval, the Eureka client (when service URLs are set) and statsd
+ * metrics. Spread your own options over the result.
  *
  * @example
  * ```ts
@@ -15,6 +16,17 @@ export function serviceOptionsFromSettings(settings: KaryonSettings): ServiceOpt
   const { app, admin, lifecycle, eureka, statsd } = settings;
   return {
     ...(statsd.host === null ? {} : { metrics: { host: statsd.host, port: statsd.port } }),
+    ...(eureka.serviceUrls.length === 0
+      ? {}
+      : {
+          registry: {
+            eureka: {
+              serviceUrls: eureka.serviceUrls,
+              heartbeatIntervalMs: eureka.heartbeatIntervalMs,
+              registryFetchIntervalMs: eureka.registryFetchIntervalMs,
+            },
+          },
+        }),
     name: app.name,
     port: app.port,
     zone: app.zone,

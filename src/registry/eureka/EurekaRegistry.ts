@@ -144,6 +144,11 @@ export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implement
     return this.#cache.get(instanceId);
   }
 
+  /** How many cached instances have each status. */
+  statusCounts(): ReadonlyMap<InstanceStatus, number> {
+    return this.#cache.statusCounts();
+  }
+
   /** Every cached instance, of every status. */
   instances(): RegistryInstance[] {
     return [...this.#cache.all()];
