@@ -262,6 +262,24 @@ describe('timeouts, deadlines and cancellation', () => {
   });
 });
 
+describe('cancelling a body', () => {
+  it("the caller's signal also aborts a response body still being read", async () => {
+    const { client, servers } = await fleet(1);
+    servers[0]!.handler = (req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first chunk'); // and never the rest
+    };
+    const controller = new AbortController();
+    const response = await client.request({ path: '/', signal: controller.signal });
+    expect(response.statusCode).toBe(200);
+    const reading = response.body.text();
+    controller.abort(new Error('caller gave up on the body'));
+    await expect(reading).rejects.toThrow('caller gave up on the body');
+    await waitFor(() => servers[0]!.aborted === 1, 'the server to see the connection cut');
+  });
+});
+
 describe('hedging', () => {
   async function warmed(options: ServiceClientOptions = {}): Promise<{ client: ServiceClient; servers: TestServer[] }> {
     const { client, servers } = await fleet(2, { hedging: { minSamples: 10 }, ...options });
