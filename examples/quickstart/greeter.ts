@@ -1,17 +1,21 @@
 // The example service: answers GET /hello with its instance id. The quickstart runs several of these.
 import { createServer } from 'node:http';
 import { createService } from 'karyon-ts';
-import type { Service, ServiceRegistry } from 'karyon-ts';
+import type { Service } from 'karyon-ts';
 
 export interface GreeterOptions {
-  /** Shown in logs and answers, e.g. greeter-1. */
+  /** Shown in logs and answers, e.g. greeter-1; also its instance id. */
   readonly label: string;
-  readonly registry: ServiceRegistry;
+  /** The Eureka service URL to register in. */
+  readonly eurekaUrl: string;
+  /** How often the instance renews its lease and fetches the registry. */
+  readonly heartbeatIntervalMs: number;
+  readonly registryFetchIntervalMs: number;
   /** How long the initialize hook takes, to make STARTING visible. */
   readonly warmUpMs?: number;
-  /** How long the instance takes to answer, to make a slow instance. */
+  /** How long the instance takes to answer. */
   readonly latencyMs?: () => number;
-  readonly deregistrationDelayMs?: number;
+  readonly deregistrationDelayMs: number;
 }
 
 export function createGreeter(options: GreeterOptions): Service {
@@ -33,9 +37,15 @@ export function createGreeter(options: GreeterOptions): Service {
     hostName: '127.0.0.1',
     ipAddr: '127.0.0.1',
     instanceId: options.label,
-    registry: options.registry,
+    registry: {
+      eureka: {
+        serviceUrls: [options.eurekaUrl],
+        heartbeatIntervalMs: options.heartbeatIntervalMs,
+        registryFetchIntervalMs: options.registryFetchIntervalMs,
+      },
+    },
     admin: { port: 0, host: '127.0.0.1' },
-    lifecycle: { deregistrationDelayMs: options.deregistrationDelayMs ?? 500 },
+    lifecycle: { deregistrationDelayMs: options.deregistrationDelayMs },
   });
   service.onInitialize(async (signal) => {
     // Stands in for warming caches or opening connections: the instance stays STARTING meanwhile.

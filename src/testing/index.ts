@@ -1,7 +1,10 @@
 /**
- * Test helpers, imported from `karyon-ts/testing`: an in-memory registry and a clock moved by hand.
+ * Test helpers, imported from `karyon-ts/testing`: an in-memory registry, a development Eureka server and a
+ * clock moved by hand.
  * @packageDocumentation
  */
 export { InMemoryRegistry } from '../registry/InMemoryRegistry.js';
 export type { InMemoryRegistryOptions } from '../registry/InMemoryRegistry.js';
 export { ManualClock } from './ManualClock.js';
+export { EurekaServer, resolveEurekaServerOptions } from '../registry/server/index.js';
+export type { EurekaLease, EurekaServerOptions, RegisteredDataCenter, ResolvedEurekaServerOptions } from '../registry/server/index.js';

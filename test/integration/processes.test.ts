@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
+import { EurekaServer } from '../../src/testing/index.js';
 import { waitFor } from '../support/logger.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -12,8 +13,12 @@ afterEach(() => {
 });
 
 /** Runs a TypeScript file with tsx, as `npm start` does, collecting its output. */
-function run(file: string, args: string[] = []) {
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(file: string, args: string[] = [], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   children.push(child);
   const out = { stdout: '', stderr: '' };
   child.stdout.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));
@@ -48,7 +53,10 @@ describe('processes', () => {
     expect(await exited).toBe(0);
     expect(out.stderr).toBe('');
     const text = out.stdout;
-    expect(text).toContain('greeter-3 registered as STARTING');
+    expect(text).toMatch(/eureka\s+development Eureka server: http:\/\/127\.0\.0\.1:\d+\/eureka\/apps/);
+    expect(text).toMatch(/eureka\s+registered GREETER\/greeter-3 as STARTING/);
+    expect(text).toMatch(/eureka\s+GREETER\/greeter-2 UP -> OUT_OF_SERVICE \(override set\)/);
+    expect(text).toMatch(/eureka\s+cancelled GREETER\/greeter-3/);
     expect(text).toMatch(/greeter-3\s+STARTING -> UP/);
     expect(text).toMatch(/greeter-2\s+UP -> OUT_OF_SERVICE/);
     expect(text).toMatch(/greeter-2 OUT_OF_SERVICE\s+calls landed: greeter-1\s+\d+\s+greeter-2\s+0\s/);
@@ -63,5 +71,38 @@ describe('processes', () => {
     expect(out.stdout).toContain('GET /?lang=fr -> 200 bonjour');
     expect(out.stdout).toContain('greetings check PASSING');
     expect(out.stdout).toContain('lifecycle: SHUTTING_DOWN -> STOPPED');
+  }, 60_000);
+
+  it('npm run greeter registers in a Eureka server named only by the environment, and leaves it on SIGTERM', async () => {
+    await using eureka = new EurekaServer({ port: 0, host: '127.0.0.1' });
+    await eureka.listen();
+    const { child, out, exited } = run('examples/greeter/main.ts', [], {
+      KARYON_APP_NAME: 'env-greeter',
+      PORT: '0',
+      KARYON_EUREKA_URLS: `${eureka.url}/v2`,
+      KARYON_EUREKA_HEARTBEAT_MS: '1000',
+      KARYON_EUREKA_FETCH_MS: '500',
+      KARYON_DEREGISTRATION_DELAY_MS: '300',
+      KARYON_ADMIN_PORT: '0',
+      KARYON_ZONE: 'zone-b',
+    });
+    await waitFor(() => eureka.instances().some((l) => l.instance.status === 'UP'), 20_000, 'the greeter to be UP in Eureka');
+    const [lease] = eureka.instances();
+    expect(lease!.instance).toMatchObject({ app: 'ENV-GREETER', vipAddress: 'env-greeter', zone: 'zone-b', status: 'UP' });
+    expect(lease!.instance.port).toBeGreaterThan(0);
+    const hello = await request(`http://127.0.0.1:${lease!.instance.port}/hello`);
+    expect(await hello.body.json()).toEqual({ message: 'hello', from: lease!.instance.instanceId });
+    child.kill('SIGTERM');
+    await waitFor(() => eureka.instances().every((l) => l.instance.status === 'DOWN'), 10_000, 'DOWN in Eureka');
+    expect(await exited).toBe(0);
+    expect(eureka.instances()).toEqual([]);
+    expect(out.stdout).toContain('registering');
+    expect(out.stderr).toBe('');
+  }, 60_000);
+
+  it('npm run greeter with a bad environment says which variable is wrong', async () => {
+    const { out, exited } = run('examples/greeter/main.ts', [], { PORT: 'eighty' });
+    expect(await exited).toBe(2);
+    expect(out.stderr).toMatch(/app\.port/);
   }, 60_000);
 });
