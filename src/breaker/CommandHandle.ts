@@ -1,4 +1,4 @@
-import type { CommandExecutor, CommandListener, CommandSettingsUpdate, ExecuteOptions } from './Command.js';
+import type { CommandExecutor, CommandListener, CommandSettingsUpdate, ExecuteOptions, RunOptions } from './Command.js';
 import type { CommandCore } from './CommandCore.js';
 import type { CommandEvents, CommandState } from './CommandEvents.js';
 import type { CommandSettings, CommandSettingsOptions } from './CommandSettings.js';
@@ -80,7 +80,15 @@ export class CommandHandle implements CommandExecutor {
       true,
       options.fallback,
       options.signal,
+      undefined,
     ) as Promise<Awaited<T>>;
+  }
+
+  run<T>(work: () => T | PromiseLike<T>, options: RunOptions<T> = {}): Promise<Awaited<T>> {
+    if (typeof work !== 'function') {
+      return Promise.reject(new TypeError(`run() of command '${this.name}' needs a function (got ${typeof work})`));
+    }
+    return this.#core.run(work, undefined, [], false, options.fallback, undefined, options.onAbandon) as Promise<Awaited<T>>;
   }
 
   forceOpen(): void {

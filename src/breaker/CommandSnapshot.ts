@@ -20,6 +20,14 @@ export interface BulkheadSnapshot {
   readonly rollingMaxRunning: number;
 }
 
+/** Latency over the percentile window. */
+export interface CommandLatency {
+  /** Executions: the work alone, for calls that ran. */
+  readonly execute: LatencySummary;
+  /** Whole calls, fallback included, short-circuited and rejected calls too. */
+  readonly total: LatencySummary;
+}
+
 /**
  * Everything known of a command at one moment: what `GET /breakers` shows and `hystrix.stream` is made from.
  * Percentiles are computed when the snapshot is taken, never on the call path.
@@ -47,6 +55,6 @@ export interface CommandSnapshot {
   readonly cumulative: CommandCounts;
   /** The bulkhead. */
   readonly bulkhead: BulkheadSnapshot;
-  /** Latency of executions (the work alone) and of whole calls (fallbacks included), over the percentile window. */
-  readonly latency: { readonly execute: LatencySummary; readonly total: LatencySummary };
+  /** Latency of executions and of whole calls, over the percentile window. */
+  readonly latency: CommandLatency;
 }

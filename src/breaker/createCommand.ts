@@ -1,9 +1,9 @@
 import type { Command, CommandFallback } from './Command.js';
 import type { AnyFunction, CoreFallback } from './CommandCore.js';
-import { commandMarker } from './CommandCore.js';
+import { Phase, commandMarker } from './CommandCore.js';
 import type { CommandHandle } from './CommandHandle.js';
 
-/** True when `value` is a callable made by {@link createCommand}. */
+/** True when `value` is a command made by a registry's `command()` or `abortableCommand()` (a callable). */
 export function isCommand(value: unknown): value is Command<never[], unknown> {
   return typeof value === 'function' && (value as unknown as Record<symbol, unknown>)[commandMarker] === true;
 }
@@ -20,11 +20,22 @@ export function createCommand<A extends readonly unknown[], R>(
 ): Command<A, R> {
   const core = handle.core;
   const coreFallback = fallback as CoreFallback;
-  // A plain function (not an arrow) so `obj.command(...)` passes `obj` on as `this`.
+  // A plain function (not an arrow) so `obj.command(...)` passes `obj` on as `this`. It invokes `fn` itself
+  // rather than through the core, so an error thrown by `fn` captures one frame more than a bare call.
   const command = function (this: unknown, ...args: unknown[]): Promise<unknown> {
-    return core.run(fn, this, args, withSignal, coreFallback, undefined);
+    const exec = core.enter(fn, this, args, withSignal, coreFallback, undefined, undefined);
+    if (exec.phase !== Phase.RUNNING) return exec.promise;
+    let result: unknown;
+    try {
+      result = exec.controller === undefined ? fn.apply(this, args as never[]) : fn.call(this, ...([exec.controller.signal, ...args] as never[]));
+    } catch (error) {
+      core.threw(exec, error);
+      return exec.promise;
+    }
+    core.settle(exec, result);
+    return exec.promise;
   } as unknown as Command<A, R>;
-  const forward = <K extends 'execute' | 'forceOpen' | 'forceClosed' | 'reset' | 'setOptions' | 'snapshot'>(key: K) => ({
+  const forward = <K extends 'execute' | 'run' | 'forceOpen' | 'forceClosed' | 'reset' | 'setOptions' | 'snapshot'>(key: K) => ({
     value: (handle[key] as (...args: unknown[]) => unknown).bind(handle),
   });
   const listen = (key: 'on' | 'once' | 'off') => ({
@@ -41,6 +52,7 @@ export function createCommand<A extends readonly unknown[], R>(
     settings: { get: () => handle.settings, enumerable: true },
     overrides: { get: () => handle.overrides, enumerable: true },
     execute: forward('execute'),
+    run: forward('run'),
     forceOpen: forward('forceOpen'),
     forceClosed: forward('forceClosed'),
     reset: forward('reset'),

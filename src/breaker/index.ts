@@ -8,6 +8,7 @@ export type {
   CommandOptions,
   CommandSettingsUpdate,
   ExecuteOptions,
+  RunOptions,
 } from './Command.js';
 export { CommandError } from './CommandError.js';
 export type { CommandErrorCode } from './CommandError.js';
@@ -16,7 +17,7 @@ export type { CommandEvents, CommandFallbackEvent, CommandRejectEvent, CommandSt
 export type { CommandCounts, HealthCounts, LatencyPercentiles, LatencySummary } from './CommandMetrics.js';
 export { hystrixDefaults, resolveCommandSettings } from './CommandSettings.js';
 export type { CommandSettings, CommandSettingsOptions } from './CommandSettings.js';
-export type { BulkheadSnapshot, CommandSnapshot } from './CommandSnapshot.js';
+export type { BulkheadSnapshot, CommandLatency, CommandSnapshot } from './CommandSnapshot.js';
 export { isCommand } from './createCommand.js';
 export { command, componentCommands, registerComponentCommands } from './decorators.js';
 export type { CommandDecoratorOptions, ComponentCommand } from './decorators.js';

@@ -280,6 +280,21 @@ describe('timeouts', () => {
     expect(seen[0]!.reason).toMatchObject({ code: 'ERR_COMMAND_TIMEOUT' });
   });
 
+  it('call run()\'s onAbandon on timeout and on close (for callers with their own cancellation), never after success', async () => {
+    const { clock, registry } = setup();
+    const abandoned: string[] = [];
+    const executor = registry.executor('run', { timeoutMs: 50 });
+    const quick = executor.run(() => 'fast', { onAbandon: (r) => abandoned.push(`quick ${r.message}`) });
+    await expect(quick).resolves.toBe('fast');
+    const slow = executor.run(() => new Promise<never>(() => undefined), { onAbandon: (r) => abandoned.push((r as CommandError).code) }).catch((e: unknown) => e);
+    await clock.advanceAsync(50);
+    expect(await slow).toMatchObject({ code: 'ERR_COMMAND_TIMEOUT' });
+    const atClose = executor.run(() => new Promise<never>(() => undefined), { onAbandon: (r) => abandoned.push(`close: ${r.message}`) }).catch((e: unknown) => e);
+    await registry.close();
+    expect(await atClose).toMatchObject({ code: 'ERR_INVALID_STATE' });
+    expect(abandoned).toEqual(['ERR_COMMAND_TIMEOUT', "close: command 'run' was closed while the call was in flight"]);
+  });
+
   it('leave the signal alone when interruptOnTimeout is off', async () => {
     const { clock, registry } = setup();
     let signal: AbortSignal | undefined;
