@@ -7,6 +7,7 @@ export * from './registry/index.js';
 export * from './registry/eureka/index.js';
 export * from './health/index.js';
 export * from './metrics/index.js';
+export * from './balancer/index.js';
 export * from './http/index.js';
 export * from './config/index.js';
 export * from './admin/index.js';

@@ -1,6 +1,6 @@
 // The example service: answers GET /hello with its instance id. The quickstart runs several of these.
 import { createServer } from 'node:http';
-import { createService } from 'karyon-ts';
+import { createService, outOfServiceGuard } from 'karyon-ts';
 import type { Service } from 'karyon-ts';
 
 export interface GreeterOptions {
@@ -19,7 +19,10 @@ export interface GreeterOptions {
 }
 
 export function createGreeter(options: GreeterOptions): Service {
-  const server = createServer((req, res) => {
+  // While OUT_OF_SERVICE or SHUTTING_DOWN, the guard answers 503 with a header that karyon-ts clients read as
+  // "try another instance now", so no caller waits for Eureka to spread the news.
+  const guard = outOfServiceGuard(() => service.status);
+  const server = createServer(guard((req, res) => {
     if (req.url !== '/hello') {
       res.writeHead(404).end();
       return;
@@ -28,7 +31,7 @@ export function createGreeter(options: GreeterOptions): Service {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ message: 'hello', from: options.label }));
     }, options.latencyMs?.() ?? 2);
-  });
+  }));
   const service = createService({
     name: 'greeter',
     server,

@@ -1,8 +1,7 @@
-// The quickstart: a development Eureka server, three instances of an example service registered in it, a
-// caller that discovers and calls them through Eureka, and an operator who takes one out of service and stops
-// another, all in one process. Run with `npm start`; pass --keep-running to keep it up (Ctrl-C stops
-// everything gracefully).
-import { request } from 'undici';
+// The quickstart: a development Eureka server, three instances of an example service registered in it, and a
+// caller whose balanced client finds them through Eureka, while one instance turns slow, one is taken out of
+// service and one stops, all in one process. Run with `npm start`; pass --keep-running to keep it up (Ctrl-C
+// stops everything gracefully).
 import { createService, installSignalHandlers } from 'karyon-ts';
 import type { Logger, Service } from 'karyon-ts';
 import { EurekaServer } from 'karyon-ts/testing';
@@ -19,6 +18,7 @@ const HEARTBEAT_MS = 1000;
 const FETCH_MS = 250;
 // Stay in service after saying DOWN until every client has fetched at least once more.
 const DEREGISTRATION_DELAY_MS = 3 * FETCH_MS;
+const PHASE_MS = 1200;
 
 const eurekaLog: Logger = {
   debug: () => undefined,
@@ -27,11 +27,12 @@ const eurekaLog: Logger = {
   error: (message) => say('eureka', message),
 };
 
-console.log('\nkaryon-ts quickstart: a Eureka server, three greeter instances, one caller, one operator\n');
+console.log('\nkaryon-ts quickstart: a Eureka server, three greeter instances, a caller, an operator\n');
 const eureka = new EurekaServer({ port: 0, host: '127.0.0.1', logger: eurekaLog });
 await eureka.listen();
 say('eureka', `development Eureka server: ${eureka.url}/apps`);
 
+let slowGreeter1 = false;
 const greeters: Service[] = ['greeter-1', 'greeter-2', 'greeter-3'].map((label, i) =>
   createGreeter({
     label,
@@ -40,6 +41,7 @@ const greeters: Service[] = ['greeter-1', 'greeter-2', 'greeter-3'].map((label, 
     registryFetchIntervalMs: FETCH_MS,
     deregistrationDelayMs: DEREGISTRATION_DELAY_MS,
     warmUpMs: i === 2 ? 1500 : 0,
+    latencyMs: () => (i === 0 && slowGreeter1 ? 40 : 4),
   }),
 );
 for (const greeter of greeters) {
@@ -47,83 +49,92 @@ for (const greeter of greeters) {
   greeter.on('stateChange', ({ from, to, reason }) => say(label, `${from} -> ${to}  (${reason})`));
 }
 
-// The caller is a service too: it registers itself and finds greeters through its own Eureka client.
+// The caller is a service too: it registers itself, and its client balances over the greeters it sees in Eureka.
 const caller = createService({
   name: 'caller',
   port: 9999,
   hostName: '127.0.0.1',
   ipAddr: '127.0.0.1',
   registry: { eureka: { serviceUrls: [eureka.url], heartbeatIntervalMs: HEARTBEAT_MS, registryFetchIntervalMs: FETCH_MS } },
-  admin: false,
+  admin: { port: 0, host: '127.0.0.1' },
   lifecycle: { deregistrationDelayMs: 0 },
 });
 await caller.start();
+const greeterClient = caller.client('greeter'); // p2c-ewma, outlier ejection, retries within a budget
 
 const tally = new Map<string, number>();
+const latencies: number[] = [];
 let calls = 0;
 let failures = 0;
-let next = 0;
 async function callGreeter(): Promise<void> {
-  const candidates = caller.registry.upInstancesByVip('greeter');
-  if (candidates.length === 0) return;
-  const target = candidates[next++ % candidates.length]!;
   calls++;
+  const started = performance.now();
   try {
-    const res = await request(`http://${target.ipAddr}:${target.port}/hello`);
+    const res = await greeterClient.request({ path: '/hello' });
     const body = (await res.body.json()) as { from: string };
+    latencies.push(performance.now() - started);
     tally.set(body.from, (tally.get(body.from) ?? 0) + 1);
   } catch (error) {
-    failures++;
-    say('caller', `call to ${target.instanceId} failed: ${(error as Error).message}`);
+    // Before any greeter is UP there is nobody to call; anything else would be a lost request.
+    if ((error as { code?: string }).code === 'ERR_NO_INSTANCES') calls--;
+    else {
+      failures++;
+      say('caller', `call failed: ${(error as Error).message}`);
+    }
   }
 }
-const loop = setInterval(() => void callGreeter(), 25);
+// About 100 calls a second, up to 4 at a time.
+const loop = setInterval(() => {
+  for (let i = 0; i < 4; i++) void callGreeter();
+}, 40);
 
 function report(phase: string): void {
-  const shares = ['greeter-1', 'greeter-2', 'greeter-3'].map((label) => `${label} ${String(tally.get(label) ?? 0).padStart(3)}`);
-  say('caller', `${phase.padEnd(34)} calls landed: ${shares.join('  ')}`);
+  const total = [...tally.values()].reduce((a, b) => a + b, 0) || 1;
+  const shares = ['greeter-1', 'greeter-2', 'greeter-3'].map((label) => `${label} ${String(Math.round(((tally.get(label) ?? 0) * 100) / total)).padStart(3)}%`);
+  const sorted = latencies.sort((a, b) => a - b);
+  const p99 = sorted[Math.floor(sorted.length * 0.99)] ?? 0;
+  say('caller', `${phase.padEnd(28)} traffic: ${shares.join('  ')}   p99 ${p99.toFixed(0).padStart(3)} ms`);
   tally.clear();
-}
-
-/** Waits until the caller's view of greeter instances (through Eureka) satisfies `seen`, and says how long it took. */
-async function untilCallerSees(what: string, seen: (upIds: string[]) => boolean): Promise<void> {
-  const since = Date.now();
-  while (!seen(caller.registry.upInstancesByVip('greeter').map((i) => i.instanceId))) await sleep(10);
-  say('caller', `sees ${what} after ${Date.now() - since} ms`);
-  tally.clear();
+  latencies.length = 0;
 }
 
 const starting = greeters.map((greeter) => greeter.start());
 await sleep(100);
 for (const greeter of greeters) say(greeter.instanceId!, `admin ${greeter.adminUrl}/status`);
-await sleep(700);
-report('while greeter-3 warms up (STARTING)');
+await sleep(PHASE_MS);
+report('greeter-3 warming up');
 await Promise.all(starting);
-await untilCallerSees('greeter-3 UP', (ids) => ids.includes('greeter-3'));
-await sleep(800);
+await sleep(PHASE_MS);
 report('all three UP');
 
+say('operator', 'greeter-1 turns 10x slower');
+slowGreeter1 = true;
+await sleep(2 * PHASE_MS);
+report('greeter-1 slow (p2c-ewma)');
+slowGreeter1 = false;
+say('operator', 'greeter-1 is fast again');
+await sleep(2 * PHASE_MS);
+report('greeter-1 fast (EWMA forgets)');
+
 say('operator', 'PUT /status {"status":"OUT_OF_SERVICE"} on greeter-2');
-await request(`${greeters[1]!.adminUrl}/status`, { method: 'PUT', body: '{"status":"OUT_OF_SERVICE"}' }).then((r) => r.body.dump());
-await untilCallerSees('greeter-2 OUT_OF_SERVICE', (ids) => !ids.includes('greeter-2'));
-await sleep(800);
+await fetch(`${greeters[1]!.adminUrl}/status`, { method: 'PUT', body: '{"status":"OUT_OF_SERVICE"}' });
+await sleep(PHASE_MS);
 report('greeter-2 OUT_OF_SERVICE');
 say('operator', 'PUT /status {"status":"UP"} on greeter-2');
-await request(`${greeters[1]!.adminUrl}/status`, { method: 'PUT', body: '{"status":"UP"}' }).then((r) => r.body.dump());
-await untilCallerSees('greeter-2 UP again', (ids) => ids.includes('greeter-2'));
-await sleep(800);
+await fetch(`${greeters[1]!.adminUrl}/status`, { method: 'PUT', body: '{"status":"UP"}' });
+await sleep(PHASE_MS);
 report('greeter-2 back UP');
 
 say('operator', 'greeter-3 stops gracefully: DOWN first, wait for clients, drain, deregister');
 await greeters[2]!.stop();
-// By the time stop() returns, every client has seen greeter-3 leave: nothing more lands there.
 tally.clear();
-await sleep(800);
+await sleep(PHASE_MS);
 report('greeter-3 stopped');
 
 if (keepRunning) {
   console.log('\nStill running (--keep-running). Open:');
   console.log(`  Eureka registry: ${eureka.url}/apps`);
+  console.log(`  the caller's view of each greeter (EWMA, pending, ejections): ${caller.adminUrl}/instances`);
   for (const greeter of greeters.slice(0, 2)) console.log(`  ${greeter.instanceId}: ${greeter.adminUrl}/status  ${greeter.adminUrl}/healthcheck`);
   console.log('Ctrl-C stops everything gracefully.\n');
   installSignalHandlers({ stop: () => shutdown() });

@@ -10,6 +10,8 @@ import { systemClock } from '../common/Clock.js';
 import { KaryonError } from '../common/KaryonError.js';
 import type { Logger } from '../common/Logger.js';
 import { abortReason, errorMessage } from '../internal/async.js';
+import type { ClientMetrics } from '../metrics/builtin.js';
+import { statusClass } from '../metrics/builtin.js';
 import { invalidOption } from '../internal/validate.js';
 import type { InstanceStatus, RegistryInstance, ServiceRegistry } from '../registry/types.js';
 import type { Endpoint } from './Endpoint.js';
@@ -82,6 +84,12 @@ export interface CreateServiceClientOptions extends ServiceClientOptions {
    * @default none: no zone affinity
    */
   readonly zone?: string;
+  /**
+   * Where the client reports its built-in metrics (calls by outcome and status class, latency, retries,
+   * budget exhaustion, hedges, ejections); `service.client()` passes the service's.
+   * @default none
+   */
+  readonly metrics?: ClientMetrics;
 }
 
 /** One instance in {@link ServiceClientStats}. */
@@ -202,6 +210,7 @@ export class ServiceClient implements AsyncDisposable {
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #unsubscribe: () => void;
+  readonly #metrics: ClientMetrics | undefined;
   #list: readonly RegistryInstance[] | undefined;
   #endpoints = new Map<string, Endpoint>();
   #origins = new Set<string>();
@@ -224,6 +233,7 @@ export class ServiceClient implements AsyncDisposable {
     this.vip = vip;
     this.zone = this.#options.balancer.zoneAffinity.zone ?? zone;
     this.#registry = registry;
+    this.#metrics = options.metrics;
     this.#clock = this.#options.clock;
     this.#logger = this.#options.logger;
     const clock = this.#clock;
@@ -280,7 +290,26 @@ export class ServiceClient implements AsyncDisposable {
    * const body = await res.body.json();
    * ```
    */
-  async request(request: ServiceRequest): Promise<ServiceResponse> {
+  request(request: ServiceRequest): Promise<ServiceResponse> {
+    const metrics = this.#metrics;
+    if (metrics === undefined) return this.#call(request);
+    const start = this.#now();
+    return this.#call(request).then(
+      (response) => {
+        const status = response.statusCode;
+        metrics.request(this.vip, status >= 500 ? 'error_status' : 'success', statusClass(status), this.#now() - start);
+        return response;
+      },
+      (error: unknown) => {
+        const code = (error as Partial<KaryonError>).code;
+        const outcome = code === undefined ? 'aborted' : code === 'ERR_REQUEST_TIMEOUT' || code === 'ERR_DEADLINE_EXCEEDED' ? 'timeout' : 'failure';
+        metrics.request(this.vip, outcome, 'none', this.#now() - start);
+        throw error;
+      },
+    );
+  }
+
+  async #call(request: ServiceRequest): Promise<ServiceResponse> {
     if (this.#closing !== undefined) throw new KaryonError('ERR_INVALID_STATE', `the client of '${this.vip}' is closed`, { service: this.vip });
     const path = request.path;
     if (typeof path !== 'string' || path.charCodeAt(0) !== 47 /* '/' */) invalidOption('path', "a string starting with '/'", path);
@@ -333,11 +362,13 @@ export class ServiceClient implements AsyncDisposable {
       if (next === undefined) return this.#give(result, tries, undefined);
       if (this.#budget !== undefined && !this.#budget.tryWithdraw(now)) {
         this.#budgetExhausted++;
+        this.#metrics?.retryBudgetExhausted(this.vip);
         return this.#give(result, tries, 'ERR_RETRY_BUDGET_EXHAUSTED');
       }
       if (result.response !== undefined) result.response.body.dump().catch(noop);
       retried++;
       this.#retries++;
+      this.#metrics?.retry(this.vip);
       state = next;
     }
   }
@@ -507,6 +538,7 @@ export class ServiceClient implements AsyncDisposable {
     const before = state.mode;
     this.#balancer.fail(state, kind, elapsedMs, now);
     if (state.mode === InstanceMode.EJECTED && before !== InstanceMode.EJECTED) {
+      this.#metrics?.ejection(this.vip);
       this.#logger.warn('instance ejected', {
         vip: this.vip,
         instanceId: state.id,
@@ -581,9 +613,11 @@ export class ServiceClient implements AsyncDisposable {
         if (second === undefined) return;
         if (this.#budget !== undefined && !this.#budget.tryWithdraw(now)) {
           this.#budgetExhausted++;
+          this.#metrics?.retryBudgetExhausted(this.vip);
           return;
         }
         this.#hedges++;
+        this.#metrics?.hedge(this.vip);
         launch(second, now);
       }, delayMs);
     });

@@ -11,14 +11,18 @@ import { silentLogger } from '../common/Logger.js';
 import { HealthMonitor } from '../health/HealthMonitor.js';
 import type { CheckChange } from '../health/HealthMonitor.js';
 import type { HealthCheckFunction, HealthCheckOptions, HealthReport } from '../health/types.js';
+import { registerInstancesRoute } from '../http/registerInstancesRoute.js';
 import { ServerTracker, listen } from '../http/ServerTracker.js';
+import { createServiceClient } from '../http/ServiceClient.js';
+import type { ServiceClient } from '../http/ServiceClient.js';
+import type { ServiceClientOptions } from '../http/ServiceClientOptions.js';
 import type { DrainResult, NodeHttpServer } from '../http/ServerTracker.js';
 import { errorMessage, runWithTimeout, sleep } from '../internal/async.js';
 import { defaultIpAddress } from '../internal/net.js';
 import { durationMs, nonEmptyString, port as portOption } from '../internal/validate.js';
 import { createMetrics } from '../metrics/createMetrics.js';
-import { healthMetrics, lifecycleMetrics, registryMetrics } from '../metrics/builtin.js';
-import type { LifecycleMetrics } from '../metrics/builtin.js';
+import { clientMetrics, healthMetrics, lifecycleMetrics, registryMetrics } from '../metrics/builtin.js';
+import type { ClientMetrics, LifecycleMetrics } from '../metrics/builtin.js';
 import type { MetricsOptions } from '../metrics/MetricsOptions.js';
 import { metricsAdminRoutes } from '../metrics/metricsAdminRoutes.js';
 import { noopMetrics } from '../metrics/noopMetrics.js';
@@ -260,6 +264,8 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   readonly #ownedMetrics: Metrics | undefined;
   readonly #lifecycleMetrics: LifecycleMetrics;
   readonly #stopRegistryMetrics: (() => void) | undefined;
+  #clientMetrics: ClientMetrics | undefined;
+  readonly #clients: ServiceClient[] = [];
   readonly #initializeHooks: Hook[] = [];
   readonly #shutdownHooks: Hook[] = [];
   /** The operator's intent, kept apart from health: only `markUp()` clears it. */
@@ -315,7 +321,10 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
             clock: this.#clock,
           });
     this.#tracker = options.server === undefined ? undefined : new ServerTracker(options.server, this.#clock);
-    if (this.#admin !== undefined && this.#metrics.prometheus !== undefined) metricsAdminRoutes(this.#admin, this.#metrics);
+    if (this.#admin !== undefined) {
+      if (this.#metrics.prometheus !== undefined) metricsAdminRoutes(this.#admin, this.#metrics);
+      registerInstancesRoute(this.#admin, () => this.#clients);
+    }
   }
 
   /** The application name. */
@@ -432,6 +441,36 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       }
     }
     return this;
+  }
+
+  /**
+   * A client of another service, balanced over the UP instances of `vip` as this service's registry sees
+   * them, in this service's zone; it reports the built-in client metrics, shows in the admin `GET /instances`,
+   * and is closed by `stop()` after the shutdown hooks (which may still use it). Make one per target and keep it.
+   * @throws KaryonError ERR_INVALID_OPTION naming a wrong option; ERR_INVALID_STATE once stopping.
+   *
+   * @example
+   * ```ts
+   * const greeter = service.client('greeter', { balancer: 'p2c-ewma' });
+   * const res = await greeter.request({ path: '/hello' });
+   * ```
+   */
+  client(vip: string, options: ServiceClientOptions = {}): ServiceClient {
+    if (this.#stopping !== undefined) {
+      throw new KaryonError('ERR_INVALID_STATE', 'clients cannot be made once stop() was called', { service: this.name });
+    }
+    this.#clientMetrics ??= clientMetrics(this.#metrics);
+    const client = createServiceClient({
+      clock: this.#clock,
+      logger: this.#logger,
+      ...options,
+      registry: this.#registry,
+      vip,
+      zone: this.#options.zone,
+      metrics: this.#clientMetrics,
+    });
+    this.#clients.push(client);
+    return client;
   }
 
   /**
@@ -627,6 +666,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       const hooks = this.#shutdownHooks.filter((hook) => hook.afterInitializeHooks <= completedInitializeHooks).reverse();
       for (const hook of hooks) await attempt(`shutdown hook '${hook.name}'`, () => this.#runHook(hook, 'shutdown'));
     }
+    for (const client of this.#clients) await attempt(`closing the client of '${client.vip}'`, () => client.close());
     if (this.#registered && this.#descriptor !== undefined) {
       const instanceId = this.#descriptor.instanceId;
       this.#registered = false;

@@ -222,8 +222,9 @@ export function statusClass(status: number | undefined): string {
 /** What the service client records. */
 export interface ClientMetrics {
   /**
-   * Records one request attempt to `target`: its outcome (`success`, `failure`, `timeout`, `rejected`...), its
-   * status class (see {@link statusClass}) and its latency in ms.
+   * Records one call to `target` as its caller sees it, retries and hedges included: its outcome (`success`,
+   * `error_status`, `failure`, `timeout`, `aborted`...), its status class (see {@link statusClass}) and its
+   * latency in ms.
    */
   request(target: string, outcome: string, statusClass: string, durationMs: number): void;
   /** Counts a retry sent. */

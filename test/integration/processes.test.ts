@@ -58,9 +58,12 @@ describe('processes', () => {
     expect(text).toMatch(/eureka\s+GREETER\/greeter-2 UP -> OUT_OF_SERVICE \(override set\)/);
     expect(text).toMatch(/eureka\s+cancelled GREETER\/greeter-3/);
     expect(text).toMatch(/greeter-3\s+STARTING -> UP/);
+    expect(text).toMatch(/greeter-3 warming up\s+traffic: .*greeter-3\s+0%/);
+    const slowShare = Number(/greeter-1 slow \(p2c-ewma\)\s+traffic: greeter-1\s+(\d+)%/.exec(text)?.[1]);
+    expect(slowShare).toBeLessThan(20);
     expect(text).toMatch(/greeter-2\s+UP -> OUT_OF_SERVICE/);
-    expect(text).toMatch(/greeter-2 OUT_OF_SERVICE\s+calls landed: greeter-1\s+\d+\s+greeter-2\s+0\s/);
-    expect(text).toMatch(/greeter-3 stopped\s+calls landed: .*greeter-3\s+0$/m);
+    expect(text).toMatch(/greeter-2 OUT_OF_SERVICE\s+traffic: .*greeter-2\s+0%/);
+    expect(text).toMatch(/greeter-3 stopped\s+traffic: .*greeter-3\s+0%/);
     expect(text).toMatch(/\d+ calls, 0 failed/);
   }, 60_000);
 
