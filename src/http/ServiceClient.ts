@@ -18,7 +18,8 @@ import type { Endpoint } from './Endpoint.js';
 import { endpointOf } from './Endpoint.js';
 import { FetchTransport } from './FetchTransport.js';
 import { OUT_OF_SERVICE_HEADER } from './outOfServiceGuard.js';
-import { RetryBudget } from './RetryBudget.js';
+import { RetryBudget, resolveRetryBudgetOptions } from './RetryBudget.js';
+import type { RetryBudgetOptions } from './RetryBudget.js';
 import { TrySignal, follow } from './TrySignal.js';
 import type { ParentSignal } from './TrySignal.js';
 import type { ResolvedServiceClientOptions, ServiceClientOptions } from './ServiceClientOptions.js';
@@ -205,7 +206,7 @@ export class ServiceClient implements AsyncDisposable {
   readonly #options: ResolvedServiceClientOptions;
   readonly #balancer: Balancer<Endpoint>;
   readonly #transport: Transport;
-  readonly #budget: RetryBudget | undefined;
+  #budget: RetryBudget | undefined;
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #now: () => number;
@@ -272,6 +273,17 @@ export class ServiceClient implements AsyncDisposable {
   setRule(rule: BalancerRuleName | BalancerRule): void {
     this.#balancer.setRule(rule);
     this.#logger.info('balancer rule changed', { vip: this.vip, rule: this.#balancer.rule.name });
+  }
+
+  /**
+   * Replaces the retry budget, live (a dynamic configuration binds `retry.*` here); the new budget starts from
+   * its reserve. Ignored by a client made with `retries: false`.
+   * @throws KaryonError `ERR_INVALID_OPTION` for a bad option
+   */
+  setRetryBudget(options: RetryBudgetOptions): void {
+    const resolved = resolveRetryBudgetOptions(options);
+    if (this.#options.retries === undefined) return;
+    this.#budget = new RetryBudget(resolved, this.#now());
   }
 
   /**

@@ -16,12 +16,18 @@ import { ServerTracker, listen } from '../http/ServerTracker.js';
 import { createServiceClient } from '../http/ServiceClient.js';
 import type { ServiceClient } from '../http/ServiceClient.js';
 import type { ServiceClientOptions } from '../http/ServiceClientOptions.js';
+import type { BalancerRuleName } from '../balancer/BalancerRule.js';
 import type { DrainResult, NodeHttpServer } from '../http/ServerTracker.js';
+import { bindConfigMetrics } from '../config/bindConfigMetrics.js';
+import { configAdminRoutes } from '../config/configAdminRoutes.js';
+import type { DynamicConfig } from '../config/DynamicConfig.js';
+import { filterLogger } from '../config/filterLogger.js';
+import type { LogLevel } from '../config/karyonConfigSchema.js';
 import { errorMessage, runWithTimeout, sleep } from '../internal/async.js';
 import { defaultIpAddress } from '../internal/net.js';
 import { durationMs, nonEmptyString, port as portOption } from '../internal/validate.js';
 import { createMetrics } from '../metrics/createMetrics.js';
-import { clientMetrics, healthMetrics, lifecycleMetrics, registryMetrics } from '../metrics/builtin.js';
+import { clientMetrics, configMetrics, healthMetrics, lifecycleMetrics, registryMetrics } from '../metrics/builtin.js';
 import type { ClientMetrics, LifecycleMetrics } from '../metrics/builtin.js';
 import type { MetricsOptions } from '../metrics/MetricsOptions.js';
 import { metricsAdminRoutes } from '../metrics/metricsAdminRoutes.js';
@@ -154,6 +160,21 @@ export interface ServiceOptions {
    */
   readonly metrics?: Metrics | MetricsOptions;
   /**
+   * A dynamic configuration (from `defineConfig()`). The service starts it first in `start()` (unless already
+   * started) and closes it at the end of `stop()` if it started it; serves `GET /config`, `GET /config/history`
+   * and `PUT /config/{key}` on the admin port; reports reloads and rejections as metrics; and follows the
+   * library's live keys it has (`log.level`, `balancer.rule`, `retry.*`, `breaker.*`,
+   * `eureka.heartbeatIntervalMs`, `eureka.registryFetchIntervalMs`: see `karyonLiveSettingsSchema`).
+   * @default none
+   */
+  readonly config?: DynamicConfig<object>;
+  /**
+   * Transactional configuration changes: after a change, a readiness check turning critical within
+   * `windowMs` rolls the configuration back to the snapshot before the change.
+   * @default off
+   */
+  readonly configRollback?: { readonly windowMs?: number };
+  /**
    * Time source.
    * @default systemClock
    */
@@ -266,6 +287,16 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   readonly #stopRegistryMetrics: (() => void) | undefined;
   #clientMetrics: ClientMetrics | undefined;
   readonly #clients: ServiceClient[] = [];
+  /** Clients whose balancer rule follows `balancer.rule` (those made without their own). */
+  readonly #ruleFollowers = new WeakSet<ServiceClient>();
+  readonly #config: DynamicConfig<object> | undefined;
+  readonly #configRollbackMs: number | undefined;
+  #startedConfig = false;
+  #configBindings: (() => void)[] = [];
+  #logLevel: LogLevel = 'debug';
+  #defaultRule: string | undefined;
+  #retryBudget: { ratio: number; minRetriesPerSecond: number; ttlMs: number } | undefined;
+  readonly #readinessListeners = new Set<(ready: boolean) => void>();
   readonly #initializeHooks: Hook[] = [];
   readonly #shutdownHooks: Hook[] = [];
   /** The operator's intent, kept apart from health: only `markUp()` clears it. */
@@ -286,7 +317,10 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     super();
     this.#options = resolveServiceOptions(options);
     this.#clock = options.clock ?? systemClock;
-    this.#logger = options.logger ?? silentLogger;
+    // The level is 'debug' (everything to the given logger) until a configuration's log.level says otherwise.
+    this.#logger = filterLogger(options.logger ?? silentLogger, { get: () => this.#logLevel });
+    this.#config = options.config;
+    this.#configRollbackMs = options.configRollback === undefined ? undefined : durationMs('configRollback.windowMs', options.configRollback.windowMs, 30_000);
     const registry = options.registry;
     this.#ownsRegistry = registry === undefined || 'eureka' in registry;
     this.#registry =
@@ -311,7 +345,10 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
         this.#logger.info(`health check '${change.name}' ${change.from} -> ${change.to}`, { check: change.name });
         this.emit('healthChange', change);
       },
-      onVerdictChange: () => this.#reconcile('health changed'),
+      onVerdictChange: ({ ready }) => {
+        this.#reconcile('health changed');
+        for (const listener of this.#readinessListeners) listener(ready);
+      },
     });
     this.#admin =
       options.admin === false
@@ -324,6 +361,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     if (this.#admin !== undefined) {
       if (this.#metrics.prometheus !== undefined) metricsAdminRoutes(this.#admin, this.#metrics);
       registerInstancesRoute(this.#admin, () => this.#clients);
+      if (this.#config !== undefined) configAdminRoutes(this.#admin, this.#config);
     }
   }
 
@@ -460,15 +498,20 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       throw new KaryonError('ERR_INVALID_STATE', 'clients cannot be made once stop() was called', { service: this.name });
     }
     this.#clientMetrics ??= clientMetrics(this.#metrics);
+    const followsRule = options.balancer === undefined && this.#defaultRule !== undefined;
+    const budget = this.#retryBudget;
     const client = createServiceClient({
       clock: this.#clock,
       logger: this.#logger,
       ...options,
+      ...(followsRule ? { balancer: this.#defaultRule as BalancerRuleName } : {}),
       registry: this.#registry,
       vip,
       zone: this.#options.zone,
       metrics: this.#clientMetrics,
     });
+    if (options.balancer === undefined) this.#ruleFollowers.add(client);
+    if (budget !== undefined && (typeof options.retries !== 'object' || options.retries.budget === undefined)) client.setRetryBudget(budget);
     this.#clients.push(client);
     return client;
   }
@@ -539,6 +582,14 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      if (this.#config !== undefined) {
+        if (!this.#config.started) {
+          this.#startedConfig = true;
+          await this.#config.start(abort.signal);
+        }
+        this.#bindConfig(this.#config);
+      }
+      this.#checkAborted();
       await this.#admin?.listen();
       const port = await this.#listenApp();
       this.#checkAborted();
@@ -676,8 +727,56 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     }
     if (this.#admin !== undefined) await attempt('closing the admin server', () => this.#admin!.close());
     this.#stopRegistryMetrics?.();
+    for (const unbind of this.#configBindings.splice(0)) unbind();
+    if (this.#startedConfig && this.#config !== undefined) await attempt('closing the configuration', () => this.#config!.close());
     if (this.#ownsRegistry) await attempt('closing the registry', () => this.#registry.close());
     return errors;
+  }
+
+  /** Follows the configuration: metrics, rollback on readiness failure, and the library's live keys it has. */
+  #bindConfig(config: DynamicConfig<object>): void {
+    const bindings = this.#configBindings;
+    bindings.push(bindConfigMetrics(config, configMetrics(this.#metrics)));
+    if (this.#configRollbackMs !== undefined) {
+      bindings.push(
+        config.watchReadiness({
+          windowMs: this.#configRollbackMs,
+          isHealthy: () => this.#health.ready,
+          onHealthChange: (listener) => {
+            this.#readinessListeners.add(listener);
+            return () => this.#readinessListeners.delete(listener);
+          },
+        }),
+      );
+    }
+    const follow = (key: string, apply: (value: unknown) => void): void => {
+      if (!config.hasKey(key)) return;
+      const property = config.property(key as never) as { get(): unknown; onChange(fn: (value: unknown) => void): () => void };
+      apply(property.get());
+      bindings.push(property.onChange((value) => apply(value)));
+    };
+    follow('log.level', (level) => (this.#logLevel = level as LogLevel));
+    follow('balancer.rule', (rule) => {
+      this.#defaultRule = rule as string;
+      for (const client of this.#clients) if (this.#ruleFollowers.has(client)) client.setRule(rule as BalancerRuleName);
+    });
+    const retryKeys = ['retry.budgetPercent', 'retry.minRetriesPerSecond', 'retry.budgetWindowMs'];
+    if (retryKeys.every((key) => config.hasKey(key))) {
+      const applyBudget = (): void => {
+        const get = (key: string): number => config.get(key as never);
+        this.#retryBudget = { ratio: get('retry.budgetPercent') / 100, minRetriesPerSecond: get('retry.minRetriesPerSecond'), ttlMs: get('retry.budgetWindowMs') };
+        for (const client of this.#clients) client.setRetryBudget(this.#retryBudget);
+      };
+      applyBudget();
+      bindings.push(config.onChange((event) => {
+        if (event.changes.some((change) => retryKeys.includes(change.key))) applyBudget();
+      }));
+    }
+    const registry = this.#registry;
+    if (registry instanceof EurekaRegistry) {
+      follow('eureka.heartbeatIntervalMs', (ms) => registry.setIntervals({ heartbeatIntervalMs: ms as number }));
+      follow('eureka.registryFetchIntervalMs', (ms) => registry.setIntervals({ registryFetchIntervalMs: ms as number }));
+    }
   }
 
   #deregistrationDelayMs(): number {

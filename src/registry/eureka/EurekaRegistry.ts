@@ -38,9 +38,7 @@ import { RegistryFetcher } from './RegistryFetcher.js';
  * ```
  */
 export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implements ServiceRegistry, AsyncDisposable {
-  /** How long other clients take to see a change made here, at most: one registry fetch interval, in ms. */
-  readonly propagationDelayMs: number;
-  readonly #options: ResolvedEurekaRegistryOptions;
+  #options: ResolvedEurekaRegistryOptions;
   readonly #transport: EurekaTransport;
   readonly #cache: InstanceCache;
   readonly #pool = new InstancePool();
@@ -56,15 +54,18 @@ export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implement
   constructor(options: EurekaRegistryOptions) {
     super();
     this.#options = resolveEurekaRegistryOptions(options);
-    this.propagationDelayMs = this.#options.registryFetchIntervalMs;
     this.#transport = new EurekaTransport(this.#options);
     this.#cache = new InstanceCache({
       equals: eurekaInstanceEquals,
       onListenerError: (error) => this.#listenerFailed('change', error),
     });
+    // Registrations and the fetcher read the options through this, so setIntervals() reaches them.
+    const current = (): ResolvedEurekaRegistryOptions => this.#options;
     this.#fetcher = this.#options.fetchRegistry
       ? new RegistryFetcher({
-          options: this.#options,
+          get options() {
+            return current();
+          },
           transport: this.#transport,
           cache: this.#cache,
           pool: this.#pool,
@@ -72,6 +73,29 @@ export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implement
           onHashMismatch: (event) => this.#tell('hashMismatch', event),
         })
       : undefined;
+  }
+
+  /** How long other clients take to see a change made here, at most: one registry fetch interval, in ms. */
+  get propagationDelayMs(): number {
+    return this.#options.registryFetchIntervalMs;
+  }
+
+  /**
+   * Changes the heartbeat and fetch intervals live (a dynamic configuration binds them here); each takes
+   * effect from the next beat or fetch.
+   * @throws KaryonError ERR_INVALID_OPTION for a value that is not a positive number of ms.
+   */
+  setIntervals(intervals: { readonly heartbeatIntervalMs?: number; readonly registryFetchIntervalMs?: number }): void {
+    const interval = (name: string, value: number | undefined, current: number): number => {
+      if (value === undefined) return current;
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) invalidOption(name, 'a positive number of milliseconds', value);
+      return value;
+    };
+    this.#options = Object.freeze({
+      ...this.#options,
+      heartbeatIntervalMs: interval('heartbeatIntervalMs', intervals.heartbeatIntervalMs, this.#options.heartbeatIntervalMs),
+      registryFetchIntervalMs: interval('registryFetchIntervalMs', intervals.registryFetchIntervalMs, this.#options.registryFetchIntervalMs),
+    });
   }
 
   /** The service URLs requests go to, normalized (without credentials). */
@@ -96,9 +120,12 @@ export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implement
     if (!isSettableStatus(status)) throw unsettableStatus(status, instance.instanceId);
     let registration = this.#registrations.get(instance.instanceId);
     if (registration === undefined || registration.finished) {
+      const current = (): ResolvedEurekaRegistryOptions => this.#options;
       registration = new InstanceRegistration(
         {
-          options: this.#options,
+          get options() {
+            return current();
+          },
           transport: this.#transport,
           onRegistration: (event) => this.emit('registration', event),
           onHeartbeat: (event) => this.emit('heartbeat', event),
