@@ -272,21 +272,6 @@ export class CommandCore extends EventEmitter<CommandEvents> {
     return exec;
   }
 
-  /** Runs one call start to end: for callers that do not invoke the work themselves (`execute()`). */
-  run(
-    fn: AnyFunction,
-    thisArg: unknown,
-    args: readonly unknown[],
-    withSignal: boolean,
-    fallback: CoreFallback,
-    parent: AbortSignal | undefined,
-    onAbandon: ((reason: Error) => void) | undefined,
-  ): Promise<unknown> {
-    const exec = this.enter(fn, thisArg, args, withSignal, fallback, parent, onAbandon);
-    if (exec.phase === Phase.RUNNING) this.#invoke(exec);
-    return exec.promise;
-  }
-
   #shortCircuit(exec: Execution, now: number): void {
     const error = new CommandError(
       'ERR_BREAKER_OPEN',

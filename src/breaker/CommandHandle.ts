@@ -1,4 +1,5 @@
 import type { CommandExecutor, CommandListener, CommandSettingsUpdate, ExecuteOptions, RunOptions } from './Command.js';
+import { Phase } from './CommandCore.js';
 import type { CommandCore } from './CommandCore.js';
 import type { CommandEvents, CommandState } from './CommandEvents.js';
 import type { CommandSettings, CommandSettingsOptions } from './CommandSettings.js';
@@ -73,22 +74,39 @@ export class CommandHandle implements CommandExecutor {
     if (typeof work !== 'function') {
       return Promise.reject(new TypeError(`execute() of command '${this.name}' needs a function (got ${typeof work})`));
     }
-    return this.#core.run(
-      work,
-      undefined,
-      [],
-      true,
-      options.fallback,
-      options.signal,
-      undefined,
-    ) as Promise<Awaited<T>>;
+    const core = this.#core;
+    const exec = core.enter(work, undefined, [], true, options.fallback, options.signal, undefined);
+    // The work is called from here rather than from the core, to keep a thrown error's stack short.
+    if (exec.phase === Phase.RUNNING) {
+      let result: unknown;
+      try {
+        result = work((exec.controller as AbortController).signal);
+      } catch (error) {
+        core.threw(exec, error);
+        return exec.promise as Promise<Awaited<T>>;
+      }
+      core.settle(exec, result);
+    }
+    return exec.promise as Promise<Awaited<T>>;
   }
 
   run<T>(work: () => T | PromiseLike<T>, options: RunOptions<T> = {}): Promise<Awaited<T>> {
     if (typeof work !== 'function') {
       return Promise.reject(new TypeError(`run() of command '${this.name}' needs a function (got ${typeof work})`));
     }
-    return this.#core.run(work, undefined, [], false, options.fallback, undefined, options.onAbandon) as Promise<Awaited<T>>;
+    const core = this.#core;
+    const exec = core.enter(work, undefined, [], false, options.fallback, undefined, options.onAbandon);
+    if (exec.phase === Phase.RUNNING) {
+      let result: unknown;
+      try {
+        result = work();
+      } catch (error) {
+        core.threw(exec, error);
+        return exec.promise as Promise<Awaited<T>>;
+      }
+      core.settle(exec, result);
+    }
+    return exec.promise as Promise<Awaited<T>>;
   }
 
   forceOpen(): void {
