@@ -8,6 +8,7 @@ export * from './registry/eureka/index.js';
 export * from './health/index.js';
 export * from './metrics/index.js';
 export * from './balancer/index.js';
+export * from './breaker/index.js';
 export * from './http/index.js';
 export * from './config/index.js';
 export * from './admin/index.js';

@@ -10,6 +10,8 @@ import { systemClock } from '../common/Clock.js';
 import { KaryonError } from '../common/KaryonError.js';
 import type { Logger } from '../common/Logger.js';
 import { abortReason, errorMessage } from '../internal/async.js';
+import type { CommandExecutor } from '../breaker/Command.js';
+import type { CommandRegistry } from '../breaker/CommandRegistry.js';
 import type { ClientMetrics } from '../metrics/builtin.js';
 import { statusClass } from '../metrics/builtin.js';
 import { invalidOption } from '../internal/validate.js';
@@ -91,6 +93,26 @@ export interface CreateServiceClientOptions extends ServiceClientOptions {
    * @default none
    */
   readonly metrics?: ClientMetrics;
+  /**
+   * Where the client's circuit breaker lives: every call runs through the command `client:<vip>` of this
+   * registry (see `breaker`); `service.client()` passes the service's commands.
+   * @default none: no breaker
+   */
+  readonly commands?: CommandRegistry;
+}
+
+/** Carries a 5xx response through a command, so the breaker counts it as a failure while the caller gets it. */
+class ErrorStatus extends Error {
+  readonly response: ServiceResponse;
+  constructor(response: ServiceResponse) {
+    super(`HTTP ${response.statusCode} from instance '${response.instanceId}'`);
+    this.response = response;
+  }
+}
+
+function isCallerMistake(error: unknown): boolean {
+  const code = (error as Partial<KaryonError>).code;
+  return code === 'ERR_INVALID_OPTION' || code === 'ERR_INVALID_STATE' || (error as Error).name === 'AbortError';
 }
 
 /** One instance in {@link ServiceClientStats}. */
@@ -212,6 +234,7 @@ export class ServiceClient implements AsyncDisposable {
   readonly #now: () => number;
   readonly #unsubscribe: () => void;
   readonly #metrics: ClientMetrics | undefined;
+  readonly #command: CommandExecutor | undefined;
   #list: readonly RegistryInstance[] | undefined;
   #endpoints = new Map<string, Endpoint>();
   #origins = new Set<string>();
@@ -235,6 +258,10 @@ export class ServiceClient implements AsyncDisposable {
     this.zone = this.#options.balancer.zoneAffinity.zone ?? zone;
     this.#registry = registry;
     this.#metrics = options.metrics;
+    this.#command =
+      options.commands === undefined || options.breaker === false
+        ? undefined
+        : options.commands.executor(`client:${vip}`, { timeoutMs: 0, maxConcurrent: 1000, isBadRequest: isCallerMistake, ...options.breaker });
     this.#clock = this.#options.clock;
     this.#logger = this.#options.logger;
     const clock = this.#clock;
@@ -254,6 +281,11 @@ export class ServiceClient implements AsyncDisposable {
         : new FetchTransport(this.#options.transport);
     this.#sync();
     this.#unsubscribe = registry.onChange(() => this.#sync());
+  }
+
+  /** The client's command (`client:<vip>`), or undefined without a breaker. */
+  get command(): CommandExecutor | undefined {
+    return this.#command;
   }
 
   /** The rule in use. */
@@ -304,9 +336,9 @@ export class ServiceClient implements AsyncDisposable {
    */
   request(request: ServiceRequest): Promise<ServiceResponse> {
     const metrics = this.#metrics;
-    if (metrics === undefined) return this.#call(request);
+    if (metrics === undefined) return this.#guarded(request);
     const start = this.#now();
-    return this.#call(request).then(
+    return this.#guarded(request).then(
       (response) => {
         const status = response.statusCode;
         metrics.request(this.vip, status >= 500 ? 'error_status' : 'success', statusClass(status), this.#now() - start);
@@ -319,6 +351,22 @@ export class ServiceClient implements AsyncDisposable {
         throw error;
       },
     );
+  }
+
+  /** The call through the client's command, when it has one. */
+  #guarded(request: ServiceRequest): Promise<ServiceResponse> {
+    const command = this.#command;
+    if (command === undefined) return this.#call(request);
+    return command
+      .run(async () => {
+        const response = await this.#call(request);
+        if (response.statusCode >= 500) throw new ErrorStatus(response);
+        return response;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof ErrorStatus) return error.response;
+        throw error;
+      });
   }
 
   async #call(request: ServiceRequest): Promise<ServiceResponse> {

@@ -1,3 +1,4 @@
+import type { CommandSettingsOptions } from '../breaker/CommandSettings.js';
 import type { BalancerOptions, LatencyOptions, ResolvedBalancerOptions } from '../balancer/Balancer.js';
 import { resolveBalancerOptions } from '../balancer/Balancer.js';
 import type { BalancerRule, BalancerRuleName, RandomSource } from '../balancer/BalancerRule.js';
@@ -126,6 +127,14 @@ export interface ServiceClientOptions {
    * @default undici pools, one per instance, keep-alive
    */
   readonly transport?: FetchFunction;
+  /**
+   * Settings of the client's command (`client:<vip>`, used when the client has a command registry, as
+   * `service.client()` clients do), or false for no breaker. A call that ends in a thrown error or a 5xx
+   * response counts as a failure; 4xx responses and the caller's own mistakes do not. The command's own
+   * timeout is off by default: the client's per-try timeouts and deadline bound a call.
+   * @default Hystrix's breaker settings, `timeoutMs: 0`, `maxConcurrent: 1000`
+   */
+  readonly breaker?: CommandSettingsOptions | false;
   /**
    * Connection pools of the default transport.
    * @default no connection limit, 4 s keep-alive

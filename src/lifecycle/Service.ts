@@ -18,6 +18,13 @@ import type { ServiceClient } from '../http/ServiceClient.js';
 import type { ServiceClientOptions } from '../http/ServiceClientOptions.js';
 import type { BalancerRuleName } from '../balancer/BalancerRule.js';
 import type { DrainResult, NodeHttpServer } from '../http/ServerTracker.js';
+import type { Command, CommandOptions } from '../breaker/Command.js';
+import { CommandRegistry } from '../breaker/CommandRegistry.js';
+import { breakerAdminRoutes } from '../breaker/breakerAdminRoutes.js';
+import type { CommandSettingsOptions } from '../breaker/CommandSettings.js';
+import { BreakerMetricsReporter } from '../breaker/BreakerMetricsReporter.js';
+import type { BreakerAdminRoutes } from '../breaker/breakerAdminRoutes.js';
+import { componentCommands, registerComponentCommands } from '../breaker/decorators.js';
 import { bindConfigMetrics } from '../config/bindConfigMetrics.js';
 import { configAdminRoutes } from '../config/configAdminRoutes.js';
 import type { DynamicConfig } from '../config/DynamicConfig.js';
@@ -287,6 +294,9 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   readonly #stopRegistryMetrics: (() => void) | undefined;
   #clientMetrics: ClientMetrics | undefined;
   readonly #clients: ServiceClient[] = [];
+  readonly #commands: CommandRegistry;
+  readonly #breakerRoutes: BreakerAdminRoutes | undefined;
+  readonly #breakerReporter: BreakerMetricsReporter | undefined;
   /** Clients whose balancer rule follows `balancer.rule` (those made without their own). */
   readonly #ruleFollowers = new WeakSet<ServiceClient>();
   readonly #config: DynamicConfig<object> | undefined;
@@ -358,6 +368,9 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
             clock: this.#clock,
           });
     this.#tracker = options.server === undefined ? undefined : new ServerTracker(options.server, this.#clock);
+    this.#commands = new CommandRegistry({ group: this.#options.name, clock: this.#clock, logger: this.#logger });
+    this.#breakerReporter = rootMetrics === noopMetrics ? undefined : new BreakerMetricsReporter(this.#commands, this.#metrics, this.#clock);
+    this.#breakerRoutes = this.#admin === undefined ? undefined : breakerAdminRoutes(this.#admin, this.#commands);
     if (this.#admin !== undefined) {
       if (this.#metrics.prometheus !== undefined) metricsAdminRoutes(this.#admin, this.#metrics);
       registerInstancesRoute(this.#admin, () => this.#clients);
@@ -408,6 +421,11 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     return this.#metrics;
   }
 
+  /** The service's commands (Hystrix-like breakers, bulkheads, fallbacks), by name. */
+  get commands(): CommandRegistry {
+    return this.#commands;
+  }
+
   /** The admin server, to add routes; undefined when disabled. */
   get admin(): AdminServer | undefined {
     return this.#admin;
@@ -453,18 +471,36 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   }
 
   /**
-   * Adds the hooks and health checks of a component whose methods carry `@initialize()`, `@onShutdown()`
-   * or `@healthCheck()`.
+   * Protects a function as a Hystrix-like command of this service: circuit breaker, semaphore bulkhead,
+   * timeout and fallback, with Hystrix's defaults; shown by `GET /breakers` and `GET /hystrix.stream`.
+   * Commands of the same name share one breaker.
+   * @throws KaryonError ERR_INVALID_OPTION naming a wrong option.
+   *
+   * @example
+   * ```ts
+   * const getUser = service.command('getUser', (id: string) => users.get(id), { timeoutMs: 300, fallback: () => guest });
+   * const user = await getUser('42');
+   * ```
+   */
+  command<A extends unknown[], R>(name: string, fn: (...args: A) => R, options?: CommandOptions<A, Awaited<R>>): Command<A, Awaited<R>> {
+    return this.#commands.command(name, fn, options);
+  }
+
+  /**
+   * Adds the hooks, health checks and commands of a component whose methods carry `@initialize()`,
+   * `@onShutdown()`, `@healthCheck()` or `@command()`.
    * @throws KaryonError ERR_INVALID_COMPONENT when the object has no decorated method.
    */
   register(component: object): this {
     const members = typeof component === 'object' && component !== null ? componentMembers(component) : [];
-    if (members.length === 0) {
+    const commands = typeof component === 'object' && component !== null ? componentCommands(component) : [];
+    if (members.length === 0 && commands.length === 0) {
       const what = typeof component === 'object' && component !== null ? component.constructor.name : String(component);
-      throw new KaryonError('ERR_INVALID_COMPONENT', `${what} has no @initialize(), @onShutdown() or @healthCheck() method`, {
+      throw new KaryonError('ERR_INVALID_COMPONENT', `${what} has no @initialize(), @onShutdown(), @healthCheck() or @command() method`, {
         service: this.name,
       });
     }
+    if (commands.length > 0) registerComponentCommands(this.#commands, component);
     for (const member of members) {
       switch (member.kind) {
         case 'initialize':
@@ -509,6 +545,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       vip,
       zone: this.#options.zone,
       metrics: this.#clientMetrics,
+      commands: this.#commands,
     });
     if (options.balancer === undefined) this.#ruleFollowers.add(client);
     if (budget !== undefined && (typeof options.retries !== 'object' || options.retries.budget === undefined)) client.setRetryBudget(budget);
@@ -718,6 +755,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       for (const hook of hooks) await attempt(`shutdown hook '${hook.name}'`, () => this.#runHook(hook, 'shutdown'));
     }
     for (const client of this.#clients) await attempt(`closing the client of '${client.vip}'`, () => client.close());
+    await attempt('closing the commands', () => this.#commands.close());
     if (this.#registered && this.#descriptor !== undefined) {
       const instanceId = this.#descriptor.instanceId;
       this.#registered = false;
@@ -725,7 +763,9 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       await attempt('deregistering', () => this.#registry.deregister(instanceId));
       this.#logger.info(`deregistered ${instanceId}`, { instanceId });
     }
+    if (this.#breakerRoutes !== undefined) await attempt('ending the hystrix streams', () => this.#breakerRoutes!.close());
     if (this.#admin !== undefined) await attempt('closing the admin server', () => this.#admin!.close());
+    await this.#breakerReporter?.close();
     this.#stopRegistryMetrics?.();
     for (const unbind of this.#configBindings.splice(0)) unbind();
     if (this.#startedConfig && this.#config !== undefined) await attempt('closing the configuration', () => this.#config!.close());
@@ -771,6 +811,16 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       bindings.push(config.onChange((event) => {
         if (event.changes.some((change) => retryKeys.includes(change.key))) applyBudget();
       }));
+    }
+    const breakerKeys: Record<string, keyof CommandSettingsOptions> = {
+      'breaker.errorThresholdPercentage': 'errorThresholdPercentage',
+      'breaker.requestVolumeThreshold': 'requestVolumeThreshold',
+      'breaker.sleepWindowMs': 'sleepWindowMs',
+      'breaker.timeoutMs': 'timeoutMs',
+    };
+    for (const [key, setting] of Object.entries(breakerKeys)) {
+      // Commands take whole percentages, as Hystrix does.
+      follow(key, (value) => this.#commands.setDefaults({ [setting]: setting === 'errorThresholdPercentage' ? Math.round(value as number) : value }));
     }
     const registry = this.#registry;
     if (registry instanceof EurekaRegistry) {

@@ -285,14 +285,9 @@ describe('GET /hystrix.stream', () => {
       admin: { port: 0, host: '127.0.0.1', closeTimeoutMs: 60_000 },
       lifecycle: { deregistrationDelayMs: 0 },
     });
-    const registry = new CommandRegistry({ group: 'stream-svc' });
-    breakerAdminRoutes(service.admin!, registry);
-    const hello = registry.command('hello', () => 'hi');
+    const hello = service.command('hello', () => 'hi');
     await service.start();
-    cleanups.push(async () => {
-      await service.stop();
-      await registry.close();
-    });
+    cleanups.push(() => service.stop());
     await hello();
     const stream = await openStream(`${service.adminUrl!}/hystrix.stream`);
     await until(() => dataObjects(stream.frames).some((o) => o.name === 'hello' && o.rollingCountSuccess === 1), 'the command in the stream');

@@ -80,4 +80,34 @@ describe('service metrics', () => {
     await service.stop();
     expect(Date.now() - started).toBeLessThan(2000);
   });
+
+  it('reports breaker states at once and calls by outcome, the last ones at stop', async () => {
+    const statsd = await statsdServer();
+    const service = createService({
+      name: 'guarded',
+      port: 8080,
+      hostName: 'h',
+      admin: false,
+      lifecycle: { deregistrationDelayMs: 0 },
+      metrics: { host: '127.0.0.1', port: statsd.port, flushIntervalMs: 60_000 },
+    });
+    await service.start();
+    let fail = false;
+    const flaky = service.command('flaky', () => {
+      if (fail) throw new Error('down');
+      return 'ok';
+    }, { requestVolumeThreshold: 2, errorThresholdPercentage: 50 });
+    await flaky();
+    fail = true;
+    await flaky().catch(() => undefined); // 1 success + 1 failure: 50% of the volume of 2, the circuit opens
+    await flaky().catch(() => undefined); // short-circuited
+    await flaky().catch(() => undefined); // short-circuited
+    await service.stop();
+    await waitFor(() => statsd.lines.some((l) => l.includes('to:STOPPED')), 5000, 'the STOPPED transition');
+    const tags = 'app:guarded,instance:h:guarded:8080,zone:default';
+    expect(statsd.lines).toContain(`karyon.breaker.state:1|g|#${tags},breaker:flaky,state:open`);
+    expect(statsd.lines).toContain(`karyon.breaker.calls:1|c|#${tags},breaker:flaky,outcome:success`);
+    expect(statsd.lines).toContain(`karyon.breaker.calls:1|c|#${tags},breaker:flaky,outcome:failure`);
+    expect(statsd.lines).toContain(`karyon.breaker.calls:2|c|#${tags},breaker:flaky,outcome:short_circuited`);
+  });
 });

@@ -1,0 +1,72 @@
+import type { Clock } from '../common/Clock.js';
+import { RepeatingTask } from '../internal/RepeatingTask.js';
+import { builtinMetrics, breakerMetrics } from '../metrics/builtin.js';
+import type { Metrics } from '../metrics/types.js';
+import type { CommandRegistry } from './CommandRegistry.js';
+import type { CommandCounts } from './CommandMetrics.js';
+import type { CommandStateChange } from './CommandEvents.js';
+
+/** The outcomes reported as `karyon.breaker.calls`, by the count they come from. */
+const outcomes: readonly (readonly [keyof CommandCounts, string])[] = [
+  ['success', 'success'],
+  ['failure', 'failure'],
+  ['timeout', 'timeout'],
+  ['shortCircuited', 'short_circuited'],
+  ['semaphoreRejected', 'rejected'],
+  ['badRequest', 'bad_request'],
+  ['fallbackSuccess', 'fallback_success'],
+  ['fallbackFailure', 'fallback_failure'],
+];
+
+/**
+ * Reports a command registry as the built-in breaker metrics: each state change at once, and calls by
+ * outcome every `intervalMs` from the commands' cumulative counts (nothing on a command's hot path), with a
+ * last report on `close()`.
+ */
+export class BreakerMetricsReporter {
+  readonly #commands: CommandRegistry;
+  readonly #metrics: Metrics;
+  readonly #task: RepeatingTask;
+  readonly #reported = new Map<string, Map<string, number>>();
+  readonly #onStateChange: (change: CommandStateChange) => void;
+  #closing: Promise<void> | undefined;
+
+  constructor(commands: CommandRegistry, metrics: Metrics, clock: Clock, intervalMs = 10_000) {
+    this.#commands = commands;
+    this.#metrics = metrics;
+    const breakers = breakerMetrics(metrics);
+    this.#onStateChange = (change) => breakers.state(change.command, change.to.toLowerCase());
+    commands.on('stateChange', this.#onStateChange);
+    this.#task = new RepeatingTask({
+      clock,
+      initialDelayMs: intervalMs,
+      run: () => {
+        this.#report();
+        return Promise.resolve(intervalMs);
+      },
+    });
+  }
+
+  /** Reports what is left and stops. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#task.close().then(() => {
+      this.#report();
+      this.#commands.off('stateChange', this.#onStateChange);
+    });
+    return this.#closing;
+  }
+
+  #report(): void {
+    for (const snapshot of this.#commands.snapshots()) {
+      let seen = this.#reported.get(snapshot.name);
+      if (seen === undefined) this.#reported.set(snapshot.name, (seen = new Map<string, number>()));
+      for (const [count, outcome] of outcomes) {
+        const total = snapshot.cumulative[count];
+        const delta = total - (seen.get(outcome) ?? 0);
+        if (delta <= 0) continue;
+        seen.set(outcome, total);
+        this.#metrics.counter(builtinMetrics.breakerCalls.name, { breaker: snapshot.name, outcome }, { help: builtinMetrics.breakerCalls.description }).increment(delta);
+      }
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import { createServer } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { InMemoryRegistry, command, createService, defineConfig, karyonConfigSchema } from '../../src/index.js';
+import type { Service , KaryonError} from '../../src/index.js';
+
+const services: Service[] = [];
+afterEach(async () => {
+  await Promise.allSettled(services.splice(0).map((s) => s.stop()));
+});
+
+function started(service: Service): Promise<Service> {
+  services.push(service);
+  return service.start().then(() => service);
+}
+
+describe('commands of a service', () => {
+  it('service.command() is shown and steered through the admin API', async () => {
+    const service = await started(createService({ name: 'cmd', admin: { port: 0, host: '127.0.0.1' }, lifecycle: { deregistrationDelayMs: 0 } }));
+    const double = service.command('double', (n: number) => n * 2, { fallback: () => -1 });
+    expect(await double(21)).toBe(42);
+    const list = (await (await request(`${service.adminUrl}/breakers`)).body.json()) as { commands: { name: string; state: string }[] } | { name: string; state: string }[];
+    expect(JSON.stringify(list)).toContain('"name":"double"');
+    const forced = await request(`${service.adminUrl}/breakers/double`, { method: 'PUT', body: '{"action":"forceOpen"}', headers: { 'content-type': 'application/json' } });
+    expect(forced.statusCode).toBe(200);
+    await forced.body.dump();
+    expect(await double(21)).toBe(-1); // short-circuited to the fallback
+    expect(double.state).toBe('FORCED_OPEN');
+  });
+
+  it('@command() methods of a registered component run through the service commands', async () => {
+    class Users {
+      calls = 0;
+      @command({ timeoutMs: 500 })
+      async find(id: string): Promise<string> {
+        this.calls++;
+        return `user ${id}`;
+      }
+    }
+    const users = new Users();
+    const service = createService({ name: 'cmd', admin: false, lifecycle: { deregistrationDelayMs: 0 } }).register(users);
+    await started(service);
+    expect(await users.find('7')).toBe('user 7');
+    expect(service.commands.list().map((c) => c.name)).toEqual(['Users.find']);
+    expect(users.calls).toBe(1);
+  });
+
+  it("a client's calls run through its breaker: a failing dependency opens it and calls stop reaching it", async () => {
+    let hits = 0;
+    const registry = new InMemoryRegistry();
+    const backend = createService({
+      name: 'flaky',
+      server: createServer((_req, res) => {
+        hits++;
+        res.writeHead(500).end('broken');
+      }),
+      port: 0,
+      host: '127.0.0.1',
+      ipAddr: '127.0.0.1',
+      registry,
+      admin: false,
+      lifecycle: { deregistrationDelayMs: 0 },
+    });
+    await started(backend);
+    const caller = await started(createService({ name: 'caller', registry, admin: { port: 0, host: '127.0.0.1' }, lifecycle: { deregistrationDelayMs: 0 } }));
+    // No retries, no outlier ejection: only the breaker stands between the caller and the failing dependency.
+    const client = caller.client('flaky', { retries: false, outlierDetection: false, breaker: { requestVolumeThreshold: 5 } });
+    const statuses: (number | string)[] = [];
+    for (let i = 0; i < 10; i++) {
+      try {
+        const res = await client.request({ path: '/' });
+        statuses.push(res.statusCode);
+        await res.body.dump();
+      } catch (error) {
+        statuses.push((error as KaryonError).code);
+      }
+    }
+    expect(statuses.slice(0, 5)).toEqual([500, 500, 500, 500, 500]);
+    expect(statuses.slice(5)).toEqual(Array(5).fill('ERR_BREAKER_OPEN'));
+    expect(hits).toBe(5);
+    expect(client.command?.state).toBe('OPEN');
+    const breakers = await (await request(`${caller.adminUrl}/breakers`)).body.text();
+    expect(breakers).toContain('client:flaky');
+  });
+
+  it('breaker.* settings of a dynamic configuration apply to every command, live', async () => {
+    const config = defineConfig({ schema: karyonConfigSchema, env: { KARYON_APP_NAME: 'cmd', KARYON_BREAKER_VOLUME_THRESHOLD: '7' } });
+    const service = await started(createService({ name: 'cmd', admin: false, config, lifecycle: { deregistrationDelayMs: 0 } }));
+    const noop = service.command('noop', () => 1);
+    expect(noop.settings.requestVolumeThreshold).toBe(7);
+    config.setOverride('breaker.errorThresholdPercentage', 25.4);
+    expect(noop.settings.errorThresholdPercentage).toBe(25);
+    config.setOverride('breaker.sleepWindowMs', 1234);
+    expect(noop.settings.sleepWindowMs).toBe(1234);
+  });
+});
