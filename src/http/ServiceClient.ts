@@ -110,9 +110,14 @@ class ErrorStatus extends Error {
   }
 }
 
-function isCallerMistake(error: unknown): boolean {
+/**
+ * Errors that say nothing of the dependency's health, so its breaker does not count them: the caller's own
+ * mistakes and cancellations, and no instance to call (opening the circuit would protect nothing, and would
+ * keep refusing calls after instances appear).
+ */
+function isNotTheDependency(error: unknown): boolean {
   const code = (error as Partial<KaryonError>).code;
-  return code === 'ERR_INVALID_OPTION' || code === 'ERR_INVALID_STATE' || (error as Error).name === 'AbortError';
+  return code === 'ERR_INVALID_OPTION' || code === 'ERR_INVALID_STATE' || code === 'ERR_NO_INSTANCES' || (error as Error).name === 'AbortError';
 }
 
 /** One instance in {@link ServiceClientStats}. */
@@ -261,7 +266,7 @@ export class ServiceClient implements AsyncDisposable {
     this.#command =
       options.commands === undefined || options.breaker === false
         ? undefined
-        : options.commands.executor(`client:${vip}`, { timeoutMs: 0, maxConcurrent: 1000, isBadRequest: isCallerMistake, ...options.breaker });
+        : options.commands.executor(`client:${vip}`, { timeoutMs: 0, maxConcurrent: 1000, isBadRequest: isNotTheDependency, ...options.breaker });
     this.#clock = this.#options.clock;
     this.#logger = this.#options.logger;
     const clock = this.#clock;

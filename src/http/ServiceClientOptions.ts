@@ -130,7 +130,8 @@ export interface ServiceClientOptions {
   /**
    * Settings of the client's command (`client:<vip>`, used when the client has a command registry, as
    * `service.client()` clients do), or false for no breaker. A call that ends in a thrown error or a 5xx
-   * response counts as a failure; 4xx responses and the caller's own mistakes do not. The command's own
+   * response counts as a failure; 4xx responses, the caller's own mistakes and cancellations, and having no
+   * instance to call do not. The command's own
    * timeout is off by default: the client's per-try timeouts and deadline bound a call.
    * @default Hystrix's breaker settings, `timeoutMs: 0`, `maxConcurrent: 1000`
    */

@@ -83,6 +83,17 @@ describe('commands of a service', () => {
     expect(breakers).toContain('client:flaky');
   });
 
+  it('having no instance to call does not open the breaker', async () => {
+    const registry = new InMemoryRegistry();
+    const caller = await started(createService({ name: 'caller', registry, admin: false, lifecycle: { deregistrationDelayMs: 0 } }));
+    const client = caller.client('later', { breaker: { requestVolumeThreshold: 2 } });
+    for (let i = 0; i < 10; i++) await expect(client.request({ path: '/' })).rejects.toMatchObject({ code: 'ERR_NO_INSTANCES' });
+    expect(client.command?.state).toBe('CLOSED');
+    const backend = createService({ name: 'later', server: createServer((_q, r) => r.end('here')), port: 0, host: '127.0.0.1', ipAddr: '127.0.0.1', registry, admin: false, lifecycle: { deregistrationDelayMs: 0 } });
+    await started(backend);
+    expect(await (await client.request({ path: '/' })).body.text()).toBe('here');
+  });
+
   it('breaker.* settings of a dynamic configuration apply to every command, live', async () => {
     const config = defineConfig({ schema: karyonConfigSchema, env: { KARYON_APP_NAME: 'cmd', KARYON_BREAKER_VOLUME_THRESHOLD: '7' } });
     const service = await started(createService({ name: 'cmd', admin: false, config, lifecycle: { deregistrationDelayMs: 0 } }));
