@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { BalancedPool, Pool } from 'undici';
 import { Balancer, resolveBalancerOptions } from '../src/balancer/index.js';
 import type { BalancerTarget } from '../src/balancer/index.js';
-import { createServiceClient, outOfServiceGuard } from '../src/index.js';
+import { CommandRegistry, createServiceClient, outOfServiceGuard } from '../src/index.js';
 import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, ServiceClient, ServiceRegistry } from '../src/index.js';
 import { InMemoryRegistry } from '../src/testing/index.js';
 import { fmt, median, percentile, table } from './support.js';
@@ -274,27 +274,38 @@ async function overhead(): Promise<void> {
   const child = await spawnServers([0, 0, 0]);
   const registry = await registryOf(child.ports);
   const client = createServiceClient({ registry, vip: 'bench' });
+  // What service.client() gives: the same client with its breaker (command client:bench) on every call.
+  const commands = new CommandRegistry();
+  const guardedClient = createServiceClient({ registry, vip: 'bench', commands });
   const pools = child.ports.map((port) => new Pool(`http://127.0.0.1:${port}`, { pipelining: 1 }));
   const raw = rawCall(pools);
   const balanced = clientCall(client);
-  // Warm up both paths (JIT, connections).
+  const guarded = clientCall(guardedClient);
+  // Warm up every path (JIT, connections).
   await closedLoop(raw, 32, 1500);
   await closedLoop(balanced, 32, 1500);
+  await closedLoop(guarded, 32, 1500);
 
   // Short rounds, interleaved and in alternating order, so the drift of a shared machine hits both alike;
   // ratios are taken within each round and their median reported.
   const rounds = 12;
-  const runs = { seq: { raw: [] as LoadResult[], client: [] as LoadResult[] }, par: { raw: [] as LoadResult[], client: [] as LoadResult[] } };
+  const empty = () => ({ raw: [] as LoadResult[], client: [] as LoadResult[], guarded: [] as LoadResult[] });
+  const runs = { seq: empty(), par: empty() };
+  const calls = { raw, client: balanced, guarded } as const;
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? (['raw', 'client'] as const) : (['client', 'raw'] as const);
-    for (const which of order) runs.seq[which].push(await closedLoop(which === 'raw' ? raw : balanced, 1, 600));
-    for (const which of order) runs.par[which].push(await closedLoop(which === 'raw' ? raw : balanced, 32, 800));
+    const order = (['raw', 'client', 'guarded'] as const).slice();
+    if (round % 2 === 1) order.reverse();
+    for (const which of order) runs.seq[which].push(await closedLoop(calls[which], 1, 600));
+    for (const which of order) runs.par[which].push(await closedLoop(calls[which], 32, 800));
   }
   const rows: Record<string, string | number>[] = [];
-  for (const [label, set] of [
+  for (const [label, all] of [
     ['1 at a time', runs.seq],
     ['32 at a time', runs.par],
+    ['1 at a time, with breaker', { raw: runs.seq.raw, client: runs.seq.guarded }],
+    ['32 at a time, with breaker', { raw: runs.par.raw, client: runs.par.guarded }],
   ] as const) {
+    const set = { raw: all.raw, client: all.client };
     const ratio = (f: (r: LoadResult) => number): number => median(set.raw.map((r, i) => f(set.client[i]!) / f(r)));
     const diff = (f: (r: LoadResult) => number): number => median(set.raw.map((r, i) => f(set.client[i]!) - f(r)));
     const med = (results: LoadResult[], f: (r: LoadResult) => number): number => median(results.map(f));
@@ -313,7 +324,9 @@ async function overhead(): Promise<void> {
       errors: [...set.raw, ...set.client].reduce((sum, r) => sum + r.errors, 0),
     });
   }
-  table(`1. Overhead: balanced call (p2c-ewma) vs raw undici pools, 3 instances; medians of ${rounds} interleaved rounds`, rows);
+  table(`1. Overhead: balanced call (p2c-ewma; then also through the client's breaker, as service.client() makes it) vs raw undici pools, 3 instances; medians of ${rounds} interleaved rounds`, rows);
+  await guardedClient.close();
+  await commands.close();
   table(
     '1b. Cost of a pick (p2c-ewma), 10 M picks each: garbage collections show allocation',
     [3, 100, 10_000].map((n) => {
