@@ -25,6 +25,7 @@ import type { RetryBudgetOptions } from './RetryBudget.js';
 import { TrySignal, follow } from './TrySignal.js';
 import type { ParentSignal } from './TrySignal.js';
 import type { ResolvedServiceClientOptions, ServiceClientOptions } from './ServiceClientOptions.js';
+import type { ShadowTraffic } from './shadow/ShadowTraffic.js';
 import { resolveServiceClientOptions } from './ServiceClientOptions.js';
 import { toServiceRequest, toWebResponse } from './fetchAdapter.js';
 import type { ServiceFetchInit } from './fetchAdapter.js';
@@ -240,6 +241,9 @@ export class ServiceClient implements AsyncDisposable {
   readonly #unsubscribe: () => void;
   readonly #metrics: ClientMetrics | undefined;
   readonly #command: CommandExecutor | undefined;
+  readonly #shadow: ShadowTraffic | undefined;
+  /** The untee'd call, bound once, for the shadow to make. */
+  readonly #send: (request: ServiceRequest) => Promise<ServiceResponse>;
   #list: readonly RegistryInstance[] | undefined;
   #endpoints = new Map<string, Endpoint>();
   #origins = new Set<string>();
@@ -269,6 +273,8 @@ export class ServiceClient implements AsyncDisposable {
         : options.commands.executor(`client:${vip}`, { timeoutMs: 0, maxConcurrent: 1000, isBadRequest: isNotTheDependency, ...options.breaker });
     this.#clock = this.#options.clock;
     this.#logger = this.#options.logger;
+    this.#shadow = this.#options.shadow;
+    this.#send = (request) => this.#measured(request);
     const clock = this.#clock;
     this.#now = clock === systemClock ? preciseNow : () => clock.now();
     this.#balancer = new Balancer<Endpoint>(this.#options.balancer);
@@ -340,6 +346,12 @@ export class ServiceClient implements AsyncDisposable {
    * ```
    */
   request(request: ServiceRequest): Promise<ServiceResponse> {
+    const shadow = this.#shadow;
+    return shadow === undefined ? this.#measured(request) : shadow.teeCall(request, this.#send);
+  }
+
+  /** The call, reported to the client's metrics when it has them. */
+  #measured(request: ServiceRequest): Promise<ServiceResponse> {
     const metrics = this.#metrics;
     if (metrics === undefined) return this.#guarded(request);
     const start = this.#now();

@@ -12,6 +12,7 @@ import { durationMs, invalidOption, positiveInt } from '../internal/validate.js'
 import type { FetchFunction } from './FetchTransport.js';
 import type { ResolvedRetryBudgetOptions, RetryBudgetOptions } from './RetryBudget.js';
 import { resolveRetryBudgetOptions } from './RetryBudget.js';
+import type { ShadowTraffic } from './shadow/ShadowTraffic.js';
 
 /** Retry settings of a service client. */
 export interface RetryOptions {
@@ -166,6 +167,13 @@ export interface ServiceClientOptions {
    * @default Math.random
    */
   readonly random?: RandomSource;
+  /**
+   * Shadow traffic the client's calls are teed to (see `createShadowTraffic`): a sampled share of them is
+   * copied to the shadow VIPs once the primary call settled, without delaying it. The caller owns it (and
+   * closes it); several clients may share one.
+   * @default none
+   */
+  readonly shadow?: ShadowTraffic;
 }
 
 /** {@link RetryOptions} with defaults filled and values checked. */
@@ -216,6 +224,8 @@ export interface ResolvedServiceClientOptions {
   readonly clock: Clock;
   /** Logger. */
   readonly logger: Logger;
+  /** Shadow traffic the calls are teed to, or undefined. */
+  readonly shadow: ShadowTraffic | undefined;
 }
 
 /**
@@ -241,6 +251,10 @@ export function resolveServiceClientOptions(options: ServiceClientOptions = {}, 
   }
   const clock = options.clock ?? systemClock;
   if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function') invalidOption('clock', 'a Clock', clock);
+  const shadow = options.shadow;
+  if (shadow !== undefined && (typeof shadow !== 'object' || shadow === null || typeof shadow.teeCall !== 'function')) {
+    invalidOption('shadow', 'a ShadowTraffic made by createShadowTraffic()', shadow);
+  }
   return Object.freeze({
     balancer: resolveBalancerOptions(balancerOptions),
     retries: resolveRetries(options.retries),
@@ -255,6 +269,7 @@ export function resolveServiceClientOptions(options: ServiceClientOptions = {}, 
     closeTimeoutMs: durationMs('closeTimeoutMs', options.closeTimeoutMs, 5000),
     clock,
     logger: options.logger ?? silentLogger,
+    shadow,
   });
 }
 

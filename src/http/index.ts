@@ -23,3 +23,4 @@ export { OUT_OF_SERVICE_HEADER, expressOutOfServiceGuard, fastifyOutOfServiceHoo
 export type { ExpressLikeResponse, FastifyLikeReply, OutOfServiceGuardOptions, RequestListener, StatusSource } from './outOfServiceGuard.js';
 export { instancesReport, registerInstancesRoute } from './registerInstancesRoute.js';
 export type { InstancesReport, RouteTarget } from './registerInstancesRoute.js';
+export * from './shadow/index.js';

@@ -64,6 +64,16 @@ export const builtinMetrics = Object.freeze({
   configReloads: metric('karyon.config.reloads', 'counter', 'reloads', ['source'], 'Dynamic configuration reloads applied.'),
   /** The `karyon.config.rejections` counter. */
   configRejections: metric('karyon.config.rejections', 'counter', 'reloads', ['source'], 'Dynamic configuration reloads rejected by validation.'),
+  /** The `karyon.admin.mutations` counter. */
+  adminMutations: metric('karyon.admin.mutations', 'counter', 'requests', ['action', 'outcome', 'actor'], 'Admin mutation attempts by action, outcome (ok, denied, failed) and actor.'),
+  /** The `karyon.shadow.copies` counter. */
+  shadowCopies: metric('karyon.shadow.copies', 'counter', 'copies', ['target', 'outcome'], 'Shadow copies by target and outcome: sent, dropped, failed or aborted.'),
+  /** The `karyon.shadow.skipped` counter. */
+  shadowSkipped: metric('karyon.shadow.skipped', 'counter', 'requests', ['reason'], 'Sampled requests not copied to the shadow, by reason.'),
+  /** The `karyon.shadow.comparisons` counter. */
+  shadowComparisons: metric('karyon.shadow.comparisons', 'counter', 'comparisons', ['target', 'result'], 'Shadow answers compared with the primary answer, by result.'),
+  /** The `karyon.shadow.latency` timer. */
+  shadowLatency: metric('karyon.shadow.latency', 'timer', 'ms', ['target'], 'Time until a shadow copy got its response headers.'),
 } satisfies Record<string, BuiltinMetric>);
 
 /** Keys of {@link builtinMetrics}. */
@@ -290,5 +300,52 @@ export function configMetrics(metrics: Metrics): ConfigMetrics {
   return {
     reload: (source) => reloads(source).increment(),
     rejection: (source) => rejections(source).increment(),
+  };
+}
+
+/** What the admin server's audit log records (it fits the admin server's `AuditMetrics` seam). */
+export interface AdminMetrics {
+  /**
+   * Counts one mutation attempt on the admin port: its action (`status.set`, `config.set`...), outcome (`ok`,
+   * `denied`, `failed`) and actor (a token's name, `loopback` or `anonymous`).
+   */
+  mutation(action: string, outcome: string, actor: string): void;
+}
+
+/** Pre-bound handles for admin metrics. */
+export function adminMetrics(metrics: Metrics): AdminMetrics {
+  const mutations = memo3((action, outcome, actor) => counter(metrics, 'adminMutations', { action, outcome, actor }));
+  return {
+    mutation: (action, outcome, actor) => mutations(action, outcome, actor).increment(),
+  };
+}
+
+/** What shadow traffic records (see `docs/shadow.md`). */
+export interface ShadowMetrics {
+  /**
+   * Counts a copy to the shadow VIP `target` by outcome: `sent`, `dropped` (queue full, kill switch or close
+   * before it was sent), `failed` (sent, no answer) or `aborted` (in flight when the kill switch or close
+   * cut it).
+   */
+  copy(target: string, outcome: string): void;
+  /** Counts a sampled request that was not copied: `body_too_large` or `body_unavailable`. */
+  skipped(reason: string): void;
+  /** Counts a comparison of a shadow answer with the primary's: `match` or `mismatch`. */
+  comparison(target: string, result: string): void;
+  /** Records how long a copy to `target` took until its response headers, in ms. */
+  latency(target: string, durationMs: number): void;
+}
+
+/** Pre-bound handles for shadow traffic metrics. */
+export function shadowMetrics(metrics: Metrics): ShadowMetrics {
+  const copies = memo2((target, outcome) => counter(metrics, 'shadowCopies', { target, outcome }));
+  const skipped = memo((reason) => counter(metrics, 'shadowSkipped', { reason }));
+  const comparisons = memo2((target, result) => counter(metrics, 'shadowComparisons', { target, result }));
+  const latency = memo((target) => timer(metrics, 'shadowLatency', { target }));
+  return {
+    copy: (target, outcome) => copies(target, outcome).increment(),
+    skipped: (reason) => skipped(reason).increment(),
+    comparison: (target, result) => comparisons(target, result).increment(),
+    latency: (target, durationMs) => latency(target).record(durationMs),
   };
 }

@@ -14,6 +14,8 @@ import {
   resolveMetricsOptions,
   statusClass,
 } from '../../src/metrics/index.js';
+import { adminMetrics } from '../../src/metrics/builtin.js';
+import { shadowMetrics } from '../../src/metrics/builtin.js';
 import type { Metrics } from '../../src/metrics/index.js';
 
 const doc = readFileSync(new URL('../../docs/metrics.md', import.meta.url), 'utf8');
@@ -85,6 +87,12 @@ describe('built-in metrics', () => {
     const config = configMetrics(metrics);
     config.reload('file');
     config.rejection('remote');
+    adminMetrics(metrics).mutation('status.set', 'denied', 'anonymous');
+    const shadow = shadowMetrics(metrics);
+    shadow.copy('greeter-next', 'sent');
+    shadow.skipped('body_too_large');
+    shadow.comparison('greeter-next', 'mismatch');
+    shadow.latency('greeter-next', 4);
   }
 
   it('each factory records under the documented names and tags only, every metric at least once, with the documented help', () => {
