@@ -1,9 +1,27 @@
 export { AdminServer, resolveAdminOptions } from './AdminServer.js';
 export type {
+  AdminAccess,
   AdminOptions,
+  AdminRateLimitOptions,
   AdminRequestContext,
   AdminRouteHandler,
   AdminRouteOptions,
+  AdminServerDeps,
   ResolvedAdminOptions,
+  ResolvedAdminRateLimit,
 } from './AdminServer.js';
+export { AdminTokenSet, adminRoles, loadAdminTokens, resolveAdminTokens } from './AdminTokens.js';
+export type { AdminPrincipal, AdminRole, AdminTokenCheck, AdminTokenOptions, AdminTokenSources } from './AdminTokens.js';
+export { AuditLog } from './AuditLog.js';
+export type {
+  AuditChange,
+  AuditDraft,
+  AuditEntry,
+  AuditLogDeps,
+  AuditLogOptions,
+  AuditMetrics,
+  AuditOutcome,
+  AuditRecorder,
+  ResolvedAuditLogOptions,
+} from './AuditLog.js';
 export type { AdminServiceView, StatusReport, TransitionRecord } from './types.js';

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isKaryonError } from '../common/KaryonError.js';
 import { HttpError, readJson, sendJson } from '../internal/http.js';
-import type { CommandSettingsUpdate } from './Command.js';
+import type { CommandExecutor, CommandSettingsUpdate } from './Command.js';
 import type { CommandRegistry } from './CommandRegistry.js';
 import { HystrixStream } from './HystrixStream.js';
 import type { HystrixStreamOptions } from './HystrixStream.js';
@@ -12,7 +12,11 @@ export type BreakerRouteHandler = (
   res: ServerResponse,
   params: Readonly<Record<string, string>>,
   url: URL,
-  context: { readJson(): Promise<unknown> },
+  // `audit`: the admin server's audit log, where a mutation records what it changed (absent on other targets).
+  context: {
+    readJson(): Promise<unknown>;
+    readonly audit?: { record(change: { readonly action?: string; readonly before?: unknown; readonly after?: unknown }): void };
+  },
 ) => unknown;
 
 /**
@@ -78,6 +82,7 @@ export function breakerAdminRoutes(target: BreakerRouteTarget, registry: Command
       const command = find(registry, params);
       const body = await (typeof context?.readJson === 'function' ? context.readJson() : readJson(req, 64 * 1024));
       const { action, settings } = parseChange(body);
+      context?.audit?.record({ action: `breaker.${action ?? 'settings'}`, before: auditView(command) });
       try {
         if (settings !== undefined) command.setOptions(settings);
       } catch (error) {
@@ -97,6 +102,7 @@ export function breakerAdminRoutes(target: BreakerRouteTarget, registry: Command
         case undefined:
           break;
       }
+      context?.audit?.record({ after: auditView(command) });
       sendJson(res, 200, command.snapshot());
     },
     { mutation: true },
@@ -111,6 +117,11 @@ export function breakerAdminRoutes(target: BreakerRouteTarget, registry: Command
     close: () => stream.close(),
     [Symbol.asyncDispose]: () => stream.close(),
   };
+}
+
+/** What the audit log keeps of a command around a change: its state and its own settings. */
+function auditView(command: CommandExecutor): { state: string; overrides: unknown } {
+  return { state: command.state, overrides: { ...command.overrides } };
 }
 
 function find(registry: CommandRegistry, params: Readonly<Record<string, string>>) {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { KaryonError } from '../common/KaryonError.js';
 import { EurekaServer } from '../registry/server/EurekaServer.js';
+import { loadRegistryTokens } from '../registry/server/loadRegistryTokens.js';
 import type { CliCommand, CliIo } from './CliCommand.js';
 import { lineLogger } from './lineLogger.js';
 
@@ -18,10 +19,19 @@ Options:
   --delta-retention <ms>     how long a change stays in GET /apps/delta (default 180000)
   --response-cache <ms>      answer GET /apps, /apps/delta and /apps/{APP} from a read-only cache refreshed
                              this often, like Netflix's 30 s cache (default 0: every change shows at once)
+  --owner-tokens <file>      a JSON file of owner tokens by application, {"GREETER": "<token>", ...}: then only
+                             an application's token may register, renew, change or cancel its instances
+                             (default: $KARYON_REGISTRY_TOKENS_FILE, or the JSON in $KARYON_REGISTRY_TOKENS)
+  --read-token-file <file>   a file holding a token every read needs; owner tokens may read too
+                             (default: $KARYON_REGISTRY_READ_TOKEN_FILE, or $KARYON_REGISTRY_READ_TOKEN)
+  --token-header <name>      the header tokens come in (default authorization, as Bearer <token>);
+                             X-Karyon-Registry-Token is accepted too
+  --allow-unlisted-apps      with owner tokens, let anyone write applications that have none
   --verbose                  also log every heartbeat
   -h, --help                 show this help
 
 Durations are milliseconds, or take a unit: 500ms, 30s, 2m.
+Tokens are read from files or the environment, never from the command line (where ps would show them).
 Stop with Ctrl-C (SIGINT) or SIGTERM.`;
 
 /** `karyon registry`: runs the development Eureka server until SIGINT or SIGTERM. */
@@ -38,7 +48,15 @@ async function runRegistry(args: readonly string[], io: CliIo): Promise<number> 
     io.stdout.write(`${usage}\n`);
     return 0;
   }
+  const tokens = loadRegistryTokens({
+    env: process.env,
+    ...(values['owner-tokens'] === undefined ? {} : { ownerTokensFile: values['owner-tokens'] }),
+    ...(values['read-token-file'] === undefined ? {} : { readTokenFile: values['read-token-file'] }),
+  });
   const server = new EurekaServer({
+    ...tokens,
+    ...(values['token-header'] === undefined ? {} : { tokenHeader: values['token-header'] }),
+    ...(values['allow-unlisted-apps'] === true ? { allowUnlistedApps: true } : {}),
     ...(values.port === undefined ? {} : { port: portFlag(values.port) }),
     ...(values.host === undefined ? {} : { host: values.host }),
     ...durationFlag('lease-duration', values['lease-duration'], 'leaseDurationMs', 1),
@@ -55,7 +73,8 @@ async function runRegistry(args: readonly string[], io: CliIo): Promise<number> 
     io.stdout.write(
       `karyon registry: development Eureka server listening on ${server.url} (${bound}; also ${server.url}/v2)\n` +
         `karyon registry: lease ${seconds(o.leaseDurationMs)}, eviction every ${seconds(o.evictionIntervalMs)}, ` +
-        `delta kept ${seconds(o.deltaRetentionMs)}, response cache ${o.responseCacheMs === 0 ? 'off' : `every ${seconds(o.responseCacheMs)}`}; Ctrl-C to stop\n`,
+        `delta kept ${seconds(o.deltaRetentionMs)}, response cache ${o.responseCacheMs === 0 ? 'off' : `every ${seconds(o.responseCacheMs)}`}; Ctrl-C to stop\n` +
+        `karyon registry: ${describeAccess(o.access)}\n`,
     );
     const signal = await new Promise<string>((resolve) => {
       if (io.stopSignal.aborted) resolve(String(io.stopSignal.reason));
@@ -82,6 +101,10 @@ function parse(args: readonly string[]) {
         'eviction-interval': { type: 'string' },
         'delta-retention': { type: 'string' },
         'response-cache': { type: 'string' },
+        'owner-tokens': { type: 'string' },
+        'read-token-file': { type: 'string' },
+        'token-header': { type: 'string' },
+        'allow-unlisted-apps': { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -110,6 +133,15 @@ function durationFlag<K extends string>(flag: string, text: string | undefined, 
     throw new KaryonError('ERR_INVALID_OPTION', `--${flag} must be ${expected} in ms, or with a unit as in 500ms, 30s, 2m (got ${JSON.stringify(text)})`);
   }
   return { [option]: ms } as Partial<Record<K, number>>;
+}
+
+/** One line on who may write and read; names the owned applications, never a token. */
+function describeAccess(access: EurekaServer['options']['access']): string {
+  const reads = access.checksReads ? 'reads need the read token or an owner token' : 'reads open';
+  if (!access.checksWrites) return `no owner tokens: anyone may write any application; ${reads}`;
+  const apps = access.ownedApps;
+  const header = access.tokenHeader === 'authorization' ? 'Authorization: Bearer' : access.tokenHeader;
+  return `owner tokens for ${apps.length} application(s) (${apps.join(', ')}), in ${header} or X-Karyon-Registry-Token; ${reads}`;
 }
 
 function seconds(ms: number): string {

@@ -8,6 +8,11 @@ import type { ConfigIssue } from './types.js';
 export interface ConfigRouteContext {
   /** Reads the JSON body within the admin server's size limit (400/413 on bad input). */
   readJson(): Promise<unknown>;
+  /**
+   * The admin server's audit log, where a mutation records what it changed (values masked as `GET /config`
+   * masks them); absent on targets that keep none.
+   */
+  readonly audit?: { record(change: { readonly action?: string; readonly before?: unknown; readonly after?: unknown }): void };
 }
 
 /**
@@ -50,8 +55,15 @@ export function configAdminRoutes(admin: ConfigRouteTarget, config: DynamicConfi
     if (!config.hasKey(key)) throw new HttpError(404, `no configuration key '${key}'`);
     if (!config.isLeafKey(key)) throw new HttpError(400, `'${key}' is a group of settings; set its keys one by one`);
   };
+  // What the audit log keeps of a key around a change: its value as GET /config shows it (masked when
+  // sensitive) and whether an override is in force.
+  const auditView = (key: string): { key: string; value: unknown; overridden: boolean } => {
+    const entry = config.describe().keys.find((k) => k.key === key);
+    return { key, value: entry?.value, overridden: config.hasOverride(key) };
+  };
   // Applies an override change: 200 with the key as it now stands, or 400 with every reason it was rejected.
-  const change = (res: ServerResponse, key: string, apply: () => ConfigChangeResult): void => {
+  const change = (res: ServerResponse, key: string, apply: () => ConfigChangeResult, context: ConfigRouteContext, action: string): void => {
+    context.audit?.record({ action, before: auditView(key) });
     let result: ConfigChangeResult;
     try {
       result = apply();
@@ -61,6 +73,7 @@ export function configAdminRoutes(admin: ConfigRouteTarget, config: DynamicConfi
       sendJson(res, 400, { error: issues.map((issue) => issue.message).join('; ') || error.message, issues });
       return;
     }
+    context.audit?.record({ after: auditView(key) });
     sendJson(res, 200, { ...describeKey(key), outcome: result.outcome, version: result.version, changes: result.changes });
   };
 
@@ -96,7 +109,7 @@ export function configAdminRoutes(admin: ConfigRouteTarget, config: DynamicConfi
         throw new HttpError(400, 'body must be a JSON object {"value": ...}');
       }
       const value = (body as { value: unknown }).value;
-      change(res, key, () => config.setOverride(key, value));
+      change(res, key, () => config.setOverride(key, value), context, 'config.set');
     },
     { mutation: true },
   );
@@ -104,12 +117,12 @@ export function configAdminRoutes(admin: ConfigRouteTarget, config: DynamicConfi
   admin.route(
     'DELETE',
     '/config/:key',
-    (_req, res, params) => {
+    (_req, res, params, _url, context) => {
       requireStarted();
       const key = params.key ?? '';
       requireLeaf(key);
       if (!config.hasOverride(key)) throw new HttpError(404, `no runtime override for '${key}'`);
-      change(res, key, () => config.clearOverride(key));
+      change(res, key, () => config.clearOverride(key), context, 'config.clear');
     },
     { mutation: true },
   );
@@ -117,9 +130,11 @@ export function configAdminRoutes(admin: ConfigRouteTarget, config: DynamicConfi
   admin.route(
     'POST',
     '/config/reload',
-    async (_req, res) => {
+    async (_req, res, _params, _url, context) => {
       requireStarted();
+      context.audit?.record({ action: 'config.reload', before: { version: config.version } });
       await config.reload();
+      context.audit?.record({ after: { version: config.version } });
       sendJson(res, 200, { version: config.version, sources: config.sources() });
     },
     { mutation: true },

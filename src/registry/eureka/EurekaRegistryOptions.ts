@@ -75,6 +75,21 @@ export interface EurekaRegistryOptions {
    */
   readonly headers?: Readonly<Record<string, string>>;
   /**
+   * A token sent with every request, in `tokenHeader`: the application's owner token on a development Eureka
+   * server with owner tokens (`karyon registry --owner-tokens`), or what a gateway in front of a Eureka cluster
+   * checks. Never logged.
+   * @default none
+   */
+  readonly token?: string;
+  /**
+   * The header `token` is sent in: `authorization` sends `Bearer <token>`; any other header (e.g.
+   * `x-karyon-registry-token`, which the development server also accepts, or a gateway's `x-api-key`) sends the
+   * token alone. Give another header when the service URLs carry basic-auth credentials, which use
+   * `authorization`.
+   * @default 'authorization'
+   */
+  readonly tokenHeader?: string;
+  /**
    * Largest response accepted, in bytes, after decompression; a bigger one fails the request.
    * @default 67108864 (64 MiB)
    */
@@ -128,7 +143,7 @@ export interface ResolvedEurekaRegistryOptions {
   readonly retryMultiplier: number;
   /** See {@link EurekaRegistryOptions.jitterRatio}. */
   readonly jitterRatio: number;
-  /** See {@link EurekaRegistryOptions.headers}; names lower-cased. */
+  /** See {@link EurekaRegistryOptions.headers}; names lower-cased, the `token` header included. */
   readonly headers: Readonly<Record<string, string>>;
   /** See {@link EurekaRegistryOptions.maxResponseBytes}. */
   readonly maxResponseBytes: number;
@@ -167,7 +182,7 @@ export function resolveEurekaRegistryOptions(options: EurekaRegistryOptions): Re
     retryMaxDelayMs,
     retryMultiplier: numberAtLeast('retryMultiplier', options.retryMultiplier, 1, 2),
     jitterRatio: ratio('jitterRatio', options.jitterRatio, 0.1),
-    headers: resolveHeaders(options.headers),
+    headers: withToken(resolveHeaders(options.headers), options),
     maxResponseBytes: positiveInt('maxResponseBytes', options.maxResponseBytes, 64 * 1024 * 1024),
     dispatcher: options.dispatcher,
     clock: options.clock ?? systemClock,
@@ -219,6 +234,29 @@ function resolveHeaders(value: Readonly<Record<string, string>> | undefined): Re
     headers[lower] = header;
   }
   return Object.freeze(headers);
+}
+
+/** Adds the token header to the headers, refusing a clash with a header given or with URL credentials. */
+function withToken(headers: Readonly<Record<string, string>>, options: EurekaRegistryOptions): Readonly<Record<string, string>> {
+  const { token } = options;
+  if (options.tokenHeader !== undefined && token === undefined) return invalidOption('tokenHeader', 'given only with a token', options.tokenHeader);
+  if (token === undefined) return headers;
+  if (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)) {
+    // Never echo the token: its length is enough to find the mistake.
+    return invalidOption('token', 'printable ASCII without spaces', typeof token === 'string' ? `a string of ${token.length} characters` : typeof token);
+  }
+  const name = options.tokenHeader ?? 'authorization';
+  const lower = typeof name === 'string' ? name.toLowerCase() : '';
+  if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(lower)) return invalidOption('tokenHeader', 'an HTTP header name', name);
+  if (reservedHeaders.has(lower)) return invalidOption('tokenHeader', 'a header the protocol does not set itself', name);
+  if (lower in headers) return invalidOption(`headers.${lower}`, 'absent when tokenHeader names the same header', 'both');
+  if (lower === 'authorization') {
+    const withCredentials = options.serviceUrls.find((url) => typeof url === 'string' && /^[a-z]+:\/\/[^/]*@/i.test(url.trim()));
+    if (withCredentials !== undefined) {
+      return invalidOption('tokenHeader', "another header than 'authorization' when a service URL carries credentials (they are sent as basic authentication)", 'authorization');
+    }
+  }
+  return Object.freeze({ ...headers, [lower]: lower === 'authorization' ? `Bearer ${token}` : token });
 }
 
 function positiveDuration(name: string, value: number | undefined, fallback: number): number {

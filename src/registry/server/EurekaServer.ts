@@ -23,6 +23,8 @@ const statusNames: readonly string[] = Object.values(InstanceStatus);
 const isStatus = (value: string): value is InstanceStatus => statusNames.includes(value);
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: RouteParams, url: URL) => unknown;
+/** What a route does to the registry: reads it, or writes the application named in its path. */
+type Access = 'read' | 'write';
 
 /**
  * A development Eureka server: in memory, speaking the Eureka REST JSON protocol under `/eureka/apps/...` and
@@ -57,7 +59,8 @@ export class EurekaServer {
   #port: number | undefined;
 
   /**
-   * @param options - port, host, lease and eviction timings, delta retention, response cache, clock, logger
+   * @param options - port, host, lease and eviction timings, delta retention, response cache, owner and read
+   *   tokens, clock, logger
    * @throws KaryonError `ERR_INVALID_OPTION` when an option is invalid.
    */
   constructor(options: EurekaServerOptions = {}) {
@@ -237,38 +240,41 @@ export class EurekaServer {
   }
 
   #addRoutes(): void {
-    const route = (method: string, pattern: string, handler: Handler): void => {
-      this.#router.add(method, pattern, handler);
+    const { access } = this.options;
+    const route = (method: string, pattern: string, kind: Access, handler: Handler): void => {
+      // Without tokens the handler is added bare: the open server pays nothing for the doors.
+      const checked = kind === 'read' ? access.checksReads : access.checksWrites;
+      this.#router.add(method, pattern, checked ? (req, res, params, url) => this.#guarded(req, res, params, url, kind, handler) : handler);
     };
-    route('GET', '/', (req, res) => this.#summary(req, res));
+    route('GET', '/', 'read', (req, res) => this.#summary(req, res));
     // Before /apps/:app, so an app cannot shadow the delta (Netflix's routing has the same precedence).
-    route('GET', '/apps/delta', (req, res) => this.#sendCached(req, res, 'delta', true));
-    route('GET', '/apps', (req, res) => this.#sendCached(req, res, 'apps', true));
-    route('GET', '/apps/:app', (req, res, { app }) => {
+    route('GET', '/apps/delta', 'read', (req, res) => this.#sendCached(req, res, 'delta', true));
+    route('GET', '/apps', 'read', (req, res) => this.#sendCached(req, res, 'apps', true));
+    route('GET', '/apps/:app', 'read', (req, res, { app }) => {
       const name = appOf(app);
       if (!this.#sendCached(req, res, `app:${name}`, false)) throw new HttpError(404, `no application ${name}`);
     });
-    route('POST', '/apps/:app', async (req, res, { app }) => {
+    route('POST', '/apps/:app', 'write', async (req, res, { app }) => {
       if (!isJsonContent(req)) throw new HttpError(415, 'this development server reads JSON only: send Content-Type: application/json');
       const body = await readJson(req, this.options.maxBodyBytes);
       this.#registry.register(parseRegistration(body, appOf(app), this.options.clock.now()));
       res.writeHead(204).end();
     });
-    route('GET', '/apps/:app/:id', (req, res, { app, id }) => {
+    route('GET', '/apps/:app/:id', 'read', (req, res, { app, id }) => {
       const lease = this.#registry.get(appOf(app), id ?? '');
       if (lease === undefined) throw new HttpError(404, `no instance ${appOf(app)}/${id ?? ''}`);
       this.#sendDocument(req, res, { instance: encodeLease(lease) });
     });
-    route('PUT', '/apps/:app/:id', (_req, res, { app, id }, url) => {
+    route('PUT', '/apps/:app/:id', 'write', (_req, res, { app, id }, url) => {
       const outcome = this.#registry.renew(appOf(app), id ?? '', timestampParam(url));
       if (outcome === 'renewed') res.writeHead(200).end();
       else sendText(res, 404, renewRefusals[outcome]);
     });
-    route('DELETE', '/apps/:app/:id', (_req, res, { app, id }) => {
+    route('DELETE', '/apps/:app/:id', 'write', (_req, res, { app, id }) => {
       if (!this.#registry.cancel(appOf(app), id ?? '')) throw new HttpError(404, `no instance ${appOf(app)}/${id ?? ''}`);
       res.writeHead(200).end();
     });
-    route('PUT', '/apps/:app/:id/status', (_req, res, { app, id }, url) => {
+    route('PUT', '/apps/:app/:id/status', 'write', (_req, res, { app, id }, url) => {
       this.#requireInstance(app, id);
       const value = url.searchParams.get('value');
       if (value === null || value === '') throw new HttpError(400, `missing query parameter value: expected one of ${statusNames.join(', ')}`);
@@ -276,14 +282,14 @@ export class EurekaServer {
       this.#registry.setOverride(appOf(app), id ?? '', statusParam(value), lastDirty);
       res.writeHead(200).end();
     });
-    route('DELETE', '/apps/:app/:id/status', (_req, res, { app, id }, url) => {
+    route('DELETE', '/apps/:app/:id/status', 'write', (_req, res, { app, id }, url) => {
       this.#requireInstance(app, id);
       const value = url.searchParams.get('value');
       const status = value === null || value === '' ? undefined : statusParam(value);
       this.#registry.removeOverride(appOf(app), id ?? '', status, timestampParam(url));
       res.writeHead(200).end();
     });
-    route('PUT', '/apps/:app/:id/metadata', (_req, res, { app, id }, url) => {
+    route('PUT', '/apps/:app/:id/metadata', 'write', (_req, res, { app, id }, url) => {
       this.#requireInstance(app, id);
       const entries: Record<string, string> = {};
       for (const [key, value] of url.searchParams) {
@@ -293,13 +299,37 @@ export class EurekaServer {
       this.#registry.updateMetadata(appOf(app), id ?? '', entries);
       res.writeHead(200).end();
     });
-    route('GET', '/instances/:id', (req, res, { id }) => {
+    route('GET', '/instances/:id', 'read', (req, res, { id }) => {
       const lease = this.#registry.findById(id ?? '');
       if (lease === undefined) throw new HttpError(404, `no instance with id ${id ?? ''}`);
       this.#sendDocument(req, res, { instance: encodeLease(lease) });
     });
-    route('GET', '/vips/:vip', (req, res, { vip }) => this.#sendVip(req, res, vip ?? '', false));
-    route('GET', '/svips/:svip', (req, res, { svip }) => this.#sendVip(req, res, svip ?? '', true));
+    route('GET', '/vips/:vip', 'read', (req, res, { vip }) => this.#sendVip(req, res, vip ?? '', false));
+    route('GET', '/svips/:svip', 'read', (req, res, { svip }) => this.#sendVip(req, res, svip ?? '', true));
+  }
+
+  /**
+   * Runs a handler once the request's token allows it. A refusal is answered before the body is read or
+   * anything is looked up, so a refused request changes nothing and learns nothing of the registry.
+   */
+  #guarded(req: IncomingMessage, res: ServerResponse, params: RouteParams, url: URL, kind: Access, handler: Handler): unknown {
+    const { access, logger } = this.options;
+    try {
+      if (kind === 'write') access.authorizeWrite(req.headers, appOf(params.app));
+      else access.authorizeRead(req.headers);
+    } catch (error) {
+      if (error instanceof HttpError) {
+        // The request's body is left unread: drain it so the connection can be reused.
+        req.resume();
+        logger.warn(`refused ${req.method ?? ''} ${url.pathname} from ${req.socket.remoteAddress ?? 'unknown'} (${error.status}): ${error.message}`, {
+          method: req.method,
+          path: url.pathname,
+          status: error.status,
+        });
+      }
+      throw error;
+    }
+    return handler(req, res, params, url);
   }
 
   #requireInstance(app: string | undefined, id: string | undefined): void {

@@ -3,6 +3,8 @@ import { systemClock } from '../../common/Clock.js';
 import type { Logger } from '../../common/Logger.js';
 import { silentLogger } from '../../common/Logger.js';
 import { durationMs, invalidOption, port as portOption, positiveInt } from '../../internal/validate.js';
+import { resolveRegistryAccess } from './RegistryAccess.js';
+import type { RegistryAccess } from './RegistryAccess.js';
 
 /** Options of {@link EurekaServer}, the development Eureka server. */
 export interface EurekaServerOptions {
@@ -55,11 +57,35 @@ export interface EurekaServerOptions {
    */
   readonly clock?: Clock;
   /**
-   * Receives one `info` line per registration, status change, cancellation and eviction, and `debug` lines
-   * for renewals.
+   * Receives one `info` line per registration, status change, cancellation and eviction, `debug` lines for
+   * renewals, and a `warn` line per request refused for its token.
    * @default silentLogger
    */
   readonly logger?: Logger;
+  /**
+   * Owner tokens by application name (any case), e.g. from `loadRegistryTokens()`. With them, registering,
+   * renewing, changing the status or metadata of, and cancelling an application's instances need that
+   * application's token (401 without one, 403 with another); reads stay open unless `readToken` is set.
+   * @default none: anyone may write anything, as on a plain Eureka server
+   */
+  readonly ownerTokens?: Readonly<Record<string, string>>;
+  /**
+   * A token every read needs (the read token or any owner token is accepted).
+   * @default none: reads are open
+   */
+  readonly readToken?: string;
+  /**
+   * The header a token comes in: `authorization` carries `Bearer <token>`, any other header the token alone.
+   * `X-Karyon-Registry-Token: <token>` is accepted too, whatever this is.
+   * @default 'authorization'
+   */
+  readonly tokenHeader?: string;
+  /**
+   * With owner tokens, whether an application that has none may be written by anyone. Off, such an
+   * application cannot be written at all (403), so no one can slip an unknown application in.
+   * @default false
+   */
+  readonly allowUnlistedApps?: boolean;
 }
 
 /** {@link EurekaServerOptions} with defaults filled and values checked. */
@@ -84,11 +110,13 @@ export interface ResolvedEurekaServerOptions {
   readonly clock: Clock;
   /** The logger. */
   readonly logger: Logger;
+  /** Who may write and read: the owner tokens and read token as digests, never the tokens. */
+  readonly access: RegistryAccess;
 }
 
 /**
  * Fills the defaults of {@link EurekaServerOptions} and validates them, without touching the caller's object.
- * @throws KaryonError `ERR_INVALID_OPTION` naming the option, what was expected and what was given.
+ * @throws KaryonError `ERR_INVALID_OPTION` naming the option, what was expected and what was given (never a token).
  */
 export function resolveEurekaServerOptions(options: EurekaServerOptions = {}): ResolvedEurekaServerOptions {
   if (options.host !== undefined && (typeof options.host !== 'string' || options.host.trim() === '')) {
@@ -105,6 +133,7 @@ export function resolveEurekaServerOptions(options: EurekaServerOptions = {}): R
     closeTimeoutMs: durationMs('closeTimeoutMs', options.closeTimeoutMs, 1000),
     clock: options.clock ?? systemClock,
     logger: options.logger ?? silentLogger,
+    access: resolveRegistryAccess(options),
   });
 }
 

@@ -4,3 +4,7 @@ export type { EurekaServerOptions, ResolvedEurekaServerOptions } from './EurekaS
 export { leaseExpiresAt } from './EurekaLease.js';
 export type { EurekaLease } from './EurekaLease.js';
 export type { RegisteredDataCenter } from './parseRegistration.js';
+export { RegistryAccess, registryTokenHeader, resolveRegistryAccess } from './RegistryAccess.js';
+export type { RegistryAccessSettings } from './RegistryAccess.js';
+export { loadRegistryTokens } from './loadRegistryTokens.js';
+export type { RegistryTokenSources, RegistryTokens } from './loadRegistryTokens.js';
