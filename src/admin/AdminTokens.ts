@@ -29,12 +29,37 @@ export interface AdminPrincipal {
   readonly role: AdminRole | undefined;
 }
 
-/** What {@link AdminTokenSet.identify} made of an `Authorization` header. */
+/**
+ * What {@link AdminTokenSet.identify} made of an `Authorization` header: none, not a bearer token, a token that
+ * matches none, or the principal of the token that matched.
+ */
 export type AdminTokenCheck =
-  | { readonly kind: 'missing' }
-  | { readonly kind: 'malformed' }
-  | { readonly kind: 'wrong' }
-  | { readonly kind: 'valid'; readonly principal: AdminPrincipal };
+  | {
+      /** No credentials at all. */
+      readonly kind: 'missing';
+    }
+  | {
+      /** Credentials, but not `Bearer <token>`. */
+      readonly kind: 'malformed';
+    }
+  | {
+      /** A bearer token that matches no configured token. */
+      readonly kind: 'wrong';
+    }
+  | {
+      /** A configured token. */
+      readonly kind: 'valid';
+      /** Its name and role. */
+      readonly principal: AdminPrincipal;
+    };
+
+/** A token's holder as it may be shown: its name and role, never the token. */
+export interface AdminTokenHolder {
+  /** The token's name. */
+  readonly name: string;
+  /** The token's role. */
+  readonly role: AdminRole;
+}
 
 /** Names the audit log uses for callers without a token; a token may not take them. */
 const reservedNames = new Set(['loopback', 'anonymous']);
@@ -70,7 +95,7 @@ export class AdminTokenSet {
   }
 
   /** The name and role of each token (never the token). */
-  get holders(): readonly { readonly name: string; readonly role: AdminRole }[] {
+  get holders(): readonly AdminTokenHolder[] {
     return this.#entries.map(({ name, role }) => ({ name, role }));
   }
 

@@ -11,7 +11,7 @@ export type {
   ResolvedAdminRateLimit,
 } from './AdminServer.js';
 export { AdminTokenSet, adminRoles, loadAdminTokens, resolveAdminTokens } from './AdminTokens.js';
-export type { AdminPrincipal, AdminRole, AdminTokenCheck, AdminTokenOptions, AdminTokenSources } from './AdminTokens.js';
+export type { AdminPrincipal, AdminRole, AdminTokenCheck, AdminTokenHolder, AdminTokenOptions, AdminTokenSources } from './AdminTokens.js';
 export { AuditLog } from './AuditLog.js';
 export type {
   AuditChange,

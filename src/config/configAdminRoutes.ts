@@ -12,7 +12,10 @@ export interface ConfigRouteContext {
    * The admin server's audit log, where a mutation records what it changed (values masked as `GET /config`
    * masks them); absent on targets that keep none.
    */
-  readonly audit?: { record(change: { readonly action?: string; readonly before?: unknown; readonly after?: unknown }): void };
+  readonly audit?: {
+    /** Records the change's action and the state before and after it; later calls merge into earlier ones. */
+    record(change: { readonly action?: string; readonly before?: unknown; readonly after?: unknown }): void;
+  };
 }
 
 /**
