@@ -25,3 +25,7 @@ export type {
   ResolvedAuditLogOptions,
 } from './AuditLog.js';
 export type { AdminServiceView, StatusReport, TransitionRecord } from './types.js';
+export { adminUiContentSecurityPolicy, adminUiRoutes, resolveAdminUiOptions } from './uiRoutes.js';
+export type { AdminUiOptions, AdminUiRouteTarget, ResolvedAdminUiOptions } from './uiRoutes.js';
+export { registryAdminRoutes, registryReport } from './registryRoutes.js';
+export type { RegistryAdminRoutes, RegistryAppView, RegistryInstanceView, RegistryReport, RegistryRouteTarget } from './registryRoutes.js';
