@@ -227,6 +227,8 @@ export class AdminServer implements AsyncDisposable {
   async #serve(req: IncomingMessage, res: ServerResponse, params: Readonly<Record<string, string>>, url: URL, route: RouteInfo): Promise<void> {
     const remote = req.socket.remoteAddress ?? 'unknown';
     const { principal, denial } = this.#authorize(req, route, remote);
+    // A refused request's body is never read: drain it, so the connection stays usable for the next request.
+    if (denial !== undefined) req.resume();
     if (!route.mutation) {
       if (denial !== undefined) throw denial;
       await route.handler(req, res, params, url, this.#context(req, principal, ignoreRecord));
