@@ -240,7 +240,7 @@ describe('shadow traffic: bounds and the kill switch', () => {
     await settle(clock);
     expect(peers.callsTo(SHADOW).map((c) => c.path)).toEqual(['/0', '/1']);
     expect(shadow.report().targets).toEqual([
-      { vip: 'next', sent: 2, dropped: 5, failed: 0, aborted: 0, compared: 0, matches: 0, mismatches: 0, inFlight: 2, queued: 3 },
+      { vip: 'next', sent: 2, dropped: 5, failed: 0, aborted: 0, compared: 0, matches: 0, mismatches: 0, inFlight: 2, queued: 3, breaker: 'CLOSED' },
     ]);
     answers[0]!(jsonResponse({}));
     await settle(clock);
@@ -307,6 +307,33 @@ describe('shadow traffic: bounds and the kill switch', () => {
     await settle(clock);
     expect(peers.callsTo(OTHER_SHADOW).map((c) => c.path)).toEqual(['/moved']);
     expect(shadow.report().targets.map((t) => t.vip)).toEqual(['other']);
+  });
+
+  it("a dead shadow opens its client's breaker: copies then fail at once, without a connection attempt, until a probe", async () => {
+    const { clock, peers, client, shadow, registry } = await setup({ vip: 'gone' });
+    await registry.register(descriptor('g1', 'gone', 4001), 'UP'); // nothing answers on 4001: refused
+    for (let i = 0; i < 30; i++) {
+      await get(client, `/${i}`);
+      await settle(clock);
+    }
+    // Hystrix's defaults: 20 calls in the window, half of them failing, open the circuit.
+    expect(peers.callsTo(4001)).toHaveLength(20);
+    expect(shadow.report().targets[0]).toMatchObject({ vip: 'gone', sent: 30, failed: 30, breaker: 'OPEN' });
+    await clock.advanceAsync(5000); // the sleep window: the next copy is the probe
+    await get(client, '/probe');
+    await settle(clock);
+    expect(peers.callsTo(4001)).toHaveLength(21);
+    expect(shadow.report().targets[0]).toMatchObject({ failed: 31, breaker: 'OPEN' });
+
+    const unguarded = createShadowTraffic({ registry, vip: 'gone', clock, client: { transport: peers.fetch, breaker: false } });
+    closers.push(() => unguarded.close());
+    const guardedCalls = peers.callsTo(4001).length;
+    for (let i = 0; i < 30; i++) {
+      await unguarded.teeCall({ path: '/u' }, () => client.request({ path: '/u' }));
+      await settle(clock);
+    }
+    expect(peers.callsTo(4001).length - guardedCalls).toBe(30);
+    expect(unguarded.report().targets[0]).toMatchObject({ failed: 30, breaker: null });
   });
 
   it('rejects bad settings, naming them, and keeps the settings in force', async () => {

@@ -136,8 +136,11 @@ export interface ShadowTrafficOptions extends ShadowSettings {
   /** The registry the shadow VIPs are found in. */
   readonly registry: ServiceRegistry;
   /**
-   * Options of the clients that send the copies (one per shadow VIP, and one for the noise VIP).
-   * @default the client defaults, with `retries: false`
+   * Options of the clients that send the copies (one per shadow VIP, and one for the noise VIP). Each has a
+   * breaker (`breaker: false` for none): once a dead or failing shadow opens it, copies fail at once without
+   * a connection attempt, until a probe succeeds. A 5xx answer counts as a failure, so a shadow that fails
+   * most requests is short-circuited too.
+   * @default the client defaults, with `retries: false` and a breaker on Hystrix's defaults
    */
   readonly client?: Omit<ServiceClientOptions, 'shadow'>;
   /**

@@ -50,6 +50,7 @@ export class ShadowTarget {
       mismatches: this.mismatches,
       inFlight: this.queue.inFlight,
       queued: this.queue.queued,
+      breaker: this.client.command?.state ?? null,
     };
   }
 }

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { CommandRegistry } from '../../breaker/CommandRegistry.js';
 import type { Clock } from '../../common/Clock.js';
 import { systemClock } from '../../common/Clock.js';
 import { KaryonError } from '../../common/KaryonError.js';
@@ -150,6 +151,9 @@ export class ShadowTraffic implements AsyncDisposable {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #random: () => number;
+  // The shadow clients' breakers, apart from the service's: a client of the noise VIP may share its VIP,
+  // and so its command name, with one of the service's real clients.
+  readonly #commands: CommandRegistry;
   readonly #comparator = new ResponseComparator();
   readonly #targets = new Map<string, ShadowTarget>();
   readonly #retiring = new Set<Promise<void>>();
@@ -176,6 +180,7 @@ export class ShadowTraffic implements AsyncDisposable {
     this.#logger = logger ?? silentLogger;
     this.#random = random ?? Math.random;
     this.#metrics = metrics;
+    this.#commands = new CommandRegistry({ group: 'shadow', clock: this.#clock, logger: this.#logger });
     const { shadow: _ignored, ...clientOptions } = (client ?? {}) as ServiceClientOptions;
     // A copy is sent once: a retry would multiply the load on the shadow when it struggles.
     this.#clientOptions = { retries: false, clock: this.#clock, logger: this.#logger, ...clientOptions };
@@ -369,7 +374,7 @@ export class ShadowTraffic implements AsyncDisposable {
       const targets = [...this.#targets.values()];
       if (this.#noise !== undefined) targets.push(this.#noise);
       for (const target of targets) target.queue.close(reason);
-      this.#closing = Promise.all([...targets.map((target) => target.client.close()), ...this.#retiring]).then(noop);
+      this.#closing = Promise.all([...targets.map((target) => target.client.close()), ...this.#retiring]).then(() => this.#commands.close());
     }
     return this.#closing;
   }
@@ -578,7 +583,9 @@ export class ShadowTraffic implements AsyncDisposable {
   }
 
   #client(vip: string): ServiceClient {
-    return createServiceClient({ ...this.#clientOptions, registry: this.#registry, vip });
+    // With a breaker (unless `client.breaker` is false), a dead shadow costs no connection attempt per copy
+    // once its circuit opens: short-circuited copies fail at once and are counted as failed.
+    return createServiceClient({ ...this.#clientOptions, registry: this.#registry, vip, commands: this.#commands });
   }
 
   #retire(target: ShadowTarget, why: string): void {

@@ -48,6 +48,8 @@ export interface ShadowTargetReport {
   readonly inFlight: number;
   /** Copies waiting for a slot now. */
   readonly queued: number;
+  /** The state of the client's breaker (`CLOSED`, `OPEN`, `HALF_OPEN`), or null without one. */
+  readonly breaker: string | null;
 }
 
 /** Noise learning as the admin API shows it. */
