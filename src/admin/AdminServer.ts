@@ -297,14 +297,15 @@ export class AdminServer implements AsyncDisposable {
       const what = needs === 'operate' ? 'mutations are' : 'reads are protected, and';
       return { principal: asNeeded, denial: new HttpError(403, `${what} accepted from loopback only when no admin token is configured`) };
     }
-    const check = tokens.identify(req.headers.authorization);
-    if (check.kind === 'missing') {
+    const header = req.headers.authorization;
+    if (header === undefined || header.trim() === '') {
       return { principal: asNeeded, denial: new HttpError(401, `missing bearer token: this needs a token with the ${needs} role`, { 'www-authenticate': bearerChallenge }) };
     }
     const wait = this.#authFailureLimiter?.check(remote) ?? 0;
     if (wait > 0) {
       return { principal: asNeeded, denial: tooMany(`too many wrong tokens from ${remote}`, wait) };
     }
+    const check = tokens.identify(header);
     if (check.kind !== 'valid') {
       this.#authFailureLimiter?.take(remote);
       const reason = check.kind === 'malformed' ? 'expected Authorization: Bearer <token>' : 'wrong bearer token';
