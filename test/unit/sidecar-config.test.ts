@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -89,6 +89,11 @@ describe('loadSidecarConfig', () => {
     await config.config.start();
     expect(config.config.get('greeting' as never)).toBe('hey');
     await config.config.close();
+  });
+
+  it('are all documented in docs/sidecar.md, with their environment variables', () => {
+    const doc = readFileSync(new URL('../../docs/sidecar.md', import.meta.url), 'utf8');
+    for (const entry of sidecarConfigKeys) expect(doc).toContain(`| \`${entry.key}\` | ${entry.env.map((name) => `\`${name}\``).join(', ')} |`);
   });
 
   it('names every key with its environment variables', () => {
