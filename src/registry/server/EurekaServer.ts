@@ -30,7 +30,8 @@ type Access = 'read' | 'write';
  * A development Eureka server: in memory, speaking the Eureka REST JSON protocol under `/eureka/apps/...` and
  * `/eureka/v2/apps/...` as Netflix and Spring Cloud servers do, with their status rules, leases, eviction,
  * deltas and `apps__hashcode`, so real Eureka clients (ours, eureka-js-client, the Java client) can be run
- * against it. Not a production registry: no replication, no self-preservation, no XML.
+ * against it. Not a production registry: no replication, no self-preservation, no XML. With `ownerTokens`, only
+ * an application's owner may write its instances (and with `readToken`, reads need a token too).
  *
  * @example
  * ```ts
