@@ -80,6 +80,8 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #exit: ProcessExit | undefined;
+  /** Set once the readiness wait of the start has passed: a later exit stops the sidecar. */
+  #ready = false;
   #outcome: SidecarOutcome | undefined;
   readonly #finished: Promise<SidecarOutcome>;
   #settle: (outcome: SidecarOutcome) => void = () => undefined;
@@ -258,6 +260,8 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
       this.#logger.info(`sidecar for ${o.name} listening on ${this.#server.url ?? ''}${this.#relay === undefined ? '' : `, statsd relay on udp ${o.statsdRelay?.host ?? ''}:${this.#relay.port ?? ''}`}`);
       await this.#service.start(signal);
     } catch (error) {
+      // Interrupted by stop(): the stop finishes the sidecar, with its own outcome.
+      if (this.#stopping !== undefined) throw error;
       await this.#closeEndpoints();
       await this.#process?.close();
       this.#finish(this.#exit === undefined ? { reason: 'failed', exit: undefined, error, exitCode: 1 } : { reason: 'process-exited', exit: this.#exit, error, exitCode: exitCodeOf(this.#exit) || 1 });
@@ -368,7 +372,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
       }
       this.#exit = exit;
       if (this.#stopping !== undefined) return;
-      if (this.#service.status === 'STARTING') {
+      if (!this.#ready) {
         // The readiness wait sees it and fails the start.
         this.#logger.error(`${what} before it was ready`);
         return;
@@ -421,6 +425,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
       );
       this.#failIfProcessEnded();
       if (this.#readiness.every((check) => (streaks.get(check.name) ?? 0) >= (check.options.successBeforePassing ?? 1))) {
+        this.#ready = true;
         this.#logger.info(`${o.name} is ready after ${this.#clock.now() - started} ms`);
         return;
       }

@@ -307,6 +307,21 @@ describe('sidecar with a real child process', () => {
     expect(sidecar.service.status).toBe('FAILED');
   });
 
+  it('stops in order when stopped while it waits for readiness, and closes twice without harm', async () => {
+    const { sidecar, port, output } = await makeSidecar('interrupted', undefined, { READY_AFTER_MS: '60000' });
+    const starting = sidecar.start();
+    await waitFor(async () => (await eurekaStatus('interrupted', `interrupted-${port}`)) === 'STARTING', 10_000, 'STARTING');
+    await waitFor(() => output.text.includes(`upstream ${port} listening`), 10_000, 'the process to listen');
+    const exits: boolean[] = [];
+    sidecar.on('processExit', (exit) => exits.push(exit.requested));
+    await Promise.all([sidecar.stop(), sidecar.close(), sidecar[Symbol.asyncDispose]()]);
+    await expect(starting).rejects.toMatchObject({ code: 'ERR_START_ABORTED' });
+    expect(await sidecar.finished).toMatchObject({ reason: 'stopped', exitCode: 0 });
+    expect(exits).toEqual([true]);
+    expect(sidecar.service.status).toBe('STOPPED');
+    expect(await eurekaStatus('interrupted', `interrupted-${port}`)).toBeUndefined();
+  });
+
   it('waits for a TTL readiness check the application reports to over HTTP', async () => {
     const { sidecar } = await makeSidecar('ttl', (base) => ({ ...base, checks: [{ name: 'app', ttlMs: 5000 }] }));
     const starting = sidecar.start();
