@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { isKaryonError } from '../common/KaryonError.js';
 import type { ErrorCode } from '../common/KaryonError.js';
 import type { Logger } from '../common/Logger.js';
@@ -103,8 +102,16 @@ export class EgressProxy {
       headers['x-karyon-instance'] = response.instanceId;
       res.writeHead(response.statusCode, headers);
       const upstream = response.body;
-      if (upstream instanceof Readable) await pipeline(upstream, res);
-      else {
+      if (upstream instanceof Readable) {
+        // pipe() rather than stream.pipeline(): pipeline makes and aborts an AbortController per call, which
+        // cost a twentieth of the proxy's CPU. The two handlers are what pipeline would add: an upstream
+        // failure cuts the response, a caller gone frees the upstream connection.
+        upstream.once('error', () => res.destroy());
+        res.once('close', () => {
+          if (!upstream.readableEnded) upstream.destroy();
+        });
+        upstream.pipe(res);
+      } else {
         for await (const chunk of upstream) res.write(chunk);
         res.end();
       }

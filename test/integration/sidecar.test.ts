@@ -213,6 +213,23 @@ describe('sidecar with a real child process', () => {
     expect((await request(`${base}/ping`, { method: 'POST' })).statusCode).toBe(405);
   });
 
+  it('proxies large and chunked bodies both ways, streaming what it does not buffer', async () => {
+    const { sidecar, port } = await makeSidecar('bulk', (base) => ({ ...base, proxy: { maxBufferedBodyBytes: 1024 } }));
+    await sidecar.start();
+    await waitFor(async () => (await get(`${sidecar.url!}/instances?vip=bulk`)).text.includes('"UP"'), 10_000, 'discovery');
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    const sized = await request(`${sidecar.url!}/bulk/upload`, { method: 'PUT', body: big });
+    const echoed = (await sized.body.json()) as { body: string; port: number };
+    expect(sized.statusCode).toBe(200);
+    expect(echoed.body.length).toBe(big.length);
+    expect(echoed.port).toBe(port);
+    async function* chunks() {
+      for (let i = 0; i < 50; i++) yield Buffer.from(`chunk-${i};`);
+    }
+    const chunked = await request(`${sidecar.url!}/bulk/chunked`, { method: 'POST', body: chunks() });
+    expect(((await chunked.body.json()) as { body: string }).body).toBe(Array.from({ length: 50 }, (_, i) => `chunk-${i};`).join(''));
+  });
+
   it('keeps a process that takes 2 s to become ready STARTING until then', async () => {
     const { sidecar, port } = await makeSidecar('slow', undefined, { READY_AFTER_MS: '2000' });
     let spawnedAt = 0;
