@@ -165,6 +165,31 @@ describe('shadow middleware (node:http)', () => {
     expect(differences.find((d) => d.path === '/array')!.primary).toEqual({ status: 200, headers: { 'content-type': 'text/plain', 'x-version': '2' }, body: 'ABCDE' });
   });
 
+  it('compares HEAD and 204 answers without the body node:http drops, and copies once however many adapters see the request', async () => {
+    const registry = new InMemoryRegistry();
+    const received = await shadowServer(registry, (req, res) => {
+      res.writeHead(req.url === '/empty' ? 204 : 200, { 'content-type': 'text/plain' });
+      res.end();
+    });
+    const shadow = shadowOf(registry, { compare: true });
+    const handler: RequestListener = (req, res) => {
+      res.writeHead(req.url === '/empty' ? 204 : 200, { 'content-type': 'text/plain' });
+      res.end('a body node:http does not send for HEAD or 204');
+    };
+    // The same shadow traffic twice on one server (a middleware and an adapter, say): one copy per request.
+    const twice = shadowMiddleware(shadow)(shadowMiddleware(shadow)(handler));
+    const port = await listen(createServer(twice));
+    const head = await request(`http://127.0.0.1:${port}/head`, { method: 'HEAD' });
+    expect(head.statusCode).toBe(200);
+    await head.body.dump();
+    const empty = await request(`http://127.0.0.1:${port}/empty`);
+    expect(empty.statusCode).toBe(204);
+    expect(await empty.body.text()).toBe('');
+    await waitFor(() => shadow.report().targets[0]!.compared === 2, 10_000, 'two comparisons');
+    expect(received.map((r) => `${r.method} ${r.url}`)).toEqual(['HEAD /head', 'GET /empty']);
+    expect(shadow.report().targets[0]).toMatchObject({ sent: 2, matches: 2, mismatches: 0 });
+  });
+
   it('does not copy bodies over the limit (declared or chunked) nor bodies the handler left unread, and counts them', async () => {
     const registry = new InMemoryRegistry();
     const received = await shadowServer(registry);

@@ -152,6 +152,12 @@ describe('shadow traffic: copies', () => {
     await settle(clock);
     expect(peers.callsTo(SHADOW).map((c) => c.path)).toEqual(['/gone']);
     expect(peers.callsTo(OTHER_SHADOW).map((c) => c.path)).toEqual(['/gone']);
+    // A call the client refuses itself (closed, or a bad request) was never made: it is not copied.
+    await expect(client.request({ path: '/x', method: 'BAD METHOD' })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    await client.close();
+    await expect(client.request({ path: '/closed' })).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
+    await settle(clock);
+    expect(peers.callsTo(SHADOW).map((c) => c.path)).toEqual(['/gone']);
   });
 
   it('copies the bytes of a Uint8Array body as they were when the call started', async () => {

@@ -35,9 +35,16 @@ export function pickHeaders(headers: ResponseHeaders, wanted: readonly string[])
 
 /**
  * Reads a body, keeping at most `limit` bytes: past the limit the rest is still read (so the connection
- * can be reused) but not kept, and the result is undefined.
+ * can be reused) but not kept, and the result is undefined. `headers` give the declared length, when any.
  */
-export async function readCapped(body: ResponseBody, limit: number): Promise<Buffer | undefined> {
+export async function readCapped(body: ResponseBody, limit: number, headers: ResponseHeaders): Promise<Buffer | undefined> {
+  const declared = Number(headerText(headers['content-length']) ?? Number.NaN);
+  if (declared > limit) {
+    await body.dump();
+    return undefined;
+  }
+  // A length that fits is read in one call, without iterating.
+  if (declared >= 0) return Buffer.from(await body.arrayBuffer());
   const chunks: Buffer[] = [];
   let size = 0;
   let over = false;

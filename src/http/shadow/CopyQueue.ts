@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events';
+
 /** Work queued by {@link CopyQueue}. */
 export interface CopyTask {
   /** Does the work; `signal` aborts when the queue is cleared. Never rejects (failures are the task's to count). */
@@ -22,9 +24,19 @@ export interface CopyQueueLimits {
 export class CopyQueue {
   readonly #limits: () => CopyQueueLimits;
   readonly #waiting: CopyTask[] = [];
-  readonly #running = new Set<AbortController>();
+  // Running tasks are only ever aborted all at once (kill switch, close), so they share one controller per
+  // generation: an AbortController per task would cost about as much as a tenth of the copy itself.
+  #generation = CopyQueue.#controller();
+  #running = 0;
   #scheduled = false;
   #closed = false;
+
+  static #controller(): AbortController {
+    const controller = new AbortController();
+    // Every copy in flight listens on it: that is expected, not a leak.
+    setMaxListeners(0, controller.signal);
+    return controller;
+  }
 
   /** @param limits - returns the current limits */
   constructor(limits: () => CopyQueueLimits) {
@@ -33,7 +45,7 @@ export class CopyQueue {
 
   /** Tasks running now. */
   get inFlight(): number {
-    return this.#running.size;
+    return this.#running;
   }
 
   /** Tasks waiting now. */
@@ -44,7 +56,7 @@ export class CopyQueue {
   /** Accepts the task when a slot or a queue place is free; false when it does not fit (or the queue is closed). */
   offer(task: CopyTask): boolean {
     const { maxConcurrent, maxQueue } = this.#limits();
-    if (this.#closed || this.#running.size + this.#waiting.length >= maxConcurrent + maxQueue) return false;
+    if (this.#closed || this.#running + this.#waiting.length >= maxConcurrent + maxQueue) return false;
     this.#waiting.push(task);
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -57,7 +69,7 @@ export class CopyQueue {
   trim(): void {
     const { maxConcurrent, maxQueue } = this.#limits();
     // The oldest go first: they are the stalest copies of traffic.
-    while (this.#waiting.length > 0 && this.#running.size + this.#waiting.length > maxConcurrent + maxQueue) {
+    while (this.#waiting.length > 0 && this.#running + this.#waiting.length > maxConcurrent + maxQueue) {
       (this.#waiting.shift() as CopyTask).drop();
     }
   }
@@ -65,7 +77,9 @@ export class CopyQueue {
   /** Drops every waiting task and aborts every running one (the kill switch). */
   clear(reason: Error): void {
     for (const task of this.#waiting.splice(0)) task.drop();
-    for (const controller of this.#running) controller.abort(reason);
+    if (this.#running === 0) return;
+    this.#generation.abort(reason);
+    this.#generation = CopyQueue.#controller();
   }
 
   /** Clears and refuses further tasks. */
@@ -77,23 +91,23 @@ export class CopyQueue {
   readonly #pump = (): void => {
     this.#scheduled = false;
     const { maxConcurrent } = this.#limits();
-    while (this.#running.size < maxConcurrent && this.#waiting.length > 0) this.#start(this.#waiting.shift() as CopyTask);
+    while (this.#running < maxConcurrent && this.#waiting.length > 0) this.#start(this.#waiting.shift() as CopyTask);
+  };
+
+  readonly #done = (): void => {
+    this.#running--;
+    if (!this.#closed) this.#pump();
   };
 
   #start(task: CopyTask): void {
-    const controller = new AbortController();
-    this.#running.add(controller);
-    const done = (): void => {
-      this.#running.delete(controller);
-      if (!this.#closed) this.#pump();
-    };
+    this.#running++;
     let running: Promise<void>;
     try {
-      running = task.run(controller.signal);
+      running = task.run(this.#generation.signal);
     } catch {
-      done();
+      this.#done();
       return;
     }
-    running.then(done, done);
+    running.then(this.#done, this.#done);
   }
 }

@@ -41,27 +41,26 @@ const JSON_TYPE = /\bjson\b/i;
  * is parsed. A body that cannot be decoded counts as not kept.
  */
 export async function prepareResponse(captured: CapturedResponse, limit: number): Promise<PreparedResponse> {
-  const text = await decode(captured.body, captured.headers['content-encoding'], limit);
-  const base = { status: captured.status, headers: captured.headers };
-  if (text === undefined) return { ...base, kind: 'none', json: undefined, text: undefined };
-  if (JSON_TYPE.test(captured.headers['content-type'] ?? '')) {
+  const body = captured.body;
+  const encoding = (captured.headers['content-encoding'] ?? '').trim().toLowerCase();
+  // The common case (a body sent as is) is decoded without another promise.
+  const text = body === undefined || typeof body === 'string' ? body : encoding === '' || encoding === 'identity' ? body.toString('utf8') : await decompress(body, encoding, limit);
+  const { status, headers } = captured;
+  if (text === undefined) return { status, headers, kind: 'none', json: undefined, text: undefined };
+  if (JSON_TYPE.test(headers['content-type'] ?? '')) {
     try {
-      return { ...base, kind: 'json', json: JSON.parse(text) as unknown, text };
+      return { status, headers, kind: 'json', json: JSON.parse(text) as unknown, text };
     } catch {
       // Declared JSON but not JSON: compared as text, so the difference still shows.
     }
   }
-  return { ...base, kind: 'text', json: undefined, text };
+  return { status, headers, kind: 'text', json: undefined, text };
 }
 
-async function decode(body: Buffer | string | undefined, encoding: string | undefined, limit: number): Promise<string | undefined> {
-  if (body === undefined || typeof body === 'string') return body;
+async function decompress(body: Buffer, encoding: string, limit: number): Promise<string | undefined> {
   const options = { maxOutputLength: Math.max(16 * limit, 1024 * 1024) };
   try {
-    switch ((encoding ?? '').trim().toLowerCase()) {
-      case '':
-      case 'identity':
-        return body.toString('utf8');
+    switch (encoding) {
       case 'gzip':
       case 'x-gzip':
         return (await gunzipAsync(body, options)).toString('utf8');

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { CommandRegistry } from '../../breaker/CommandRegistry.js';
 import type { Clock } from '../../common/Clock.js';
 import { systemClock } from '../../common/Clock.js';
-import { KaryonError } from '../../common/KaryonError.js';
+import { KaryonError, isKaryonError } from '../../common/KaryonError.js';
 import type { Logger } from '../../common/Logger.js';
 import { silentLogger } from '../../common/Logger.js';
 import { errorMessage } from '../../internal/async.js';
@@ -63,8 +63,11 @@ interface ShadowJob {
   readonly compare: ResolvedShadowCompareOptions | undefined;
   /** The primary's answer, or undefined when not compared (or the primary call failed). */
   readonly primary: Promise<CapturedResponse> | undefined;
-  /** Stops waiting for the caller to read the primary's body (client-side copies). */
-  readonly abandonPrimary: () => void;
+  /**
+   * Stops waiting for the caller to read the primary's body (client-side copies); undefined when the primary's
+   * answer is whole already (server-side copies).
+   */
+  readonly abandonPrimary: (() => void) | undefined;
   /** The second answer of the current version, when this request was sampled for noise. */
   secondary?: Promise<CapturedResponse | undefined>;
   /** The primary's answer prepared once, whatever the number of shadow VIPs. */
@@ -163,6 +166,8 @@ export class ShadowTraffic implements AsyncDisposable {
   #noise: ShadowTarget | undefined;
   #sampled = 0;
   #closing: Promise<void> | undefined;
+  /** Marks the requests this shadow traffic observed, so two adapters on one server do not copy twice. */
+  readonly #observed = Symbol('karyon.shadow.observed');
 
   /** Use {@link createShadowTraffic}. */
   constructor(options: ShadowTrafficOptions) {
@@ -235,6 +240,9 @@ export class ShadowTraffic implements AsyncDisposable {
   observe(req: IncomingMessage, res: ServerResponse): void {
     const settings = this.#settings;
     if (!settings.enabled || this.#closing !== undefined) return;
+    const seen = req as unknown as Record<symbol, boolean>;
+    if (seen[this.#observed] === true) return;
+    seen[this.#observed] = true;
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     const headers = req.headers;
@@ -270,8 +278,8 @@ export class ShadowTraffic implements AsyncDisposable {
         headers: copied,
         body: body?.bytes(),
         compare,
-        primary: response === undefined ? undefined : Promise.resolve(response.result()),
-        abandonPrimary: noop,
+        primary: response === undefined ? undefined : Promise.resolve(response.result(method)),
+        abandonPrimary: undefined,
       });
     });
   }
@@ -310,7 +318,7 @@ export class ShadowTraffic implements AsyncDisposable {
     }
     const at = this.#clock.now();
     const headers = copyHeaders(source);
-    const job = (compare: ResolvedShadowCompareOptions | undefined, primary: Promise<CapturedResponse> | undefined, abandonPrimary: () => void): ShadowJob => ({
+    const job = (compare: ResolvedShadowCompareOptions | undefined, primary: Promise<CapturedResponse> | undefined, abandonPrimary?: () => void): ShadowJob => ({
       at,
       method,
       path,
@@ -324,7 +332,7 @@ export class ShadowTraffic implements AsyncDisposable {
       (response) => {
         const compare = this.#settings.compare;
         if (compare === undefined) {
-          this.#submit(job(undefined, undefined, noop));
+          this.#submit(job(undefined, undefined));
           return response;
         }
         const capturing = new CapturingBody(response.body, compare.maxBodyBytes);
@@ -337,8 +345,9 @@ export class ShadowTraffic implements AsyncDisposable {
         return wrapped;
       },
       (error: unknown) => {
-        // The shadow still meets the request; there is just no answer to compare it with.
-        this.#submit(job(undefined, undefined, noop));
+        // The shadow still meets the request (there is just no answer to compare it with), unless the
+        // client refused the call itself: closed, or a bad request.
+        if (!isKaryonError(error, 'ERR_INVALID_STATE') && !isKaryonError(error, 'ERR_INVALID_OPTION')) this.#submit(job(undefined, undefined));
         throw error;
       },
     );
@@ -450,7 +459,7 @@ export class ShadowTraffic implements AsyncDisposable {
     }
     let body: Buffer | undefined;
     try {
-      body = await readCapped(response.body, compare.maxBodyBytes);
+      body = await readCapped(response.body, compare.maxBodyBytes, response.headers);
     } catch (error) {
       if (signal.aborted) {
         this.#failed(target, signal, error);
@@ -511,9 +520,11 @@ export class ShadowTraffic implements AsyncDisposable {
   /** The primary's answer; a client-side caller gets `primaryWaitMs` to finish reading its body. */
   #awaitPrimary(job: ShadowJob, compare: ResolvedShadowCompareOptions, signal: AbortSignal): Promise<CapturedResponse | undefined> {
     const primary = job.primary;
+    const abandon = job.abandonPrimary;
     if (primary === undefined) return Promise.resolve(undefined);
+    if (abandon === undefined) return primary;
     return new Promise((resolve) => {
-      const timer = this.#clock.setTimeout(job.abandonPrimary, compare.primaryWaitMs).unref();
+      const timer = this.#clock.setTimeout(abandon, compare.primaryWaitMs).unref();
       const onAbort = (): void => {
         timer.clear();
         resolve(undefined);
@@ -536,7 +547,7 @@ export class ShadowTraffic implements AsyncDisposable {
           noise.sent++;
           try {
             const response = await noise.client.request(copyRequest(job, signal));
-            const body = await readCapped(response.body, compare.maxBodyBytes);
+            const body = await readCapped(response.body, compare.maxBodyBytes, response.headers);
             resolve({ status: response.statusCode, headers: pickHeaders(response.headers, wantedHeaders(compare.headers)), body });
           } catch (error) {
             if (signal.aborted) noise.aborted++;

@@ -103,15 +103,18 @@ export class ResponseCapture {
     };
   }
 
-  /** What was sent; call once the response finished. */
-  result(): CapturedResponse {
+  /** What was sent; call once the response finished. `method` is the request's. */
+  result(method: string): CapturedResponse {
     const res = this.#res;
     const headers: Record<string, string> = {};
     for (const name of this.#wanted) {
       const value = this.#headHeaders[name] ?? headerText(res.getHeader(name));
       if (value !== undefined) headers[name] = value;
     }
-    return { status: res.statusCode, headers, body: this.#over ? undefined : Buffer.concat(this.#chunks) };
+    const status = res.statusCode;
+    // node:http drops what a handler writes for these: the client got no body, and neither will the shadow's.
+    if (method === 'HEAD' || status === 204 || status === 304 || status < 200) return { status, headers, body: Buffer.alloc(0) };
+    return { status, headers, body: this.#over ? undefined : Buffer.concat(this.#chunks) };
   }
 
   #headers(given: unknown): void {
