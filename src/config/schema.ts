@@ -20,6 +20,10 @@ export interface KaryonSettings {
     readonly heartbeatIntervalMs: number;
     /** Registry fetch interval in ms (`KARYON_EUREKA_FETCH_MS`). */
     readonly registryFetchIntervalMs: number;
+    /** Token sent to the registry on every request (`KARYON_EUREKA_TOKEN`); null = none. */
+    readonly token: string | null;
+    /** Header carrying the token (`KARYON_EUREKA_TOKEN_HEADER`); null = `authorization` as a bearer token. */
+    readonly tokenHeader: string | null;
   };
   /** The lifecycle. */
   readonly lifecycle: {
@@ -32,6 +36,8 @@ export interface KaryonSettings {
     readonly port: number;
     /** Bearer token for mutations (`KARYON_ADMIN_TOKEN`); null = loopback only. */
     readonly token: string | null;
+    /** JSON file of named tokens with roles (`KARYON_ADMIN_TOKENS_FILE`); null = none. */
+    readonly tokensFile: string | null;
   };
   /** statsd. */
   readonly statsd: {
@@ -94,6 +100,8 @@ export const karyonSettingsSchema: convict.Schema<KaryonSettings> = {
     serviceUrls: { doc: 'Eureka service URLs; empty = in-memory registry', format: 'url-list', default: [], env: 'KARYON_EUREKA_URLS', arg: 'eureka-urls' },
     heartbeatIntervalMs: { doc: 'Heartbeat interval, ms', format: 'nat', default: 30_000, env: 'KARYON_EUREKA_HEARTBEAT_MS', arg: 'eureka-heartbeat-ms' },
     registryFetchIntervalMs: { doc: 'Registry fetch interval, ms', format: 'nat', default: 30_000, env: 'KARYON_EUREKA_FETCH_MS', arg: 'eureka-fetch-ms' },
+    token: { doc: 'Token sent to the registry on every request; none = no token', format: '*', default: null, nullable: true, sensitive: true, env: 'KARYON_EUREKA_TOKEN', arg: 'eureka-token' },
+    tokenHeader: { doc: 'Header carrying the registry token; none = authorization (bearer)', format: '*', default: null, nullable: true, env: 'KARYON_EUREKA_TOKEN_HEADER', arg: 'eureka-token-header' },
   },
   lifecycle: {
     deregistrationDelayMs: {
@@ -106,6 +114,7 @@ export const karyonSettingsSchema: convict.Schema<KaryonSettings> = {
   admin: {
     port: { doc: 'Admin port; 0 = ephemeral', format: 'port', default: 8077, env: 'KARYON_ADMIN_PORT', arg: 'admin-port' },
     token: { doc: 'Admin bearer token; none = mutations from loopback only', format: '*', default: null, nullable: true, sensitive: true, env: 'KARYON_ADMIN_TOKEN', arg: 'admin-token' },
+    tokensFile: { doc: 'JSON file of named admin tokens with roles (read, operate)', format: '*', default: null, nullable: true, env: 'KARYON_ADMIN_TOKENS_FILE', arg: 'admin-tokens-file' },
   },
   statsd: {
     host: { doc: 'statsd host; none = metrics off', format: '*', default: null, nullable: true, env: 'KARYON_STATSD_HOST', arg: 'statsd-host' },

@@ -34,7 +34,7 @@ import { errorMessage, runWithTimeout, sleep } from '../internal/async.js';
 import { defaultIpAddress } from '../internal/net.js';
 import { durationMs, nonEmptyString, port as portOption } from '../internal/validate.js';
 import { createMetrics } from '../metrics/createMetrics.js';
-import { clientMetrics, configMetrics, healthMetrics, lifecycleMetrics, registryMetrics } from '../metrics/builtin.js';
+import { adminMetrics, clientMetrics, configMetrics, healthMetrics, lifecycleMetrics, registryMetrics } from '../metrics/builtin.js';
 import type { ClientMetrics, LifecycleMetrics } from '../metrics/builtin.js';
 import type { MetricsOptions } from '../metrics/MetricsOptions.js';
 import { metricsAdminRoutes } from '../metrics/metricsAdminRoutes.js';
@@ -366,6 +366,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
         : new AdminServer(this.#adminView(), resolveAdminOptions(options.admin ?? {}), {
             logger: this.#logger,
             clock: this.#clock,
+            auditMetrics: adminMetrics(this.#metrics),
           });
     this.#tracker = options.server === undefined ? undefined : new ServerTracker(options.server, this.#clock);
     this.#commands = new CommandRegistry({ group: this.#options.name, clock: this.#clock, logger: this.#logger });

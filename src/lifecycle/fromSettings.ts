@@ -1,10 +1,13 @@
+import { loadAdminTokens } from '../admin/AdminTokens.js';
+import type { AdminOptions } from '../admin/AdminOptions.js';
 import type { KaryonSettings } from '../config/schema.js';
 import type { ServiceOptions } from './Service.js';
 
 /**
  * Turns loaded {@link KaryonSettings} into {@link ServiceOptions}: name, port, zone, admin port and token,
- * deregistration delay, lease renewal interval, the Eureka client (when service URLs are set) and statsd
- * metrics. Spread your own options over the result.
+ * admin tokens (reading the tokens file), deregistration delay, lease renewal interval, the Eureka client
+ * (when service URLs are set, with its token) and statsd metrics.
+ * @throws KaryonError ERR_INVALID_CONFIG when the admin tokens file cannot be read or is invalid. Spread your own options over the result.
  *
  * @example
  * ```ts
@@ -14,6 +17,11 @@ import type { ServiceOptions } from './Service.js';
  */
 export function serviceOptionsFromSettings(settings: KaryonSettings): ServiceOptions {
   const { app, admin, lifecycle, eureka, statsd } = settings;
+  const adminOptions: AdminOptions = {
+    port: admin.port,
+    ...(admin.token === null ? {} : { token: admin.token }),
+    ...(admin.tokensFile === null ? {} : { tokens: loadAdminTokens({ file: admin.tokensFile }) }),
+  };
   return {
     ...(statsd.host === null ? {} : { metrics: { host: statsd.host, port: statsd.port } }),
     ...(eureka.serviceUrls.length === 0
@@ -24,13 +32,15 @@ export function serviceOptionsFromSettings(settings: KaryonSettings): ServiceOpt
               serviceUrls: eureka.serviceUrls,
               heartbeatIntervalMs: eureka.heartbeatIntervalMs,
               registryFetchIntervalMs: eureka.registryFetchIntervalMs,
+              ...(eureka.token === null ? {} : { token: eureka.token }),
+              ...(eureka.tokenHeader === null ? {} : { tokenHeader: eureka.tokenHeader }),
             },
           },
         }),
     name: app.name,
     port: app.port,
     zone: app.zone,
-    admin: admin.token === null ? { port: admin.port } : { port: admin.port, token: admin.token },
+    admin: adminOptions,
     lifecycle: lifecycle.deregistrationDelayMs === null ? {} : { deregistrationDelayMs: lifecycle.deregistrationDelayMs },
     lease: { renewalIntervalMs: eureka.heartbeatIntervalMs, durationMs: eureka.heartbeatIntervalMs * 3 },
   };

@@ -9,6 +9,7 @@ export { prometheusContentType } from './prometheusText.js';
 export { metricsAdminRoutes } from './metricsAdminRoutes.js';
 export type { MetricsRouteTarget } from './metricsAdminRoutes.js';
 export {
+  adminMetrics,
   breakerMetrics,
   builtinMetrics,
   clientMetrics,
@@ -19,6 +20,7 @@ export {
   statusClass,
 } from './builtin.js';
 export type {
+  AdminMetrics,
   BreakerMetrics,
   BuiltinMetric,
   BuiltinMetricKey,

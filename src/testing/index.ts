@@ -8,3 +8,5 @@ export type { InMemoryRegistryOptions } from '../registry/InMemoryRegistry.js';
 export { ManualClock } from './ManualClock.js';
 export { EurekaServer, resolveEurekaServerOptions } from '../registry/server/index.js';
 export type { EurekaLease, EurekaServerOptions, RegisteredDataCenter, ResolvedEurekaServerOptions } from '../registry/server/index.js';
+export { RegistryAccess, loadRegistryTokens, registryTokenHeader, resolveRegistryAccess } from '../registry/server/index.js';
+export type { RegistryAccessSettings, RegistryTokenSources, RegistryTokens } from '../registry/server/index.js';

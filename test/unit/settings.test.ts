@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSettings, serviceOptionsFromSettings } from '../../src/index.js';
 
@@ -16,13 +19,16 @@ describe('loadSettings', () => {
         KARYON_ADMIN_TOKEN: 's3cret',
         KARYON_STATSD_HOST: '127.0.0.1',
         KARYON_STATSD_PORT: '8126',
+        KARYON_EUREKA_TOKEN: 'team-a',
+        KARYON_EUREKA_TOKEN_HEADER: 'x-api-key',
+        KARYON_ADMIN_TOKENS_FILE: '/etc/karyon/tokens.json',
       },
     });
     expect(settings).toEqual({
       app: { name: 'greeter', port: 9090, zone: 'us-east-1a' },
-      eureka: { serviceUrls: ['http://a:8761/eureka', 'http://b:8761/eureka/v2'], heartbeatIntervalMs: 5000, registryFetchIntervalMs: 1000 },
+      eureka: { serviceUrls: ['http://a:8761/eureka', 'http://b:8761/eureka/v2'], heartbeatIntervalMs: 5000, registryFetchIntervalMs: 1000, token: 'team-a', tokenHeader: 'x-api-key' },
       lifecycle: { deregistrationDelayMs: 250 },
-      admin: { port: 0, token: 's3cret' },
+      admin: { port: 0, token: 's3cret', tokensFile: '/etc/karyon/tokens.json' },
       statsd: { host: '127.0.0.1', port: 8126 },
     });
     expect(Object.isFrozen(settings.app)).toBe(true);
@@ -32,9 +38,9 @@ describe('loadSettings', () => {
     const settings = loadSettings({ env: { KARYON_APP_NAME: 'greeter' } });
     expect(settings).toEqual({
       app: { name: 'greeter', port: 8080, zone: 'default' },
-      eureka: { serviceUrls: [], heartbeatIntervalMs: 30_000, registryFetchIntervalMs: 30_000 },
+      eureka: { serviceUrls: [], heartbeatIntervalMs: 30_000, registryFetchIntervalMs: 30_000, token: null, tokenHeader: null },
       lifecycle: { deregistrationDelayMs: null },
-      admin: { port: 8077, token: null },
+      admin: { port: 8077, token: null, tokensFile: null },
       statsd: { host: null, port: 8125 },
     });
   });
@@ -72,5 +78,19 @@ describe('loadSettings', () => {
       lifecycle: { deregistrationDelayMs: 5 },
       lease: { renewalIntervalMs: 30_000, durationMs: 90_000 },
     });
+  });
+
+  it('reads the admin tokens file and passes the Eureka token on', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'karyon-settings-'));
+    const file = join(dir, 'tokens.json');
+    writeFileSync(file, JSON.stringify([{ name: 'oncall', token: 'operate-secret-1', role: 'operate' }, { name: 'dash', token: 'read-secret-22', role: 'read' }]));
+    const options = serviceOptionsFromSettings(
+      loadSettings({
+        env: { KARYON_APP_NAME: 'greeter', KARYON_ADMIN_TOKENS_FILE: file, KARYON_EUREKA_URLS: 'http://e:8761/eureka', KARYON_EUREKA_TOKEN: 'team-a' },
+      }),
+    );
+    expect(options.admin).toMatchObject({ port: 8077, tokens: [{ name: 'oncall', role: 'operate' }, { name: 'dash', role: 'read' }] });
+    expect(options.registry).toMatchObject({ eureka: { serviceUrls: ['http://e:8761/eureka'], token: 'team-a' } });
+    expect(() => serviceOptionsFromSettings(loadSettings({ env: { KARYON_APP_NAME: 'x', KARYON_ADMIN_TOKENS_FILE: join(dir, 'missing.json') } }))).toThrow(/could not be read/);
   });
 });
