@@ -20,7 +20,7 @@ import { resolveSidecarOptions } from './SidecarOptions.js';
 import type { ResolvedSidecarCheck, ResolvedSidecarOptions, SidecarOptions } from './SidecarOptions.js';
 import { StatsdRelay } from './StatsdRelay.js';
 import { SpawnedProcess, WatchedProcess, describeExit, exitCodeOf } from './SupervisedProcess.js';
-import type { ProcessExit, SupervisedProcess } from './SupervisedProcess.js';
+import type { ProcessExit, ProcessStartInfo, SupervisedProcess } from './SupervisedProcess.js';
 
 /** Why a sidecar ended, and the exit code a command line should end with. */
 export interface SidecarOutcome {
@@ -37,7 +37,7 @@ export interface SidecarOutcome {
 /** The events of a {@link Sidecar}. */
 export interface SidecarEvents {
   /** The application's process started (or restarted). */
-  processStart: [info: { pid: number; restarts: number }];
+  processStart: [info: ProcessStartInfo];
   /** The application's process exited; `final` is false when a restart follows. */
   processExit: [exit: ProcessExit, final: boolean];
   /** The sidecar ended; the same outcome `finished` resolves with. */

@@ -258,6 +258,20 @@ export interface SidecarLifecycleOptions extends LifecycleOptions {
   readonly readinessPollMs?: number;
 }
 
+/** A Eureka client the sidecar's service makes, reports metrics of and closes. */
+export interface SidecarEurekaOption {
+  /** The Eureka client's options (`serviceUrls`, intervals...). */
+  readonly eureka: EurekaRegistryOptions;
+}
+
+/** The statsd relay's address, resolved. */
+export interface ResolvedStatsdRelay {
+  /** UDP port (0 = any free one). */
+  readonly port: number;
+  /** Address bound. */
+  readonly host: string;
+}
+
 /** Options of {@link createSidecar}. */
 export interface SidecarOptions {
   /** The application registered in Eureka. */
@@ -276,7 +290,7 @@ export interface SidecarOptions {
    * The registry: a `ServiceRegistry`, or `{ eureka: { serviceUrls, ... } }` for a Eureka client.
    * @default an in-memory registry
    */
-  readonly registry?: ServiceRegistry | { readonly eureka: EurekaRegistryOptions };
+  readonly registry?: ServiceRegistry | SidecarEurekaOption;
   /**
    * The admin server (health, status, OUT_OF_SERVICE, breakers, config, metrics), or false for none.
    * @default port 8077
@@ -387,7 +401,7 @@ export interface ResolvedSidecarOptions {
   /** Most proxied VIPs. */
   readonly maxVips: number;
   /** The relay, or undefined for none. */
-  readonly statsdRelay: { readonly port: number; readonly host: string } | undefined;
+  readonly statsdRelay: ResolvedStatsdRelay | undefined;
   /** Reload signal after a re-render, or undefined for none. */
   readonly reloadSignal: NodeJS.Signals | undefined;
   /** Time source. */

@@ -46,10 +46,18 @@ export interface ProcessReport {
   readonly lastExit: ProcessExit | undefined;
 }
 
+/** A supervised process that started (or restarted). */
+export interface ProcessStartInfo {
+  /** Its pid. */
+  readonly pid: number;
+  /** Restarts before this start. */
+  readonly restarts: number;
+}
+
 /** The events of a supervised process. */
 export interface SupervisedProcessEvents {
   /** It started (or restarted). */
-  start: [info: { pid: number; restarts: number }];
+  start: [info: ProcessStartInfo];
   /** It exited; `final` is false when a restart follows. */
   exit: [exit: ProcessExit, final: boolean];
 }

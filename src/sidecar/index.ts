@@ -6,6 +6,8 @@ export type {
   ResolvedSidecarCheck,
   ResolvedSidecarOptions,
   ResolvedSidecarProcess,
+  ResolvedStatsdRelay,
+  SidecarEurekaOption,
   SidecarAppOptions,
   SidecarCheckOptions,
   SidecarConfigOptions,
@@ -16,12 +18,12 @@ export type {
   StatsdRelayOptions,
 } from './SidecarOptions.js';
 export { loadSidecarConfig, sidecarConfigKeys } from './sidecarConfigFile.js';
-export type { LoadedSidecarConfig, SidecarConfigKey, SidecarConfigSources } from './sidecarConfigFile.js';
+export type { LoadedSidecarConfig, SidecarConfigKey, SidecarConfigKeyType, SidecarConfigSources } from './sidecarConfigFile.js';
 export { StatsdRelay } from './StatsdRelay.js';
 export type { StatsdRelayDeps, StatsdRelayStats } from './StatsdRelay.js';
 export { parseStatsdLine } from './statsdLine.js';
 export type { StatsdLine, StatsdType } from './statsdLine.js';
 export { SpawnedProcess, WatchedProcess, describeExit, exitCodeOf } from './SupervisedProcess.js';
-export type { ProcessExit, ProcessReport, ProcessState, SupervisedProcess, SupervisedProcessEvents } from './SupervisedProcess.js';
+export type { ProcessExit, ProcessReport, ProcessStartInfo, ProcessState, SupervisedProcess, SupervisedProcessEvents } from './SupervisedProcess.js';
 export { EgressProxy } from './EgressProxy.js';
 export type { ClientFactory, EgressProxyOptions, ProxyErrorStyle } from './EgressProxy.js';

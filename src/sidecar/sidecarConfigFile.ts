@@ -12,14 +12,14 @@ import { isSignalName } from './SidecarOptions.js';
 import type { SidecarCheckOptions, SidecarOptions } from './SidecarOptions.js';
 
 /** How a key's text (from the environment) or JSON value is read. */
-type KeyType = 'string' | 'port' | 'int' | 'ms' | 'boolean' | 'list' | 'object' | 'array' | 'signal' | 'json';
+export type SidecarConfigKeyType = 'string' | 'port' | 'int' | 'ms' | 'boolean' | 'list' | 'object' | 'array' | 'signal' | 'json';
 
 /** One key of the sidecar's JSON file, with the environment variables that set it. */
 export interface SidecarConfigKey {
   /** The dotted key (`process.stopTimeoutMs`). */
   readonly key: string;
   /** How its value is read: from JSON as is, from the environment as text (JSON for objects and lists). */
-  readonly type: KeyType;
+  readonly type: SidecarConfigKeyType;
   /** Environment variables that set it, strongest first: its own `KARYON_SIDECAR_*`, then a `KARYON_*` key of the same meaning. */
   readonly env: readonly string[];
   /** What it means. */
@@ -40,7 +40,7 @@ const aliases: Readonly<Record<string, string>> = {
   'metrics.port': 'KARYON_STATSD_PORT',
 };
 
-const table: readonly (readonly [key: string, type: KeyType, doc: string])[] = [
+const table: readonly (readonly [key: string, type: SidecarConfigKeyType, doc: string])[] = [
   ['port', 'port', 'port of the sidecar endpoints and proxy (default 8078; 0 = any free port)'],
   ['host', 'string', 'address the sidecar endpoints bind (default 127.0.0.1)'],
   ['app.name', 'string', 'application name in Eureka (required)'],

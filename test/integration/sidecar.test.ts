@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defineConfig } from '../../src/index.js';
@@ -226,7 +226,7 @@ describe('sidecar with a real child process', () => {
     async function* chunks() {
       for (let i = 0; i < 50; i++) yield Buffer.from(`chunk-${i};`);
     }
-    const chunked = await request(`${sidecar.url!}/bulk/chunked`, { method: 'POST', body: chunks() });
+    const chunked = await request(`${sidecar.url!}/bulk/chunked`, { method: 'POST', body: Readable.from(chunks()) });
     expect(((await chunked.body.json()) as { body: string }).body).toBe(Array.from({ length: 50 }, (_, i) => `chunk-${i};`).join(''));
   });
 
