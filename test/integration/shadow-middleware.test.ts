@@ -276,6 +276,23 @@ describe('shadow middleware (Express and Fastify)', () => {
     expect(shadow.report().differences.find((d) => d.method === 'POST')!.primary).toMatchObject({ status: 201, body: { total: 12 } });
   });
 
+  it('Express: in a mounted router, where Express rewrites req.url, copies go to the path the client asked for', async () => {
+    const registry = new InMemoryRegistry();
+    const received = await shadowServer(registry);
+    const shadow = shadowOf(registry);
+    const router = express.Router();
+    router.use(expressShadowMiddleware(shadow));
+    router.get('/stock', (req, res) => {
+      res.send(`in stock (${req.url})`);
+    });
+    const app = express();
+    app.use('/warehouse', router);
+    const port = await listen(createServer(app));
+    expect(await (await request(`http://127.0.0.1:${port}/warehouse/stock?sku=1`)).body.text()).toBe('in stock (/stock?sku=1)');
+    await waitFor(() => received.length === 1, 10_000, 'the copy');
+    expect(received[0]).toMatchObject({ method: 'GET', url: '/warehouse/stock?sku=1', marked: true });
+  });
+
   it('Fastify: the onRequest hook copies requests and their bodies; replies are unchanged', async () => {
     const registry = new InMemoryRegistry();
     const received = await shadowServer(registry, (_req, res) => {

@@ -244,7 +244,9 @@ export class ShadowTraffic implements AsyncDisposable {
     if (seen[this.#observed] === true) return;
     seen[this.#observed] = true;
     const method = req.method ?? 'GET';
-    const path = req.url ?? '/';
+    // Express strips a router's mount path from `url` and keeps the path the client sent in `originalUrl`.
+    const original = (req as { originalUrl?: unknown }).originalUrl;
+    const path = typeof original === 'string' ? original : (req.url ?? '/');
     const headers = req.headers;
     if (!this.#admits(settings, method, path, (name) => headers[name], undefined)) return;
     let body: RequestBodyCapture | undefined;

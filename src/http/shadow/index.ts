@@ -1,5 +1,5 @@
 export { SHADOW_HEADER, isShadowRequest } from './isShadowRequest.js';
-export type { HeadersSource } from './isShadowRequest.js';
+export type { HeadersHolder, HeadersSource } from './isShadowRequest.js';
 export { ShadowTraffic, createShadowTraffic } from './ShadowTraffic.js';
 export { mergeShadowSettings, resolveShadowSettings } from './ShadowOptions.js';
 export type {

@@ -7,8 +7,14 @@ import type { IncomingHttpHeaders } from 'node:http';
  */
 export const SHADOW_HEADER = 'x-karyon-shadow';
 
-/** Anything that carries request headers: a `node:http` request, an Express or Fastify request, or the headers. */
-export type HeadersSource = { readonly headers: IncomingHttpHeaders | Readonly<Record<string, unknown>> } | Readonly<Record<string, unknown>>;
+/** A request that carries headers: a `node:http`, Express or Fastify request. */
+export interface HeadersHolder {
+  /** The request headers. */
+  readonly headers: IncomingHttpHeaders | Readonly<Record<string, unknown>>;
+}
+
+/** Anything that carries request headers: a request, or the headers themselves. */
+export type HeadersSource = HeadersHolder | Readonly<Record<string, unknown>>;
 
 /**
  * True when the request is a shadow copy (it carries {@link SHADOW_HEADER}): the shadow side calls it before
