@@ -47,11 +47,15 @@ async function runSidecar(args: readonly string[], io: CliIo): Promise<number> {
     for (const entry of sidecarConfigKeys) io.stdout.write(`${entry.key.padEnd(32)} ${entry.env.join(', ').padEnd(48)} ${entry.doc}\n`);
     return 0;
   }
+  const env = process.env;
+  if (values.config === undefined && !env.KARYON_APP_NAME && !env.KARYON_SIDECAR_APP_NAME) {
+    throw new KaryonError('ERR_INVALID_OPTION', '--config <file> is required (or every key from the environment: at least KARYON_APP_NAME and PORT)');
+  }
   const where = values.config ?? 'the environment';
   let sidecar: Sidecar;
   const logger = lineLogger({ stdout: io.stdout, stderr: io.stderr, verbose: values.verbose === true });
   try {
-    const loaded = await loadSidecarConfig({ ...(values.config === undefined ? {} : { file: values.config }), env: process.env });
+    const loaded = await loadSidecarConfig({ ...(values.config === undefined ? {} : { file: values.config }), env });
     sidecar = createSidecar({ ...loaded.options, logger });
   } catch (error) {
     const configError = asConfigError(error, where);

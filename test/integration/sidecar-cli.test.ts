@@ -88,6 +88,12 @@ describe('karyon sidecar: configuration mistakes exit 2 naming the key', () => {
     });
   }
 
+  it('without --config nor the environment', async () => {
+    const { out, exited } = karyon(['sidecar'], { KARYON_APP_NAME: '', KARYON_SIDECAR_APP_NAME: '' });
+    expect(await exited).toBe(2);
+    expect(out.stderr).toBe("karyon sidecar: --config <file> is required (or every key from the environment: at least KARYON_APP_NAME and PORT)\nRun 'karyon sidecar --help' for usage.\n");
+  });
+
   it('--check accepts a valid file, and the environment completes it', async () => {
     const path = file('good.json', { app: { name: 'good' }, process: { command: 'sleep', args: ['60'] } });
     const { out, exited } = karyon(['sidecar', '--config', path, '--check'], { PORT: '8123', KARYON_SIDECAR_PROCESS_STOP_SIGNAL: 'SIGINT' });
