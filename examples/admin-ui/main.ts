@@ -2,8 +2,10 @@
 // storefront service with every feature of the admin console switched on and traffic flowing. Open the
 // printed address in a browser and type the printed token to use the actions.
 //
-//   npx tsx examples/admin-ui/main.ts [--admin-port 8077] [--token <admin token>]
+//   npx tsx examples/admin-ui/main.ts [--admin-port 8077] [--token <admin token>] [--read-token <token>]
 //
+// --token is the operate token (status, breakers, config overrides); with --read-token, reads need a token too
+// and that one may only read.
 // Ctrl-C (or SIGTERM) stops everything gracefully.
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -18,6 +20,7 @@ const { values } = parseArgs({
   options: {
     'admin-port': { type: 'string', default: process.env.KARYON_ADMIN_PORT ?? '8077' },
     token: { type: 'string', default: process.env.KARYON_ADMIN_TOKEN },
+    'read-token': { type: 'string' },
   },
 });
 const adminPort = Number(values['admin-port']);
@@ -51,7 +54,7 @@ try {
   await Promise.all(backends.map((backend) => backend.start()));
   // Its operator took greeter-3 out of service (Eureka keeps it as an override).
   await backends[2]!.markOutOfService();
-  storefront = await startStorefront({ eurekaUrl: eureka.url, adminPort, token, intervalMs: INTERVAL_MS, logger: log });
+  storefront = await startStorefront({ eurekaUrl: eureka.url, adminPort, token, readToken: values['read-token'], intervalMs: INTERVAL_MS, logger: log });
 } catch (error) {
   console.error(`could not start: ${(error as Error).message}`);
   await Promise.allSettled(backends.map((backend) => backend.stop()));
@@ -63,6 +66,7 @@ console.log('karyon-ts admin web UI example');
 console.log(`  development Eureka: ${eureka.url}/apps`);
 console.log(`  admin web UI:       ${storefront.service.adminUrl}/`);
 console.log(`  admin token:        ${token}`);
+if (values['read-token'] !== undefined) console.log(`  read-only token:    ${values['read-token']} (reads need a token)`);
 console.log('Ctrl-C stops everything gracefully.');
 
 let stopping: Promise<void> | undefined;

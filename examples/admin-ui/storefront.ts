@@ -26,8 +26,10 @@ export interface StorefrontOptions {
   readonly eurekaUrl: string;
   /** The admin port (0 = any free port). */
   readonly adminPort: number;
-  /** The admin token operators type into the web UI. */
+  /** The admin token operators type into the web UI (the `operate` role). */
   readonly token: string;
+  /** A token that may only read; with one, reads need a token too. */
+  readonly readToken?: string | undefined;
   /** How often it heartbeats and fetches the registry, ms. */
   readonly intervalMs: number;
   /** Where the service logs. */
@@ -109,7 +111,12 @@ export async function startStorefront(options: StorefrontOptions): Promise<Store
     ipAddr: '127.0.0.1',
     instanceId: 'storefront-1',
     registry: { eureka: { serviceUrls: [options.eurekaUrl], heartbeatIntervalMs: options.intervalMs, registryFetchIntervalMs: options.intervalMs } },
-    admin: { port: options.adminPort, host: '127.0.0.1', token: options.token },
+    admin: {
+      port: options.adminPort,
+      host: '127.0.0.1',
+      token: options.token,
+      ...(options.readToken === undefined ? {} : { tokens: [{ name: 'viewer', token: options.readToken, role: 'read' as const }] }),
+    },
     metrics: { prometheus: true },
     config,
     configRollback: { windowMs: 30_000 },

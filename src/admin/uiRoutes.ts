@@ -12,11 +12,12 @@ const gzip = promisify(gzipCallback);
 
 /** Anything that takes routes as the admin server does (`AdminServer` fits it as it is). */
 export interface AdminUiRouteTarget {
-  /** Adds a route. */
+  /** Adds a route; `access: 'public'` keeps it open when reads need a token. */
   route(
     method: string,
     path: string,
     handler: (req: IncomingMessage, res: ServerResponse, params: Readonly<Record<string, string>>) => unknown,
+    options?: { readonly access?: 'public' },
   ): unknown;
 }
 
@@ -122,8 +123,9 @@ interface Bundle {
  * it). Every response carries a strict Content-Security-Policy ({@link adminUiContentSecurityPolicy}) and
  * `nosniff`; only files of known types that are in the folder are served.
  *
- * The page reads the admin API with `fetch()` (relative URLs, so it also works behind a path prefix), sending
- * the operator's token as a bearer token; it needs no route of its own beyond these.
+ * These routes are public (open even when reads need a token: they hold no data). The page reads the admin API
+ * with `fetch()` (relative URLs, so it also works behind a path prefix), sending the operator's token as a
+ * bearer token on every request; it needs no route of its own beyond these.
  *
  * @throws KaryonError ERR_INVALID_OPTION for a bad option.
  * @example
@@ -145,17 +147,36 @@ export function adminUiRoutes(target: AdminUiRouteTarget, options: AdminUiOption
     }
   };
 
-  target.route('GET', '/', async (req, res) => {
-    send(req, res, (await bundle()).index, REVALIDATE);
-  });
-  target.route('GET', '/ui/:file', async (req, res, params) => {
-    send(req, res, fileOf(await bundle(), params.file), REVALIDATE);
-  });
-  target.route('GET', '/ui/:version/:file', async (req, res, params) => {
-    const current = await bundle();
-    // A page loaded before an upgrade may ask for an older version: it gets today's file, not cached for long.
-    send(req, res, fileOf(current, params.file), params.version === current.version ? IMMUTABLE : REVALIDATE);
-  });
+  // The page and its files hold no data: a browser must be able to load them before it has a token to send
+  // (a navigation cannot carry one), so they stay open when reads are protected. Every read the page then
+  // makes carries the operator's token.
+  const open = { access: 'public' } as const;
+  target.route(
+    'GET',
+    '/',
+    async (req, res) => {
+      send(req, res, (await bundle()).index, REVALIDATE);
+    },
+    open,
+  );
+  target.route(
+    'GET',
+    '/ui/:file',
+    async (req, res, params) => {
+      send(req, res, fileOf(await bundle(), params.file), REVALIDATE);
+    },
+    open,
+  );
+  target.route(
+    'GET',
+    '/ui/:version/:file',
+    async (req, res, params) => {
+      const current = await bundle();
+      // A page loaded before an upgrade may ask for an older version: it gets today's file, not cached for long.
+      send(req, res, fileOf(current, params.file), params.version === current.version ? IMMUTABLE : REVALIDATE);
+    },
+    open,
+  );
 }
 
 function fileOf(bundle: Bundle, name: string | undefined): Asset {

@@ -5,7 +5,6 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,8 +27,10 @@ class Example {
   readonly output = { stdout: '', stderr: '' };
   readonly ready: Promise<string>;
 
-  constructor(token: string, port = 0) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'examples/admin-ui/main.ts', '--admin-port', String(port), '--token', token], {
+  constructor(token: string, port = 0, readToken?: string) {
+    const args = ['--import', 'tsx', 'examples/admin-ui/main.ts', '--admin-port', String(port), '--token', token];
+    if (readToken !== undefined) args.push('--read-token', readToken);
+    this.child = spawn(process.execPath, args, {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -456,6 +457,19 @@ describe.skipIf(!hasChromium)('admin web UI in Chromium', () => {
     await page.locator('.toast-good', { hasText: 'The instance is now OUT_OF_SERVICE' }).waitFor(WAIT);
     expect((await api(base, 'status')).json.status).toBe('OUT_OF_SERVICE');
     expect((await api(base, 'status', { method: 'PUT', body: { status: 'UP' }, token })).status).toBe(200);
+
+    // Live updates leave focus where it is: a control keeps it while the data around it is refreshed.
+    await page.getByRole('link', { name: 'Breakers', exact: true }).click();
+    const card = page.locator('[data-key="breaker-recommendations"]');
+    await card.locator('polyline').waitFor(WAIT);
+    await card.getByRole('button', { name: 'Reset recommendations' }).focus();
+    const cardText = await card.innerText();
+    await until(() => card.innerText(), (now) => now !== cardText, 'the breaker card to be refreshed');
+    for (let i = 0; i < 3; i++) {
+      const before = await page.locator('#freshness').innerText();
+      await until(() => page.locator('#freshness').innerText(), (now) => now !== before, 'another poll');
+    }
+    expect(await page.evaluate<string | null>(`document.activeElement.getAttribute('data-key')`)).toBe('breaker-recommendations-reset');
     expectClean(w, { '/status': [401], '/healthcheck': [503] });
     await page.close();
   }, 120_000);
@@ -478,48 +492,46 @@ describe.skipIf(!hasChromium)('admin web UI in Chromium', () => {
     await page.close();
   }, 120_000);
 
-  it('a read-protected instance: the page asks for the token, then shows everything', async () => {
-    // What read protection looks like from a browser: every API read answers 401 without the token. The page
-    // itself and its files stay readable (they hold no data).
-    const guard = createServer((req, res) => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      const open = path === '/' || path.startsWith('/ui/');
-      if (!open && req.headers.authorization !== `Bearer ${token}`) {
-        res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="karyon-admin"' });
-        res.end(JSON.stringify({ error: req.headers.authorization === undefined ? 'missing bearer token' : 'wrong bearer token' }));
-        return;
-      }
-      const target = new URL(req.url ?? '/', base);
-      const upstream = httpRequest(target, { method: req.method, headers: { ...req.headers, host: target.host } }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
-    });
-    await new Promise<void>((resolve) => guard.listen(0, '127.0.0.1', resolve));
-    const origin = `http://127.0.0.1:${(guard.address() as { port: number }).port}`;
+  it('a read-protected instance: the page asks for a token, a read token shows everything and may not act (403)', async () => {
+    const readToken = randomBytes(9).toString('base64url');
+    const own = new Example(token, 0, readToken);
     try {
-      const { page, w } = await open('', origin);
+      const url = await own.ready;
+      expect((await api(url, 'status')).status).toBe(401);
+      const { page, w } = await open('', url);
+      // The page and its files load without a token; the first read answers 401 and the page asks.
       const reason = page.locator('#token-dialog .dialog-reason');
       await reason.waitFor(WAIT);
       expect(await reason.innerText()).toContain('requires a token to read');
       await page.locator('#service-state', { hasText: 'token needed' }).waitFor(WAIT);
       await page.locator('[data-state="unauthorized"]').first().waitFor(WAIT);
-      await page.locator('#token-field').fill(token);
+      await page.locator('#token-field').fill(readToken);
       await page.keyboard.press('Enter');
       await page.locator('#service-name', { hasText: 'storefront · storefront-1' }).waitFor(WAIT);
       await page.locator('[data-key="instance"]').getByText('us-east-1a').waitFor(WAIT);
-      // The stream sends the token too (fetch with a body reader, not EventSource).
+      // The stream sends the token too (fetch with a body reader: EventSource cannot).
       await page.getByRole('link', { name: 'Breakers', exact: true }).click();
       await page.locator('[data-state="stream-live"]').waitFor(WAIT);
+      // A read token may not act: 403, shown as such, nothing changes.
+      await page.getByRole('button', { name: 'Force open inventory.lookup' }).click();
+      await confirm(page, 'Force open');
+      const refused = page.locator('.toast-bad', { hasText: 'Could not force inventory.lookup open' });
+      await refused.waitFor(WAIT);
+      expect(await refused.innerText()).toContain('403 Forbidden');
+      expect((await api(url, 'breakers/inventory.lookup', { token })).json.settings.forceOpen).toBe(false);
+      // The operate token may.
+      await enterToken(page, token);
+      await page.getByRole('button', { name: 'Force open inventory.lookup' }).click();
+      await confirm(page, 'Force open');
+      await page.locator('.toast-good', { hasText: 'inventory.lookup is now FORCED_OPEN' }).waitFor(WAIT);
+      expect((await api(url, 'breakers/inventory.lookup', { token })).json.state).toBe('FORCED_OPEN');
       await page.getByRole('link', { name: 'Overview', exact: true }).click();
+      await page.locator('[data-key="instance"]').waitFor(WAIT);
       expect(await page.locator('[data-state="unauthorized"]').count()).toBe(0);
-      expectClean(w, { '/status': [401], '/healthcheck': [401], '/breakers': [401], '/registry': [401] });
+      expectClean(w, { '/status': [401], '/breakers': [401], '/registry': [401], '/breakers/inventory.lookup': [403] });
       await page.close();
     } finally {
-      guard.closeAllConnections();
-      await new Promise((resolve) => guard.close(resolve));
+      await own.kill();
     }
   }, 120_000);
 

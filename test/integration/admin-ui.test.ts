@@ -100,6 +100,27 @@ describe('admin web UI: serving', () => {
     expect(stale.headers['cache-control']).toBe('no-cache');
   });
 
+  it('stays open when reads need a token (it holds no data), while the API behind it does not', async () => {
+    const service = createService({
+      name: 'ui-test',
+      port: 7401,
+      registry: new InMemoryRegistry(),
+      admin: { port: 0, host: '127.0.0.1', tokens: [{ name: 'viewer', token: 'read-only-token', role: 'read' }] },
+      lifecycle: { deregistrationDelayMs: 0 },
+    });
+    services.push(service);
+    adminUiRoutes(service.admin!);
+    await service.start();
+    const base = service.adminUrl!;
+    const page = await get(`${base}/`);
+    expect(page.status).toBe(200);
+    const script = /src="(ui\/[^"]+\.js)"/.exec(page.text)![1]!;
+    expect((await get(`${base}/${script}`)).status).toBe(200);
+    expect((await get(`${base}/ui/style.css`)).status).toBe(200);
+    expect((await get(`${base}/status`)).status).toBe(401);
+    expect((await get(`${base}/status`, { authorization: 'Bearer read-only-token' })).status).toBe(200);
+  });
+
   it('works offline: no file loads anything from another origin', async () => {
     const files = await readdir(uiDir);
     for (const file of files) {

@@ -80,7 +80,8 @@ function breakerCard(snapshot, now) {
   const errorPct = live?.errorPercentage ?? snapshot.health.errorPercentage;
   const windowSeconds = settings.rollingWindowMs / 1000;
   const rate = requestCount / windowSeconds;
-  const open = live?.isCircuitBreakerOpen ?? snapshot.circuitOpen;
+  const state = currentState(snapshot, live);
+  const open = state === 'OPEN' || state === 'HALF_OPEN' || state === 'FORCED_OPEN';
   const health = open || errorPct >= settings.errorThresholdPercentage ? 'bad' : errorPct >= settings.errorThresholdPercentage / 2 ? 'warn' : 'good';
   const counts = live
     ? {
@@ -113,7 +114,7 @@ function breakerCard(snapshot, now) {
   );
   return card(
     name,
-    { id: `breaker-${name}`, note: snapshot.group, actions: badge(snapshot.state, { large: true }) },
+    { id: `breaker-${name}`, note: snapshot.group, actions: badge(state, { large: true }) },
     h(
       'div',
       { class: 'breaker-top' },
@@ -157,6 +158,19 @@ function breakerCard(snapshot, now) {
     ),
     actions,
   );
+}
+
+/**
+ * The circuit's state from the fresher of the last poll and the last stream object. The stream does not tell
+ * half-open from open, so an open circuit keeps the poll's word for which of the two it is.
+ */
+function currentState(snapshot, live) {
+  if (live === undefined || live.currentTime < snapshot.at) return snapshot.state;
+  if (!live.propertyValue_circuitBreakerEnabled) return 'DISABLED';
+  if (live.propertyValue_circuitBreakerForceOpen) return 'FORCED_OPEN';
+  if (live.propertyValue_circuitBreakerForceClosed) return 'FORCED_CLOSED';
+  if (live.isCircuitBreakerOpen) return snapshot.state === 'HALF_OPEN' ? 'HALF_OPEN' : 'OPEN';
+  return 'CLOSED';
 }
 
 function count(kind, label, value) {
