@@ -23,7 +23,7 @@ export { StatsdRelay } from './StatsdRelay.js';
 export type { StatsdRelayDeps, StatsdRelayStats } from './StatsdRelay.js';
 export { parseStatsdLine } from './statsdLine.js';
 export type { StatsdLine, StatsdType } from './statsdLine.js';
-export { SpawnedProcess, WatchedProcess, describeExit, exitCodeOf } from './SupervisedProcess.js';
+export { describeExit, exitCodeOf } from './SupervisedProcess.js';
 export type { ProcessExit, ProcessReport, ProcessStartInfo, ProcessState, SupervisedProcess, SupervisedProcessEvents } from './SupervisedProcess.js';
 export { EgressProxy } from './EgressProxy.js';
 export type { ClientFactory, EgressProxyOptions, ProxyErrorStyle } from './EgressProxy.js';
