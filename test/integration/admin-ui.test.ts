@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,8 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { InMemoryRegistry, adminUiContentSecurityPolicy, adminUiRoutes, createService, isKaryonError, resolveAdminUiOptions } from '../../src/index.js';
-import type { AdminUiOptions, Service } from '../../src/index.js';
+import type { AdminUiOptions, RegistryReport, Service } from '../../src/index.js';
+import { waitFor } from '../support/logger.js';
 
 const uiDir = fileURLToPath(new URL('../../src/admin/ui/', import.meta.url));
 const services: Service[] = [];
@@ -192,4 +194,36 @@ describe('admin web UI: serving', () => {
       expect((caught as Error).message).toContain('adminUi.directory');
     }
   });
+
+  it('the example service runs with the console on its admin port and stops gracefully on SIGTERM', async () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/admin-ui/main.ts', '--admin-port', '0', '--token', 'smoke-token'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = { stdout: '', stderr: '' };
+    child.stdout.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (out.stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => /admin web UI:\s+http:\/\/\S+\//.test(out.stdout) || child.exitCode !== null, 30_000, 'the example to start');
+      const base = /admin web UI:\s+(http:\/\/\S+?)\/\s*$/m.exec(out.stdout)![1]!;
+      expect(out.stdout).toContain('admin token:        smoke-token');
+      expect((await get(`${base}/`)).text).toContain('<main');
+      await waitFor(
+        async () => {
+          const report = JSON.parse((await get(`${base}/registry`)).text) as RegistryReport;
+          return report.apps.map((app) => app.name).join() === 'BILLING,GREETER,STOREFRONT';
+        },
+        30_000,
+        'the storefront to see every app',
+      );
+      const breakers = JSON.parse((await get(`${base}/breakers`)).text) as { commands: { name: string }[] };
+      expect(breakers.commands.map((c) => c.name).sort()).toEqual(['client:greeter', 'inventory.lookup', 'payments.charge', 'recommendations']);
+      expect((await get(`${base}/metrics`)).text).toContain('storefront_page_views_total');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(out.stdout).toContain('stopped');
+      expect(out.stderr).toBe('');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 60_000);
 });

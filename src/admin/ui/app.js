@@ -168,7 +168,7 @@ class App {
 
   /** A read was refused for want of a token: ask once; the page also shows a button to ask again. */
   #readRefused(error) {
-    if (this.#askedForToken || this.#dialogOpen) return;
+    if (this.#askedForToken || this.#dialogOpen || document.querySelector('dialog[open]') !== null) return;
     this.#askedForToken = true;
     void this.promptToken(`This instance requires a token to read its state (${error.message}).`);
   }

@@ -45,7 +45,7 @@ function entries(report) {
         'label',
         { class: 'filter' },
         h('span', { class: 'filter-label' }, 'Filter entries'),
-        h('input', { type: 'search', class: 'input', 'data-input': 'audit-filter', 'data-key': 'audit-filter', placeholder: 'actor, path, outcome…', autocomplete: 'off', spellcheck: 'false' }),
+        h('input', { type: 'search', class: 'input', 'data-input': 'audit-filter', 'data-key': 'audit-filter', value: filter, placeholder: 'actor, path, outcome…', autocomplete: 'off', spellcheck: 'false' }),
       ),
     ),
     shown.length === 0

@@ -47,7 +47,7 @@ function values(report) {
         'label',
         { class: 'filter' },
         h('span', { class: 'filter-label' }, 'Filter keys'),
-        h('input', { type: 'search', class: 'input', 'data-input': 'config-filter', 'data-key': 'config-filter', placeholder: 'e.g. breaker, override', autocomplete: 'off', spellcheck: 'false' }),
+        h('input', { type: 'search', class: 'input', 'data-input': 'config-filter', 'data-key': 'config-filter', value: filter, placeholder: 'e.g. breaker, override', autocomplete: 'off', spellcheck: 'false' }),
       ),
       h('div', { class: 'layer-counts' }, byLayer.map(([layer, n]) => h('span', { class: ['layer', `layer-${layer}`] }, `${layer} ${n}`))),
     ),

@@ -96,7 +96,7 @@ function families() {
         'label',
         { class: 'filter' },
         h('span', { class: 'filter-label' }, 'Filter metrics'),
-        h('input', { type: 'search', class: 'input', 'data-input': 'metrics-filter', 'data-key': 'metrics-filter', placeholder: 'e.g. client, breaker, health', autocomplete: 'off', spellcheck: 'false' }),
+        h('input', { type: 'search', class: 'input', 'data-input': 'metrics-filter', 'data-key': 'metrics-filter', value: filter, placeholder: 'e.g. client, breaker, health', autocomplete: 'off', spellcheck: 'false' }),
       ),
       h(
         'p',
