@@ -161,6 +161,16 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
       this.#readiness.push(processCheck);
     }
 
+    // A liveness check turning critical means the process is alive but not well: with restarts on, it is
+    // restarted (once per turn to critical), as an orchestrator restarts a container failing its liveness probe.
+    service.on('healthChange', (change) => {
+      if (change.to !== 'CRITICAL' || change.report.kind !== 'liveness' || this.#stopping !== undefined) return;
+      const supervised = this.#process;
+      if (supervised instanceof SpawnedProcess && supervised.restart(o.process.stopSignal)) {
+        this.#logger.warn(`liveness check '${change.name}' is critical: restarting the process`);
+      }
+    });
+
     // Shutdown hooks run in reverse: the process stops first, then the sidecar's endpoints close (the
     // process may call through the proxy until it is gone). Added before any initialize hook, so they run
     // even when the start fails half-way.

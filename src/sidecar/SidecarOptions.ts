@@ -95,7 +95,8 @@ export interface SidecarProcessOptions {
   /**
    * What to do when a spawned process exits by itself: `never` restart (the service goes down and the
    * sidecar stops, leaving restarts to the supervisor that runs the sidecar), restart `on-failure`
-   * (a non-zero code or a signal) or `always`.
+   * (a non-zero code or a signal) or `always`. With restarts on, a liveness check turning critical also
+   * restarts the process (stop signal, then SIGKILL after `stopTimeoutMs`).
    * @default 'never'
    */
   readonly restart?: RestartPolicy;

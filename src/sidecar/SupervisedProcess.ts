@@ -111,6 +111,7 @@ export class SpawnedProcess extends EventEmitter<SupervisedProcessEvents> implem
   readonly #restartTimes: number[] = [];
   #restartTimer: ClockTimer | undefined;
   #stopping = false;
+  #forcedRestart = false;
   #exited: Promise<ProcessExit> | undefined;
 
   /**
@@ -176,6 +177,25 @@ export class SpawnedProcess extends EventEmitter<SupervisedProcessEvents> implem
     } finally {
       timer.clear();
     }
+  }
+
+  /**
+   * Restarts a running process that is alive but not well (a liveness check is critical): `signal` to its
+   * group, SIGKILL after `stopTimeoutMs`, and a restart under the restart budget, as for a crash. Returns false
+   * when the process is not running or restarts are off (`restart: 'never'`).
+   */
+  restart(signal: NodeJS.Signals): boolean {
+    if (this.#state !== 'running' || this.#stopping || this.#options.restart === 'never' || this.#exited === undefined) return false;
+    const exited = this.#exited;
+    const pid = this.#child?.pid;
+    this.#forcedRestart = true;
+    this.signal(signal);
+    const timer = this.#clock.setTimeout(() => {
+      this.#logger.warn(`process ${pid ?? '?'} did not exit within ${this.#options.stopTimeoutMs} ms of ${signal}: killing it`);
+      this.signal('SIGKILL');
+    }, this.#options.stopTimeoutMs);
+    void exited.then(() => timer.clear());
+    return true;
   }
 
   report(): ProcessReport {
@@ -253,8 +273,11 @@ export class SpawnedProcess extends EventEmitter<SupervisedProcessEvents> implem
   /** Schedules a restart when the policy and the budget allow; returns whether one was scheduled. */
   #scheduleRestart(exit: ProcessExit): boolean {
     const o = this.#options;
+    const forced = this.#forcedRestart;
+    this.#forcedRestart = false;
     if (this.#stopping || o.restart === 'never') return false;
-    if (o.restart === 'on-failure' && exit.code === 0) return false;
+    // An exit the sidecar caused with restart() counts as a failure, whatever code it exits with.
+    if (o.restart === 'on-failure' && exit.code === 0 && !forced) return false;
     const now = exit.at;
     while (this.#restartTimes.length > 0 && now - (this.#restartTimes[0] as number) > o.restartWindowMs) this.#restartTimes.shift();
     if (this.#restartTimes.length >= o.maxRestarts) {

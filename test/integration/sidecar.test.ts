@@ -25,6 +25,7 @@ const upstreamSource = [
   'const started = Date.now();',
   'const readyAfter = Number(process.env.READY_AFTER_MS || 0);',
   "let greeting = 'hello';",
+  'let sick = false;',
   'const load = () => {',
   '  const file = process.env.KARYON_CONFIG_FILE;',
   '  if (!file) return;',
@@ -43,6 +44,11 @@ const upstreamSource = [
   "  if (url.pathname === '/health') {",
   '    const ready = Date.now() - started >= readyAfter;',
   "    res.writeHead(ready ? 200 : 503).end(ready ? 'ok' : 'warming up');",
+  "  } else if (url.pathname === '/live') {",
+  "    res.writeHead(sick ? 500 : 200).end(sick ? 'stuck' : 'alive');",
+  "  } else if (url.pathname === '/sicken') {",
+  '    sick = true;',
+  "    res.writeHead(200).end('sick now');",
   "  } else if (url.pathname === '/crash') {",
   "    res.writeHead(200).end('crashing');",
   "    setTimeout(() => process.exit(Number(url.searchParams.get('code') || 3)), 20);",
@@ -305,6 +311,22 @@ describe('sidecar with a real child process', () => {
     expect(states[0]).toBe('DOWN');
     expect(states.at(-1)).toBe('UP');
     expect(JSON.parse((await get(`${sidecar.url!}/process`)).text)).toMatchObject({ state: 'running', restarts: 1, lastExit: { code: 9 } });
+  });
+
+  it('restarts a process whose liveness check turns critical, when restarts are on', async () => {
+    const { sidecar, port } = await makeSidecar('stuck', (base) => ({
+      ...base,
+      process: { ...base.process, restart: 'on-failure', restartBackoffMs: 100, checkIntervalMs: 50 },
+      checks: [...(base.checks ?? []), { name: 'alive', kind: 'liveness', http: `http://127.0.0.1:${base.app.port}/live`, intervalMs: 100, timeoutMs: 5000 }],
+    }));
+    await sidecar.start();
+    const exits: { requested: boolean; final: boolean }[] = [];
+    sidecar.on('processExit', (exit, final) => exits.push({ requested: exit.requested, final }));
+    const restarted = new Promise<{ restarts: number }>((resolve) => sidecar.once('processStart', resolve));
+    await get(`http://127.0.0.1:${port}/sicken`);
+    expect(await restarted).toMatchObject({ restarts: 1 });
+    expect(exits).toEqual([{ requested: false, final: false }]);
+    await waitFor(() => sidecar.service.healthReport().checks.alive?.status === 'PASSING' && sidecar.service.status === 'UP', 10_000, 'alive and UP again');
   });
 
   it('on stop: DOWN in Eureka, then SIGTERM to the process, a wait for it, then the cancel', async () => {
