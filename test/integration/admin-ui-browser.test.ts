@@ -18,6 +18,8 @@ import { waitFor } from '../support/logger.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
+/** Said in the suite's name when it skips: the only reason it may. */
+const skipped = hasChromium ? '' : ` (skipped: ${CHROMIUM} is not installed; apt-get install chromium)`;
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const WAIT = { timeout: 30_000 };
 
@@ -164,7 +166,7 @@ async function until<T>(read: () => Promise<T>, accept: (value: T) => boolean, w
 }
 
 
-describe.skipIf(!hasChromium)('admin web UI in Chromium', () => {
+describe.skipIf(!hasChromium)(`admin web UI in Chromium${skipped}`, () => {
   let context: BrowserContext;
   let profile: string;
   let example: Example;
@@ -583,7 +585,7 @@ describe.skipIf(!hasChromium)('admin web UI in Chromium', () => {
   }, 180_000);
 });
 
-describe.skipIf(!hasChromium)('admin web UI in Chromium: shadow traffic and audit log per the contract', () => {
+describe.skipIf(!hasChromium)(`admin web UI in Chromium: shadow traffic and audit log per the contract${skipped}`, () => {
   let context: BrowserContext;
   let profile: string;
   let service: Service;
