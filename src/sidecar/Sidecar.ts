@@ -1,5 +1,6 @@
 import { resolve as resolvePath } from 'node:path';
 import { EventEmitter } from 'eventemitter3';
+import { resolveAdminOptions } from '../admin/AdminServer.js';
 import type { Clock } from '../common/Clock.js';
 import { KaryonError } from '../common/KaryonError.js';
 import type { Logger } from '../common/Logger.js';
@@ -137,7 +138,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
       hasCheck: (name) => name in service.healthReport().checks,
       waitingFor: () => Object.fromEntries(this.#waitingFor),
       proxy: this.#proxy,
-      token: admin === undefined || admin === false ? undefined : admin.token,
+      tokens: admin === undefined || admin === false ? undefined : resolveAdminOptions(admin).tokens,
       clock: o.clock,
       logger: o.logger,
     });

@@ -1,6 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AdminTokenSet } from '../admin/AdminTokens.js';
 import type { Clock } from '../common/Clock.js';
 import { KaryonError } from '../common/KaryonError.js';
 import type { Logger } from '../common/Logger.js';
@@ -39,8 +39,8 @@ export interface SidecarServerContext {
   waitingFor(): Readonly<Record<string, string>>;
   /** The egress proxy. */
   readonly proxy: EgressProxy;
-  /** The admin token, which TTL reports from other hosts than loopback must carry. */
-  readonly token: string | undefined;
+  /** The admin tokens: TTL reports from other hosts than loopback must carry one with the `operate` role. */
+  readonly tokens: AdminTokenSet | undefined;
   /** Time source. */
   readonly clock: Clock;
   /** Logger. */
@@ -77,14 +77,14 @@ export class SidecarServer {
   readonly #context: SidecarServerContext;
   readonly #server: Server;
   readonly #tracker: ServerTracker;
-  readonly #tokenDigest: Buffer | undefined;
+  readonly #tokens: AdminTokenSet | undefined;
   #port: number | undefined;
   #host: string | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(context: SidecarServerContext) {
     this.#context = context;
-    this.#tokenDigest = context.token === undefined ? undefined : digest(context.token);
+    this.#tokens = context.tokens;
     this.#server = createServer((req, res) => void this.#handle(req, res));
     // Keep-alive connections from the application are reused for every proxied call.
     this.#server.keepAliveTimeout = 65_000;
@@ -337,17 +337,13 @@ export class SidecarServer {
     res.end();
   }
 
-  /** TTL reports come from the application beside the sidecar (loopback), or carry the admin token. */
+  /** TTL reports come from the application beside the sidecar (loopback), or carry an `operate` admin token. */
   #authorize(req: IncomingMessage): void {
     if (isLoopbackAddress(req.socket.remoteAddress)) return;
-    const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-    if (this.#tokenDigest !== undefined && match?.[1] !== undefined && timingSafeEqual(digest(match[1].trim()), this.#tokenDigest)) return;
-    throw new HttpError(403, 'check reports are accepted from loopback, or with the admin token');
+    const check = this.#tokens?.identify(req.headers.authorization);
+    if (check?.kind === 'valid' && check.principal.role === 'operate') return;
+    throw new HttpError(403, 'check reports are accepted from loopback, or with an operate admin token');
   }
-}
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
 }
 
 function wantsJson(req: IncomingMessage, url: URL): boolean {

@@ -169,7 +169,8 @@ describe('karyon (in process)', () => {
       [['registry', '--response-cache', '-1'], /Option '--response-cache' argument is ambiguous/],
       [['registry', '--host', ''], /option 'host' must be a non-empty string/],
       [['registry', '--port'], /--port/],
-      [['sidecar'], /^karyon: unknown command 'sidecar' \(known: 'registry'\)/],
+      [['sidecar'], /^karyon sidecar: --config <file> is required/],
+      [['nonsense'], /^karyon: unknown command 'nonsense' \(known: 'registry', 'sidecar'\)/],
     ];
     for (const [args, message] of cases) {
       const run = await runInProcess(args);
