@@ -203,7 +203,9 @@ describe('admin web UI: serving', () => {
     child.stderr.on('data', (chunk: Buffer) => (out.stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      await waitFor(() => /admin web UI:\s+http:\/\/\S+\//.test(out.stdout) || child.exitCode !== null, 30_000, 'the example to start');
+      // The last line it prints once started: the lines before it may come in separate chunks.
+      await waitFor(() => out.stdout.includes('Ctrl-C stops everything gracefully.') || child.exitCode !== null, 30_000, 'the example to start');
+      if (child.exitCode !== null) throw new Error(`the example exited (${child.exitCode}) before it was ready:\n${out.stdout}\n${out.stderr}`);
       const base = /admin web UI:\s+(http:\/\/\S+?)\/\s*$/m.exec(out.stdout)![1]!;
       expect(out.stdout).toContain('admin token:        smoke-token');
       expect((await get(`${base}/`)).text).toContain('<main');
