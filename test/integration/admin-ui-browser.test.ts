@@ -476,6 +476,31 @@ describe.skipIf(!hasChromium)(`admin web UI in Chromium${skipped}`, () => {
     await page.close();
   }, 120_000);
 
+  it('a stream refused for too many listeners is said so, the cards keep updating from the poll, and it comes back', async () => {
+    const others: Page[] = [];
+    try {
+      for (let i = 0; i < 5; i++) {
+        const { page } = await open('#/breakers');
+        await page.locator('[data-state="stream-live"]').waitFor(WAIT);
+        others.push(page);
+      }
+      const { page, w } = await open('#/breakers');
+      const line = page.locator('[data-state="stream-retrying"]');
+      await line.waitFor(WAIT);
+      expect(await line.innerText()).toContain('503: MaxConcurrentConnections reached: 5');
+      const card = page.locator('[data-key="breaker-inventory.lookup"]');
+      const before = await card.innerText();
+      await until(() => card.innerText(), (now) => now !== before, 'the card to be refreshed by the poll');
+      await others.shift()!.close();
+      await page.locator('[data-state="stream-live"]').waitFor(WAIT);
+      await card.locator('polyline').waitFor(WAIT);
+      expectClean(w, { '/hystrix.stream': [503] });
+      await page.close();
+    } finally {
+      for (const other of others) await other.close();
+    }
+  }, 120_000);
+
   it('a 401 asks for a token: a wrong one is refused with the reason and changes nothing', async () => {
     const { page, w } = await open('#/breakers');
     await page.locator('[data-key="breaker-recommendations"]').waitFor(WAIT);

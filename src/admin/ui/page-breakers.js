@@ -7,6 +7,8 @@ import * as fmt from './format.js';
 import { HystrixFeed } from './hystrix.js';
 
 let feed;
+/** How far a stream object may lag the last poll and still be shown (the stream sends one a second). */
+const STALE_MS = 2500;
 
 export const breakersPage = {
   id: 'breakers',
@@ -71,8 +73,10 @@ function streamLine(now) {
 
 function breakerCard(snapshot, now) {
   const name = snapshot.name;
-  const live = feed?.commands.get(name);
-  const pool = feed?.pools.get(name);
+  // The stream's last word counts while it is fresh; a stream that stopped (refused, broken) leaves the poll's.
+  const streamed = feed?.commands.get(name);
+  const live = streamed !== undefined && streamed.currentTime >= snapshot.at - STALE_MS ? streamed : undefined;
+  const pool = live === undefined ? undefined : feed?.pools.get(name);
   const history = feed?.history.get(name);
   const settings = snapshot.settings;
   // The stream is fresher than the last poll; the poll has the exact state name.
