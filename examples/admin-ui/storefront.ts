@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import {
-  adminUiRoutes,
   createService,
   defineConfig,
   fileSource,
@@ -16,7 +15,6 @@ import {
   karyonConfigSchema,
   karyonConfigValidators,
   outOfServiceGuard,
-  registryAdminRoutes,
 } from 'karyon-ts';
 import type { Logger, Service } from 'karyon-ts';
 
@@ -123,10 +121,6 @@ export async function startStorefront(options: StorefrontOptions): Promise<Store
     lifecycle: { deregistrationDelayMs: 0 },
     logger: options.logger,
   });
-  // The web UI and the registry view; the first route registered for a path wins, so this is harmless once
-  // the service adds them itself.
-  adminUiRoutes(service.admin!);
-  const registryRoutes = registryAdminRoutes(service.admin!, service.registry);
 
   // Health: a readiness check with hysteresis, a degraded one, and a liveness check of the event loop.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -214,7 +208,6 @@ export async function startStorefront(options: StorefrontOptions): Promise<Store
       try {
         await service.stop();
       } finally {
-        await registryRoutes.close();
         await rm(configDir, { recursive: true, force: true });
       }
     },

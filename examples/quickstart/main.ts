@@ -100,7 +100,8 @@ function report(phase: string): void {
 
 const starting = greeters.map((greeter) => greeter.start());
 await sleep(100);
-for (const greeter of greeters) say(greeter.instanceId!, `admin ${greeter.adminUrl}/status`);
+for (const greeter of greeters) say(greeter.instanceId!, `admin console ${greeter.adminUrl}/`);
+say('caller', `admin console ${caller.adminUrl}/ (its balancer's view: ${caller.adminUrl}/instances)`);
 await sleep(PHASE_MS);
 report('greeter-3 warming up');
 await Promise.all(starting);
@@ -134,6 +135,7 @@ report('greeter-3 stopped');
 if (keepRunning) {
   console.log('\nStill running (--keep-running). Open:');
   console.log(`  Eureka registry: ${eureka.url}/apps`);
+  console.log(`  the caller's admin console (web UI): ${caller.adminUrl}/`);
   console.log(`  the caller's view of each greeter (EWMA, pending, ejections): ${caller.adminUrl}/instances`);
   for (const greeter of greeters.slice(0, 2)) console.log(`  ${greeter.instanceId}: ${greeter.adminUrl}/status  ${greeter.adminUrl}/healthcheck`);
   console.log('Ctrl-C stops everything gracefully.\n');

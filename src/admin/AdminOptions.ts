@@ -78,6 +78,11 @@ export interface AdminOptions {
    * @default 1000
    */
   readonly closeTimeoutMs?: number;
+  /**
+   * Whether a service serves the web UI at `GET /` on this port.
+   * @default true
+   */
+  readonly ui?: boolean;
 }
 
 /** {@link AdminRateLimitOptions} with defaults filled. */
@@ -110,6 +115,8 @@ export interface ResolvedAdminOptions {
   readonly maxBodyBytes: number;
   /** How long `close()` waits for requests in flight, in ms. */
   readonly closeTimeoutMs: number;
+  /** Whether a service serves the web UI. */
+  readonly ui: boolean;
 }
 
 /**
@@ -132,6 +139,7 @@ export function resolveAdminOptions(options: AdminOptions = {}): ResolvedAdminOp
     }
     tokens.unshift({ name: 'admin', token: options.token, role: 'operate' });
   }
+  if (options.ui !== undefined && typeof options.ui !== 'boolean') invalidOption('admin.ui', 'true or false', options.ui);
   if (options.protectReads !== undefined && typeof options.protectReads !== 'boolean') {
     invalidOption('admin.protectReads', 'true or false', options.protectReads);
   }
@@ -149,6 +157,7 @@ export function resolveAdminOptions(options: AdminOptions = {}): ResolvedAdminOp
     }),
     maxBodyBytes: positiveInt('admin.maxBodyBytes', options.maxBodyBytes, 64 * 1024),
     closeTimeoutMs: durationMs('admin.closeTimeoutMs', options.closeTimeoutMs, 1000),
+    ui: options.ui ?? true,
   });
 }
 

@@ -1,6 +1,9 @@
 import { hostname } from 'node:os';
 import { EventEmitter } from 'eventemitter3';
 import { AdminServer, resolveAdminOptions } from '../admin/AdminServer.js';
+import { registryAdminRoutes } from '../admin/registryRoutes.js';
+import type { RegistryAdminRoutes } from '../admin/registryRoutes.js';
+import { adminUiRoutes } from '../admin/uiRoutes.js';
 import type { AdminOptions } from '../admin/AdminServer.js';
 import type { AdminServiceView, StatusReport } from '../admin/types.js';
 import type { Clock } from '../common/Clock.js';
@@ -296,6 +299,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   readonly #clients: ServiceClient[] = [];
   readonly #commands: CommandRegistry;
   readonly #breakerRoutes: BreakerAdminRoutes | undefined;
+  readonly #registryRoutes: RegistryAdminRoutes | undefined;
   readonly #breakerReporter: BreakerMetricsReporter | undefined;
   /** Clients whose balancer rule follows `balancer.rule` (those made without their own). */
   readonly #ruleFollowers = new WeakSet<ServiceClient>();
@@ -360,10 +364,11 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
         for (const listener of this.#readinessListeners) listener(ready);
       },
     });
+    const adminOptions = options.admin === false ? undefined : resolveAdminOptions(options.admin ?? {});
     this.#admin =
-      options.admin === false
+      adminOptions === undefined
         ? undefined
-        : new AdminServer(this.#adminView(), resolveAdminOptions(options.admin ?? {}), {
+        : new AdminServer(this.#adminView(), adminOptions, {
             logger: this.#logger,
             clock: this.#clock,
             auditMetrics: adminMetrics(this.#metrics),
@@ -372,7 +377,9 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     this.#commands = new CommandRegistry({ group: this.#options.name, clock: this.#clock, logger: this.#logger });
     this.#breakerReporter = rootMetrics === noopMetrics ? undefined : new BreakerMetricsReporter(this.#commands, this.#metrics, this.#clock);
     this.#breakerRoutes = this.#admin === undefined ? undefined : breakerAdminRoutes(this.#admin, this.#commands);
+    this.#registryRoutes = this.#admin === undefined ? undefined : registryAdminRoutes(this.#admin, this.#registry);
     if (this.#admin !== undefined) {
+      if (adminOptions?.ui === true) adminUiRoutes(this.#admin);
       if (this.#metrics.prometheus !== undefined) metricsAdminRoutes(this.#admin, this.#metrics);
       registerInstancesRoute(this.#admin, () => this.#clients);
       if (this.#config !== undefined) configAdminRoutes(this.#admin, this.#config);
@@ -766,6 +773,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     }
     if (this.#breakerRoutes !== undefined) await attempt('ending the hystrix streams', () => this.#breakerRoutes!.close());
     if (this.#admin !== undefined) await attempt('closing the admin server', () => this.#admin!.close());
+    await this.#registryRoutes?.close();
     await this.#breakerReporter?.close();
     this.#stopRegistryMetrics?.();
     for (const unbind of this.#configBindings.splice(0)) unbind();

@@ -1,14 +1,34 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { InMemoryRegistry, createService, registryAdminRoutes } from '../../src/index.js';
+import { AdminServer, InMemoryRegistry, createService, registryAdminRoutes, resolveAdminOptions } from '../../src/index.js';
 import type { RegistryChange, RegistryInstance, RegistryReport, Service, ServiceOptions, ServiceRegistry } from '../../src/index.js';
 import { EurekaServer } from '../../src/testing/index.js';
 import { waitFor } from '../support/logger.js';
 
 const services: Service[] = [];
+const admins: AdminServer[] = [];
 afterEach(async () => {
   await Promise.allSettled(services.splice(0).map((s) => s.stop()));
+  await Promise.allSettled(admins.splice(0).map((a) => a.close()));
 });
+
+/** An admin server of its own, to serve the registry view of a registry other than a service's. */
+async function standaloneAdmin(): Promise<AdminServer> {
+  const view = {
+    status: () => { throw new Error('not used'); },
+    health: () => Promise.reject(new Error('not used')),
+    setOperatorStatus: () => Promise.reject(new Error('not used')),
+  };
+  const admin = new AdminServer(view, resolveAdminOptions({ port: 0, host: '127.0.0.1' }));
+  admins.push(admin);
+  await admin.listen();
+  return admin;
+}
+
+async function registryAt(url: string): Promise<{ status: number; body: RegistryReport }> {
+  const res = await request(`${url}/registry`);
+  return { status: res.statusCode, body: (await res.body.json()) as RegistryReport };
+}
 
 function make(options: Partial<ServiceOptions> & { name: string }): Service {
   const service = createService({
@@ -32,8 +52,8 @@ const contractFields = ['instanceId', 'status', 'overriddenStatus', 'zone', 'vip
 describe('GET /registry', () => {
   it('lists every app and instance the registry knows, of any status, sorted, with the contract fields', async () => {
     const registry = new InMemoryRegistry();
+    // A service serves GET /registry on its admin port by itself.
     const viewer = make({ name: 'viewer', registry, port: 7000, zone: 'z1' });
-    registryAdminRoutes(viewer.admin!, viewer.registry);
     const b = make({ name: 'billing', registry, port: 7002, instanceId: 'billing-b', zone: 'z2' });
     const a = make({ name: 'billing', registry, port: 7001, instanceId: 'billing-a', zone: 'z1' });
     const down = make({ name: 'ledger', registry, port: 7003, instanceId: 'ledger-1' });
@@ -64,7 +84,6 @@ describe('GET /registry', () => {
     await eureka.listen();
     const eurekaOptions = { serviceUrls: [eureka.url], registryFetchIntervalMs: 100, heartbeatIntervalMs: 1000 };
     const viewer = make({ name: 'viewer', port: 7100, registry: { eureka: eurekaOptions } });
-    registryAdminRoutes(viewer.admin!, viewer.registry);
     const greeter = make({ name: 'greeter', port: 7101, instanceId: 'greeter-1', registry: { eureka: eurekaOptions } });
     await Promise.all([viewer.start(), greeter.start()]);
     await greeter.markOutOfService();
@@ -104,12 +123,13 @@ describe('GET /registry', () => {
       close: () => Promise.resolve(),
     };
     const viewer = make({ name: 'viewer', port: 7200, registry: bare });
-    const routes = registryAdminRoutes(viewer.admin!, viewer.registry);
+    const admin = await standaloneAdmin();
+    const routes = registryAdminRoutes(admin, bare);
     const other = make({ name: 'other', port: 7201, instanceId: 'other-1', registry: bare });
     await viewer.start();
     await other.start();
     await other.markOutOfService();
-    let { body } = await registryOf(viewer);
+    let { body } = await registryAt(admin.url!);
     expect(body.apps.map((app) => [app.name, app.instances.map((i: { status: string }) => i.status)])).toEqual([
       ['OTHER', ['OUT_OF_SERVICE']],
       ['VIEWER', ['UP']],
@@ -117,18 +137,17 @@ describe('GET /registry', () => {
     await routes.close();
     await routes.close(); // idempotent
     await other.markUp();
-    ({ body } = await registryOf(viewer));
+    ({ body } = await registryAt(admin.url!));
     expect(body.apps.find((app) => app.name === 'OTHER')!.instances[0]!.status).toBe('OUT_OF_SERVICE');
   });
 
   it('answers an empty list for an empty registry, and HEAD without a body', async () => {
-    const viewer = make({ name: 'viewer', port: 7300, registry: new InMemoryRegistry() });
-    registryAdminRoutes(viewer.admin!, { ...stubRegistry(), instances: () => [] } as ServiceRegistry);
-    await viewer.start();
-    const { status, body } = await registryOf(viewer);
+    const admin = await standaloneAdmin();
+    registryAdminRoutes(admin, { ...stubRegistry(), instances: () => [] } as ServiceRegistry);
+    const { status, body } = await registryAt(admin.url!);
     expect(status).toBe(200);
     expect(body).toEqual({ apps: [] });
-    const head = await request(`${viewer.adminUrl}/registry`, { method: 'HEAD' });
+    const head = await request(`${admin.url}/registry`, { method: 'HEAD' });
     expect(head.statusCode).toBe(200);
     expect(await head.body.text()).toBe('');
   });

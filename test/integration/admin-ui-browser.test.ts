@@ -12,7 +12,7 @@ import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { InMemoryRegistry, adminUiRoutes, createService } from '../../src/index.js';
+import { InMemoryRegistry, createService } from '../../src/index.js';
 import type { CheckReport, ConfigKeyDescription, Service } from '../../src/index.js';
 import { waitFor } from '../support/logger.js';
 
@@ -626,7 +626,6 @@ describe.skipIf(!hasChromium)(`admin web UI in Chromium: shadow traffic and audi
       locale: 'en-US',
     });
     service = createService({ name: 'contract', port: 7500, registry: new InMemoryRegistry(), admin: { port: 0, host: '127.0.0.1' }, lifecycle: { deregistrationDelayMs: 0 } });
-    adminUiRoutes(service.admin!);
     // `GET /shadow` and `PUT /shadow` exactly as the shared contract describes them.
     const shadow = {
       enabled: true,

@@ -19,7 +19,8 @@ afterEach(async () => {
 });
 
 async function serve(options?: AdminUiOptions): Promise<string> {
-  const service = createService({ name: 'ui-test', port: 7400, registry: new InMemoryRegistry(), admin: { port: 0, host: '127.0.0.1' }, lifecycle: { deregistrationDelayMs: 0 } });
+  // The service's own web UI is off, so the one under test, with its options, serves GET /.
+  const service = createService({ name: 'ui-test', port: 7400, registry: new InMemoryRegistry(), admin: { port: 0, host: '127.0.0.1', ui: false }, lifecycle: { deregistrationDelayMs: 0 } });
   services.push(service);
   adminUiRoutes(service.admin!, options);
   await service.start();
@@ -111,7 +112,6 @@ describe('admin web UI: serving', () => {
       lifecycle: { deregistrationDelayMs: 0 },
     });
     services.push(service);
-    adminUiRoutes(service.admin!);
     await service.start();
     const base = service.adminUrl!;
     const page = await get(`${base}/`);

@@ -352,7 +352,9 @@ describe('sidecar with a real child process', () => {
 
   it('stops in order when stopped while it waits for readiness, and closes twice without harm', async () => {
     const { sidecar, port, output } = await makeSidecar('interrupted', undefined, { READY_AFTER_MS: '60000' });
+    // Handled from the start: the rejection comes while the stops below are still being awaited.
     const starting = sidecar.start();
+    starting.catch(() => undefined);
     await waitFor(async () => (await eurekaStatus('interrupted', `interrupted-${port}`)) === 'STARTING', 10_000, 'STARTING');
     await waitFor(() => output.text.includes(`upstream ${port} listening`), 10_000, 'the process to listen');
     const exits: boolean[] = [];
