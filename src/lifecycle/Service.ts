@@ -148,7 +148,12 @@ export interface ServiceOptions {
    * `{ eureka: { serviceUrls, ... } }` for a Eureka client the service makes, reports metrics of and closes.
    * @default a private {@link InMemoryRegistry}
    */
-  readonly registry?: ServiceRegistry | { readonly eureka: EurekaRegistryOptions };
+  readonly registry?:
+    | ServiceRegistry
+    | {
+        /** Options of the Eureka client the service makes. */
+        readonly eureka: EurekaRegistryOptions;
+      };
   /**
    * The admin HTTP server, or `false` for none.
    * @default port 8077 on all interfaces, no token
@@ -183,7 +188,10 @@ export interface ServiceOptions {
    * `windowMs` rolls the configuration back to the snapshot before the change.
    * @default off
    */
-  readonly configRollback?: { readonly windowMs?: number };
+  readonly configRollback?: {
+    /** How long after a change a readiness check turning critical rolls it back, in ms. */
+    readonly windowMs?: number;
+  };
   /**
    * Time source.
    * @default systemClock

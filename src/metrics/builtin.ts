@@ -233,7 +233,7 @@ export function statusClass(status: number | undefined): string {
 export interface ClientMetrics {
   /**
    * Records one call to `target` as its caller sees it, retries and hedges included: its outcome (`success`,
-   * `error_status`, `failure`, `timeout`, `aborted`...), its status class (see {@link statusClass}) and its
+   * `error_status`, `failure`, `timeout`, `aborted`...), its status class (`2xx`..`5xx`, or `none` when no response came back) and its
    * latency in ms.
    */
   request(target: string, outcome: string, statusClass: string, durationMs: number): void;
