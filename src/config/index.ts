@@ -23,8 +23,10 @@ export {
   karyonLiveKeys,
   karyonLiveSettingsSchema,
   logLevels,
+  shadowLiveSettings,
+  shadowSettingsSchema,
 } from './karyonConfigSchema.js';
-export type { KaryonConfig, KaryonLiveSettings, LogLevel } from './karyonConfigSchema.js';
+export type { KaryonConfig, KaryonLiveSettings, LogLevel, ShadowLiveSettings } from './karyonConfigSchema.js';
 export type {
   ConfigChangeEvent,
   ConfigDescription,

@@ -96,6 +96,51 @@ export const karyonLiveSettingsSchema: convict.Schema<KaryonLiveSettings> = {
  */
 export const karyonConfigSchema: convict.Schema<KaryonConfig> = { ...karyonSettingsSchema, ...karyonLiveSettingsSchema };
 
+/** Shadow traffic settings a configuration may change live (see {@link shadowSettingsSchema}). */
+export interface ShadowLiveSettings {
+  /** Shadow traffic of the service (its `shadow` option). */
+  readonly shadow: {
+    /** The kill switch: false stops teeing at once (`KARYON_SHADOW_ENABLED`). */
+    readonly enabled: boolean;
+    /** Share of the matching requests copied, from 0 to 1 (`KARYON_SHADOW_RATE`). */
+    readonly rate: number;
+    /** Copies in flight at once, per shadow VIP (`KARYON_SHADOW_MAX_CONCURRENT`). */
+    readonly maxConcurrent: number;
+    /** Copies waiting for a slot, per shadow VIP (`KARYON_SHADOW_MAX_QUEUE`). */
+    readonly maxQueue: number;
+    /** Largest request body copied, in bytes (`KARYON_SHADOW_MAX_BODY_BYTES`). */
+    readonly maxBodyBytes: number;
+    /** Copy POST and PATCH requests too (`KARYON_SHADOW_ALLOW_NON_IDEMPOTENT`). */
+    readonly allowNonIdempotent: boolean;
+  };
+}
+
+/** The `shadow.*` keys a service follows, by setting name. */
+export const shadowLiveSettings = Object.freeze(['enabled', 'rate', 'maxConcurrent', 'maxQueue', 'maxBodyBytes', 'allowNonIdempotent'] as const);
+
+/**
+ * The convict schema of {@link ShadowLiveSettings}, with the shadow traffic defaults. Not part of
+ * {@link karyonConfigSchema}: spread it into a service's schema to change its shadow traffic live (its values
+ * then replace those of the service's `shadow` option, from the start).
+ *
+ * @example
+ * ```ts
+ * const config = defineConfig({ schema: { ...karyonConfigSchema, ...shadowSettingsSchema }, env: process.env });
+ * createService({ name: 'greeter', config, shadow: { vip: 'greeter-next' } });
+ * // KARYON_SHADOW_RATE=0.1, or: curl -X PUT -d '0.1' http://127.0.0.1:8077/config/shadow.rate
+ * ```
+ */
+export const shadowSettingsSchema: convict.Schema<ShadowLiveSettings> = {
+  shadow: {
+    enabled: { doc: 'Shadow traffic kill switch', format: Boolean, default: true, env: 'KARYON_SHADOW_ENABLED', arg: 'shadow-enabled' },
+    rate: { doc: 'Share of the matching requests copied to the shadow', format: numberBetween(0, 1), default: 1, env: 'KARYON_SHADOW_RATE', arg: 'shadow-rate' },
+    maxConcurrent: { doc: 'Shadow copies in flight per shadow VIP', format: positiveInteger, default: 16, env: 'KARYON_SHADOW_MAX_CONCURRENT', arg: 'shadow-max-concurrent' },
+    maxQueue: { doc: 'Shadow copies waiting per shadow VIP', format: 'nat', default: 64, env: 'KARYON_SHADOW_MAX_QUEUE', arg: 'shadow-max-queue' },
+    maxBodyBytes: { doc: 'Largest request body copied to the shadow, bytes', format: 'nat', default: 65_536, env: 'KARYON_SHADOW_MAX_BODY_BYTES', arg: 'shadow-max-body-bytes' },
+    allowNonIdempotent: { doc: 'Copy POST and PATCH requests to the shadow', format: Boolean, default: false, env: 'KARYON_SHADOW_ALLOW_NON_IDEMPOTENT', arg: 'shadow-allow-non-idempotent' },
+  },
+};
+
 /**
  * The keys of {@link KaryonConfig} that take effect live (the others, such as ports, are read at start).
  */

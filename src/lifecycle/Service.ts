@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { EventEmitter } from 'eventemitter3';
 import { AdminServer, resolveAdminOptions } from '../admin/AdminServer.js';
@@ -15,6 +16,10 @@ import { HealthMonitor } from '../health/HealthMonitor.js';
 import type { CheckChange } from '../health/HealthMonitor.js';
 import type { HealthCheckFunction, HealthCheckOptions, HealthReport } from '../health/types.js';
 import { registerInstancesRoute } from '../http/registerInstancesRoute.js';
+import { createShadowTraffic } from '../http/shadow/ShadowTraffic.js';
+import type { ShadowTraffic } from '../http/shadow/ShadowTraffic.js';
+import type { ShadowTrafficOptions } from '../http/shadow/ShadowOptions.js';
+import { shadowAdminRoutes } from '../http/shadow/shadowAdminRoutes.js';
 import { ServerTracker, listen } from '../http/ServerTracker.js';
 import { createServiceClient } from '../http/ServiceClient.js';
 import type { ServiceClient } from '../http/ServiceClient.js';
@@ -32,12 +37,13 @@ import { bindConfigMetrics } from '../config/bindConfigMetrics.js';
 import { configAdminRoutes } from '../config/configAdminRoutes.js';
 import type { DynamicConfig } from '../config/DynamicConfig.js';
 import { filterLogger } from '../config/filterLogger.js';
+import { shadowLiveSettings } from '../config/karyonConfigSchema.js';
 import type { LogLevel } from '../config/karyonConfigSchema.js';
 import { errorMessage, runWithTimeout, sleep } from '../internal/async.js';
 import { defaultIpAddress } from '../internal/net.js';
 import { durationMs, nonEmptyString, port as portOption } from '../internal/validate.js';
 import { createMetrics } from '../metrics/createMetrics.js';
-import { adminMetrics, clientMetrics, configMetrics, healthMetrics, lifecycleMetrics, registryMetrics } from '../metrics/builtin.js';
+import { adminMetrics, clientMetrics, configMetrics, healthMetrics, lifecycleMetrics, registryMetrics, shadowMetrics } from '../metrics/builtin.js';
 import type { ClientMetrics, LifecycleMetrics } from '../metrics/builtin.js';
 import type { MetricsOptions } from '../metrics/MetricsOptions.js';
 import { metricsAdminRoutes } from '../metrics/metricsAdminRoutes.js';
@@ -78,6 +84,16 @@ export interface LifecycleOptions {
    * @default 10000
    */
   readonly drainTimeoutMs?: number;
+}
+
+/** Shadow traffic of a service: {@link ShadowTrafficOptions} but the registry, metrics, clock and logger, which are the service's. */
+export interface ServiceShadowOptions extends Omit<ShadowTrafficOptions, 'registry' | 'metrics' | 'clock' | 'logger'> {
+  /**
+   * Tee the requests the service's `server` receives (each request is observed before the application's
+   * handler runs). False to tee only the calls of clients given `{ shadow: service.shadow }`.
+   * @default true
+   */
+  readonly teeServer?: boolean;
 }
 
 /** Lease timings sent to the registry. */
@@ -192,6 +208,14 @@ export interface ServiceOptions {
     /** How long after a change a readiness check turning critical rolls it back, in ms. */
     readonly windowMs?: number;
   };
+  /**
+   * Shadow traffic the service makes, reports metrics of and closes: copies of a share of the requests of its
+   * `server` (unless `teeServer` is false) and of the clients given `{ shadow: service.shadow }` go to the
+   * shadow VIPs found in its registry. `GET /shadow` and `PUT /shadow` are served on the admin port, and the
+   * configuration's `shadow.*` keys (see `shadowSettingsSchema`) change it live.
+   * @default none
+   */
+  readonly shadow?: ServiceShadowOptions;
   /**
    * Time source.
    * @default systemClock
@@ -309,6 +333,8 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   readonly #breakerRoutes: BreakerAdminRoutes | undefined;
   readonly #registryRoutes: RegistryAdminRoutes | undefined;
   readonly #breakerReporter: BreakerMetricsReporter | undefined;
+  readonly #shadow: ShadowTraffic | undefined;
+  readonly #untee: (() => void) | undefined;
   /** Clients whose balancer rule follows `balancer.rule` (those made without their own). */
   readonly #ruleFollowers = new WeakSet<ServiceClient>();
   readonly #config: DynamicConfig<object> | undefined;
@@ -386,10 +412,29 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     this.#breakerReporter = rootMetrics === noopMetrics ? undefined : new BreakerMetricsReporter(this.#commands, this.#metrics, this.#clock);
     this.#breakerRoutes = this.#admin === undefined ? undefined : breakerAdminRoutes(this.#admin, this.#commands);
     this.#registryRoutes = this.#admin === undefined ? undefined : registryAdminRoutes(this.#admin, this.#registry);
+    if (options.shadow !== undefined) {
+      const { teeServer = true, ...shadowOptions } = options.shadow;
+      const shadow = createShadowTraffic({
+        clock: this.#clock,
+        logger: this.#logger,
+        ...shadowOptions,
+        registry: this.#registry,
+        metrics: shadowMetrics(this.#metrics),
+      });
+      this.#shadow = shadow;
+      const server = options.server;
+      if (teeServer && server !== undefined) {
+        // Before the application's handler, so the body and the answer are seen from their first byte.
+        const observe = (req: IncomingMessage, res: ServerResponse): void => shadow.observe(req, res);
+        server.prependListener('request', observe);
+        this.#untee = () => server.removeListener('request', observe);
+      }
+    }
     if (this.#admin !== undefined) {
       if (adminOptions?.ui === true) adminUiRoutes(this.#admin);
       if (this.#metrics.prometheus !== undefined) metricsAdminRoutes(this.#admin, this.#metrics);
       registerInstancesRoute(this.#admin, () => this.#clients);
+      shadowAdminRoutes(this.#admin, () => this.#shadow);
       if (this.#config !== undefined) configAdminRoutes(this.#admin, this.#config);
     }
   }
@@ -440,6 +485,11 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   /** The service's commands (Hystrix-like breakers, bulkheads, fallbacks), by name. */
   get commands(): CommandRegistry {
     return this.#commands;
+  }
+
+  /** The service's shadow traffic (the `shadow` option); give it to clients as `{ shadow: service.shadow }`. */
+  get shadow(): ShadowTraffic | undefined {
+    return this.#shadow;
   }
 
   /** The admin server, to add routes; undefined when disabled. */
@@ -770,6 +820,8 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       const hooks = this.#shutdownHooks.filter((hook) => hook.afterInitializeHooks <= completedInitializeHooks).reverse();
       for (const hook of hooks) await attempt(`shutdown hook '${hook.name}'`, () => this.#runHook(hook, 'shutdown'));
     }
+    this.#untee?.();
+    if (this.#shadow !== undefined) await attempt('closing the shadow traffic', () => this.#shadow!.close());
     for (const client of this.#clients) await attempt(`closing the client of '${client.vip}'`, () => client.close());
     await attempt('closing the commands', () => this.#commands.close());
     if (this.#registered && this.#descriptor !== undefined) {
@@ -838,6 +890,18 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     for (const [key, setting] of Object.entries(breakerKeys)) {
       // Commands take whole percentages, as Hystrix does.
       follow(key, (value) => this.#commands.setDefaults({ [setting]: setting === 'errorThresholdPercentage' ? Math.round(value as number) : value }));
+    }
+    const shadow = this.#shadow;
+    if (shadow !== undefined) {
+      for (const setting of shadowLiveSettings) {
+        follow(`shadow.${setting}`, (value) => {
+          try {
+            shadow.setOptions({ [setting]: value });
+          } catch (error) {
+            this.#logger.warn(`shadow.${setting} not applied: ${errorMessage(error)}`, { service: this.name });
+          }
+        });
+      }
     }
     const registry = this.#registry;
     if (registry instanceof EurekaRegistry) {

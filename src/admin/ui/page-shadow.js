@@ -16,7 +16,7 @@ export const shadowPage = {
       pageHead('Shadow traffic', 'Copies of live requests sent to a new version, and where its answers differ from the primary’s.'),
       fromResult(ctx.result('shadow'), 'shadow traffic', (report) => [state(report), targets(report), differences(report, ctx.now)], {
         feature: 'Shadow traffic',
-        hint: 'Shadow traffic copies requests to another VIP and compares the answers; give a client the shadow option to turn it on.',
+        hint: 'Shadow traffic copies requests to another VIP and compares the answers; give the service (or a client) the shadow option to turn it on.',
       }),
     );
   },
