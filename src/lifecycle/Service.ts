@@ -434,7 +434,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       if (adminOptions?.ui === true) adminUiRoutes(this.#admin);
       if (this.#metrics.prometheus !== undefined) metricsAdminRoutes(this.#admin, this.#metrics);
       registerInstancesRoute(this.#admin, () => this.#clients);
-      shadowAdminRoutes(this.#admin, () => this.#shadow);
+      if (this.#shadow !== undefined) shadowAdminRoutes(this.#admin, this.#shadow);
       if (this.#config !== undefined) configAdminRoutes(this.#admin, this.#config);
     }
   }
