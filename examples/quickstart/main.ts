@@ -66,12 +66,15 @@ const tally = new Map<string, number>();
 const latencies: number[] = [];
 let calls = 0;
 let failures = 0;
+/** When the current phase began: calls started before it (still in flight at an operator's action) are not tallied. */
+let phaseStartedAt = performance.now();
 async function callGreeter(): Promise<void> {
   calls++;
   const started = performance.now();
   try {
     const res = await greeterClient.request({ path: '/hello' });
     const body = (await res.body.json()) as { from: string };
+    if (started < phaseStartedAt) return;
     latencies.push(performance.now() - started);
     tally.set(body.from, (tally.get(body.from) ?? 0) + 1);
   } catch (error) {
@@ -94,6 +97,11 @@ function report(phase: string): void {
   const sorted = latencies.sort((a, b) => a - b);
   const p99 = sorted[Math.floor(sorted.length * 0.99)] ?? 0;
   say('caller', `${phase.padEnd(28)} traffic: ${shares.join('  ')}   p99 ${p99.toFixed(0).padStart(3)} ms`);
+  beginPhase();
+}
+
+function beginPhase(): void {
+  phaseStartedAt = performance.now();
   tally.clear();
   latencies.length = 0;
 }
@@ -119,6 +127,7 @@ report('greeter-1 fast (EWMA forgets)');
 
 say('operator', 'PUT /status {"status":"OUT_OF_SERVICE"} on greeter-2');
 await fetch(`${greeters[1]!.adminUrl}/status`, { method: 'PUT', body: '{"status":"OUT_OF_SERVICE"}' });
+beginPhase(); // calls already in flight on greeter-2 finish there: nothing is cut
 await sleep(PHASE_MS);
 report('greeter-2 OUT_OF_SERVICE');
 say('operator', 'PUT /status {"status":"UP"} on greeter-2');
@@ -128,7 +137,7 @@ report('greeter-2 back UP');
 
 say('operator', 'greeter-3 stops gracefully: DOWN first, wait for clients, drain, deregister');
 await greeters[2]!.stop();
-tally.clear();
+beginPhase();
 await sleep(PHASE_MS);
 report('greeter-3 stopped');
 
