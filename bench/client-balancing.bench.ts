@@ -11,7 +11,7 @@
 //  4. rolling:   5 instances restarted one by one under load with graceful stop (out-of-service guard, then
 //                drain), the registry telling clients 500 ms late: failed requests, client and BalancedPool.
 // The servers run in child processes so the load generator does not share their event loop.
-// Run: npx tsx bench/client-balancing.bench.ts [--only=overhead|straggler|kill|rolling]
+// Run: npx tsx bench/client-balancing.bench.ts [--only=overhead|straggler|kill|rolling] [--dist]
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -21,12 +21,21 @@ import { loadavg } from 'node:os';
 import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { BalancedPool, Pool } from 'undici';
-import { Balancer, resolveBalancerOptions } from '../src/balancer/index.js';
+import type * as BalancerModule from '../src/balancer/index.js';
 import type { BalancerTarget } from '../src/balancer/index.js';
-import { CommandRegistry, createServiceClient, outOfServiceGuard } from '../src/index.js';
+import type * as Library from '../src/index.js';
 import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, ServiceClient, ServiceRegistry } from '../src/index.js';
-import { InMemoryRegistry } from '../src/testing/index.js';
+import type * as Testing from '../src/testing/index.js';
 import { fmt, median, percentile, table } from './support.js';
+
+// --dist measures the compiled library (`npm run build` first), as users run it: under tsx every closure the
+// library creates per request also goes through esbuild's name-keeping helper, which costs on the hot path.
+const dist = process.argv.includes('--dist');
+const base = dist ? '../dist' : '../src';
+const { Balancer, resolveBalancerOptions } = (await import(`${base}/balancer/index.js`)) as typeof BalancerModule;
+const { CommandRegistry, createServiceClient, outOfServiceGuard } = (await import(`${base}/index.js`)) as typeof Library;
+const { InMemoryRegistry } = (await import(`${base}/testing/index.js`)) as typeof Testing;
+type InMemoryRegistry = Testing.InMemoryRegistry;
 
 const self = fileURLToPath(import.meta.url);
 
@@ -91,7 +100,7 @@ interface Child {
 }
 
 async function spawnServers(delaysMs: readonly number[]): Promise<Child> {
-  const child = fork(self, ['--serve', JSON.stringify({ delaysMs } satisfies ServeSpec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(self, ['--serve', JSON.stringify({ delaysMs } satisfies ServeSpec), ...(dist ? ['--dist'] : [])], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const ports = await new Promise<number[]>((resolve, reject) => {
     child.once('message', (message: ChildMessage) => {
       if (message.type === 'ports') resolve(message.ports);

@@ -11,8 +11,8 @@ import type { CommandEvents, CommandStateChange } from './CommandEvents.js';
 import { CommandEventType, CommandMetrics } from './CommandMetrics.js';
 import type { CommandSettings } from './CommandSettings.js';
 import type { CommandSnapshot } from './CommandSnapshot.js';
-import { DeadlineQueue } from './DeadlineQueue.js';
-import type { Deadline } from './DeadlineQueue.js';
+import { DeadlineQueue } from '../internal/DeadlineQueue.js';
+import type { Deadline } from '../internal/DeadlineQueue.js';
 
 /** A function run by a command; `this` and the arguments are the caller's. */
 export type AnyFunction = (this: unknown, ...args: never[]) => unknown;

@@ -22,6 +22,7 @@ import { FetchTransport } from './FetchTransport.js';
 import { OUT_OF_SERVICE_HEADER } from './outOfServiceGuard.js';
 import { RetryBudget, resolveRetryBudgetOptions } from './RetryBudget.js';
 import type { RetryBudgetOptions } from './RetryBudget.js';
+import { DeadlineQueue } from '../internal/DeadlineQueue.js';
 import { TrySignal, follow } from './TrySignal.js';
 import type { ParentSignal } from './TrySignal.js';
 import type { ResolvedServiceClientOptions, ServiceClientOptions } from './ServiceClientOptions.js';
@@ -212,10 +213,6 @@ function hedgeLost(): KaryonError {
   return new KaryonError('ERR_UPSTREAM', 'another copy of this hedged request answered first', { retryable: false });
 }
 
-function tryTimeout(timeoutMs: number): KaryonError {
-  return new KaryonError('ERR_REQUEST_TIMEOUT', `no response headers within ${timeoutMs} ms`);
-}
-
 /**
  * A client of one service, balanced over the UP instances of its VIP: a fast `request()` on undici pools
  * (one per instance, keep-alive) and a WHATWG-shaped `fetch()`. Tries are balanced by the rule, outliers are
@@ -238,6 +235,8 @@ export class ServiceClient implements AsyncDisposable {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #now: () => number;
+  /** The deadlines of the tries in flight, on one timer. */
+  readonly #tryDeadlines: DeadlineQueue;
   readonly #unsubscribe: () => void;
   readonly #metrics: ClientMetrics | undefined;
   readonly #command: CommandExecutor | undefined;
@@ -272,6 +271,7 @@ export class ServiceClient implements AsyncDisposable {
         ? undefined
         : options.commands.executor(`client:${vip}`, { timeoutMs: 0, maxConcurrent: 1000, isBadRequest: isNotTheDependency, ...options.breaker });
     this.#clock = this.#options.clock;
+    this.#tryDeadlines = new DeadlineQueue(this.#clock);
     this.#logger = this.#options.logger;
     this.#shadow = this.#options.shadow;
     this.#send = (request) => this.#measured(request);
@@ -503,7 +503,7 @@ export class ServiceClient implements AsyncDisposable {
   close(): Promise<void> {
     if (this.#closing === undefined) {
       this.#unsubscribe();
-      this.#closing = this.#transport.close(this.#options.closeTimeoutMs);
+      this.#closing = this.#transport.close(this.#options.closeTimeoutMs).finally(() => this.#tryDeadlines.drain());
     }
     return this.#closing;
   }
@@ -549,19 +549,21 @@ export class ServiceClient implements AsyncDisposable {
     start: number,
     signal: TrySignal = new TrySignal(),
   ): Promise<ServiceResponse | TryFailure> {
-    let timeout: KaryonError | undefined;
-    const timer = this.#clock.setTimeout(() => signal.abort((timeout = tryTimeout(timeoutMs))), timeoutMs);
+    const deadlines = this.#tryDeadlines;
+    signal.timeoutMs = timeoutMs;
+    signal.deadline = this.#clock.now() + timeoutMs;
+    deadlines.add(signal);
     const unfollow = parent === undefined ? undefined : follow(parent, signal);
     this.#balancer.begin(state);
     let response: TransportResponse;
     try {
       response = await this.#transport.send({ origin: state.target.origin, method, path, headers, body, signal, timeoutMs });
     } catch (error) {
-      timer.clear();
+      deadlines.remove(signal);
       unfollow?.();
-      return this.#failed(state, error, signal, signal.aborted && signal.reason === timeout, start);
+      return this.#failed(state, error, signal, signal.timedOut, start);
     }
-    timer.clear();
+    deadlines.remove(signal);
     if (unfollow !== undefined) {
       // The caller's signal keeps cancelling while the body is read (undici destroys the body on abort).
       const stream = response.body as Partial<Pick<Readable, 'once'>>;

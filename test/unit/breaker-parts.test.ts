@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CommandRegistry, resolveCommandSettings, toHystrixCommand, toHystrixThreadPool } from '../../src/breaker/index.js';
 import { Bulkhead } from '../../src/breaker/Bulkhead.js';
 import { CommandEventType, CommandMetrics } from '../../src/breaker/CommandMetrics.js';
-import { DeadlineQueue } from '../../src/breaker/DeadlineQueue.js';
-import type { Deadline } from '../../src/breaker/DeadlineQueue.js';
+import { DeadlineQueue } from '../../src/internal/DeadlineQueue.js';
+import type { Deadline } from '../../src/internal/DeadlineQueue.js';
 import { LogLinearHistogram } from '../../src/breaker/LogLinearHistogram.js';
 import { ManualClock } from '../../src/testing/index.js';
 

@@ -15,10 +15,10 @@ export interface Deadline {
 }
 
 /**
- * Timeouts for many calls on one timer. A command's calls mostly share one timeout, so their deadlines
+ * Timeouts for many calls on one timer. A command's calls (or a client's tries) mostly share one timeout, so their deadlines
  * arrive in order: entries sit in a doubly linked list sorted by deadline (an insert walks back from the
  * tail, normally zero steps), removal is O(1), and a single timer is armed for the earliest deadline. That
- * replaces a `setTimeout` plus a `clearTimeout` per call, the largest per-call cost of a timed command.
+ * replaces a `setTimeout` plus a `clearTimeout` per call, the largest per-call cost of a timed call.
  *
  * The timer is re-armed lazily: when the earliest entry is removed the timer stays set for its old
  * deadline, fires, finds nothing due, and is set again for the new head. With steady traffic it fires about
