@@ -34,7 +34,7 @@ const dist = process.argv.includes('--dist');
 const base = dist ? '../dist' : '../src';
 const { Balancer, resolveBalancerOptions } = (await import(`${base}/balancer/index.js`)) as typeof BalancerModule;
 const { CommandRegistry, createServiceClient, outOfServiceGuard } = (await import(`${base}/index.js`)) as typeof Library;
-const { InMemoryRegistry } = (await import(`${base}/testing/index.js`)) as typeof Testing;
+const { InMemoryRegistry, testInstance } = (await import(`${base}/testing/index.js`)) as typeof Testing;
 type InMemoryRegistry = Testing.InMemoryRegistry;
 
 const self = fileURLToPath(import.meta.url);
@@ -119,25 +119,7 @@ function stopChild(child: Child): void {
 // Load generation.
 
 function descriptor(id: string, port: number): InstanceDescriptor {
-  return {
-    instanceId: id,
-    app: 'BENCH',
-    vipAddress: 'bench',
-    secureVipAddress: 'bench',
-    hostName: '127.0.0.1',
-    ipAddr: '127.0.0.1',
-    port,
-    portEnabled: true,
-    securePort: 443,
-    securePortEnabled: false,
-    zone: 'z1',
-    metadata: {},
-    homePageUrl: '',
-    statusPageUrl: '',
-    healthCheckUrl: '',
-    leaseRenewalIntervalMs: 30_000,
-    leaseDurationMs: 90_000,
-  };
+  return testInstance({ instanceId: id, app: 'BENCH', zone: 'z1', port });
 }
 
 /** One call: resolves with the status, rejects on error; the caller measures. */

@@ -92,25 +92,7 @@ async function serveShadows(): Promise<void> {
 }
 
 function descriptor(id: string, vip: string, port: number): InstanceDescriptor {
-  return {
-    instanceId: id,
-    app: vip.toUpperCase(),
-    vipAddress: vip,
-    secureVipAddress: vip,
-    hostName: '127.0.0.1',
-    ipAddr: '127.0.0.1',
-    port,
-    portEnabled: true,
-    securePort: 443,
-    securePortEnabled: false,
-    zone: 'z1',
-    metadata: {},
-    homePageUrl: '',
-    statusPageUrl: '',
-    healthCheckUrl: '',
-    leaseRenewalIntervalMs: 30_000,
-    leaseDurationMs: 90_000,
-  };
+  return testing.testInstance({ instanceId: id, app: vip.toUpperCase(), zone: 'z1', port });
 }
 
 /** The primary service, teeing through the middleware; the parent switches the mode between measurements. */

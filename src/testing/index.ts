@@ -1,6 +1,6 @@
 /**
- * Test helpers, imported from `karyon-ts/testing`: an in-memory registry, a development Eureka server and a
- * clock moved by hand.
+ * Test helpers, imported from `karyon-ts/testing`: an in-memory registry, a development Eureka server, a
+ * clock moved by hand and instances on loopback to register test servers with.
  * @packageDocumentation
  */
 export { InMemoryRegistry } from '../registry/InMemoryRegistry.js';
@@ -10,3 +10,5 @@ export { EurekaServer, resolveEurekaServerOptions } from '../registry/server/ind
 export type { EurekaLease, EurekaServerOptions, RegisteredDataCenter, ResolvedEurekaServerOptions } from '../registry/server/index.js';
 export { RegistryAccess, loadRegistryTokens, registryTokenHeader, resolveRegistryAccess } from '../registry/server/index.js';
 export type { RegistryAccessSettings, RegistryTokenSources, RegistryTokens } from '../registry/server/index.js';
+export { testInstance } from './testInstance.js';
+export type { TestInstanceOptions } from './testInstance.js';

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServiceClient, isKaryonError } from '../../src/index.js';
 import type { InstanceDescriptor, ServiceClient, ServiceClientOptions } from '../../src/index.js';
-import { InMemoryRegistry, ManualClock } from '../../src/testing/index.js';
+import { InMemoryRegistry, ManualClock, testInstance } from '../../src/testing/index.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, server: TestServer) => void;
 
@@ -67,25 +67,7 @@ async function startServer(id: string, handler: Handler = ok): Promise<TestServe
 }
 
 function descriptor(id: string, port: number): InstanceDescriptor {
-  return {
-    instanceId: id,
-    app: 'GREETER',
-    vipAddress: 'greeter',
-    secureVipAddress: 'greeter',
-    hostName: 'localhost',
-    ipAddr: '127.0.0.1',
-    port,
-    portEnabled: true,
-    securePort: 443,
-    securePortEnabled: false,
-    zone: 'z1',
-    metadata: {},
-    homePageUrl: '',
-    statusPageUrl: '',
-    healthCheckUrl: '',
-    leaseRenewalIntervalMs: 30_000,
-    leaseDurationMs: 90_000,
-  };
+  return testInstance({ instanceId: id, app: 'GREETER', zone: 'z1', port });
 }
 
 async function fleet(count: number, options: ServiceClientOptions = {}): Promise<{ servers: TestServer[]; client: ServiceClient }> {

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServiceClient } from '../../src/index.js';
 import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, ServiceClient, ServiceRegistry } from '../../src/index.js';
-import { InMemoryRegistry } from '../../src/testing/index.js';
+import { InMemoryRegistry, testInstance } from '../../src/testing/index.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -46,25 +46,7 @@ async function spawnServer(): Promise<ChildServer> {
 }
 
 function descriptor(id: string, port: number): InstanceDescriptor {
-  return {
-    instanceId: id,
-    app: 'GREETER',
-    vipAddress: 'greeter',
-    secureVipAddress: 'greeter',
-    hostName: 'localhost',
-    ipAddr: '127.0.0.1',
-    port,
-    portEnabled: true,
-    securePort: 443,
-    securePortEnabled: false,
-    zone: 'z1',
-    metadata: {},
-    homePageUrl: '',
-    statusPageUrl: '',
-    healthCheckUrl: '',
-    leaseRenewalIntervalMs: 30_000,
-    leaseDurationMs: 90_000,
-  };
+  return testInstance({ instanceId: id, app: 'GREETER', zone: 'z1', port });
 }
 
 /**

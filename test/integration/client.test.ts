@@ -5,7 +5,7 @@ import nodeFetch from 'node-fetch';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdminServer, createServiceClient, registerInstancesRoute, resolveAdminOptions } from '../../src/index.js';
 import type { AdminServiceView, InstanceDescriptor, ServiceClient, ServiceClientOptions } from '../../src/index.js';
-import { InMemoryRegistry } from '../../src/testing/index.js';
+import { InMemoryRegistry, testInstance } from '../../src/testing/index.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, server: TestServer) => void;
 
@@ -57,25 +57,7 @@ async function startServer(id: string, handler: Handler = answerWithId): Promise
 }
 
 function descriptor(id: string, port: number, zone = 'z1', vip = 'greeter'): InstanceDescriptor {
-  return {
-    instanceId: id,
-    app: vip.toUpperCase(),
-    vipAddress: vip,
-    secureVipAddress: vip,
-    hostName: 'localhost',
-    ipAddr: '127.0.0.1',
-    port,
-    portEnabled: true,
-    securePort: 443,
-    securePortEnabled: false,
-    zone,
-    metadata: {},
-    homePageUrl: '',
-    statusPageUrl: '',
-    healthCheckUrl: '',
-    leaseRenewalIntervalMs: 30_000,
-    leaseDurationMs: 90_000,
-  };
+  return testInstance({ instanceId: id, app: vip.toUpperCase(), zone, port });
 }
 
 async function fleet(count: number, options: ServiceClientOptions & { zone?: string } = {}, zones: string[] = []): Promise<{

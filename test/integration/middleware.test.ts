@@ -14,7 +14,7 @@ import {
   outOfServiceGuard,
 } from '../../src/index.js';
 import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, Service, ServiceRegistry } from '../../src/index.js';
-import { InMemoryRegistry } from '../../src/testing/index.js';
+import { InMemoryRegistry, testInstance } from '../../src/testing/index.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -39,25 +39,7 @@ const hello: RequestListener = (req, res) => {
 };
 
 function descriptor(id: string, port: number): InstanceDescriptor {
-  return {
-    instanceId: id,
-    app: 'GREETER',
-    vipAddress: 'greeter',
-    secureVipAddress: 'greeter',
-    hostName: 'localhost',
-    ipAddr: '127.0.0.1',
-    port,
-    portEnabled: true,
-    securePort: 443,
-    securePortEnabled: false,
-    zone: 'z1',
-    metadata: {},
-    homePageUrl: '',
-    statusPageUrl: '',
-    healthCheckUrl: '',
-    leaseRenewalIntervalMs: 30_000,
-    leaseDurationMs: 90_000,
-  };
+  return testInstance({ instanceId: id, app: 'GREETER', zone: 'z1', port });
 }
 
 async function expectRefused(url: string, status: string): Promise<void> {

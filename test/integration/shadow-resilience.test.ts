@@ -8,7 +8,7 @@ import { AdminServer, resolveAdminOptions } from '../../src/admin/index.js';
 import type { AdminServiceView } from '../../src/admin/index.js';
 import { createService, createShadowTraffic, isShadowRequest, shadowAdminRoutes, shadowMiddleware } from '../../src/index.js';
 import type { InstanceDescriptor, Service, ShadowTraffic, ShadowTrafficOptions } from '../../src/index.js';
-import { InMemoryRegistry } from '../../src/testing/index.js';
+import { InMemoryRegistry, testInstance } from '../../src/testing/index.js';
 import { waitFor } from '../support/logger.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
@@ -29,25 +29,7 @@ async function listen(server: Server): Promise<number> {
 }
 
 function descriptor(id: string, vip: string, port: number): InstanceDescriptor {
-  return {
-    instanceId: id,
-    app: vip.toUpperCase(),
-    vipAddress: vip,
-    secureVipAddress: vip,
-    hostName: 'localhost',
-    ipAddr: '127.0.0.1',
-    port,
-    portEnabled: true,
-    securePort: 443,
-    securePortEnabled: false,
-    zone: 'z1',
-    metadata: {},
-    homePageUrl: '',
-    statusPageUrl: '',
-    healthCheckUrl: '',
-    leaseRenewalIntervalMs: 30_000,
-    leaseDurationMs: 90_000,
-  };
+  return testInstance({ instanceId: id, app: vip.toUpperCase(), zone: 'z1', port });
 }
 
 function shadowOf(registry: InMemoryRegistry, options: Partial<ShadowTrafficOptions> = {}): ShadowTraffic {
