@@ -7,6 +7,7 @@ import type { AdminOptions, AdminServiceView } from '../../src/admin/index.js';
 import { CommandRegistry, breakerAdminRoutes } from '../../src/breaker/index.js';
 import type { BreakerAdminOptions } from '../../src/breaker/index.js';
 import { createService } from '../../src/index.js';
+import { hystrixCommandIntegerKeys } from '../support/hystrix.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -79,41 +80,6 @@ function openStream(url: string): Promise<{ status: number; headers: IncomingHtt
   });
 }
 
-const commandIntegers = [
-  'currentTime',
-  'errorPercentage',
-  'errorCount',
-  'requestCount',
-  'rollingCountBadRequests',
-  'rollingCountCollapsedRequests',
-  'rollingCountEmit',
-  'rollingCountExceptionsThrown',
-  'rollingCountFailure',
-  'rollingCountFallbackEmit',
-  'rollingCountFallbackFailure',
-  'rollingCountFallbackMissing',
-  'rollingCountFallbackRejection',
-  'rollingCountFallbackSuccess',
-  'rollingCountResponsesFromCache',
-  'rollingCountSemaphoreRejected',
-  'rollingCountShortCircuited',
-  'rollingCountSuccess',
-  'rollingCountThreadPoolRejected',
-  'rollingCountTimeout',
-  'currentConcurrentExecutionCount',
-  'rollingMaxConcurrentExecutionCount',
-  'latencyExecute_mean',
-  'latencyTotal_mean',
-  'reportingHosts',
-  'propertyValue_circuitBreakerRequestVolumeThreshold',
-  'propertyValue_circuitBreakerSleepWindowInMilliseconds',
-  'propertyValue_circuitBreakerErrorThresholdPercentage',
-  'propertyValue_executionIsolationThreadTimeoutInMilliseconds',
-  'propertyValue_executionTimeoutInMilliseconds',
-  'propertyValue_executionIsolationSemaphoreMaxConcurrentRequests',
-  'propertyValue_fallbackIsolationSemaphoreMaxConcurrentRequests',
-  'propertyValue_metricsRollingStatisticalWindowInMilliseconds',
-];
 const commandBooleans = [
   'isCircuitBreakerOpen',
   'propertyValue_circuitBreakerForceOpen',
@@ -175,7 +141,7 @@ describe('GET /hystrix.stream', () => {
     expect(new Set(commands.map((c) => c.name))).toEqual(new Set(['getItem', 'client:reviews']));
     expect(new Set(pools.map((p) => p.name))).toEqual(new Set(['getItem', 'client:reviews']));
     for (const event of commands) {
-      for (const key of commandIntegers) expect(Number.isInteger(event[key]), `${key} of ${String(event.name)}`).toBe(true);
+      for (const key of hystrixCommandIntegerKeys) expect(Number.isInteger(event[key]), `${key} of ${String(event.name)}`).toBe(true);
       for (const key of commandBooleans) expect(typeof event[key], key).toBe('boolean');
       for (const key of commandStrings) expect(typeof event[key], key).toBe('string');
       for (const key of ['latencyExecute', 'latencyTotal']) {

@@ -6,6 +6,7 @@ import { DeadlineQueue } from '../../src/internal/DeadlineQueue.js';
 import type { Deadline } from '../../src/internal/DeadlineQueue.js';
 import { LogLinearHistogram } from '../../src/breaker/LogLinearHistogram.js';
 import { ManualClock } from '../../src/testing/index.js';
+import { hystrixCommandIntegerKeys } from '../support/hystrix.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -166,41 +167,6 @@ describe('settings', () => {
   });
 });
 
-const integerKeys = [
-  'currentTime',
-  'errorPercentage',
-  'errorCount',
-  'requestCount',
-  'rollingCountBadRequests',
-  'rollingCountCollapsedRequests',
-  'rollingCountEmit',
-  'rollingCountExceptionsThrown',
-  'rollingCountFailure',
-  'rollingCountFallbackEmit',
-  'rollingCountFallbackFailure',
-  'rollingCountFallbackMissing',
-  'rollingCountFallbackRejection',
-  'rollingCountFallbackSuccess',
-  'rollingCountResponsesFromCache',
-  'rollingCountSemaphoreRejected',
-  'rollingCountShortCircuited',
-  'rollingCountSuccess',
-  'rollingCountThreadPoolRejected',
-  'rollingCountTimeout',
-  'currentConcurrentExecutionCount',
-  'rollingMaxConcurrentExecutionCount',
-  'latencyExecute_mean',
-  'latencyTotal_mean',
-  'reportingHosts',
-  'propertyValue_circuitBreakerRequestVolumeThreshold',
-  'propertyValue_circuitBreakerSleepWindowInMilliseconds',
-  'propertyValue_circuitBreakerErrorThresholdPercentage',
-  'propertyValue_executionIsolationThreadTimeoutInMilliseconds',
-  'propertyValue_executionTimeoutInMilliseconds',
-  'propertyValue_executionIsolationSemaphoreMaxConcurrentRequests',
-  'propertyValue_fallbackIsolationSemaphoreMaxConcurrentRequests',
-  'propertyValue_metricsRollingStatisticalWindowInMilliseconds',
-];
 
 describe('Hystrix stream objects', () => {
   it('map a snapshot to a HystrixCommand and a HystrixThreadPool with the counts where Hystrix puts them', async () => {
@@ -241,7 +207,7 @@ describe('Hystrix stream objects', () => {
       threadPool: 'getUser',
     });
     expect(event.latencyExecute['100']).toBe(7);
-    for (const key of integerKeys) {
+    for (const key of hystrixCommandIntegerKeys) {
       const value = (event as unknown as Record<string, unknown>)[key];
       expect(Number.isInteger(value), key).toBe(true);
     }
