@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SHADOW_HEADER, createMetrics, createServiceClient, createShadowTraffic, isShadowRequest, shadowMetrics } from '../../src/index.js';
 import type { FetchFunction, FetchInit, InstanceDescriptor, ServiceClient, ShadowTraffic, ShadowTrafficOptions } from '../../src/index.js';
-import { InMemoryRegistry, ManualClock } from '../../src/testing/index.js';
+import { InMemoryRegistry, ManualClock, testInstance } from '../../src/testing/index.js';
 
 /** One request a scripted peer received. */
 interface Call {
@@ -62,25 +62,7 @@ function jsonResponse(body: unknown, status = 200, headers: Record<string, strin
 }
 
 function descriptor(id: string, vip: string, port: number): InstanceDescriptor {
-  return {
-    instanceId: id,
-    app: vip.toUpperCase(),
-    vipAddress: vip,
-    secureVipAddress: vip,
-    hostName: 'localhost',
-    ipAddr: '127.0.0.1',
-    port,
-    portEnabled: true,
-    securePort: 443,
-    securePortEnabled: false,
-    zone: 'z1',
-    metadata: {},
-    homePageUrl: '',
-    statusPageUrl: '',
-    healthCheckUrl: '',
-    leaseRenewalIntervalMs: 30_000,
-    leaseDurationMs: 90_000,
-  };
+  return testInstance({ instanceId: id, app: vip.toUpperCase(), zone: 'z1', port });
 }
 
 const PRIMARY = 1001;
