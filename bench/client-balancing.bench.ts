@@ -77,6 +77,8 @@ async function serve(spec: ServeSpec): Promise<void> {
   const ports: number[] = [];
   for (let i = 0; i < spec.delaysMs.length; i++) ports.push(await start(i));
   process.send!({ type: 'ports', ports, pid: process.pid } satisfies ChildMessage);
+  // A parent that failed or was killed must not leave its servers running.
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'exit') process.exit(0);
     if (message.type === 'hits') process.send!({ type: 'hits', index: message.index, hits: hits[message.index]! } satisfies ChildMessage);

@@ -86,6 +86,7 @@ async function serveShadows(): Promise<void> {
   const dead = await new Promise<number>((resolve) => gone.listen(0, '127.0.0.1', () => resolve((gone.address() as AddressInfo).port)));
   await new Promise<void>((resolve) => gone.close(() => resolve()));
   process.send!({ type: 'ready', ports: { next, slow, dead } } satisfies ChildMessage);
+  process.on('disconnect', () => process.exit(0)); // the parent failed or was killed
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'exit') process.exit(0);
   });
@@ -110,6 +111,7 @@ async function servePrimary(shadowPorts: Record<string, number>): Promise<void> 
   lag.enable();
   let cpu = process.cpuUsage();
   process.send!({ type: 'ready', ports: { primary: port } } satisfies ChildMessage);
+  process.on('disconnect', () => process.exit(0)); // the parent failed or was killed
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'exit') process.exit(0);
     if (message.type === 'mode') {
