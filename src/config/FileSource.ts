@@ -9,6 +9,7 @@ import { RepeatingTask } from '../internal/RepeatingTask.js';
 import { durationMs, invalidOption, nonEmptyString, positiveInt } from '../internal/validate.js';
 import { parseText } from './formats.js';
 import type { TextFormat } from './formats.js';
+import { SourceHealth } from './SourceHealth.js';
 import type { ConfigSource, ConfigSourceContext, ConfigSourceStatus, SourceContent, SourceOrigin } from './types.js';
 
 /** Options of {@link fileSource}. */
@@ -96,10 +97,7 @@ export class FileSource implements ConfigSource {
   #chain: Promise<void> = Promise.resolve();
   #lastReads: string | undefined;
   #present: readonly string[] = [];
-  #state: ConfigSourceStatus['state'] = 'pending';
-  #lastSuccessAt: number | undefined;
-  #lastError: string | undefined;
-  #failures = 0;
+  readonly #health = new SourceHealth();
 
   /** Use {@link fileSource}. */
   constructor(options: FileSourceOptions) {
@@ -137,7 +135,7 @@ export class FileSource implements ConfigSource {
       throw new KaryonError('ERR_INVALID_CONFIG', `${this.name} could not be read: ${errorMessage(error)}`, { cause: error });
     }
     this.#lastReads = JSON.stringify(reads);
-    this.#succeeded();
+    this.#health.succeeded(this.#context);
     return this.#content(reads);
   }
 
@@ -150,17 +148,14 @@ export class FileSource implements ConfigSource {
     return Object.freeze({
       name: this.name,
       layer: this.layer,
-      state: this.#state,
+      ...this.#health.report(),
       origins: this.#present.map((path) => `file:${path}`),
-      lastSuccessAt: this.#lastSuccessAt,
-      lastError: this.#lastError,
-      consecutiveFailures: this.#failures,
       details: Object.freeze({ directory: dirname(this.#options.base), files: this.files, watching: this.#watcher !== undefined }),
     });
   }
 
   async close(): Promise<void> {
-    this.#state = 'closed';
+    this.#health.close();
     this.#debounce?.clear();
     this.#debounce = undefined;
     this.#watcher?.close();
@@ -191,13 +186,13 @@ export class FileSource implements ConfigSource {
       context.logger.warn('configuration file watcher failed; changes are no longer seen', { source: this.name, error: error.message });
       this.#watcher?.close();
       this.#watcher = undefined;
-      this.#failed(`watching ${directory} failed: ${error.message}`);
+      this.#health.failed(this.#context, `watching ${directory} failed: ${error.message}`);
     });
   }
 
   #schedule(): void {
     const context = this.#context;
-    if (context === undefined || this.#isClosed()) return;
+    if (context === undefined || this.#health.isClosed()) return;
     this.#debounce?.clear();
     this.#debounce = context.clock
       .setTimeout(() => {
@@ -216,17 +211,17 @@ export class FileSource implements ConfigSource {
 
   async #reread(): Promise<void> {
     const context = this.#context;
-    if (context === undefined || this.#isClosed() || context.signal.aborted) return;
+    if (context === undefined || this.#health.isClosed() || context.signal.aborted) return;
     let reads: FileRead[];
     try {
       reads = await this.#readAll();
     } catch (error) {
-      this.#failed(errorMessage(error));
+      this.#health.failed(this.#context, errorMessage(error));
       return;
     }
-    if (this.#isClosed()) return;
-    if (this.#failures > 0) context.recovered();
-    this.#succeeded();
+    if (this.#health.isClosed()) return;
+    if (this.#health.failures > 0) context.recovered();
+    this.#health.succeeded(this.#context);
     const key = JSON.stringify(reads);
     if (key === this.#lastReads) return;
     this.#lastReads = key;
@@ -257,27 +252,6 @@ export class FileSource implements ConfigSource {
     }
     this.#present = present;
     return { origins };
-  }
-
-  // A method, not a field test, so checks after an await are not narrowed away by the compiler.
-  #isClosed(): boolean {
-    return this.#state === 'closed';
-  }
-
-  #succeeded(): void {
-    if (this.#isClosed()) return;
-    this.#state = 'ok';
-    this.#failures = 0;
-    this.#lastError = undefined;
-    this.#lastSuccessAt = this.#context?.clock.now();
-  }
-
-  #failed(error: string): void {
-    if (this.#isClosed()) return;
-    this.#state = 'failing';
-    this.#failures++;
-    this.#lastError = error;
-    this.#context?.failed(error, this.#failures);
   }
 }
 

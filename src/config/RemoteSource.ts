@@ -7,6 +7,7 @@ import { RepeatingTask } from '../internal/RepeatingTask.js';
 import { durationMs, invalidOption, nonEmptyString, oneOf, positiveInt } from '../internal/validate.js';
 import { decodeSpringEnvironment, parseText } from './formats.js';
 import type { Parsed } from './formats.js';
+import { SourceHealth } from './SourceHealth.js';
 import type { ConfigSource, ConfigSourceContext, ConfigSourceStatus, SourceContent } from './types.js';
 
 /** What a remote source's URL answers: a JSON object, a `.properties` text, or a Spring Cloud Config environment. */
@@ -183,10 +184,7 @@ export class RemoteSource implements ConfigSource {
   #lastDigest: string | undefined;
   #springVersion: string | null | undefined;
   #lastStatus: number | undefined;
-  #state: ConfigSourceStatus['state'] = 'pending';
-  #lastSuccessAt: number | undefined;
-  #lastError: string | undefined;
-  #failures = 0;
+  readonly #health = new SourceHealth();
   #requests = 0;
   #completed = 0;
   #notModified = 0;
@@ -211,10 +209,10 @@ export class RemoteSource implements ConfigSource {
     }
     if (first.error !== undefined) {
       if (this.#options.failFast) {
-        this.#state = 'closed';
+        this.#health.close();
         throw new KaryonError('ERR_INVALID_CONFIG', `${this.name} could not be fetched: ${first.error}`, { retryable: true });
       }
-      this.#failed(first.error);
+      this.#health.failed(this.#context, first.error);
     }
     this.#completed++;
     this.#task = new RepeatingTask({
@@ -233,11 +231,8 @@ export class RemoteSource implements ConfigSource {
     return Object.freeze({
       name: this.name,
       layer: this.layer,
-      state: this.#state,
+      ...this.#health.report(),
       origins: this.#lastDigest === undefined ? [] : [this.name],
-      lastSuccessAt: this.#lastSuccessAt,
-      lastError: this.#lastError,
-      consecutiveFailures: this.#failures,
       details: Object.freeze({
         url: this.#requestUrl ?? this.#options.shownUrl,
         format: this.#options.format,
@@ -252,7 +247,7 @@ export class RemoteSource implements ConfigSource {
   }
 
   async close(): Promise<void> {
-    this.#state = 'closed';
+    this.#health.close();
     await this.#task?.close();
     await this.#chain;
   }
@@ -284,8 +279,8 @@ export class RemoteSource implements ConfigSource {
 
   async #poll(signal?: AbortSignal): Promise<number> {
     const context = this.#context;
-    if (context === undefined || this.#isClosed() || context.signal.aborted) return this.#options.intervalMs;
-    const wasFailing = this.#failures > 0;
+    if (context === undefined || this.#health.isClosed() || context.signal.aborted) return this.#options.intervalMs;
+    const wasFailing = this.#health.failures > 0;
     let result: { content: SourceContent | undefined; error: string | undefined };
     try {
       result = await this.#fetchContent(signal === undefined ? context.signal : AbortSignal.any([context.signal, signal]));
@@ -294,9 +289,9 @@ export class RemoteSource implements ConfigSource {
       if (signal?.aborted) throw abortReason(signal);
       result = { content: undefined, error: errorMessage(error) };
     }
-    if (this.#isClosed()) return this.#options.intervalMs;
+    if (this.#health.isClosed()) return this.#options.intervalMs;
     if (result.error !== undefined) {
-      this.#failed(result.error);
+      this.#health.failed(this.#context, result.error);
     } else {
       if (wasFailing) context.recovered();
       if (result.content !== undefined) context.update(result.content);
@@ -308,7 +303,7 @@ export class RemoteSource implements ConfigSource {
   /** Fetches; content is undefined when nothing changed. An error string means the source is failing. */
   async #fetchContent(signal: AbortSignal): Promise<{ content: SourceContent | undefined; error: string | undefined }> {
     const fetched = await this.#fetch(signal);
-    this.#succeeded();
+    this.#health.succeeded(this.#context);
     if (fetched.kind === 'notModified') return { content: undefined, error: undefined };
     if (fetched.kind === 'tooLarge') {
       this.#etag = fetched.etag;
@@ -396,30 +391,9 @@ export class RemoteSource implements ConfigSource {
 
   #nextDelay(): number {
     const { intervalMs, backoffInitialMs, backoffMaxMs, jitter: ratio } = this.#options;
-    if (this.#failures === 0) return jitter(intervalMs, ratio);
-    const exponent = Math.min(this.#failures - 1, 30);
+    if (this.#health.failures === 0) return jitter(intervalMs, ratio);
+    const exponent = Math.min(this.#health.failures - 1, 30);
     return jitter(Math.min(backoffMaxMs, backoffInitialMs * 2 ** exponent), ratio);
-  }
-
-  // A method, not a field test, so checks after an await are not narrowed away by the compiler.
-  #isClosed(): boolean {
-    return this.#state === 'closed';
-  }
-
-  #succeeded(): void {
-    if (this.#isClosed()) return;
-    this.#state = 'ok';
-    this.#failures = 0;
-    this.#lastError = undefined;
-    this.#lastSuccessAt = this.#context?.clock.now();
-  }
-
-  #failed(error: string): void {
-    if (this.#isClosed()) return;
-    this.#state = 'failing';
-    this.#failures++;
-    this.#lastError = error;
-    this.#context?.failed(error, this.#failures);
   }
 }
 
