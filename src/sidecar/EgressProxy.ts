@@ -6,7 +6,7 @@ import type { Logger } from '../common/Logger.js';
 import type { ServiceClient } from '../http/ServiceClient.js';
 import type { ServiceClientOptions } from '../http/ServiceClientOptions.js';
 import type { RequestBody } from '../http/Transport.js';
-import { HttpError, readBody } from '../internal/http.js';
+import { HOP_BY_HOP_HEADERS, HttpError, readBody } from '../internal/http.js';
 import { errorMessage } from '../internal/async.js';
 
 /** Makes the client of a VIP: `service.client(vip, options)`. */
@@ -32,20 +32,6 @@ export interface EgressProxyOptions {
 export type ProxyErrorStyle = 'prana' | 'json';
 
 const VIP = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-
-// Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection, never forwarded; `host` is the upstream's own.
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-]);
 
 /** The HTTP status a proxied call's failure is answered with. */
 const statusOfCode: Partial<Record<ErrorCode, number>> = {
@@ -97,7 +83,7 @@ export class EgressProxy {
       });
       const headers: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(response.headers)) {
-        if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+        if (value !== undefined && !HOP_BY_HOP_HEADERS.has(name)) headers[name] = value;
       }
       headers['x-karyon-instance'] = response.instanceId;
       res.writeHead(response.statusCode, headers);
@@ -155,7 +141,7 @@ function forwardedHeaders(req: IncomingMessage): Record<string, string | string[
   const headers: Record<string, string | string[]> = {};
   const connectionTokens = req.headers.connection?.toLowerCase().split(',').map((token) => token.trim());
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens?.includes(name) === true) continue;
+    if (value === undefined || HOP_BY_HOP_HEADERS.has(name) || connectionTokens?.includes(name) === true) continue;
     headers[name] = value;
   }
   const remote = req.socket.remoteAddress;

@@ -6,6 +6,7 @@ import { KaryonError, isKaryonError } from '../../common/KaryonError.js';
 import type { Logger } from '../../common/Logger.js';
 import { silentLogger } from '../../common/Logger.js';
 import { errorMessage } from '../../internal/async.js';
+import { HOP_BY_HOP_HEADERS } from '../../internal/http.js';
 import { invalidOption } from '../../internal/validate.js';
 import type { ShadowMetrics } from '../../metrics/builtin.js';
 import type { ServiceRegistry } from '../../registry/types.js';
@@ -29,23 +30,10 @@ import type { ShadowReport } from './types.js';
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /**
- * Request headers a copy does not carry: hop-by-hop headers belong to the primary's connection, `host`
- * names the primary, and the length is the copy's client's to set.
+ * Request headers a copy does not carry besides the hop-by-hop ones: the length is the copy's client's to set,
+ * and `expect` would wait on the shadow.
  */
-const NOT_COPIED: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  'content-length',
-  'expect',
-]);
+const NOT_COPIED: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, 'content-length', 'expect']);
 
 const noop = (): void => undefined;
 
