@@ -1,32 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isKaryonError } from '../common/KaryonError.js';
+import type { RouteTarget } from '../common/RouteTarget.js';
 import { HttpError, readJson, sendJson } from '../internal/http.js';
 import type { CommandExecutor, CommandSettingsUpdate } from './Command.js';
 import type { CommandRegistry } from './CommandRegistry.js';
 import { HystrixStream } from './HystrixStream.js';
 import type { HystrixStreamOptions } from './HystrixStream.js';
-
-/** A route handler as the admin server calls it. */
-export type BreakerRouteHandler = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  params: Readonly<Record<string, string>>,
-  url: URL,
-  // `audit`: the admin server's audit log, where a mutation records what it changed (absent on other targets).
-  context: {
-    readJson(): Promise<unknown>;
-    readonly audit?: { record(change: { readonly action?: string; readonly before?: unknown; readonly after?: unknown }): void };
-  },
-) => unknown;
-
-/**
- * Anything that takes routes as the admin server does. Declared here rather than imported because breakers
- * sit below the admin layer; `AdminServer` fits it as it is.
- */
-export interface BreakerRouteTarget {
-  /** Adds a route; `mutation` routes need the admin token (or loopback). */
-  route(method: string, path: string, handler: BreakerRouteHandler, options?: { readonly mutation?: boolean }): unknown;
-}
 
 /** Options of {@link breakerAdminRoutes}. */
 export interface BreakerAdminOptions {
@@ -64,7 +42,7 @@ type Action = (typeof actions)[number];
  * await routes.close();
  * ```
  */
-export function breakerAdminRoutes(target: BreakerRouteTarget, registry: CommandRegistry, options: BreakerAdminOptions = {}): BreakerAdminRoutes {
+export function breakerAdminRoutes(target: RouteTarget, registry: CommandRegistry, options: BreakerAdminOptions = {}): BreakerAdminRoutes {
   const stream = new HystrixStream(() => registry.snapshots(), options.stream);
 
   target.route('GET', '/breakers', (_req, res) => {

@@ -26,4 +26,4 @@ export type { HystrixCommandEvent, HystrixThreadPoolEvent } from './hystrixEvent
 export { HystrixStream, resolveHystrixStreamOptions } from './HystrixStream.js';
 export type { HystrixStreamOptions, ResolvedHystrixStreamOptions } from './HystrixStream.js';
 export { breakerAdminRoutes } from './breakerAdminRoutes.js';
-export type { BreakerAdminOptions, BreakerAdminRoutes, BreakerRouteHandler, BreakerRouteTarget } from './breakerAdminRoutes.js';
+export type { BreakerAdminOptions, BreakerAdminRoutes } from './breakerAdminRoutes.js';

@@ -4,3 +4,4 @@ export { systemClock } from './Clock.js';
 export type { Clock, ClockTimer } from './Clock.js';
 export { silentLogger } from './Logger.js';
 export type { Logger, LogFields } from './Logger.js';
+export type { RouteContext, RouteTarget, RouteTargetHandler } from './RouteTarget.js';

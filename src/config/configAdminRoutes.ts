@@ -1,36 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { isKaryonError } from '../common/KaryonError.js';
+import type { RouteContext, RouteTarget } from '../common/RouteTarget.js';
 import { HttpError, sendJson } from '../internal/http.js';
 import type { ConfigChangeResult, DynamicConfig } from './DynamicConfig.js';
 import type { ConfigIssue } from './types.js';
-
-/** The request context a route handler of {@link ConfigRouteTarget} receives. */
-export interface ConfigRouteContext {
-  /** Reads the JSON body within the admin server's size limit (400/413 on bad input). */
-  readJson(): Promise<unknown>;
-  /**
-   * The admin server's audit log, where a mutation records what it changed (values masked as `GET /config`
-   * masks them); absent on targets that keep none.
-   */
-  readonly audit?: {
-    /** Records the change's action and the state before and after it; later calls merge into earlier ones. */
-    record(change: { readonly action?: string; readonly before?: unknown; readonly after?: unknown }): void;
-  };
-}
-
-/**
- * Anything that takes routes as the admin server does. Declared here, not imported, because configuration sits
- * below the admin layer: `AdminServer` fits it as it is.
- */
-export interface ConfigRouteTarget {
-  /** Adds a route; `mutation` routes need the admin token (or loopback when none is set). */
-  route(
-    method: string,
-    path: string,
-    handler: (req: IncomingMessage, res: ServerResponse, params: Readonly<Record<string, string>>, url: URL, context: ConfigRouteContext) => unknown,
-    options?: { readonly mutation?: boolean },
-  ): unknown;
-}
 
 /**
  * Adds the configuration endpoints to the admin server; sensitive values are masked in every answer:
@@ -46,7 +19,7 @@ export interface ConfigRouteTarget {
  * configAdminRoutes(admin, config); // admin: an AdminServer
  * ```
  */
-export function configAdminRoutes(admin: ConfigRouteTarget, config: DynamicConfig<object>): void {
+export function configAdminRoutes(admin: RouteTarget, config: DynamicConfig<object>): void {
   const requireStarted = (): void => {
     if (!config.started) throw new HttpError(503, 'the configuration has not started yet');
   };
@@ -65,7 +38,7 @@ export function configAdminRoutes(admin: ConfigRouteTarget, config: DynamicConfi
     return { key, value: entry?.value, overridden: config.hasOverride(key) };
   };
   // Applies an override change: 200 with the key as it now stands, or 400 with every reason it was rejected.
-  const change = (res: ServerResponse, key: string, apply: () => ConfigChangeResult, context: ConfigRouteContext, action: string): void => {
+  const change = (res: ServerResponse, key: string, apply: () => ConfigChangeResult, context: RouteContext, action: string): void => {
     context.audit?.record({ action, before: auditView(key) });
     let result: ConfigChangeResult;
     try {

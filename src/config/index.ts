@@ -11,7 +11,6 @@ export { parseProperties } from './parseProperties.js';
 export { TemplateRenderer, renderTemplate } from './TemplateRenderer.js';
 export type { TemplateOptions, TemplateRenderedEvent, TemplateRendererEvents } from './TemplateRenderer.js';
 export { configAdminRoutes } from './configAdminRoutes.js';
-export type { ConfigRouteContext, ConfigRouteTarget } from './configAdminRoutes.js';
 export { bindProperty } from './bindProperty.js';
 export { bindConfigMetrics } from './bindConfigMetrics.js';
 export type { ConfigMetricsSink } from './bindConfigMetrics.js';

@@ -1,12 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RouteTarget } from '../common/RouteTarget.js';
 import { sendJson } from '../internal/http.js';
 import type { ServiceClient, ServiceClientStats } from './ServiceClient.js';
-
-/** Anything routes can be added to the way `AdminServer.route` adds them. */
-export interface RouteTarget {
-  /** Adds a route. */
-  route(method: string, path: string, handler: (req: IncomingMessage, res: ServerResponse) => unknown): unknown;
-}
 
 /** What `GET /instances` answers: each VIP with the stats of every client calling it. */
 export interface InstancesReport {

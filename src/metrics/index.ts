@@ -7,7 +7,6 @@ export type { PrometheusFamilyOptions, PrometheusSeries, PrometheusSeriesOf } fr
 export { CounterSeries, GaugeSeries, HistogramSeries, SetSeries } from './PrometheusRegistry.js';
 export { prometheusContentType } from './prometheusText.js';
 export { metricsAdminRoutes } from './metricsAdminRoutes.js';
-export type { MetricsRouteTarget } from './metricsAdminRoutes.js';
 export {
   adminMetrics,
   breakerMetrics,

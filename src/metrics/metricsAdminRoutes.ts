@@ -1,15 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RouteTarget } from '../common/RouteTarget.js';
 import { sendJson, sendText } from '../internal/http.js';
 import type { Metrics } from './types.js';
-
-/**
- * Anything that takes routes as the admin server does. Declared here, not imported, because metrics sit
- * below the admin layer: `AdminServer` fits it as it is.
- */
-export interface MetricsRouteTarget {
-  /** Adds a route. */
-  route(method: string, path: string, handler: (req: IncomingMessage, res: ServerResponse) => unknown): unknown;
-}
 
 /**
  * Adds `GET /metrics` (the Prometheus text exposition format 0.0.4) to the admin server. When `metrics` has
@@ -22,7 +13,7 @@ export interface MetricsRouteTarget {
  * metricsAdminRoutes(admin, metrics); // admin: an AdminServer
  * ```
  */
-export function metricsAdminRoutes(admin: MetricsRouteTarget, metrics: Metrics): void {
+export function metricsAdminRoutes(admin: RouteTarget, metrics: Metrics): void {
   admin.route('GET', '/metrics', (_req, res) => {
     const exposition = metrics.prometheus;
     if (exposition === undefined) {

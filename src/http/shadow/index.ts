@@ -19,7 +19,6 @@ export type { PathSegment } from './FieldPattern.js';
 export { expressShadowMiddleware, fastifyShadowHook, shadowMiddleware } from './shadowMiddleware.js';
 export type { ShadowFastifyReply, ShadowFastifyRequest } from './shadowMiddleware.js';
 export { shadowAdminRoutes } from './shadowAdminRoutes.js';
-export type { ShadowRouteHandler, ShadowRouteTarget } from './shadowAdminRoutes.js';
 export type { ShadowDifference, ShadowNoiseReport, ShadowReport, ShadowResponseView, ShadowTargetReport } from './types.js';
 // The metrics seam lives with the other built-in metrics; it is re-exported here so shadow traffic is
 // usable from one import.

@@ -1,30 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isKaryonError } from '../../common/KaryonError.js';
+import type { RouteTarget } from '../../common/RouteTarget.js';
 import { HttpError, readJson, sendJson } from '../../internal/http.js';
 import type { ShadowSettings } from './ShadowOptions.js';
 import type { ShadowTraffic } from './ShadowTraffic.js';
-
-/** A route handler as the admin server calls it. */
-export type ShadowRouteHandler = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  params: Readonly<Record<string, string>>,
-  url: URL,
-  // `audit`: the admin server's audit log, where a mutation records what it changed (absent on other targets).
-  context: {
-    readJson(): Promise<unknown>;
-    readonly audit?: { record(change: { readonly action?: string; readonly before?: unknown; readonly after?: unknown }): void };
-  },
-) => unknown;
-
-/**
- * Anything that takes routes as the admin server does. Declared here rather than imported because the
- * client layer sits below the admin layer; `AdminServer` fits it as it is.
- */
-export interface ShadowRouteTarget {
-  /** Adds a route; `mutation` routes need the admin token (or loopback). */
-  route(method: string, path: string, handler: ShadowRouteHandler, options?: { readonly mutation?: boolean }): unknown;
-}
 
 const fields = ['enabled', 'rate'] as const;
 
@@ -43,7 +21,7 @@ const fields = ['enabled', 'rate'] as const;
  * // curl -X PUT -d '{"enabled":false}' http://127.0.0.1:8077/shadow
  * ```
  */
-export function shadowAdminRoutes(target: ShadowRouteTarget, shadow: ShadowTraffic | (() => ShadowTraffic | undefined)): void {
+export function shadowAdminRoutes(target: RouteTarget, shadow: ShadowTraffic | (() => ShadowTraffic | undefined)): void {
   const current = (): ShadowTraffic => {
     const traffic = typeof shadow === 'function' ? shadow() : shadow;
     if (traffic === undefined) throw new HttpError(404, 'no shadow traffic is configured');
