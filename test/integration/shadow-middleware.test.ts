@@ -1,12 +1,12 @@
 import { createServer } from 'node:http';
-import type { IncomingMessage, RequestListener, Server } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
 import { request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AdminServer, resolveAdminOptions } from '../../src/admin/index.js';
 import type { AdminServiceView } from '../../src/admin/index.js';
 import {
@@ -21,23 +21,10 @@ import {
 import type { InstanceDescriptor, ShadowTraffic, ShadowTrafficOptions } from '../../src/index.js';
 import { InMemoryRegistry, testInstance } from '../../src/testing/index.js';
 import { waitFor } from '../support/logger.js';
+import { cleanupAfterEach } from '../support/cleanups.js';
 
-const cleanups: (() => Promise<unknown> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  return (server.address() as AddressInfo).port;
-}
+const cleanups = cleanupAfterEach();
+const listen = cleanups.listen;
 
 function descriptor(id: string, vip: string, port: number): InstanceDescriptor {
   return testInstance({ instanceId: id, app: vip.toUpperCase(), zone: 'z1', port });

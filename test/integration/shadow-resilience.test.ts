@@ -1,32 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool, request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AdminServer, resolveAdminOptions } from '../../src/admin/index.js';
 import type { AdminServiceView } from '../../src/admin/index.js';
 import { createService, createShadowTraffic, isShadowRequest, shadowAdminRoutes, shadowMiddleware } from '../../src/index.js';
 import type { InstanceDescriptor, Service, ShadowTraffic, ShadowTrafficOptions } from '../../src/index.js';
 import { InMemoryRegistry, testInstance } from '../../src/testing/index.js';
 import { waitFor } from '../support/logger.js';
+import { cleanupAfterEach } from '../support/cleanups.js';
 
-const cleanups: (() => Promise<unknown> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  return (server.address() as AddressInfo).port;
-}
+const cleanups = cleanupAfterEach();
+const listen = cleanups.listen;
 
 function descriptor(id: string, vip: string, port: number): InstanceDescriptor {
   return testInstance({ instanceId: id, app: vip.toUpperCase(), zone: 'z1', port });
