@@ -15,6 +15,7 @@ import { EurekaRegistry } from '../../src/registry/eureka/index.js';
 import type { RegistrationEvent } from '../../src/registry/eureka/index.js';
 import { EurekaServer } from '../../src/registry/server/index.js';
 import type { EurekaServerOptions } from '../../src/registry/server/index.js';
+import { testInstance } from '../../src/testing/index.js';
 import { memoryLogger, waitFor } from '../support/logger.js';
 
 // Owner tokens of the development Eureka server over real HTTP: one team's token cannot touch another team's
@@ -54,25 +55,7 @@ async function start(options: EurekaServerOptions = {}, owners: boolean = true) 
 function body(app: string, id: string, status = 'UP', lastDirty = 1_700_000_000_000): string {
   return JSON.stringify({
     instance: encodeInstance(
-      {
-        instanceId: id,
-        app,
-        vipAddress: app.toLowerCase(),
-        secureVipAddress: app.toLowerCase(),
-        hostName: '127.0.0.1',
-        ipAddr: '127.0.0.1',
-        port: 8080,
-        portEnabled: true,
-        securePort: 443,
-        securePortEnabled: false,
-        zone: 'default',
-        metadata: {},
-        homePageUrl: 'http://127.0.0.1:8080/',
-        statusPageUrl: 'http://127.0.0.1:8077/status',
-        healthCheckUrl: 'http://127.0.0.1:8077/healthcheck',
-        leaseRenewalIntervalMs: 30_000,
-        leaseDurationMs: 90_000,
-      },
+      testInstance({ instanceId: id, app, port: 8080 }),
       status,
       lastDirty,
     ),
@@ -175,25 +158,7 @@ describe('the development Eureka server with owner tokens', () => {
 });
 
 describe('our Eureka client with owner tokens', () => {
-  const descriptor = (app: string, id: string): InstanceDescriptor => ({
-    instanceId: id,
-    app,
-    vipAddress: app.toLowerCase(),
-    secureVipAddress: app.toLowerCase(),
-    hostName: '127.0.0.1',
-    ipAddr: '127.0.0.1',
-    port: 8080,
-    portEnabled: true,
-    securePort: 443,
-    securePortEnabled: false,
-    zone: 'default',
-    metadata: {},
-    homePageUrl: 'http://127.0.0.1:8080/',
-    statusPageUrl: 'http://127.0.0.1:8077/status',
-    healthCheckUrl: 'http://127.0.0.1:8077/healthcheck',
-    leaseRenewalIntervalMs: 30_000,
-    leaseDurationMs: 90_000,
-  });
+  const descriptor = (app: string, id: string): InstanceDescriptor => testInstance({ instanceId: id, app, port: 8080 });
 
   function client(url: string, options: Partial<ConstructorParameters<typeof EurekaRegistry>[0]>): EurekaRegistry {
     const made = new EurekaRegistry({ serviceUrls: [url], jitterRatio: 0, retryInitialDelayMs: 50, retryMaxDelayMs: 200, ...options });
