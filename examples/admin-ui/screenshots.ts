@@ -21,7 +21,7 @@ const out = resolve(root, values.out);
 const token = randomBytes(9).toString('base64url');
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
-const child = spawn(process.execPath, ['--import', 'tsx', 'examples/admin-ui/main.ts', '--admin-port', '0', '--token', token], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, ['--import', 'tsx', 'examples/admin-ui/main.ts', '--admin-port', '0', `--token=${token}`], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
 const base = await new Promise<string>((done, fail) => {
   let text = '';
   child.stdout.on('data', (chunk: Buffer) => {

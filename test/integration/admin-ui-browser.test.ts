@@ -30,8 +30,8 @@ class Example {
   readonly ready: Promise<string>;
 
   constructor(token: string, port = 0, readToken?: string) {
-    const args = ['--import', 'tsx', 'examples/admin-ui/main.ts', '--admin-port', String(port), '--token', token];
-    if (readToken !== undefined) args.push('--read-token', readToken);
+    const args = ['--import', 'tsx', 'examples/admin-ui/main.ts', '--admin-port', String(port), `--token=${token}`];
+    if (readToken !== undefined) args.push(`--read-token=${readToken}`);
     this.child = spawn(process.execPath, args, {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
