@@ -251,6 +251,28 @@ describe('Eureka wire: every quirk real servers emit', () => {
     expect(instance.zone).toBe('us-east-1c');
   });
 
+  it('keeps only own metadata keys, and reads nothing through a __proto__ key', () => {
+    const metadata = JSON.parse('{"__proto__": {"polluted": "yes"}, "zone": "z1"}') as object;
+    const inherited = Object.assign(Object.create({ inherited: 'x' }) as object, { zone: 'z2' });
+    expect(decodeInstance({ ...base, metadata }, NOW).instance.metadata).toEqual({ zone: 'z1' });
+    expect(decodeInstance({ ...base, metadata: inherited }, NOW).instance.metadata).toEqual({ zone: 'z2' });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('reads numbers written as strings, and takes a blank or non-numeric one as missing', () => {
+    const lease = (durationInSecs: unknown): number => decodeInstance({ ...base, leaseInfo: { durationInSecs } }, NOW).instance.leaseDurationMs;
+    expect(lease('30')).toBe(30_000);
+    expect(lease(' 45 ')).toBe(45_000);
+    expect(lease('0')).toBe(0);
+    expect(lease('')).toBe(90_000);
+    expect(lease('   ')).toBe(90_000);
+    expect(lease('soon')).toBe(90_000);
+    expect(lease(12.7)).toBe(12_000);
+    const dirty = decodeInstance({ ...base, lastDirtyTimestamp: ' ' }, NOW);
+    expect(dirty.lastDirtyTimestampMissing).toBe(true);
+    expect(dirty.instance.lastDirtyTimestamp).toBe(NOW);
+  });
+
   it('maps unknown statuses to UNKNOWN and reads known ones in any case, as Eureka does', () => {
     expect(decodeInstance({ ...base, status: 'SLEEPING' }, NOW).instance.status).toBe('UNKNOWN');
     expect(decodeInstance({ ...base, status: 42 }, NOW).instance.status).toBe('UNKNOWN');

@@ -404,11 +404,12 @@ function sameProfile(a: InstanceProfile, b: InstanceProfile): boolean {
 
 /** True when `instance` has exactly the shared fields of `profile`. Allocates nothing. */
 function profileMatches(profile: InstanceProfile, instance: RegistryInstance): boolean {
+  // The zone first: the profiles of one app most often differ by it alone.
   return (
+    profile.zone === instance.zone &&
     profile.app === instance.app &&
     profile.vipAddress === instance.vipAddress &&
     profile.secureVipAddress === instance.secureVipAddress &&
-    profile.zone === instance.zone &&
     profile.portEnabled === instance.portEnabled &&
     profile.securePort === instance.securePort &&
     profile.securePortEnabled === instance.securePortEnabled &&

@@ -173,7 +173,13 @@ function nonBlank(value: unknown): string | undefined {
 }
 
 function integer(value: unknown): number | undefined {
-  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  let n = NaN;
+  if (typeof value === 'number') n = value;
+  // Number('') and Number(' ') are 0: a blank string is no number (trimmed only in that rare case).
+  else if (typeof value === 'string') {
+    n = Number(value);
+    if (n === 0 && value.trim() === '') n = NaN;
+  }
   return Number.isFinite(n) ? Math.trunc(n) : undefined;
 }
 
@@ -195,9 +201,10 @@ function decodePort(value: unknown, fallbackPort: number, fallbackEnabled: boole
 function decodeMetadata(value: unknown): Record<string, string> {
   const metadata: Record<string, string> = {};
   if (!isRecord(value)) return metadata;
-  for (const [key, entry] of Object.entries(value)) {
-    if (key === '@class') continue;
-    const s = text(entry);
+  // for-in over own keys: several times cheaper than Object.entries, which allocates a pair per key.
+  for (const key in value) {
+    if (key === '@class' || !Object.hasOwn(value, key)) continue;
+    const s = text(value[key]);
     if (s !== undefined) metadata[key] = s;
   }
   return metadata;
