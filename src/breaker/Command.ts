@@ -14,6 +14,12 @@ export interface ExecuteOptions<T> {
   readonly signal?: AbortSignal;
   /** Answers instead when the call fails, times out, is short-circuited or rejected. Receives the error. */
   readonly fallback?: (error: unknown) => T | PromiseLike<T>;
+  /**
+   * Counts an answer of the work as a failure of the dependency, for the circuit and the metrics, while the
+   * call still answers it (no fallback runs, nothing is thrown): e.g. `(res) => res.status >= 500`, without
+   * turning responses into errors and back. A predicate that throws counts a success.
+   */
+  readonly isFailure?: (value: Awaited<T>) => boolean;
 }
 
 /** Options of {@link CommandExecutor.run}. */
@@ -25,6 +31,12 @@ export interface RunOptions<T> {
    * when the registry closes. Abort the work here with a signal of your own.
    */
   readonly onAbandon?: (reason: Error) => void;
+  /**
+   * Counts an answer of the work as a failure of the dependency, for the circuit and the metrics, while the
+   * call still answers it (no fallback runs, nothing is thrown): e.g. `(res) => res.status >= 500`, without
+   * turning responses into errors and back. A predicate that throws counts a success.
+   */
+  readonly isFailure?: (value: Awaited<T>) => boolean;
 }
 
 /** A listener of one of a command's events. */

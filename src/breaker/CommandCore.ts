@@ -58,6 +58,8 @@ export class Execution implements Deadline, BulkheadWaiter {
   startedAt = 0;
   executeStartedAt = -1;
   controller: AbortController | undefined = undefined;
+  /** Counts an answer as a failure while still answering it (`RunOptions.isFailure`). */
+  isFailure: ((value: unknown) => boolean) | undefined = undefined;
   promise!: Promise<unknown>;
   resolve!: (value: unknown) => void;
   reject!: (error: unknown) => void;
@@ -363,12 +365,24 @@ export class CommandCore extends EventEmitter<CommandEvents> {
     if (!this.#finishRun(exec)) return;
     const now = this.#clock.now();
     const m = this.#metrics;
-    m.countRequest(CommandEventType.SUCCESS, false, now);
+    // An answer the caller counts as a failure (a 5xx response) is one for the circuit and the metrics, and is
+    // still the call's answer: no fallback, nothing thrown.
+    const failed = exec.isFailure !== undefined && this.#answerFailed(exec.isFailure, value);
+    m.countRequest(failed ? CommandEventType.FAILURE : CommandEventType.SUCCESS, failed, now);
     m.latency(now - exec.executeStartedAt, now - exec.startedAt, now);
-    if (exec.trial) this.#endTrial(exec, true, now);
+    if (exec.trial) this.#endTrial(exec, !failed, now);
     else this.#checkTrip(now);
     this.#detach(exec);
     exec.resolve(value);
+  }
+
+  #answerFailed(isFailure: (value: unknown) => boolean, value: unknown): boolean {
+    try {
+      return isFailure(value) === true;
+    } catch (predicateError) {
+      this.#logger.warn(`isFailure of a call of command '${this.name}' threw; counting a success`, { error: errorMessage(predicateError) });
+      return false;
+    }
   }
 
   #failed(exec: Execution, error: unknown): void {

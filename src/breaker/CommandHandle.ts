@@ -76,6 +76,7 @@ export class CommandHandle implements CommandExecutor {
     }
     const core = this.#core;
     const exec = core.enter(work, undefined, [], true, options.fallback, options.signal, undefined);
+    if (options.isFailure !== undefined) exec.isFailure = options.isFailure as (value: unknown) => boolean;
     // The work is called from here rather than from the core, to keep a thrown error's stack short.
     if (exec.phase === Phase.RUNNING) {
       let result: unknown;
@@ -96,6 +97,7 @@ export class CommandHandle implements CommandExecutor {
     }
     const core = this.#core;
     const exec = core.enter(work, undefined, [], false, options.fallback, undefined, options.onAbandon);
+    if (options.isFailure !== undefined) exec.isFailure = options.isFailure as (value: unknown) => boolean;
     if (exec.phase === Phase.RUNNING) {
       let result: unknown;
       try {

@@ -569,6 +569,64 @@ describe('bad requests', () => {
   });
 });
 
+describe('answers counted as failures (isFailure)', () => {
+  it('count for the circuit and open it, while each call still answers its value, with no fallback', async () => {
+    const { registry } = setup();
+    const executor = registry.executor('status');
+    let fallbacks = 0;
+    const options = {
+      isFailure: (res: { status: number }) => res.status >= 500,
+      fallback: () => {
+        fallbacks++;
+        return { status: 0 };
+      },
+    };
+    const answers: unknown[] = [];
+    for (let i = 0; i < 20; i++) answers.push(await executor.run(() => Promise.resolve({ status: i % 2 === 0 ? 503 : 200 }), options));
+    expect(answers.slice(0, 4)).toEqual([{ status: 503 }, { status: 200 }, { status: 503 }, { status: 200 }]);
+    expect(fallbacks).toBe(0);
+    expect(executor.snapshot().rolling).toMatchObject({ success: 10, failure: 10, exceptionsThrown: 0, fallbackMissing: 0 });
+    expect(executor.state).toBe('OPEN');
+    await expect(executor.run(() => ({ status: 200 }), options)).resolves.toEqual({ status: 0 });
+  });
+
+  it('apply to execute() and to synchronous answers too', async () => {
+    const { registry } = setup({ requestVolumeThreshold: 4 });
+    const executor = registry.executor('sync');
+    for (let i = 0; i < 4; i++) expect(await executor.execute(() => 'bad', { isFailure: (v) => v === 'bad' })).toBe('bad');
+    expect(executor.state).toBe('OPEN');
+  });
+
+  it('decide a trial: a failing answer re-opens the circuit, a good one closes it', async () => {
+    const { clock, registry } = setup({ requestVolumeThreshold: 2 });
+    const executor = registry.executor('trial');
+    const isFailure = (code: number): boolean => code >= 500;
+    await executor.run(() => 500, { isFailure });
+    await executor.run(() => 500, { isFailure });
+    expect(executor.state).toBe('OPEN');
+    await clock.advanceAsync(5000);
+    expect(await executor.run(() => 502, { isFailure })).toBe(502);
+    expect(executor.state).toBe('OPEN');
+    await clock.advanceAsync(5000);
+    expect(await executor.run(() => 204, { isFailure })).toBe(204);
+    expect(executor.state).toBe('CLOSED');
+  });
+
+  it('a predicate that throws counts a success and is logged', async () => {
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (message: string) => warnings.push(message), error() {} };
+    const registry = new CommandRegistry({ clock: new ManualClock(), logger, defaults: { requestVolumeThreshold: 2 } });
+    const executor = registry.executor('broken-predicate');
+    const isFailure = (): boolean => {
+      throw new Error('oops');
+    };
+    for (let i = 0; i < 3; i++) expect(await executor.run(() => i, { isFailure })).toBe(i);
+    expect(executor.snapshot().rolling).toMatchObject({ success: 3, failure: 0 });
+    expect(executor.state).toBe('CLOSED');
+    expect(warnings[0]).toContain("isFailure of a call of command 'broken-predicate' threw");
+  });
+});
+
 describe('forced states and reset', () => {
   it('forceOpen short-circuits a healthy command; forceClosed runs a failing one; reset restores normal operation', async () => {
     const { registry, dep, fn } = setup();
