@@ -10,7 +10,7 @@ import { systemClock } from '../common/Clock.js';
 import { KaryonError } from '../common/KaryonError.js';
 import type { Logger } from '../common/Logger.js';
 import { abortReason, errorMessage } from '../internal/async.js';
-import type { CommandExecutor } from '../breaker/Command.js';
+import type { CommandExecutor, RunOptions } from '../breaker/Command.js';
 import type { CommandRegistry } from '../breaker/CommandRegistry.js';
 import type { ClientMetrics } from '../metrics/builtin.js';
 import { statusClass } from '../metrics/builtin.js';
@@ -103,13 +103,14 @@ export interface CreateServiceClientOptions extends ServiceClientOptions {
   readonly commands?: CommandRegistry;
 }
 
-/** Carries a 5xx response through a command, so the breaker counts it as a failure while the caller gets it. */
-class ErrorStatus extends Error {
-  readonly response: ServiceResponse;
-  constructor(response: ServiceResponse) {
-    super(`HTTP ${response.statusCode} from instance '${response.instanceId}'`);
-    this.response = response;
-  }
+/** A 5xx response counts as a failure for the client's breaker, and the caller still gets it. */
+const ERROR_STATUS = { isFailure: (response: ServiceResponse): boolean => response.statusCode >= 500 } satisfies RunOptions<ServiceResponse>;
+
+/** Calls `done` once a response body is closed (read, dumped or destroyed), or now for a body that is no stream. */
+function whenBodyCloses(body: unknown, done: () => void): void {
+  const stream = body as Partial<Pick<Readable, 'once'>>;
+  if (typeof stream.once === 'function') stream.once('close', done);
+  else done();
 }
 
 /**
@@ -373,26 +374,37 @@ export class ServiceClient implements AsyncDisposable {
   /** The call through the client's command, when it has one. */
   #guarded(request: ServiceRequest): Promise<ServiceResponse> {
     const command = this.#command;
-    if (command === undefined) return this.#call(request);
-    return command
-      .run(async () => {
-        const response = await this.#call(request);
-        if (response.statusCode >= 500) throw new ErrorStatus(response);
-        return response;
-      })
-      .catch((error: unknown) => {
-        if (error instanceof ErrorStatus) return error.response;
-        throw error;
-      });
+    if (command === undefined) return this.#call(request, request.signal);
+    // Without a command timeout (the default) the command never gives up on a call before it ends.
+    if (command.settings.timeoutMs === 0) return command.run(() => this.#call(request, request.signal), ERROR_STATUS);
+    // With one, a call it gives up on (timeout, registry closed) is aborted rather than left running: the call
+    // gets a signal of its own, following the caller's until the response body is read.
+    const callSignal = new TrySignal();
+    const unfollow = request.signal === undefined ? undefined : follow(request.signal, callSignal);
+    const call = command.run(() => this.#call(request, callSignal), {
+      isFailure: ERROR_STATUS.isFailure,
+      onAbandon: (reason) => callSignal.abort(reason),
+    });
+    return unfollow === undefined
+      ? call
+      : call.then(
+          (response) => {
+            whenBodyCloses(response.body, unfollow);
+            return response;
+          },
+          (error: unknown) => {
+            unfollow();
+            throw error;
+          },
+        );
   }
 
-  async #call(request: ServiceRequest): Promise<ServiceResponse> {
+  async #call(request: ServiceRequest, signal: ParentSignal | undefined): Promise<ServiceResponse> {
     if (this.#closing !== undefined) throw new KaryonError('ERR_INVALID_STATE', `the client of '${this.vip}' is closed`, { service: this.vip });
     const path = request.path;
     if (typeof path !== 'string' || path.charCodeAt(0) !== 47 /* '/' */) invalidOption('path', "a string starting with '/'", path);
     const method = request.method ?? 'GET';
     if (method !== 'GET' && (typeof method !== 'string' || !METHOD_TOKEN.test(method))) invalidOption('method', 'an HTTP method token', method);
-    const signal = request.signal;
     if (signal?.aborted === true) throw abortReason(signal);
     const start = this.#now();
     this.#requests++;
@@ -564,12 +576,8 @@ export class ServiceClient implements AsyncDisposable {
       return this.#failed(state, error, signal, signal.timedOut, start);
     }
     deadlines.remove(signal);
-    if (unfollow !== undefined) {
-      // The caller's signal keeps cancelling while the body is read (undici destroys the body on abort).
-      const stream = response.body as Partial<Pick<Readable, 'once'>>;
-      if (typeof stream.once === 'function') stream.once('close', unfollow);
-      else unfollow();
-    }
+    // The caller's signal keeps cancelling while the body is read (undici destroys the body on abort).
+    if (unfollow !== undefined) whenBodyCloses(response.body, unfollow);
     const now = this.#now();
     const status = response.statusCode;
     if (status < 500) {
@@ -638,7 +646,7 @@ export class ServiceClient implements AsyncDisposable {
     path: string,
     headers: ServiceRequest['headers'],
     body: RequestBody | undefined,
-    signal: AbortSignal | undefined,
+    signal: ParentSignal | undefined,
     timeoutMs: number,
     start: number,
     hedging: NonNullable<ResolvedServiceClientOptions['hedging']>,

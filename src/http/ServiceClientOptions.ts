@@ -133,7 +133,8 @@ export interface ServiceClientOptions {
    * `service.client()` clients do), or false for no breaker. A call that ends in a thrown error or a 5xx
    * response counts as a failure; 4xx responses, the caller's own mistakes and cancellations, and having no
    * instance to call do not. The command's own
-   * timeout is off by default: the client's per-try timeouts and deadline bound a call.
+   * timeout is off by default: the client's per-try timeouts and deadline bound a call. When one is set, a call
+   * the command gives up on is aborted.
    * @default Hystrix's breaker settings, `timeoutMs: 0`, `maxConcurrent: 1000`
    */
   readonly breaker?: CommandSettingsOptions | false;

@@ -73,7 +73,7 @@ export function sleep(clock: Clock, delayMs: number, signal?: AbortSignal, optio
 }
 
 /** The reason a signal aborted, as an Error. */
-export function abortReason(signal: AbortSignal | undefined): Error {
+export function abortReason(signal: { readonly reason: unknown } | undefined): Error {
   const reason: unknown = signal?.reason;
   if (reason instanceof Error) return reason;
   const error = new Error(reason === undefined ? 'The operation was aborted' : errorMessage(reason));

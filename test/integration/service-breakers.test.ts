@@ -83,6 +83,49 @@ describe('commands of a service', () => {
     expect(breakers).toContain('client:flaky');
   });
 
+  it("a client call its breaker times out is aborted, not left running; the caller's signal still cancels the body", async () => {
+    const registry = new InMemoryRegistry();
+    let cut = 0;
+    const backend = createService({
+      name: 'slow',
+      server: createServer((req, res) => {
+        res.on('close', () => {
+          if (!res.writableFinished) cut++;
+        });
+        if (req.url === '/stream') {
+          // Headers at once, then the body never ends.
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.write('start');
+        }
+        // Otherwise: no answer at all.
+      }),
+      port: 0,
+      host: '127.0.0.1',
+      ipAddr: '127.0.0.1',
+      registry,
+      admin: false,
+      lifecycle: { deregistrationDelayMs: 0, drainTimeoutMs: 100 },
+    });
+    await started(backend);
+    const caller = await started(createService({ name: 'caller', registry, admin: false, lifecycle: { deregistrationDelayMs: 0 } }));
+    const client = caller.client('slow', { retries: false, timeoutMs: 10_000, breaker: { timeoutMs: 150 } });
+    const startedAt = Date.now();
+    await expect(client.request({ path: '/hang' })).rejects.toMatchObject({ code: 'ERR_COMMAND_TIMEOUT' });
+    expect(Date.now() - startedAt).toBeLessThan(2_000);
+    // The request the command gave up on was cut at the backend, long before the client's own 10 s timeout.
+    await expect.poll(() => cut, { timeout: 2_000 }).toBe(1);
+    expect(client.stats().instances[0]?.pending).toBe(0);
+
+    // The call's own signal follows the caller's until the body is read: aborting mid-body still cuts it.
+    const controller = new AbortController();
+    const res = await client.request({ path: '/stream', signal: controller.signal });
+    expect(res.statusCode).toBe(200);
+    const text = res.body.text();
+    controller.abort(new Error('caller gave up'));
+    await expect(text).rejects.toThrow();
+    await expect.poll(() => cut, { timeout: 2_000 }).toBe(2);
+  });
+
   it('having no instance to call does not open the breaker', async () => {
     const registry = new InMemoryRegistry();
     const caller = await started(createService({ name: 'caller', registry, admin: false, lifecycle: { deregistrationDelayMs: 0 } }));
