@@ -119,8 +119,22 @@ function whenBodyCloses(body: unknown, done: () => void): void {
  * keep refusing calls after instances appear).
  */
 function isNotTheDependency(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
   const code = (error as Partial<KaryonError>).code;
-  return code === 'ERR_INVALID_OPTION' || code === 'ERR_INVALID_STATE' || code === 'ERR_NO_INSTANCES' || (error as Error).name === 'AbortError';
+  return code === 'ERR_INVALID_OPTION' || code === 'ERR_INVALID_STATE' || code === 'ERR_NO_INSTANCES' || cancelledByCaller.has(error);
+}
+
+/**
+ * The errors calls ended with because the caller's signal aborted: the caller's own reason, whatever it is
+ * (an AbortError, a TimeoutError of `AbortSignal.timeout()`, an error of its own), so none counts against the
+ * dependency.
+ */
+const cancelledByCaller = new WeakSet<object>();
+
+function callerCancelled(signal: ParentSignal | undefined): Error {
+  const error = abortReason(signal);
+  cancelledByCaller.add(error);
+  return error;
 }
 
 /** One instance in {@link ServiceClientStats}. */
@@ -405,7 +419,7 @@ export class ServiceClient implements AsyncDisposable {
     if (typeof path !== 'string' || path.charCodeAt(0) !== 47 /* '/' */) invalidOption('path', "a string starting with '/'", path);
     const method = request.method ?? 'GET';
     if (method !== 'GET' && (typeof method !== 'string' || !METHOD_TOKEN.test(method))) invalidOption('method', 'an HTTP method token', method);
-    if (signal?.aborted === true) throw abortReason(signal);
+    if (signal?.aborted === true) throw callerCancelled(signal);
     const start = this.#now();
     this.#requests++;
     this.#budget?.deposit(start);
@@ -439,7 +453,7 @@ export class ServiceClient implements AsyncDisposable {
       }
       if (result.reason === 'aborted') {
         this.#errors++;
-        throw abortReason(signal);
+        throw callerCancelled(signal);
       }
       now = this.#now();
       if (now >= deadlineAt || (result.reason === 'timeout' && remaining <= perTryMs)) return this.#give(result, tries, 'ERR_DEADLINE_EXCEEDED');

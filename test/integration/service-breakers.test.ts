@@ -126,6 +126,35 @@ describe('commands of a service', () => {
     await expect.poll(() => cut, { timeout: 2_000 }).toBe(2);
   });
 
+  it("the caller's cancellations never open the breaker, whatever their reason (AbortError, AbortSignal.timeout, an error of its own)", async () => {
+    const registry = new InMemoryRegistry();
+    const backend = createService({
+      name: 'hangs',
+      server: createServer(() => {}),
+      port: 0,
+      host: '127.0.0.1',
+      ipAddr: '127.0.0.1',
+      registry,
+      admin: false,
+      lifecycle: { deregistrationDelayMs: 0, drainTimeoutMs: 50 },
+    });
+    await started(backend);
+    const caller = await started(createService({ name: 'caller', registry, admin: false, lifecycle: { deregistrationDelayMs: 0 } }));
+    const client = caller.client('hangs', { retries: false, breaker: { requestVolumeThreshold: 3 } });
+    const reasons = [undefined, new Error('user navigated away'), 'a string reason'];
+    for (const reason of reasons) {
+      const controller = new AbortController();
+      const call = client.request({ path: '/', signal: controller.signal });
+      setTimeout(() => controller.abort(reason), 20);
+      await expect(call).rejects.toBeDefined();
+    }
+    for (let i = 0; i < 3; i++) {
+      await expect(client.request({ path: '/', signal: AbortSignal.timeout(30) })).rejects.toMatchObject({ name: 'TimeoutError' });
+    }
+    expect(client.command?.snapshot().rolling).toMatchObject({ failure: 0, badRequest: 6 });
+    expect(client.command?.state).toBe('CLOSED');
+  });
+
   it('having no instance to call does not open the breaker', async () => {
     const registry = new InMemoryRegistry();
     const caller = await started(createService({ name: 'caller', registry, admin: false, lifecycle: { deregistrationDelayMs: 0 } }));
