@@ -996,7 +996,9 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       });
       this.#logger.debug(`${kind} hook '${hook.name}' finished in ${this.#clock.now() - started} ms`);
     } catch (error) {
-      if (isKaryonError(error)) throw error;
+      // The hook's timeout, and stop() interrupting it, keep their own error; anything the hook threw (a
+      // KaryonError of a call it made too) becomes ERR_HOOK_FAILED naming the hook, the error as its cause.
+      if (isKaryonError(error, 'ERR_HOOK_TIMEOUT') || signal?.aborted === true) throw error;
       throw new KaryonError('ERR_HOOK_FAILED', `${kind} hook '${hook.name}' failed: ${errorMessage(error)}`, {
         service: this.name,
         cause: error,
@@ -1076,15 +1078,25 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   }
 }
 
+/**
+ * Why a heartbeat failed, as a metric tag of few values: `network` (no server answered: refused, reset or
+ * timed out), `not_found` (404: the server lost the lease; the instance re-registers), `http_4xx`, `http_5xx`.
+ */
+function heartbeatFailureReason(statusCode: number | undefined): string {
+  if (statusCode === undefined) return 'network';
+  if (statusCode === 404) return 'not_found';
+  return statusCode >= 500 ? 'http_5xx' : statusCode >= 400 ? 'http_4xx' : `http_${statusCode}`;
+}
+
 /** Reports a Eureka client's heartbeats, fetches and cache as the built-in registry metrics; returns the unsubscriber. */
 function reportRegistryMetrics(registry: EurekaRegistry, metrics: Metrics): () => void {
   const report = registryMetrics(metrics);
   const onHeartbeat = (event: HeartbeatEvent): void => {
     if (event.ok) report.heartbeat(event.durationMs);
-    else report.heartbeatFailure(event.durationMs, event.statusCode === undefined ? 'unreachable' : String(event.statusCode));
+    else report.heartbeatFailure(event.durationMs, heartbeatFailureReason(event.statusCode));
   };
   const onFetch = (event: FetchEvent): void => {
-    report.fetch(event.kind, event.ok ? 'ok' : 'failed', event.durationMs);
+    report.fetch(event.kind, event.ok ? 'success' : 'failure', event.durationMs);
     if (event.ok) report.instances(Object.fromEntries(registry.statusCounts()));
   };
   const onHashMismatch = (): void => report.hashMismatch();

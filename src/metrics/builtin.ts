@@ -183,7 +183,7 @@ export function healthMetrics(metrics: Metrics): HealthMetrics {
 export interface RegistryMetrics {
   /** Records a successful heartbeat and its latency in ms. */
   heartbeat(durationMs: number): void;
-  /** Records a failed heartbeat, its latency in ms and why (`timeout`, `not_found`, `http_5xx`, `network`...). */
+  /** Records a failed heartbeat, its latency in ms and why (`network`, `not_found`, `http_4xx`, `http_5xx`). */
   heartbeatFailure(durationMs: number, reason: string): void;
   /** Records a registry fetch: `full` or `delta`, `success` or `failure`, and its latency in ms. */
   fetch(kind: string, outcome: string, durationMs: number): void;
@@ -269,7 +269,7 @@ export function clientMetrics(metrics: Metrics): ClientMetrics {
 
 /** What circuit breakers record. */
 export interface BreakerMetrics {
-  /** Sets a breaker's state gauge (`closed`, `open`, `half_open`): 1 for the state, 0 for the one before. */
+  /** Sets a breaker's state gauge (`closed`, `open`, `half_open`, `forced_open`, `forced_closed`, `disabled`): 1 for the state, 0 for the one before. */
   state(breaker: string, state: string): void;
   /** Counts a call by outcome (`success`, `failure`, `timeout`, `short_circuited`, `rejected`...). */
   call(breaker: string, outcome: string): void;

@@ -3,6 +3,7 @@ import type { Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createService } from '../../src/index.js';
+import { EurekaServer } from '../../src/registry/server/index.js';
 import { waitFor } from '../support/logger.js';
 
 const sockets: Socket[] = [];
@@ -109,5 +110,39 @@ describe('service metrics', () => {
     expect(statsd.lines).toContain(`karyon.breaker.calls:1|c|#${tags},breaker:flaky,outcome:success`);
     expect(statsd.lines).toContain(`karyon.breaker.calls:1|c|#${tags},breaker:flaky,outcome:failure`);
     expect(statsd.lines).toContain(`karyon.breaker.calls:2|c|#${tags},breaker:flaky,outcome:short_circuited`);
+  });
+});
+
+describe('registry metrics of a service on Eureka', () => {
+  it('count fetches by outcome and heartbeat failures by reason: not_found when the lease is gone, network when no server answers', async () => {
+    const eureka = new EurekaServer({ port: 0, host: '127.0.0.1', responseCacheMs: 0 });
+    await eureka.listen();
+    const service = createService({
+      name: 'leased',
+      port: 8080,
+      hostName: 'host-l',
+      admin: { port: 0, host: '127.0.0.1' },
+      lifecycle: { deregistrationDelayMs: 0 },
+      registry: { eureka: { serviceUrls: [eureka.url], heartbeatIntervalMs: 100, registryFetchIntervalMs: 100, jitterRatio: 0 } },
+      metrics: { prometheus: true },
+    });
+    const scrape = async (): Promise<string> => (await request(`${service.adminUrl}/metrics`)).body.text();
+    try {
+      await service.start();
+      await expect.poll(scrape, { timeout: 5_000 }).toMatch(/karyon_registry_fetches_total\{[^}]*kind="full"[^}]*outcome="success"[^}]*\} [1-9]/);
+      // The server loses the lease: the next heartbeat is answered 404 and the instance registers again.
+      const cancelled = await request(`${eureka.url}/apps/LEASED/host-l:leased:8080`, { method: 'DELETE' });
+      expect(cancelled.statusCode).toBe(200);
+      await cancelled.body.dump();
+      await expect.poll(scrape, { timeout: 5_000 }).toMatch(/karyon_registry_heartbeat_failures_total\{[^}]*reason="not_found"[^}]*\} 1/);
+      await expect.poll(() => eureka.instances().length, { timeout: 5_000 }).toBe(1);
+      // No server at all: heartbeats and fetches fail for want of an answer.
+      await eureka.close();
+      await expect.poll(scrape, { timeout: 5_000 }).toMatch(/karyon_registry_heartbeat_failures_total\{[^}]*reason="network"[^}]*\} [1-9]/);
+      await expect.poll(scrape, { timeout: 5_000 }).toMatch(/karyon_registry_fetches_total\{[^}]*kind="(full|delta)"[^}]*outcome="failure"[^}]*\} [1-9]/);
+    } finally {
+      await service.stop().catch(() => undefined);
+      await eureka.close();
+    }
   });
 });

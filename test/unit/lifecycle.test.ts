@@ -131,6 +131,16 @@ describe('start', () => {
     expect(service.status).toBe('FAILED');
   });
 
+  it("a KaryonError from a call the hook made is wrapped too: ERR_HOOK_FAILED names the hook, the call's error is the cause", async () => {
+    const { service } = setup();
+    const cause = new KaryonError('ERR_NO_INSTANCES', "no instance of 'users' is available");
+    service.onInitialize(() => Promise.reject(cause), { name: 'warm-cache' });
+    const error = (await service.start().catch((e: unknown) => e)) as KaryonError;
+    expect(error.code).toBe('ERR_HOOK_FAILED');
+    expect(error.message).toContain("initialize hook 'warm-cache' failed: no instance of 'users' is available");
+    expect(error.cause).toBe(cause);
+  });
+
   it('rejects hooks added after start()', async () => {
     const { service } = setup();
     await service.start();
