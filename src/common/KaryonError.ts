@@ -14,7 +14,6 @@ const codes = {
   ERR_DUPLICATE_HEALTH_CHECK: { retryable: false },
   ERR_LISTEN: { retryable: true },
   ERR_REGISTRY_UNAVAILABLE: { retryable: true },
-  ERR_REGISTRY_REJECTED: { retryable: false },
   ERR_NOT_REGISTERED: { retryable: false },
   ERR_EUREKA_PROTOCOL: { retryable: false },
   ERR_NO_INSTANCES: { retryable: true },
