@@ -539,7 +539,10 @@ export function resolveSidecarOptions(options: SidecarOptions): ResolvedSidecarO
   const { vips = {}, maxBufferedBodyBytes, maxVips, ...common } = proxy;
   checkClientOptions('proxy', common);
   if (typeof vips !== 'object' || vips === null || Array.isArray(vips)) invalidOption('proxy.vips', 'an object of client options by VIP', vips);
-  for (const [vip, clientOptions] of Object.entries(vips)) checkClientOptions(`proxy.vips.${vip}`, { ...common, ...clientOptions });
+  for (const [vip, clientOptions] of Object.entries(vips)) {
+    if (typeof clientOptions !== 'object' || clientOptions === null || Array.isArray(clientOptions)) invalidOption(`proxy.vips.${vip}`, 'an object of client options', clientOptions);
+    checkClientOptions(`proxy.vips.${vip}`, { ...common, ...clientOptions });
+  }
   const relay = options.statsdRelay;
   if (relay !== undefined && relay !== false && (typeof relay !== 'object' || relay === null)) invalidOption('statsdRelay', 'an object or false', relay);
   const config = options.config;

@@ -183,8 +183,10 @@ export async function loadSidecarConfig(sources: SidecarConfigSources): Promise<
   }
   const values = new Map<string, unknown>();
   const origin = new Map<string, string>();
+  // `key` may be a path inside a key (`proxy.vips.slow-report.timeoutMs`): where it came from is its key's.
   const fail = (key: string, message: string): never => {
-    throw new KaryonError('ERR_INVALID_CONFIG', `key '${key}' ${origin.get(key) ?? `in ${where}`} ${message}`);
+    const from = origin.get(key) ?? [...origin].find(([known]) => key.startsWith(`${known}.`))?.[1];
+    throw new KaryonError('ERR_INVALID_CONFIG', `key '${key}' ${from ?? `in ${where}`} ${message}`);
   };
   for (const [top, value] of Object.entries(raw)) {
     if (top === '$schema' || top === '//') continue;
@@ -326,10 +328,26 @@ function fromText(entry: SidecarConfigKey, text: string, name: string): unknown 
   }
 }
 
+/** Proxy keys holding client options (or a part of them), whose durations are converted as the proxy's own. */
+const clientOptionKeys = new Set(['proxy.retries', 'proxy.breaker', 'proxy.hedging', 'proxy.outlierDetection', 'proxy.vips']);
+
+const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
+
+const durationMessage = 'must be milliseconds, or a duration with a unit as in 500ms, 30s, 2m';
+
 /** Checks a value against its key's type; returns it, with a duration given with a unit in milliseconds. */
 function checkType(key: string, value: unknown, fail: (key: string, message: string) => never): unknown {
   const entry = byKey.get(key) as SidecarConfigKey;
-  const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
+  if (key === 'proxy.vips') {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(key, `must be an object of client options by VIP (got ${show(value)})`);
+    return Object.fromEntries(
+      Object.entries(value as Json).map(([vip, options]) => {
+        if (typeof options !== 'object' || options === null || Array.isArray(options)) fail(`${key}.${vip}`, `must be an object of client options (got ${show(options)})`);
+        return [vip, clientDurations(`${key}.${vip}`, options, fail)];
+      }),
+    );
+  }
+  if (clientOptionKeys.has(key)) return clientDurations(key, value, fail);
   switch (entry.type) {
     case 'string':
       if (typeof value !== 'string' || value === '') fail(key, `must be a non-empty string (got ${show(value)})`);
@@ -349,7 +367,7 @@ function checkType(key: string, value: unknown, fail: (key: string, message: str
     case 'ms':
       if (typeof value === 'string') {
         const ms = parseDuration(value);
-        return ms ?? fail(key, `must be milliseconds, or a duration with a unit as in 500ms, 30s, 2m (got ${show(value)})`);
+        return ms ?? fail(key, `${durationMessage} (got ${show(value)})`);
       }
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(key, `must be a non-negative number of milliseconds (got ${show(value)})`);
       return value;
@@ -366,6 +384,23 @@ function checkType(key: string, value: unknown, fail: (key: string, message: str
     case 'json':
       return value;
   }
+}
+
+/**
+ * Client options (`service.client()`'s, or a part of them such as `retries`) with every duration given with a
+ * unit in milliseconds. Every duration of the client options, nested ones included (`breaker.sleepWindowMs`,
+ * `retries.budget.ttlMs`, `outlierDetection.baseEjectionMs`...), is named `...Ms`, and every key so named is a
+ * duration; numbers are left to the client's own checks.
+ */
+function clientDurations(path: string, value: unknown, fail: (key: string, message: string) => never): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value as Json).map(([name, item]) => {
+      const at = `${path}.${name}`;
+      if (name.endsWith('Ms') && typeof item === 'string') return [name, parseDuration(item) ?? fail(at, `${durationMessage} (got ${show(item)})`)];
+      return [name, clientDurations(at, item, fail)];
+    }),
+  );
 }
 
 function parseDuration(text: string): number | undefined {

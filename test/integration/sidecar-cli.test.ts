@@ -71,6 +71,7 @@ async function statusesOf(app: string): Promise<string[]> {
 describe('karyon sidecar: configuration mistakes exit 2 naming the key', () => {
   const cases: [string, unknown, Record<string, string>, RegExp][] = [
     ['a value of the wrong type', { app: { name: 'a', port: 1 }, process: { command: 'x', stopTimeoutMs: 'soon' } }, {}, /key 'process\.stopTimeoutMs' in .*bad\.json must be milliseconds, or a duration with a unit/],
+    ['a bad per-VIP duration', { app: { name: 'a', port: 1 }, proxy: { vips: { 'slow-report': { timeoutMs: '30 s' } } } }, {}, /key 'proxy\.vips\.slow-report\.timeoutMs' in .*bad\.json must be milliseconds, or a duration with a unit/],
     ['an unknown key', { app: { name: 'a', port: 1 }, proces: {} }, {}, /unknown key 'proces' in .*bad\.json \(known: port, host, app, eureka, admin, lifecycle, process, checks, proxy, metrics, statsdRelay, config\)/],
     ['an unknown key in a section', { app: { name: 'a', port: 1, nmae: 'b' } }, {}, /unknown key 'app\.nmae'/],
     ['a check with two kinds', { app: { name: 'a', port: 1 }, checks: [{ name: 'c', http: 'http://x/', tcp: 'x:1' }] }, {}, /key 'checks\[0\]' must be exactly one of 'script', 'http', 'tcp' or 'ttlMs' \(got "http and tcp"\)/],
@@ -97,6 +98,16 @@ describe('karyon sidecar: configuration mistakes exit 2 naming the key', () => {
   it('--check accepts a valid file, and the environment completes it', async () => {
     const path = file('good.json', { app: { name: 'good' }, process: { command: 'sleep', args: ['60'] } });
     const { out, exited } = karyon(['sidecar', '--config', path, '--check'], { PORT: '8123', KARYON_SIDECAR_PROCESS_STOP_SIGNAL: 'SIGINT' });
+    expect(await exited).toBe(0);
+    expect(out.stdout).toContain('is valid');
+  });
+
+  it('--check accepts the complete example of docs/sidecar.md, per-VIP durations included', async () => {
+    const doc = readFileSync(join(root, 'docs', 'sidecar.md'), 'utf8');
+    const example = /A complete example:\n\n```json\n([\s\S]*?)\n```/.exec(doc)?.[1];
+    expect(example).toContain('"slow-report": { "timeoutMs": "30s"');
+    const path = file('doc-example.json', example);
+    const { out, exited } = karyon(['sidecar', '--config', path, '--check']);
     expect(await exited).toBe(0);
     expect(out.stdout).toContain('is valid');
   });

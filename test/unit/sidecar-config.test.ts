@@ -91,6 +91,79 @@ describe('loadSidecarConfig', () => {
     await config.config.close();
   });
 
+  it('converts duration strings in client options, per VIP and nested, as for the proxy options', async () => {
+    const path = file({
+      app: { name: 'a', port: 1 },
+      proxy: {
+        timeoutMs: '2s',
+        breaker: { sleepWindowMs: '5s' },
+        retries: { maxRetries: 1, budget: { ttlMs: '10s' } },
+        vips: {
+          'slow-report': { timeoutMs: '30s', deadlineMs: '1m', connectTimeoutMs: 500, retries: false },
+          greeter: {
+            hedging: { minDelayMs: '20ms' },
+            outlierDetection: { baseEjectionMs: '30s', maxEjectionMs: '5m' },
+            breaker: { timeoutMs: '3s', rollingWindowMs: '10s' },
+            pool: { keepAliveTimeoutMs: '4s' },
+            latency: { decayMs: '10s' },
+            zoneAffinity: { recheckMs: '1.5s' },
+          },
+        },
+      },
+    });
+    const { options } = await loadSidecarConfig({ file: path });
+    expect(options.proxy).toEqual({
+      timeoutMs: 2000,
+      breaker: { sleepWindowMs: 5000 },
+      retries: { maxRetries: 1, budget: { ttlMs: 10_000 } },
+      vips: {
+        'slow-report': { timeoutMs: 30_000, deadlineMs: 60_000, connectTimeoutMs: 500, retries: false },
+        greeter: {
+          hedging: { minDelayMs: 20 },
+          outlierDetection: { baseEjectionMs: 30_000, maxEjectionMs: 300_000 },
+          breaker: { timeoutMs: 3000, rollingWindowMs: 10_000 },
+          pool: { keepAliveTimeoutMs: 4000 },
+          latency: { decayMs: 10_000 },
+          zoneAffinity: { recheckMs: 1500 },
+        },
+      },
+    });
+    expect(() => resolveSidecarOptions(options)).not.toThrow();
+    const fromEnv = await loadSidecarConfig({ env: { KARYON_APP_NAME: 'a', PORT: '1', KARYON_SIDECAR_PROXY_VIPS: '{"slow-report":{"timeoutMs":"30s"}}' }, cwd: dir });
+    expect(fromEnv.options.proxy).toEqual({ vips: { 'slow-report': { timeoutMs: 30_000 } } });
+  });
+
+  it('rejects a bad duration in client options, naming its path and where it came from', async () => {
+    const app = { name: 'a', port: 1 };
+    await expect(loadSidecarConfig({ file: file({ app, proxy: { vips: { 'slow-report': { timeoutMs: '30 seconds' } } } }) })).rejects.toThrow(
+      /^key 'proxy\.vips\.slow-report\.timeoutMs' in .*\.json must be milliseconds, or a duration with a unit as in 500ms, 30s, 2m \(got "30 seconds"\)$/,
+    );
+    await expect(loadSidecarConfig({ file: file({ app, proxy: { vips: { greeter: { breaker: { sleepWindowMs: 'soon' } } } } }) })).rejects.toThrow(
+      /^key 'proxy\.vips\.greeter\.breaker\.sleepWindowMs' in .*\.json must be milliseconds/,
+    );
+    await expect(loadSidecarConfig({ file: file({ app, proxy: { retries: { budget: { ttlMs: '-1s' } } } }) })).rejects.toThrow(
+      /^key 'proxy\.retries\.budget\.ttlMs' in .*\.json must be milliseconds/,
+    );
+    await expect(loadSidecarConfig({ file: file({ app, proxy: { vips: { 'slow-report': 30_000 } } }) })).rejects.toThrow(
+      /^key 'proxy\.vips\.slow-report' in .*\.json must be an object of client options \(got 30000\)$/,
+    );
+    await expect(loadSidecarConfig({ env: { KARYON_APP_NAME: 'a', PORT: '1', KARYON_SIDECAR_PROXY_VIPS: '{"x":{"deadlineMs":"2 min"}}' }, cwd: dir })).rejects.toThrow(
+      /^key 'proxy\.vips\.x\.deadlineMs' from KARYON_SIDECAR_PROXY_VIPS must be milliseconds/,
+    );
+  });
+
+  it('accepts the complete example of docs/sidecar.md', async () => {
+    const doc = readFileSync(new URL('../../docs/sidecar.md', import.meta.url), 'utf8');
+    const example = /A complete example:\n\n```json\n([\s\S]*?)\n```/.exec(doc)?.[1];
+    expect(example).toBeDefined();
+    const path = join(dir, 'doc-example.json');
+    writeFileSync(path, example as string);
+    const { options } = await loadSidecarConfig({ file: path });
+    expect(options.proxy).toEqual({ timeoutMs: 2000, vips: { 'slow-report': { timeoutMs: 30_000, retries: false } } });
+    expect(options.lifecycle).toEqual({ deregistrationDelayMs: 30_000, readinessTimeoutMs: 600_000 });
+    expect(() => resolveSidecarOptions(options)).not.toThrow();
+  });
+
   it('are all documented in docs/sidecar.md, with their environment variables', () => {
     const doc = readFileSync(new URL('../../docs/sidecar.md', import.meta.url), 'utf8');
     for (const entry of sidecarConfigKeys) expect(doc).toContain(`| \`${entry.key}\` | ${entry.env.map((name) => `\`${name}\``).join(', ')} |`);
@@ -118,6 +191,8 @@ describe('resolveSidecarOptions', () => {
     ['an HTTP option on a TCP check', { app, checks: [{ name: 'x', tcp: 'a:1', method: 'POST' }] }, /option 'checks\[0\]\.method' must be unset on a tcp check/],
     ['a bad proxy option', { app, proxy: { timeoutMs: -1 } }, /option 'proxy\.timeoutMs' must be a non-negative number of milliseconds/],
     ['a bad per-VIP option', { app, proxy: { vips: { greeter: { balancer: 'fastest' as 'random' } } } }, /option 'proxy\.vips\.greeter\./],
+    ['a per-VIP duration as text', { app, proxy: { vips: { greeter: { deadlineMs: '30s' as unknown as number } } } }, /option 'proxy\.vips\.greeter\.deadlineMs' must be a non-negative number of milliseconds/],
+    ['per-VIP options that are not an object', { app, proxy: { vips: { greeter: 5 as never } } }, /option 'proxy\.vips\.greeter' must be an object of client options \(got 5\)/],
     ['a template without output', { app, config: { config: { onChange: () => () => undefined } as never, template: 't' } }, /option 'config\.output' must be set together/],
   ];
   for (const [what, options, message] of cases) {
