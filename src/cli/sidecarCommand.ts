@@ -27,7 +27,8 @@ Options:
   -h, --help        show this help
 
 Exit code: 0 after a clean stop; the application's exit code when its process ended by itself (128 + the
-signal number when a signal ended it); 1 when the start failed; 2 for a bad configuration.`;
+signal number when a signal ended it), also when that made the start fail (then 1 if it exited 0); 1 when the
+start failed otherwise (the readiness timeout...); 2 for a bad configuration.`;
 
 /** `karyon sidecar`: runs the sidecar until SIGINT or SIGTERM, or until the application's process ends. */
 export const sidecarCommand: CliCommand = {

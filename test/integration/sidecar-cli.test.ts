@@ -138,6 +138,25 @@ describe('karyon sidecar running a process', () => {
     expect(await statusesOf('crasher')).toEqual([]);
   });
 
+  it('exits with the code of a process that ended before it was ready, and 1 when that code was 0', async () => {
+    const runs = [5, 0].map(async (code) => {
+      const path = file(`early-${code}.json`, {
+        app: { name: `early-${code}`, port: await freePort() },
+        port: 0,
+        admin: false,
+        process: { command: 'sh', args: ['-c', `sleep 0.2; exit ${code}`] },
+        checks: [{ name: 'never', ttlMs: '1m' }],
+      });
+      const { out, exited } = karyon(['sidecar', '--config', path]);
+      return { code: await exited, stderr: out.stderr };
+    });
+    const [five, zero] = await Promise.all(runs);
+    expect(five?.code).toBe(5);
+    expect(five?.stderr).toMatch(/karyon sidecar: start failed: .*the process exited with code 5 before it was ready/);
+    expect(zero?.code).toBe(1);
+    expect(zero?.stderr).toMatch(/karyon sidecar: start failed: .*the process exited with code 0 before it was ready/);
+  });
+
   it('forwards SIGHUP, and on SIGTERM stops in order and exits 0', async () => {
     const marker = join(dir, 'hup');
     const path = file('hup.json', {
