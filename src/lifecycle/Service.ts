@@ -714,14 +714,19 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       this.#reconcile('initialize hooks finished', true);
       await this.#registryQueue;
     } catch (error) {
-      if (this.#stopping !== undefined || abort.signal.aborted) {
+      if (this.#stopping !== undefined) {
         // stop() owns the unwinding from here.
         throw isKaryonError(error, 'ERR_START_ABORTED')
           ? error
           : new KaryonError('ERR_START_ABORTED', 'start() was interrupted by stop()', { service: this.name, cause: error });
       }
-      await this.#fail(error);
-      throw error;
+      // The caller's signal aborted the start (nobody called stop()): a failed start like any other, unwound.
+      const failure =
+        !abort.signal.aborted || isKaryonError(error, 'ERR_START_ABORTED')
+          ? error
+          : new KaryonError('ERR_START_ABORTED', 'start() was aborted by its signal', { service: this.name, cause: error });
+      await this.#fail(failure);
+      throw failure;
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }

@@ -141,6 +141,30 @@ describe('start', () => {
     expect(error.cause).toBe(cause);
   });
 
+  it("aborting start()'s signal fails the start like any failure: FAILED, unwound, deregistered", async () => {
+    const { service, registry, path } = setup();
+    const ran: string[] = [];
+    service.onInitialize(() => {
+      ran.push('connected');
+    });
+    service.onShutdown(() => {
+      ran.push('disconnected');
+    });
+    service.onInitialize((signal) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))), { name: 'slow' });
+    const controller = new AbortController();
+    const starting = service.start(controller.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(registry.instances()).toHaveLength(1);
+    controller.abort();
+    await expect(starting).rejects.toMatchObject({ code: 'ERR_START_ABORTED' });
+    expect(service.status).toBe('FAILED');
+    expect(path()).toEqual(['FAILED']);
+    expect(ran).toEqual(['connected', 'disconnected']);
+    expect(registry.instances()).toEqual([]);
+    await service.stop(); // nothing left to do
+    expect(service.status).toBe('FAILED');
+  });
+
   it('rejects hooks added after start()', async () => {
     const { service } = setup();
     await service.start();
