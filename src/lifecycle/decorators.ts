@@ -96,11 +96,22 @@ export function onShutdown(options: HookOptions = {}): HookMethodDecorator {
  */
 export function healthCheck(name: string, options: HealthCheckOptions = {}) {
   return function <This extends object>(
-    method: (this: This, signal: AbortSignal) => ReturnType<HealthCheckFunction>,
-    context: ClassMethodDecoratorContext<This, (this: This, signal: AbortSignal) => ReturnType<HealthCheckFunction>>,
+    method: (this: This, signal: AbortSignal) => HealthMethodResult,
+    context: ClassMethodDecoratorContext<This, (this: This, signal: AbortSignal) => HealthMethodResult>,
   ): void {
     context.addInitializer(function (this: This) {
-      record(this, { kind: 'healthCheck', name, fn: (signal) => method.call(this, signal), options });
+      record(this, { kind: 'healthCheck', name, fn: (signal) => method.call(this, signal) as ReturnType<HealthCheckFunction>, options });
     });
   };
 }
+
+/** A result of a decorated health check method, before it is checked. */
+type LooseHealthResult = boolean | { readonly status: string; readonly details?: Readonly<Record<string, unknown>> };
+
+/**
+ * What a decorated health check method may return: a {@link HealthCheckFunction}'s result, with `status` typed
+ * as any string, since a method without a return type annotation infers `{ status: string }` from
+ * `return { status: 'UP' }`. The value is checked when the check runs: a status other than `UP`, `WARN` or
+ * `DOWN` is a failed check (`ERR_HEALTH_CHECK_FAILED`, counted DOWN).
+ */
+export type HealthMethodResult = LooseHealthResult | PromiseLike<LooseHealthResult>;

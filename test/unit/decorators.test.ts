@@ -30,7 +30,34 @@ class Cache {
   }
 }
 
+/** The form product docs show, with no return type annotation: `status` is inferred as a string. */
+class Database {
+  up = true;
+
+  @healthCheck('db', { intervalMs: 1000 })
+  async db() {
+    await Promise.resolve();
+    return { status: this.up ? 'UP' : 'SIDEWAYS' };
+  }
+}
+
 describe('decorators', () => {
+  it('take a health check method without a return type annotation, and check its status when it runs', async () => {
+    const clock = new ManualClock();
+    const db = new Database();
+    const service = createService({ name: 'db', admin: false, clock, registry: new InMemoryRegistry({ clock }), lifecycle: { deregistrationDelayMs: 0 } });
+    await service.register(db).start();
+    expect(service.status).toBe('UP');
+    db.up = false;
+    // The next run is due within the interval, spread by jitter.
+    for (let i = 0; i < 6 && service.healthReport().checks.db?.status !== 'CRITICAL'; i++) await clock.advanceAsync(500);
+    const check = service.healthReport().checks.db;
+    expect(check).toMatchObject({ status: 'CRITICAL' });
+    expect(check?.lastError).toContain('SIDEWAYS');
+    expect(service.status).toBe('DOWN');
+    await service.stop();
+  });
+
   it('register the decorated methods, bound to the instance, through the plain API', async () => {
     const clock = new ManualClock();
     const cache = new Cache();
