@@ -206,6 +206,13 @@ export class SchemaIndex {
       if (lower !== 'true' && lower !== 'false') return { ok: false, message: `'${leaf.key}' must be true or false${shown}` };
       return { ok: true, value: lower === 'true' };
     }
+    if (format === 'flag') {
+      // The settings schema's switches: true or false, also 1 or 0 as text.
+      const lower = typeof value === 'string' ? value.trim().toLowerCase() : value;
+      if (lower === true || lower === 'true' || lower === '1') return { ok: true, value: true };
+      if (lower === false || lower === 'false' || lower === '0') return { ok: true, value: false };
+      return { ok: false, message: `'${leaf.key}' must be true or false${shown}` };
+    }
     if (format === 'array' && typeof value === 'string') {
       return {
         ok: true,

@@ -41,10 +41,15 @@ export interface KaryonSettings {
   };
   /** statsd. */
   readonly statsd: {
-    /** Host (`KARYON_STATSD_HOST`); null = metrics off. */
+    /** Host (`KARYON_STATSD_HOST`); null = no statsd. */
     readonly host: string | null;
     /** Port (`KARYON_STATSD_PORT`). */
     readonly port: number;
+  };
+  /** Metrics served by the service itself. */
+  readonly metrics: {
+    /** Serve `GET /metrics` in Prometheus text format on the admin port (`KARYON_METRICS_PROMETHEUS`). */
+    readonly prometheus: boolean;
   };
 }
 
@@ -74,6 +79,21 @@ const url = {
       : value,
 };
 
+/**
+ * A switch: true or false, also written 1 or 0 in the environment. Convict's own Boolean takes any text but
+ * "false" as true (so "0" or "off" would turn a switch on); anything else here is an error naming the key.
+ */
+const flag = {
+  name: 'flag',
+  validate(value: unknown): void {
+    if (typeof value !== 'boolean') throw new Error(`must be true or false (got ${JSON.stringify(value)})`);
+  },
+  coerce(value: unknown): unknown {
+    const text = String(value).trim().toLowerCase();
+    return text === 'true' || text === '1' ? true : text === 'false' || text === '0' ? false : value;
+  },
+};
+
 const nullableNat = {
   name: 'nullable-nat',
   validate(value: unknown): void {
@@ -84,7 +104,7 @@ const nullableNat = {
   coerce: (value: unknown): unknown => (typeof value === 'string' && value !== '' ? Number(value) : value),
 };
 
-convict.addFormats({ 'app-name': appName, 'url-list': url, 'nullable-nat': nullableNat });
+convict.addFormats({ 'app-name': appName, 'url-list': url, 'nullable-nat': nullableNat, flag });
 
 /**
  * The convict schema of {@link KaryonSettings}: doc, format, default, environment variable and argument of each
@@ -117,8 +137,17 @@ export const karyonSettingsSchema: convict.Schema<KaryonSettings> = {
     tokensFile: { doc: 'JSON file of named admin tokens with roles (read, operate)', format: '*', default: null, nullable: true, env: 'KARYON_ADMIN_TOKENS_FILE', arg: 'admin-tokens-file' },
   },
   statsd: {
-    host: { doc: 'statsd host; none = metrics off', format: '*', default: null, nullable: true, env: 'KARYON_STATSD_HOST', arg: 'statsd-host' },
+    host: { doc: 'statsd host; none = no statsd', format: '*', default: null, nullable: true, env: 'KARYON_STATSD_HOST', arg: 'statsd-host' },
     port: { doc: 'statsd port', format: 'port', default: 8125, env: 'KARYON_STATSD_PORT', arg: 'statsd-port' },
+  },
+  metrics: {
+    prometheus: {
+      doc: 'Serve GET /metrics (Prometheus text format) on the admin port',
+      format: 'flag',
+      default: false,
+      env: 'KARYON_METRICS_PROMETHEUS',
+      arg: 'metrics-prometheus',
+    },
   },
 };
 

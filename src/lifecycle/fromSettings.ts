@@ -6,7 +6,7 @@ import type { ServiceOptions } from './Service.js';
 /**
  * Turns loaded {@link KaryonSettings} into {@link ServiceOptions}: name, port, zone, admin port and token,
  * admin tokens (reading the tokens file), deregistration delay, lease renewal interval, the Eureka client
- * (when service URLs are set, with its token) and statsd metrics.
+ * (when service URLs are set, with its token), and metrics: statsd, Prometheus exposition on the admin port.
  * @throws KaryonError ERR_INVALID_CONFIG when the admin tokens file cannot be read or is invalid. Spread your own options over the result.
  *
  * @example
@@ -16,14 +16,16 @@ import type { ServiceOptions } from './Service.js';
  * ```
  */
 export function serviceOptionsFromSettings(settings: KaryonSettings): ServiceOptions {
-  const { app, admin, lifecycle, eureka, statsd } = settings;
+  const { app, admin, lifecycle, eureka, statsd, metrics } = settings;
   const adminOptions: AdminOptions = {
     port: admin.port,
     ...(admin.token === null ? {} : { token: admin.token }),
     ...(admin.tokensFile === null ? {} : { tokens: loadAdminTokens({ file: admin.tokensFile }) }),
   };
   return {
-    ...(statsd.host === null ? {} : { metrics: { host: statsd.host, port: statsd.port } }),
+    ...(statsd.host === null && !metrics.prometheus
+      ? {}
+      : { metrics: { ...(statsd.host === null ? {} : { host: statsd.host, port: statsd.port }), ...(metrics.prometheus ? { prometheus: true } : {}) } }),
     ...(eureka.serviceUrls.length === 0
       ? {}
       : {

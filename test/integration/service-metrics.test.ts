@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createService } from '../../src/index.js';
+import { createService, loadSettings, serviceOptionsFromSettings } from '../../src/index.js';
 import { EurekaServer } from '../../src/registry/server/index.js';
 import { waitFor } from '../support/logger.js';
 
@@ -48,6 +48,19 @@ describe('service metrics', () => {
     expect(statsd.lines.some((l) => l.startsWith('karyon.lifecycle.shutdown.duration:'))).toBe(true);
     expect(statsd.lines).toContain(`karyon.lifecycle.state:1|g|#${tags},state:STOPPED`);
     expect(statsd.lines).toContain(`karyon.lifecycle.state:0|g|#${tags},state:SHUTTING_DOWN`);
+  });
+
+  it('serves GET /metrics for a service configured only by the environment (KARYON_METRICS_PROMETHEUS)', async () => {
+    const settings = loadSettings({ env: { KARYON_APP_NAME: 'from-env', KARYON_ADMIN_PORT: '0', KARYON_METRICS_PROMETHEUS: 'true' } });
+    const service = createService({ ...serviceOptionsFromSettings(settings), lifecycle: { deregistrationDelayMs: 0 } });
+    await service.start();
+    try {
+      const res = await request(`${service.adminUrl}/metrics`);
+      expect(res.statusCode).toBe(200);
+      expect(await res.body.text()).toMatch(/karyon_lifecycle_state\{[^}]*app="from-env"/);
+    } finally {
+      await service.stop();
+    }
   });
 
   it('serves GET /metrics on the admin port when Prometheus exposition is on', async () => {

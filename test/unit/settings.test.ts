@@ -22,6 +22,7 @@ describe('loadSettings', () => {
         KARYON_EUREKA_TOKEN: 'team-a',
         KARYON_EUREKA_TOKEN_HEADER: 'x-api-key',
         KARYON_ADMIN_TOKENS_FILE: '/etc/karyon/tokens.json',
+        KARYON_METRICS_PROMETHEUS: 'true',
       },
     });
     expect(settings).toEqual({
@@ -30,6 +31,7 @@ describe('loadSettings', () => {
       lifecycle: { deregistrationDelayMs: 250 },
       admin: { port: 0, token: 's3cret', tokensFile: '/etc/karyon/tokens.json' },
       statsd: { host: '127.0.0.1', port: 8126 },
+      metrics: { prometheus: true },
     });
     expect(Object.isFrozen(settings.app)).toBe(true);
   });
@@ -42,7 +44,16 @@ describe('loadSettings', () => {
       lifecycle: { deregistrationDelayMs: null },
       admin: { port: 8077, token: null, tokensFile: null },
       statsd: { host: null, port: 8125 },
+      metrics: { prometheus: false },
     });
+  });
+
+  it('takes a switch as true/false or 1/0, and names the key of anything else', () => {
+    const prometheus = (value: string): boolean => loadSettings({ env: { KARYON_APP_NAME: 'a', KARYON_METRICS_PROMETHEUS: value } }).metrics.prometheus;
+    expect([prometheus('true'), prometheus('TRUE'), prometheus('1'), prometheus('false'), prometheus('0')]).toEqual([true, true, true, false, false]);
+    // convict's own Boolean would take these as true.
+    expect(() => prometheus('off')).toThrow(/metrics.prometheus: must be true or false \(got "off"\)/);
+    expect(() => prometheus('no')).toThrow(/metrics.prometheus/);
   });
 
   it('lets argv win over env, and env over values', () => {
@@ -64,6 +75,14 @@ describe('loadSettings', () => {
     } catch (error) {
       expect(error).toMatchObject({ code: 'ERR_INVALID_CONFIG' });
     }
+  });
+
+  it('turns metrics settings into metrics options: statsd, Prometheus, both or neither', () => {
+    const metricsOf = (env: Record<string, string>): unknown => serviceOptionsFromSettings(loadSettings({ env: { KARYON_APP_NAME: 'a', ...env } })).metrics;
+    expect(metricsOf({})).toBeUndefined();
+    expect(metricsOf({ KARYON_METRICS_PROMETHEUS: 'true' })).toEqual({ prometheus: true });
+    expect(metricsOf({ KARYON_STATSD_HOST: 'statsd.local' })).toEqual({ host: 'statsd.local', port: 8125 });
+    expect(metricsOf({ KARYON_STATSD_HOST: 'statsd.local', KARYON_METRICS_PROMETHEUS: '1' })).toEqual({ host: 'statsd.local', port: 8125, prometheus: true });
   });
 
   it('turns settings into service options', () => {
