@@ -105,13 +105,18 @@ export function healthCheck(name: string, options: HealthCheckOptions = {}) {
   };
 }
 
-/** A result of a decorated health check method, before it is checked. */
-type LooseHealthResult = boolean | { readonly status: string; readonly details?: Readonly<Record<string, unknown>> };
-
 /**
  * What a decorated health check method may return: a {@link HealthCheckFunction}'s result, with `status` typed
  * as any string, since a method without a return type annotation infers `{ status: string }` from
  * `return { status: 'UP' }`. The value is checked when the check runs: a status other than `UP`, `WARN` or
  * `DOWN` is a failed check (`ERR_HEALTH_CHECK_FAILED`, counted DOWN).
  */
-export type HealthMethodResult = LooseHealthResult | PromiseLike<LooseHealthResult>;
+export type HealthMethodResult = boolean | HealthMethodReport | PromiseLike<boolean | HealthMethodReport>;
+
+/** A decorated health check method's report: a {@link HealthResult} whose `status` is typed as any string. */
+export interface HealthMethodReport {
+  /** `UP`, `WARN` or `DOWN`; anything else fails the check when it runs. */
+  readonly status: string;
+  /** Anything useful to an operator; shown by the admin API. */
+  readonly details?: Readonly<Record<string, unknown>>;
+}
