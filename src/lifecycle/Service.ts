@@ -432,7 +432,8 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     }
     if (this.#admin !== undefined) {
       if (adminOptions?.ui === true) adminUiRoutes(this.#admin);
-      if (this.#metrics.prometheus !== undefined) metricsAdminRoutes(this.#admin, this.#metrics);
+      // Without the exposition, GET /metrics answers 404 saying how to turn it on.
+      metricsAdminRoutes(this.#admin, this.#metrics);
       registerInstancesRoute(this.#admin, () => this.#clients);
       if (this.#shadow !== undefined) shadowAdminRoutes(this.#admin, this.#shadow);
       if (this.#config !== undefined) configAdminRoutes(this.#admin, this.#config);

@@ -17,7 +17,7 @@ export function metricsAdminRoutes(admin: RouteTarget, metrics: Metrics): void {
   admin.route('GET', '/metrics', (_req, res) => {
     const exposition = metrics.prometheus;
     if (exposition === undefined) {
-      sendJson(res, 404, { error: 'the Prometheus exposition is off; create the metrics with `prometheus: true`' });
+      sendJson(res, 404, { error: 'the Prometheus exposition is off; create the metrics with `prometheus: true` (KARYON_METRICS_PROMETHEUS=true)' });
       return;
     }
     sendText(res, 200, exposition.render(), { 'content-type': exposition.contentType, 'cache-control': 'no-store' });

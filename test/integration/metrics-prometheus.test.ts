@@ -148,7 +148,7 @@ describe('Prometheus exposition at GET /metrics', () => {
     const url = await adminWith(metrics);
     const res = await get(`${url}/metrics`);
     expect(res.status).toBe(404);
-    expect(JSON.parse(res.body)).toEqual({ error: 'the Prometheus exposition is off; create the metrics with `prometheus: true`' });
+    expect(JSON.parse(res.body)).toEqual({ error: 'the Prometheus exposition is off; create the metrics with `prometheus: true` (KARYON_METRICS_PROMETHEUS=true)' });
   });
 
   it.skipIf(missing !== undefined)(`promtool check metrics accepts the exposition${missing === undefined ? '' : ` (skipped: ${missing})`}`, async () => {

@@ -63,6 +63,18 @@ describe('service metrics', () => {
     }
   });
 
+  it('says how to turn GET /metrics on when the exposition is off (statsd only)', async () => {
+    const service = createService({ name: 'statsd-only', admin: { port: 0, host: '127.0.0.1' }, lifecycle: { deregistrationDelayMs: 0 }, metrics: { host: '127.0.0.1', port: 9 } });
+    await service.start();
+    try {
+      const res = await request(`${service.adminUrl}/metrics`);
+      expect(res.statusCode).toBe(404);
+      expect(await res.body.json()).toEqual({ error: expect.stringContaining('KARYON_METRICS_PROMETHEUS=true') as unknown });
+    } finally {
+      await service.stop();
+    }
+  });
+
   it('serves GET /metrics on the admin port when Prometheus exposition is on', async () => {
     const service = createService({
       name: 'scraped',
