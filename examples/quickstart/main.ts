@@ -121,9 +121,9 @@ slowGreeter1 = true;
 await sleep(2 * PHASE_MS);
 report('greeter-1 slow (p2c-ewma)');
 slowGreeter1 = false;
-say('operator', 'greeter-1 is fast again');
+say('operator', 'greeter-1 is fast again (its latency estimate decays over ~10 s, then it wins picks again)');
 await sleep(2 * PHASE_MS);
-report('greeter-1 fast (EWMA forgets)');
+report('greeter-1 healed, decaying');
 
 say('operator', 'PUT /status {"status":"OUT_OF_SERVICE"} on greeter-2');
 await fetch(`${greeters[1]!.adminUrl}/status`, { method: 'PUT', body: '{"status":"OUT_OF_SERVICE"}' });
