@@ -177,6 +177,91 @@ export interface ServiceClientOptions {
   readonly shadow?: ShadowTraffic;
 }
 
+/**
+ * What a key of the client options takes, for options read from data (a JSON file, an environment variable):
+ * `'value'`, a plain value (a number, a string, a list); `'code'`, a function or object only code can give (a
+ * transport, a clock, a logger), which data cannot carry; or, for a key taking nested options, the keys of
+ * those (the key may also take a boolean where its type allows one, as `retries: false`).
+ */
+export type ClientOptionKey = 'value' | 'code' | { readonly [key: string]: ClientOptionKey };
+
+// Each list below must name exactly the keys of its type (`satisfies` fails the build on a missing or extra
+// key), so a key added to an option type cannot be forgotten by the checks of options read from data.
+
+const retryBudgetKeys = Object.freeze({ ratio: 'value', minRetriesPerSecond: 'value', ttlMs: 'value' } satisfies Record<keyof RetryBudgetOptions, ClientOptionKey>);
+
+const retryKeys = Object.freeze({ maxRetries: 'value', budget: retryBudgetKeys, retryOnStatus: 'value' } satisfies Record<keyof RetryOptions, ClientOptionKey>);
+
+const hedgingKeys = Object.freeze({ quantile: 'value', minSamples: 'value', minDelayMs: 'value' } satisfies Record<keyof HedgingOptions, ClientOptionKey>);
+
+const poolKeys = Object.freeze({ connections: 'value', keepAliveTimeoutMs: 'value' } satisfies Record<keyof PoolOptions, ClientOptionKey>);
+
+const latencyKeys = Object.freeze({ decayMs: 'value', priorMs: 'value' } satisfies Record<keyof LatencyOptions, ClientOptionKey>);
+
+const zoneAffinityKeys = Object.freeze({
+  zone: 'value',
+  maxEjectedPercent: 'value',
+  maxLoadPerInstance: 'value',
+  minAvailable: 'value',
+  recheckMs: 'value',
+} satisfies Record<keyof ZoneAffinityOptions, ClientOptionKey>);
+
+const outlierDetectionKeys = Object.freeze({
+  consecutiveFailures: 'value',
+  ejectOnConnectFailure: 'value',
+  baseEjectionMs: 'value',
+  maxEjectionMs: 'value',
+  maxEjectedPercent: 'value',
+  panicThresholdPercent: 'value',
+} satisfies Record<keyof OutlierDetectionOptions, ClientOptionKey>);
+
+const breakerKeys = Object.freeze({
+  timeoutMs: 'value',
+  interruptOnTimeout: 'value',
+  breakerEnabled: 'value',
+  requestVolumeThreshold: 'value',
+  errorThresholdPercentage: 'value',
+  sleepWindowMs: 'value',
+  forceOpen: 'value',
+  forceClosed: 'value',
+  rollingWindowMs: 'value',
+  rollingBuckets: 'value',
+  percentileWindowMs: 'value',
+  percentileBuckets: 'value',
+  maxConcurrent: 'value',
+  maxQueued: 'value',
+  rejectionsCountAsErrors: 'value',
+  fallbackEnabled: 'value',
+  fallbackMaxConcurrent: 'value',
+} satisfies Record<keyof CommandSettingsOptions, ClientOptionKey>);
+
+/**
+ * Every key of {@link ServiceClientOptions}, exactly (checked when the library is built), with what it takes,
+ * nested options included: for checking client options read from data, where an unknown key would otherwise
+ * be silently ignored. `service.client()` itself does not use it.
+ */
+export const serviceClientOptionKeys: Readonly<Record<keyof ServiceClientOptions, ClientOptionKey>> = Object.freeze({
+  balancer: 'value',
+  zoneAffinity: zoneAffinityKeys,
+  outlierDetection: outlierDetectionKeys,
+  latency: latencyKeys,
+  outOfServiceBackoffMs: 'value',
+  retries: retryKeys,
+  hedging: hedgingKeys,
+  connectTimeoutMs: 'value',
+  timeoutMs: 'value',
+  deadlineMs: 'value',
+  transport: 'code',
+  breaker: breakerKeys,
+  pool: poolKeys,
+  address: 'value',
+  closeTimeoutMs: 'value',
+  clock: 'code',
+  logger: 'code',
+  random: 'code',
+  shadow: 'code',
+} satisfies Record<keyof ServiceClientOptions, ClientOptionKey>);
+
 /** {@link RetryOptions} with defaults filled and values checked. */
 export interface ResolvedRetryOptions {
   /** Most retries of one request. */

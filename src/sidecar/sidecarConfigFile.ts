@@ -6,6 +6,8 @@ import { fileSource } from '../config/FileSource.js';
 import { remoteSource } from '../config/RemoteSource.js';
 import type { RemoteSourceOptions } from '../config/RemoteSource.js';
 import type { ConfigSource } from '../config/types.js';
+import { serviceClientOptionKeys } from '../http/ServiceClientOptions.js';
+import type { ClientOptionKey, ServiceClientOptions } from '../http/ServiceClientOptions.js';
 import { errorMessage } from '../internal/async.js';
 import type { MetricsOptions } from '../metrics/MetricsOptions.js';
 import { isSignalName } from './SidecarOptions.js';
@@ -184,9 +186,15 @@ export async function loadSidecarConfig(sources: SidecarConfigSources): Promise<
   const values = new Map<string, unknown>();
   const origin = new Map<string, string>();
   // `key` may be a path inside a key (`proxy.vips.slow-report.timeoutMs`): where it came from is its key's.
+  const place = (key: string): string => origin.get(key) ?? [...origin].find(([known]) => key.startsWith(`${known}.`))?.[1] ?? `in ${where}`;
   const fail = (key: string, message: string): never => {
-    const from = origin.get(key) ?? [...origin].find(([known]) => key.startsWith(`${known}.`))?.[1];
-    throw new KaryonError('ERR_INVALID_CONFIG', `key '${key}' ${from ?? `in ${where}`} ${message}`);
+    throw new KaryonError('ERR_INVALID_CONFIG', `key '${key}' ${place(key)} ${message}`);
+  };
+  const problems: Problems = {
+    fail,
+    unknown: (key, section, known) => {
+      throw new KaryonError('ERR_INVALID_CONFIG', `unknown key '${key}' ${place(key)} (known in '${section}': ${known.join(', ')})`);
+    },
   };
   for (const [top, value] of Object.entries(raw)) {
     if (top === '$schema' || top === '//') continue;
@@ -227,7 +235,7 @@ export async function loadSidecarConfig(sources: SidecarConfigSources): Promise<
       if (entry.key.startsWith('statsdRelay.') && entry.key !== 'statsdRelay.enabled' && !values.has('statsdRelay.enabled')) values.set('statsdRelay.enabled', true);
     }
   }
-  for (const [key, value] of values) values.set(key, checkType(key, value, fail));
+  for (const [key, value] of values) values.set(key, checkType(key, value, problems));
 
   const base = file === undefined ? resolve(sources.cwd ?? '.') : dirname(file);
   const path = (key: string): string | undefined => {
@@ -328,26 +336,35 @@ function fromText(entry: SidecarConfigKey, text: string, name: string): unknown 
   }
 }
 
-/** Proxy keys holding client options (or a part of them), whose durations are converted as the proxy's own. */
-const clientOptionKeys = new Set(['proxy.retries', 'proxy.breaker', 'proxy.hedging', 'proxy.outlierDetection', 'proxy.vips']);
+/** Proxy keys holding a part of the client options, checked and converted as the same options per VIP. */
+const clientOptionKeys = new Set(['proxy.retries', 'proxy.breaker', 'proxy.hedging', 'proxy.outlierDetection']);
+
+/** How a check reports a bad key; where the key came from (the file, an environment variable) is the loader's to say. */
+interface Problems {
+  /** Throws `key '<key>' <where> <message>`. */
+  readonly fail: (key: string, message: string) => never;
+  /** Throws `unknown key '<key>' <where> (known in '<section>': ...)`, as for the file's own keys. */
+  readonly unknown: (key: string, section: string, known: readonly string[]) => never;
+}
 
 const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
 
 const durationMessage = 'must be milliseconds, or a duration with a unit as in 500ms, 30s, 2m';
 
 /** Checks a value against its key's type; returns it, with a duration given with a unit in milliseconds. */
-function checkType(key: string, value: unknown, fail: (key: string, message: string) => never): unknown {
+function checkType(key: string, value: unknown, problems: Problems): unknown {
+  const { fail } = problems;
   const entry = byKey.get(key) as SidecarConfigKey;
   if (key === 'proxy.vips') {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(key, `must be an object of client options by VIP (got ${show(value)})`);
     return Object.fromEntries(
       Object.entries(value as Json).map(([vip, options]) => {
         if (typeof options !== 'object' || options === null || Array.isArray(options)) fail(`${key}.${vip}`, `must be an object of client options (got ${show(options)})`);
-        return [vip, clientDurations(`${key}.${vip}`, options, fail)];
+        return [vip, clientOptions(`${key}.${vip}`, options, serviceClientOptionKeys, problems)];
       }),
     );
   }
-  if (clientOptionKeys.has(key)) return clientDurations(key, value, fail);
+  if (clientOptionKeys.has(key)) return clientOptions(key, value, serviceClientOptionKeys[key.slice('proxy.'.length) as keyof ServiceClientOptions], problems);
   switch (entry.type) {
     case 'string':
       if (typeof value !== 'string' || value === '') fail(key, `must be a non-empty string (got ${show(value)})`);
@@ -387,18 +404,24 @@ function checkType(key: string, value: unknown, fail: (key: string, message: str
 }
 
 /**
- * Client options (`service.client()`'s, or a part of them such as `retries`) with every duration given with a
- * unit in milliseconds. Every duration of the client options, nested ones included (`breaker.sleepWindowMs`,
- * `retries.budget.ttlMs`, `outlierDetection.baseEjectionMs`...), is named `...Ms`, and every key so named is a
- * duration; numbers are left to the client's own checks.
+ * Client options (`service.client()`'s, or a part of them such as `retries`) checked against `keys`, the keys
+ * of their type: an unknown key is an error (a typo would otherwise be silently ignored), and so is a key only
+ * code can give (a transport, a clock, a logger). Every duration given with a unit becomes milliseconds: every
+ * duration of the client options, nested ones included (`breaker.sleepWindowMs`, `retries.budget.ttlMs`,
+ * `outlierDetection.baseEjectionMs`...), is named `...Ms`, and every key so named is a duration. Values of
+ * known keys (and `false`, `true` in place of nested options) are left to the client's own checks.
  */
-function clientDurations(path: string, value: unknown, fail: (key: string, message: string) => never): unknown {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+function clientOptions(path: string, value: unknown, keys: ClientOptionKey, problems: Problems): unknown {
+  if (typeof keys === 'string' || typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const known = Object.keys(keys).filter((name) => keys[name] !== 'code');
   return Object.fromEntries(
     Object.entries(value as Json).map(([name, item]) => {
       const at = `${path}.${name}`;
-      if (name.endsWith('Ms') && typeof item === 'string') return [name, parseDuration(item) ?? fail(at, `${durationMessage} (got ${show(item)})`)];
-      return [name, clientDurations(at, item, fail)];
+      const kind = Object.hasOwn(keys, name) ? keys[name] : undefined;
+      if (kind === undefined) return problems.unknown(at, path, known);
+      if (kind === 'code') return problems.fail(at, 'cannot be set in a file or the environment: it takes a function or object only code can give (pass it to createSidecar())');
+      if (kind === 'value') return [name, name.endsWith('Ms') && typeof item === 'string' ? (parseDuration(item) ?? problems.fail(at, `${durationMessage} (got ${show(item)})`)) : item];
+      return [name, clientOptions(at, item, kind, problems)];
     }),
   );
 }

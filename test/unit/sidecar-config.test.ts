@@ -2,6 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { serviceClientOptionKeys } from '../../src/http/ServiceClientOptions.js';
+import type { ClientOptionKey } from '../../src/http/ServiceClientOptions.js';
 import { loadSidecarConfig, resolveSidecarOptions, sidecarConfigKeys } from '../../src/sidecar/index.js';
 import type { SidecarOptions } from '../../src/sidecar/index.js';
 
@@ -175,6 +177,122 @@ describe('loadSidecarConfig', () => {
     expect(keys.get('lifecycle.deregistrationDelayMs')).toEqual(['KARYON_SIDECAR_LIFECYCLE_DEREGISTRATION_DELAY_MS', 'KARYON_DEREGISTRATION_DELAY_MS']);
     expect(keys.get('port')).toEqual(['KARYON_SIDECAR_PORT']);
     for (const entry of sidecarConfigKeys) expect(entry.doc).not.toBe('');
+  });
+});
+
+describe('loadSidecarConfig: client options are checked key by key, as the file keys are', () => {
+  const app = { name: 'a', port: 1 };
+  const vipKeys = 'balancer, zoneAffinity, outlierDetection, latency, outOfServiceBackoffMs, retries, hedging, connectTimeoutMs, timeoutMs, deadlineMs, breaker, pool, address, closeTimeoutMs';
+  const env = (vips: unknown, more: Record<string, string> = {}) => ({ KARYON_APP_NAME: 'a', PORT: '1', KARYON_SIDECAR_PROXY_VIPS: JSON.stringify(vips), ...more });
+
+  it('rejects a typo in per-VIP options, naming its path and the keys it could be', async () => {
+    await expect(loadSidecarConfig({ file: file({ app, proxy: { vips: { 'slow-report': { timeoutMS: 500 } } } }) })).rejects.toThrow(
+      new RegExp(`^unknown key 'proxy\\.vips\\.slow-report\\.timeoutMS' in .*\\.json \\(known in 'proxy\\.vips\\.slow-report': ${vipKeys}\\)$`),
+    );
+    await expect(loadSidecarConfig({ file: file({ app, proxy: { vips: { 'slow-report': { timeoutMs: '30s', retrys: false } } } }) })).rejects.toThrow(
+      /^unknown key 'proxy\.vips\.slow-report\.retrys' in .*\.json \(known in 'proxy\.vips\.slow-report': balancer, .*\)$/,
+    );
+  });
+
+  it('rejects a typo in nested options, per VIP and for every VIP', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ vips: { x: { retries: { maxRetry: 1 } } } }, /^unknown key 'proxy\.vips\.x\.retries\.maxRetry' in .*\.json \(known in 'proxy\.vips\.x\.retries': maxRetries, budget, retryOnStatus\)$/],
+      [{ vips: { x: { retries: { budget: { ttl: '10s' } } } } }, /^unknown key 'proxy\.vips\.x\.retries\.budget\.ttl' in .*\.json \(known in 'proxy\.vips\.x\.retries\.budget': ratio, minRetriesPerSecond, ttlMs\)$/],
+      [{ vips: { x: { breaker: { sleepWindow: 5000 } } } }, /^unknown key 'proxy\.vips\.x\.breaker\.sleepWindow' in .*\.json \(known in 'proxy\.vips\.x\.breaker': timeoutMs, .*sleepWindowMs, /],
+      [{ vips: { x: { hedging: { quantil: 0.9 } } } }, /^unknown key 'proxy\.vips\.x\.hedging\.quantil' in .*\.json \(known in 'proxy\.vips\.x\.hedging': quantile, minSamples, minDelayMs\)$/],
+      [{ vips: { x: { outlierDetection: { consecutiveErrors: 3 } } } }, /^unknown key 'proxy\.vips\.x\.outlierDetection\.consecutiveErrors' in .*\.json \(known in 'proxy\.vips\.x\.outlierDetection': consecutiveFailures, /],
+      [{ vips: { x: { pool: { maxConnections: 10 } } } }, /^unknown key 'proxy\.vips\.x\.pool\.maxConnections' in .*\.json \(known in 'proxy\.vips\.x\.pool': connections, keepAliveTimeoutMs\)$/],
+      [{ vips: { x: { zoneAffinity: { recheck: '1s' } } } }, /^unknown key 'proxy\.vips\.x\.zoneAffinity\.recheck' in .*\.json \(known in 'proxy\.vips\.x\.zoneAffinity': zone, /],
+      [{ vips: { x: { latency: { decay: '10s' } } } }, /^unknown key 'proxy\.vips\.x\.latency\.decay' in .*\.json \(known in 'proxy\.vips\.x\.latency': decayMs, priorMs\)$/],
+      [{ retries: { maxRetry: 1 } }, /^unknown key 'proxy\.retries\.maxRetry' in .*\.json \(known in 'proxy\.retries': maxRetries, budget, retryOnStatus\)$/],
+      [{ breaker: { errorThreshold: 50 } }, /^unknown key 'proxy\.breaker\.errorThreshold' in .*\.json \(known in 'proxy\.breaker': /],
+      [{ hedging: { minDelay: '5ms' } }, /^unknown key 'proxy\.hedging\.minDelay' in .*\.json/],
+      [{ outlierDetection: { baseEjection: '30s' } }, /^unknown key 'proxy\.outlierDetection\.baseEjection' in .*\.json/],
+    ];
+    for (const [proxy, message] of cases) await expect(loadSidecarConfig({ file: file({ app, proxy }) })).rejects.toThrow(message);
+  });
+
+  it('rejects the same typos from the environment, naming the variable', async () => {
+    await expect(loadSidecarConfig({ env: env({ 'slow-report': { timeoutMS: 500 } }), cwd: dir })).rejects.toThrow(
+      new RegExp(`^unknown key 'proxy\\.vips\\.slow-report\\.timeoutMS' from KARYON_SIDECAR_PROXY_VIPS \\(known in 'proxy\\.vips\\.slow-report': ${vipKeys}\\)$`),
+    );
+    await expect(loadSidecarConfig({ env: env({ x: { retries: { maxRetry: 1 } } }), cwd: dir })).rejects.toThrow(
+      /^unknown key 'proxy\.vips\.x\.retries\.maxRetry' from KARYON_SIDECAR_PROXY_VIPS \(known in 'proxy\.vips\.x\.retries': maxRetries, budget, retryOnStatus\)$/,
+    );
+    // The environment wins over the file: its typo is reported, as coming from it.
+    await expect(loadSidecarConfig({ file: file({ app, proxy: { vips: { x: { timeoutMs: 1 } } } }), env: { KARYON_SIDECAR_PROXY_VIPS: '{"x":{"retrys":false}}' } })).rejects.toThrow(
+      /^unknown key 'proxy\.vips\.x\.retrys' from KARYON_SIDECAR_PROXY_VIPS /,
+    );
+    await expect(loadSidecarConfig({ env: { KARYON_APP_NAME: 'a', PORT: '1', KARYON_SIDECAR_PROXY_RETRIES: '{"maxRetry":1}' }, cwd: dir })).rejects.toThrow(
+      /^unknown key 'proxy\.retries\.maxRetry' from KARYON_SIDECAR_PROXY_RETRIES \(known in 'proxy\.retries': maxRetries, budget, retryOnStatus\)$/,
+    );
+  });
+
+  it('rejects the options only code can give, saying they cannot be set in a file', async () => {
+    for (const key of ['transport', 'clock', 'logger', 'random', 'shadow']) {
+      await expect(loadSidecarConfig({ file: file({ app, proxy: { vips: { x: { [key]: {} } } } }) })).rejects.toThrow(
+        new RegExp(`^key 'proxy\\.vips\\.x\\.${key}' in .*\\.json cannot be set in a file or the environment: it takes a function or object only code can give`),
+      );
+    }
+    await expect(loadSidecarConfig({ env: env({ x: { logger: 'console' } }), cwd: dir })).rejects.toThrow(
+      /^key 'proxy\.vips\.x\.logger' from KARYON_SIDECAR_PROXY_VIPS cannot be set in a file or the environment/,
+    );
+  });
+
+  it('rejects a key that only looks like one: inherited names, and sidecar keys that are not client options', async () => {
+    for (const key of ['constructor', 'toString', '__proto__', 'vips', 'maxVips', 'maxBufferedBodyBytes']) {
+      const path = join(dir, `proto-${key}.json`);
+      writeFileSync(path, `{"app":{"name":"a","port":1},"proxy":{"vips":{"x":{"${key}":1}}}}`);
+      await expect(loadSidecarConfig({ file: path })).rejects.toThrow(`unknown key 'proxy.vips.x.${key}'`);
+    }
+  });
+
+  it('accepts every client option data can carry, per VIP and nested, and the client accepts their values', async () => {
+    const vip = {
+      balancer: 'round-robin',
+      zoneAffinity: { zone: 'eu-west-1a', maxEjectedPercent: 80, maxLoadPerInstance: 0.6, minAvailable: 2, recheckMs: '1s' },
+      outlierDetection: { consecutiveFailures: 5, ejectOnConnectFailure: true, baseEjectionMs: '30s', maxEjectionMs: '5m', maxEjectedPercent: 10, panicThresholdPercent: 50 },
+      latency: { decayMs: '10s', priorMs: 30 },
+      outOfServiceBackoffMs: '5s',
+      retries: { maxRetries: 2, budget: { ratio: 0.2, minRetriesPerSecond: 10, ttlMs: '10s' }, retryOnStatus: [502, 503, 504] },
+      hedging: { quantile: 0.95, minSamples: 20, minDelayMs: '1ms' },
+      connectTimeoutMs: '2s',
+      timeoutMs: '5s',
+      deadlineMs: '10s',
+      breaker: {
+        timeoutMs: 0, interruptOnTimeout: true, breakerEnabled: true, requestVolumeThreshold: 20, errorThresholdPercentage: 50, sleepWindowMs: '5s',
+        forceOpen: false, forceClosed: false, rollingWindowMs: '10s', rollingBuckets: 10, percentileWindowMs: '1m', percentileBuckets: 6,
+        maxConcurrent: 1000, maxQueued: 0, rejectionsCountAsErrors: true, fallbackEnabled: true, fallbackMaxConcurrent: 10,
+      },
+      pool: { connections: 10, keepAliveTimeoutMs: '4s' },
+      address: 'hostname',
+      closeTimeoutMs: '5s',
+    };
+    // The example names every key the option types have, but those only code can give.
+    const paths = (value: unknown, at: string): string[] =>
+      typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.entries(value).flatMap(([k, v]) => [`${at}${k}`, ...paths(v, `${at}${k}.`)]) : [];
+    const shape = (keys: ClientOptionKey, at: string): string[] =>
+      typeof keys === 'string' ? [] : Object.entries(keys).flatMap(([k, v]) => (v === 'code' ? [] : [`${at}${k}`, ...shape(v, `${at}${k}.`)]));
+    expect(paths(vip, '').sort()).toEqual(shape(serviceClientOptionKeys, '').sort());
+
+    const { options } = await loadSidecarConfig({ file: file({ app, proxy: { retries: vip.retries, breaker: vip.breaker, hedging: vip.hedging, outlierDetection: vip.outlierDetection, vips: { x: vip, y: { retries: false, hedging: true, zoneAffinity: false, outlierDetection: false, breaker: false } } } }) });
+    expect(options.proxy?.vips?.x).toMatchObject({ timeoutMs: 5000, retries: { budget: { ttlMs: 10_000 } }, breaker: { percentileWindowMs: 60_000 } });
+    expect(() => resolveSidecarOptions(options)).not.toThrow();
+    const fromEnv = await loadSidecarConfig({ env: env({ x: vip }), cwd: dir });
+    expect(fromEnv.options.proxy?.vips).toEqual(options.proxy?.vips && { x: options.proxy.vips.x });
+  });
+
+  it('accepts every client option used in docs/sidecar.md, per VIP too', async () => {
+    const doc = readFileSync(new URL('../../docs/sidecar.md', import.meta.url), 'utf8');
+    const named = /Options: every `service\.client\(\)` option \(([^)]*)\)/.exec(doc)?.[1];
+    const keys = [...(named ?? '').matchAll(/`(\w+)`/g)].map((match) => match[1] as string);
+    expect(keys).toContain('timeoutMs');
+    const values: Record<string, unknown> = { timeoutMs: '1s', deadlineMs: '2s', retries: false, breaker: false, hedging: true, outlierDetection: false };
+    for (const key of keys) {
+      expect(values).toHaveProperty(key);
+      const { options } = await loadSidecarConfig({ file: file({ app, proxy: { vips: { x: { [key]: values[key] } } } }) });
+      expect(() => resolveSidecarOptions(options)).not.toThrow();
+    }
   });
 });
 
