@@ -31,9 +31,16 @@ class SystemTimer implements ClockTimer {
   }
 }
 
+/**
+ * @internal The longest delay Node's timers take (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms,
+ * with a warning. Options refuse longer durations rather than turn them into a busy loop.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** The real clock: `Date.now()` and Node's timers. */
 export const systemClock: Clock = Object.freeze({
   now: () => Date.now(),
+  // Node fires a delay beyond 2^31 - 1 ms after 1 ms; such a delay waits as long as a timer can instead.
   setTimeout: (callback: () => void, delayMs: number): ClockTimer =>
-    new SystemTimer(setTimeout(callback, Math.max(0, delayMs))),
+    new SystemTimer(setTimeout(callback, Math.min(MAX_TIMER_MS, Math.max(0, delayMs)))),
 });

@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import { KaryonError } from '../common/KaryonError.js';
 import { abortReason, errorMessage, jitter, runWithTimeout } from '../internal/async.js';
 import { RepeatingTask } from '../internal/RepeatingTask.js';
-import { durationMs, invalidOption, nonEmptyString, oneOf, positiveInt } from '../internal/validate.js';
+import { basicAuthorization, durationMs, invalidOption, nonEmptyString, oneOf, positiveInt } from '../internal/validate.js';
 import { decodeSpringEnvironment, parseText } from './formats.js';
 import type { Parsed } from './formats.js';
 import { SourceHealth } from './SourceHealth.js';
@@ -126,9 +126,9 @@ function resolveRemoteSourceOptions(options: RemoteSourceOptions): ResolvedRemot
     if (typeof value !== 'string') invalidOption(`remoteSource.headers['${name}']`, 'a string', value);
     headers[name.toLowerCase()] = value;
   }
-  if (url.username !== '' || url.password !== '') {
-    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-    headers.authorization ??= `Basic ${Buffer.from(credentials).toString('base64')}`;
+  const authorization = basicAuthorization('remoteSource.url', url);
+  if (authorization !== undefined) {
+    headers.authorization ??= authorization;
     url.username = '';
     url.password = '';
   }

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../common/Clock.js';
 import type { Clock } from '../common/Clock.js';
 import { KaryonError } from '../common/KaryonError.js';
 import { errorMessage, runWithTimeout } from '../internal/async.js';
@@ -14,14 +15,12 @@ const HISTORY = 20;
 
 /** Fills the defaults of a check's options and validates them. */
 export function resolveHealthCheckOptions(name: string, options: HealthCheckOptions = {}): Required<HealthCheckOptions> {
-  const check = (key: keyof HealthCheckOptions, min: number, integer: boolean): number => {
+  const check = (key: keyof HealthCheckOptions, min: number, integer: boolean, max = Number.MAX_SAFE_INTEGER): number => {
     const value = options[key];
     if (value === undefined) return defaults[key] as number;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-      throw new KaryonError(
-        'ERR_INVALID_OPTION',
-        `option '${key}' of health check '${name}' must be ${integer ? 'an integer' : 'a number'} >= ${min} (got ${String(value)})`,
-      );
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+      throw new KaryonError('ERR_INVALID_OPTION', `option '${key}' of health check '${name}' must be ${integer ? 'an integer' : 'a number'} ${range} (got ${String(value)})`);
     }
     return value;
   };
@@ -31,9 +30,10 @@ export function resolveHealthCheckOptions(name: string, options: HealthCheckOpti
   }
   return Object.freeze({
     kind,
-    timeoutMs: check('timeoutMs', 1, false),
-    intervalMs: check('intervalMs', 1, false),
-    cacheMs: check('cacheMs', 0, false),
+    // Durations a timer can wait (a longer one would fire after 1 ms).
+    timeoutMs: check('timeoutMs', 1, false, MAX_TIMER_MS),
+    intervalMs: check('intervalMs', 1, false, MAX_TIMER_MS),
+    cacheMs: check('cacheMs', 0, false, MAX_TIMER_MS),
     successBeforePassing: check('successBeforePassing', 1, true),
     failuresBeforeCritical: check('failuresBeforeCritical', 1, true),
   });

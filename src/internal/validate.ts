@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../common/Clock.js';
 import { KaryonError } from '../common/KaryonError.js';
 
 function describe(value: unknown): string {
@@ -11,13 +12,29 @@ export function invalidOption(name: string, expected: string, given: unknown): n
   throw new KaryonError('ERR_INVALID_OPTION', `option '${name}' must be ${expected} (got ${describe(given)})`);
 }
 
-/** A non-negative finite number of milliseconds, or the fallback when undefined. */
+/** A number of milliseconds from 0 to `MAX_TIMER_MS` (a duration a timer can wait), or the fallback when undefined. */
 export function durationMs(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     return invalidOption(name, 'a non-negative number of milliseconds', value);
   }
+  if (value > MAX_TIMER_MS) return invalidOption(name, `at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest a timer waits)`, value);
   return value;
+}
+
+/**
+ * The `Basic` authorization of the user name and password in `url`, or undefined when it has none.
+ * @throws KaryonError ERR_INVALID_OPTION naming `name` when they are not valid percent-encoding.
+ */
+export function basicAuthorization(name: string, url: URL): string | undefined {
+  if (url.username === '' && url.password === '') return undefined;
+  let credentials: string;
+  try {
+    credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  } catch {
+    return invalidOption(name, 'a URL whose user name and password are valid percent-encoding', `${url.protocol}//…@${url.host}`);
+  }
+  return `Basic ${Buffer.from(credentials).toString('base64')}`;
 }
 
 /** A positive integer, or the fallback when undefined. */

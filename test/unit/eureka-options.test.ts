@@ -53,6 +53,9 @@ describe('resolveEurekaRegistryOptions', () => {
     ['a protocol header', { headers: { Accept: 'text/xml' } }, /'headers.Accept' must be a header the protocol does not set itself/],
     ['a header that is not a string', { headers: { 'x-a': 1 as unknown as string } }, /'headers.x-a' must be a string/],
     ['a flag that is not a boolean', { fetchRegistry: 'no' as unknown as boolean }, /'fetchRegistry' must be true or false/],
+    ['no backoff for failed writes', { retryInitialDelayMs: 0 }, /'retryInitialDelayMs' must be at least 1 ms \(got 0\)/],
+    ['an interval longer than a timer can wait', { heartbeatIntervalMs: 3e9 }, /'heartbeatIntervalMs' must be at most 2147483647 ms \(about 24.8 days, the longest a timer waits\) \(got 3000000000\)/],
+    ['credentials that are not percent-encoding', { serviceUrls: ['http://user:p%zz@eureka/eureka'] }, /'serviceUrls\[0\]' must be a URL whose user name and password are valid percent-encoding/],
   ])('rejects %s, naming the option and what was given', (_what, options, message) => {
     expect(() => resolveEurekaRegistryOptions({ serviceUrls: ['http://eureka/eureka'], ...options })).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(message) }),

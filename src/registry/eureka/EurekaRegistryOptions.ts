@@ -3,7 +3,7 @@ import type { Clock } from '../../common/Clock.js';
 import { systemClock } from '../../common/Clock.js';
 import type { Logger } from '../../common/Logger.js';
 import { silentLogger } from '../../common/Logger.js';
-import { durationMs, invalidOption, positiveInt } from '../../internal/validate.js';
+import { basicAuthorization, durationMs, invalidOption, positiveInt } from '../../internal/validate.js';
 
 /** Options of {@link EurekaRegistry}. Only `serviceUrls` is required. */
 export interface EurekaRegistryOptions {
@@ -166,6 +166,8 @@ const reservedHeaders = new Set(['accept', 'accept-encoding', 'content-type', 'c
 export function resolveEurekaRegistryOptions(options: EurekaRegistryOptions): ResolvedEurekaRegistryOptions {
   if (typeof options !== 'object' || options === null) invalidOption('eureka', 'an options object', options);
   const retryInitialDelayMs = durationMs('retryInitialDelayMs', options.retryInitialDelayMs, 1000);
+  // A failed write waits at least this long before it is sent again: 0 would retry back to back.
+  if (retryInitialDelayMs < 1) invalidOption('retryInitialDelayMs', 'at least 1 ms', retryInitialDelayMs);
   const retryMaxDelayMs = durationMs('retryMaxDelayMs', options.retryMaxDelayMs, 60_000);
   if (retryMaxDelayMs < retryInitialDelayMs) {
     invalidOption('retryMaxDelayMs', `at least retryInitialDelayMs (${retryInitialDelayMs})`, retryMaxDelayMs);
@@ -208,10 +210,7 @@ function resolveServiceUrls(value: unknown): ServiceUrl[] {
     if (parsed.search !== '' || parsed.hash !== '') {
       return invalidOption(name, 'a URL without query or fragment (paths are appended to it)', entry);
     }
-    const authorization =
-      parsed.username === '' && parsed.password === ''
-        ? undefined
-        : `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}`;
+    const authorization = basicAuthorization(name, parsed);
     parsed.username = '';
     parsed.password = '';
     const url = parsed.toString().replace(/\/+$/, '');
