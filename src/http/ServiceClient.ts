@@ -137,6 +137,15 @@ function callerCancelled(signal: ParentSignal | undefined): Error {
   return error;
 }
 
+/**
+ * True for undici's refusal of a request it cannot send (a bad path, method or header; an `expect` header it
+ * does not support), made before anything is sent.
+ */
+function refusedBeforeSending(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED';
+}
+
 /** One instance in {@link ServiceClientStats}. */
 export interface InstanceStats {
   /** The instance id. */
@@ -746,6 +755,11 @@ export class ServiceClient implements AsyncDisposable {
       throw new KaryonError('ERR_RETRY_BUDGET_EXHAUSTED', `retry budget of the client of '${this.vip}' is spent; last: ${what}${detail}`, fields);
     }
     if (failure.reason === 'timeout') throw new KaryonError('ERR_REQUEST_TIMEOUT', `${what} after ${plural(tries)}${detail}`, fields);
+    if (failure.reason === 'other' && refusedBeforeSending(failure.error)) {
+      // The request itself was malformed (a path with spaces, an `expect` header): the caller's mistake, which
+      // the breaker does not count against the dependency.
+      throw new KaryonError('ERR_INVALID_OPTION', `request to '${this.vip}' refused before it was sent${detail}`, { ...fields, retryable: false });
+    }
     throw new KaryonError('ERR_UPSTREAM', `${what} after ${plural(tries)}${detail}`, {
       ...fields,
       ...(failure.reason === 'other' && { retryable: false }),

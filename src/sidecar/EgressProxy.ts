@@ -136,12 +136,16 @@ export class EgressProxy {
   }
 }
 
-/** The request's headers less the hop-by-hop ones, with `x-forwarded-for` and `x-forwarded-host` added. */
+/**
+ * The request's headers less the hop-by-hop ones and `expect` (this server has already answered
+ * `100-continue` and reads the body itself; the client refuses to send it on), with `x-forwarded-for` and
+ * `x-forwarded-host` added.
+ */
 function forwardedHeaders(req: IncomingMessage): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
   const connectionTokens = req.headers.connection?.toLowerCase().split(',').map((token) => token.trim());
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || HOP_BY_HOP_HEADERS.has(name) || connectionTokens?.includes(name) === true) continue;
+    if (value === undefined || HOP_BY_HOP_HEADERS.has(name) || name === 'expect' || connectionTokens?.includes(name) === true) continue;
     headers[name] = value;
   }
   const remote = req.socket.remoteAddress;

@@ -1,0 +1,111 @@
+import { createServer, request as httpRequest } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { InMemoryRegistry, createService, silentLogger } from '../../src/index.js';
+import type { Service } from '../../src/index.js';
+import { EgressProxy } from '../../src/sidecar/EgressProxy.js';
+
+// A malformed request (a path with a space, an `expect` header) is refused by the HTTP client before anything
+// is sent: the caller's mistake, answered as such, and never a failure of the dependency that could open its
+// circuit for everyone else.
+
+const services: Service[] = [];
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.allSettled(services.splice(0).map((s) => s.stop()));
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+});
+
+async function backendAndCaller(): Promise<{ caller: Service; seen: string[] }> {
+  const registry = new InMemoryRegistry();
+  const seen: string[] = [];
+  const backend = createService({
+    name: 'backend',
+    server: createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        seen.push(`${req.method} ${req.url} ${body}`);
+        res.end('ok');
+      });
+    }),
+    port: 0,
+    host: '127.0.0.1',
+    ipAddr: '127.0.0.1',
+    registry,
+    admin: false,
+    lifecycle: { deregistrationDelayMs: 0 },
+  });
+  const caller = createService({ name: 'caller', registry, admin: false, lifecycle: { deregistrationDelayMs: 0 } });
+  services.push(backend, caller);
+  await backend.start();
+  await caller.start();
+  return { caller, seen };
+}
+
+describe('malformed requests through the service client', () => {
+  it('are refused with ERR_INVALID_OPTION and never open the breaker', async () => {
+    const { caller, seen } = await backendAndCaller();
+    const client = caller.client('backend', { breaker: { requestVolumeThreshold: 5 } });
+    for (let i = 0; i < 10; i++) {
+      await expect(client.request({ path: '/a b' })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', retryable: false });
+      await expect(client.request({ path: '/', method: 'POST', body: 'x', headers: { expect: '100-continue' } })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    }
+    expect(client.command?.state).toBe('CLOSED');
+    expect(client.command?.snapshot().rolling).toMatchObject({ failure: 0 });
+    const res = await client.request({ path: '/fine' });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    expect(seen).toEqual(['GET /fine ']);
+  });
+});
+
+describe('the sidecar egress proxy', () => {
+  it('takes a body sent with Expect: 100-continue (as curl sends large ones) and forwards it without the header', async () => {
+    const { caller, seen } = await backendAndCaller();
+    const proxy = new EgressProxy({
+      clientOf: (vip, options) => caller.client(vip, options),
+      common: {},
+      vips: {},
+      maxBufferedBodyBytes: 1024,
+      maxVips: 8,
+      logger: silentLogger,
+    });
+    // As the sidecar's two routes do: the path as sent, or Prana's decoded `?path=`.
+    const front = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://front');
+      void proxy.forward(req, res, 'backend', url.searchParams.get('path') ?? url.pathname, 'json');
+    });
+    servers.push(front);
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    const { port } = front.address() as AddressInfo;
+    const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const body = 'a body worth waiting for';
+      const req = httpRequest({ port, host: '127.0.0.1', method: 'POST', path: '/upload', headers: { expect: '100-continue', 'content-length': Buffer.byteLength(body) } });
+      req.on('continue', () => req.end(body));
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+    });
+    expect(answer).toEqual({ status: 200, text: 'ok' });
+    expect(seen).toEqual(['POST /upload a body worth waiting for']);
+    // A decoded path the client cannot send (a space) is the caller's mistake: 400 every time, and the VIP's
+    // breaker stays closed.
+    const get = (path: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest({ port, host: '127.0.0.1', path }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (let i = 0; i < 25; i++) expect(await get('/q?path=%2Fa%20b')).toBe(400);
+    expect(proxy.clients.get('backend')?.command?.state).toBe('CLOSED');
+    expect(await get('/q?path=%2Fok')).toBe(200);
+  });
+});
