@@ -284,10 +284,10 @@ describe('loadSidecarConfig: client options are checked key by key, as the file 
 
   it('accepts every client option used in docs/sidecar.md, per VIP too', async () => {
     const doc = readFileSync(new URL('../../docs/sidecar.md', import.meta.url), 'utf8');
-    const named = /Options: every `service\.client\(\)` option \(([^)]*)\)/.exec(doc)?.[1];
+    const named = /every `service\.client\(\)` option a file can\s+hold \(([^)]*)\)/.exec(doc)?.[1];
     const keys = [...(named ?? '').matchAll(/`(\w+)`/g)].map((match) => match[1] as string);
     expect(keys).toContain('timeoutMs');
-    const values: Record<string, unknown> = { timeoutMs: '1s', deadlineMs: '2s', retries: false, breaker: false, hedging: true, outlierDetection: false };
+    const values: Record<string, unknown> = { timeoutMs: '1s', deadlineMs: '2s', retries: false, breaker: false, hedging: true, outlierDetection: false, pool: { connections: 4 } };
     for (const key of keys) {
       expect(values).toHaveProperty(key);
       const { options } = await loadSidecarConfig({ file: file({ app, proxy: { vips: { x: { [key]: values[key] } } } }) });
