@@ -6,7 +6,7 @@ import { KaryonError, isKaryonError } from '../common/KaryonError.js';
 import type { Logger } from '../common/Logger.js';
 import { silentLogger } from '../common/Logger.js';
 import { ServerTracker, listen } from '../http/ServerTracker.js';
-import { HttpError, Router, readJson, sendError, sendJson } from '../internal/http.js';
+import { HttpError, Router, readJson, requestUrl, sendError, sendJson } from '../internal/http.js';
 import { isLoopbackAddress } from '../internal/net.js';
 import type { ResolvedAdminOptions } from './AdminOptions.js';
 import type { AdminPrincipal, AdminRole } from './AdminTokens.js';
@@ -203,7 +203,7 @@ export class AdminServer implements AsyncDisposable {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      const url = new URL(req.url ?? '/', 'http://admin.invalid');
+      const url = requestUrl(req, 'http://admin.invalid');
       const match = this.#router.match(req.method ?? 'GET', url.pathname);
       if (match.kind === 'not-found') throw new HttpError(404, `no admin endpoint at ${url.pathname}`);
       if (match.kind === 'method-not-allowed') {

@@ -29,6 +29,20 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * The request's target as a URL against `base`. Node's parser accepts targets WHATWG URL parsing refuses
+ * (`//a:b/`, `//[`, `//x:-1/`: a scheme-relative authority with a bad port or host), so this throws a 400
+ * naming the target rather than letting a TypeError become a 500.
+ * @throws HttpError 400 when the target does not parse.
+ */
+export function requestUrl(req: IncomingMessage, base: string): URL {
+  try {
+    return new URL(req.url ?? '/', base);
+  } catch {
+    throw new HttpError(400, `malformed request target ${JSON.stringify(req.url)}`);
+  }
+}
+
 /** Reads a request body, failing with 413 beyond `limitBytes` (without buffering the excess). */
 export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);

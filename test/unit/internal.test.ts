@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { IncomingMessage } from 'node:http';
 import { runWithTimeout, sleep } from '../../src/internal/async.js';
+import { HttpError, requestUrl } from '../../src/internal/http.js';
 import { RepeatingTask } from '../../src/internal/RepeatingTask.js';
 import { ManualClock } from '../../src/testing/index.js';
 
@@ -119,5 +121,28 @@ describe('RepeatingTask', () => {
     release();
     await closing;
     expect(sawAbort).toBe(true);
+  });
+});
+
+describe('requestUrl', () => {
+  const target = (url: string | undefined) => ({ url }) as IncomingMessage;
+
+  it('parses an origin-form target against the base', () => {
+    const url = requestUrl(target('/status?limit=2'), 'http://admin.invalid');
+    expect([url.pathname, url.searchParams.get('limit')]).toEqual(['/status', '2']);
+    expect(requestUrl(target(undefined), 'http://admin.invalid').pathname).toBe('/');
+  });
+
+  it('throws a 400 naming a target URL parsing refuses, never a TypeError', () => {
+    for (const bad of ['//a:b/status', '//[', '//x:-1/']) {
+      let thrown: unknown;
+      try {
+        requestUrl(target(bad), 'http://admin.invalid');
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, bad).toBeInstanceOf(HttpError);
+      expect(thrown, bad).toMatchObject({ status: 400, message: `malformed request target ${JSON.stringify(bad)}` });
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { KaryonError, isKaryonError } from '../../common/KaryonError.js';
-import { HttpError, Router, readJson, sendText } from '../../internal/http.js';
+import { HttpError, Router, readJson, requestUrl, sendText } from '../../internal/http.js';
 import type { RouteParams } from '../../internal/http.js';
 import { RepeatingTask } from '../../internal/RepeatingTask.js';
 import { encodeApplications } from '../eureka/wire.js';
@@ -207,7 +207,7 @@ export class EurekaServer {
   /** Routes a request; every handler but register's answers synchronously, so most requests cost no promise. */
   #dispatch(req: IncomingMessage, res: ServerResponse): void {
     try {
-      const url = new URL(req.url ?? '/', 'http://eureka.invalid');
+      const url = requestUrl(req, 'http://eureka.invalid');
       const path = resourcePath(url.pathname);
       if (path === undefined) throw new HttpError(404, `no Eureka endpoint at ${url.pathname}: paths start with /eureka/apps or /eureka/v2/apps`);
       const match = this.#router.match(req.method ?? 'GET', path);

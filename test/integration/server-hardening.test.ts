@@ -1,0 +1,88 @@
+import { connect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { InMemoryRegistry, createService } from '../../src/index.js';
+import type { Service } from '../../src/index.js';
+import { EurekaServer } from '../../src/registry/server/index.js';
+import { memoryLogger } from '../support/logger.js';
+
+// The admin and development Eureka servers against request targets Node's parser accepts but URL parsing
+// refuses.
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  await Promise.allSettled(cleanups.splice(0).map((cleanup) => cleanup()));
+});
+
+/** Request targets that `new URL(target, base)` refuses: a scheme-relative authority with a bad port or host. */
+const malformedTargets = ['//a:b/status', '//[', '//x:-1/', '//a:b/eureka/apps'];
+
+/** Sends one raw request head over a fresh loopback connection; resolves with the status and body once it closes. */
+function rawRequest(port: number, head: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(port, '127.0.0.1', () => socket.write(head));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const match = /^HTTP\/1\.1 (\d{3}) /.exec(text);
+      if (match === null) {
+        reject(new Error(`no HTTP response: ${JSON.stringify(text)}`));
+        return;
+      }
+      resolve({ status: Number(match[1]), body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+    });
+  });
+}
+
+async function adminService(): Promise<{ service: Service; port: number; lines: string[] }> {
+  const logger = memoryLogger();
+  const service = createService({
+    name: 'hardening-test',
+    port: 8080,
+    hostName: 'localhost',
+    registry: new InMemoryRegistry(),
+    admin: { port: 0, host: '127.0.0.1' },
+    lifecycle: { deregistrationDelayMs: 0 },
+    logger,
+  });
+  cleanups.push(() => service.stop());
+  await service.start();
+  return { service, port: Number(new URL(service.adminUrl!).port), lines: logger.lines };
+}
+
+async function eurekaServer(): Promise<{ server: EurekaServer; lines: string[] }> {
+  const logger = memoryLogger();
+  const server = new EurekaServer({ port: 0, host: '127.0.0.1', logger });
+  cleanups.push(() => server.close());
+  await server.listen();
+  return { server, lines: logger.lines };
+}
+
+const errorLines = (lines: readonly string[]): string[] => lines.filter((line) => line.startsWith('error '));
+
+describe('a request target URL parsing refuses', () => {
+  it('gets a 400 naming it from the admin server, with nothing logged at error level', async () => {
+    const { port, lines } = await adminService();
+    for (const target of malformedTargets) {
+      const response = await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+      expect(response.status, target).toBe(400);
+      expect(JSON.parse(response.body), target).toEqual({ error: `malformed request target ${JSON.stringify(target)}` });
+    }
+    expect(errorLines(lines)).toEqual([]);
+    // The server goes on serving.
+    expect((await rawRequest(port, 'GET /livez HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')).status).toBe(200);
+  });
+
+  it('gets a 400 naming it from the development Eureka server, with nothing logged at error level', async () => {
+    const { server, lines } = await eurekaServer();
+    for (const target of malformedTargets) {
+      const response = await rawRequest(server.port!, `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+      expect(response.status, target).toBe(400);
+      expect(response.body, target).toBe(`malformed request target ${JSON.stringify(target)}`);
+    }
+    expect(errorLines(lines)).toEqual([]);
+    const apps = await rawRequest(server.port!, 'GET /eureka/apps HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nConnection: close\r\n\r\n');
+    expect(apps.status).toBe(200);
+  });
+});
