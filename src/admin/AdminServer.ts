@@ -181,7 +181,7 @@ export class AdminServer implements AsyncDisposable {
   /** Starts listening; resolves with the port. */
   async listen(): Promise<number> {
     try {
-      this.#port = await listen(this.#server, this.#options.port, this.#options.host);
+      this.#port = await listen(this.#server, this.#options.port, this.#options.host, { name: 'admin server', logger: this.#logger });
     } catch (error) {
       throw new KaryonError('ERR_LISTEN', `admin server could not listen on port ${this.#options.port}: ${(error as Error).message}`, {
         cause: error,

@@ -2,6 +2,8 @@ import type { Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Clock } from '../common/Clock.js';
 import { systemClock } from '../common/Clock.js';
+import type { Logger } from '../common/Logger.js';
+import { silentLogger } from '../common/Logger.js';
 
 /** An HTTP or HTTPS server from `node:http` / `node:https`. */
 export type NodeHttpServer = HttpServer | HttpsServer;
@@ -91,17 +93,50 @@ export class ServerTracker {
   }
 }
 
-/** Starts `server` listening on `port` (0 = any free port) unless it already listens; resolves with the port. */
-export function listen(server: NodeHttpServer, port: number, host?: string): Promise<number> {
+/** Servers that already carry the error listener {@link listen} leaves. */
+const guarded = new WeakSet<NodeHttpServer>();
+
+/**
+ * Starts `server` listening on `port` (0 = any free port) unless it already listens; resolves with the port.
+ *
+ * A listening server can still emit `'error'` (accept failing with EMFILE or ENFILE when the process is out of
+ * file descriptors), and an `'error'` event nobody listens to crashes the process. So, once listening, the
+ * server keeps an `'error'` listener that logs such an error at error level, naming the server, and lets it
+ * go on serving. Only the first call's `name` and `logger` are used for a given server.
+ *
+ * @param options - `name`: how the log line names the server (default `HTTP server`); `logger`: where the line
+ *   goes (default: nowhere, but the process still survives)
+ */
+export function listen(
+  server: NodeHttpServer,
+  port: number,
+  host?: string,
+  options: { readonly name?: string; readonly logger?: Logger } = {},
+): Promise<number> {
   const current = server.address();
-  if (server.listening && current !== null && typeof current === 'object') return Promise.resolve(current.port);
+  if (server.listening && current !== null && typeof current === 'object') {
+    keepErrorListener(server, options);
+    return Promise.resolve(current.port);
+  }
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => reject(error);
     server.once('error', onError);
     server.listen(port, host, () => {
+      // Same tick as removing the listen's own listener: there is no moment without one.
       server.off('error', onError);
+      keepErrorListener(server, options);
       const address = server.address();
       resolve(address !== null && typeof address === 'object' ? address.port : port);
     });
+  });
+}
+
+function keepErrorListener(server: NodeHttpServer, options: { readonly name?: string; readonly logger?: Logger }): void {
+  if (guarded.has(server)) return;
+  guarded.add(server);
+  const name = options.name ?? 'HTTP server';
+  const logger = options.logger ?? silentLogger;
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    logger.error(`${name} error: ${error.message}`, { server: name, code: error.code, error: error.message });
   });
 }

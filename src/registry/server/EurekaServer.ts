@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { KaryonError, isKaryonError } from '../../common/KaryonError.js';
+import { listen } from '../../http/ServerTracker.js';
 import { HttpError, Router, readJson, requestUrl, sendText } from '../../internal/http.js';
 import type { RouteParams } from '../../internal/http.js';
 import { RepeatingTask } from '../../internal/RepeatingTask.js';
@@ -145,16 +146,10 @@ export class EurekaServer {
   }
 
   async #listen(): Promise<number> {
-    const { port, host } = this.options;
+    const { port, host, logger } = this.options;
     try {
-      this.#port = await new Promise<number>((resolve, reject) => {
-        this.#server.once('error', reject);
-        this.#server.listen(port, host, () => {
-          this.#server.off('error', reject);
-          const address = this.#server.address();
-          resolve(address !== null && typeof address === 'object' ? address.port : port);
-        });
-      });
+      // Once listening the server keeps an 'error' listener that logs: an accept failing (EMFILE) must not crash.
+      this.#port = await listen(this.#server, port, host, { name: 'Eureka server', logger });
     } catch (error) {
       throw new KaryonError('ERR_LISTEN', `Eureka server could not listen on port ${port}: ${(error as Error).message}`, { cause: error });
     }
