@@ -161,6 +161,24 @@ describe('EurekaServer REST API', () => {
     expect(server.instances()).toEqual([]);
   });
 
+  it('stores metadata keys named like Object.prototype members, and __proto__ changes no prototype', async () => {
+    const { server, call } = await start();
+    await call('POST', '/eureka/apps/GREETER', { body: registration('g-1', 'UP', 1000) });
+    const keys = ['toString', 'constructor', 'valueOf', 'hasOwnProperty', '__proto__', '__defineGetter__'];
+    const query = keys.map((key, i) => `${key}=v${i}`).join('&');
+    // A repeated key keeps its first value, and `@class` is still not metadata.
+    expect((await call('PUT', `/eureka/apps/GREETER/g-1/metadata?${query}&toString=ignored&@class=java.util.Map`)).status).toBe(200);
+    const expected = [['version', '1'], ...keys.map((key, i) => [key, `v${i}`])].sort();
+
+    // JSON.parse makes `__proto__` an own key like any other, so the document is compared entry by entry.
+    const shown = (await call('GET', '/eureka/apps/GREETER/g-1')).json().instance.metadata as object;
+    expect(Object.entries(shown).sort()).toEqual(expected);
+    expect(Object.entries((await call('GET', '/eureka/apps/GREETER')).json().application.instance[0].metadata as object).sort()).toEqual(expected);
+    const stored = server.instance('GREETER', 'g-1')!.instance.metadata;
+    expect(Object.entries(stored).sort()).toEqual(expected);
+    expect(Object.getPrototypeOf(stored)).toBe(Object.prototype);
+  });
+
   it('serves the delta with actions and the hash of the whole registry, gzipped when asked', async () => {
     const { call } = await start();
     await call('POST', '/eureka/apps/GREETER', { body: registration('g-1', 'UP', 1000) });

@@ -287,12 +287,13 @@ export class EurekaServer {
     });
     route('PUT', '/apps/:app/:id/metadata', 'write', (_req, res, { app, id }, url) => {
       this.#requireInstance(app, id);
-      const entries: Record<string, string> = {};
+      // A Map, not a plain object: `toString`, `constructor` or `__proto__` are metadata keys like any other.
+      const entries = new Map<string, string>();
       for (const [key, value] of url.searchParams) {
         // The first value of a repeated key wins, as on Netflix; `@class` is a Jackson marker, not metadata.
-        if (key !== '@class' && !(key in entries)) entries[key] = value;
+        if (key !== '@class' && !entries.has(key)) entries.set(key, value);
       }
-      this.#registry.updateMetadata(appOf(app), id ?? '', entries);
+      this.#registry.updateMetadata(appOf(app), id ?? '', Object.fromEntries(entries));
       res.writeHead(200).end();
     });
     route('GET', '/instances/:id', 'read', (req, res, { id }) => {
