@@ -196,15 +196,21 @@ export class CommandCore extends EventEmitter<CommandEvents> {
     return this.#closed;
   }
 
-  /** Replaces the settings (already resolved and checked); state changes they cause are emitted. */
-  applySettings(settings: CommandSettings, reason: string): void {
-    const before = this.state;
+  /**
+   * Prepares new settings (already resolved and checked): what they need (windows of a new shape) is made
+   * now, so a failure happens here with nothing changed. The returned function puts them in force (queued
+   * calls a larger bulkhead has room for are admitted) and emits the state changes they cause.
+   */
+  prepareSettings(settings: CommandSettings, reason: string): () => void {
     const now = this.#clock.now();
-    this.#settings = settings;
-    this.#metrics.reshapeWindow(settings.rollingWindowMs, settings.rollingBuckets, now);
-    this.#metrics.reshapeLatencyWindow(settings.percentileWindowMs, settings.percentileBuckets, now);
-    this.#bulkhead.admit(settings.maxConcurrent);
-    this.#changed(before, reason, now);
+    const reshape = this.#metrics.prepareReshape(settings.rollingWindowMs, settings.rollingBuckets, settings.percentileWindowMs, settings.percentileBuckets, now);
+    return () => {
+      const before = this.state;
+      this.#settings = settings;
+      reshape();
+      this.#bulkhead.admit(settings.maxConcurrent);
+      this.#changed(before, reason, this.#clock.now());
+    };
   }
 
   /** Closes the circuit and clears the window's health counts (forced settings are the registry's business). */

@@ -128,9 +128,13 @@ export class CommandHandle implements CommandExecutor {
     this.#update(update, 'settings changed');
   }
 
-  /** @internal Re-resolves the settings after the registry's defaults changed (already checked by the registry). */
-  reapply(reason: string): void {
-    this.#core.applySettings(this.#resolve(this.name, this.#overrides), reason);
+  /**
+   * @internal Prepares settings resolved from other registry defaults (see `CommandCore.prepareSettings`):
+   * nothing changes until the returned function is called. The registry prepares every command before it
+   * changes any.
+   */
+  prepareSettings(settings: CommandSettings, reason: string): () => void {
+    return this.#core.prepareSettings(settings, reason);
   }
 
   snapshot(): CommandSnapshot {
@@ -152,10 +156,11 @@ export class CommandHandle implements CommandExecutor {
     return this;
   }
 
+  /** Checks and prepares the whole change before any of it is kept, so a refused change changes nothing. */
   #update(update: CommandSettingsUpdate, reason: string): void {
     const overrides = applyUpdate(this.#overrides, update, `command '${this.name}'`);
-    const settings = this.#resolve(this.name, overrides);
+    const commit = this.#core.prepareSettings(this.#resolve(this.name, overrides), reason);
     this.#overrides = overrides;
-    this.#core.applySettings(settings, reason);
+    commit();
   }
 }

@@ -133,34 +133,43 @@ export class CommandMetrics {
    * @param now - the current time
    */
   constructor(windowMs: number, buckets: number, percentileWindowMs: number, percentileBuckets: number, now: number) {
-    this.#ring = new BucketRing(windowMs, buckets, now);
-    this.#counts = new Float64Array(buckets * EVENTS);
-    this.#healthTotal = new Float64Array(buckets);
-    this.#healthErrors = new Float64Array(buckets);
-    this.#maxConcurrent = new Float64Array(buckets);
-    this.#latencyRing = new BucketRing(percentileWindowMs, percentileBuckets, now);
-    this.#execute = Array.from({ length: percentileBuckets }, () => new LogLinearHistogram());
-    this.#totalLatency = Array.from({ length: percentileBuckets }, () => new LogLinearHistogram());
+    const rolling = newRollingWindow(windowMs, buckets, now);
+    const latency = newLatencyWindow(percentileWindowMs, percentileBuckets, now);
+    this.#ring = rolling.ring;
+    this.#counts = rolling.counts;
+    this.#healthTotal = rolling.healthTotal;
+    this.#healthErrors = rolling.healthErrors;
+    this.#maxConcurrent = rolling.maxConcurrent;
+    this.#latencyRing = latency.ring;
+    this.#execute = latency.execute;
+    this.#totalLatency = latency.total;
   }
 
-  /** Starts a fresh rolling window of a new shape (a settings change); cumulative counts are kept. */
-  reshapeWindow(windowMs: number, buckets: number, now: number): void {
-    if (this.#ring.bucketMs * this.#ring.size === windowMs && this.#ring.size === buckets) return;
-    this.#ring = new BucketRing(windowMs, buckets, now);
-    this.#counts = new Float64Array(buckets * EVENTS);
-    this.#healthTotal = new Float64Array(buckets);
-    this.#healthErrors = new Float64Array(buckets);
-    this.#maxConcurrent = new Float64Array(buckets);
-    this.#total = 0;
-    this.#errors = 0;
-  }
-
-  /** Starts a fresh percentile window of a new shape (a settings change). */
-  reshapeLatencyWindow(windowMs: number, buckets: number, now: number): void {
-    if (this.#latencyRing.bucketMs * this.#latencyRing.size === windowMs && this.#latencyRing.size === buckets) return;
-    this.#latencyRing = new BucketRing(windowMs, buckets, now);
-    this.#execute = Array.from({ length: buckets }, () => new LogLinearHistogram());
-    this.#totalLatency = Array.from({ length: buckets }, () => new LogLinearHistogram());
+  /**
+   * Prepares windows of a new shape (a settings change): everything they need is allocated now, so anything
+   * that can fail fails here, and nothing changes until the returned function is called. That function
+   * starts a fresh rolling window and/or a fresh percentile window where the shape changed (cumulative counts
+   * are kept) and cannot throw.
+   */
+  prepareReshape(windowMs: number, buckets: number, percentileWindowMs: number, percentileBuckets: number, now: number): () => void {
+    const rolling = sameShape(this.#ring, windowMs, buckets) ? undefined : newRollingWindow(windowMs, buckets, now);
+    const latency = sameShape(this.#latencyRing, percentileWindowMs, percentileBuckets) ? undefined : newLatencyWindow(percentileWindowMs, percentileBuckets, now);
+    return () => {
+      if (rolling !== undefined) {
+        this.#ring = rolling.ring;
+        this.#counts = rolling.counts;
+        this.#healthTotal = rolling.healthTotal;
+        this.#healthErrors = rolling.healthErrors;
+        this.#maxConcurrent = rolling.maxConcurrent;
+        this.#total = 0;
+        this.#errors = 0;
+      }
+      if (latency !== undefined) {
+        this.#latencyRing = latency.ring;
+        this.#execute = latency.execute;
+        this.#totalLatency = latency.total;
+      }
+    };
   }
 
   /** Counts one event. */
@@ -304,6 +313,30 @@ export class CommandMetrics {
     }
     ring.start += ring.lag(now) * ring.bucketMs;
   }
+}
+
+function sameShape(ring: BucketRing, windowMs: number, buckets: number): boolean {
+  return ring.bucketMs * ring.size === windowMs && ring.size === buckets;
+}
+
+/** The arrays of a fresh rolling window. */
+function newRollingWindow(windowMs: number, buckets: number, now: number) {
+  return {
+    ring: new BucketRing(windowMs, buckets, now),
+    counts: new Float64Array(buckets * EVENTS),
+    healthTotal: new Float64Array(buckets),
+    healthErrors: new Float64Array(buckets),
+    maxConcurrent: new Float64Array(buckets),
+  };
+}
+
+/** The histograms of a fresh percentile window. */
+function newLatencyWindow(windowMs: number, buckets: number, now: number) {
+  return {
+    ring: new BucketRing(windowMs, buckets, now),
+    execute: Array.from({ length: buckets }, () => new LogLinearHistogram()),
+    total: Array.from({ length: buckets }, () => new LogLinearHistogram()),
+  };
 }
 
 function summarize(buckets: readonly LogLinearHistogram[]): LatencySummary {

@@ -205,9 +205,21 @@ export class CommandRegistry extends EventEmitter<CommandRegistryEvents> {
   setDefaults(update: CommandSettingsUpdate): void {
     const defaults = applyUpdate(this.#defaults, update, 'the command defaults');
     resolveCommandSettings('the command defaults', defaults);
-    for (const handle of this.#handles.values()) this.#resolveWith(defaults, handle.name, handle.overrides);
+    // Every command's new settings are resolved and prepared before any is applied: one refusal changes nothing.
+    const commits = [...this.#handles.values()].map((handle) =>
+      handle.prepareSettings(this.#resolveWith(defaults, handle.name, handle.overrides), 'defaults changed'),
+    );
     this.#defaults = defaults;
-    for (const handle of this.#handles.values()) handle.reapply('defaults changed');
+    // A state-change listener that throws must not leave the later commands on the old defaults.
+    let failure: { error: unknown } | undefined;
+    for (const commit of commits) {
+      try {
+        commit();
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) throw failure.error;
   }
 
   /**

@@ -9,7 +9,8 @@ export interface CommandSettingsOptions {
   /**
    * How long one execution may run, in ms, counted from the call (time waiting in the bulkhead queue counts);
    * 0 turns the timeout off. A timed-out call settles at once with `ERR_COMMAND_TIMEOUT` (or the fallback);
-   * the work's signal is aborted when `interruptOnTimeout` is on.
+   * the work's signal is aborted when `interruptOnTimeout` is on. At most 2147483647 (2^31 - 1), the longest
+   * delay a Node timer takes.
    * @default 1000
    */
   readonly timeoutMs?: number;
@@ -24,7 +25,8 @@ export interface CommandSettingsOptions {
    */
   readonly breakerEnabled?: boolean;
   /**
-   * How many requests the rolling window must hold before the error percentage can open the circuit.
+   * How many requests the rolling window must hold before the error percentage can open the circuit; at most
+   * 2147483647.
    * @default 20
    */
   readonly requestVolumeThreshold?: number;
@@ -34,7 +36,8 @@ export interface CommandSettingsOptions {
    */
   readonly errorThresholdPercentage?: number;
   /**
-   * How long an open circuit short-circuits every call before letting one trial call through, in ms.
+   * How long an open circuit short-circuits every call before letting one trial call through, in ms; 1 to
+   * 2147483647.
    * @default 5000
    */
   readonly sleepWindowMs?: number;
@@ -49,35 +52,35 @@ export interface CommandSettingsOptions {
    */
   readonly forceClosed?: boolean;
   /**
-   * Length of the rolling statistical window, in ms; must be a multiple of `rollingBuckets`. Changing it
-   * starts a fresh window.
+   * Length of the rolling statistical window, in ms (1 to 2147483647); must be a multiple of `rollingBuckets`.
+   * Changing it starts a fresh window.
    * @default 10000
    */
   readonly rollingWindowMs?: number;
   /**
-   * Number of buckets the rolling window is divided into.
+   * Number of buckets the rolling window is divided into, 1 to 1000.
    * @default 10
    */
   readonly rollingBuckets?: number;
   /**
-   * Length of the window latency percentiles are computed over, in ms; must be a multiple of
-   * `percentileBuckets`. Changing it starts a fresh window.
+   * Length of the window latency percentiles are computed over, in ms (1 to 2147483647); must be a multiple
+   * of `percentileBuckets`. Changing it starts a fresh window.
    * @default 60000
    */
   readonly percentileWindowMs?: number;
   /**
-   * Number of buckets the percentile window is divided into.
+   * Number of buckets the percentile window is divided into, 1 to 100 (each holds two latency histograms).
    * @default 6
    */
   readonly percentileBuckets?: number;
   /**
-   * The bulkhead: how many executions may run at once (Hystrix's semaphore isolation).
+   * The bulkhead: how many executions may run at once (Hystrix's semaphore isolation), 1 to 1,000,000.
    * @default 10
    */
   readonly maxConcurrent?: number;
   /**
    * How many calls may wait for the bulkhead when it is full; beyond, calls are rejected with
-   * `ERR_BULKHEAD_FULL`. 0 rejects at once, as Hystrix's semaphore does.
+   * `ERR_BULKHEAD_FULL`. 0 rejects at once, as Hystrix's semaphore does; at most 1,000,000.
    * @default 0
    */
   readonly maxQueued?: number;
@@ -94,7 +97,7 @@ export interface CommandSettingsOptions {
    */
   readonly fallbackEnabled?: boolean;
   /**
-   * How many fallbacks may run at once; beyond, the fallback is rejected and the call fails.
+   * How many fallbacks may run at once (1 to 1,000,000); beyond, the fallback is rejected and the call fails.
    * @default 10
    */
   readonly fallbackMaxConcurrent?: number;
@@ -159,49 +162,86 @@ export const hystrixDefaults: CommandSettings = Object.freeze({
   fallbackMaxConcurrent: 10,
 });
 
-type Kind = 'boolean' | 'nonNegativeInt' | 'positiveInt' | 'percent';
+/**
+ * 2^31 - 1: the longest delay, in ms, a Node timer takes (about 24.8 days; a longer `setTimeout` fires after
+ * 1 ms instead), and the largest value of Hystrix's integer properties.
+ */
+const MAX_INT = 2_147_483_647;
 
-const kinds: Readonly<Record<keyof CommandSettings, Kind>> = {
-  timeoutMs: 'nonNegativeInt',
+/** The range of a numeric setting, both ends included; values are whole numbers. */
+export interface CommandSettingLimit {
+  /** The smallest value allowed. */
+  readonly min: number;
+  /** The largest value allowed. */
+  readonly max: number;
+}
+
+/** The numeric settings of a command. */
+export type NumericCommandSetting = {
+  [K in keyof CommandSettings]: CommandSettings[K] extends number ? K : never;
+}[keyof CommandSettings];
+
+/**
+ * The range of every numeric command setting; a value outside is refused with `ERR_INVALID_OPTION`, and each
+ * window must also be a multiple of its bucket count. The limits keep a setting from breaking the code that
+ * uses it:
+ * - durations (`timeoutMs`, `sleepWindowMs`, `rollingWindowMs`, `percentileWindowMs`) at most 2^31 - 1 ms
+ *   (about 24.8 days), the longest a Node timer can wait: a longer timeout would fire after 1 ms, again and
+ *   again; it is also the largest value of Hystrix's integer properties;
+ * - `rollingBuckets` at most 1000: each bucket is 16 counters (128 bytes) allocated up front, so 1000 is
+ *   128 KB per command and a snapshot sums 13,000 counters (Hystrix's default is 10);
+ * - `percentileBuckets` at most 100: each bucket holds two latency histograms of 464 counters (3.7 KB)
+ *   allocated up front, so 100 is 371 KB per command (Hystrix's default is 6);
+ * - `maxConcurrent`, `maxQueued` and `fallbackMaxConcurrent` at most 1,000,000: each call running or waiting
+ *   holds its execution, promise and closures (several hundred bytes), so a larger number no longer limits
+ *   anything before memory runs out;
+ * - `requestVolumeThreshold` at most 2^31 - 1, as Hystrix's integer property;
+ * - `errorThresholdPercentage` from 0 to 100.
+ */
+export const commandSettingLimits: Readonly<Record<NumericCommandSetting, CommandSettingLimit>> = Object.freeze({
+  timeoutMs: Object.freeze({ min: 0, max: MAX_INT }),
+  requestVolumeThreshold: Object.freeze({ min: 0, max: MAX_INT }),
+  errorThresholdPercentage: Object.freeze({ min: 0, max: 100 }),
+  sleepWindowMs: Object.freeze({ min: 1, max: MAX_INT }),
+  rollingWindowMs: Object.freeze({ min: 1, max: MAX_INT }),
+  rollingBuckets: Object.freeze({ min: 1, max: 1000 }),
+  percentileWindowMs: Object.freeze({ min: 1, max: MAX_INT }),
+  percentileBuckets: Object.freeze({ min: 1, max: 100 }),
+  maxConcurrent: Object.freeze({ min: 1, max: 1_000_000 }),
+  maxQueued: Object.freeze({ min: 0, max: 1_000_000 }),
+  fallbackMaxConcurrent: Object.freeze({ min: 1, max: 1_000_000 }),
+});
+
+const kinds: Readonly<Record<keyof CommandSettings, CommandSettingLimit | 'boolean'>> = {
+  timeoutMs: commandSettingLimits.timeoutMs,
   interruptOnTimeout: 'boolean',
   breakerEnabled: 'boolean',
-  requestVolumeThreshold: 'nonNegativeInt',
-  errorThresholdPercentage: 'percent',
-  sleepWindowMs: 'positiveInt',
+  requestVolumeThreshold: commandSettingLimits.requestVolumeThreshold,
+  errorThresholdPercentage: commandSettingLimits.errorThresholdPercentage,
+  sleepWindowMs: commandSettingLimits.sleepWindowMs,
   forceOpen: 'boolean',
   forceClosed: 'boolean',
-  rollingWindowMs: 'positiveInt',
-  rollingBuckets: 'positiveInt',
-  percentileWindowMs: 'positiveInt',
-  percentileBuckets: 'positiveInt',
-  maxConcurrent: 'positiveInt',
-  maxQueued: 'nonNegativeInt',
+  rollingWindowMs: commandSettingLimits.rollingWindowMs,
+  rollingBuckets: commandSettingLimits.rollingBuckets,
+  percentileWindowMs: commandSettingLimits.percentileWindowMs,
+  percentileBuckets: commandSettingLimits.percentileBuckets,
+  maxConcurrent: commandSettingLimits.maxConcurrent,
+  maxQueued: commandSettingLimits.maxQueued,
   rejectionsCountAsErrors: 'boolean',
   fallbackEnabled: 'boolean',
-  fallbackMaxConcurrent: 'positiveInt',
-};
-
-const expected: Readonly<Record<Kind, string>> = {
-  boolean: 'a boolean',
-  nonNegativeInt: 'an integer >= 0',
-  positiveInt: 'an integer >= 1',
-  percent: 'an integer between 0 and 100',
+  fallbackMaxConcurrent: commandSettingLimits.fallbackMaxConcurrent,
 };
 
 /** The names of every command setting. */
 export const commandSettingNames: readonly (keyof CommandSettings)[] = Object.freeze(Object.keys(kinds) as (keyof CommandSettings)[]);
 
-function valid(kind: Kind, value: unknown): boolean {
-  switch (kind) {
-    case 'boolean':
-      return typeof value === 'boolean';
-    case 'nonNegativeInt':
-      return Number.isSafeInteger(value) && (value as number) >= 0;
-    case 'positiveInt':
-      return Number.isSafeInteger(value) && (value as number) >= 1;
-    case 'percent':
-      return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 100;
-  }
+function valid(kind: CommandSettingLimit | 'boolean', value: unknown): boolean {
+  if (kind === 'boolean') return typeof value === 'boolean';
+  return Number.isInteger(value) && (value as number) >= kind.min && (value as number) <= kind.max;
+}
+
+function expected(kind: CommandSettingLimit | 'boolean'): string {
+  return kind === 'boolean' ? 'a boolean' : `an integer from ${kind.min} to ${kind.max}`;
 }
 
 function describe(value: unknown): string {
@@ -233,7 +273,7 @@ export function checkCommandSettings(options: unknown, where: string): CommandSe
       );
     }
     if (!valid(kind, value)) {
-      throw new KaryonError('ERR_INVALID_OPTION', `setting '${key}' of ${where} must be ${expected[kind]} (got ${describe(value)})`);
+      throw new KaryonError('ERR_INVALID_OPTION', `setting '${key}' of ${where} must be ${expected(kind)} (got ${describe(value)})`);
     }
     out[key] = value;
   }

@@ -125,7 +125,7 @@ describe('PUT /breakers/{name}', () => {
       ['guarded', '{"action":"explode"}', 400, /field 'action' must be one of/],
       ['guarded', '{"action":"reset","extra":1}', 400, /unknown field "extra"/],
       ['guarded', '{"settings":[1]}', 400, /field 'settings' must be an object/],
-      ['guarded', '{"settings":{"timeoutMs":-1}}', 400, /setting 'timeoutMs' of command 'guarded' must be an integer >= 0 \(got -1\)/],
+      ['guarded', '{"settings":{"timeoutMs":-1}}', 400, /setting 'timeoutMs' of command 'guarded' must be an integer from 0 to 2147483647 \(got -1\)/],
       ['guarded', '{"settings":{"timeout":5}}', 400, /has no setting 'timeout'/],
       ['guarded', '{"settings":{"rollingBuckets":7}}', 400, /multiple of 'rollingBuckets'/],
       ['missing', '{"action":"reset"}', 404, /no command named "missing"/],
@@ -137,6 +137,37 @@ describe('PUT /breakers/{name}', () => {
     }
     expect(cmd.settings.timeoutMs).toBe(100);
     expect(cmd.state).toBe('CLOSED');
+  });
+
+  it('answers 400 for a setting out of range, leaving the command, its window and its counts as they were', async () => {
+    const registry = new CommandRegistry();
+    const cmd = registry.command('bounded', (fail: boolean) => (fail ? Promise.reject(new Error('down')) : Promise.resolve('ok')), { timeoutMs: 300 });
+    for (let i = 0; i < 4; i++) await cmd(i % 2 === 0).catch(() => undefined);
+    const { url } = await adminWith(registry);
+    const before = await call(`${url}/breakers/bounded`);
+    const cases: [unknown, RegExp][] = [
+      [{ rollingWindowMs: 2 ** 40, rollingBuckets: 2 ** 40 }, /setting 'rollingWindowMs' of command 'bounded' must be an integer from 1 to 2147483647 \(got 1099511627776\)/],
+      [{ rollingBuckets: 2 ** 40 }, /setting 'rollingBuckets' of command 'bounded' must be an integer from 1 to 1000 \(got 1099511627776\)/],
+      [{ percentileBuckets: 50_000 }, /setting 'percentileBuckets' of command 'bounded' must be an integer from 1 to 100 \(got 50000\)/],
+      [{ percentileBuckets: 1_000_000, percentileWindowMs: 60_000_000 }, /'percentileBuckets'.*\(got 1000000\)/],
+      [{ timeoutMs: 3e9 }, /setting 'timeoutMs' of command 'bounded' must be an integer from 0 to 2147483647 \(got 3000000000\)/],
+      [{ sleepWindowMs: 50, maxConcurrent: 1e7 }, /setting 'maxConcurrent' of command 'bounded' must be an integer from 1 to 1000000 \(got 10000000\)/],
+      [{ timeoutMs: null, maxQueued: 2e6 }, /setting 'maxQueued' .* \(got 2000000\)/],
+    ];
+    for (const [settings, reason] of cases) {
+      for (const body of [{ settings }, { settings, action: 'forceOpen' }]) {
+        const res = await call(`${url}/breakers/bounded`, { method: 'PUT', body: JSON.stringify(body) });
+        expect({ body, status: res.status }).toEqual({ body, status: 400 });
+        expect(String(res.json?.error)).toMatch(reason);
+      }
+    }
+    const after = await call(`${url}/breakers/bounded`);
+    expect({ ...after.json, at: 0 }).toEqual({ ...before.json, at: 0 }); // the same settings, window and counts
+    expect(after.json).toMatchObject({ state: 'CLOSED', settings: { timeoutMs: 300, rollingBuckets: 10, percentileBuckets: 6 }, rolling: { success: 2, failure: 2 } });
+    expect(cmd.overrides).toEqual({ timeoutMs: 300 });
+    const fine = await call(`${url}/breakers/bounded`, { method: 'PUT', body: JSON.stringify({ settings: { timeoutMs: 2_147_483_647, percentileBuckets: 100, percentileWindowMs: 60_000 } }) });
+    expect(fine.status).toBe(200);
+    expect(fine.json).toMatchObject({ settings: { timeoutMs: 2_147_483_647, percentileBuckets: 100 } });
   });
 
   it('is a mutation: with an admin token it needs the bearer token', async () => {

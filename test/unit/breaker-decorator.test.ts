@@ -89,6 +89,6 @@ describe('@command()', () => {
       async run(): Promise<void> {}
     }
     const registry = new CommandRegistry();
-    expect(() => registerComponentCommands(registry, new BadTimeout())).toThrow("setting 'timeoutMs' of command 'BadTimeout.run' must be an integer >= 0 (got -1)");
+    expect(() => registerComponentCommands(registry, new BadTimeout())).toThrow("setting 'timeoutMs' of command 'BadTimeout.run' must be an integer from 0 to 2147483647 (got -1)");
   });
 });

@@ -76,6 +76,24 @@ describe('CommandMetrics', () => {
     expect(execute.mean).toBe(49);
     expect(m.latencies(70_000).execute.count).toBe(0);
   });
+
+  it('prepares a new window shape without touching the old one; a shape it cannot allocate changes nothing', () => {
+    const m = new CommandMetrics(1000, 10, 6000, 6, 0);
+    m.countRequest(CommandEventType.FAILURE, true, 10);
+    m.latency(5, 5, 10);
+    const counted = { health: m.healthCounts(20), rolling: m.rollingCounts(20), latency: m.latencies(20) };
+    expect(() => m.prepareReshape(2 ** 40, 2 ** 40, 6000, 6, 20)).toThrow(RangeError);
+    const commit = m.prepareReshape(2000, 4, 12_000, 3, 20);
+    expect({ health: m.healthCounts(20), rolling: m.rollingCounts(20), latency: m.latencies(20) }).toEqual(counted);
+    commit();
+    expect(m.healthCounts(20)).toEqual({ requestCount: 0, errorCount: 0, errorPercentage: 0 });
+    expect(m.latencies(20).execute.count).toBe(0);
+    expect(m.cumulativeCounts()).toMatchObject({ failure: 1 });
+    // The same shape again keeps the window.
+    m.countRequest(CommandEventType.SUCCESS, false, 30);
+    m.prepareReshape(2000, 4, 12_000, 3, 40)();
+    expect(m.healthCounts(40).requestCount).toBe(1);
+  });
 });
 
 describe('DeadlineQueue', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CommandError, CommandRegistry, hystrixDefaults } from '../../src/breaker/index.js';
+import { CommandError, CommandRegistry, commandSettingLimits, hystrixDefaults } from '../../src/breaker/index.js';
 import { isKaryonError } from '../../src/common/index.js';
-import type { CommandStateChange } from '../../src/breaker/index.js';
+import type { CommandSettingsOptions, CommandStateChange } from '../../src/breaker/index.js';
 import { ManualClock } from '../../src/testing/index.js';
 
 /** A registry on a manual clock, and a switchable dependency. */
@@ -750,7 +750,7 @@ describe('settings', () => {
     dep.fail = false;
     await callMany(cmd, 1); // 80% of 5 < 90%
     expect(cmd.state).toBe('CLOSED');
-    expect(() => cmd.setOptions({ errorThresholdPercentage: 101 })).toThrow(/setting 'errorThresholdPercentage' of command 'live' must be an integer between 0 and 100 \(got 101\)/);
+    expect(() => cmd.setOptions({ errorThresholdPercentage: 101 })).toThrow(/setting 'errorThresholdPercentage' of command 'live' must be an integer from 0 to 100 \(got 101\)/);
     expect(() => cmd.setOptions({ timeout: 5 } as never)).toThrow(/command 'live' has no setting 'timeout'/);
     expect(() => cmd.setOptions({ rollingBuckets: 7 })).toThrow(/rollingWindowMs.*multiple of 'rollingBuckets'/);
     expect(cmd.settings.errorThresholdPercentage).toBe(90);
@@ -771,18 +771,167 @@ describe('settings', () => {
     expect([a.settings.timeoutMs, b.settings.timeoutMs, b.settings.maxConcurrent]).toEqual([700, 300, 50]);
     registry.setDefaults({ timeoutMs: null });
     expect(a.settings.timeoutMs).toBe(1000);
-    expect(() => registry.setDefaults({ maxConcurrent: 0 })).toThrow(/maxConcurrent.*integer >= 1/);
+    expect(() => registry.setDefaults({ maxConcurrent: 0 })).toThrow(/maxConcurrent.*integer from 1 to 1000000/);
     expect(() => new CommandRegistry({ defaults: { sleepWindowMs: -1 } })).toThrow(/sleepWindowMs/);
   });
 
   it('are checked when a command is made, naming the command and the setting', () => {
     const { registry, fn } = setup();
-    expect(() => registry.command('bad', fn, { timeoutMs: -5 })).toThrow("setting 'timeoutMs' of command 'bad' must be an integer >= 0 (got -5)");
+    expect(() => registry.command('bad', fn, { timeoutMs: -5 })).toThrow("setting 'timeoutMs' of command 'bad' must be an integer from 0 to 2147483647 (got -5)");
     expect(() => registry.command('bad', fn, { maxQueued: 1.5 })).toThrow(/maxQueued/);
     expect(() => registry.command('', fn)).toThrow(/command name must be a non-empty string/);
     expect(() => registry.command('nofn', 'x' as never)).toThrow(/needs a function/);
     expect(() => registry.command('badfb', fn, { fallback: 42 as never })).toThrow(/fallback/);
     expect(() => registry.executor('exec', { fallback: () => 1 } as never)).toThrow(/takes no fallback/);
+  });
+});
+
+describe('setting limits', () => {
+  const MAX_MS = 2_147_483_647; // 2^31 - 1: the longest delay a Node timer takes
+  const none = (): CommandSettingsOptions => ({});
+  /**
+   * Each numeric setting: its range, and the other settings a value needs to divide evenly (a window and its
+   * bucket count must), so only the setting under test is ever at fault.
+   */
+  const limits: [keyof typeof commandSettingLimits, number, number, (value: number) => CommandSettingsOptions][] = [
+    ['timeoutMs', 0, MAX_MS, none],
+    ['requestVolumeThreshold', 0, MAX_MS, none],
+    ['errorThresholdPercentage', 0, 100, none],
+    ['sleepWindowMs', 1, MAX_MS, none],
+    ['rollingWindowMs', 1, MAX_MS, () => ({ rollingBuckets: 1 })],
+    ['rollingBuckets', 1, 1000, (value) => ({ rollingWindowMs: Math.max(value, 1) * 10 })],
+    ['percentileWindowMs', 1, MAX_MS, () => ({ percentileBuckets: 1 })],
+    ['percentileBuckets', 1, 100, (value) => ({ percentileWindowMs: Math.max(value, 1) * 600 })],
+    ['maxConcurrent', 1, 1_000_000, none],
+    ['maxQueued', 0, 1_000_000, none],
+    ['fallbackMaxConcurrent', 1, 1_000_000, none],
+  ];
+
+  it('cover every numeric setting, as documented', () => {
+    expect(Object.fromEntries(limits.map(([key, min, max]) => [key, { min, max }]))).toEqual(commandSettingLimits);
+    const numeric = Object.entries(hystrixDefaults).filter(([, value]) => typeof value === 'number').map(([key]) => key);
+    expect(Object.keys(commandSettingLimits).sort()).toEqual(numeric.sort());
+  });
+
+  it.each(limits)('%s: %d to %d; the ends and the values just inside pass, one beyond either end is refused, naming the setting, the range and the value', (key, min, max, companions) => {
+    const { registry, fn } = setup();
+    const cmd = registry.command('live', fn, companions(min));
+    for (const value of [min, min + 1, max - 1, max]) {
+      const made = registry.command(`made-${value}`, fn, { ...companions(value), [key]: value });
+      expect(made.settings[key]).toBe(value);
+      cmd.setOptions({ ...companions(value), [key]: value });
+      expect(cmd.settings[key]).toBe(value);
+      registry.setDefaults({ ...companions(value), [key]: value });
+      expect(registry.defaults).toEqual({ ...companions(value), [key]: value });
+    }
+    const overrides = cmd.overrides;
+    const defaults = registry.defaults;
+    for (const value of [min - 1, max + 1]) {
+      const update = { ...companions(value), [key]: value };
+      const message = (where: string) => `setting '${key}' of ${where} must be an integer from ${min} to ${max} (got ${value})`;
+      expect(() => registry.command('bad', fn, update)).toThrow(message("command 'bad'"));
+      expect(() => cmd.setOptions(update)).toThrow(message("command 'live'"));
+      expect(() => registry.setDefaults(update)).toThrow(message('the command defaults'));
+      expect(() => new CommandRegistry({ defaults: update })).toThrow(message('the command defaults'));
+    }
+    expect(registry.has('bad')).toBe(false);
+    expect(cmd.overrides).toBe(overrides);
+    expect(registry.defaults).toBe(defaults);
+  });
+
+  it('refuse a huge timeout: Node would fire a timer of more than 2^31 - 1 ms after 1 ms, again and again', async () => {
+    const { registry, fn } = setup();
+    expect(() => registry.command('huge', fn, { timeoutMs: 3e9 })).toThrow(
+      "setting 'timeoutMs' of command 'huge' must be an integer from 0 to 2147483647 (got 3000000000)",
+    );
+    const cmd = registry.command('longest', fn, { timeoutMs: 1000 });
+    expect(() => cmd.setOptions({ timeoutMs: 2 ** 31 })).toThrow(/must be an integer from 0 to 2147483647 \(got 2147483648\)/);
+    expect(() => registry.setDefaults({ timeoutMs: 3e9 })).toThrow(/'timeoutMs' of the command defaults .* \(got 3000000000\)/);
+    expect(cmd.settings.timeoutMs).toBe(1000);
+
+    // The longest timeout allowed waits on a real timer without Node's overflow warning, and is not hit early.
+    const real = new CommandRegistry();
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const slow = real.executor('slow', { timeoutMs: 2_147_483_647 });
+      const call = slow.execute(() => new Promise<never>(() => undefined)).catch((error: unknown) => error);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      expect(slow.snapshot().cumulative.timeout).toBe(0);
+      await real.close();
+      expect(await call).toMatchObject({ code: 'ERR_INVALID_STATE' });
+      expect(warnings.map((w) => w.name)).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+      await real.close();
+    }
+  });
+
+  it('refuse windows too large to hold with ERR_INVALID_OPTION, not a RangeError, leaving the command as it was', async () => {
+    const { registry, dep, fn } = setup();
+    const cmd = registry.command('windows', fn, { timeoutMs: 200 });
+    dep.fail = true;
+    await callMany(cmd, 3);
+    const before = cmd.snapshot();
+    const settings = cmd.settings;
+    const refused: [CommandSettingsOptions, RegExp][] = [
+      [{ rollingWindowMs: 2 ** 40, rollingBuckets: 2 ** 40 }, /'rollingWindowMs' of command 'windows' must be an integer from 1 to 2147483647 \(got 1099511627776\)/],
+      [{ rollingBuckets: 2 ** 40 }, /'rollingBuckets' of command 'windows' must be an integer from 1 to 1000 \(got 1099511627776\)/],
+      [{ percentileBuckets: 50_000, percentileWindowMs: 50_000 }, /'percentileBuckets' of command 'windows' must be an integer from 1 to 100 \(got 50000\)/],
+      [{ percentileBuckets: 1_000_000 }, /'percentileBuckets'.*\(got 1000000\)/],
+      // The first setting is fine; the whole update is refused all the same.
+      [{ timeoutMs: 50, maxConcurrent: 2_000_000 }, /'maxConcurrent' of command 'windows' must be an integer from 1 to 1000000 \(got 2000000\)/],
+      [{ timeoutMs: 50, rollingBuckets: 7 }, /'rollingWindowMs' of command 'windows' must be a multiple of 'rollingBuckets' \(got 10000 ms in 7 buckets\)/],
+    ];
+    for (const [update, reason] of refused) {
+      let error: unknown;
+      try {
+        cmd.setOptions(update);
+      } catch (e) {
+        error = e;
+      }
+      expect(isKaryonError(error, 'ERR_INVALID_OPTION')).toBe(true);
+      expect((error as Error).message).toMatch(reason);
+    }
+    expect(cmd.settings).toBe(settings);
+    expect(cmd.overrides).toEqual({ timeoutMs: 200 });
+    expect(cmd.snapshot()).toEqual(before); // same window: the failures are still counted
+  });
+});
+
+describe('registry defaults', () => {
+  it('a default refused for any command changes no command and not the defaults', async () => {
+    const { registry, dep, fn } = setup({ sleepWindowMs: 4000 });
+    const a = registry.command('a', fn);
+    const b = registry.command('b', fn, { rollingWindowMs: 1100 }); // 10 buckets of 110 ms
+    dep.fail = true;
+    await callMany(a, 2);
+    await callMany(b, 2);
+    const before = [a.snapshot(), b.snapshot()];
+    // 8 buckets divide the defaults' 10000 ms and a's, but not b's 1100 ms: prepared for a, refused for b.
+    expect(() => registry.setDefaults({ timeoutMs: 700, rollingBuckets: 8 })).toThrow(
+      "setting 'rollingWindowMs' of command 'b' must be a multiple of 'rollingBuckets' (got 1100 ms in 8 buckets)",
+    );
+    expect(() => registry.setDefaults({ timeoutMs: 700, percentileBuckets: 1000 })).toThrow(/'percentileBuckets' of the command defaults must be an integer from 1 to 100/);
+    expect(registry.defaults).toEqual({ sleepWindowMs: 4000 });
+    expect([a.snapshot(), b.snapshot()]).toEqual(before);
+    expect(a.settings.timeoutMs).toBe(1000);
+    registry.setDefaults({ timeoutMs: 700, rollingBuckets: 5 });
+    expect([a.settings.timeoutMs, b.settings.timeoutMs, a.settings.rollingBuckets]).toEqual([700, 700, 5]);
+    expect(a.snapshot().rolling.failure).toBe(0); // a new window shape starts a fresh window
+  });
+
+  it('a state-change listener that throws does not leave later commands on the old defaults', () => {
+    const { registry, fn } = setup();
+    const a = registry.command('a', fn);
+    const b = registry.command('b', fn);
+    a.on('open', () => {
+      throw new Error('listener bug');
+    });
+    expect(() => registry.setDefaults({ forceOpen: true })).toThrow('listener bug');
+    expect([a.state, b.state]).toEqual(['FORCED_OPEN', 'FORCED_OPEN']);
+    expect(registry.defaults).toEqual({ forceOpen: true });
   });
 });
 
