@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** An error that becomes an HTTP response with its status and reason. */
 /**
  * Hop-by-hop headers (RFC 9110 7.6.1), which belong to one connection and are never forwarded, plus `host`,
  * which names the server the request was sent to.
@@ -18,6 +17,7 @@ export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
   'host',
 ]);
 
+/** An error that becomes an HTTP response with its status and reason. */
 export class HttpError extends Error {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;

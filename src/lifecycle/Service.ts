@@ -745,7 +745,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     const server = this.#tracker?.server;
     if (server === undefined) return this.#options.port ?? 8080;
     try {
-      return await listen(server, this.#options.port ?? 8080, this.#options.host);
+      return await listen(server, this.#options.port ?? 8080, this.#options.host, { name: `the server of '${this.name}'`, logger: this.#logger });
     } catch (error) {
       throw new KaryonError('ERR_LISTEN', `could not listen on port ${this.#options.port ?? 8080}: ${errorMessage(error)}`, {
         service: this.name,

@@ -9,7 +9,7 @@ import type { TtlCheck, TtlStatus } from '../health/checks/TtlCheck.js';
 import type { HealthReport } from '../health/types.js';
 import { ServerTracker, listen } from '../http/ServerTracker.js';
 import { errorMessage } from '../internal/async.js';
-import { HttpError, readJson, sendError, sendJson, sendText } from '../internal/http.js';
+import { HttpError, readJson, requestUrl, sendError, sendJson, sendText } from '../internal/http.js';
 import { isLoopbackAddress } from '../internal/net.js';
 import { registryStatusOf } from '../lifecycle/LifecycleState.js';
 import type { LifecycleState } from '../lifecycle/LifecycleState.js';
@@ -109,7 +109,7 @@ export class SidecarServer {
    */
   async listen(port: number, host: string): Promise<number> {
     try {
-      this.#port = await listen(this.#server, port, host);
+      this.#port = await listen(this.#server, port, host, { name: 'sidecar server', logger: this.#context.logger });
       this.#host = host;
     } catch (error) {
       throw new KaryonError('ERR_LISTEN', `sidecar could not listen on ${host}:${port}: ${errorMessage(error)}`, { cause: error });
@@ -126,9 +126,9 @@ export class SidecarServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let url: URL;
     try {
-      url = new URL(req.url ?? '/', 'http://sidecar.invalid');
-    } catch {
-      sendJson(res, 400, { error: `malformed request target ${JSON.stringify(req.url)}` });
+      url = requestUrl(req, 'http://sidecar.invalid');
+    } catch (error) {
+      sendJson(res, 400, { error: errorMessage(error) });
       return;
     }
     const pathname = url.pathname;

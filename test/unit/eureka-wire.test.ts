@@ -251,11 +251,17 @@ describe('Eureka wire: every quirk real servers emit', () => {
     expect(instance.zone).toBe('us-east-1c');
   });
 
-  it('keeps only own metadata keys, and reads nothing through a __proto__ key', () => {
-    const metadata = JSON.parse('{"__proto__": {"polluted": "yes"}, "zone": "z1"}') as object;
+  it('keeps only own metadata keys, keeps a __proto__ key as data, and pollutes nothing', () => {
+    const nested = JSON.parse('{"__proto__": {"polluted": "yes"}, "zone": "z1"}') as object;
     const inherited = Object.assign(Object.create({ inherited: 'x' }) as object, { zone: 'z2' });
-    expect(decodeInstance({ ...base, metadata }, NOW).instance.metadata).toEqual({ zone: 'z1' });
+    expect(decodeInstance({ ...base, metadata: nested }, NOW).instance.metadata).toEqual({ zone: 'z1' });
     expect(decodeInstance({ ...base, metadata: inherited }, NOW).instance.metadata).toEqual({ zone: 'z2' });
+    const decoded = decodeInstance({ ...base, metadata: JSON.parse('{"__proto__": "a value", "toString": "t"}') as object }, NOW).instance.metadata;
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+    expect(Object.entries(decoded)).toEqual([
+      ['__proto__', 'a value'],
+      ['toString', 't'],
+    ]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 

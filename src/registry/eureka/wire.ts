@@ -205,9 +205,18 @@ function decodeMetadata(value: unknown): Record<string, string> {
   for (const key in value) {
     if (key === '@class' || !Object.hasOwn(value, key)) continue;
     const s = text(value[key]);
-    if (s !== undefined) metadata[key] = s;
+    if (s !== undefined) setEntry(metadata, key, s);
   }
   return metadata;
+}
+
+/**
+ * Sets `map[key]` as an own property: a key named `__proto__` (which a server stores like any other) would
+ * otherwise set the object's prototype, and be lost.
+ */
+export function setEntry(map: Record<string, string>, key: string, value: string): void {
+  if (key === '__proto__') Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
+  else map[key] = value;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { KaryonError, isKaryonError } from '../../common/KaryonError.js';
-import { decodeInstance } from '../eureka/wire.js';
+import { decodeInstance, setEntry } from '../eureka/wire.js';
 import { InstanceStatus } from '../types.js';
 import type { RegistryInstance } from '../types.js';
 
@@ -159,7 +159,7 @@ function checkPort(field: string, value: unknown): void {
 function stringMap(value: Record<string, unknown>): Record<string, string> {
   const map: Record<string, string> = {};
   for (const [key, entry] of Object.entries(value)) {
-    if (typeof entry === 'string' || typeof entry === 'number' || typeof entry === 'boolean') map[key] = String(entry);
+    if (typeof entry === 'string' || typeof entry === 'number' || typeof entry === 'boolean') setEntry(map, key, String(entry));
   }
   return map;
 }
