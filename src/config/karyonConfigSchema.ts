@@ -1,4 +1,5 @@
 import type convict from 'convict';
+import { MAX_TIMER_MS } from '../common/Clock.js';
 import type { ConfigValidators } from './DynamicConfig.js';
 import { karyonSettingsSchema } from './schema.js';
 import type { KaryonSettings } from './schema.js';
@@ -64,6 +65,19 @@ function positiveInteger(value: unknown): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new Error('must be a positive integer');
 }
 
+/**
+ * An integer from `min` to `max`. Durations stop at the longest delay a timer waits (`MAX_TIMER_MS`), as the
+ * commands and clients they configure require: a value they would refuse is refused here, so the last good
+ * configuration stays in force everywhere.
+ */
+function integerBetween(min: number, max: number) {
+  return (value: unknown): void => {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+      throw new Error(`must be an integer from ${min} to ${max}`);
+    }
+  };
+}
+
 /** The convict schema of {@link KaryonLiveSettings}. */
 export const karyonLiveSettingsSchema: convict.Schema<KaryonLiveSettings> = {
   balancer: {
@@ -72,13 +86,13 @@ export const karyonLiveSettingsSchema: convict.Schema<KaryonLiveSettings> = {
   retry: {
     budgetPercent: { doc: 'Retries allowed as a percentage of requests', format: numberBetween(0, 100), default: 20, env: 'KARYON_RETRY_BUDGET_PERCENT', arg: 'retry-budget-percent' },
     minRetriesPerSecond: { doc: 'Retries always allowed per second', format: 'nat', default: 10, env: 'KARYON_RETRY_MIN_PER_SECOND', arg: 'retry-min-per-second' },
-    budgetWindowMs: { doc: 'Window of the retry budget, ms', format: positiveInteger, default: 10_000, env: 'KARYON_RETRY_BUDGET_WINDOW_MS', arg: 'retry-budget-window-ms' },
+    budgetWindowMs: { doc: 'Window of the retry budget, ms', format: integerBetween(1, MAX_TIMER_MS), default: 10_000, env: 'KARYON_RETRY_BUDGET_WINDOW_MS', arg: 'retry-budget-window-ms' },
   },
   breaker: {
     errorThresholdPercentage: { doc: 'Error percentage that opens a breaker', format: numberBetween(0, 100), default: 50, env: 'KARYON_BREAKER_ERROR_PERCENT', arg: 'breaker-error-percent' },
-    requestVolumeThreshold: { doc: 'Requests in the window before a breaker may open', format: 'nat', default: 20, env: 'KARYON_BREAKER_VOLUME_THRESHOLD', arg: 'breaker-volume-threshold' },
-    sleepWindowMs: { doc: 'Wait of an open breaker before a trial request, ms', format: positiveInteger, default: 5000, env: 'KARYON_BREAKER_SLEEP_WINDOW_MS', arg: 'breaker-sleep-window-ms' },
-    timeoutMs: { doc: 'Command timeout, ms', format: positiveInteger, default: 1000, env: 'KARYON_BREAKER_TIMEOUT_MS', arg: 'breaker-timeout-ms' },
+    requestVolumeThreshold: { doc: 'Requests in the window before a breaker may open', format: integerBetween(0, MAX_TIMER_MS), default: 20, env: 'KARYON_BREAKER_VOLUME_THRESHOLD', arg: 'breaker-volume-threshold' },
+    sleepWindowMs: { doc: 'Wait of an open breaker before a trial request, ms', format: integerBetween(1, MAX_TIMER_MS), default: 5000, env: 'KARYON_BREAKER_SLEEP_WINDOW_MS', arg: 'breaker-sleep-window-ms' },
+    timeoutMs: { doc: 'Command timeout, ms; 0 = none', format: integerBetween(0, MAX_TIMER_MS), default: 1000, env: 'KARYON_BREAKER_TIMEOUT_MS', arg: 'breaker-timeout-ms' },
   },
   log: {
     level: { doc: 'Lowest log level written', format: [...logLevels], default: 'info', env: 'KARYON_LOG_LEVEL', arg: 'log-level' },
