@@ -320,6 +320,16 @@ export interface ResolvedServiceClientOptions {
  */
 export function resolveServiceClientOptions(options: ServiceClientOptions = {}, zone?: string): ResolvedServiceClientOptions {
   if (typeof options !== 'object' || options === null) invalidOption('options', 'an object', options);
+  // Groups read key by key would silently ignore a value of another kind (`pool: true`): refuse it.
+  for (const [name, value, orFalse] of [
+    ['pool', options.pool, false],
+    ['latency', options.latency, false],
+    ['breaker', options.breaker, true],
+  ] as const) {
+    if (value !== undefined && !(orFalse && value === false) && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+      invalidOption(name, orFalse ? 'an object or false' : 'an object', value);
+    }
+  }
   const balancerOptions: BalancerOptions = {
     ...(options.balancer !== undefined && { rule: options.balancer }),
     ...(zone !== undefined && { zone }),

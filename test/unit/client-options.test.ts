@@ -56,6 +56,10 @@ describe('service client options', () => {
     [{ pool: { connections: 0 } }, /option 'pool.connections' must be a positive integer \(got 0\)/],
     [{ zoneAffinity: { maxLoadPerInstance: 0 } }, /option 'zoneAffinity.maxLoadPerInstance' must be a positive number/],
     [{ latency: { decayMs: 0 } }, /option 'latency.decayMs' must be a positive number of milliseconds/],
+    [{ pool: true }, /option 'pool' must be an object \(got true\)/],
+    [{ latency: 30 }, /option 'latency' must be an object \(got 30\)/],
+    [{ breaker: 'on' }, /option 'breaker' must be an object or false \(got "on"\)/],
+    [{ breaker: [] }, /option 'breaker' must be an object or false \(got an array\)/],
   ])('refuses %j with a message naming the option', (options, message) => {
     try {
       resolveServiceClientOptions(options as never);
