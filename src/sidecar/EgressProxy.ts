@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { isKaryonError } from '../common/KaryonError.js';
+import { KaryonError, isKaryonError } from '../common/KaryonError.js';
 import type { ErrorCode } from '../common/KaryonError.js';
 import type { Logger } from '../common/Logger.js';
 import type { ServiceClient } from '../http/ServiceClient.js';
@@ -26,6 +26,13 @@ export interface EgressProxyOptions {
   readonly maxVips: number;
   /** Where failures are logged. */
   readonly logger: Logger;
+  /**
+   * Whether the registry knows an instance of `vip` (any status). A client, which holds one of the `maxVips`
+   * slots for good, is made only for a VIP it knows or one configured in `vips`: made-up names get a 503
+   * and take no slot.
+   * @default every VIP is taken as known
+   */
+  readonly knows?: (vip: string) => boolean;
 }
 
 /** How an error body is written: Prana's XML (`/proxy`) or JSON. */
@@ -117,6 +124,10 @@ export class EgressProxy {
   #client(vip: string): ServiceClient {
     let client = this.#clients.get(vip);
     if (client !== undefined) return client;
+    const { knows, vips } = this.#options;
+    if (knows !== undefined && !Object.hasOwn(vips, vip) && !knows(vip)) {
+      throw new KaryonError('ERR_NO_INSTANCES', `no instance of '${vip}' is available`, { service: vip });
+    }
     if (this.#clients.size >= this.#options.maxVips) {
       throw new HttpError(503, `the proxy already serves ${this.#options.maxVips} VIPs (proxy.maxVips)`);
     }

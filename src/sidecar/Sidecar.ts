@@ -125,6 +125,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
       maxBufferedBodyBytes: o.maxBufferedBodyBytes,
       maxVips: o.maxVips,
       logger: o.logger,
+      knows: (vip) => service.registry.instancesByVip(vip).length > 0,
     });
     const admin = given.admin;
     this.#server = new SidecarServer({

@@ -108,4 +108,42 @@ describe('the sidecar egress proxy', () => {
     expect(proxy.clients.get('backend')?.command?.state).toBe('CLOSED');
     expect(await get('/q?path=%2Fok')).toBe(200);
   });
+
+  it('makes no client for a VIP the registry does not know: made-up names take no slot', async () => {
+    const { caller } = await backendAndCaller();
+    const proxy = new EgressProxy({
+      clientOf: (vip, options) => caller.client(vip, options),
+      common: {},
+      vips: {},
+      maxBufferedBodyBytes: 1024,
+      maxVips: 2,
+      logger: silentLogger,
+      knows: (vip) => caller.registry.instancesByVip(vip).length > 0,
+    });
+    const front = createServer((req, res) => {
+      const [, vip = '', ...rest] = (req.url ?? '/').split('/');
+      void proxy.forward(req, res, vip, `/${rest.join('/')}`, 'json');
+    });
+    servers.push(front);
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    const { port } = front.address() as AddressInfo;
+    const get = (path: string): Promise<{ status: number; text: string }> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest({ port, host: '127.0.0.1', path }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (let i = 0; i < 5; i++) {
+      const answer = await get(`/made-up-${i}/x`);
+      expect(answer.status).toBe(503);
+      expect(answer.text).toContain(`no instance of 'made-up-${i}' is available`);
+    }
+    expect(proxy.clients.size).toBe(0);
+    expect((await get('/backend/hello')).status).toBe(200);
+    expect([...proxy.clients.keys()]).toEqual(['backend']);
+  });
 });
