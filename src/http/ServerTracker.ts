@@ -10,7 +10,10 @@ export type NodeHttpServer = HttpServer | HttpsServer;
 
 /** What a drain did. */
 export interface DrainResult {
-  /** Requests that were in flight when the drain began and finished on their own. */
+  /**
+   * Requests served during the drain that finished on their own: those in flight when it began, and any that
+   * came late on a connection already open.
+   */
   readonly completed: number;
   /** Requests still in flight at the deadline, whose connections were cut. */
   readonly forced: number;
@@ -29,6 +32,8 @@ export class ServerTracker {
   readonly #clock: Clock;
   readonly #inFlight = new Set<ServerResponse>();
   #draining = false;
+  /** Requests that arrived while draining (on a connection that was open before it began). */
+  #lateRequests = 0;
   #idleWaiters: (() => void)[] = [];
 
   constructor(server: NodeHttpServer, clock: Clock = systemClock) {
@@ -49,7 +54,10 @@ export class ServerTracker {
 
   readonly #onRequest = (_req: unknown, res: ServerResponse): void => {
     this.#inFlight.add(res);
-    if (this.#draining) res.shouldKeepAlive = false;
+    if (this.#draining) {
+      res.shouldKeepAlive = false;
+      this.#lateRequests++;
+    }
     res.once('close', () => {
       this.#inFlight.delete(res);
       if (!this.#draining) return;
@@ -68,28 +76,29 @@ export class ServerTracker {
     const initial = this.#inFlight.size;
     this.#draining = true;
     for (const res of this.#inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+    // A server that no longer listens (closed by its owner) is done once its requests are.
     const closed = this.server.listening
       ? new Promise<void>((resolve) => this.server.close(() => resolve()))
-      : Promise.resolve();
+      : this.#inFlight.size === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     this.server.closeIdleConnections();
+    // The server closes once every connection has: each request that finishes closes its socket, and so does a
+    // request arriving late (on a connection that had not sent one yet). The deadline bounds all of them.
     let forced = 0;
-    if (this.#inFlight.size > 0) {
-      const idle = new Promise<boolean>((resolve) => this.#idleWaiters.push(() => resolve(true)));
-      let timer: { clear(): void } | undefined;
-      const deadline = new Promise<boolean>((resolve) => {
-        timer = this.#clock.setTimeout(() => resolve(false), deadlineMs);
-      });
-      const finished = await Promise.race([idle, deadline]);
-      timer?.clear();
-      if (!finished) {
-        forced = this.#inFlight.size;
-        this.server.closeAllConnections();
-      }
+    let timer: { clear(): void } | undefined;
+    const deadline = new Promise<false>((resolve) => {
+      timer = this.#clock.setTimeout(() => resolve(false), deadlineMs);
+    });
+    const finished = await Promise.race([closed.then(() => true as const), deadline]);
+    timer?.clear();
+    if (!finished) {
+      forced = this.#inFlight.size;
+      this.server.closeAllConnections();
+      await closed;
     }
-    this.server.closeIdleConnections();
-    await closed;
     this.server.off('request', this.#onRequest);
-    return { completed: initial - forced, forced, durationMs: this.#clock.now() - started };
+    return { completed: initial + this.#lateRequests - forced, forced, durationMs: this.#clock.now() - started };
   }
 }
 

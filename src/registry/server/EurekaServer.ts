@@ -57,7 +57,6 @@ export class EurekaServer {
   #listening: Promise<number> | undefined;
   #closing: Promise<void> | undefined;
   /** Called when the last request in flight finishes while closing. */
-  #onIdle: (() => void) | undefined;
   #port: number | undefined;
 
   /**
@@ -173,17 +172,19 @@ export class EurekaServer {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const res of this.#inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
     this.#server.closeIdleConnections();
-    if (this.#inFlight.size > 0) {
-      // A real timer, not the injected clock: this bounds network I/O, and a test's manual clock that nobody
-      // advances must not hold close() forever.
-      let timer: NodeJS.Timeout | undefined;
-      const finished = new Promise<void>((resolve) => (this.#onIdle = resolve));
-      await Promise.race([finished, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.closeTimeoutMs)))]);
-      clearTimeout(timer);
+    // The server closes once every connection has, requests arriving late on an open connection included; the
+    // timeout bounds all of them. A real timer, not the injected clock: this bounds network I/O, and a test's
+    // manual clock that nobody advances must not hold close() forever.
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      closed.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.options.closeTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!finished) {
       this.#server.closeAllConnections();
+      await closed;
     }
-    this.#server.closeIdleConnections();
-    await closed;
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
@@ -194,7 +195,6 @@ export class EurekaServer {
       if (this.#closing === undefined) return;
       // Its keep-alive socket is idle now: close it rather than wait for the keep-alive timeout.
       this.#server.closeIdleConnections();
-      if (this.#inFlight.size === 0) this.#onIdle?.();
     });
     this.#dispatch(req, res);
   }
