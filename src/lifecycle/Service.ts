@@ -358,6 +358,8 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   #leftUpAt: number | undefined;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
+  /** True once stop() or a failed start closed the clients: no more are made. */
+  #clientsClosed = false;
   readonly #startAbort = new AbortController();
 
   /** Use {@link createService}. */
@@ -588,7 +590,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
    * A client of another service, balanced over the UP instances of `vip` as this service's registry sees
    * them, in this service's zone; it reports the built-in client metrics, shows in the admin `GET /instances`,
    * and is closed by `stop()` after the shutdown hooks (which may still use it). Make one per target and keep it.
-   * @throws KaryonError ERR_INVALID_OPTION naming a wrong option; ERR_INVALID_STATE once stopping.
+   * @throws KaryonError ERR_INVALID_OPTION naming a wrong option; ERR_INVALID_STATE once stop() or a failed start has closed the clients (a stopping service makes clients until then).
    *
    * @example
    * ```ts
@@ -597,8 +599,10 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
    * ```
    */
   client(vip: string, options: ServiceClientOptions = {}): ServiceClient {
-    if (this.#stopping !== undefined) {
-      throw new KaryonError('ERR_INVALID_STATE', 'clients cannot be made once stop() was called', { service: this.name });
+    // Until stop() (or a failed start) closes the clients, a stopping service still calls out: its requests in
+    // flight and its shutdown hooks may need a client it has not made yet (the sidecar's proxy does).
+    if (this.#clientsClosed) {
+      throw new KaryonError('ERR_INVALID_STATE', `clients cannot be made once the service has closed its clients (${this.status})`, { service: this.name });
     }
     this.#clientMetrics ??= clientMetrics(this.#metrics);
     const followsRule = options.balancer === undefined && this.#defaultRule !== undefined;
@@ -760,6 +764,10 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     this.#machine.transition('FAILED', `start failed: ${errorMessage(error)}`);
     const errors = await this.#unwind(this.#completedInitializeHooks);
     for (const e of errors) this.#logger.warn(`while unwinding a failed start: ${errorMessage(e)}`);
+    // As at the end of stop(): the FAILED transition and what led to it are sent, and the metrics' timers end.
+    await (this.#ownedMetrics?.close() ?? this.#metrics.flush()).catch((error: unknown) =>
+      this.#logger.warn(`while flushing the metrics of a failed start: ${errorMessage(error)}`),
+    );
   }
 
   // ---- stop -------------------------------------------------------------------------------------------
@@ -828,6 +836,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     }
     this.#untee?.();
     if (this.#shadow !== undefined) await attempt('closing the shadow traffic', () => this.#shadow!.close());
+    this.#clientsClosed = true;
     for (const client of this.#clients) await attempt(`closing the client of '${client.vip}'`, () => client.close());
     await attempt('closing the commands', () => this.#commands.close());
     if (this.#registered && this.#descriptor !== undefined) {

@@ -171,3 +171,26 @@ describe('registry metrics of a service on Eureka', () => {
     }
   });
 });
+
+describe('a failed start', () => {
+  it('still sends its metrics: the FAILED transition and what came before reach statsd', async () => {
+    const statsd = await statsdServer();
+    const service = createService({
+      name: 'doomed',
+      port: 8080,
+      hostName: 'host-d',
+      admin: false,
+      lifecycle: { deregistrationDelayMs: 0 },
+      // Long flush interval: only the failed start's own flush can have sent what arrives.
+      metrics: { host: '127.0.0.1', port: statsd.port, flushIntervalMs: 60_000 },
+    });
+    service.onInitialize(() => {
+      service.metrics.counter('warmups.failed').increment();
+      throw new Error('cache unreachable');
+    });
+    await expect(service.start()).rejects.toMatchObject({ code: 'ERR_HOOK_FAILED' });
+    await waitFor(() => statsd.lines.some((l) => l.includes('to:FAILED')), 5000, 'the FAILED transition');
+    expect(statsd.lines.some((l) => l.startsWith('warmups.failed:1|c'))).toBe(true);
+    await service.stop();
+  });
+});

@@ -165,6 +165,24 @@ describe('start', () => {
     expect(service.status).toBe('FAILED');
   });
 
+  it('makes clients while stopping until it closes them, and none after a failed start', async () => {
+    const { service, clock } = setup({ lifecycle: { deregistrationDelayMs: 1000 } });
+    await service.start();
+    const stopping = service.stop();
+    // The deregistration delay: still serving, and a first call to a new target needs a client.
+    expect(service.client('late-target').vip).toBe('late-target');
+    await clock.advanceAsync(1000);
+    await stopping;
+    expect(() => service.client('after')).toThrow(/clients cannot be made once the service has closed its clients \(STOPPED\)/);
+
+    const failed = setup().service;
+    failed.onInitialize(() => {
+      throw new Error('no');
+    });
+    await expect(failed.start()).rejects.toMatchObject({ code: 'ERR_HOOK_FAILED' });
+    expect(() => failed.client('x')).toThrow(/\(FAILED\)/);
+  });
+
   it('rejects hooks added after start()', async () => {
     const { service } = setup();
     await service.start();
