@@ -113,6 +113,8 @@ export class SpawnedProcess extends EventEmitter<SupervisedProcessEvents> implem
   #stopping = false;
   #forcedRestart = false;
   #exited: Promise<ProcessExit> | undefined;
+  /** Settles when the spawn in progress (the first start, or a restart whose timer fired) has run or failed. */
+  #spawning: Promise<void> | undefined;
 
   /**
    * @param options - the process options
@@ -156,9 +158,16 @@ export class SpawnedProcess extends EventEmitter<SupervisedProcessEvents> implem
     }
   }
 
+  /**
+   * Stops the process: `signal` to its group, SIGKILL after `stopTimeoutMs`; resolves once it has exited. A
+   * spawn in progress (the first start, or a restart) is waited for, then its process is stopped the same way;
+   * a pending restart is cancelled.
+   */
   async stop(signal: NodeJS.Signals): Promise<ProcessExit | undefined> {
     this.#stopping = true;
     this.#restartTimer?.clear();
+    // Its 'spawn' event makes it running (or its 'error' leaves it not started): then it is stopped as any other.
+    if (this.#spawning !== undefined) await this.#spawning;
     if (this.#state === 'restarting' || this.#state === 'idle') {
       this.#state = 'stopped';
       return this.#lastExit;
@@ -213,10 +222,25 @@ export class SpawnedProcess extends EventEmitter<SupervisedProcessEvents> implem
   async close(): Promise<void> {
     this.#stopping = true;
     this.#restartTimer?.clear();
+    // A process still being spawned is killed once it runs: none outlives the sidecar.
+    if (this.#spawning !== undefined) await this.#spawning;
     if (this.#state === 'running') await this.stop('SIGKILL');
   }
 
   #spawn(): Promise<void> {
+    const spawned = this.#spawnChild();
+    const settled = spawned.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#spawning = settled;
+    void settled.then(() => {
+      if (this.#spawning === settled) this.#spawning = undefined;
+    });
+    return spawned;
+  }
+
+  #spawnChild(): Promise<void> {
     const o = this.#options;
     return new Promise<void>((resolve, reject) => {
       const child = spawn(o.command as string, [...o.args], {
@@ -294,7 +318,7 @@ export class SpawnedProcess extends EventEmitter<SupervisedProcessEvents> implem
       this.#restarts++;
       this.#spawn().catch((error: unknown) => {
         this.#logger.error(`restart failed: ${errorMessage(error)}`);
-        this.#state = 'exited';
+        this.#state = this.#stopping ? 'stopped' : 'exited';
         this.emit('exit', { ...exit, at: this.#clock.now() }, true);
       });
     }, delay);
