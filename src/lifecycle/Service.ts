@@ -397,6 +397,9 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       },
       onVerdictChange: ({ ready }) => {
         this.#reconcile('health changed');
+        // Checks failing while the service shuts down (its database pool closed by a shutdown hook) say nothing
+        // of the last configuration change: no rollback from them.
+        if (this.#leaving) return;
         for (const listener of this.#readinessListeners) listener(ready);
       },
     });
@@ -857,6 +860,12 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     return errors;
   }
 
+  /** True once the service is shutting down, stopped or failed. */
+  get #leaving(): boolean {
+    const state = this.#machine.state;
+    return state === 'SHUTTING_DOWN' || state === 'STOPPED' || state === 'FAILED';
+  }
+
   /** Follows the configuration: metrics, rollback on readiness failure, and the library's live keys it has. */
   #bindConfig(config: DynamicConfig<object>): void {
     const bindings = this.#configBindings;
@@ -865,7 +874,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       bindings.push(
         config.watchReadiness({
           windowMs: this.#configRollbackMs,
-          isHealthy: () => this.#health.ready,
+          isHealthy: () => this.#leaving || this.#health.ready,
           onHealthChange: (listener) => {
             this.#readinessListeners.add(listener);
             return () => this.#readinessListeners.delete(listener);

@@ -97,4 +97,31 @@ describe('a service with a dynamic configuration', () => {
     await waitFor(() => service.status === 'UP', 10_000, 'readiness to recover');
     expect(dynamic.history().some((entry) => entry.kind === 'rolledBack')).toBe(true);
   });
+
+  it('rolls nothing back when checks fail because the service is shutting down', async () => {
+    const dynamic = config();
+    const service = createService({
+      name: 'configured',
+      admin: { port: 0, host: '127.0.0.1' },
+      config: dynamic,
+      configRollback: { windowMs: 10_000 },
+      lifecycle: { deregistrationDelayMs: 200 },
+    });
+    services.push(service);
+    let poolOpen = true;
+    service.addHealthCheck('db', () => poolOpen, { intervalMs: 20, cacheMs: 0 });
+    service.onShutdown(async () => {
+      poolOpen = false; // a shutdown hook closes the pool the check uses
+      // A load balancer's probe arrives meanwhile, and runs the check.
+      await (await fetch(`${service.adminUrl}/healthcheck`)).text();
+    });
+    await service.start();
+    dynamic.setOverride('balancer.rule', 'random'); // a good change, inside the window when stop() comes
+    const stopping = service.stop();
+    // Checks keep running through the deregistration delay; then the hook closes the pool.
+    await stopping;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(dynamic.get('balancer.rule')).toBe('random');
+    expect(dynamic.history().some((entry) => entry.kind === 'rolledBack')).toBe(false);
+  });
 });
