@@ -73,10 +73,10 @@ describe('service.client()', () => {
     expect(answers.every((a) => a === 'b2')).toBe(true);
   });
 
-  it('cannot be made once the service is stopping', async () => {
+  it('cannot be made once the service has stopped and closed its clients', async () => {
     const caller = createService({ name: 'caller', admin: false, lifecycle: { deregistrationDelayMs: 0 } });
     await caller.start();
     await caller.stop();
-    expect(() => caller.client('x')).toThrow(/stop\(\)/);
+    expect(() => caller.client('x')).toThrow(/clients cannot be made once the service has closed its clients \(STOPPED\)/);
   });
 });
