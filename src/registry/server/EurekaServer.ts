@@ -1,7 +1,8 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { KaryonError, isKaryonError } from '../../common/KaryonError.js';
-import { listen } from '../../http/ServerTracker.js';
+import { ServerTracker, listen } from '../../http/ServerTracker.js';
+import { systemClock } from '../../common/Clock.js';
 import { HttpError, Router, readJson, requestUrl, sendText } from '../../internal/http.js';
 import type { RouteParams } from '../../internal/http.js';
 import { RepeatingTask } from '../../internal/RepeatingTask.js';
@@ -50,7 +51,11 @@ export class EurekaServer {
   readonly #cache: ResponseCache;
   readonly #router = new Router<void>();
   readonly #server: Server;
-  readonly #inFlight = new Set<ServerResponse>();
+  /**
+   * Requests in flight, drained by close(). On the real clock, not the injected one: the drain bounds network
+   * I/O, and a test's manual clock that nobody advances must not hold close() forever.
+   */
+  readonly #tracker: ServerTracker;
   readonly #leaseJsonCache = new WeakMap<EurekaLease, string>();
   readonly #changeJsonCache = new WeakMap<DeltaEntry, string>();
   #eviction: RepeatingTask | undefined;
@@ -74,7 +79,8 @@ export class EurekaServer {
       version: () => this.#registry.version,
       build: (key) => this.#buildPayload(key),
     });
-    this.#server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => this.#handle(req, res));
+    this.#server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => this.#dispatch(req, res));
+    this.#tracker = new ServerTracker(this.#server, systemClock);
     this.#addRoutes();
   }
 
@@ -169,34 +175,7 @@ export class EurekaServer {
     await this.#listening?.catch(() => undefined);
     await Promise.all([this.#eviction?.close(), this.#cache.close()]);
     if (!this.#server.listening) return;
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const res of this.#inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
-    this.#server.closeIdleConnections();
-    // The server closes once every connection has, requests arriving late on an open connection included; the
-    // timeout bounds all of them. A real timer, not the injected clock: this bounds network I/O, and a test's
-    // manual clock that nobody advances must not hold close() forever.
-    let timer: NodeJS.Timeout | undefined;
-    const finished = await Promise.race([
-      closed.then(() => true),
-      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.options.closeTimeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (!finished) {
-      this.#server.closeAllConnections();
-      await closed;
-    }
-  }
-
-  #handle(req: IncomingMessage, res: ServerResponse): void {
-    this.#inFlight.add(res);
-    if (this.#closing !== undefined) res.shouldKeepAlive = false;
-    res.once('close', () => {
-      this.#inFlight.delete(res);
-      if (this.#closing === undefined) return;
-      // Its keep-alive socket is idle now: close it rather than wait for the keep-alive timeout.
-      this.#server.closeIdleConnections();
-    });
-    this.#dispatch(req, res);
+    await this.#tracker.drain(this.options.closeTimeoutMs);
   }
 
   /** Routes a request; every handler but register's answers synchronously, so most requests cost no promise. */
