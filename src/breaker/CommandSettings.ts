@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../common/Clock.js';
 import { KaryonError } from '../common/KaryonError.js';
 
 /**
@@ -162,11 +163,8 @@ export const hystrixDefaults: CommandSettings = Object.freeze({
   fallbackMaxConcurrent: 10,
 });
 
-/**
- * 2^31 - 1: the longest delay, in ms, a Node timer takes (about 24.8 days; a longer `setTimeout` fires after
- * 1 ms instead), and the largest value of Hystrix's integer properties.
- */
-const MAX_INT = 2_147_483_647;
+/** 2^31 - 1: the longest delay a Node timer takes, and the largest value of Hystrix's integer properties. */
+const MAX_INT = MAX_TIMER_MS;
 
 /** The range of a numeric setting, both ends included; values are whole numbers. */
 export interface CommandSettingLimit {

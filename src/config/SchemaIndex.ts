@@ -1,7 +1,7 @@
 import convict from 'convict';
 import { KaryonError } from '../common/KaryonError.js';
 import type { ConfigIssue } from './types.js';
-import { MASK, isPlainObject, isSafeSegment, preview } from './values.js';
+import { MASK, isPlainObject, isSafeSegment, parseFlag, preview } from './values.js';
 
 /** One key of the schema that holds a value (a convict "property"). */
 export interface SchemaLeaf {
@@ -208,10 +208,8 @@ export class SchemaIndex {
     }
     if (format === 'flag') {
       // The settings schema's switches: true or false, also 1 or 0 as text.
-      const lower = typeof value === 'string' ? value.trim().toLowerCase() : value;
-      if (lower === true || lower === 'true' || lower === '1') return { ok: true, value: true };
-      if (lower === false || lower === 'false' || lower === '0') return { ok: true, value: false };
-      return { ok: false, message: `'${leaf.key}' must be true or false${shown}` };
+      const flag = parseFlag(value);
+      return flag === undefined ? { ok: false, message: `'${leaf.key}' must be true or false${shown}` } : { ok: true, value: flag };
     }
     if (format === 'array' && typeof value === 'string') {
       return {

@@ -1,5 +1,6 @@
 import convict from 'convict';
 import { KaryonError } from '../common/KaryonError.js';
+import { parseFlag } from './values.js';
 
 /** The settings every service reads: the keys and environment variables of the configuration contract. */
 export interface KaryonSettings {
@@ -88,10 +89,7 @@ const flag = {
   validate(value: unknown): void {
     if (typeof value !== 'boolean') throw new Error(`must be true or false (got ${JSON.stringify(value)})`);
   },
-  coerce(value: unknown): unknown {
-    const text = String(value).trim().toLowerCase();
-    return text === 'true' || text === '1' ? true : text === 'false' || text === '0' ? false : value;
-  },
+  coerce: (value: unknown): unknown => parseFlag(value) ?? value,
 };
 
 const nullableNat = {

@@ -144,3 +144,11 @@ export function preview(value: unknown, max = 80): string {
   }
   return text.length > max ? `${text.slice(0, max)}... (${text.length} characters)` : text;
 }
+
+/** A switch read from a value or text: true or false, also written 1 or 0; undefined for anything else. */
+export function parseFlag(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
+  const text = String(value).trim().toLowerCase();
+  return text === 'true' || text === '1' ? true : text === 'false' || text === '0' ? false : undefined;
+}

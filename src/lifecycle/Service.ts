@@ -43,7 +43,7 @@ import { errorMessage, runWithTimeout, sleep } from '../internal/async.js';
 import { defaultIpAddress } from '../internal/net.js';
 import { durationMs, nonEmptyString, port as portOption } from '../internal/validate.js';
 import { createMetrics } from '../metrics/createMetrics.js';
-import { adminMetrics, clientMetrics, configMetrics, healthMetrics, lifecycleMetrics, registryMetrics, shadowMetrics } from '../metrics/builtin.js';
+import { adminMetrics, clientMetrics, configMetrics, healthMetrics, lifecycleMetrics, registryMetrics, shadowMetrics, statusClass } from '../metrics/builtin.js';
 import type { ClientMetrics, LifecycleMetrics } from '../metrics/builtin.js';
 import type { MetricsOptions } from '../metrics/MetricsOptions.js';
 import { metricsAdminRoutes } from '../metrics/metricsAdminRoutes.js';
@@ -768,7 +768,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     const errors = await this.#unwind(this.#completedInitializeHooks);
     for (const e of errors) this.#logger.warn(`while unwinding a failed start: ${errorMessage(e)}`);
     // As at the end of stop(): the FAILED transition and what led to it are sent, and the metrics' timers end.
-    await (this.#ownedMetrics?.close() ?? this.#metrics.flush()).catch((error: unknown) =>
+    await this.#closeMetrics().catch((error: unknown) =>
       this.#logger.warn(`while flushing the metrics of a failed start: ${errorMessage(error)}`),
     );
   }
@@ -797,7 +797,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     this.#lifecycleMetrics.shutdownDuration(this.#clock.now() - stopStarted);
     this.#machine.transition('STOPPED', errors.length === 0 ? 'stopped' : `stopped with ${errors.length} error(s)`);
     // Last, so the STOPPED transition itself is sent: nothing buffered is lost.
-    await (this.#ownedMetrics?.close() ?? this.#metrics.flush());
+    await this.#closeMetrics();
     if (errors.length > 0) {
       throw new KaryonError('ERR_SHUTDOWN', `stop() finished with ${errors.length} error(s): ${errors.map(errorMessage).join('; ')}`, {
         service: this.name,
@@ -858,6 +858,11 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     if (this.#startedConfig && this.#config !== undefined) await attempt('closing the configuration', () => this.#config!.close());
     if (this.#ownsRegistry) await attempt('closing the registry', () => this.#registry.close());
     return errors;
+  }
+
+  /** Sends what the metrics buffer; closes them too when the service made them. */
+  #closeMetrics(): Promise<void> {
+    return this.#ownedMetrics?.close() ?? this.#metrics.flush();
   }
 
   /** True once the service is shutting down, stopped or failed. */
@@ -1108,8 +1113,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
  */
 function heartbeatFailureReason(statusCode: number | undefined): string {
   if (statusCode === undefined) return 'network';
-  if (statusCode === 404) return 'not_found';
-  return statusCode >= 500 ? 'http_5xx' : statusCode >= 400 ? 'http_4xx' : `http_${statusCode}`;
+  return statusCode === 404 ? 'not_found' : `http_${statusClass(statusCode)}`;
 }
 
 /** Reports a Eureka client's heartbeats, fetches and cache as the built-in registry metrics; returns the unsubscriber. */
