@@ -72,8 +72,17 @@ describe('retryDelayMs', () => {
 
   it('spreads the delay by the jitter ratio without passing the cap', () => {
     const jittered = { ...options, jitterRatio: 0.5 };
-    expect(retryDelayMs(1, jittered, () => 0)).toBe(500);
-    expect(retryDelayMs(1, jittered, () => 1)).toBe(1500);
-    expect(retryDelayMs(10, jittered, () => 1)).toBe(60_000);
+    expect(retryDelayMs(1, jittered, undefined, () => 0)).toBe(500);
+    expect(retryDelayMs(1, jittered, undefined, () => 1)).toBe(1500);
+    expect(retryDelayMs(10, jittered, undefined, () => 1)).toBe(60_000);
+  });
+
+  it('stops growing at the interval of the work that failed, jittered both ways around it', () => {
+    expect([1, 2, 3, 10].map((failures) => retryDelayMs(failures, options, 2500))).toEqual([1000, 2000, 2500, 2500]);
+    // A heartbeat interval shorter than the initial delay: retried at the interval.
+    expect(retryDelayMs(1, options, 400)).toBe(400);
+    const jittered = { ...options, jitterRatio: 0.1 };
+    expect(retryDelayMs(10, jittered, 30_000, () => 0)).toBe(27_000);
+    expect(retryDelayMs(10, jittered, 30_000, () => 1)).toBe(33_000);
   });
 });

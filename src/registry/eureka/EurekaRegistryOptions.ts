@@ -53,7 +53,10 @@ export interface EurekaRegistryOptions {
    */
   readonly retryInitialDelayMs?: number;
   /**
-   * Upper bound of the retry delay, in ms.
+   * Upper bound of the retry delay, in ms. The delay also stops growing at the interval of the work that
+   * failed: a registration, status change or heartbeat retries at least every `heartbeatIntervalMs`, a fetch at
+   * least every `registryFetchIntervalMs`, so the instance and its view are back about one interval after the
+   * registry returns.
    * @default 60000
    */
   readonly retryMaxDelayMs?: number;

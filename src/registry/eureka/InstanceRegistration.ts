@@ -23,7 +23,9 @@ import { encodeInstance } from './wire.js';
 // UP in between. STARTING and DOWN are re-registrations that win over an override (server rule 1), so the
 // override is left in place while DOWN and takes effect again when the instance recovers.
 // A failed write is retried with backoff until it succeeds, the instance is cancelled or the registry closes;
-// a heartbeat answered 404 means the server lost the lease: register again at once.
+// the backoff stops growing at the heartbeat interval, so an instance is back about one interval after its
+// registry returns from an outage, and retrying through the outage writes no more than heartbeating would.
+// A heartbeat answered 404 means the server lost the lease: register again at once.
 
 /** The status an instance reports in its record; OUT_OF_SERVICE is an override on top of UP. */
 type ReportedStatus = 'STARTING' | 'UP' | 'DOWN';
@@ -350,10 +352,10 @@ export class InstanceRegistration {
     return nextRetryMs;
   }
 
-  /** Counts a failure; returns the delay before the next try. */
+  /** Counts a failure; returns the delay before the next try, never longer than about a heartbeat interval. */
   #failed(): number {
     this.#failures++;
-    return retryDelayMs(this.#failures, this.#context.options);
+    return retryDelayMs(this.#failures, this.#context.options, this.#context.options.heartbeatIntervalMs);
   }
 
   #report(

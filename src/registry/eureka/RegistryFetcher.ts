@@ -119,9 +119,10 @@ export class RegistryFetcher {
     return this.#planRetry();
   }
 
-  /** Counts a failure and draws the delay before the next try, once per failed run. */
+  /** Counts a failure and draws the delay before the next try (at most about a fetch interval), once per failed run. */
   #planRetry(): number {
-    this.#plannedRetryMs ??= retryDelayMs(++this.#failures, this.#context.options);
+    const { options } = this.#context;
+    this.#plannedRetryMs ??= retryDelayMs(++this.#failures, options, options.registryFetchIntervalMs);
     return this.#plannedRetryMs;
   }
 
