@@ -31,7 +31,7 @@ import { resolveServiceClientOptions } from './ServiceClientOptions.js';
 import { toServiceRequest, toWebResponse } from './fetchAdapter.js';
 import type { ServiceFetchInit } from './fetchAdapter.js';
 import type { RequestBody, Transport, TransportResponse } from './Transport.js';
-import { ServiceResponse, TryFailure, classifyError, isSafeToRetry } from './TryOutcome.js';
+import { ServiceResponse, TryFailure, classifyError, nothingProcessed } from './TryOutcome.js';
 import { UndiciTransport } from './UndiciTransport.js';
 
 /** An HTTP method is a token (RFC 9110). */
@@ -56,8 +56,9 @@ export interface ServiceRequest {
   /** Cancels the call: every try in flight is aborted and the call rejects with the signal's reason. */
   readonly signal?: AbortSignal;
   /**
-   * Whether the request may be sent twice: then timeouts and retryable statuses are retried, and hedging
-   * applies. Refused connections and out-of-service answers are retried whatever this says.
+   * Whether the request may be sent twice: then failures after the request may have been written (resets,
+   * timeouts, retryable statuses) are retried, and hedging applies. Failures before any byte was sent (a
+   * refused connection, a connect timeout) and out-of-service answers are retried whatever this says.
    * @default true for GET, HEAD, OPTIONS, PUT, DELETE and TRACE
    */
   readonly idempotent?: boolean;
@@ -466,7 +467,7 @@ export class ServiceClient implements AsyncDisposable {
       }
       now = this.#now();
       if (now >= deadlineAt || (result.reason === 'timeout' && remaining <= perTryMs)) return this.#give(result, tries, 'ERR_DEADLINE_EXCEEDED');
-      if (retries === undefined || retried >= retries.maxRetries || result.reason === 'other' || !(idempotent || isSafeToRetry(result.reason))) {
+      if (retries === undefined || retried >= retries.maxRetries || result.reason === 'other' || !(idempotent || nothingProcessed(result.reason, result.sent))) {
         return this.#give(result, tries, undefined);
       }
       // Never the same instance twice in a row: with no other instance, the last answer stands.
@@ -615,18 +616,19 @@ export class ServiceClient implements AsyncDisposable {
         instanceId: state.id,
         status: response.headers[OUT_OF_SERVICE_HEADER],
       });
-      return new TryFailure(state, 'out-of-service', undefined, response);
+      return new TryFailure(state, 'out-of-service', undefined, true, response);
     }
     this.#recordFailure(state, FailureKind.RESPONSE, now - start, now);
-    if (this.#options.retries?.retryOnStatus.has(status) === true) return new TryFailure(state, 'status', undefined, response);
+    if (this.#options.retries?.retryOnStatus.has(status) === true) return new TryFailure(state, 'status', undefined, true, response);
     return new ServiceResponse(response, state.id);
   }
 
   #failed(state: InstanceState<Endpoint>, error: unknown, signal: TrySignal, timedOut: boolean, start: number): TryFailure {
     const now = this.#now();
+    const sent = this.#transport.tracksSending === true ? signal.sent : undefined;
     if (signal.aborted && !timedOut) {
       this.#balancer.abandon(state, now - start, now);
-      return new TryFailure(state, 'aborted', error);
+      return new TryFailure(state, 'aborted', error, sent);
     }
     const reason = timedOut ? 'timeout' : classifyError(error);
     switch (reason) {
@@ -641,7 +643,7 @@ export class ServiceClient implements AsyncDisposable {
         // Not the instance's fault (its pool closed as it left, or the request itself was bad).
         this.#balancer.abandon(state, 0, now);
     }
-    return new TryFailure(state, reason, error);
+    return new TryFailure(state, reason, error, sent);
   }
 
   #recordFailure(state: InstanceState<Endpoint>, kind: FailureKind, elapsedMs: number, now: number): void {

@@ -55,6 +55,12 @@ export interface TransportResponse {
  * response arrived; the client classifies it (refused, reset, timed out...) from its `code`.
  */
 export interface Transport {
+  /**
+   * True when the transport sets `signal.sent` as soon as a byte of the request may have been written: a
+   * failure before that is retried whatever the method, since the instance cannot have seen the request.
+   * Without it, only connection failures (refused, unreachable, connect timeout) count as nothing sent.
+   */
+  readonly tracksSending?: boolean;
   /** Sends one try. */
   send(request: TransportRequest): Promise<TransportResponse>;
   /** Forgets an origin whose instance left, closing its connections once requests in flight finish. */

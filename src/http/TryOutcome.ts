@@ -6,7 +6,7 @@ import type { ResponseBody, ResponseHeaders, TransportResponse } from './Transpo
 export type FailureReason =
   /** No connection: refused, unreachable, connect timeout. Nothing was sent. */
   | 'connect'
-  /** The connection closed or reset before the response headers. */
+  /** The connection closed or reset before the response headers (the request may have been processed). */
   | 'reset'
   /** No response headers within the per-try timeout. */
   | 'timeout'
@@ -14,16 +14,22 @@ export type FailureReason =
   | 'status'
   /** 503 with the out-of-service header: the instance is leaving and did not process the request. */
   | 'out-of-service'
-  /** The instance's pool was closing (it left the registry) before the try was sent. */
+  /** The instance's pool was closed (it left the registry, or the client closed). */
   | 'unavailable'
   /** Aborted: by the caller, or a hedge that lost. */
   | 'aborted'
   /** Anything else (a bad header, a body stream that failed): not the instance's fault, not retried. */
   | 'other';
 
-/** Failures after which the request was certainly not processed, so any method may go elsewhere. */
-export function isSafeToRetry(reason: FailureReason): boolean {
-  return reason === 'connect' || reason === 'reset' || reason === 'out-of-service' || reason === 'unavailable';
+/**
+ * Whether a failed try certainly did not reach the instance, so any method may go elsewhere: an out-of-service
+ * answer (the guard refuses before the handler runs), or a failure before a byte of the request left. With a
+ * transport that tracks sending, that is whatever failed before `sent`; otherwise only a failed connection.
+ */
+export function nothingProcessed(reason: FailureReason, sent: boolean | undefined): boolean {
+  if (reason === 'out-of-service') return true;
+  if (reason === 'aborted' || reason === 'other' || reason === 'status') return false;
+  return sent === undefined ? reason === 'connect' : !sent;
 }
 
 /** A failed try: which instance, why, and the response when there was one (to return or discard). */
@@ -32,13 +38,19 @@ export class TryFailure {
   readonly reason: FailureReason;
   readonly error: unknown;
   readonly response: TransportResponse | undefined;
+  /**
+   * Whether a byte of the request may have been written: true, false, or undefined when the transport cannot
+   * tell (see `Transport.tracksSending`).
+   */
+  readonly sent: boolean | undefined;
   /** Tries this outcome stands for (2 when a hedged pair both failed). */
   tries = 1;
 
-  constructor(state: InstanceState<Endpoint>, reason: FailureReason, error: unknown, response?: TransportResponse) {
+  constructor(state: InstanceState<Endpoint>, reason: FailureReason, error: unknown, sent: boolean | undefined, response?: TransportResponse) {
     this.state = state;
     this.reason = reason;
     this.error = error;
+    this.sent = sent;
     this.response = response;
   }
 }

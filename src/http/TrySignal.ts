@@ -19,6 +19,11 @@ export class TrySignal implements Deadline {
   timedOut = false;
   /** The try's timeout, in ms (for the message). */
   timeoutMs = 0;
+  /**
+   * Set by a transport that tracks it (`Transport.tracksSending`) once a byte of the request may have
+   * left: from then on the instance may have processed the request.
+   */
+  sent = false;
   deadline = 0;
   prevDeadline: Deadline | undefined = undefined;
   nextDeadline: Deadline | undefined = undefined;

@@ -1,6 +1,8 @@
 import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Clock } from '../common/Clock.js';
 import type { Transport, TransportRequest, TransportResponse } from './Transport.js';
+import type { TrySignal } from './TrySignal.js';
 
 /** Connection settings of the undici pools. */
 export interface UndiciTransportOptions {
@@ -16,12 +18,39 @@ export interface UndiciTransportOptions {
   readonly clock: Clock;
 }
 
+type ConnectHook = (this: unknown, ...args: unknown[]) => unknown;
+
 /**
- * The default transport: one undici `Pool` per instance origin, with keep-alive.
+ * Marks a try's signal as sent when undici is about to write the request on a connected socket (it calls the
+ * handler's `onConnect`, or `onRequestStart`, just before writing the first byte). Until then nothing has
+ * left: a refused or timed-out connection, a TLS handshake cut short, a pool that could not dispatch.
+ */
+const markSent: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) => {
+  const signal = (opts as { signal?: unknown }).signal as TrySignal;
+  const hooks = handler as Record<string, unknown>;
+  const name = typeof hooks.onRequestStart === 'function' ? 'onRequestStart' : 'onConnect';
+  const hook = hooks[name] as ConnectHook | undefined;
+  hooks[name] = function (this: unknown, ...args: unknown[]): unknown {
+    signal.sent = true;
+    return hook?.apply(this, args);
+  };
+  return dispatch(opts, handler);
+};
+
+/** One instance's pool, and the same pool with the interceptor that marks tries as sent. */
+interface TrackedPool {
+  readonly pool: Pool;
+  readonly dispatcher: Dispatcher;
+}
+
+/**
+ * The default transport: one undici `Pool` per instance origin, with keep-alive. It knows whether a failed
+ * try may have been written, so a failure before that is retried whatever the method.
  */
 export class UndiciTransport implements Transport {
+  readonly tracksSending = true;
   readonly #options: UndiciTransportOptions;
-  readonly #pools = new Map<string, Pool>();
+  readonly #pools = new Map<string, TrackedPool>();
   #closed = false;
 
   /** @param options - connection settings */
@@ -35,7 +64,7 @@ export class UndiciTransport implements Transport {
   }
 
   send(request: TransportRequest): Promise<TransportResponse> {
-    const pool = this.#pools.get(request.origin) ?? this.#open(request.origin);
+    const pool = (this.#pools.get(request.origin) ?? this.#open(request.origin)).dispatcher;
     return pool.request({
       method: request.method,
       path: request.path,
@@ -51,31 +80,32 @@ export class UndiciTransport implements Transport {
   }
 
   release(origin: string): void {
-    const pool = this.#pools.get(origin);
-    if (pool === undefined) return;
+    const tracked = this.#pools.get(origin);
+    if (tracked === undefined) return;
     this.#pools.delete(origin);
     // Requests in flight on a departing instance finish; new ones never come here again.
-    pool.close().catch(() => undefined);
+    tracked.pool.close().catch(() => undefined);
   }
 
   async close(timeoutMs: number): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const pools = [...this.#pools.values()];
+    const pools = [...this.#pools.values()].map((tracked) => tracked.pool);
     this.#pools.clear();
     await Promise.all(pools.map((pool) => closePool(pool, timeoutMs, this.#options.clock)));
   }
 
-  #open(origin: string): Pool {
+  #open(origin: string): TrackedPool {
     const pool = new Pool(origin, {
       connect: { timeout: this.#options.connectTimeoutMs },
       keepAliveTimeout: this.#options.keepAliveTimeoutMs,
       connections: this.#options.connections ?? null,
       pipelining: 1,
     });
-    if (!this.#closed) this.#pools.set(origin, pool);
+    const tracked: TrackedPool = { pool, dispatcher: pool.compose(markSent) };
+    if (!this.#closed) this.#pools.set(origin, tracked);
     else pool.close().catch(() => undefined);
-    return pool;
+    return tracked;
   }
 }
 

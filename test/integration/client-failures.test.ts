@@ -1,9 +1,13 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServiceClient, isKaryonError } from '../../src/index.js';
+import type { KaryonError } from '../../src/index.js';
 import type { InstanceDescriptor, ServiceClient, ServiceClientOptions } from '../../src/index.js';
 import { InMemoryRegistry, ManualClock, testInstance } from '../../src/testing/index.js';
 
@@ -70,7 +74,10 @@ function descriptor(id: string, port: number): InstanceDescriptor {
   return testInstance({ instanceId: id, app: 'GREETER', zone: 'z1', port });
 }
 
-async function fleet(count: number, options: ServiceClientOptions = {}): Promise<{ servers: TestServer[]; client: ServiceClient }> {
+async function fleet(
+  count: number,
+  options: ServiceClientOptions = {},
+): Promise<{ servers: TestServer[]; client: ServiceClient; registry: InMemoryRegistry }> {
   const registry = new InMemoryRegistry();
   const servers: TestServer[] = [];
   for (let i = 0; i < count; i++) {
@@ -80,7 +87,7 @@ async function fleet(count: number, options: ServiceClientOptions = {}): Promise
   }
   const client = createServiceClient({ registry, vip: 'greeter', balancer: 'round-robin', ...options });
   cleanups.push(() => client.close());
-  return { servers, client };
+  return { servers, client, registry };
 }
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
@@ -106,14 +113,6 @@ describe('retries and ejection', () => {
     }
     expect(instance(client, 'i0')).toMatchObject({ state: 'ejected', failures: 1, requests: 1 });
     expect(client.stats()).toMatchObject({ requests: 9, retries: 1, errors: 0 });
-  });
-
-  it('retries a POST whose connection was reset before any response', async () => {
-    const { client, servers } = await fleet(2);
-    servers[0]!.handler = (req) => req.socket.destroy();
-    const response = await client.request({ method: 'POST', path: '/', body: 'x' });
-    expect(response).toMatchObject({ statusCode: 200, instanceId: 'i1', tries: 2 });
-    await response.body.dump();
   });
 
   it('retries a 503 elsewhere for a GET, but hands a POST its 503', async () => {
@@ -199,6 +198,158 @@ describe('retries and ejection', () => {
     const error = await client.request({ path: '/' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ERR_RETRY_BUDGET_EXHAUSTED', instanceId: 'i0', service: 'greeter' });
     expect((error as Error).cause).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+});
+
+/** A TCP server that runs `onSocket` on each connection, closed after the test; resolves with its port. */
+async function tcpServer(onSocket: (socket: Socket) => void): Promise<number> {
+  const sockets = new Set<Socket>();
+  const server = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    onSocket(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return (server.address() as AddressInfo).port;
+}
+
+/** Reads a request's body, then runs `then`: the request was processed when the body was read. */
+function afterBody(then: (req: IncomingMessage, res: ServerResponse, server: TestServer) => void): Handler {
+  return (req, res, server) => {
+    req.resume();
+    req.on('end', () => then(req, res, server));
+  };
+}
+
+describe('a request that may have been processed is never sent again unless idempotent', () => {
+  it('before connecting (refused): any method goes elsewhere', async () => {
+    const { client, servers } = await fleet(2);
+    await servers[0]!.close();
+    const response = await client.request({ method: 'POST', path: '/', body: 'x', idempotent: false });
+    expect(response).toMatchObject({ statusCode: 200, instanceId: 'i1', tries: 2 });
+    await response.body.dump();
+    expect(servers[1]!.hits).toBe(1);
+  });
+
+  it('connected, but cut before the first byte was written (TLS handshake): any method goes elsewhere', async () => {
+    const { client, servers, registry } = await fleet(1);
+    // An instance reached over HTTPS whose TCP connection is cut during the handshake: no request byte left.
+    const port = await tcpServer((socket) => socket.destroy());
+    await registry.register({ ...descriptor('tls', 1), port: 1, portEnabled: false, securePort: port, securePortEnabled: true }, 'UP');
+    await registry.deregister('i0');
+    await registry.register(descriptor('i0', servers[0]!.port), 'UP'); // now listed after 'tls'
+    const response = await client.request({ method: 'POST', path: '/', body: 'x', idempotent: false });
+    expect(response).toMatchObject({ statusCode: 200, instanceId: 'i0', tries: 2 });
+    await response.body.dump();
+    expect(servers[0]!.hits).toBe(1);
+  });
+
+  it('connected, then reset as the request was written: a POST fails, a GET goes elsewhere', async () => {
+    const { client, servers, registry } = await fleet(0);
+    const port = await tcpServer((socket) => socket.destroy());
+    await registry.register(descriptor('reset', port), 'UP');
+    const server = await startServer('ok');
+    await registry.register(descriptor('ok', server.port), 'UP');
+    const error = await client.request({ method: 'POST', path: '/', body: 'x' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_UPSTREAM', instanceId: 'reset' });
+    expect((error as Error).message).toMatch(/after 1 try/);
+    expect(server.hits).toBe(0);
+    expect(servers).toEqual([]);
+    await (await client.request({ path: '/' })).body.dump(); // round robin: 'ok', so 'reset' is next
+    const get = await client.request({ path: '/' });
+    expect(get).toMatchObject({ statusCode: 200, instanceId: 'ok', tries: 2 });
+    await get.body.dump();
+  });
+
+  it('after the body was read (the server then destroys the socket): each order is processed exactly once', async () => {
+    const { client, servers } = await fleet(2, { outlierDetection: false });
+    const orders: string[] = [];
+    const record: Handler = (req, res, server) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        orders.push(`${server.id}:${body}`);
+        if (server.id === 'i0') req.socket.destroy();
+        else res.end('ok');
+      });
+    };
+    for (const server of servers) server.handler = record;
+    const outcomes: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const result = await client.request({ method: 'POST', path: '/orders', body: `order ${i}`, idempotent: false }).then(
+        async (response) => {
+          await response.body.dump();
+          return `${response.instanceId} ${response.tries}`;
+        },
+        (error: unknown) => `${(error as KaryonError).code} ${(error as KaryonError).instanceId}`,
+      );
+      outcomes.push(result);
+    }
+    // Round robin alternates: the orders i0 read were lost with its connection, never sent to i1 as well.
+    expect(outcomes).toEqual(['ERR_UPSTREAM i0', 'i1 1', 'ERR_UPSTREAM i0', 'i1 1', 'ERR_UPSTREAM i0', 'i1 1', 'ERR_UPSTREAM i0', 'i1 1']);
+    expect(orders).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => `i${i % 2}:order ${i}`));
+    // Declared idempotent, the same request is retried.
+    const retried = await client.request({ method: 'POST', path: '/orders', body: 'again', idempotent: true });
+    expect(retried).toMatchObject({ statusCode: 200, instanceId: 'i1', tries: 2 });
+    await retried.body.dump();
+  });
+
+  it('after the response headers: the response is handed over, the cut body fails to read, nothing is retried', async () => {
+    const { client, servers } = await fleet(2);
+    servers[0]!.handler = afterBody((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('half', () => req.socket.destroy());
+    });
+    const response = await client.request({ method: 'POST', path: '/', body: 'x', idempotent: false });
+    expect(response).toMatchObject({ statusCode: 200, instanceId: 'i0', tries: 1 });
+    await expect(response.body.text()).rejects.toThrow();
+    expect(servers[0]!.hits).toBe(1);
+    expect(servers[1]!.hits).toBe(0);
+  });
+
+  it('an instance killed with requests in flight: its POSTs fail once, its GETs are retried elsewhere', async () => {
+    const { client, registry } = await fleet(0, { timeoutMs: 20_000 });
+    const child = spawn(process.execPath, [new URL('../fixtures/holding-server.mjs', import.meta.url).pathname], {
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    cleanups.push(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    const received: string[] = [];
+    child.on('message', (message: string) => received.push(message));
+    const [port] = (await once(child, 'message')) as [string];
+    received.length = 0;
+    await registry.register(descriptor('doomed', Number(port)), 'UP');
+    const calls: Promise<string>[] = [];
+    for (let i = 0; i < 4; i++) {
+      for (const method of ['POST', 'GET']) {
+        const body = method === 'POST' ? `order ${i}` : undefined;
+        calls.push(
+          client.request({ method, path: `/${method}/${i}`, ...(body !== undefined && { body }) }).then(
+            async (response) => `${method} ${response.statusCode} ${response.instanceId} ${await response.body.text()}`,
+            (error: unknown) => `${method} ${(error as KaryonError).code}`,
+          ),
+        );
+      }
+    }
+    await waitFor(() => received.length === 8, 'every request to reach the instance');
+    const survivor = await startServer('survivor', afterBody((req, res) => res.end(`${req.method} ${req.url}`)));
+    await registry.register(descriptor('survivor', survivor.port), 'UP');
+    child.kill('SIGKILL');
+    const outcomes = (await Promise.all(calls)).sort();
+    expect(outcomes).toEqual([
+      ...[0, 1, 2, 3].map((i) => `GET 200 survivor GET /GET/${i}`),
+      ...[0, 1, 2, 3].map(() => 'POST ERR_UPSTREAM'),
+    ]);
+    expect(survivor.hits).toBe(4); // the GETs only
   });
 });
 
