@@ -1,0 +1,312 @@
+// Runs the real Java peers of interop/ (Spring Cloud Netflix Eureka server, a Spring Boot service with the
+// Eureka client and Spring Cloud LoadBalancer, Spring Cloud Config Server) for the interop suite: builds them
+// once per change of their sources (a stamp of the sources; Maven's own cache in ~/.m2), starts them on free
+// loopback ports, waits until they answer, and kills every one of them after the test file, when the test
+// process exits, and (through -Dinterop.parent-pid) when the test process dies without exiting.
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { delimiter, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { describe, it } from 'vitest';
+
+/** The folder of the Maven projects. */
+export const interopDir = fileURLToPath(new URL('../../interop/', import.meta.url));
+
+function onPath(name: string): boolean {
+  return (process.env['PATH'] ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, name)));
+}
+
+/**
+ * Why the interop suite cannot run here, or undefined when it can. Each file names the reason in its title
+ * and is skipped; in CI a missing tool fails instead.
+ */
+export const interopMissing: string | undefined = !onPath('java')
+  ? 'java is not installed: install OpenJDK 17 or newer (apt-get install openjdk-17-jdk-headless) and Maven (apt-get install maven) to run it'
+  : !onPath('mvn')
+    ? 'mvn is not installed: install Maven 3.8 or newer (apt-get install maven) to run it'
+    : undefined;
+
+/**
+ * A suite against the real Java peers: skipped, its title saying why and how to enable it, where Java or
+ * Maven is missing; failing in CI, which must install them.
+ */
+export function interopSuite(title: string, body: () => void): void {
+  if (interopMissing !== undefined && process.env['CI'] !== undefined) {
+    describe(title, () => {
+      it('has Java and Maven in CI', () => {
+        throw new Error(`${interopMissing}: CI must install them before running the tests`);
+      });
+    });
+    return;
+  }
+  describe.skipIf(interopMissing !== undefined)(`${title}${interopMissing === undefined ? '' : ` (skipped: ${interopMissing})`}`, body);
+}
+
+const modules = ['eureka-server', 'java-service', 'config-server'] as const;
+/** One of the Java programs under interop/. */
+export type InteropModule = (typeof modules)[number];
+
+function sourceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir).sort()) {
+    if (entry === 'target' || entry.startsWith('.')) continue;
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) out.push(...sourceFiles(path));
+    else out.push(path);
+  }
+  return out;
+}
+
+function sourcesStamp(): string {
+  const hash = createHash('sha256');
+  for (const file of sourceFiles(interopDir)) hash.update(relative(interopDir, file)).update('\0').update(readFileSync(file)).update('\0');
+  return hash.digest('hex');
+}
+
+const stampFile = join(interopDir, '.build-stamp');
+const lockDir = join(interopDir, '.build-lock');
+
+function jarOf(module: InteropModule): string {
+  return join(interopDir, module, 'target', `${module}.jar`);
+}
+
+function upToDate(stamp: string): boolean {
+  return existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp && modules.every((m) => existsSync(jarOf(m)));
+}
+
+/**
+ * Builds the Java programs unless the jars were built from the same sources. Test files running in parallel
+ * share one build through a lock folder.
+ */
+export async function buildInterop(timeoutMs = 15 * 60_000): Promise<void> {
+  const stamp = sourcesStamp();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (upToDate(stamp)) return;
+    try {
+      mkdirSync(lockDir);
+      break;
+    } catch {
+      // Another file is building; a lock older than the build timeout was left by a killed process.
+      try {
+        if (Date.now() - statSync(lockDir).mtimeMs > timeoutMs) rmSync(lockDir, { recursive: true, force: true });
+      } catch {
+        // It went away meanwhile.
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for another build of ${interopDir}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+  try {
+    if (upToDate(stamp)) return;
+    const child = spawn('mvn', ['-B', '-q', '-DskipTests', 'package'], { cwd: interopDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output: string[] = [];
+    child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    if (code !== 0) throw new Error(`mvn package in ${interopDir} failed (exit ${code}):\n${output.join('').slice(-4000)}`);
+    writeFileSync(stampFile, stamp);
+  } finally {
+    rmSync(lockDir, { recursive: true, force: true });
+  }
+}
+
+/** A free TCP port on loopback (bound, then released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/** A running Java program. */
+export class JavaProcess {
+  readonly #child: ChildProcess;
+  readonly #output: string[] = [];
+  readonly exited: Promise<number | null>;
+  #exitCode: number | null | undefined;
+
+  readonly module: InteropModule;
+  readonly port: number;
+
+  constructor(module: InteropModule, port: number, args: readonly string[]) {
+    this.module = module;
+    this.port = port;
+    const jvm = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xmx256m', `-Dinterop.parent-pid=${process.pid}`];
+    this.#child = spawn('java', [...jvm, '-jar', jarOf(module), `--server.port=${port}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(this.#child);
+    const keep = (chunk: Buffer): void => {
+      this.#output.push(chunk.toString());
+      if (this.#output.length > 400) this.#output.splice(0, 200);
+    };
+    this.#child.stdout?.on('data', keep);
+    this.#child.stderr?.on('data', keep);
+    this.exited = new Promise((resolve) => {
+      this.#child.on('exit', (code) => {
+        live.delete(this.#child);
+        this.#exitCode = code;
+        resolve(code);
+      });
+    });
+  }
+
+  /** Loopback base URL. */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The process id. */
+  get pid(): number {
+    return this.#child.pid ?? -1;
+  }
+
+  /** True until the process exited. */
+  get running(): boolean {
+    return this.#exitCode === undefined;
+  }
+
+  /** The end of what the process printed. */
+  output(): string {
+    return this.#output.join('').slice(-6000);
+  }
+
+  /** Waits until `path` answers 2xx, failing with the process output when it exits or `timeoutMs` passes. */
+  async waitReady(path: string, timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!this.running) throw new Error(`${this.module} exited (${this.#exitCode}) before it was ready:\n${this.output()}`);
+      try {
+        const res = await request(`${this.url}${path}`, { headers: { accept: 'application/json' }, headersTimeout: 5000, bodyTimeout: 5000 });
+        await res.body.dump();
+        if (res.statusCode >= 200 && res.statusCode < 300) return;
+      } catch {
+        // Not listening yet.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    throw new Error(`${this.module} on port ${this.port} not ready within ${timeoutMs} ms:\n${this.output()}`);
+  }
+
+  /** kill -9. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.#child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGTERM (Spring's graceful shutdown), then kill -9 after `graceMs`. */
+  async stop(graceMs = 20_000): Promise<void> {
+    if (!this.running) return;
+    this.#child.kill('SIGTERM');
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Options of one Eureka server peer. */
+export interface EurekaPeerOptions {
+  /** Extra Spring properties (`eureka.server.enable-self-preservation: 'false'`). */
+  readonly properties?: Readonly<Record<string, string>>;
+}
+
+function propertyArgs(properties: Readonly<Record<string, string>> | undefined): string[] {
+  return Object.entries(properties ?? {}).map(([key, value]) => `--${key}=${value}`);
+}
+
+/** A real Eureka server: its process and its service URL. */
+export interface EurekaPeer {
+  readonly process: JavaProcess;
+  /** `http://127.0.0.1:PORT/eureka` */
+  readonly serviceUrl: string;
+}
+
+/**
+ * Starts `count` Eureka servers on loopback, each the replica peer of the others (eureka.server.my-url tells each
+ * one which URL is its own, since they share a host name). Every other setting is the server's default
+ * unless `properties` says otherwise.
+ */
+export async function startEurekaCluster(count: number, options: EurekaPeerOptions = {}, ports?: readonly number[]): Promise<EurekaPeer[]> {
+  const chosen = ports ?? (await Promise.all(Array.from({ length: count }, () => freePort())));
+  const urls = chosen.map((port) => `http://127.0.0.1:${port}/eureka`);
+  const peers = chosen.map((port, i) => {
+    const others = urls.filter((_, j) => j !== i);
+    const args = [
+      `--eureka.server.my-url=${urls[i]}/`,
+      `--eureka.instance.instance-id=eureka-${i}-${port}`,
+      ...(others.length === 0
+        ? ['--eureka.client.register-with-eureka=false', '--eureka.client.fetch-registry=false']
+        : [`--eureka.client.service-url.defaultZone=${others.map((u) => `${u}/`).join(',')}`]),
+      ...propertyArgs(options.properties),
+    ];
+    return { process: new JavaProcess('eureka-server', port, args), serviceUrl: urls[i] ?? '' };
+  });
+  try {
+    await Promise.all(peers.map((peer) => peer.process.waitReady('/eureka/apps')));
+  } catch (error) {
+    await Promise.all(peers.map((peer) => peer.process.kill()));
+    throw error;
+  }
+  return peers;
+}
+
+/** Starts one Java service (`java-vip` unless `properties` name another app) registered in `serviceUrls`. */
+export async function startJavaService(serviceUrls: readonly string[], instanceId: string, properties: Readonly<Record<string, string>> = {}): Promise<JavaProcess> {
+  const port = await freePort();
+  const java = new JavaProcess('java-service', port, [
+    `--eureka.client.service-url.defaultZone=${serviceUrls.map((u) => `${u}/`).join(',')}`,
+    `--eureka.instance.instance-id=${instanceId}`,
+    ...propertyArgs(properties),
+  ]);
+  try {
+    await java.waitReady('/hello');
+  } catch (error) {
+    await java.kill();
+    throw error;
+  }
+  return java;
+}
+
+/** Starts a Spring Cloud Config Server reading the native (file) backend in `searchLocation`. */
+export async function startConfigServer(searchLocation: string, properties: Readonly<Record<string, string>> = {}): Promise<JavaProcess> {
+  const port = await freePort();
+  const server = new JavaProcess('config-server', port, [`--spring.cloud.config.server.native.search-locations=file:${searchLocation}/`, ...propertyArgs(properties)]);
+  try {
+    await server.waitReady('/interop/default');
+  } catch (error) {
+    await server.kill();
+    throw error;
+  }
+  return server;
+}
+
+/** Kills every Java process this test process started and that still runs. */
+export async function killAll(): Promise<void> {
+  await Promise.all(
+    [...live].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+}
+
+/** The Java version line, for the suite's log. */
+export function javaVersion(): string {
+  const result = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  return (result.stderr || result.stdout).split('\n')[0] ?? '';
+}
