@@ -23,6 +23,15 @@ const skipped = hasChromium ? '' : ` (skipped: ${CHROMIUM} is not installed; apt
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const WAIT = { timeout: 30_000 };
 
+// CI installs Chromium, so there a missing browser is a failure, never a silent skip.
+if (!hasChromium && process.env['CI'] !== undefined) {
+  describe('admin web UI in Chromium', () => {
+    it('is installed in CI', () => {
+      throw new Error(`${CHROMIUM} is not installed: CI must install chromium before running the tests`);
+    });
+  });
+}
+
 /** The example service, run as `npx tsx examples/admin-ui/main.ts` would run it. */
 class Example {
   readonly child: ChildProcess;
