@@ -63,7 +63,9 @@ function shadowOf(registry: InMemoryRegistry, options: Partial<ShadowTrafficOpti
 /** Sends raw bytes and returns the raw response (the connection is closed by the request's header). */
 function rawExchange(port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.end(text));
+    // Written, not ended: a half-closed socket would let the server close before a late write. Every request
+    // says Connection: close, so the server ends the exchange.
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
@@ -91,10 +93,14 @@ describe('shadow middleware (node:http)', () => {
           res.writeHead(201, { 'content-type': 'application/json', 'x-version': '1' });
           res.end(JSON.stringify({ echo: body, url: req.url }));
         } else if (req.url!.startsWith('/chunks')) {
+          // One write per turn of the event loop: Node 24's server joins writes made in the same turn into one
+          // chunk, and the test below needs each write to be a chunk of its own on every Node.
           res.setHeader('content-type', 'text/plain');
           res.write('one,');
-          res.write(Buffer.from('two,'));
-          res.end('three', 'utf8');
+          setImmediate(() => {
+            res.write(Buffer.from('two,'));
+            setImmediate(() => res.end('three', 'utf8'));
+          });
         } else {
           res.writeHead(200, 'Fine', ['Content-Type', 'text/plain', 'X-Version', '2']);
           res.end(body.toUpperCase());
