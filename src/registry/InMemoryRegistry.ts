@@ -45,7 +45,7 @@ export class InMemoryRegistry implements ServiceRegistry {
   /** Registers or re-registers an instance with `status`. */
   register(instance: InstanceDescriptor, status: InstanceStatus): Promise<void> {
     const now = this.#clock.now();
-    const previous = this.#cache.get(instance.instanceId);
+    const previous = this.#cache.get(instance.instanceId, instance.app);
     const override = previous?.overriddenStatus ?? 'UNKNOWN';
     this.#cache.apply([
       Object.freeze({
@@ -87,7 +87,8 @@ export class InMemoryRegistry implements ServiceRegistry {
 
   /** Removes the instance. Removing an unknown instance does nothing. */
   deregister(instanceId: string): Promise<void> {
-    this.#cache.apply([], [instanceId]);
+    const held = this.#cache.get(instanceId);
+    if (held !== undefined) this.#cache.apply([], [held]);
     this.#lastRenewal.delete(instanceId);
     return Promise.resolve();
   }

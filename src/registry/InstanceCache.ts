@@ -39,14 +39,25 @@ interface View {
   up: RegistryInstance[];
 }
 
+/** What names one record: its app and its id (two apps may carry the same instance id, as in Eureka). */
+export interface InstanceKey {
+  /** The application, as the record names it. */
+  readonly app: string;
+  /** The instance id, unique within its app. */
+  readonly instanceId: string;
+}
+
 /**
- * A registry's view of every instance: indexed by id, with views by app and by VIP built on demand and then
+ * A registry's view of every instance: indexed by app, then id (as Eureka's own client keys it, so two apps
+ * that share an instance id are two records), with views by app and by VIP built on demand and then
  * kept as frozen arrays until the view changes, so a balancer reads its candidates without allocating.
  * Batches are applied whole and reported as one change; applying the same batch twice reports nothing.
  * Counts of instances by status are kept as batches apply (Eureka's `apps__hashcode` is made from them).
  */
 export class InstanceCache {
-  readonly #instances = new Map<string, RegistryInstance>();
+  /** Records by app, then by id: no key string is built per record. */
+  readonly #apps = new Map<string, Map<string, RegistryInstance>>();
+  #size = 0;
   readonly #events = new EventEmitter<CacheEvents>();
   readonly #equals: InstanceEquality;
   readonly #onListenerError: ((error: unknown) => void) | undefined;
@@ -69,17 +80,25 @@ export class InstanceCache {
 
   /** Number of instances of every status. */
   get size(): number {
-    return this.#instances.size;
+    return this.#size;
   }
 
-  /** Every instance, in insertion order. */
-  all(): IterableIterator<RegistryInstance> {
-    return this.#instances.values();
+  /** Every instance, app by app, in insertion order. */
+  *all(): IterableIterator<RegistryInstance> {
+    for (const records of this.#apps.values()) yield* records.values();
   }
 
-  /** One instance by id. */
-  get(instanceId: string): RegistryInstance | undefined {
-    return this.#instances.get(instanceId);
+  /**
+   * One instance by id, in `app` when given; without it, the first app's record with that id (ids are unique
+   * in a fleet that does not reuse them across apps).
+   */
+  get(instanceId: string, app?: string): RegistryInstance | undefined {
+    if (app !== undefined) return this.#apps.get(app)?.get(instanceId) ?? this.#apps.get(app.toUpperCase())?.get(instanceId);
+    for (const records of this.#apps.values()) {
+      const held = records.get(instanceId);
+      if (held !== undefined) return held;
+    }
+    return undefined;
   }
 
   /** How many instances have each status (statuses with none are absent). */
@@ -109,45 +128,60 @@ export class InstanceCache {
   }
 
   /**
-   * Upserts and removes in one batch; emits one change if anything differs. An upsert equal to the record held
-   * keeps the held object, so identities (and the arrays of views) stay stable across re-applied data.
-   * An id may appear more than once: what counts is its state before and after the whole batch.
+   * Upserts and removals (by app and id) in one batch; emits one change if anything differs. An upsert equal
+   * to the record held keeps the held object, so identities (and the arrays of views) stay stable across
+   * re-applied data. A record may appear more than once: what counts is its state before and after the batch.
    */
-  apply(upserts: Iterable<RegistryInstance>, removals: Iterable<string> = []): RegistryChange {
-    // Each touched id's record before the batch; compared with its record after once the batch is done.
-    const before = new Map<string, RegistryInstance | undefined>();
+  apply(upserts: Iterable<RegistryInstance>, removals: Iterable<InstanceKey> = []): RegistryChange {
+    // Each touched record's state before the batch, by app then id; compared with its state after the batch.
+    const before = new Map<Map<string, RegistryInstance>, Map<string, RegistryInstance | undefined>>();
+    const touch = (records: Map<string, RegistryInstance>, id: string, held: RegistryInstance | undefined): void => {
+      let touched = before.get(records);
+      if (touched === undefined) before.set(records, (touched = new Map<string, RegistryInstance | undefined>()));
+      if (!touched.has(id)) touched.set(id, held);
+    };
     for (const instance of upserts) {
       const id = instance.instanceId;
-      const held = this.#instances.get(id);
-      if (!before.has(id)) before.set(id, held);
+      let records = this.#apps.get(instance.app);
+      if (records === undefined) this.#apps.set(instance.app, (records = new Map<string, RegistryInstance>()));
+      const held = records.get(id);
+      touch(records, id, held);
       if (held !== undefined && (held === instance || this.#equals(held, instance))) continue;
-      this.#instances.set(id, instance);
+      records.set(id, instance);
     }
-    for (const id of removals) {
-      const held = this.#instances.get(id);
-      if (held === undefined) continue;
-      if (!before.has(id)) before.set(id, held);
-      this.#instances.delete(id);
+    for (const { app, instanceId } of removals) {
+      const records = this.#apps.get(app);
+      const held = records?.get(instanceId);
+      if (records === undefined || held === undefined) continue;
+      touch(records, instanceId, held);
+      records.delete(instanceId);
     }
     const added: RegistryInstance[] = [];
     const removed: RegistryInstance[] = [];
     const modified: InstanceModification[] = [];
-    for (const [id, previous] of before) {
-      const current = this.#instances.get(id);
-      if (previous === current) continue;
-      if (previous === undefined) {
-        added.push(current!);
-        this.#count(current!.status, 1);
-      } else if (current === undefined) {
-        removed.push(previous);
-        this.#count(previous.status, -1);
-      } else if (this.#equals(previous, current)) {
-        // Changed and changed back within the batch: keep the object the views already hold.
-        this.#instances.set(id, previous);
-      } else {
-        modified.push({ previous, current });
-        this.#count(previous.status, -1);
-        this.#count(current.status, 1);
+    for (const [records, touched] of before) {
+      for (const [id, previous] of touched) {
+        const current = records.get(id);
+        if (previous === current) continue;
+        if (previous === undefined) {
+          added.push(current!);
+          this.#size++;
+          this.#count(current!.status, 1);
+        } else if (current === undefined) {
+          removed.push(previous);
+          this.#size--;
+          this.#count(previous.status, -1);
+        } else if (this.#equals(previous, current)) {
+          // Changed and changed back within the batch: keep the object the views already hold.
+          records.set(id, previous);
+        } else {
+          modified.push({ previous, current });
+          this.#count(previous.status, -1);
+          this.#count(current.status, 1);
+        }
+      }
+      if (records.size === 0) {
+        for (const [app, held] of this.#apps) if (held === records) this.#apps.delete(app);
       }
     }
     return this.#emit({ added, removed, modified });
@@ -155,20 +189,35 @@ export class InstanceCache {
 
   /** Makes the view exactly `instances` (a full fetch); emits the difference. */
   replaceAll(instances: Iterable<RegistryInstance>): RegistryChange {
-    const incoming = new Map<string, RegistryInstance>();
-    for (const instance of instances) incoming.set(instance.instanceId, instance);
-    if (this.#instances.size === 0) {
-      // The first full fetch: everything is new, no comparison to make.
-      const added = [...incoming.values()];
-      for (const instance of added) {
-        this.#instances.set(instance.instanceId, instance);
-        this.#count(instance.status, 1);
-      }
-      return this.#emit({ added, removed: [], modified: [] });
+    if (this.#size === 0) return this.#fillEmpty(instances);
+    const incoming = new Map<string, Set<string>>();
+    const list: RegistryInstance[] = [];
+    for (const instance of instances) {
+      list.push(instance);
+      let ids = incoming.get(instance.app);
+      if (ids === undefined) incoming.set(instance.app, (ids = new Set()));
+      ids.add(instance.instanceId);
     }
-    const removals: string[] = [];
-    for (const instanceId of this.#instances.keys()) if (!incoming.has(instanceId)) removals.push(instanceId);
-    return this.apply(incoming.values(), removals);
+    const removals: InstanceKey[] = [];
+    for (const [app, records] of this.#apps) {
+      const ids = incoming.get(app);
+      for (const held of records.values()) if (ids?.has(held.instanceId) !== true) removals.push(held);
+    }
+    return this.apply(list, removals);
+  }
+
+  /** The first full fetch: everything is new, no comparison to make (the last record of a key wins). */
+  #fillEmpty(instances: Iterable<RegistryInstance>): RegistryChange {
+    for (const instance of instances) {
+      let records = this.#apps.get(instance.app);
+      if (records === undefined) this.#apps.set(instance.app, (records = new Map<string, RegistryInstance>()));
+      const held = records.get(instance.instanceId);
+      if (held === undefined) this.#size++;
+      else this.#count(held.status, -1);
+      records.set(instance.instanceId, instance);
+      this.#count(instance.status, 1);
+    }
+    return this.#emit({ added: [...this.all()], removed: [], modified: [] });
   }
 
   #count(status: InstanceStatus, delta: number): void {
@@ -235,7 +284,7 @@ export class InstanceCache {
       view.up = [];
       for (const name of view.names) push(view.byApp ? byApp : byVip, name, view);
     }
-    for (const instance of this.#instances.values()) {
+    for (const instance of this.all()) {
       if (byApp.size > 0) {
         for (const view of byApp.get(instance.app.toUpperCase()) ?? EMPTY_VIEWS) add(view, instance);
       }

@@ -128,6 +128,34 @@ describe('the development Eureka server with owner tokens', () => {
     expect(server.instance('GREETER', 'g-1')?.instance.status).toBe('UP');
   });
 
+  it("an app registering under another app's instance id, with its own token, hides nothing and costs no full fetch", async () => {
+    const { server, call, base } = await start({ responseCacheMs: 0 });
+    expect((await call('POST', '/apps/GREETER', bearer(teamA), body('GREETER', 'g-1'))).status).toBe(204);
+    // BILLING's owner, allowed to write BILLING only, reuses GREETER's id.
+    expect((await call('POST', '/apps/BILLING', bearer(teamB), body('BILLING', 'g-1'))).status).toBe(204);
+    expect(server.instance('GREETER', 'g-1')?.instance.status).toBe('UP');
+
+    const viewer = new EurekaRegistry({ serviceUrls: [base], registryFetchIntervalMs: 50, jitterRatio: 0 });
+    cleanups.push(() => viewer.close());
+    const fetches: string[] = [];
+    let mismatches = 0;
+    viewer.on('fetch', (event) => fetches.push(`${event.kind}:${event.reason ?? ''}:${event.skipped}`));
+    viewer.on('hashMismatch', () => mismatches++);
+    await viewer.refresh();
+    // BILLING's record changes status on every cycle: each delta carries it, GREETER's record is untouched.
+    for (const status of ['DOWN', 'UP', 'DOWN', 'UP']) {
+      const seen = fetches.length;
+      expect((await call('PUT', `/apps/BILLING/g-1/status?value=${status === 'DOWN' ? 'OUT_OF_SERVICE' : 'UP'}`, bearer(teamB))).status).toBe(200);
+      await waitFor(() => fetches.length >= seen + 2, 10_000, 'two more fetches');
+      expect(viewer.instance('g-1', 'GREETER')?.status).toBe('UP');
+      expect(viewer.upInstancesByVip('greeter').map((instance) => instance.app)).toEqual(['GREETER']);
+    }
+    expect(viewer.instance('g-1', 'BILLING')).toBeDefined();
+    expect(mismatches).toBe(0);
+    expect(fetches[0]).toBe('full:initial:0');
+    expect(fetches.slice(1).every((fetch) => fetch === 'delta::0')).toBe(true);
+  });
+
   it('keeps reads open without a read token, and with one accepts it or any owner token', async () => {
     const open = await start();
     expect((await open.call('GET', '/apps')).status).toBe(200);

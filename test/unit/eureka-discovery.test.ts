@@ -177,6 +177,46 @@ describe('EurekaRegistry discovery: full fetch, then deltas', () => {
     expect(ids(registry.instancesByApp('GREETER'))).toEqual(['a:greeter:8080', 'b:greeter:8080']);
     expect(fetches[1]).toMatchObject({ added: 1, removed: 0 });
   });
+
+  it('keeps two apps that share an instance id apart, as Eureka does, with no hash mismatch over deltas', async () => {
+    // BETA registers under ALPHA's id: the server holds both (its registry is keyed by app, then id).
+    const alpha = wireInstance({ instanceId: 'shared-id', app: 'ALPHA', vipAddress: 'alpha', ipAddr: '10.0.0.1' });
+    const beta = wireInstance({ instanceId: 'shared-id', app: 'BETA', vipAddress: 'beta', ipAddr: '10.0.0.9' });
+    const clock = new ManualClock();
+    const server = await fake();
+    const state = { full: applicationsDocument([alpha, beta], 'UP_2_'), delta: undefined as Json };
+    serve(server, state);
+    const { registry, fetches, mismatches } = start([server.url], clock);
+    await until(clock, () => fetches.length === 1, 'the first fetch');
+    expect(fetches[0]).toMatchObject({ instances: 2, skipped: 0, cached: 2 });
+    expect(registry.instancesByApp('ALPHA').map((instance) => instance.ipAddr)).toEqual(['10.0.0.1']);
+    expect(registry.upInstancesByVip('alpha').map((instance) => instance.ipAddr)).toEqual(['10.0.0.1']);
+    expect(registry.instance('shared-id', 'BETA')?.ipAddr).toBe('10.0.0.9');
+
+    // BETA's record changes and comes back in several deltas: ALPHA is untouched, the hashes agree.
+    state.delta = applicationsDocument([{ ...beta, status: 'DOWN', lastDirtyTimestamp: '1700000005000', actionType: 'MODIFIED' }], 'DOWN_1_UP_1_', '2');
+    for (let cycle = 0; cycle < 3; cycle++) {
+      await clock.advanceAsync(30_000);
+      await until(clock, () => fetches.length === 2 + cycle, 'a delta');
+    }
+    expect(registry.instance('shared-id', 'ALPHA')?.status).toBe('UP');
+    expect(registry.instance('shared-id', 'BETA')?.status).toBe('DOWN');
+
+    // BETA leaves: ALPHA's instance of the same id stays.
+    state.delta = applicationsDocument([{ ...beta, actionType: 'DELETED' }], 'UP_1_', '3');
+    await clock.advanceAsync(30_000);
+    await until(clock, () => fetches.length === 5, 'the delta that deletes BETA');
+    expect(registry.upInstancesByVip('alpha').map((instance) => instance.ipAddr)).toEqual(['10.0.0.1']);
+    expect(registry.instancesByApp('BETA')).toEqual([]);
+    expect(mismatches).toEqual([]);
+    expect(fetches.map((fetch) => [fetch.kind, fetch.skipped])).toEqual([
+      ['full', 0],
+      ['delta', 0],
+      ['delta', 0],
+      ['delta', 0],
+      ['delta', 0],
+    ]);
+  });
 });
 
 describe('EurekaRegistry discovery: the wire', () => {

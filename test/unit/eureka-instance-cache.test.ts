@@ -29,6 +29,7 @@ function record(id: string, overrides: Partial<RegistryInstance> = {}): Registry
   });
 }
 
+const key = (instanceId: string, app = 'GREETER') => ({ app, instanceId });
 const ids = (list: Iterable<RegistryInstance>): string[] => [...list].map((instance) => instance.instanceId);
 
 describe('InstanceCache (the view the Eureka client keeps)', () => {
@@ -40,7 +41,7 @@ describe('InstanceCache (the view the Eureka client keeps)', () => {
     cache.apply([record('a'), record('b')]);
     cache.apply([record('a', { metadata: { v: '1' } })]);
     expect(changes).toHaveLength(1);
-    cache.apply([record('a', { status: 'DOWN' })], ['b', 'missing']);
+    cache.apply([record('a', { status: 'DOWN' })], [key('b'), key('missing')]);
     expect(changes).toHaveLength(2);
     expect(ids(changes[1]!.removed)).toEqual(['b']);
     expect(changes[1]!.modified.map((m) => [m.previous.status, m.current.status])).toEqual([['UP', 'DOWN']]);
@@ -65,7 +66,7 @@ describe('InstanceCache (the view the Eureka client keeps)', () => {
     expect(changes).toHaveLength(0);
     expect(cache.get('a')).toBe(original);
     // Added and removed within one batch: nothing to report.
-    cache.apply([record('b')], ['b']);
+    cache.apply([record('b')], [key('b')]);
     expect(changes).toHaveLength(0);
     expect(cache.size).toBe(1);
   });
@@ -74,7 +75,7 @@ describe('InstanceCache (the view the Eureka client keeps)', () => {
     const cache = new InstanceCache();
     cache.replaceAll([record('a'), record('b', { status: 'DOWN' }), record('c')]);
     expect(Object.fromEntries(cache.statusCounts())).toEqual({ UP: 2, DOWN: 1 });
-    cache.apply([record('b')], ['a']);
+    cache.apply([record('b')], [key('a')]);
     expect(Object.fromEntries(cache.statusCounts())).toEqual({ UP: 2 });
     cache.replaceAll([]);
     expect(cache.statusCounts().size).toBe(0);

@@ -166,9 +166,12 @@ export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implement
     return registration.cancel(signal);
   }
 
-  /** One cached instance by id. */
-  instance(instanceId: string): RegistryInstance | undefined {
-    return this.#cache.get(instanceId);
+  /**
+   * One cached instance by id, in `app` when given (two apps may carry the same id; without `app`, the first
+   * app's record is returned).
+   */
+  instance(instanceId: string, app?: string): RegistryInstance | undefined {
+    return this.#cache.get(instanceId, app);
   }
 
   /** How many cached instances have each status. */

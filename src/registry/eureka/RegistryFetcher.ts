@@ -1,7 +1,7 @@
 import { KaryonError, isKaryonError } from '../../common/KaryonError.js';
 import { abortReason, errorMessage, jitter } from '../../internal/async.js';
 import { RepeatingTask } from '../../internal/RepeatingTask.js';
-import type { InstanceCache } from '../InstanceCache.js';
+import type { InstanceCache, InstanceKey } from '../InstanceCache.js';
 import type { RegistryChange, RegistryInstance } from '../types.js';
 import type { InstancePool } from './EurekaInstance.js';
 import type { FetchEvent, FullFetchReason, HashMismatchEvent } from './EurekaRegistryEvents.js';
@@ -206,20 +206,28 @@ export class RegistryFetcher {
     throw failure;
   }
 
-  /** Compact records for the upserts, ids for the deletions; the last entry of an id in the payload wins. */
-  #compact(decoded: DecodedApplications): { upserts: RegistryInstance[]; removals: string[]; skipped: number } {
+  /**
+   * Compact records for the upserts, keys for the deletions; the last entry of a record (app and id: two apps
+   * may share an instance id) in the payload wins.
+   */
+  #compact(decoded: DecodedApplications): { upserts: RegistryInstance[]; removals: InstanceKey[]; skipped: number } {
     const { pool, options } = this.#context;
     const errors = [...decoded.errors];
-    const last = new Map<string, RegistryInstance | undefined>();
+    const last = new Map<string, Map<string, RegistryInstance | InstanceKey>>();
+    const removed = new Set<InstanceKey>();
     for (const entry of decoded.instances) {
+      const { app, instanceId } = entry.instance;
+      let byId = last.get(app);
+      if (byId === undefined) last.set(app, (byId = new Map<string, RegistryInstance | InstanceKey>()));
       if (entry.actionType === 'DELETED') {
-        last.set(entry.instance.instanceId, undefined);
+        byId.set(instanceId, entry.instance);
+        removed.add(entry.instance);
         continue;
       }
       try {
-        last.set(entry.instance.instanceId, pool.compact(entry.instance));
+        byId.set(instanceId, pool.compact(entry.instance));
       } catch (error) {
-        errors.push(`${entry.instance.app}: ${errorMessage(error)}`);
+        errors.push(`${app}: ${errorMessage(error)}`);
       }
     }
     if (errors.length > 0) {
@@ -228,10 +236,12 @@ export class RegistryFetcher {
       options.logger.warn(`eureka: skipped ${errors.length} instance(s) that did not decode: ${shown}${more}`);
     }
     const upserts: RegistryInstance[] = [];
-    const removals: string[] = [];
-    for (const [id, record] of last) {
-      if (record === undefined) removals.push(id);
-      else upserts.push(record);
+    const removals: InstanceKey[] = [];
+    for (const byId of last.values()) {
+      for (const record of byId.values()) {
+        if (removed.has(record)) removals.push(record);
+        else upserts.push(record as RegistryInstance);
+      }
     }
     return { upserts, removals, skipped: errors.length };
   }
