@@ -12,6 +12,10 @@ export interface KaryonSettings {
     readonly port: number;
     /** Availability zone (`KARYON_ZONE`). */
     readonly zone: string;
+    /** Host name published to the registry (`KARYON_HOST_NAME`); null = the IP address. */
+    readonly hostName: string | null;
+    /** IP address published to the registry (`KARYON_IP_ADDR`); null = the first non-internal IPv4 address. */
+    readonly ipAddr: string | null;
   };
   /** Eureka. */
   readonly eureka: {
@@ -25,6 +29,8 @@ export interface KaryonSettings {
     readonly token: string | null;
     /** Header carrying the token (`KARYON_EUREKA_TOKEN_HEADER`); null = `authorization` as a bearer token. */
     readonly tokenHeader: string | null;
+    /** Publish the IP address as `hostName` too, as Spring's `preferIpAddress` does (`KARYON_PREFER_IP_ADDRESS`). */
+    readonly preferIpAddress: boolean;
   };
   /** The lifecycle. */
   readonly lifecycle: {
@@ -113,6 +119,22 @@ export const karyonSettingsSchema: convict.Schema<KaryonSettings> = {
     name: { doc: 'Application name (Eureka app, upper-cased on the wire)', format: 'app-name', default: '', env: 'KARYON_APP_NAME', arg: 'app-name' },
     port: { doc: 'HTTP port of the application', format: 'port', default: 8080, env: 'PORT', arg: 'app-port' },
     zone: { doc: 'Availability zone', format: String, default: 'default', env: 'KARYON_ZONE', arg: 'app-zone' },
+    hostName: {
+      doc: 'Host name published to the registry (what other machines reach this instance by); none = the IP address',
+      format: '*',
+      default: null,
+      nullable: true,
+      env: 'KARYON_HOST_NAME',
+      arg: 'app-host-name',
+    },
+    ipAddr: {
+      doc: 'IP address published to the registry; none = the first non-internal IPv4 address of this host',
+      format: '*',
+      default: null,
+      nullable: true,
+      env: 'KARYON_IP_ADDR',
+      arg: 'app-ip-addr',
+    },
   },
   eureka: {
     serviceUrls: { doc: 'Eureka service URLs; empty = in-memory registry', format: 'url-list', default: [], env: 'KARYON_EUREKA_URLS', arg: 'eureka-urls' },
@@ -120,6 +142,13 @@ export const karyonSettingsSchema: convict.Schema<KaryonSettings> = {
     registryFetchIntervalMs: { doc: 'Registry fetch interval, ms', format: 'nat', default: 30_000, env: 'KARYON_EUREKA_FETCH_MS', arg: 'eureka-fetch-ms' },
     token: { doc: 'Token sent to the registry on every request; none = no token', format: '*', default: null, nullable: true, sensitive: true, env: 'KARYON_EUREKA_TOKEN', arg: 'eureka-token' },
     tokenHeader: { doc: 'Header carrying the registry token; none = authorization (bearer)', format: '*', default: null, nullable: true, env: 'KARYON_EUREKA_TOKEN_HEADER', arg: 'eureka-token-header' },
+    preferIpAddress: {
+      doc: "Publish the IP address as hostName too (Spring's preferIpAddress), for callers that connect by hostName",
+      format: 'flag',
+      default: false,
+      env: 'KARYON_PREFER_IP_ADDRESS',
+      arg: 'eureka-prefer-ip-address',
+    },
   },
   lifecycle: {
     deregistrationDelayMs: {

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { hostname } from 'node:os';
 import { EventEmitter } from 'eventemitter3';
 import { AdminServer, resolveAdminOptions } from '../admin/AdminServer.js';
 import { registryAdminRoutes } from '../admin/registryRoutes.js';
@@ -41,7 +40,7 @@ import { shadowLiveSettings } from '../config/karyonConfigSchema.js';
 import type { LogLevel } from '../config/karyonConfigSchema.js';
 import { errorMessage, runWithTimeout, sleep } from '../internal/async.js';
 import { defaultIpAddress } from '../internal/net.js';
-import { durationMs, nonEmptyString, port as portOption } from '../internal/validate.js';
+import { durationMs, invalidOption, nonEmptyString, port as portOption } from '../internal/validate.js';
 import { createMetrics } from '../metrics/createMetrics.js';
 import { adminMetrics, clientMetrics, configMetrics, healthMetrics, lifecycleMetrics, registryMetrics, shadowMetrics, statusClass } from '../metrics/builtin.js';
 import type { ClientMetrics, LifecycleMetrics } from '../metrics/builtin.js';
@@ -143,15 +142,22 @@ export interface ServiceOptions {
   /** The application's version, published as `version` metadata and shown by the admin API. */
   readonly version?: string;
   /**
-   * Host name published to the registry.
-   * @default os.hostname()
+   * Host name published to the registry: what other machines reach this instance by (Spring callers connect to
+   * it). In a container, the pod or task address, not the container's own host name.
+   * @default `ipAddr`, which other machines reach without DNS
    */
   readonly hostName?: string;
   /**
    * IP address published to the registry.
-   * @default the first non-internal IPv4 address
+   * @default the first non-internal IPv4 address of this host
    */
   readonly ipAddr?: string;
+  /**
+   * Publish `ipAddr` as `hostName` too, as Spring's `eureka.instance.preferIpAddress` does, for callers that
+   * connect by `hostName`.
+   * @default false
+   */
+  readonly preferIpAddress?: boolean;
   /**
    * The instance id.
    * @default `${hostName}:${name}:${port}`
@@ -263,6 +269,19 @@ interface ResolvedServiceOptions {
   readonly leaseDurationMs: number;
 }
 
+/**
+ * The host name and IP address to publish. Both default to an address other machines can reach: a host's own
+ * name often resolves nowhere else (a container's id, a laptop's `.local` name), so the IP is published
+ * unless a name is given. `preferIpAddress` publishes the IP as the host name whatever was given, as Spring does.
+ */
+function advertisedHost(options: ServiceOptions): { hostName: string; ipAddr: string } {
+  const ipAddr = nonEmptyString('ipAddr', options.ipAddr, defaultIpAddress());
+  const preferIpAddress = options.preferIpAddress ?? false;
+  if (typeof preferIpAddress !== 'boolean') invalidOption('preferIpAddress', 'a boolean', preferIpAddress);
+  const hostName = nonEmptyString('hostName', options.hostName, ipAddr);
+  return { hostName: preferIpAddress ? ipAddr : hostName, ipAddr };
+}
+
 function resolveServiceOptions(options: ServiceOptions): ResolvedServiceOptions {
   const registry = options.registry;
   const heartbeatMs = registry !== undefined && 'eureka' in registry ? registry.eureka.heartbeatIntervalMs : undefined;
@@ -288,8 +307,7 @@ function resolveServiceOptions(options: ServiceOptions): ResolvedServiceOptions 
     vipAddress: nonEmptyString('vipAddress', options.vipAddress, name),
     zone: nonEmptyString('zone', options.zone, 'default'),
     version: options.version,
-    hostName: nonEmptyString('hostName', options.hostName, hostname()),
-    ipAddr: nonEmptyString('ipAddr', options.ipAddr, defaultIpAddress()),
+    ...advertisedHost(options),
     instanceId: options.instanceId === undefined ? undefined : nonEmptyString('instanceId', options.instanceId),
     metadata: Object.freeze({ ...metadata }),
     initializeTimeoutMs: durationMs('lifecycle.initializeTimeoutMs', lifecycle.initializeTimeoutMs, 30_000),

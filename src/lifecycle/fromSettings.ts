@@ -4,7 +4,7 @@ import type { KaryonSettings } from '../config/schema.js';
 import type { ServiceOptions } from './Service.js';
 
 /**
- * Turns loaded {@link KaryonSettings} into {@link ServiceOptions}: name, port, zone, admin port and token,
+ * Turns loaded {@link KaryonSettings} into {@link ServiceOptions}: name, port, zone, advertised host, admin port and token,
  * admin tokens (reading the tokens file), deregistration delay, lease renewal interval, the Eureka client
  * (when service URLs are set, with its token), and metrics: statsd, Prometheus exposition on the admin port.
  * @throws KaryonError ERR_INVALID_CONFIG when the admin tokens file cannot be read or is invalid. Spread your own options over the result.
@@ -42,6 +42,9 @@ export function serviceOptionsFromSettings(settings: KaryonSettings): ServiceOpt
     name: app.name,
     port: app.port,
     zone: app.zone,
+    ...(app.hostName === null ? {} : { hostName: app.hostName }),
+    ...(app.ipAddr === null ? {} : { ipAddr: app.ipAddr }),
+    ...(eureka.preferIpAddress ? { preferIpAddress: true } : {}),
     admin: adminOptions,
     lifecycle: lifecycle.deregistrationDelayMs === null ? {} : { deregistrationDelayMs: lifecycle.deregistrationDelayMs },
     lease: { renewalIntervalMs: eureka.heartbeatIntervalMs, durationMs: eureka.heartbeatIntervalMs * 3 },

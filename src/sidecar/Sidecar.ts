@@ -102,7 +102,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
     const serviceOptions: ServiceOptions = {
       name: o.name,
       port: o.appPort,
-      ...pick(app, ['zone', 'vipAddress', 'version', 'hostName', 'ipAddr', 'instanceId']),
+      ...pick(app, ['zone', 'vipAddress', 'version', 'hostName', 'ipAddr', 'preferIpAddress', 'instanceId']),
       metadata: { ...app.metadata, 'karyon.sidecar': o.process.mode },
       ...(given.registry === undefined ? {} : { registry: given.registry }),
       ...(given.admin === undefined ? {} : { admin: given.admin }),

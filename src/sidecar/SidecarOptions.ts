@@ -35,8 +35,8 @@ export interface SidecarAppOptions {
   /** The application's version, published as metadata. */
   readonly version?: string;
   /**
-   * Host name published to the registry.
-   * @default os.hostname()
+   * Host name published to the registry: what other machines reach the application by.
+   * @default `ipAddr`
    */
   readonly hostName?: string;
   /**
@@ -44,6 +44,11 @@ export interface SidecarAppOptions {
    * @default the first non-internal IPv4 address
    */
   readonly ipAddr?: string;
+  /**
+   * Publish `ipAddr` as `hostName` too, as Spring's `preferIpAddress` does.
+   * @default false
+   */
+  readonly preferIpAddress?: boolean;
   /**
    * The instance id.
    * @default `${hostName}:${name}:${port}`

@@ -420,3 +420,42 @@ describe('options', () => {
     });
   });
 });
+
+describe('the advertised host', () => {
+  const published = async (options: Partial<ServiceOptions>) => {
+    const registry = new InMemoryRegistry();
+    const service = createService({ name: 'greeter', port: 8080, admin: false, registry, lifecycle: { deregistrationDelayMs: 0 }, ...options });
+    await service.start();
+    const [instance] = registry.instancesByApp('greeter');
+    await service.stop();
+    return instance!;
+  };
+
+  it('defaults to an address another machine can reach, never loopback or a bare machine name', async () => {
+    const { networkInterfaces } = await import('node:os');
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .filter((address) => address !== undefined && address.family === 'IPv4' && !address.internal)
+      .map((address) => address!.address);
+    const instance = await published({});
+    expect(instance.hostName).toBe(instance.ipAddr);
+    expect(instance.homePageUrl).toBe(`http://${instance.ipAddr}:8080/`);
+    // On a host with a network (CI, any server), that is one of its non-internal addresses.
+    if (external.length > 0) expect(external).toContain(instance.ipAddr);
+    expect(instance.instanceId).toBe(`${instance.ipAddr}:greeter:8080`);
+  });
+
+  it('publishes the host name and IP address given, and the IP as host name with preferIpAddress', async () => {
+    expect(await published({ hostName: 'greeter-1.pods.internal', ipAddr: '10.1.2.3' })).toMatchObject({
+      hostName: 'greeter-1.pods.internal',
+      ipAddr: '10.1.2.3',
+      homePageUrl: 'http://greeter-1.pods.internal:8080/',
+    });
+    expect(await published({ hostName: 'greeter-1.pods.internal', ipAddr: '10.1.2.3', preferIpAddress: true })).toMatchObject({
+      hostName: '10.1.2.3',
+      ipAddr: '10.1.2.3',
+      homePageUrl: 'http://10.1.2.3:8080/',
+    });
+    expect(() => createService({ name: 'greeter', admin: false, preferIpAddress: 'yes' as unknown as boolean })).toThrow(/preferIpAddress/);
+  });
+});

@@ -23,11 +23,21 @@ describe('loadSettings', () => {
         KARYON_EUREKA_TOKEN_HEADER: 'x-api-key',
         KARYON_ADMIN_TOKENS_FILE: '/etc/karyon/tokens.json',
         KARYON_METRICS_PROMETHEUS: 'true',
+        KARYON_HOST_NAME: 'greeter-7f9c.pods.internal',
+        KARYON_IP_ADDR: '10.1.2.3',
+        KARYON_PREFER_IP_ADDRESS: 'true',
       },
     });
     expect(settings).toEqual({
-      app: { name: 'greeter', port: 9090, zone: 'us-east-1a' },
-      eureka: { serviceUrls: ['http://a:8761/eureka', 'http://b:8761/eureka/v2'], heartbeatIntervalMs: 5000, registryFetchIntervalMs: 1000, token: 'team-a', tokenHeader: 'x-api-key' },
+      app: { name: 'greeter', port: 9090, zone: 'us-east-1a', hostName: 'greeter-7f9c.pods.internal', ipAddr: '10.1.2.3' },
+      eureka: {
+        serviceUrls: ['http://a:8761/eureka', 'http://b:8761/eureka/v2'],
+        heartbeatIntervalMs: 5000,
+        registryFetchIntervalMs: 1000,
+        token: 'team-a',
+        tokenHeader: 'x-api-key',
+        preferIpAddress: true,
+      },
       lifecycle: { deregistrationDelayMs: 250 },
       admin: { port: 0, token: 's3cret', tokensFile: '/etc/karyon/tokens.json' },
       statsd: { host: '127.0.0.1', port: 8126 },
@@ -39,8 +49,8 @@ describe('loadSettings', () => {
   it('has the documented defaults', () => {
     const settings = loadSettings({ env: { KARYON_APP_NAME: 'greeter' } });
     expect(settings).toEqual({
-      app: { name: 'greeter', port: 8080, zone: 'default' },
-      eureka: { serviceUrls: [], heartbeatIntervalMs: 30_000, registryFetchIntervalMs: 30_000, token: null, tokenHeader: null },
+      app: { name: 'greeter', port: 8080, zone: 'default', hostName: null, ipAddr: null },
+      eureka: { serviceUrls: [], heartbeatIntervalMs: 30_000, registryFetchIntervalMs: 30_000, token: null, tokenHeader: null, preferIpAddress: false },
       lifecycle: { deregistrationDelayMs: null },
       admin: { port: 8077, token: null, tokensFile: null },
       statsd: { host: null, port: 8125 },
@@ -62,7 +72,7 @@ describe('loadSettings', () => {
       env: { PORT: '2' },
       argv: ['--app-port', '3'],
     });
-    expect(settings.app).toEqual({ name: 'from-values', port: 3, zone: 'default' });
+    expect(settings.app).toEqual({ name: 'from-values', port: 3, zone: 'default', hostName: null, ipAddr: null });
   });
 
   it('rejects bad values with ERR_INVALID_CONFIG naming the key', () => {
@@ -97,6 +107,17 @@ describe('loadSettings', () => {
       lifecycle: { deregistrationDelayMs: 5 },
       lease: { renewalIntervalMs: 30_000, durationMs: 90_000 },
     });
+  });
+
+  it('passes the advertised host on: host name, IP address, preferIpAddress', () => {
+    const optionsOf = (env: Record<string, string>) => serviceOptionsFromSettings(loadSettings({ env: { KARYON_APP_NAME: 'a', ...env } }));
+    expect(optionsOf({ KARYON_HOST_NAME: 'a-1.pods.internal', KARYON_IP_ADDR: '10.1.2.3' })).toMatchObject({
+      hostName: 'a-1.pods.internal',
+      ipAddr: '10.1.2.3',
+    });
+    expect(optionsOf({ KARYON_PREFER_IP_ADDRESS: '1' }).preferIpAddress).toBe(true);
+    const defaults = optionsOf({});
+    expect(['hostName', 'ipAddr', 'preferIpAddress'].filter((key) => key in defaults)).toEqual([]);
   });
 
   it('reads the admin tokens file and passes the Eureka token on', () => {
