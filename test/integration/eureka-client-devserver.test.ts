@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { createService } from '../../src/index.js';
 import type { InstanceDescriptor } from '../../src/index.js';
 import { EurekaRegistry } from '../../src/registry/eureka/index.js';
 import type { EurekaInstance } from '../../src/registry/eureka/index.js';
@@ -126,4 +127,44 @@ describe('EurekaRegistry against the development Eureka server', () => {
       'the instance registered again on the new server',
     );
   });
+
+  for (const loss of ['the server restarts empty', 'an operator deletes the instance'] as const) {
+    it(`keeps the operator's override through a lost lease (${loss}), and markUp() then leaves it UP with no override`, async () => {
+      const server = await devServer();
+      const service = createService({
+        name: 'greeter',
+        port: 8080,
+        hostName: '127.0.0.1',
+        ipAddr: '127.0.0.1',
+        registry: { eureka: { serviceUrls: [server.url], heartbeatIntervalMs: 100, registryFetchIntervalMs: 60_000, jitterRatio: 0 } },
+        admin: false,
+        lifecycle: { deregistrationDelayMs: 0 },
+      });
+      cleanups.push(() => service.stop());
+      await service.start();
+      const id = service.instanceId!;
+      const stored = () => server.instance('GREETER', id)?.instance;
+      await waitFor(() => stored()?.status === 'UP', 10_000, 'UP on the server');
+      await service.markOutOfService();
+      await waitFor(() => stored()?.overriddenStatus === 'OUT_OF_SERVICE', 10_000, 'the override on the server');
+
+      if (loss === 'the server restarts empty') server.reset();
+      else {
+        const res = await fetch(`${server.url}/apps/GREETER/${encodeURIComponent(id)}`, { method: 'DELETE' });
+        expect(res.status).toBe(200);
+      }
+      expect(stored()).toBeUndefined();
+      // The next heartbeat gets 404; the client registers again and restores the override.
+      await waitFor(() => stored()?.overriddenStatus === 'OUT_OF_SERVICE', 10_000, 'the override restored after the lease loss');
+      expect(stored()?.status).toBe('OUT_OF_SERVICE');
+
+      await service.markUp();
+      await waitFor(() => stored()?.status === 'UP', 10_000, 'UP after markUp()');
+      expect(stored()).toMatchObject({ status: 'UP', overriddenStatus: 'UNKNOWN' });
+      // And it stays so across heartbeats (no rule brings OUT_OF_SERVICE back).
+      const renewed = server.instance('GREETER', id)!.lastRenewalTimestamp;
+      await waitFor(() => server.instance('GREETER', id)!.lastRenewalTimestamp > renewed + 150, 10_000, 'two more heartbeats');
+      expect(stored()).toMatchObject({ status: 'UP', overriddenStatus: 'UNKNOWN' });
+    });
+  }
 });

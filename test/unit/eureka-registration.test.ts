@@ -147,7 +147,8 @@ describe('EurekaRegistry registration: what each lifecycle step sends', () => {
     // Readiness back while the operator still wants it out: the override is still set, the record says so.
     await registry.setStatus(ID, 'OUT_OF_SERVICE');
     expect(server.writes).toEqual(['POST /apps/GREETER', 'POST /apps/GREETER']);
-    expect(lastBody(server).status).toBe('OUT_OF_SERVICE');
+    // The body says the instance's own status (never OUT_OF_SERVICE); the override stored makes it OUT_OF_SERVICE.
+    expect(lastBody(server)).toMatchObject({ status: 'UP', overriddenStatus: 'UNKNOWN', overriddenstatus: 'UNKNOWN' });
 
     await registry.setStatus(ID, 'DOWN');
     await registry.setStatus(ID, 'UP');
@@ -168,7 +169,7 @@ describe('EurekaRegistry registration: what each lifecycle step sends', () => {
     server.requests.length = 0;
     await registry.setStatus(ID, 'OUT_OF_SERVICE');
     expect(server.writes.map((line) => line.split('?')[0])).toEqual([`PUT ${PATH}/status`, 'POST /apps/GREETER']);
-    expect(lastBody(server).status).toBe('OUT_OF_SERVICE');
+    expect(lastBody(server).status).toBe('UP');
   });
 
   it('keeps lastDirtyTimestamp strictly increasing even within one millisecond', async () => {
@@ -256,13 +257,20 @@ describe('EurekaRegistry registration: heartbeats', () => {
     server.on((request) => (lost && request.method === 'PUT' && request.path === PATH ? ((lost = false), { status: 404 }) : undefined));
     server.requests.length = 0;
     await clock.advanceAsync(10_000);
-    await until(clock, () => server.requests.length === 3, 'the re-registration after the 404');
-    expect(server.lines.map((line) => line.split('?')[0])).toEqual([`PUT ${PATH}`, 'POST /apps/GREETER', `PUT ${PATH}/status`]);
-    expect(lastBody(server).status).toBe('OUT_OF_SERVICE');
+    await until(clock, () => server.requests.length === 4, 'the re-registration after the 404');
+    // Registered as STARTING (never OUT_OF_SERVICE in the body, never UP before the override is back), the
+    // override set again, then the instance's own status, which the override covers.
+    expect(server.lines.map((line) => line.split('?')[0])).toEqual([`PUT ${PATH}`, 'POST /apps/GREETER', `PUT ${PATH}/status`, 'POST /apps/GREETER']);
+    const bodies = server.requests.filter((request) => request.method === 'POST').map((request) => request.json.instance);
+    expect(bodies.map((body) => [body.status, body.overriddenStatus, body.overriddenstatus])).toEqual([
+      ['STARTING', 'UNKNOWN', 'UNKNOWN'],
+      ['UP', 'UNKNOWN', 'UNKNOWN'],
+    ]);
+    expect(Number(bodies[1].lastDirtyTimestamp)).toBeGreaterThan(Number(bodies[0].lastDirtyTimestamp));
     expect(events.heartbeats[0]).toMatchObject({ ok: false, statusCode: 404, reregister: true });
     // Lease renewed by the registration: the next heartbeat is a full interval later.
     await clock.advanceAsync(9_999);
-    expect(server.requests).toHaveLength(3);
+    expect(server.requests).toHaveLength(4);
   });
 
   it('backs off failed heartbeats exponentially, then returns to the interval', async () => {

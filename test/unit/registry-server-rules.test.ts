@@ -241,16 +241,44 @@ describe('LeaseRegistry renewals', () => {
     expect(registry.delta().changes).toHaveLength(1);
   });
 
-  it('a setOverride renews the lease; removing it does not', () => {
+  it('setting and removing an override both renew the lease, as Netflix does', () => {
     const { registry, register, clock } = setup();
     register();
     clock.advance(50_000);
     registry.setOverride('GREETER', ID, 'OUT_OF_SERVICE');
     expect(registry.get('GREETER', ID)?.lastRenewalTimestamp).toBe(clock.now());
-    const renewedAt = clock.now();
     clock.advance(10_000);
     registry.removeOverride('GREETER', ID, 'UP');
-    expect(registry.get('GREETER', ID)?.lastRenewalTimestamp).toBe(renewedAt);
+    expect(registry.get('GREETER', ID)?.lastRenewalTimestamp).toBe(clock.now());
+    expect(registry.get('GREETER', ID)?.instance).toMatchObject({ status: 'UP', overriddenStatus: 'UNKNOWN' });
+  });
+
+  it('removing an override that does not exist changes nothing but the renewal (deleteStatusOverride)', () => {
+    const { registry, register, clock } = setup();
+    register();
+    const before = registry.get('GREETER', ID)!;
+    const version = registry.version;
+    clock.advance(10_000);
+    expect(registry.removeOverride('GREETER', ID, 'DOWN')).toBe(true);
+    expect(registry.removeOverride('GREETER', ID)).toBe(true);
+    const after = registry.get('GREETER', ID)!;
+    expect(after.instance).toBe(before.instance);
+    expect(after.lastRenewalTimestamp).toBe(clock.now());
+    expect(registry.version).toBe(version);
+    expect(registry.delta().changes).toHaveLength(1);
+  });
+
+  it('keeps OUT_OF_SERVICE for good when a lost lease is re-registered with it in the body, as a real server does', () => {
+    // Why a client must never send OUT_OF_SERVICE in a registration: no override is stored, so neither the
+    // override PUT (the status already is OUT_OF_SERVICE) nor its removal changes anything, and LeaseExistsRule
+    // keeps OUT_OF_SERVICE over every later UP.
+    const { registry, clock } = setup();
+    registry.register(parseRegistration(instanceBody({ status: 'OUT_OF_SERVICE' }), 'GREETER', clock.now()));
+    registry.setOverride('GREETER', ID, 'OUT_OF_SERVICE');
+    expect(registry.overrideOf('GREETER', ID)).toBeUndefined();
+    registry.removeOverride('GREETER', ID, 'UP');
+    registry.register(parseRegistration(instanceBody({ status: 'UP', lastDirtyTimestamp: String(clock.now() + 1) }), 'GREETER', clock.now()));
+    expect(registry.get('GREETER', ID)?.instance).toMatchObject({ status: 'OUT_OF_SERVICE', overriddenStatus: 'UNKNOWN' });
   });
 });
 

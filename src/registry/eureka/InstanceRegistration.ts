@@ -22,6 +22,11 @@ import { encodeInstance } from './wire.js';
 // Setting the override before re-registering means an instance going from DOWN to OUT_OF_SERVICE never shows
 // UP in between. STARTING and DOWN are re-registrations that win over an override (server rule 1), so the
 // override is left in place while DOWN and takes effect again when the instance recovers.
+// A registration body never carries OUT_OF_SERVICE, nor an overriddenStatus other than UNKNOWN: a server that
+// lost the lease (restart, eviction, delete) and received OUT_OF_SERVICE in the body would store it with no
+// override, and then keep it for good (LeaseExistsRule; removing an override that does not exist is a no-op).
+// So when the lease is gone while the operator wants the instance out, it registers as STARTING (never UP in
+// between), sets the override, then re-registers with its own status, which the override now covers.
 // A failed write is retried with backoff until it succeeds, the instance is cancelled or the registry closes;
 // the backoff stops growing at the heartbeat interval, so an instance is back about one interval after its
 // registry returns from an outage, and retrying through the outage writes no more than heartbeating would.
@@ -81,6 +86,8 @@ export class InstanceRegistration {
   #cancelWanted = false;
   // Acknowledged by the server.
   #serverDirty: number | undefined;
+  /** The status the server's record was registered with (STARTING while an override is being restored). */
+  #serverStatus: ReportedStatus | undefined;
   #overrideOnServer = false;
   #nextHeartbeatAt = 0;
   #failures = 0;
@@ -220,14 +227,17 @@ export class InstanceRegistration {
     if (this.#serverDirty === undefined) return 'register';
     if (this.#overrideWanted && !this.#overrideOnServer) return 'statusOverride';
     if (!this.#overrideWanted && this.#overrideOnServer) return 'removeOverride';
-    if (this.#serverDirty !== this.#lastDirty) return 'register';
+    if (this.#serverDirty !== this.#lastDirty || this.#serverStatus !== this.#reported) return 'register';
     if (this.#context.options.clock.now() >= this.#nextHeartbeatAt) return 'heartbeat';
     return undefined;
   }
 
-  /** The status the record carries: an instance registering while an override is wanted asks for it too. */
-  #recordStatus(): InstanceStatus {
-    return this.#overrideWanted && this.#reported === 'UP' ? 'OUT_OF_SERVICE' : this.#reported;
+  /**
+   * The status a registration sends: the instance's own, except STARTING while the operator's override is
+   * wanted and not on the server (see the top of this file). Never OUT_OF_SERVICE.
+   */
+  #registrationStatus(): ReportedStatus {
+    return this.#overrideWanted && !this.#overrideOnServer && this.#reported === 'UP' ? 'STARTING' : this.#reported;
   }
 
   /** Performs one write; returns the delay before the next run when it failed, undefined to go on. */
@@ -235,12 +245,14 @@ export class InstanceRegistration {
     const { transport } = this.#context;
     const app = encodeURIComponent(this.#descriptor.app.toUpperCase());
     const id = encodePathSegment(this.instanceId);
-    const lastDirty = this.#lastDirty;
+    let lastDirty = this.#lastDirty;
     let exchange: EurekaExchange;
     let status: InstanceStatus;
     switch (operation) {
       case 'register': {
-        status = this.#recordStatus();
+        status = this.#registrationStatus();
+        // A record the server already holds with this timestamp would be kept over this one: send a newer one.
+        if (this.#serverDirty === lastDirty) lastDirty = this.#lastDirty = Math.max(this.#context.options.clock.now(), lastDirty + 1);
         const instance = { ...encodeInstance(this.#body, status, lastDirty), overriddenstatus: 'UNKNOWN' };
         exchange = await transport.send({ method: 'POST', path: `/apps/${app}`, json: { instance } }, signal);
         break;
@@ -269,6 +281,7 @@ export class InstanceRegistration {
     let ok = exchange.error === undefined && code !== undefined && code >= 200 && code < 300;
     if (ok) {
       this.#failures = 0;
+      if (operation === 'register') this.#serverStatus = status as ReportedStatus;
       this.#acknowledge(operation, lastDirty);
     } else if (exchange.error === undefined && code === 404 && operation !== 'register') {
       // The server has no such instance: a cancel is done; anything else registers again first.
@@ -300,6 +313,7 @@ export class InstanceRegistration {
       case 'cancel':
         this.#cancelled = true;
         this.#serverDirty = undefined;
+        this.#serverStatus = undefined;
         this.#overrideOnServer = false;
         this.#context.onCancelled(this);
         // Stop the task; not awaited, as this runs inside it.
@@ -311,6 +325,7 @@ export class InstanceRegistration {
   /** The server does not know the instance (lease expired, evicted, or a new server): start over. */
   #lost(): void {
     this.#serverDirty = undefined;
+    this.#serverStatus = undefined;
     // Eureka drops an override with the lease; the next registration sets it again if it is still wanted.
     this.#overrideOnServer = false;
   }
@@ -320,7 +335,7 @@ export class InstanceRegistration {
     const app = encodeURIComponent(this.#descriptor.app.toUpperCase());
     const id = encodePathSegment(this.instanceId);
     const exchange = await transport.send(
-      { method: 'PUT', path: `/apps/${app}/${id}?status=${this.#recordStatus()}&lastDirtyTimestamp=${this.#serverDirty ?? this.#lastDirty}` },
+      { method: 'PUT', path: `/apps/${app}/${id}?status=${this.#serverStatus ?? this.#reported}&lastDirtyTimestamp=${this.#serverDirty ?? this.#lastDirty}` },
       signal,
     );
     if (signal.aborted) return 0;

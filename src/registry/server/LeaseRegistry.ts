@@ -268,14 +268,25 @@ export class LeaseRegistry {
   }
 
   /**
-   * Removes the override (`DELETE .../status[?value=]`) and sets the status to `status`; false when there is no
-   * lease. Without a value the status becomes UNKNOWN: the next heartbeat gets 404 and the client re-registers.
+   * Removes the override (`DELETE .../status[?value=]`) and sets the status to `status`, renewing the lease;
+   * false when there is no lease. Without a value the status becomes UNKNOWN: the next heartbeat gets 404 and
+   * the client re-registers. As on Netflix (deleteStatusOverride), when no override is stored nothing changes
+   * but the renewal: an instance that registered itself OUT_OF_SERVICE stays so.
    */
   removeOverride(app: string, id: string, status: InstanceStatus = 'UNKNOWN', lastDirtyTimestamp?: number): boolean {
     const lease = this.get(app, id);
     if (lease === undefined) return false;
     const now = this.#options.clock.now();
-    this.#overrides.delete(keyOf(lease.instance.app, id));
+    const label = labelOf(lease.instance);
+    if (!this.#overrides.delete(keyOf(lease.instance.app, id))) {
+      this.#put(Object.freeze({ ...lease, lastRenewalTimestamp: now }));
+      this.#options.logger.info(`override removal of ${label} changed nothing: it has no override (status stays ${lease.instance.status})`, {
+        app: lease.instance.app,
+        instanceId: id,
+        status: lease.instance.status,
+      });
+      return true;
+    }
     const updated: EurekaLease = Object.freeze({
       ...lease,
       instance: Object.freeze({
@@ -285,10 +296,10 @@ export class LeaseRegistry {
         lastDirtyTimestamp: Math.max(lease.instance.lastDirtyTimestamp, lastDirtyTimestamp ?? 0),
         lastUpdatedTimestamp: now,
       }),
+      lastRenewalTimestamp: now,
     });
     this.#put(updated);
     this.#record(updated, 'MODIFIED', now);
-    const label = labelOf(lease.instance);
     const note = status === 'UNKNOWN' ? ' without a status: its next heartbeat gets 404 and it re-registers' : '';
     this.#options.logger.info(`${label} ${lease.instance.status} -> ${status} (override removed${note})`, {
       app: lease.instance.app,
