@@ -51,6 +51,8 @@ describe('resolveEurekaRegistryOptions', () => {
     ['a shrinking multiplier', { retryMultiplier: 0.5 }, /'retryMultiplier' must be a number >= 1/],
     ['a jitter above 1', { jitterRatio: 2 }, /'jitterRatio' must be a number between 0 and 1/],
     ['a protocol header', { headers: { Accept: 'text/xml' } }, /'headers.Accept' must be a header the protocol does not set itself/],
+    ['the peers\' replication header', { headers: { 'X-Netflix-Discovery-Replication': 'true' } }, /'headers.X-Netflix-Discovery-Replication' must be a header other than x-netflix-discovery-replication, which only Eureka peers send/],
+    ['the replication header as token header', { token: 't', tokenHeader: 'x-netflix-discovery-replication' }, /'tokenHeader' must be a header other than x-netflix-discovery-replication/],
     ['a header that is not a string', { headers: { 'x-a': 1 as unknown as string } }, /'headers.x-a' must be a string/],
     ['a flag that is not a boolean', { fetchRegistry: 'no' as unknown as boolean }, /'fetchRegistry' must be true or false/],
     ['no backoff for failed writes', { retryInitialDelayMs: 0 }, /'retryInitialDelayMs' must be at least 1 ms \(got 0\)/],

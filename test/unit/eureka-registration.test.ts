@@ -267,6 +267,7 @@ describe('EurekaRegistry registration: heartbeats', () => {
       ['UP', 'UNKNOWN', 'UNKNOWN'],
     ]);
     expect(Number(bodies[1].lastDirtyTimestamp)).toBeGreaterThan(Number(bodies[0].lastDirtyTimestamp));
+    expect(server.requests.filter((request) => 'x-netflix-discovery-replication' in request.headers)).toEqual([]);
     expect(events.heartbeats[0]).toMatchObject({ ok: false, statusCode: 404, reregister: true });
     // Lease renewed by the registration: the next heartbeat is a full interval later.
     await clock.advanceAsync(9_999);
@@ -474,6 +475,12 @@ describe('EurekaRegistry registration: input and shutdown', () => {
       message: expect.stringContaining('instance.hostName'),
     });
     await expect(registry.register(descriptor({ port: 70_000 }), 'UP')).rejects.toMatchObject({ message: expect.stringContaining('instance.port') });
+    // An overridden status in a registration would become a sticky override on the server: refused.
+    const withOverride = { ...descriptor(), overriddenStatus: 'OUT_OF_SERVICE' } as InstanceDescriptor;
+    await expect(registry.register(withOverride, 'UP')).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining("'instance.overriddenStatus' must be absent") });
+    await expect(registry.register(descriptor({ metadata: { overriddenstatus: 'DOWN' } }), 'UP')).rejects.toMatchObject({
+      message: expect.stringContaining("'instance.metadata.overriddenstatus' must be absent"),
+    });
     await expect(registry.setStatus('nope', 'UP')).rejects.toMatchObject({ code: 'ERR_NOT_REGISTERED', instanceId: 'nope' });
     await expect(registry.heartbeat('nope')).rejects.toMatchObject({ code: 'ERR_NOT_REGISTERED' });
     await registry.deregister('nope');

@@ -277,6 +277,17 @@ function validateDescriptor(instance: InstanceDescriptor): void {
     const value: unknown = instance[field];
     if (typeof value !== 'string' || value.trim() === '') invalidOption(`instance.${field}`, 'a non-empty string', value);
   }
+  // A registration's overriddenStatus is always UNKNOWN: anything else would be adopted by the server as a
+  // sticky operator override. A record passed back as a descriptor (it carries one) is refused, not edited.
+  for (const field of ['overriddenStatus', 'overriddenstatus'] as const) {
+    const value: unknown = (instance as unknown as Record<string, unknown>)[field];
+    if (value !== undefined && value !== 'UNKNOWN') {
+      invalidOption(`instance.${field}`, 'absent: overrides are set with setStatus(id, OUT_OF_SERVICE), never in a registration', value);
+    }
+    if (Object.hasOwn(instance.metadata ?? {}, field)) {
+      invalidOption(`instance.metadata.${field}`, 'absent: the name is reserved for the Eureka record', instance.metadata[field]);
+    }
+  }
   for (const field of ['port', 'securePort'] as const) {
     const value: unknown = instance[field];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {

@@ -73,7 +73,8 @@ export interface EurekaRegistryOptions {
   readonly jitterRatio?: number;
   /**
    * Extra headers sent with every request (e.g. a gateway token). They cannot replace the protocol's own
-   * `accept`, `accept-encoding` and `content-type`.
+   * `accept`, `accept-encoding` and `content-type`, nor be `x-netflix-discovery-replication`, which only Eureka
+   * peers send to each other.
    * @default {}
    */
   readonly headers?: Readonly<Record<string, string>>;
@@ -162,6 +163,13 @@ export interface ResolvedEurekaRegistryOptions {
 const reservedHeaders = new Set(['accept', 'accept-encoding', 'content-type', 'content-length', 'host', 'transfer-encoding']);
 
 /**
+ * The header Eureka peers mark replicated writes with. A client sending it would be taken for a peer: the
+ * server skips LeaseExistsRule, does not replicate the write, and may answer renewals with 409.
+ */
+const REPLICATION_HEADER = 'x-netflix-discovery-replication';
+const replicationHeaderUse = `a header other than ${REPLICATION_HEADER}, which only Eureka peers send to each other`;
+
+/**
  * Validates {@link EurekaRegistryOptions}, fills in defaults and freezes the result. The caller's object is
  * not changed.
  * @throws KaryonError ERR_INVALID_OPTION naming the option, what was expected and what was given.
@@ -233,6 +241,7 @@ function resolveHeaders(value: Readonly<Record<string, string>> | undefined): Re
     if (typeof header !== 'string') return invalidOption(`headers.${name}`, 'a string', header);
     if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(lower)) return invalidOption('headers', 'valid HTTP header names', name);
     if (reservedHeaders.has(lower)) return invalidOption(`headers.${name}`, 'a header the protocol does not set itself', name);
+    if (lower === REPLICATION_HEADER) return invalidOption(`headers.${name}`, replicationHeaderUse, name);
     headers[lower] = header;
   }
   return Object.freeze(headers);
@@ -251,6 +260,7 @@ function withToken(headers: Readonly<Record<string, string>>, options: EurekaReg
   const lower = typeof name === 'string' ? name.toLowerCase() : '';
   if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(lower)) return invalidOption('tokenHeader', 'an HTTP header name', name);
   if (reservedHeaders.has(lower)) return invalidOption('tokenHeader', 'a header the protocol does not set itself', name);
+  if (lower === REPLICATION_HEADER) return invalidOption('tokenHeader', replicationHeaderUse, name);
   if (lower in headers) return invalidOption(`headers.${lower}`, 'absent when tokenHeader names the same header', 'both');
   if (lower === 'authorization') {
     const withCredentials = options.serviceUrls.find((url) => typeof url === 'string' && /^[a-z]+:\/\/[^/]*@/i.test(url.trim()));
