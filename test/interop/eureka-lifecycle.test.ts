@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { EurekaRegistry } from '../../src/registry/eureka/index.js';
 import type { HeartbeatEvent, RegistrationEvent } from '../../src/registry/eureka/index.js';
 import { waitFor } from '../support/logger.js';
-import { buildInterop, interopSuite, killAll, startEurekaCluster } from './harness.js';
+import { buildInterop, killAll, startEurekaCluster } from './harness.js';
+import { interopSuite } from './suite.js';
 import type { EurekaPeer } from './harness.js';
 import { CapturingProxy, eurekaRequest, nodeService, shownAs } from './peers.js';
 

@@ -11,7 +11,6 @@ import { createServer } from 'node:net';
 import { delimiter, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { describe, it } from 'vitest';
 
 /** The folder of the Maven projects. */
 export const interopDir = fileURLToPath(new URL('../../interop/', import.meta.url));
@@ -29,22 +28,6 @@ export const interopMissing: string | undefined = !onPath('java')
   : !onPath('mvn')
     ? 'mvn is not installed: install Maven 3.8 or newer (apt-get install maven) to run it'
     : undefined;
-
-/**
- * A suite against the real Java peers: skipped, its title saying why and how to enable it, where Java or
- * Maven is missing; failing in CI, which must install them.
- */
-export function interopSuite(title: string, body: () => void): void {
-  if (interopMissing !== undefined && process.env['CI'] !== undefined) {
-    describe(title, () => {
-      it('has Java and Maven in CI', () => {
-        throw new Error(`${interopMissing}: CI must install them before running the tests`);
-      });
-    });
-    return;
-  }
-  describe.skipIf(interopMissing !== undefined)(`${title}${interopMissing === undefined ? '' : ` (skipped: ${interopMissing})`}`, body);
-}
 
 const modules = ['eureka-server', 'java-service', 'config-server'] as const;
 /** One of the Java programs under interop/. */
