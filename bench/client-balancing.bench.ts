@@ -11,7 +11,11 @@
 //  4. rolling:   5 instances restarted one by one under load with graceful stop (out-of-service guard, then
 //                drain), the registry telling clients 500 ms late: failed requests, client and BalancedPool.
 // The servers run in child processes so the load generator does not share their event loop.
-// Run: npx tsx bench/client-balancing.bench.ts [--only=overhead|straggler|kill|rolling] [--dist]
+//  5. regimes:   5 upstream processes of bounded capacity, one 10x slower: closed loop at saturation (32
+//                callers), then open loop at 30%, 60% and 90% of the capacity measured there; the client
+//                (with and without hedging) against round robin and BalancedPool, each against an all-healthy
+//                run; and a fresh client's estimates after 2 s (cold start).
+// Run: npx tsx bench/client-balancing.bench.ts [--only=overhead|straggler|kill|rolling|regimes] [--dist]
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -45,6 +49,11 @@ const self = fileURLToPath(import.meta.url);
 interface ServeSpec {
   /** Answer delay of each server, in ms. */
   readonly delaysMs: readonly number[];
+  /**
+   * Requests each server works on at once (each holding a slot for its delay; the rest queue), so a server
+   * has a capacity of slots / delay; 0 for no limit (every request answered after the delay).
+   */
+  readonly slots?: number;
 }
 
 type ParentMessage = { type: 'restart'; index: number; drainDelayMs: number } | { type: 'hits'; index: number } | { type: 'exit' };
@@ -59,13 +68,34 @@ async function serve(spec: ServeSpec): Promise<void> {
   const start = async (index: number): Promise<number> => {
     const delay = spec.delaysMs[index]!;
     const status = { value: 'UP' };
+    const slots = spec.slots ?? 0;
+    let busy = 0;
+    const queue: (() => void)[] = [];
+    const release = (): void => {
+      busy--;
+      const next = queue.shift();
+      if (next !== undefined) next();
+    };
     const handler = outOfServiceGuard(() => status.value)((req, res) => {
       hits[index]!++;
       req.resume();
       const answer = (): void => {
         res.end('ok');
       };
-      req.on('end', () => (delay > 0 ? setTimeout(answer, delay) : answer()));
+      const work = (): void => {
+        busy++;
+        setTimeout(() => {
+          answer();
+          release();
+        }, delay);
+      };
+      req.on('end', () => {
+        if (slots === 0) {
+          if (delay > 0) setTimeout(answer, delay);
+          else answer();
+        } else if (busy < slots) work();
+        else queue.push(work);
+      });
     });
     const server = createServer(handler);
     server.keepAliveTimeout = 30_000;
@@ -101,8 +131,10 @@ interface Child {
   readonly ports: number[];
 }
 
-async function spawnServers(delaysMs: readonly number[]): Promise<Child> {
-  const child = fork(self, ['--serve', JSON.stringify({ delaysMs } satisfies ServeSpec), ...(dist ? ['--dist'] : [])], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function spawnServers(delaysMs: readonly number[], slots = 0): Promise<Child> {
+  const child = fork(self, ['--serve', JSON.stringify({ delaysMs, slots } satisfies ServeSpec), ...(dist ? ['--dist'] : [])], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const ports = await new Promise<number[]>((resolve, reject) => {
     child.once('message', (message: ChildMessage) => {
       if (message.type === 'ports') resolve(message.ports);
@@ -656,6 +688,152 @@ async function closedLoopUntil(call: Call, concurrency: number, stop: () => bool
   };
 }
 
+
+// ---------------------------------------------------------------------------------------------------------
+// 5. Load regimes with a straggler.
+
+/** A peer under test: how to make one over some origins, and how it calls. */
+interface Peer {
+  readonly name: string;
+  make(ports: readonly number[]): Promise<{ call: Call; close: () => Promise<void>; client?: ServiceClient }>;
+}
+
+const regimePeers: readonly Peer[] = [
+  {
+    name: 'client (p2c-ewma)',
+    make: async (ports) => {
+      const client = createServiceClient({ registry: await registryOf(ports), vip: 'bench' });
+      return { call: clientCall(client), close: () => client.close(), client };
+    },
+  },
+  {
+    name: 'client + hedging',
+    make: async (ports) => {
+      const client = createServiceClient({ registry: await registryOf(ports), vip: 'bench', hedging: true });
+      return { call: clientCall(client), close: () => client.close(), client };
+    },
+  },
+  {
+    name: 'round robin (undici pools)',
+    make: (ports) => {
+      const pools = ports.map((port) => new Pool(`http://127.0.0.1:${port}`, { pipelining: 1 }));
+      return Promise.resolve({ call: rawCall(pools), close: async () => void (await Promise.all(pools.map((pool) => pool.close()))) });
+    },
+  },
+  {
+    name: 'undici BalancedPool',
+    make: (ports) => {
+      const pool = new BalancedPool(ports.map((port) => `http://127.0.0.1:${port}`));
+      return Promise.resolve({ call: balancedPoolCall(pool), close: () => pool.close() });
+    },
+  },
+];
+
+async function regimes(): Promise<void> {
+  const fastMs = 5;
+  const slowMs = 10 * fastMs;
+  const slots = 2;
+  const callers = 32;
+  const warmMs = 2000;
+  const measureMs = 5000;
+  const healthy = await Promise.all(Array.from({ length: 5 }, () => spawnServers([fastMs], slots)));
+  const slowed = await Promise.all([0, 1, 2, 3, 4].map((i) => spawnServers([i === 4 ? slowMs : fastMs], slots)));
+  const healthyPorts = healthy.map((child) => child.ports[0]!);
+  const slowedPorts = slowed.map((child) => child.ports[0]!);
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
+  const totalHits = async (fleet: Child[]): Promise<number[]> => Promise.all(fleet.map((child) => serverHits(child, 0)));
+  await warmUpPeers();
+
+  const rows: Record<string, string | number>[] = [];
+  const run = async (peer: Peer, fleet: Child[], ports: readonly number[], regime: string, load: (call: Call, ms: number) => Promise<LoadResult>): Promise<LoadResult> => {
+    const made = await peer.make(ports);
+    await load(made.call, warmMs);
+    const before = await totalHits(fleet);
+    lag.reset();
+    const result = await load(made.call, measureMs);
+    const after = await totalHits(fleet);
+    const sent = after.reduce((sum, hits, i) => sum + hits - before[i]!, 0);
+    const toStraggler = fleet === slowed ? after[4]! - before[4]! : 0;
+    await made.close();
+    rows.push({
+      regime,
+      servers: fleet === slowed ? 'one 10x slower' : 'all healthy',
+      peer: peer.name,
+      'req/s': fmt(result.rps, 0),
+      'p50 ms': fmt(p(result, 50) / 1000, 1),
+      'p99 ms': fmt(p(result, 99) / 1000, 1),
+      'to straggler %': fleet === slowed ? fmt((toStraggler / sent) * 100, 2) : '-',
+      'sent / calls': fmt(sent / result.requests, 3),
+      errors: result.errors,
+      'loop lag p99 ms': fmt(lag.percentile(99) / 1e6, 0),
+    });
+    return result;
+  };
+
+  const summary: Record<string, string | number>[] = [];
+  const judge = (regime: string, baseline: LoadResult, results: Map<string, LoadResult>): void => {
+    const peers = ['round robin (undici pools)', 'undici BalancedPool'].map((name) => results.get(name)!);
+    const bestP99 = Math.min(...peers.map((r) => p(r, 99)));
+    const bestRps = Math.max(...peers.map((r) => r.rps));
+    for (const name of ['client (p2c-ewma)', 'client + hedging']) {
+      const result = results.get(name)!;
+      summary.push({
+        regime,
+        peer: name,
+        'p99 / healthy p99': fmt(p(result, 99) / p(baseline, 99), 2),
+        'p99 / better peer p99': fmt(p(result, 99) / bestP99, 2),
+        'req/s / better peer req/s': fmt(result.rps / bestRps, 2),
+      });
+    }
+  };
+
+  // Saturation first: its throughput is the capacity the open-loop rates are fractions of.
+  const closed = (call: Call, ms: number): Promise<LoadResult> => closedLoop(call, callers, ms);
+  const saturated = new Map<string, LoadResult>();
+  const healthySaturated = await run(regimePeers[0]!, healthy, healthyPorts, `closed loop, ${callers} callers`, closed);
+  for (const peer of regimePeers) saturated.set(peer.name, await run(peer, slowed, slowedPorts, `closed loop, ${callers} callers`, closed));
+  judge(`closed loop, ${callers} callers`, healthySaturated, saturated);
+  const capacity = Math.max(...[...saturated.values()].map((r) => r.rps));
+
+  for (const fraction of [0.3, 0.6, 0.9]) {
+    const rate = Math.round(capacity * fraction);
+    const regime = `open loop ${fraction * 100}% (${rate}/s)`;
+    const open = (call: Call, ms: number): Promise<LoadResult> => openLoop(call, rate, ms);
+    const baseline = await run(regimePeers[0]!, healthy, healthyPorts, regime, open);
+    const results = new Map<string, LoadResult>();
+    for (const peer of regimePeers) results.set(peer.name, await run(peer, slowed, slowedPorts, regime, open));
+    judge(regime, baseline, results);
+  }
+
+  // Cold start: a fresh client at 30% of capacity; after 2 s, each fast instance's estimate against the
+  // healthy fleet's median latency at that rate (the true latency of a fast instance, queueing included).
+  const rate = Math.round(capacity * 0.3);
+  const referencePeer = await regimePeers[0]!.make(healthyPorts);
+  const reference = await openLoop(referencePeer.call, rate, 3000);
+  await referencePeer.close();
+  const fresh = createServiceClient({ registry: await registryOf(slowedPorts), vip: 'bench' });
+  await openLoop(clientCall(fresh), rate, 2000);
+  const trueMs = p(reference, 50) / 1000;
+  const cold = fresh.stats().instances.map((instance) => ({
+    instance: instance.instanceId + (instance.instanceId === 'i4' ? ' (straggler)' : ''),
+    'estimate ms (ewma) at 2 s': fmt(instance.ewmaMs ?? NaN, 2),
+    'true ms': fmt(instance.instanceId === 'i4' ? trueMs * 10 : trueMs, 2),
+    ratio: fmt((instance.ewmaMs ?? NaN) / (instance.instanceId === 'i4' ? trueMs * 10 : trueMs), 2),
+    requests: instance.requests,
+  }));
+  await fresh.close();
+  lag.disable();
+
+  table(
+    `5. Load regimes: 5 upstream processes, each ${slots} requests at a time (queueing beyond), answering in ${fastMs} ms, one in ${slowMs} ms; ${warmMs / 1000} s warm-up then ${measureMs / 1000} s per peer, fresh peer each time (load average ${loadavg()[0]!.toFixed(1)}). 'sent / calls' counts hedges and retries`,
+    rows,
+  );
+  table('5b. Goals: 30%/60%: p99 <= 1.2x healthy and < 1% to the straggler; 90% and saturation: p99 and req/s no worse than the better peer', summary);
+  table(`5c. Cold start: a fresh client at ${rate}/s, estimates after 2 s (goal: within 2x)`, cold);
+  for (const child of [...healthy, ...slowed]) stopChild(child);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Entry point.
 
@@ -664,7 +842,7 @@ const serveIndex = process.argv.indexOf('--serve');
 if (serveIndex >= 0) {
   await serve(JSON.parse(process.argv[serveIndex + 1]!) as ServeSpec);
 } else {
-  const sections: Record<string, () => Promise<void>> = { overhead, straggler, kill, rolling };
+  const sections: Record<string, () => Promise<void>> = { overhead, straggler, kill, rolling, regimes };
   for (const [name, run] of Object.entries(sections)) {
     if (only !== undefined && only !== name) continue;
     await run();

@@ -11,8 +11,10 @@ import { resolveZoneAffinityOptions } from './ZoneAffinity.js';
 /** Options of the latency estimates behind the rules and the hedging delay. */
 export interface LatencyOptions {
   /**
-   * Time constant of the decaying averages (peak EWMA and the plain average), in ms.
-   * @default 10000
+   * Time constant of the decaying averages (peak EWMA and the plain average), in ms: how fast an estimate
+   * forgets a slow answer (a cold connection, a stall of the caller's event loop) and how soon an idle
+   * instance is tried again.
+   * @default 1000
    */
   readonly decayMs?: number;
   /**
@@ -46,7 +48,7 @@ export interface BalancerOptions {
   readonly outlierDetection?: OutlierDetectionOptions | false;
   /**
    * Latency estimation.
-   * @default decay 10 s, prior 30 ms
+   * @default decay 1 s, prior 30 ms
    */
   readonly latency?: LatencyOptions;
   /**
@@ -90,16 +92,24 @@ export function resolveBalancerOptions(options: BalancerOptions = {}): ResolvedB
   }
   const random = options.random ?? Math.random;
   if (typeof random !== 'function') invalidOption('random', 'a function returning numbers in [0, 1)', random);
-  const decayMs = durationMs('latency.decayMs', options.latency?.decayMs, 10_000);
+  const decayMs = durationMs('latency.decayMs', options.latency?.decayMs, 1000);
   if (decayMs === 0) invalidOption('latency.decayMs', 'a positive number of milliseconds', decayMs);
   return Object.freeze({
     rule,
     zoneAffinity: resolveZoneAffinityOptions(options.zoneAffinity ?? true, options.zone),
     outlierDetection: resolveOutlierDetectionOptions(options.outlierDetection ?? {}),
-    latency: Object.freeze({ decayMs, priorMs: durationMs('latency.priorMs', options.latency?.priorMs, 30), windowMs: decayMs }),
+    latency: Object.freeze({ decayMs, priorMs: durationMs('latency.priorMs', options.latency?.priorMs, 30), windowMs: Math.max(decayMs, 10_000) }),
     outOfServiceBackoffMs: durationMs('outOfServiceBackoffMs', options.outOfServiceBackoffMs, 5000),
     random,
   });
+}
+
+/** What share of the traffic an instance gets, and how much of it fails. */
+export interface InstanceTraffic {
+  /** Its share of the tries, 0 to 1. */
+  readonly share: number;
+  /** Share of its tries that failed, 0 to 1. */
+  readonly errorRate: number;
 }
 
 /** Why the balancer picks from the set it picks from, as the admin view shows it. */
@@ -131,6 +141,10 @@ export class Balancer<T extends BalancerTarget = BalancerTarget> {
   #candidates: InstanceState<T>[] = [];
   #dirty = true;
   #nextChangeAt = Number.POSITIVE_INFINITY;
+  /** When the current success-rate interval ends; the first rebuild starts it. */
+  #intervalEndsAt = Number.NaN;
+  /** Tries sent in the last complete interval, over every instance. */
+  #lastIntervalRequests = 0;
   #scope: BalancerScope = Object.freeze({ zoneAffinity: false, zoneOverride: undefined, panic: false, candidates: 0 });
 
   /** @param options - resolved options (see {@link resolveBalancerOptions}) */
@@ -233,6 +247,7 @@ export class Balancer<T extends BalancerTarget = BalancerTarget> {
   begin(state: InstanceState<T>): void {
     state.pending++;
     state.requests++;
+    state.windowRequests++;
     if (state.mode === InstanceMode.PROBING) {
       state.probeInFlight = true;
       this.#dirty = true;
@@ -254,6 +269,7 @@ export class Balancer<T extends BalancerTarget = BalancerTarget> {
   fail(state: InstanceState<T>, kind: FailureKind, rttMs: number, now: number): void {
     state.pending--;
     state.failures++;
+    state.windowFailures++;
     state.observe(Math.max(rttMs, 2 * state.latencyMs(now), this.#options.latency.priorMs), now);
     if (this.#outliers.onFailure(state, kind, now, this.#ejectedCount(), this.#states.length)) this.#dirty = true;
     if (state.mode === InstanceMode.PROBING && state.probeInFlight) {
@@ -296,9 +312,49 @@ export class Balancer<T extends BalancerTarget = BalancerTarget> {
     return count;
   }
 
+  /**
+   * The share of the client's tries an instance got and the share of its tries that failed, over the last
+   * complete interval and the current one together (0 when it got none).
+   */
+  traffic(state: InstanceState<T>): InstanceTraffic {
+    let all = this.#lastIntervalRequests;
+    for (const other of this.#states) all += other.windowRequests;
+    const requests = state.lastRequests + state.windowRequests;
+    return { share: all === 0 ? 0 : requests / all, errorRate: requests === 0 ? 0 : (state.lastFailures + state.windowFailures) / requests };
+  }
+
+  /** Ends the success-rate interval when it is due: judges it, and starts the next. */
+  #interval(now: number): void {
+    const intervalMs = this.#options.outlierDetection.successRate.intervalMs;
+    if (Number.isNaN(this.#intervalEndsAt)) this.#intervalEndsAt = now + intervalMs;
+    if (now < this.#intervalEndsAt) return;
+    // An idle gap of several intervals leaves the last one empty.
+    const skipped = now >= this.#intervalEndsAt + intervalMs;
+    this.#intervalEndsAt = now + intervalMs;
+    let total = 0;
+    for (const state of this.#states) {
+      state.lastRequests = skipped ? 0 : state.windowRequests;
+      state.lastFailures = skipped ? 0 : state.windowFailures;
+      state.windowRequests = 0;
+      state.windowFailures = 0;
+      total += state.lastRequests;
+    }
+    this.#lastIntervalRequests = total;
+    const ejected = this.#outliers.onInterval(this.#states, now, this.#ejectedCount());
+    for (const state of ejected) this.onEject?.(state);
+    this.onInterval?.();
+  }
+
+  /** Called with each instance that success-rate ejection ejected (for logs and metrics). */
+  onEject: ((state: InstanceState<T>) => void) | undefined = undefined;
+
+  /** Called after each success-rate interval ends (when shares and error rates are new). */
+  onInterval: (() => void) | undefined = undefined;
+
   #rebuild(now: number): void {
     this.#dirty = false;
-    let nextChange = Number.POSITIVE_INFINITY;
+    this.#interval(now);
+    let nextChange = this.#intervalEndsAt;
     const states = this.#states;
     for (const state of states) {
       state.slot = -1;

@@ -49,6 +49,11 @@ export interface BalancerRule {
    * @param avoid - an instance to avoid, or undefined
    */
   pick<I extends BalancerInstance>(candidates: readonly I[], now: number, avoid: I | undefined): I | undefined;
+  /**
+   * What the rule thinks sending one more request to `instance` costs now (lower is better), for the admin
+   * view and the metrics; rules that compare no cost leave it out.
+   */
+  cost?(instance: BalancerInstance, now: number): number;
 }
 
 /** The names of the built-in rules, selectable by name and changeable live with `setRule`. */

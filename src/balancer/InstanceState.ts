@@ -24,6 +24,12 @@ export const InstanceMode = {
 /** Where an instance stands with the balancer. */
 export type InstanceMode = (typeof InstanceMode)[keyof typeof InstanceMode];
 
+/** Past this many samples, an estimate's memory is set by time alone (the decay). */
+const YOUNG_SAMPLES = 1_000_000;
+
+/** Why outlier detection ejected an instance. */
+export type EjectionReason = 'connect-failure' | 'consecutive-failures' | 'success-rate' | 'failed-probe';
+
 /** Latency estimation settings shared by every instance of a balancer. */
 export interface LatencyModel {
   /** Time constant of the decaying averages, in ms. */
@@ -75,10 +81,21 @@ export class InstanceState<T extends BalancerTarget = BalancerTarget> implements
   timesEjected = 0;
   /** When the instance last became active again after an ejection. */
   readmittedAt = 0;
+  /** Why it was last ejected, or undefined if never. */
+  ejectionReason: EjectionReason | undefined = undefined;
+  /** Tries sent in the current interval (see success-rate ejection). */
+  windowRequests = 0;
+  /** Failed tries in the current interval. */
+  windowFailures = 0;
+  /** Tries sent in the last complete interval. */
+  lastRequests = 0;
+  /** Failed tries in the last complete interval. */
+  lastFailures = 0;
   /** Latency histogram, for the hedging delay and the admin view. */
   readonly histogram: LatencyHistogram;
   readonly #decayMs: number;
-  #sampled = false;
+  /** Samples so far, counted up to {@link YOUNG_SAMPLES}. */
+  #samples = 0;
 
   /**
    * @param target - the registry record
@@ -109,20 +126,23 @@ export class InstanceState<T extends BalancerTarget = BalancerTarget> implements
   /**
    * Records a round-trip time. Peak EWMA (Finagle, Linkerd): a slower sample replaces the estimate at once; a
    * faster one pulls it down with a weight that depends on the time since the last sample, not on the
-   * number of samples, so the estimate forgets at the same pace under any request rate. The first sample
-   * replaces the prior.
+   * number of samples, so the estimate forgets at the same pace under any request rate; but while the
+   * instance has few samples, the n-th weighs at least 1/n, so the first answers (slowed by a cold connection
+   * or cold code) are forgotten within a few more. The first sample replaces the prior.
    */
   observe(rttMs: number, now: number): void {
-    if (this.#sampled) {
-      const w = this.#weight(now);
+    if (this.#samples > 0) {
+      // A young estimate remembers no more than its samples: its first answers (a cold connection, code not
+      // yet compiled) weigh as one of n, rather than for a whole decay time.
+      const w = Math.min(this.#weight(now), this.#samples / (this.#samples + 1));
       this.ewmaMs = rttMs > this.ewmaMs ? rttMs : this.ewmaMs * w + rttMs * (1 - w);
       this.averageLatencyMs = this.averageLatencyMs * w + rttMs * (1 - w);
     } else {
       // The prior only stands in until there is a sample; blending it in would take a decay time to forget.
       this.ewmaMs = rttMs;
       this.averageLatencyMs = rttMs;
-      this.#sampled = true;
     }
+    if (this.#samples < YOUNG_SAMPLES) this.#samples++;
     this.sampledAt = now;
     this.histogram.record(rttMs, now);
   }

@@ -1,7 +1,7 @@
 import type { BalancerInstance, BalancerRule, RandomSource } from './BalancerRule.js';
 import { pickTwo } from './BalancerRule.js';
 
-function pendingCost(instance: BalancerInstance): number {
+function pendingCost(instance: BalancerInstance, _now?: number): number {
   return instance.pending;
 }
 
@@ -17,6 +17,10 @@ export class LeastLoadedRule implements BalancerRule {
   /** @param random - random source in [0, 1) */
   constructor(random: RandomSource = Math.random) {
     this.#random = random;
+  }
+
+  cost(instance: BalancerInstance, now: number): number {
+    return pendingCost(instance, now);
   }
 
   pick<I extends BalancerInstance>(candidates: readonly I[], now: number, avoid: I | undefined): I | undefined {

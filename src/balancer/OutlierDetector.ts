@@ -30,11 +30,60 @@ export interface OutlierDetectionOptions {
    */
   readonly maxEjectedPercent?: number;
   /**
+   * Success-rate ejection (Envoy's, with a median in place of the standard deviation): every `intervalMs`,
+   * the instances with at least `requestVolume` tries in the interval are compared, when at least
+   * `minimumHosts` of them have that many; one whose success rate is more than `gapPercent` points below the
+   * median of theirs is ejected. It finds an instance that fails part of its requests (too few in a row for
+   * `consecutiveFailures`), and ejects nothing when every instance fails alike. `false` turns it off.
+   * @default { intervalMs: 10000, requestVolume: 50, minimumHosts: 3, gapPercent: 10 }
+   */
+  readonly successRate?: SuccessRateOptions | false;
+  /**
    * Panic threshold, in percent: when fewer than this share of the instances are healthy, the balancer
    * ignores ejections and balances across all of them, as a wrong ejection costs less than a pile-up.
    * @default 50
    */
   readonly panicThresholdPercent?: number;
+}
+
+/** Options of success-rate ejection (see {@link OutlierDetectionOptions.successRate}). */
+export interface SuccessRateOptions {
+  /**
+   * Length of one interval, in ms; the interval's counts also give each instance's share and error rate.
+   * @default 10000
+   */
+  readonly intervalMs?: number;
+  /**
+   * Tries in the interval for an instance to be judged (Envoy's default is 100; an instance that fails is
+   * sent less by latency-driven rules, so the default here is lower).
+   * @default 50
+   */
+  readonly requestVolume?: number;
+  /**
+   * Instances with `requestVolume` tries needed for any to be judged.
+   * @default 3
+   */
+  readonly minimumHosts?: number;
+  /**
+   * How far below the median success rate, in percentage points, an instance is ejected. Envoy compares with
+   * the mean less 1.9 standard deviations, which cannot eject one instance of fewer than five.
+   * @default 10
+   */
+  readonly gapPercent?: number;
+}
+
+/** {@link SuccessRateOptions} with defaults filled and values checked. */
+export interface ResolvedSuccessRateOptions {
+  /** Whether instances are ejected for their success rate. */
+  readonly enabled: boolean;
+  /** Interval length, in ms. */
+  readonly intervalMs: number;
+  /** Tries in an interval for an instance to be judged. */
+  readonly requestVolume: number;
+  /** Judged instances needed. */
+  readonly minimumHosts: number;
+  /** Gap below the median success rate that ejects, in percentage points. */
+  readonly gapPercent: number;
 }
 
 /** {@link OutlierDetectionOptions} with defaults filled and values checked. */
@@ -51,6 +100,8 @@ export interface ResolvedOutlierDetectionOptions {
   readonly maxEjectionMs: number;
   /** Largest share ejected, in percent. */
   readonly maxEjectedPercent: number;
+  /** Success-rate ejection; `intervalMs` is kept even when it is off, for shares and error rates. */
+  readonly successRate: ResolvedSuccessRateOptions;
   /** Panic threshold, in percent. */
   readonly panicThresholdPercent: number;
 }
@@ -78,8 +129,18 @@ export function resolveOutlierDetectionOptions(options: OutlierDetectionOptions 
   if (typeof ejectOnConnectFailure !== 'boolean') {
     invalidOption('outlierDetection.ejectOnConnectFailure', 'a boolean', ejectOnConnectFailure);
   }
+  const rate = given.successRate === false ? {} : (given.successRate ?? {});
+  if (typeof rate !== 'object' || rate === null) invalidOption('outlierDetection.successRate', 'an object or false', rate);
+  const successRate = Object.freeze({
+    enabled: options !== false && given.successRate !== false,
+    intervalMs: durationMs('outlierDetection.successRate.intervalMs', rate.intervalMs, 10_000) || invalidOption('outlierDetection.successRate.intervalMs', 'a positive number of milliseconds', 0),
+    requestVolume: positiveInt('outlierDetection.successRate.requestVolume', rate.requestVolume, 50),
+    minimumHosts: positiveInt('outlierDetection.successRate.minimumHosts', rate.minimumHosts, 3),
+    gapPercent: percent('outlierDetection.successRate.gapPercent', rate.gapPercent, 10),
+  });
   return Object.freeze({
     enabled: options !== false,
+    successRate,
     consecutiveFailures: positiveInt('outlierDetection.consecutiveFailures', given.consecutiveFailures, 5),
     ejectOnConnectFailure,
     baseEjectionMs,
@@ -150,6 +211,7 @@ export class OutlierDetector {
     // A probing instance is already counted as ejected, so sending it back does not need room under the cap.
     if (!probing && !this.mayEject(ejected, total)) return false;
     this.#eject(state, now);
+    state.ejectionReason = probing ? 'failed-probe' : kind === FailureKind.CONNECT && this.#options.ejectOnConnectFailure ? 'connect-failure' : 'consecutive-failures';
     return true;
   }
 
@@ -162,6 +224,31 @@ export class OutlierDetector {
   /** Whether `healthy` out of `total` is below the panic threshold. */
   panics(healthy: number, total: number): boolean {
     return total > 0 && healthy * 100 < total * this.#options.panicThresholdPercent;
+  }
+
+  /**
+   * Judges the interval that just ended (each state's `lastRequests` and `lastFailures`): ejects the
+   * instances whose success rate is an outlier, as far as the cap allows, worst first. Returns the ejected.
+   */
+  onInterval<T extends BalancerTarget>(states: readonly InstanceState<T>[], now: number, ejected: number): InstanceState<T>[] {
+    const rule = this.#options.successRate;
+    if (!this.#options.enabled || !rule.enabled) return [];
+    const judged = states.filter((state) => state.mode === InstanceMode.ACTIVE && state.lastRequests >= rule.requestVolume);
+    if (judged.length < rule.minimumHosts) return [];
+    const rates = judged.map((state) => 1 - state.lastFailures / state.lastRequests);
+    const sorted = [...rates].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    const median = sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+    const threshold = median - rule.gapPercent / 100;
+    const outliers = judged.filter((_, i) => rates[i]! < threshold).sort((a, b) => a.lastFailures / a.lastRequests - b.lastFailures / b.lastRequests).reverse();
+    const done: InstanceState<T>[] = [];
+    for (const state of outliers) {
+      if (!this.mayEject(ejected + done.length, states.length)) break;
+      this.#eject(state, now);
+      state.ejectionReason = 'success-rate';
+      done.push(state);
+    }
+    return done;
   }
 
   #eject<T extends BalancerTarget>(state: InstanceState<T>, now: number): void {

@@ -1,13 +1,13 @@
 export { Balancer, resolveBalancerOptions } from './Balancer.js';
-export type { BalancerOptions, BalancerScope, LatencyOptions, ResolvedBalancerOptions } from './Balancer.js';
+export type { BalancerOptions, BalancerScope, InstanceTraffic, LatencyOptions, ResolvedBalancerOptions } from './Balancer.js';
 export { balancerRuleNames, pickTwo, twoDistinct } from './BalancerRule.js';
 export type { BalancerInstance, BalancerRule, BalancerRuleName, RandomSource } from './BalancerRule.js';
 export { createRule } from './createRule.js';
 export { InstanceMode, InstanceState } from './InstanceState.js';
-export type { BalancerTarget, LatencyModel } from './InstanceState.js';
+export type { BalancerTarget, EjectionReason, LatencyModel } from './InstanceState.js';
 export { LatencyHistogram } from './LatencyHistogram.js';
 export { FailureKind, OutlierDetector, resolveOutlierDetectionOptions } from './OutlierDetector.js';
-export type { OutlierDetectionOptions, ResolvedOutlierDetectionOptions } from './OutlierDetector.js';
+export type { OutlierDetectionOptions, ResolvedOutlierDetectionOptions, ResolvedSuccessRateOptions, SuccessRateOptions } from './OutlierDetector.js';
 export { resolveZoneAffinityOptions } from './ZoneAffinity.js';
 export type { ResolvedZoneAffinityOptions, ZoneAffinityOptions } from './ZoneAffinity.js';
 export { LeastLoadedRule } from './LeastLoadedRule.js';

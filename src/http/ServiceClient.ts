@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { Balancer } from '../balancer/Balancer.js';
 import type { BalancerScope } from '../balancer/Balancer.js';
 import type { BalancerRule, BalancerRuleName } from '../balancer/BalancerRule.js';
-import type { InstanceState } from '../balancer/InstanceState.js';
+import type { EjectionReason, InstanceState } from '../balancer/InstanceState.js';
 import { InstanceMode } from '../balancer/InstanceState.js';
 import { FailureKind } from '../balancer/OutlierDetector.js';
 import type { Clock, ClockTimer } from '../common/Clock.js';
@@ -183,6 +183,17 @@ export interface InstanceStats {
   readonly successes: number;
   /** Tries that failed. */
   readonly failures: number;
+  /**
+   * Its share of the client's tries over the last complete success-rate interval and the current one
+   * (0 to 1): with `errorRate`, `cost` and `state`, why an instance gets little traffic.
+   */
+  readonly share: number;
+  /** Share of its tries that failed over the same time (0 to 1). */
+  readonly errorRate: number;
+  /** What the rule thinks one more request costs there now (p2c-ewma: ms), or null for rules without a cost. */
+  readonly cost: number | null;
+  /** Why outlier detection last ejected it, or null if never. */
+  readonly ejectionReason: EjectionReason | null;
 }
 
 /** What `stats()` reports, and the admin API's `GET /instances` shows for each client. */
@@ -303,6 +314,8 @@ export class ServiceClient implements AsyncDisposable {
     const clock = this.#clock;
     this.#now = clock === systemClock ? preciseNow : () => clock.now();
     this.#balancer = new Balancer<Endpoint>(this.#options.balancer);
+    this.#balancer.onEject = (state) => this.#ejected(state);
+    this.#balancer.onInterval = () => this.#reportInstances();
     const budget = this.#options.retries?.budget;
     this.#budget = budget === undefined ? undefined : new RetryBudget(budget, this.#now());
     this.#transport =
@@ -313,6 +326,7 @@ export class ServiceClient implements AsyncDisposable {
             connections: this.#options.connections,
             keepAliveTimeoutMs: this.#options.keepAliveTimeoutMs,
             clock,
+            now: this.#now,
           })
         : new FetchTransport(this.#options.transport);
     this.#sync();
@@ -509,9 +523,10 @@ export class ServiceClient implements AsyncDisposable {
     const scope = this.#balancer.scope(now);
     const instances: InstanceStats[] = [];
     const seen = new Set<string>();
-    for (const state of this.#balancer.states) {
+    const balancer = this.#balancer;
+    for (const state of balancer.states) {
       seen.add(state.id);
-      instances.push(instanceStats(state, now));
+      instances.push(instanceStats(state, now, balancer.traffic(state), balancer.rule.cost?.(state, now)));
     }
     for (const instance of this.#registry.instancesByVip(this.vip)) {
       if (seen.has(instance.instanceId)) continue;
@@ -605,7 +620,8 @@ export class ServiceClient implements AsyncDisposable {
     const now = this.#now();
     const status = response.statusCode;
     if (status < 500) {
-      this.#balancer.succeed(state, now - start, now);
+      // From when the request left: connection set-up is not the instance's latency.
+      this.#balancer.succeed(state, now - (signal.sentAt > 0 ? signal.sentAt : start), now);
       return new ServiceResponse(response, state.id);
     }
     if (status === 503 && response.headers[OUT_OF_SERVICE_HEADER] !== undefined) {
@@ -649,14 +665,29 @@ export class ServiceClient implements AsyncDisposable {
   #recordFailure(state: InstanceState<Endpoint>, kind: FailureKind, elapsedMs: number, now: number): void {
     const before = state.mode;
     this.#balancer.fail(state, kind, elapsedMs, now);
-    if (state.mode === InstanceMode.EJECTED && before !== InstanceMode.EJECTED) {
-      this.#metrics?.ejection(this.vip);
-      this.#logger.warn('instance ejected', {
-        vip: this.vip,
-        instanceId: state.id,
-        until: new Date(state.excludedUntil).toISOString(),
-        timesEjected: state.timesEjected,
-      });
+    if (state.mode === InstanceMode.EJECTED && before !== InstanceMode.EJECTED) this.#ejected(state);
+  }
+
+  #ejected(state: InstanceState<Endpoint>): void {
+    this.#metrics?.ejection(this.vip);
+    this.#logger.warn('instance ejected', {
+      vip: this.vip,
+      instanceId: state.id,
+      reason: state.ejectionReason,
+      until: new Date(state.excludedUntil).toISOString(),
+      timesEjected: state.timesEjected,
+    });
+  }
+
+  /** Each success-rate interval: every instance's share, error rate and cost to the metrics. */
+  #reportInstances(): void {
+    const metrics = this.#metrics;
+    if (metrics?.instance === undefined) return;
+    const now = this.#now();
+    const balancer = this.#balancer;
+    for (const state of balancer.states) {
+      const { share, errorRate } = balancer.traffic(state);
+      metrics.instance(this.vip, state.id, share, errorRate, balancer.rule.cost?.(state, now) ?? Number.NaN);
     }
   }
 
@@ -769,7 +800,7 @@ export class ServiceClient implements AsyncDisposable {
   }
 }
 
-function instanceStats(state: InstanceState<Endpoint>, now: number): InstanceStats {
+function instanceStats(state: InstanceState<Endpoint>, now: number, traffic: { share: number; errorRate: number }, cost: number | undefined): InstanceStats {
   const instance = state.target.instance;
   const excluded = state.mode === InstanceMode.EJECTED || state.mode === InstanceMode.DRAINING;
   return {
@@ -790,6 +821,10 @@ function instanceStats(state: InstanceState<Endpoint>, now: number): InstanceSta
     requests: state.requests,
     successes: state.successes,
     failures: state.failures,
+    share: round(traffic.share),
+    errorRate: round(traffic.errorRate),
+    cost: roundOrNull(cost),
+    ejectionReason: state.ejectionReason ?? null,
   };
 }
 
@@ -812,6 +847,10 @@ function outsideStats(instance: RegistryInstance, address: 'ip' | 'hostname'): I
     requests: 0,
     successes: 0,
     failures: 0,
+    share: 0,
+    errorRate: 0,
+    cost: null,
+    ejectionReason: null,
   };
 }
 

@@ -2,7 +2,7 @@ import type { CommandSettingsOptions } from '../breaker/CommandSettings.js';
 import type { BalancerOptions, LatencyOptions, ResolvedBalancerOptions } from '../balancer/Balancer.js';
 import { resolveBalancerOptions } from '../balancer/Balancer.js';
 import type { BalancerRule, BalancerRuleName, RandomSource } from '../balancer/BalancerRule.js';
-import type { OutlierDetectionOptions } from '../balancer/OutlierDetector.js';
+import type { OutlierDetectionOptions, SuccessRateOptions } from '../balancer/OutlierDetector.js';
 import type { ZoneAffinityOptions } from '../balancer/ZoneAffinity.js';
 import type { Clock } from '../common/Clock.js';
 import { systemClock } from '../common/Clock.js';
@@ -87,7 +87,7 @@ export interface ServiceClientOptions {
   readonly outlierDetection?: OutlierDetectionOptions | false;
   /**
    * Latency estimation for the rules and hedging.
-   * @default decay 10 s, prior 30 ms
+   * @default decay 1 s, prior 30 ms
    */
   readonly latency?: LatencyOptions;
   /**
@@ -206,6 +206,13 @@ const zoneAffinityKeys = Object.freeze({
   recheckMs: 'value',
 } satisfies Record<keyof ZoneAffinityOptions, ClientOptionKey>);
 
+const successRateKeys = Object.freeze({
+  intervalMs: 'value',
+  requestVolume: 'value',
+  minimumHosts: 'value',
+  gapPercent: 'value',
+} satisfies Record<keyof SuccessRateOptions, ClientOptionKey>);
+
 const outlierDetectionKeys = Object.freeze({
   consecutiveFailures: 'value',
   ejectOnConnectFailure: 'value',
@@ -213,6 +220,7 @@ const outlierDetectionKeys = Object.freeze({
   maxEjectionMs: 'value',
   maxEjectedPercent: 'value',
   panicThresholdPercent: 'value',
+  successRate: successRateKeys,
 } satisfies Record<keyof OutlierDetectionOptions, ClientOptionKey>);
 
 const breakerKeys = Object.freeze({

@@ -24,6 +24,11 @@ export class TrySignal implements Deadline {
    * left: from then on the instance may have processed the request.
    */
   sent = false;
+  /**
+   * When it was sent (on the client's clock), or 0: the latency of the instance counts from here, so setting
+   * up a connection (or waiting for one) is not taken for the instance's slowness.
+   */
+  sentAt = 0;
   deadline = 0;
   prevDeadline: Deadline | undefined = undefined;
   nextDeadline: Deadline | undefined = undefined;

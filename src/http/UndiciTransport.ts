@@ -16,26 +16,32 @@ export interface UndiciTransportOptions {
   readonly keepAliveTimeoutMs: number;
   /** Clock for the close deadline. */
   readonly clock: Clock;
+  /** The time a try is marked sent at, in ms (the client's latency clock). */
+  readonly now: () => number;
 }
 
 type ConnectHook = (this: unknown, ...args: unknown[]) => unknown;
 
 /**
- * Marks a try's signal as sent when undici is about to write the request on a connected socket (it calls the
- * handler's `onConnect`, or `onRequestStart`, just before writing the first byte). Until then nothing has
- * left: a refused or timed-out connection, a TLS handshake cut short, a pool that could not dispatch.
+ * An interceptor that marks a try's signal as sent, with the time, when undici is about to write the request
+ * on a connected socket (it calls the handler's `onConnect`, or `onRequestStart`, just before the first byte).
+ * Until then nothing has left: a refused or timed-out connection, a TLS handshake cut short, a pool that
+ * could not dispatch. The time excludes connection set-up and waiting for a free connection from latency.
  */
-const markSent: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) => {
-  const signal = (opts as { signal?: unknown }).signal as TrySignal;
-  const hooks = handler as Record<string, unknown>;
-  const name = typeof hooks.onRequestStart === 'function' ? 'onRequestStart' : 'onConnect';
-  const hook = hooks[name] as ConnectHook | undefined;
-  hooks[name] = function (this: unknown, ...args: unknown[]): unknown {
-    signal.sent = true;
-    return hook?.apply(this, args);
+function markSent(now: () => number): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (opts, handler) => {
+    const signal = (opts as { signal?: unknown }).signal as TrySignal;
+    const hooks = handler as Record<string, unknown>;
+    const name = typeof hooks.onRequestStart === 'function' ? 'onRequestStart' : 'onConnect';
+    const hook = hooks[name] as ConnectHook | undefined;
+    hooks[name] = function (this: unknown, ...args: unknown[]): unknown {
+      signal.sent = true;
+      signal.sentAt = now();
+      return hook?.apply(this, args);
+    };
+    return dispatch(opts, handler);
   };
-  return dispatch(opts, handler);
-};
+}
 
 /** One instance's pool, and the same pool with the interceptor that marks tries as sent. */
 interface TrackedPool {
@@ -50,12 +56,14 @@ interface TrackedPool {
 export class UndiciTransport implements Transport {
   readonly tracksSending = true;
   readonly #options: UndiciTransportOptions;
+  readonly #markSent: Dispatcher.DispatcherComposeInterceptor;
   readonly #pools = new Map<string, TrackedPool>();
   #closed = false;
 
   /** @param options - connection settings */
   constructor(options: UndiciTransportOptions) {
     this.#options = options;
+    this.#markSent = markSent(options.now);
   }
 
   /** Origins with an open pool. */
@@ -102,7 +110,7 @@ export class UndiciTransport implements Transport {
       connections: this.#options.connections ?? null,
       pipelining: 1,
     });
-    const tracked: TrackedPool = { pool, dispatcher: pool.compose(markSent) };
+    const tracked: TrackedPool = { pool, dispatcher: pool.compose(this.#markSent) };
     if (!this.#closed) this.#pools.set(origin, tracked);
     else pool.close().catch(() => undefined);
     return tracked;

@@ -56,6 +56,12 @@ export const builtinMetrics = Object.freeze({
   clientHedges: metric('karyon.client.hedges', 'counter', 'requests', ['target'], 'Hedged requests sent.'),
   /** The `karyon.client.ejections` counter. */
   clientEjections: metric('karyon.client.ejections', 'counter', 'ejections', ['target'], 'Instances ejected from balancing as outliers.'),
+  /** The `karyon.client.instance.share` gauge. */
+  clientInstanceShare: metric('karyon.client.instance.share', 'gauge', 'fraction', ['target', 'instance'], "An instance's share of the client's tries over the last interval or two."),
+  /** The `karyon.client.instance.error_rate` gauge. */
+  clientInstanceErrorRate: metric('karyon.client.instance.error_rate', 'gauge', 'fraction', ['target', 'instance'], "Share of an instance's tries that failed over the last interval or two."),
+  /** The `karyon.client.instance.cost` gauge. */
+  clientInstanceCost: metric('karyon.client.instance.cost', 'gauge', 'rule cost (p2c-ewma: ms)', ['target', 'instance'], 'What the balancing rule thinks one more request to the instance costs.'),
   /** The `karyon.breaker.state` gauge. */
   breakerState: metric('karyon.breaker.state', 'gauge', '1 for the current state, 0 for states left', ['breaker', 'state'], 'Circuit breaker state.'),
   /** The `karyon.breaker.calls` counter. */
@@ -245,6 +251,11 @@ export interface ClientMetrics {
   hedge(target: string): void;
   /** Counts an instance ejected as an outlier. */
   ejection(target: string): void;
+  /**
+   * Sets an instance's gauges once per success-rate interval: its share of the tries and its error rate (0 to
+   * 1), and the rule's cost (NaN for rules without one): why an instance gets little traffic.
+   */
+  instance?(target: string, instance: string, share: number, errorRate: number, cost: number): void;
 }
 
 /** Pre-bound handles for service client metrics. */
@@ -255,7 +266,15 @@ export function clientMetrics(metrics: Metrics): ClientMetrics {
   const exhausted = memo((target) => counter(metrics, 'clientRetryBudgetExhausted', { target }));
   const hedges = memo((target) => counter(metrics, 'clientHedges', { target }));
   const ejections = memo((target) => counter(metrics, 'clientEjections', { target }));
+  const shares = memo2((target, instance) => gauge(metrics, 'clientInstanceShare', { target, instance }));
+  const errorRates = memo2((target, instance) => gauge(metrics, 'clientInstanceErrorRate', { target, instance }));
+  const costs = memo2((target, instance) => gauge(metrics, 'clientInstanceCost', { target, instance }));
   return {
+    instance(target, instance, share, errorRate, cost) {
+      shares(target, instance).set(share);
+      errorRates(target, instance).set(errorRate);
+      if (Number.isFinite(cost)) costs(target, instance).set(cost);
+    },
     request(target, outcome, cls, durationMs) {
       requests(target, outcome, cls).increment();
       latency(target, outcome).record(durationMs);

@@ -452,3 +452,49 @@ describe('hedging', () => {
     expect(error).toMatchObject({ code: 'ERR_RETRY_BUDGET_EXHAUSTED' });
   });
 });
+
+describe('instances that get little traffic say why', () => {
+  it('an instance answering 503 to 20% of requests is ejected by its success rate, and stats show share, error rate and cost', async () => {
+    const clock = new ManualClock();
+    const gauges = new Map<string, number[]>();
+    const metrics = {
+      request: () => undefined,
+      retry: () => undefined,
+      retryBudgetExhausted: () => undefined,
+      hedge: () => undefined,
+      ejection: () => undefined,
+      instance: (_target: string, id: string, share: number, errorRate: number, cost: number) => gauges.set(id, [share, errorRate, cost]),
+    };
+    const { client, servers } = await fleet(5, { clock, balancer: 'p2c-ewma', metrics } as ServiceClientOptions);
+    let calls = 0;
+    servers[0]!.handler = (req, res, server) => (++calls % 5 === 0 ? status(503)(req, res, server) : ok(req, res, server));
+    // Round robin, so that i0 keeps its share whatever its cost: the detector judges error rates, not latency.
+    client.setRule('round-robin');
+    for (let i = 0; i < 400; i++) await (await client.request({ path: '/' })).body.dump();
+    const before = instance(client, 'i0');
+    expect(before.state).toBe('active');
+    expect(before.errorRate).toBeCloseTo(0.2, 1);
+    expect(before.share).toBeGreaterThan(0.15);
+    clock.advance(10_000); // the interval ends: the next pick judges it
+    await (await client.request({ path: '/' })).body.dump();
+    const after = instance(client, 'i0');
+    expect(after).toMatchObject({ state: 'ejected', ejectionReason: 'success-rate' });
+    // The same figures went to the metrics when the interval ended.
+    expect(gauges.get('i0')![1]).toBeCloseTo(0.2, 1);
+    expect(gauges.get('i0')![0]).toBeGreaterThan(0.15);
+    expect(instance(client, 'i1')).toMatchObject({ state: 'active', ejectionReason: null, errorRate: 0, cost: null }); // round robin has none
+    client.setRule('p2c-ewma');
+    expect(instance(client, 'i1').cost).toEqual(expect.any(Number));
+  });
+
+  it('instances failing alike are not ejected for their success rate', async () => {
+    const clock = new ManualClock();
+    const { client, servers } = await fleet(4, { clock });
+    let calls = 0;
+    for (const server of servers) server.handler = (req, res, s) => (++calls % 5 === 0 ? status(500)(req, res, s) : ok(req, res, s));
+    for (let i = 0; i < 400; i++) await (await client.request({ path: '/' })).body.dump();
+    clock.advance(10_000);
+    await (await client.request({ path: '/' })).body.dump();
+    for (const server of servers) expect(instance(client, server.id)).toMatchObject({ state: 'active', ejectionReason: null });
+  });
+});

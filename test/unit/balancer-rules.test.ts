@@ -74,14 +74,39 @@ describe('balancer rules', () => {
     expect(counts.get('slow') ?? 0).toBe(0);
   });
 
-  it('p2c-ewma weighs latency by the queue: a loaded fast instance loses to an idle slow one', () => {
+  it('p2c-ewma weighs latency by the square root of the queue: a busy fast instance stays cheaper than an idle straggler', () => {
     const balancer = makeBalancer(['fast', 'slow'], { rule: 'p2c-ewma' });
     const now = T0 + 1_000_000;
     sample(balancer, 'fast', 10, now);
     sample(balancer, 'slow', 100, now);
     const fast = state(balancer, 'fast');
-    for (let i = 0; i < 10; i++) balancer.begin(fast); // 10 x (10 + 1) = 110 > 100 x 1
+    // 32 callers on a few instances: 30 in flight. 10 x sqrt(31) = 56 < 100 x 1 (the full queue made it 310).
+    for (let i = 0; i < 30; i++) balancer.begin(fast);
+    expect(balancer.pick(now)!.id).toBe('fast');
+    // Past (latency ratio)^2 requests in flight, the idle slow one is cheaper: 10 x sqrt(101) > 100.
+    for (let i = 0; i < 70; i++) balancer.begin(fast);
     expect(balancer.pick(now)!.id).toBe('slow');
+  });
+
+  it('among equally fast instances the less loaded wins', () => {
+    const balancer = makeBalancer(['a', 'b'], { rule: 'p2c-ewma' });
+    const now = T0 + 1_000_000;
+    sample(balancer, 'a', 10, now);
+    sample(balancer, 'b', 10, now);
+    balancer.begin(state(balancer, 'a'));
+    expect(balancer.pick(now)!.id).toBe('b');
+  });
+
+  it('cold start: slow first answers are forgotten within 2 s, at a high or a low rate', () => {
+    for (const intervalMs of [1, 100]) {
+      const balancer = makeBalancer(['a'], { rule: 'p2c-ewma' });
+      let now = T0 + 1_000_000;
+      sample(balancer, 'a', 44, now); // the first answer, slowed by connection set-up and cold code
+      sample(balancer, 'a', 20, now + 1);
+      for (let t = intervalMs; t <= 2000; t += intervalMs) sample(balancer, 'a', 2.5, now + t);
+      now += 2000;
+      expect(state(balancer, 'a').latencyMs(now)).toBeLessThan(5);
+    }
   });
 
   it('peak EWMA assumes 30 ms until the first sample, jumps to a slower sample at once, and decays while idle', () => {
@@ -93,6 +118,8 @@ describe('balancer rules', () => {
     sample(fresh, 'b', 10, T0 + 1);
     expect(state(fresh, 'b').latencyMs(T0 + 1)).toBe(10);
     const now = T0 + 1_000_000;
+    // An instance with a history (a young one forgets its first samples faster, as the cold-start test shows).
+    for (let t = 2000; t > 0; t--) sample(balancer, 'a', 5, now - t);
     sample(balancer, 'a', 5, now);
     expect(a.latencyMs(now)).toBeCloseTo(5, 3);
     sample(balancer, 'a', 80, now + 1);
@@ -100,8 +127,8 @@ describe('balancer rules', () => {
     // A faster answer 1 ms later barely moves it (the weight is by time, not by count)...
     sample(balancer, 'a', 5, now + 2);
     expect(a.latencyMs(now + 2)).toBeGreaterThan(79);
-    // ...and 10 s of silence divides it by e, so an idle instance gets tried again.
-    expect(a.latencyMs(now + 2 + 10_000)).toBeCloseTo(a.latencyMs(now + 2) / Math.E, 3);
+    // ...and 1 s of silence divides it by e, so an idle instance gets tried again.
+    expect(a.latencyMs(now + 2 + 1000)).toBeCloseTo(a.latencyMs(now + 2) / Math.E, 3);
   });
 
   it('the plain average (for weighted rules) starts from the first sample, not from the prior', () => {
@@ -110,7 +137,7 @@ describe('balancer rules', () => {
     expect(a.averageLatencyMs).toBe(30);
     sample(balancer, 'a', 4, T0 + 1);
     expect(a.averageLatencyMs).toBe(4);
-    sample(balancer, 'a', 104, T0 + 10_001); // 10 s later: weight 1 - 1/e on the new sample
+    sample(balancer, 'a', 104, T0 + 1001); // 1 s later: weight 1 - 1/e on the new sample
     expect(a.averageLatencyMs).toBeCloseTo(4 + 100 * (1 - 1 / Math.E), 6);
   });
 

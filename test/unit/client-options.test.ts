@@ -19,7 +19,7 @@ describe('service client options', () => {
       hedging: undefined,
     });
     expect(resolved.balancer.rule).toBe('p2c-ewma');
-    expect(resolved.balancer.latency).toMatchObject({ decayMs: 10_000, priorMs: 30 });
+    expect(resolved.balancer.latency).toMatchObject({ decayMs: 1000, priorMs: 30 });
     expect(resolved.balancer.outOfServiceBackoffMs).toBe(5000);
     expect(resolved.balancer.outlierDetection).toMatchObject({
       enabled: true,

@@ -81,6 +81,7 @@ describe('built-in metrics', () => {
     client.retryBudgetExhausted('greeter');
     client.hedge('greeter');
     client.ejection('greeter');
+    client.instance!('greeter', 'i1', 0.2, 0.05, 3.5);
     const breaker = breakerMetrics(metrics);
     breaker.state('greeter', 'open');
     breaker.call('greeter', 'short_circuited');

@@ -251,7 +251,10 @@ describe('loadSidecarConfig: client options are checked key by key, as the file 
     const vip = {
       balancer: 'round-robin',
       zoneAffinity: { zone: 'eu-west-1a', maxEjectedPercent: 80, maxLoadPerInstance: 0.6, minAvailable: 2, recheckMs: '1s' },
-      outlierDetection: { consecutiveFailures: 5, ejectOnConnectFailure: true, baseEjectionMs: '30s', maxEjectionMs: '5m', maxEjectedPercent: 10, panicThresholdPercent: 50 },
+      outlierDetection: {
+        consecutiveFailures: 5, ejectOnConnectFailure: true, baseEjectionMs: '30s', maxEjectionMs: '5m', maxEjectedPercent: 10, panicThresholdPercent: 50,
+        successRate: { intervalMs: '10s', requestVolume: 50, minimumHosts: 3, gapPercent: 10 },
+      },
       latency: { decayMs: '10s', priorMs: 30 },
       outOfServiceBackoffMs: '5s',
       retries: { maxRetries: 2, budget: { ratio: 0.2, minRetriesPerSecond: 10, ttlMs: '10s' }, retryOnStatus: [502, 503, 504] },
