@@ -395,7 +395,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       registry === undefined
         ? new InMemoryRegistry({ clock: this.#clock })
         : 'eureka' in registry
-          ? new EurekaRegistry({ clock: this.#clock, logger: this.#logger, ...registry.eureka })
+          ? new EurekaRegistry({ clock: this.#clock, logger: this.#logger, ...this.#serverChoice(), ...registry.eureka })
           : registry;
     const metricsOption = options.metrics;
     this.#ownedMetrics = metricsOption === undefined || isMetrics(metricsOption) ? undefined : createMetrics({ clock: this.#clock, logger: this.#logger, ...metricsOption });
@@ -1083,6 +1083,16 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   }
 
   /** Tags on every metric: known at creation, so the instance tag uses the configured id or host:name[:port]. */
+  /**
+   * How the Eureka client orders its servers: same zone first, shuffled by the instance's identity when it has a
+   * stable one (an id, or a fixed port), so an instance keeps its order and a fleet spreads over the servers.
+   */
+  #serverChoice(): { zone: string; shuffleSeed?: string } {
+    const o = this.#options;
+    const seed = o.instanceId ?? (o.port === undefined || o.port === 0 ? undefined : `${o.hostName}:${o.name}:${o.port}`);
+    return seed === undefined ? { zone: o.zone } : { zone: o.zone, shuffleSeed: seed };
+  }
+
   #globalTags(): Record<string, string> {
     const o = this.#options;
     const port = o.port === undefined || o.port === 0 ? '' : `:${o.port}`;

@@ -350,7 +350,7 @@ describe('EurekaRegistry discovery: failures', () => {
     const ready = await fake();
     warming.on(() => ({ status: 403, body: 'warming up' }));
     serve(ready, { full: applicationsDocument([A], 'UP_1_') });
-    const { registry, fetches } = start([await refusedUrl(), warming.url, ready.url], clock);
+    const { registry, fetches } = start([await refusedUrl(), warming.url, ready.url], clock, { shuffleServiceUrls: false });
     await until(clock, () => fetches.length === 1, 'the fetch');
     expect(fetches[0]).toMatchObject({ ok: true, serviceUrl: ready.url });
     expect(warming.lines).toEqual(['GET /apps']);

@@ -382,7 +382,7 @@ describe('EurekaRegistry registration: failures and retries', () => {
   it('passes a request to the next service URL when one is down, and stays with the one that answers', async () => {
     const clock = new ManualClock();
     const second = await fake();
-    const registry = registryFor([await refusedUrl(), second.url], clock);
+    const registry = registryFor([await refusedUrl(), second.url], clock, { shuffleServiceUrls: false });
     const events = recorded(registry);
     await registry.register(descriptor(), 'STARTING');
     expect(second.lines).toEqual(['POST /apps/GREETER']);
@@ -396,7 +396,7 @@ describe('EurekaRegistry registration: failures and retries', () => {
     const broken = await fake();
     const healthy = await fake();
     broken.on(() => ({ status: 502 }));
-    const registry = registryFor([broken.url, healthy.url], clock);
+    const registry = registryFor([broken.url, healthy.url], clock, { shuffleServiceUrls: false });
     await registry.register(descriptor(), 'STARTING');
     await registry.setStatus(ID, 'UP');
     expect(broken.lines).toEqual(['POST /apps/GREETER']);
@@ -408,7 +408,7 @@ describe('EurekaRegistry registration: failures and retries', () => {
     const silent = await fake();
     const healthy = await fake();
     silent.on(() => 'hang');
-    const registry = registryFor([silent.url, healthy.url], clock, { requestTimeoutMs: 2000 });
+    const registry = registryFor([silent.url, healthy.url], clock, { requestTimeoutMs: 2000, shuffleServiceUrls: false });
     const registering = registry.register(descriptor(), 'STARTING');
     await until(clock, () => silent.requests.length === 1, 'the request to the silent server');
     await clock.advanceAsync(2000);

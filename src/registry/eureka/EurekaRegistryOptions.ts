@@ -1,19 +1,41 @@
+import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../../common/Clock.js';
 import { systemClock } from '../../common/Clock.js';
 import type { Logger } from '../../common/Logger.js';
 import { silentLogger } from '../../common/Logger.js';
-import { basicAuthorization, durationMs, invalidOption, positiveInt } from '../../internal/validate.js';
+import { basicAuthorization, durationMs, invalidOption, nonEmptyString, positiveInt } from '../../internal/validate.js';
 
 /** Options of {@link EurekaRegistry}. Only `serviceUrls` is required. */
 export interface EurekaRegistryOptions {
   /**
    * The Eureka servers, e.g. `http://eureka-1:8761/eureka` (Spring Cloud) or `http://eureka-1:8080/eureka/v2`
    * (Netflix). Requests go to `${url}/apps/...`, so both shapes work. Credentials in a URL
-   * (`http://user:pass@host/eureka`) are sent as HTTP basic authentication. Requests go to the first URL that
-   * answers; a URL that fails passes the turn to the next.
+   * (`http://user:pass@host/eureka`) are sent as HTTP basic authentication. A map of zone to URLs (Spring's
+   * `eureka.client.service-url`) tells which zone each server is in: those of `zone` are tried first.
+   *
+   * As the Java client does, each client shuffles the list (same zone first; see `shuffleSeed`), sticks to the
+   * server that answered last, tries at most 3 servers per request, and quarantines a failing server until too
+   * many are (two thirds), so a fleet spreads over the servers and moves off a dead one within one request.
    */
-  readonly serviceUrls: readonly string[];
+  readonly serviceUrls: readonly string[] | Readonly<Record<string, readonly string[]>>;
+  /**
+   * The zone this client is in: the servers of that zone (in a zone map of `serviceUrls`) come first.
+   * @default none: every server is equal
+   */
+  readonly zone?: string;
+  /**
+   * Whether to shuffle the service URLs per client (same zone first). `false` keeps the order given: every
+   * client then starts with the first URL.
+   * @default true
+   */
+  readonly shuffleServiceUrls?: boolean;
+  /**
+   * What the shuffle of the service URLs is derived from: the same seed gives the same order. A service passes
+   * its instance id, so an instance keeps its order across restarts and different instances spread.
+   * @default a random seed per registry
+   */
+  readonly shuffleSeed?: string;
   /**
    * How often each registered instance renews its lease, in ms (jittered by `jitterRatio`).
    * @default 30000
@@ -121,12 +143,20 @@ export interface ServiceUrl {
   readonly url: string;
   /** The `authorization` header value when the URL carried credentials. */
   readonly authorization: string | undefined;
+  /** The server's zone, when `serviceUrls` was a zone map. */
+  readonly zone: string | undefined;
 }
 
 /** {@link EurekaRegistryOptions} after validation, with every default filled in. */
 export interface ResolvedEurekaRegistryOptions {
-  /** The servers, normalized. */
+  /** The servers, normalized, in the order given. */
   readonly serviceUrls: readonly ServiceUrl[];
+  /** See {@link EurekaRegistryOptions.zone}. */
+  readonly zone: string | undefined;
+  /** See {@link EurekaRegistryOptions.shuffleServiceUrls}. */
+  readonly shuffleServiceUrls: boolean;
+  /** See {@link EurekaRegistryOptions.shuffleSeed}. */
+  readonly shuffleSeed: string;
   /** See {@link EurekaRegistryOptions.heartbeatIntervalMs}. */
   readonly heartbeatIntervalMs: number;
   /** See {@link EurekaRegistryOptions.registryFetchIntervalMs}. */
@@ -185,6 +215,9 @@ export function resolveEurekaRegistryOptions(options: EurekaRegistryOptions): Re
   }
   return Object.freeze({
     serviceUrls: Object.freeze(resolveServiceUrls(options.serviceUrls)),
+    zone: options.zone === undefined ? undefined : nonEmptyString('zone', options.zone),
+    shuffleServiceUrls: boolOption('shuffleServiceUrls', options.shuffleServiceUrls, true),
+    shuffleSeed: options.shuffleSeed === undefined ? randomUUID() : nonEmptyString('shuffleSeed', options.shuffleSeed),
     heartbeatIntervalMs: positiveDuration('heartbeatIntervalMs', options.heartbeatIntervalMs, 30_000),
     registryFetchIntervalMs: positiveDuration('registryFetchIntervalMs', options.registryFetchIntervalMs, 30_000),
     fetchRegistry: boolOption('fetchRegistry', options.fetchRegistry, true),
@@ -204,12 +237,21 @@ export function resolveEurekaRegistryOptions(options: EurekaRegistryOptions): Re
 }
 
 function resolveServiceUrls(value: unknown): ServiceUrl[] {
-  if (!Array.isArray(value) || value.length === 0) {
-    return invalidOption('serviceUrls', 'a non-empty array of http(s) URLs', value);
+  const zoned = typeof value === 'object' && value !== null && !Array.isArray(value);
+  const entries: [name: string, url: unknown, zone: string | undefined][] = [];
+  if (zoned) {
+    for (const [zone, list] of Object.entries(value)) {
+      if (!Array.isArray(list)) return invalidOption(`serviceUrls.${zone}`, 'an array of http(s) URLs', list);
+      (list as unknown[]).forEach((url, index) => entries.push([`serviceUrls.${zone}[${index}]`, url, zone]));
+    }
+  } else if (Array.isArray(value)) {
+    (value as unknown[]).forEach((url, index) => entries.push([`serviceUrls[${index}]`, url, undefined]));
+  }
+  if (entries.length === 0) {
+    return invalidOption('serviceUrls', 'a non-empty array of http(s) URLs, or a map of zone to such arrays', value);
   }
   const urls: ServiceUrl[] = [];
-  (value as unknown[]).forEach((entry, index) => {
-    const name = `serviceUrls[${index}]`;
+  for (const [name, entry, zone] of entries) {
     if (typeof entry !== 'string' || entry.trim() === '') return invalidOption(name, 'an http(s) URL', entry);
     let parsed: URL;
     try {
@@ -226,10 +268,16 @@ function resolveServiceUrls(value: unknown): ServiceUrl[] {
     parsed.password = '';
     const url = parsed.toString().replace(/\/+$/, '');
     if (!urls.some((known) => known.url === url && known.authorization === authorization)) {
-      urls.push(Object.freeze({ url, authorization }));
+      urls.push(Object.freeze({ url, authorization, zone }));
     }
-  });
+  }
   return urls;
+}
+
+/** Every URL of `serviceUrls`, whichever shape it has (for checks made before it is resolved). */
+function serviceUrlList(value: EurekaRegistryOptions['serviceUrls']): readonly unknown[] {
+  if (Array.isArray(value)) return value as readonly unknown[];
+  return typeof value === 'object' && value !== null ? Object.values(value).flatMap((list) => (Array.isArray(list) ? (list as unknown[]) : [])) : [];
 }
 
 function resolveHeaders(value: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> {
@@ -263,7 +311,7 @@ function withToken(headers: Readonly<Record<string, string>>, options: EurekaReg
   if (lower === REPLICATION_HEADER) return invalidOption('tokenHeader', replicationHeaderUse, name);
   if (lower in headers) return invalidOption(`headers.${lower}`, 'absent when tokenHeader names the same header', 'both');
   if (lower === 'authorization') {
-    const withCredentials = options.serviceUrls.find((url) => typeof url === 'string' && /^[a-z]+:\/\/[^/]*@/i.test(url.trim()));
+    const withCredentials = serviceUrlList(options.serviceUrls).find((url) => typeof url === 'string' && /^[a-z]+:\/\/[^/]*@/i.test(url.trim()));
     if (withCredentials !== undefined) {
       return invalidOption('tokenHeader', "another header than 'authorization' when a service URL carries credentials (they are sent as basic authentication)", 'authorization');
     }

@@ -42,16 +42,30 @@ interface Target {
   readonly origin: string;
   readonly basePath: string;
   readonly authorization: string | undefined;
+  readonly zone: string | undefined;
 }
 
 const EMPTY = Buffer.alloc(0);
 /** How much of an error response is kept for messages. */
 const ERROR_BODY_LIMIT = 4096;
 
+/** At most this many servers are tried per request (the Java client's `RetryableEurekaHttpClient`). */
+const MAX_TRIES = 3;
+/** Quarantined servers are all released once they are this share of the list (Java's 0.66 refresh percentage). */
+const QUARANTINE_REFRESH_RATIO = 0.66;
 /**
- * HTTP to a set of Eureka servers on undici. A request goes to the server that answered last; a connection
- * failure, a timeout, a 5xx (or a status the request names) passes it to the next server, each tried once per
- * request, as the Java client's retryable client does. Bodies are read with a size limit and gunzipped.
+ * How long a client sticks to the server that answers it before starting over from its own first choice (Java's
+ * `SessionedEurekaHttpClient`: 20 min, randomized by up to half either way), so clients that failed over to
+ * another server come back once theirs is up again, and the fleet stays spread.
+ */
+const SESSION_MS = 20 * 60_000;
+
+/**
+ * HTTP to a set of Eureka servers on undici, with the Java client's server choice: each client orders the
+ * servers its own way (same zone first, shuffled by its seed), a request goes to the server that answered last
+ * and otherwise to the first one not quarantined; a connection failure, a timeout, a 5xx (or a status the
+ * request names) quarantines that server and passes the request on, at most 3 servers per request. Bodies are
+ * read with a size limit and gunzipped.
  */
 export class EurekaTransport {
   readonly #options: ResolvedEurekaRegistryOptions;
@@ -59,14 +73,20 @@ export class EurekaTransport {
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
   readonly #closing = new AbortController();
-  #current = 0;
+  /** The server that answered last, tried first while the session lasts. */
+  #sticky: Target | undefined;
+  #sessionEndsAt = 0;
+  readonly #quarantined = new Set<Target>();
+  readonly #random: () => number;
 
   constructor(options: ResolvedEurekaRegistryOptions) {
     this.#options = options;
-    this.#targets = options.serviceUrls.map(({ url, authorization }) => {
+    this.#random = seededRandom(options.shuffleSeed);
+    const targets = options.serviceUrls.map(({ url, authorization, zone }) => {
       const parsed = new URL(url);
-      return { url, origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, ''), authorization };
+      return { url, origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, ''), authorization, zone };
     });
+    this.#targets = options.shuffleServiceUrls ? orderTargets(targets, options.zone, this.#random) : targets;
     this.#ownsDispatcher = options.dispatcher === undefined;
     this.#dispatcher =
       options.dispatcher ??
@@ -77,7 +97,7 @@ export class EurekaTransport {
       });
   }
 
-  /** The service URLs, in order. */
+  /** The service URLs, in this client's order (same zone first, shuffled unless `shuffleServiceUrls` is false). */
   get serviceUrls(): readonly string[] {
     return this.#targets.map((target) => target.url);
   }
@@ -94,10 +114,11 @@ export class EurekaTransport {
       bytes: 0,
       serviceUrl: undefined,
     };
-    const first = this.#current;
-    for (let i = 0; i < this.#targets.length; i++) {
-      const index = (first + i) % this.#targets.length;
-      const target = this.#targets[index]!;
+    const tried = new Set<Target>();
+    for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
+      const target = this.#next(tried);
+      if (target === undefined) break;
+      tried.add(target);
       const aborted = this.#abortedBy(signal);
       if (aborted !== undefined) return { ...last, durationMs: clock.now() - started, error: aborted };
       try {
@@ -105,7 +126,7 @@ export class EurekaTransport {
         last = { ...answer, serviceUrl: target.url };
         const askNext = answer.status >= 500 || (request.askNextOn?.(answer.status) ?? false);
         if (!askNext) {
-          this.#current = index;
+          this.#answered(target);
           return { ...last, durationMs: clock.now() - started, error: undefined };
         }
         errors.push(new Error(`${target.url} answered ${answer.status}: ${errorText(answer.body)}`));
@@ -115,16 +136,47 @@ export class EurekaTransport {
         last = { status: undefined, body: EMPTY, bytes: 0, serviceUrl: target.url };
         errors.push(new Error(`${target.url}: ${errorMessage(error)}`, { cause: error }));
       }
+      this.#failed(target);
       logger.debug(`eureka ${request.method} ${request.path} failed on ${target.url}: ${errorMessage(errors[errors.length - 1])}`);
     }
-    // Nobody answered well: the next request starts with the next server rather than hammering this one.
-    this.#current = (first + 1) % this.#targets.length;
     const error = new KaryonError(
       'ERR_REGISTRY_UNAVAILABLE',
       `no Eureka server answered ${request.method} ${request.path}: ${errors.map(errorMessage).join('; ')}`,
       { errors, ...(last.status === undefined ? {} : { status: last.status }) },
     );
     return { ...last, durationMs: clock.now() - started, error };
+  }
+
+  /**
+   * The server to try next: the one that answered last while its session lasts, else this client's first
+   * choice that is not quarantined (the quarantine is lifted when it holds two thirds of the servers, as Java
+   * does, so a cluster that was all down is tried again in full).
+   */
+  #next(tried: ReadonlySet<Target>): Target | undefined {
+    const sticky = this.#sticky;
+    if (sticky !== undefined && !tried.has(sticky)) {
+      if (this.#options.clock.now() < this.#sessionEndsAt) return sticky;
+      this.#sticky = undefined;
+    }
+    const threshold = Math.floor(this.#targets.length * QUARANTINE_REFRESH_RATIO);
+    if (this.#quarantined.size > 0 && this.#quarantined.size >= threshold) this.#quarantined.clear();
+    for (const target of this.#targets) if (!tried.has(target) && !this.#quarantined.has(target)) return target;
+    // Every server left is quarantined: better one of them than none.
+    for (const target of this.#targets) if (!tried.has(target)) return target;
+    return undefined;
+  }
+
+  #answered(target: Target): void {
+    this.#quarantined.delete(target);
+    if (this.#sticky === target) return;
+    this.#sticky = target;
+    // Randomized by up to half either way, so clients that failed over together do not return together.
+    this.#sessionEndsAt = this.#options.clock.now() + SESSION_MS * (0.5 + this.#random());
+  }
+
+  #failed(target: Target): void {
+    this.#quarantined.add(target);
+    if (this.#sticky === target) this.#sticky = undefined;
   }
 
   /** Aborts requests in flight and releases connections (a dispatcher passed in options is left open). */
@@ -252,4 +304,34 @@ async function readBody(
 export function errorText(body: Buffer): string {
   const text = body.toString('utf8', 0, Math.min(body.length, 200)).replace(/\s+/g, ' ').trim();
   return text === '' ? '(empty body)' : text;
+}
+
+/**
+ * The servers in one client's order: those of `zone` first, each group shuffled (Fisher-Yates) by `random`, as
+ * Java's `ZoneAffinityClusterResolver` does, so several clients spread over the servers.
+ */
+export function orderTargets<T extends { readonly zone: string | undefined }>(targets: readonly T[], zone: string | undefined, random: () => number): T[] {
+  const sameZone = targets.filter((target) => zone !== undefined && target.zone?.toLowerCase() === zone.toLowerCase());
+  const others = targets.filter((target) => !sameZone.includes(target));
+  return [...shuffle(sameZone, random), ...shuffle(others, random)];
+}
+
+function shuffle<T>(list: T[], random: () => number): T[] {
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [list[i], list[j]] = [list[j]!, list[i]!];
+  }
+  return list;
+}
+
+/** A small deterministic generator (mulberry32) seeded by an FNV-1a hash of `seed`: the same seed, the same order. */
+export function seededRandom(seed: string): () => number {
+  let state = 0x811c9dc5;
+  for (let i = 0; i < seed.length; i++) state = Math.imul(state ^ seed.charCodeAt(i), 0x01000193);
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
