@@ -46,6 +46,11 @@ git clone --quiet --no-local "$repo" "$clone"
 git -C "$clone" checkout --quiet "$head"
 cd "$clone"
 
+pending="$(find .changeset -maxdepth 1 -name '*.md' ! -name README.md | wc -l)"
+if [ "$pending" -eq 0 ] && ! $ci; then
+  fail "no pending changeset in .changeset/: nothing to release (add one with npx changeset)"
+fi
+
 if $ci; then
   ln -s "$repo/node_modules" node_modules
 else
@@ -54,7 +59,6 @@ else
 fi
 
 current="$(node -p 'require("./package.json").version')"
-pending="$(find .changeset -maxdepth 1 -name '*.md' ! -name README.md | wc -l)"
 if [ "$pending" -gt 0 ]; then
   step "apply $pending pending changeset(s)"
   npx --no-install changeset version
@@ -64,11 +68,9 @@ if [ "$pending" -gt 0 ]; then
   if git show HEAD:CHANGELOG.md | grep -qE "^## \[?${version//./\\.}\]?( |$)"; then
     fail "CHANGELOG.md already has an entry for $version: it was released before"
   fi
-elif $ci; then
+else
   version="$current"
   echo "no pending changeset: dry-running the current version $version"
-else
-  fail "no pending changeset in .changeset/: nothing to release (add one with npx changeset)"
 fi
 if ! $ci && git -C "$repo" rev-parse -q --verify "refs/tags/v$version" >/dev/null; then
   fail "tag v$version exists: $version was released before"
@@ -82,6 +84,8 @@ if ! $ci; then
   npm run lint
   step "the test suite"
   npm test
+  step "the test suite on Node 22 and 24"
+  bash scripts/test-on-node.sh 22 24
   step "API docs"
   npm run docs
   step "runtime dependencies: audit and licences"
