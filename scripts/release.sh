@@ -82,8 +82,8 @@ if ! $ci; then
   npm run build
   npm run typecheck
   npm run lint
-  step "the test suite"
-  npm test
+  step "the test suite, with coverage"
+  npm run test:coverage
   step "the test suite on Node 22 and 24"
   bash scripts/test-on-node.sh 22 24
   step "API docs"
