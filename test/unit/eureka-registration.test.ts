@@ -505,6 +505,10 @@ describe('EurekaRegistry registration: input and shutdown', () => {
     expect(server.requests).toHaveLength(before);
     await expect(registry.register(descriptor(), 'UP')).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
     await expect(registry.refresh()).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
+    // The instance registered before close() cannot be steered after it either, and nothing is sent.
+    await expect(registry.setStatus(descriptor().instanceId, 'OUT_OF_SERVICE')).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
+    await expect(registry.heartbeat(descriptor().instanceId)).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
+    expect(server.requests).toHaveLength(before);
   });
 
   it('close() ends a request in flight at once and settles the call waiting on it', async () => {
