@@ -158,5 +158,8 @@ describe('built-in metrics', () => {
 
   it('factories work on the no-op metrics without recording anything', () => {
     expect(() => recordAll(noopMetrics)).not.toThrow();
+    expect(noopMetrics.enabled).toBe(false);
+    expect(noopMetrics.prometheus).toBeUndefined();
+    expect(noopMetrics.stats()).toEqual({ sent: 0, dropped: 0, errors: 0, prometheusSeries: 0, prometheusDropped: 0 });
   });
 });
