@@ -19,12 +19,13 @@ export default defineConfig({
     pool: 'forks',
     // `npm run test:coverage`: v8 coverage of the library's sources in the test processes. Code that runs only
     // in child processes the tests spawn (the karyon command, the examples) is not counted. The thresholds are
-    // a floor that only goes up: raise them when coverage rises, never lower them.
+    // a floor that only goes up: raise them when coverage rises, never lower them. Measured when they were set:
+    // 95.83% of lines and statements, 89.52% of branches, 96.83% of functions.
     coverage: {
       provider: 'v8',
       include: ['src/**/*.ts'],
       reporter: ['text-summary', 'json-summary', 'text'],
-      thresholds: { lines: 94, statements: 94, functions: 93, branches: 88 },
+      thresholds: { lines: 95.5, statements: 95.5, functions: 96.5, branches: 89 },
     },
   },
 });
