@@ -25,7 +25,7 @@ export default defineConfig({
       provider: 'v8',
       include: ['src/**/*.ts'],
       reporter: ['text-summary', 'json-summary', 'text'],
-      thresholds: { lines: 95.5, statements: 95.5, functions: 96.5, branches: 89 },
+      thresholds: { lines: 95, statements: 95, functions: 96, branches: 88.5 },
     },
   },
 });
