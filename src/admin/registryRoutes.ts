@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from '../internal/http.js';
+import type { ProtectedApp } from '../registry/eureka/ViewGuard.js';
 import type { RegistryInstance, ServiceRegistry } from '../registry/types.js';
 
 /** Anything that takes routes as the admin server does (`AdminServer` fits it as it is). */
@@ -38,6 +39,18 @@ export interface RegistryAppView {
   readonly name: string;
   /** Its instances, by instance id. */
   readonly instances: readonly RegistryInstanceView[];
+  /**
+   * Present while the registry lists too few of the app's instances and the client keeps its last good view
+   * (a registry that restarted empty): how many were held, how many the registry lists, and since when.
+   */
+  readonly protected?: {
+    /** Instances held when the protection began. */
+    readonly held: number;
+    /** Instances the registry listed in its last full answer. */
+    readonly listed: number;
+    /** When the protection began (epoch ms). */
+    readonly since: number;
+  };
 }
 
 /** What `GET /registry` answers: every application and instance the service's registry knows, of any status. */
@@ -54,8 +67,11 @@ export interface RegistryAdminRoutes {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Builds the `GET /registry` answer from a list of instances: grouped by app, sorted by name and id. */
-export function registryReport(instances: Iterable<RegistryInstance>): RegistryReport {
+/**
+ * Builds the `GET /registry` answer from a list of instances: grouped by app, sorted by name and id, with the
+ * apps whose last good view is kept marked.
+ */
+export function registryReport(instances: Iterable<RegistryInstance>, protectedApps: readonly ProtectedApp[] = []): RegistryReport {
   const byApp = new Map<string, RegistryInstanceView[]>();
   for (const instance of instances) {
     let list = byApp.get(instance.app);
@@ -75,7 +91,11 @@ export function registryReport(instances: Iterable<RegistryInstance>): RegistryR
   }
   const apps = [...byApp]
     .sort(([a], [b]) => compare(a, b))
-    .map(([name, list]) => ({ name, instances: list.sort((a, b) => compare(a.instanceId, b.instanceId)) }));
+    .map(([name, list]): RegistryAppView => {
+      const kept = protectedApps.find((entry) => entry.app === name);
+      const sorted = list.sort((a, b) => compare(a.instanceId, b.instanceId));
+      return kept === undefined ? { name, instances: sorted } : { name, instances: sorted, protected: { held: kept.held, listed: kept.listed, since: kept.since } };
+    });
   return { apps };
 }
 
@@ -97,7 +117,8 @@ export function registryReport(instances: Iterable<RegistryInstance>): RegistryR
 export function registryAdminRoutes(target: RegistryRouteTarget, registry: ServiceRegistry): RegistryAdminRoutes {
   const list = listingOf(registry);
   target.route('GET', '/registry', (_req, res) => {
-    sendJson(res, 200, registryReport(list.instances()));
+    const { protectedApps } = registry as ServiceRegistry & { protectedApps?: readonly ProtectedApp[] };
+    sendJson(res, 200, registryReport(list.instances(), Array.isArray(protectedApps) ? protectedApps : []));
   });
   const close = (): Promise<void> => {
     list.close();

@@ -19,6 +19,9 @@ Options:
   --delta-retention <ms>     how long a change stays in GET /apps/delta (default 180000)
   --response-cache <ms>      answer GET /apps, /apps/delta and /apps/{APP} from a read-only cache refreshed
                              this often, like Netflix's 30 s cache (default 0: every change shows at once)
+  --wait-when-empty <ms>     refuse registry reads (403) for this long after a start with an empty registry,
+                             as a Netflix server does, so clients of a registry that restarts keep their views
+                             while instances register again; 0 serves reads at once (default 40s)
   --owner-tokens <file>      a JSON file of owner tokens by application, {"GREETER": "<token>", ...}: then only
                              an application's token may register, renew, change or cancel its instances
                              (default: $KARYON_REGISTRY_TOKENS_FILE, or the JSON in $KARYON_REGISTRY_TOKENS)
@@ -33,6 +36,12 @@ Options:
 Durations are milliseconds, or take a unit: 500ms, 30s, 2m.
 Tokens are read from files or the environment, never from the command line (where ps would show them).
 Stop with Ctrl-C (SIGINT) or SIGTERM.`;
+
+/**
+ * How long `karyon registry` refuses reads after it starts empty: a little more than the default 30 s heartbeat
+ * (jittered by 10 %), by which every live instance has been answered 404 and registered again.
+ */
+const DEFAULT_WAIT_WHEN_EMPTY_MS = 40_000;
 
 /** `karyon registry`: runs the development Eureka server until SIGINT or SIGTERM. */
 export const registryCommand: CliCommand = {
@@ -63,6 +72,8 @@ async function runRegistry(args: readonly string[], io: CliIo): Promise<number> 
     ...durationFlag('eviction-interval', values['eviction-interval'], 'evictionIntervalMs', 1),
     ...durationFlag('delta-retention', values['delta-retention'], 'deltaRetentionMs', 0),
     ...durationFlag('response-cache', values['response-cache'], 'responseCacheMs', 0),
+    waitWhenEmptyMs: DEFAULT_WAIT_WHEN_EMPTY_MS,
+    ...durationFlag('wait-when-empty', values['wait-when-empty'], 'waitWhenEmptyMs', 0),
     logger: lineLogger({ stdout: io.stdout, stderr: io.stderr, verbose: values.verbose === true }),
   });
   try {
@@ -73,7 +84,8 @@ async function runRegistry(args: readonly string[], io: CliIo): Promise<number> 
     io.stdout.write(
       `karyon registry: development Eureka server listening on ${server.url} (${bound}; also ${server.url}/v2)\n` +
         `karyon registry: lease ${seconds(o.leaseDurationMs)}, eviction every ${seconds(o.evictionIntervalMs)}, ` +
-        `delta kept ${seconds(o.deltaRetentionMs)}, response cache ${o.responseCacheMs === 0 ? 'off' : `every ${seconds(o.responseCacheMs)}`}; Ctrl-C to stop\n` +
+        `delta kept ${seconds(o.deltaRetentionMs)}, response cache ${o.responseCacheMs === 0 ? 'off' : `every ${seconds(o.responseCacheMs)}`}, ` +
+        `reads ${o.waitWhenEmptyMs === 0 ? 'served at once' : `refused for ${seconds(o.waitWhenEmptyMs)} after this empty start`}; Ctrl-C to stop\n` +
         `karyon registry: ${describeAccess(o.access)}\n`,
     );
     const signal = await new Promise<string>((resolve) => {
@@ -101,6 +113,7 @@ function parse(args: readonly string[]) {
         'eviction-interval': { type: 'string' },
         'delta-retention': { type: 'string' },
         'response-cache': { type: 'string' },
+        'wait-when-empty': { type: 'string' },
         'owner-tokens': { type: 'string' },
         'read-token-file': { type: 'string' },
         'token-header': { type: 'string' },

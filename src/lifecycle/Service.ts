@@ -1153,7 +1153,10 @@ function reportRegistryMetrics(registry: EurekaRegistry, metrics: Metrics): () =
   };
   const onFetch = (event: FetchEvent): void => {
     report.fetch(event.kind, event.ok ? 'success' : 'failure', event.durationMs);
-    if (event.ok) report.instances(Object.fromEntries(registry.statusCounts()));
+    if (event.ok) {
+      report.instances(Object.fromEntries(registry.statusCounts()));
+      report.protectedApps(registry.protectedApps.length);
+    }
   };
   const onHashMismatch = (): void => report.hashMismatch();
   registry.on('heartbeat', onHeartbeat).on('fetch', onFetch).on('hashMismatch', onHashMismatch);

@@ -44,6 +44,8 @@ export const builtinMetrics = Object.freeze({
   registryInstances: metric('karyon.registry.instances', 'gauge', 'instances', ['status'], 'Instances in the local registry cache by status.'),
   /** The `karyon.registry.hash_mismatches` counter. */
   registryHashMismatches: metric('karyon.registry.hash_mismatches', 'counter', 'deltas', [], 'Delta fetches whose apps hashcode disagreed, forcing a full fetch.'),
+  /** The `karyon.registry.protected_apps` gauge. */
+  registryProtectedApps: metric('karyon.registry.protected_apps', 'gauge', 'apps', [], 'Applications whose last good view is kept because the registry lists too few of their instances.'),
   /** The `karyon.client.requests` counter. */
   clientRequests: metric('karyon.client.requests', 'counter', 'requests', ['target', 'outcome', 'status_class'], 'Client requests by target, outcome and status class.'),
   /** The `karyon.client.latency` timer. */
@@ -197,6 +199,8 @@ export interface RegistryMetrics {
   instances(countsByStatus: Readonly<Record<string, number>>): void;
   /** Counts a delta whose apps hashcode disagreed with the local cache. */
   hashMismatch(): void;
+  /** Sets how many applications keep their last good view against a registry listing too few of them. */
+  protectedApps(count: number): void;
 }
 
 /** Pre-bound handles for registry metrics. */
@@ -207,6 +211,7 @@ export function registryMetrics(metrics: Metrics): RegistryMetrics {
   const fetches = memo2((kind, outcome) => counter(metrics, 'registryFetches', { kind, outcome }));
   const instances = memo((status) => gauge(metrics, 'registryInstances', { status }));
   const hashMismatches = counter(metrics, 'registryHashMismatches');
+  const protectedApps = gauge(metrics, 'registryProtectedApps');
   const seen = new Set<string>();
   return {
     heartbeat: (durationMs) => heartbeatLatency('success').record(durationMs),
@@ -226,6 +231,7 @@ export function registryMetrics(metrics: Metrics): RegistryMetrics {
       }
     },
     hashMismatch: () => hashMismatches.increment(),
+    protectedApps: (count) => protectedApps.set(count),
   };
 }
 

@@ -17,7 +17,7 @@ describe('return after a registry outage', () => {
   it('retries at the heartbeat interval during the outage and is back within about one interval', async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/eureka`;
-    let registry = await startRegistryProcess(port);
+    let registry = await startRegistryProcess(port, ['--wait-when-empty', '0']);
     const ids: string[] = [];
     // Write attempts (registrations and heartbeats) that failed, by instance, with when they were made.
     const failures = new Map<string, number[]>();
@@ -45,7 +45,7 @@ describe('return after a registry outage', () => {
     await waitUntil(() => failures.size === 3 && [...failures.values()].every((times) => times.length >= 6), 'six failed attempts per instance', 12_000);
     const outageMs = performance.now() - outageStarted;
 
-    registry = await startRegistryProcess(port);
+    registry = await startRegistryProcess(port, ['--wait-when-empty', '0']);
     const returned = performance.now();
     await waitUntil(async () => (await listed(url))?.size === 3, 'every instance listed again', 10_000, 10);
     const backAfterMs = performance.now() - returned;

@@ -307,7 +307,7 @@ describe('karyon registry with owner tokens', () => {
     const owners = join(dir, 'owners.json');
     writeFileSync(owners, JSON.stringify({ greeter: teamA, billing: teamB }));
     const root = fileURLToPath(new URL('../..', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'registry', '--port', '0', '--host', '127.0.0.1', '--owner-tokens', owners], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'registry', '--port', '0', '--host', '127.0.0.1', '--wait-when-empty', '0', '--owner-tokens', owners], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, KARYON_REGISTRY_READ_TOKEN: reader },

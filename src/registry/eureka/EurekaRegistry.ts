@@ -11,6 +11,7 @@ import type { EurekaRegistryOptions, ResolvedEurekaRegistryOptions } from './Eur
 import { EurekaTransport } from './EurekaTransport.js';
 import { InstanceRegistration, isSettableStatus, unsettableStatus } from './InstanceRegistration.js';
 import { RegistryFetcher } from './RegistryFetcher.js';
+import type { ProtectedApp } from './ViewGuard.js';
 
 /**
  * A {@link ServiceRegistry} that speaks the Eureka REST protocol (JSON) to Netflix or Spring Cloud Eureka
@@ -71,8 +72,17 @@ export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implement
           pool: this.#pool,
           onFetch: (event) => this.#tell('fetch', event),
           onHashMismatch: (event) => this.#tell('hashMismatch', event),
+          onViewProtection: (event) => this.#tell('viewProtection', event),
         })
       : undefined;
+  }
+
+  /**
+   * The applications whose last good view is kept because the registry listed too few of their instances (see
+   * `viewProtectionRatio`); empty while the view follows the registry.
+   */
+  get protectedApps(): readonly ProtectedApp[] {
+    return this.#fetcher?.protectedApps ?? [];
   }
 
   /** How long other clients take to see a change made here, at most: one registry fetch interval, in ms. */

@@ -1,4 +1,5 @@
 import type { InstanceStatus } from '../types.js';
+import type { ViewProtectionEvent } from './ViewGuard.js';
 
 /** A write to Eureka on behalf of a registered instance. */
 export type RegistrationOperation =
@@ -70,7 +71,9 @@ export type FullFetchReason =
   /** The delta request was not answered with 200 (e.g. 403: deltas disabled on the server). */
   | 'deltaRefused'
   /** After the delta, the view's hash differed from the server's `apps__hashcode`. */
-  | 'hashMismatch';
+  | 'hashMismatch'
+  /** An application's last good view is kept (`viewProtectionRatio`): only a full fetch tells when to let go. */
+  | 'viewProtected';
 
 /** One fetch of the registry (`GET /apps` or `GET /apps/delta`), finished. */
 export interface FetchEvent {
@@ -126,4 +129,6 @@ export interface EurekaRegistryEvents {
   fetch: [event: FetchEvent];
   /** A delta left the view with a hash other than the server's. */
   hashMismatch: [event: HashMismatchEvent];
+  /** An application's last good view began, or stopped, being kept against a registry listing too few of it. */
+  viewProtection: [event: ViewProtectionEvent];
 }

@@ -94,6 +94,22 @@ export interface EurekaRegistryOptions {
    */
   readonly jitterRatio?: number;
   /**
+   * A full fetch that lists fewer than this share of the instances the view holds for an application keeps the
+   * held ones (Envoy's panic threshold applied to membership): a registry that restarted empty, or that answers
+   * before its instances registered again, does not empty the view and fail every call. The view follows the
+   * registry again once it lists every held instance again, or after `viewProtectionMaxMs`; new and changed
+   * records are applied meanwhile. Deltas (an instance cancelled or evicted, one by one) are applied as they
+   * come. 0 turns the protection off.
+   * @default 0.5
+   */
+  readonly viewProtectionRatio?: number;
+  /**
+   * Longest an application's last good view is kept against the registry's, in ms (after it, a fleet that
+   * really shrank by more than `viewProtectionRatio` at once is shown as it is).
+   * @default 300000 (the Netflix server's wait before it serves reads after an empty start)
+   */
+  readonly viewProtectionMaxMs?: number;
+  /**
    * Extra headers sent with every request (e.g. a gateway token). They cannot replace the protocol's own
    * `accept`, `accept-encoding` and `content-type`, nor be `x-netflix-discovery-replication`, which only Eureka
    * peers send to each other.
@@ -177,6 +193,10 @@ export interface ResolvedEurekaRegistryOptions {
   readonly retryMultiplier: number;
   /** See {@link EurekaRegistryOptions.jitterRatio}. */
   readonly jitterRatio: number;
+  /** See {@link EurekaRegistryOptions.viewProtectionRatio}. */
+  readonly viewProtectionRatio: number;
+  /** See {@link EurekaRegistryOptions.viewProtectionMaxMs}. */
+  readonly viewProtectionMaxMs: number;
   /** See {@link EurekaRegistryOptions.headers}; names lower-cased, the `token` header included. */
   readonly headers: Readonly<Record<string, string>>;
   /** See {@link EurekaRegistryOptions.maxResponseBytes}. */
@@ -228,6 +248,8 @@ export function resolveEurekaRegistryOptions(options: EurekaRegistryOptions): Re
     retryMaxDelayMs,
     retryMultiplier: numberAtLeast('retryMultiplier', options.retryMultiplier, 1, 2),
     jitterRatio: ratio('jitterRatio', options.jitterRatio, 0.1),
+    viewProtectionRatio: ratio('viewProtectionRatio', options.viewProtectionRatio, 0.5),
+    viewProtectionMaxMs: durationMs('viewProtectionMaxMs', options.viewProtectionMaxMs, 300_000),
     headers: withToken(resolveHeaders(options.headers), options),
     maxResponseBytes: positiveInt('maxResponseBytes', options.maxResponseBytes, 64 * 1024 * 1024),
     dispatcher: options.dispatcher,

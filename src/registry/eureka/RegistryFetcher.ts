@@ -9,6 +9,8 @@ import type { ResolvedEurekaRegistryOptions } from './EurekaRegistryOptions.js';
 import type { EurekaExchange, EurekaTransport } from './EurekaTransport.js';
 import { errorText } from './EurekaTransport.js';
 import { retryDelayMs } from './retryDelay.js';
+import { ViewGuard } from './ViewGuard.js';
+import type { ProtectedApp, ViewProtectionEvent } from './ViewGuard.js';
 import { appsHashcodeOfCounts, decodeApplications } from './wire.js';
 import type { DecodedApplications } from './wire.js';
 
@@ -19,7 +21,8 @@ import type { DecodedApplications } from './wire.js';
 // (the cache upserts by id and ignores records equal to those held). After a delta, the hash of the whole
 // view (counts by status, every status kept) must equal the delta's `apps__hashcode`; when it does not, or
 // when the delta is refused, a full fetch replaces the view. A fetch that fails keeps the last view: callers
-// go on balancing over what they knew.
+// go on balancing over what they knew. So does, app by app, a full fetch that lists far fewer instances of an
+// application than the view holds (see ViewGuard): a registry that restarted empty does not empty its clients.
 
 /** What the fetcher needs from its registry. */
 export interface FetcherContext {
@@ -29,6 +32,7 @@ export interface FetcherContext {
   readonly pool: InstancePool;
   readonly onFetch: (event: FetchEvent) => void;
   readonly onHashMismatch: (event: HashMismatchEvent) => void;
+  readonly onViewProtection: (event: ViewProtectionEvent) => void;
 }
 
 interface Waiter {
@@ -49,9 +53,16 @@ export class RegistryFetcher {
   #hasFull = false;
   /** Profiles held after the last full fetch; deltas that pile up many more trigger a sweep. */
   #profilesAfterFull = 0;
+  readonly #guard: ViewGuard;
 
   constructor(context: FetcherContext) {
     this.#context = context;
+    this.#guard = new ViewGuard(() => ({
+      ratio: context.options.viewProtectionRatio,
+      maxMs: context.options.viewProtectionMaxMs,
+      logger: context.options.logger,
+      onChange: context.onViewProtection,
+    }));
     this.#task = new RepeatingTask({ clock: context.options.clock, initialDelayMs: 0, run: (signal) => this.#run(signal) });
   }
 
@@ -78,6 +89,11 @@ export class RegistryFetcher {
       this.#waiters.push(entry);
       this.#task.trigger();
     });
+  }
+
+  /** The applications whose last good view is kept because the registry lists too few of their instances. */
+  get protectedApps(): readonly ProtectedApp[] {
+    return this.#guard.protectedApps;
   }
 
   /** Stops fetching; a fetch in progress is aborted. */
@@ -134,7 +150,9 @@ export class RegistryFetcher {
         ? 'empty'
         : !options.fetchDeltas
           ? 'deltasDisabled'
-          : undefined;
+          : this.#guard.protecting
+            ? 'viewProtected'
+            : undefined;
     if (reason !== undefined) return this.#full(reason, signal);
     const fallback = await this.#delta(signal);
     if (fallback !== undefined) await this.#full(fallback, signal);
@@ -147,7 +165,8 @@ export class RegistryFetcher {
     const exchange = await transport.send({ method: 'GET', path: '/apps', askNextOn: (status) => status !== 200 }, signal);
     const decoded = this.#decode(exchange, 'full', reason, started, signal);
     const records = this.#compact(decoded);
-    const change = cache.replaceAll(records.upserts);
+    const kept = this.#guard.keep(cache.all(), records.upserts, options.clock.now());
+    const change = cache.replaceAll(kept.length === 0 ? records.upserts : [...records.upserts, ...kept]);
     pool.retainOnly(cache.all());
     this.#profilesAfterFull = pool.profiles;
     this.#hasFull = true;

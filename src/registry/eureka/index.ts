@@ -10,4 +10,5 @@ export type {
   RegistrationEvent,
   RegistrationOperation,
 } from './EurekaRegistryEvents.js';
+export type { ProtectedApp, ViewProtectionEvent, ViewProtectionReason } from './ViewGuard.js';
 export { EurekaInstance } from './EurekaInstance.js';

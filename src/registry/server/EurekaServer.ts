@@ -63,6 +63,8 @@ export class EurekaServer {
   #closing: Promise<void> | undefined;
   /** Called when the last request in flight finishes while closing. */
   #port: number | undefined;
+  /** Until when (clock ms) registry reads are refused after a start with an empty registry. */
+  #readsRefusedUntil = 0;
 
   /**
    * @param options - port, host, lease and eviction timings, delta retention, response cache, owner and read
@@ -133,6 +135,7 @@ export class EurekaServer {
   reset(): number {
     const dropped = this.#registry.clear();
     this.#cache.clear();
+    this.#startEmpty();
     return dropped;
   }
 
@@ -168,7 +171,29 @@ export class EurekaServer {
       },
     });
     this.#cache.start();
+    this.#startEmpty();
     return this.#port;
+  }
+
+  /** Starts the wait during which reads are refused, when the registry is empty and a wait is configured. */
+  #startEmpty(): void {
+    const { waitWhenEmptyMs, clock } = this.options;
+    if (waitWhenEmptyMs <= 0 || this.#registry.size > 0) return;
+    this.#readsRefusedUntil = clock.now() + waitWhenEmptyMs;
+  }
+
+  /** Refuses a registry read during the wait after an empty start (a Netflix server answers 403 too). */
+  #refuseReadsWhileEmptyStart(): void {
+    if (this.#readsRefusedUntil === 0) return;
+    const remaining = this.#readsRefusedUntil - this.options.clock.now();
+    if (remaining <= 0) {
+      this.#readsRefusedUntil = 0;
+      return;
+    }
+    throw new HttpError(
+      403,
+      `registry reads are refused for another ${Math.ceil(remaining)} ms: this server started with an empty registry, and clients keep their views while instances register again`,
+    );
   }
 
   async #close(): Promise<void> {
@@ -223,9 +248,16 @@ export class EurekaServer {
     };
     route('GET', '/', 'read', (req, res) => this.#summary(req, res));
     // Before /apps/:app, so an app cannot shadow the delta (Netflix's routing has the same precedence).
-    route('GET', '/apps/delta', 'read', (req, res) => this.#sendCached(req, res, 'delta', true));
-    route('GET', '/apps', 'read', (req, res) => this.#sendCached(req, res, 'apps', true));
+    route('GET', '/apps/delta', 'read', (req, res) => {
+      this.#refuseReadsWhileEmptyStart();
+      this.#sendCached(req, res, 'delta', true);
+    });
+    route('GET', '/apps', 'read', (req, res) => {
+      this.#refuseReadsWhileEmptyStart();
+      this.#sendCached(req, res, 'apps', true);
+    });
     route('GET', '/apps/:app', 'read', (req, res, { app }) => {
+      this.#refuseReadsWhileEmptyStart();
       const name = appOf(app);
       if (!this.#sendCached(req, res, `app:${name}`, false)) throw new HttpError(404, `no application ${name}`);
     });
@@ -371,6 +403,7 @@ export class EurekaServer {
   }
 
   #sendVip(req: IncomingMessage, res: ServerResponse, vip: string, secure: boolean): void {
+    this.#refuseReadsWhileEmptyStart();
     const wanted = vip.toLowerCase();
     const matching: EurekaLease[] = [];
     for (const lease of this.#registry.all()) {

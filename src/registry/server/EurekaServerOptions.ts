@@ -42,6 +42,17 @@ export interface EurekaServerOptions {
    */
   readonly responseCacheMs?: number;
   /**
+   * After a start with an empty registry (every start of this in-memory server, and `reset()`), registry reads
+   * (`GET /apps`, `/apps/delta`, `/apps/{APP}`, `/vips/...`, `/svips/...`) are refused with 403 for this long,
+   * as a Netflix server does for `waitTimeInMsWhenSyncEmpty` (5 minutes there): a registry that restarts under a
+   * running fleet does not hand its clients an empty view while the instances register again (each does at its
+   * next heartbeat, which the restarted server answers 404). Writes are served at once. Spring Cloud's server
+   * opens at once by default (its `defaultOpenForTrafficCount` of 1 bypasses the wait), as 0 does here.
+   * `karyon registry` waits 40 s unless told otherwise.
+   * @default 0
+   */
+  readonly waitWhenEmptyMs?: number;
+  /**
    * Largest request body accepted, in bytes; a larger one gets 413.
    * @default 262144
    */
@@ -102,6 +113,8 @@ export interface ResolvedEurekaServerOptions {
   readonly deltaRetentionMs: number;
   /** Read-only response cache refresh interval, in ms; 0 = off. */
   readonly responseCacheMs: number;
+  /** How long reads are refused after a start with an empty registry, in ms; 0 = never. */
+  readonly waitWhenEmptyMs: number;
   /** Largest request body, in bytes. */
   readonly maxBodyBytes: number;
   /** How long `close()` waits for requests in flight, in ms. */
@@ -129,6 +142,7 @@ export function resolveEurekaServerOptions(options: EurekaServerOptions = {}): R
     evictionIntervalMs: positiveMs('evictionIntervalMs', options.evictionIntervalMs, 60_000),
     deltaRetentionMs: durationMs('deltaRetentionMs', options.deltaRetentionMs, 180_000),
     responseCacheMs: durationMs('responseCacheMs', options.responseCacheMs, 0),
+    waitWhenEmptyMs: durationMs('waitWhenEmptyMs', options.waitWhenEmptyMs, 0),
     maxBodyBytes: positiveInt('maxBodyBytes', options.maxBodyBytes, 256 * 1024),
     closeTimeoutMs: durationMs('closeTimeoutMs', options.closeTimeoutMs, 1000),
     clock: options.clock ?? systemClock,

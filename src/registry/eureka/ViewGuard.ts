@@ -1,0 +1,132 @@
+import type { Logger } from '../../common/Logger.js';
+import type { RegistryInstance } from '../types.js';
+
+// Envoy's panic threshold, applied to membership: a full fetch that would leave an application with much less
+// than the client held for it is more likely a registry that lost its state (restarted empty, or answering
+// before its instances have registered again) than a fleet that vanished at once. Trading a working view for an
+// empty one fails every call (ERR_NO_INSTANCES) although the instances are alive; keeping the last good records
+// costs at worst a few calls to instances that really left, which retries and outlier ejection already handle.
+// So the held records of such an application are kept, and the view follows the registry again once it lists
+// every one of them (or after `maxMs`, so an instance that really left is not shown for ever); meanwhile new and
+// changed records are applied as they come.
+// Deltas are not guarded: their DELETED entries are the registry saying, one by one, that an instance left.
+
+/** An application whose last good view is kept. */
+export interface ProtectedApp {
+  /** The application, as the registry names it. */
+  readonly app: string;
+  /** Instances held when the protection began. */
+  readonly held: number;
+  /** Instances the registry listed in the last full fetch. */
+  readonly listed: number;
+  /** When the protection began (clock ms). */
+  readonly since: number;
+}
+
+/** Why an application's protection began or ended. */
+export type ViewProtectionReason =
+  /** A full fetch listed fewer than `ratio` of the held instances: the held ones are kept. */
+  | 'shrunk'
+  /** The registry lists every held instance again: the view follows it once more. */
+  | 'converged'
+  /** `maxMs` passed without the registry listing them again: its view is accepted. */
+  | 'expired';
+
+/** An application's view began or stopped being protected. */
+export interface ViewProtectionEvent {
+  /** The application. */
+  readonly app: string;
+  /** True when the protection began, false when it ended. */
+  readonly protecting: boolean;
+  /** Why. */
+  readonly reason: ViewProtectionReason;
+  /** Instances held when the protection began. */
+  readonly held: number;
+  /** Instances the registry listed in this full fetch. */
+  readonly listed: number;
+}
+
+/** What {@link ViewGuard} needs. */
+export interface ViewGuardOptions {
+  /** Below this share of the held instances an application's view is kept; 0 turns the guard off. */
+  readonly ratio: number;
+  /** Longest an application's view is kept, in ms. */
+  readonly maxMs: number;
+  /** Where the guard says what it does. */
+  readonly logger: Logger;
+  /** Told when an application's protection begins or ends. */
+  readonly onChange: (event: ViewProtectionEvent) => void;
+}
+
+/** Decides, at each full fetch, which held records to keep because the registry lists too few of their app. */
+export class ViewGuard {
+  readonly #options: () => ViewGuardOptions;
+  readonly #protected = new Map<string, ProtectedApp>();
+
+  /** @param options - read at each fetch, so a registry whose options change passes the current ones */
+  constructor(options: () => ViewGuardOptions) {
+    this.#options = options;
+  }
+
+  /** True while some application's last good view is kept (only full fetches can tell when to stop). */
+  get protecting(): boolean {
+    return this.#protected.size > 0;
+  }
+
+  /** The applications whose last good view is kept now. */
+  get protectedApps(): readonly ProtectedApp[] {
+    return [...this.#protected.values()];
+  }
+
+  /**
+   * The held records to keep beside the `incoming` ones of a full fetch made at `now`: those of every application
+   * the registry lists too few instances of. Empty when nothing needs keeping.
+   */
+  keep(held: Iterable<RegistryInstance>, incoming: readonly RegistryInstance[], now: number): RegistryInstance[] {
+    const { ratio, maxMs, logger, onChange } = this.#options();
+    if (ratio <= 0) {
+      this.#protected.clear();
+      return [];
+    }
+    const listed = new Map<string, Set<string>>();
+    for (const instance of incoming) {
+      let ids = listed.get(instance.app);
+      if (ids === undefined) listed.set(instance.app, (ids = new Set()));
+      ids.add(instance.instanceId);
+    }
+    const heldByApp = new Map<string, RegistryInstance[]>();
+    for (const instance of held) {
+      let list = heldByApp.get(instance.app);
+      if (list === undefined) heldByApp.set(instance.app, (list = []));
+      list.push(instance);
+    }
+    const kept: RegistryInstance[] = [];
+    for (const [app, records] of heldByApp) {
+      const ids = listed.get(app);
+      const count = ids?.size ?? 0;
+      const missing = records.filter((record) => ids?.has(record.instanceId) !== true);
+      const current = this.#protected.get(app);
+      if (current === undefined) {
+        if (count >= ratio * records.length) continue;
+        this.#protected.set(app, { app, held: records.length, listed: count, since: now });
+        logger.warn(
+          `eureka lists ${count} of the ${records.length} instance(s) of ${app} held: keeping the last good view until it lists them again (at most ${maxMs} ms)`,
+        );
+        onChange({ app, protecting: true, reason: 'shrunk', held: records.length, listed: count });
+      } else if (missing.length === 0 || now - current.since >= maxMs) {
+        this.#protected.delete(app);
+        const converged = missing.length === 0;
+        if (converged) logger.info(`eureka view of ${app}: the registry lists every instance held again (${count}); following it`);
+        else logger.warn(`eureka view of ${app}: accepting after ${maxMs} ms that the registry lists only ${count} of the ${current.held} instance(s) held`);
+        onChange({ app, protecting: false, reason: converged ? 'converged' : 'expired', held: current.held, listed: count });
+        continue;
+      } else {
+        this.#protected.set(app, { ...current, listed: count });
+      }
+      kept.push(...missing);
+    }
+    // An application no longer held at all (removed by a delta) needs no protection.
+    for (const app of this.#protected.keys()) if (!heldByApp.has(app)) this.#protected.delete(app);
+    return kept;
+  }
+}

@@ -1,0 +1,132 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createServiceClient } from '../../src/index.js';
+import type { ServiceClient } from '../../src/index.js';
+import { EurekaRegistry } from '../../src/registry/eureka/index.js';
+import type { ViewProtectionEvent } from '../../src/registry/eureka/index.js';
+import { memoryLogger } from '../support/logger.js';
+import { descriptorFor, freePort, kill9, killAll, listed, startRegistryProcess, waitUntil } from './support.js';
+
+// A registry that restarts empty under a running fleet: the callee instances stay alive throughout, a caller
+// keeps calling, and not one call fails. The registry process serves reads at once after its restart (as Spring
+// Cloud's server does by default), so the client's own guard is what keeps the view: it refuses to trade three
+// instances for the zero or one a just-restarted registry lists, and follows the registry again once the
+// instances have registered again.
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  await killAll();
+});
+
+async function callee(url: string, index: number): Promise<void> {
+  const server = createServer((_req, res) => res.end(`callee-${index}`));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const registry = new EurekaRegistry({ serviceUrls: [url], fetchRegistry: false, heartbeatIntervalMs: 1000 });
+  cleanups.push(async () => {
+    await registry.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  await registry.register(descriptorFor('restarted', '127.0.0.1', port), 'UP');
+}
+
+/** Calls `client` back to back until `stop()`; counts what succeeded and what failed (with the first error). */
+function keepCalling(client: ServiceClient, stop: () => boolean): Promise<{ ok: number; failed: number; errors: string[] }> {
+  const tally = { ok: 0, failed: 0, errors: [] as string[] };
+  const loop = async (): Promise<void> => {
+    // Bounded in count as well as by `stop`.
+    for (let i = 0; i < 100_000 && !stop(); i++) {
+      try {
+        const res = await client.request({ path: '/' });
+        await res.body.text();
+        if (res.statusCode === 200) tally.ok++;
+        else tally.failed++;
+      } catch (error) {
+        tally.failed++;
+        if (tally.errors.length < 5) tally.errors.push(String((error as Error).message));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  };
+  return Promise.all([loop(), loop()]).then(() => tally);
+}
+
+describe('a registry that restarts empty', () => {
+  it('does not empty the callers: 0 failed calls, and the view follows the registry again once repopulated', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/eureka`;
+    let registry = await startRegistryProcess(port, ['--wait-when-empty', '0']);
+    for (let i = 0; i < 3; i++) await callee(url, i);
+    const logger = memoryLogger();
+    const caller = new EurekaRegistry({ serviceUrls: [url], registryFetchIntervalMs: 100, retryInitialDelayMs: 100, logger });
+    cleanups.push(() => caller.close());
+    const protections: ViewProtectionEvent[] = [];
+    caller.on('viewProtection', (event) => protections.push(event));
+    const client = createServiceClient({ registry: caller, vip: 'restarted', retries: { maxRetries: 0 } });
+    cleanups.push(() => client.close());
+    await waitUntil(() => caller.upInstancesByVip('restarted').length === 3, 'the caller to see three instances');
+
+    let stopped = false;
+    const calls = keepCalling(client, () => stopped);
+    await waitUntil(() => true, 'a moment of calls', 1000);
+    await kill9(registry);
+    registry = await startRegistryProcess(port, ['--wait-when-empty', '0']);
+    const restartedAt = performance.now();
+    // The guard has kept the view, and the instances come back with their next heartbeat.
+    await waitUntil(() => protections.some((event) => event.protecting), 'the guard to keep the view');
+    await waitUntil(() => protections.some((event) => !event.protecting), 'the view to follow the registry again', 15_000);
+    const convergedMs = performance.now() - restartedAt;
+    expect(caller.protectedApps).toEqual([]);
+    expect((await listed(url))?.size).toBe(3);
+    stopped = true;
+    const tally = await calls;
+
+    expect(tally.failed, tally.errors.join('; ')).toBe(0);
+    expect(tally.ok).toBeGreaterThan(50);
+    expect(protections[0]).toMatchObject({ app: 'RESTARTED', protecting: true, reason: 'shrunk', held: 3 });
+    expect(protections.at(-1)).toMatchObject({ app: 'RESTARTED', protecting: false, reason: 'converged', held: 3, listed: 3 });
+    expect(logger.lines.some((line) => line.startsWith('warn eureka lists') && line.includes('keeping the last good view'))).toBe(true);
+    expect(caller.upInstancesByVip('restarted')).toHaveLength(3);
+    console.info(`registry restart: ${tally.ok} calls, ${tally.failed} failed; view followed the registry again ${Math.round(convergedMs)} ms after the restart`);
+  }, 60_000);
+
+  it('without the guard, the same restart fails calls (what the guard prevents)', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/eureka`;
+    let registry = await startRegistryProcess(port, ['--wait-when-empty', '0']);
+    for (let i = 0; i < 3; i++) await callee(url, i);
+    const caller = new EurekaRegistry({ serviceUrls: [url], registryFetchIntervalMs: 100, retryInitialDelayMs: 100, viewProtectionRatio: 0 });
+    cleanups.push(() => caller.close());
+    const client = createServiceClient({ registry: caller, vip: 'restarted', retries: { maxRetries: 0 } });
+    cleanups.push(() => client.close());
+    await waitUntil(() => caller.upInstancesByVip('restarted').length === 3, 'the caller to see three instances');
+    let emptied = false;
+    caller.onChange(() => {
+      if (caller.upInstancesByVip('restarted').length === 0) emptied = true;
+    });
+    await kill9(registry);
+    registry = await startRegistryProcess(port, ['--wait-when-empty', '0']);
+    await waitUntil(() => emptied, 'the view to empty');
+    await expect(client.request({ path: '/' })).rejects.toMatchObject({ code: 'ERR_NO_INSTANCES' });
+  }, 60_000);
+
+  it('the development registry refuses reads for --wait-when-empty after an empty start, and serves writes', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/eureka`;
+    const registry = await startRegistryProcess(port, ['--wait-when-empty', '1500ms']);
+    expect(registry.out.stdout).toContain('reads refused for 1500ms after this empty start');
+    const started = performance.now();
+    const writer = new EurekaRegistry({ serviceUrls: [url], fetchRegistry: false });
+    cleanups.push(() => writer.close());
+    await writer.register(descriptorFor('waiting', '127.0.0.1', 9100), 'UP');
+    const read = await request(`${url}/apps`, { headers: { accept: 'application/json' } });
+    expect(read.statusCode).toBe(403);
+    expect(await read.body.text()).toMatch(/registry reads are refused for another \d+ ms: this server started with an empty registry/);
+    await waitUntil(async () => (await listed(url))?.size === 1, 'reads to be served', 10_000, 50);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1400);
+  }, 30_000);
+});
