@@ -22,7 +22,11 @@ export interface Child {
 
 /** Runs `node --import tsx <script> ...args` from the repository root, optionally inside a network namespace. */
 export function spawnNode(script: string, args: readonly string[], options: { netns?: string; env?: NodeJS.ProcessEnv } = {}): Child {
-  const command = [process.execPath, '--import', 'tsx', script, ...args];
+  return spawnChild([process.execPath, '--import', 'tsx', script, ...args], options);
+}
+
+/** Runs a command from the repository root with its output collected, optionally inside a network namespace. */
+export function spawnChild(command: readonly string[], options: { netns?: string; env?: NodeJS.ProcessEnv } = {}): Child {
   const [file, ...rest] = options.netns === undefined ? command : ['ip', 'netns', 'exec', options.netns, ...command];
   const child = spawn(file!, rest, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   children.add(child);
