@@ -25,7 +25,8 @@ async function callee(url: string, index: number): Promise<void> {
   const server = createServer((_req, res) => res.end(`callee-${index}`));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const registry = new EurekaRegistry({ serviceUrls: [url], fetchRegistry: false, heartbeatIntervalMs: 1000 });
+  // Heartbeats every 3 s: a caller fetching every 100 ms sees the restarted registry before they register again.
+  const registry = new EurekaRegistry({ serviceUrls: [url], fetchRegistry: false, heartbeatIntervalMs: 3000 });
   cleanups.push(async () => {
     await registry.close();
     server.closeAllConnections();
