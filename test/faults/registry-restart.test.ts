@@ -13,7 +13,8 @@ import { descriptorFor, freePort, kill9, killAll, listed, startRegistryProcess, 
 // keeps calling, and not one call fails. The registry process serves reads at once after its restart (as Spring
 // Cloud's server does by default), so the client's own guard is what keeps the view: it refuses to trade three
 // instances for the zero or one a just-restarted registry lists, and follows the registry again once the
-// instances have registered again.
+// instances have registered again. (The instances' return after a registry restart on their own, at their next
+// heartbeat, is registry-outage.test.ts.)
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -21,18 +22,32 @@ afterEach(async () => {
   await killAll();
 });
 
-async function callee(url: string, index: number): Promise<void> {
+/** A callee: an HTTP server that stays up throughout, and its registration, which the test can stop and make again. */
+interface Callee {
+  /** Stops heartbeating (the process stays up and keeps serving). */
+  readonly stopRegistering: () => Promise<void>;
+  /** Registers UP again, as the instance does at its next heartbeat after the registry lost it. */
+  readonly register: () => Promise<void>;
+}
+
+async function callee(url: string, index: number): Promise<Callee> {
   const server = createServer((_req, res) => res.end(`callee-${index}`));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  // Heartbeats every 3 s: a caller fetching every 100 ms sees the restarted registry before they register again.
-  const registry = new EurekaRegistry({ serviceUrls: [url], fetchRegistry: false, heartbeatIntervalMs: 3000 });
+  const descriptor = descriptorFor('restarted', '127.0.0.1', port);
+  let registry: EurekaRegistry | undefined;
+  const register = async (): Promise<void> => {
+    registry = new EurekaRegistry({ serviceUrls: [url], fetchRegistry: false, heartbeatIntervalMs: 1000 });
+    const made = registry;
+    cleanups.push(() => made.close());
+    await made.register(descriptor, 'UP');
+  };
   cleanups.push(async () => {
-    await registry.close();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
-  await registry.register(descriptorFor('restarted', '127.0.0.1', port), 'UP');
+  await register();
+  return { register, stopRegistering: async () => registry?.close() };
 }
 
 /** Calls `client` back to back until `stop()`; counts what succeeded and what failed (with the first error). */
@@ -61,7 +76,8 @@ describe('a registry that restarts empty', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/eureka`;
     let registry = await startRegistryProcess(port, ['--wait-when-empty', '0']);
-    for (let i = 0; i < 3; i++) await callee(url, i);
+    const callees: Callee[] = [];
+    for (let i = 0; i < 3; i++) callees.push(await callee(url, i));
     const logger = memoryLogger();
     const caller = new EurekaRegistry({ serviceUrls: [url], registryFetchIntervalMs: 100, retryInitialDelayMs: 100, logger });
     cleanups.push(() => caller.close());
@@ -75,10 +91,14 @@ describe('a registry that restarts empty', () => {
     const calls = keepCalling(client, () => stopped);
     await waitUntil(() => true, 'a moment of calls', 1000);
     await kill9(registry);
+    // The callees register again only once the caller has seen the empty registry: what a heartbeat interval
+    // longer than the caller's fetch interval does, without the race of timing it.
+    await Promise.all(callees.map((c) => c.stopRegistering()));
     registry = await startRegistryProcess(port, ['--wait-when-empty', '0']);
     const restartedAt = performance.now();
-    // The guard has kept the view, and the instances come back with their next heartbeat.
     await waitUntil(() => protections.some((event) => event.protecting), 'the guard to keep the view');
+    expect(caller.upInstancesByVip('restarted')).toHaveLength(3);
+    for (const c of callees) await c.register();
     await waitUntil(() => protections.some((event) => !event.protecting), 'the view to follow the registry again', 15_000);
     const convergedMs = performance.now() - restartedAt;
     expect(caller.protectedApps).toEqual([]);
@@ -99,7 +119,8 @@ describe('a registry that restarts empty', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/eureka`;
     let registry = await startRegistryProcess(port, ['--wait-when-empty', '0']);
-    for (let i = 0; i < 3; i++) await callee(url, i);
+    const callees: Callee[] = [];
+    for (let i = 0; i < 3; i++) callees.push(await callee(url, i));
     const caller = new EurekaRegistry({ serviceUrls: [url], registryFetchIntervalMs: 100, retryInitialDelayMs: 100, viewProtectionRatio: 0 });
     cleanups.push(() => caller.close());
     const client = createServiceClient({ registry: caller, vip: 'restarted', retries: { maxRetries: 0 } });
@@ -110,6 +131,7 @@ describe('a registry that restarts empty', () => {
       if (caller.upInstancesByVip('restarted').length === 0) emptied = true;
     });
     await kill9(registry);
+    await Promise.all(callees.map((c) => c.stopRegistering()));
     registry = await startRegistryProcess(port, ['--wait-when-empty', '0']);
     await waitUntil(() => emptied, 'the view to empty');
     await expect(client.request({ path: '/' })).rejects.toMatchObject({ code: 'ERR_NO_INSTANCES' });
