@@ -3,8 +3,9 @@ import { execFileSync } from 'node:child_process';
 // A private network of network namespaces for the fault suite: one namespace per node, each with a veth into a
 // bridge that lives in a namespace of its own. Addresses come from a private test range used only inside these
 // namespaces, which the fabric creates and deletes; nothing is routed anywhere else. A partition between two nodes
-// is a pair of blackhole routes (each side drops what it would send to the other), so it is selective: a node can
-// be cut from one peer and still reach the rest.
+// is a pair of `unreachable` routes (each side's kernel refuses what it would send to the other with
+// EHOSTUNREACH, as a router's ICMP host-unreachable does; what the other sends gets no answer), so it is
+// selective: a node can be cut from one peer and still reach the rest.
 
 /** True when this process may create network namespaces (root with `ip netns`, as CI runs). */
 export function canUseNetns(): boolean {
@@ -80,8 +81,8 @@ export class Fabric {
   /** Cuts `a` and `b` apart, both ways. */
   cut(a: string, b: string): void {
     const [x, y] = [this.node(a), this.node(b)];
-    ip('-n', x.ns, 'route', 'add', 'blackhole', `${y.ip}/32`);
-    ip('-n', y.ns, 'route', 'add', 'blackhole', `${x.ip}/32`);
+    ip('-n', x.ns, 'route', 'add', 'unreachable', `${y.ip}/32`);
+    ip('-n', y.ns, 'route', 'add', 'unreachable', `${x.ip}/32`);
     this.#cuts.add(`${a}\n${b}`);
   }
 
@@ -90,8 +91,8 @@ export class Fabric {
     for (const cut of this.#cuts) {
       const [a, b] = cut.split('\n') as [string, string];
       const [x, y] = [this.node(a), this.node(b)];
-      ip('-n', x.ns, 'route', 'del', 'blackhole', `${y.ip}/32`);
-      ip('-n', y.ns, 'route', 'del', 'blackhole', `${x.ip}/32`);
+      ip('-n', x.ns, 'route', 'del', 'unreachable', `${y.ip}/32`);
+      ip('-n', y.ns, 'route', 'del', 'unreachable', `${x.ip}/32`);
     }
     this.#cuts.clear();
   }

@@ -5,7 +5,7 @@ import type { Child } from './support.js';
 import { killAll, spawnNode, startRegistryProcess, waitUntil } from './support.js';
 
 // Partitions between real processes, each in a network namespace of its own on a private bridge (see netns.ts):
-// the registry, the instances and a caller are separate processes; a partition is a pair of blackhole routes.
+// the registry, the instances and a caller are separate processes; a partition is a pair of unreachable routes.
 // For each: the calls that failed, the time to converge after healing, and no instance left in a wrong status.
 
 const usable = canUseNetns();
