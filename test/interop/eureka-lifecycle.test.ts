@@ -3,7 +3,7 @@
 // the server answered (its HTTP codes), and what we never send (the replication header, an overridden status
 // other than UNKNOWN) nor receive (a 409). One peer-replicated pair of servers serves the whole file.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import type { EurekaRegistry } from '../../src/registry/eureka/index.js';
+import { EurekaRegistry } from '../../src/registry/eureka/index.js';
 import type { HeartbeatEvent, RegistrationEvent } from '../../src/registry/eureka/index.js';
 import { waitFor } from '../support/logger.js';
 import { buildInterop, killAll, startEurekaCluster } from './harness.js';
@@ -132,6 +132,50 @@ interopSuite('the lifecycle on the real Eureka server', () => {
     expectCleanWire(proxy);
   }, 60_000);
 
+  it('keeps the replication header out of what a user may add to requests', async () => {
+    const proxy = await proxyTo(a);
+    let registry: EurekaRegistry | undefined;
+    try {
+      registry = new EurekaRegistry({ serviceUrls: [proxy.serviceUrl], headers: { 'X-Netflix-Discovery-Replication': 'true' } });
+    } catch (error) {
+      expect((error as { code?: string }).code).toBe('ERR_INVALID_OPTION');
+      return;
+    }
+    cleanups.push(() => registry.close());
+    await registry.refresh();
+    expectCleanWire(proxy);
+  }, 30_000);
+
+  it('keeps the operator\'s override through a lease the server lost, and removes it on markUp()', async () => {
+    const proxy = await proxyTo(a);
+    const id = 'override-lease';
+    const service = nodeService({
+      name: 'node-life',
+      instanceId: id,
+      eureka: { serviceUrls: [proxy.serviceUrl], heartbeatIntervalMs: 500, registryFetchIntervalMs: 1000, jitterRatio: 0 },
+      lifecycle: { deregistrationDelayMs: 0 },
+    });
+    cleanups.push(() => service.stop());
+    const beats: HeartbeatEvent[] = [];
+    (service.registry as EurekaRegistry).on('heartbeat', (e) => beats.push(e));
+    const shown = (): Promise<string> => shownAs(a.serviceUrl, 'node-life', id);
+    await service.start();
+    await waitFor(async () => (await shown()) === 'UP/UNKNOWN', 10_000, 'UP');
+    await service.markOutOfService();
+    await waitFor(async () => (await shown()) === 'OUT_OF_SERVICE/OUT_OF_SERVICE', 10_000, 'the override');
+    // The server loses the lease (and with it the override): the next renewal gets 404 and the client registers again.
+    expect((await eurekaRequest('DELETE', `${a.serviceUrl}/apps/NODE-LIFE/${id}`)).code).toBe(200);
+    await waitFor(() => beats.some((e) => e.statusCode === 404), 10_000, 'a renewal answered 404');
+    await waitFor(async () => (await shown()) === 'OUT_OF_SERVICE/OUT_OF_SERVICE', 10_000, `the override back after re-registering (last: ${await shown()})`);
+    await service.markUp();
+    await waitFor(async () => (await shown()) === 'UP/UNKNOWN', 10_000, `UP with no override (last: ${await shown()})`);
+    // And it stays so: no later write puts the old status back.
+    await waitFor(() => beats.filter((e) => e.ok).length >= beats.findIndex((e) => e.statusCode === 404) + 4, 10_000, 'more renewals');
+    expect(await shown()).toBe('UP/UNKNOWN');
+    expect(await shownAs(b.serviceUrl, 'node-life', id)).toBe('UP/UNKNOWN');
+    expectCleanWire(proxy);
+  }, 60_000);
+
   it('replicates a registration and an operator override from peer A to peer B', async () => {
     const id = 'replicated-1';
     const service = nodeService({
@@ -150,4 +194,40 @@ interopSuite('the lifecycle on the real Eureka server', () => {
     await service.stop();
     await waitFor(async () => (await shownAs(b.serviceUrl, 'node-repl', id)) === 'absent', 15_000, 'B to drop the cancelled instance');
   }, 90_000);
+
+  // Last in the file: it kills one of the file's two servers.
+  it('moves heartbeats to the other peer within one request timeout when the peer in use dies, without re-registering in a loop', async () => {
+    const requestTimeoutMs = 2000;
+    const id = 'failover-1';
+    const service = nodeService({
+      name: 'node-failover',
+      instanceId: id,
+      eureka: { serviceUrls: [a.serviceUrl, b.serviceUrl], heartbeatIntervalMs: 500, registryFetchIntervalMs: 1000, requestTimeoutMs, jitterRatio: 0 },
+      lifecycle: { deregistrationDelayMs: 0 },
+    });
+    cleanups.push(() => service.stop());
+    const beats: (HeartbeatEvent & { at: number })[] = [];
+    const writes: RegistrationEvent[] = [];
+    const registry = service.registry as EurekaRegistry;
+    registry.on('heartbeat', (e) => beats.push({ ...e, at: Date.now() }));
+    registry.on('registration', (e) => writes.push(e));
+    await service.start();
+    await waitFor(() => beats.filter((e) => e.ok).length >= 2, 10_000, 'renewals');
+    const used = beats.filter((e) => e.ok).at(-1)?.serviceUrl ?? '';
+    const [dead, alive] = used.startsWith(a.serviceUrl) ? [a, b] : [b, a];
+    // The other peer has the lease by replication.
+    await waitFor(async () => (await shownAs(alive.serviceUrl, 'node-failover', id)) === 'UP/UNKNOWN', 10_000, 'the lease replicated');
+    const registersBefore = writes.filter((e) => e.operation === 'register').length;
+    const killedAt = Date.now();
+    await dead.process.kill();
+    await waitFor(() => beats.some((e) => e.at > killedAt && e.ok && (e.serviceUrl ?? '').startsWith(alive.serviceUrl)), 10_000, 'a renewal on the other peer');
+    const moved = beats.find((e) => e.at > killedAt && e.ok)!;
+    // At most one renewal interval until the next renewal is due, then at most one request timeout on the dead peer.
+    expect(moved.at - killedAt).toBeLessThan(500 + requestTimeoutMs + 500);
+    const okAfter = beats.filter((e) => e.ok).length;
+    await waitFor(() => beats.filter((e) => e.ok).length >= okAfter + 6, 15_000, 'more renewals on the other peer');
+    expect(beats.filter((e) => e.at > killedAt && e.reregister)).toEqual([]);
+    expect(writes.filter((e) => e.operation === 'register').length).toBe(registersBefore);
+    expect(await shownAs(alive.serviceUrl, 'node-failover', id)).toBe('UP/UNKNOWN');
+  }, 60_000);
 });

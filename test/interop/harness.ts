@@ -165,7 +165,7 @@ export class JavaProcess {
   }
 
   /** Waits until `path` answers 2xx, failing with the process output when it exits or `timeoutMs` passes. */
-  async waitReady(path: string, timeoutMs = 120_000): Promise<void> {
+  async waitReady(path: string, timeoutMs = 300_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!this.running) throw new Error(`${this.module} exited (${this.#exitCode}) before it was ready:\n${this.output()}`);

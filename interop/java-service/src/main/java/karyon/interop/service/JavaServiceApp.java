@@ -8,6 +8,7 @@ import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.cloud.client.loadbalancer.LoadBalanced;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Primary;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
@@ -31,6 +32,13 @@ public class JavaServiceApp {
   @Bean
   @LoadBalanced
   static RestClient.Builder loadBalancedRestClientBuilder() {
+    return RestClient.builder();
+  }
+
+  /** The Eureka client's own transport takes the primary builder: it must not resolve its server URLs as VIPs. */
+  @Bean
+  @Primary
+  static RestClient.Builder restClientBuilder() {
     return RestClient.builder();
   }
 
