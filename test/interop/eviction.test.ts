@@ -1,0 +1,71 @@
+// Eviction on the real Eureka server: a Node instance (its own process, 1 s renewals, 3 s lease) is killed
+// with SIGKILL, and each peer's own registry is read until it drops the instance, with self-preservation on
+// and off. The eviction pass runs every second here (its default is 60 s); the lease is the instance's own.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { buildInterop, killAll, startEurekaCluster } from './harness.js';
+import type { EurekaPeer } from './harness.js';
+import { shownAs } from './peers.js';
+import { interopSuite } from './suite.js';
+
+const script = fileURLToPath(new URL('./node-instance.ts', import.meta.url));
+
+/** Starts the instance process, waits for it to be UP, kills it -9; resolves with when it was killed. */
+async function killedInstance(id: string, urls: readonly string[]): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, id, ...urls], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('"up"')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`the instance process exited (${code}) before it was UP`)));
+    });
+    // A few renewals, so the lease is a renewed one, then kill -9.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+  } finally {
+    child.kill('SIGKILL');
+  }
+  return Date.now();
+}
+
+async function droppedAfter(peer: EurekaPeer, id: string, killedAt: number, timeoutMs: number): Promise<number | undefined> {
+  while (Date.now() - killedAt < timeoutMs) {
+    if ((await shownAs(peer.serviceUrl, 'node-evicted', id)) === 'absent') return Date.now() - killedAt;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return undefined;
+}
+
+for (const selfPreservation of [false, true]) {
+  interopSuite(`eviction on the real Eureka server, self-preservation ${selfPreservation ? 'on' : 'off'}`, () => {
+    let peers: EurekaPeer[] = [];
+    beforeAll(async () => {
+      await buildInterop();
+      peers = await startEurekaCluster(2, {
+        properties: {
+          'eureka.server.enable-self-preservation': String(selfPreservation),
+          'eureka.server.eviction-interval-timer-in-ms': '1000',
+        },
+      });
+    }, 900_000);
+    afterAll(async () => {
+      await killAll();
+    });
+
+    it('drops an instance killed with SIGKILL on each peer', async () => {
+      const id = `killed-${selfPreservation ? 'on' : 'off'}`;
+      const killedAt = await killedInstance(id, peers.map((p) => p.serviceUrl));
+      const dropped = await Promise.all(peers.map((peer) => droppedAfter(peer, id, killedAt, 150_000)));
+      console.log(`self-preservation ${selfPreservation ? 'on' : 'off'}: dropped after ${JSON.stringify(dropped)} ms`);
+      for (const ms of dropped) {
+        expect(ms).toBeDefined();
+        // Twice the 3 s lease after the last renewal (the server's rule), plus a pass of the eviction timer.
+        expect(ms).toBeGreaterThanOrEqual(5000);
+        // Without self-preservation nothing else holds it. With it, the server evicts only once the renewals it
+        // counted over the last whole minute exceed its threshold: about 100 s after the servers started here.
+        if (!selfPreservation) expect(ms).toBeLessThan(15_000);
+      }
+    }, 200_000);
+  });
+}
