@@ -54,8 +54,8 @@ const service = createService({
 }).register(greeter);
 service.on('stateChange', ({ from, to, reason }) => console.log(`lifecycle: ${from} -> ${to} (${reason})`));
 
+installSignalHandlers(service); // before start(): a signal while starting stops gracefully too
 await service.start();
-installSignalHandlers(service);
 const origin = `http://127.0.0.1:${service.instance!.port}`;
 console.log(`app ${origin}/?lang=fr  admin ${service.adminUrl}/healthcheck`);
 

@@ -1,51 +1,34 @@
-// One instance of the example service, configured only by the environment, so it can be pointed at any
-// Eureka server, real or development:
-//
-//   KARYON_APP_NAME=greeter PORT=8080 KARYON_EUREKA_URLS=http://localhost:8761/eureka npm run greeter
-//
-// Every variable of the configuration contract applies (KARYON_ZONE, KARYON_EUREKA_HEARTBEAT_MS,
-// KARYON_EUREKA_FETCH_MS, KARYON_DEREGISTRATION_DELAY_MS, KARYON_ADMIN_PORT, KARYON_ADMIN_TOKEN,
-// KARYON_STATSD_HOST...). Without KARYON_EUREKA_URLS it registers in memory only. SIGTERM or Ctrl-C stops it
-// gracefully: DOWN in the registry, wait for clients to notice, drain, deregister.
+// The README's main example, run by `npm run greeter`: one instance configured by the environment.
 import { createServer } from 'node:http';
-import { createService, installSignalHandlers, isKaryonError, loadSettings, serviceOptionsFromSettings } from 'karyon-ts';
-import type { Logger } from 'karyon-ts';
+import { createService, installSignalHandlers, loadSettings, serviceOptionsFromSettings } from 'karyon-ts';
 
-const log: Logger = {
-  debug: () => undefined,
-  info: (message) => console.log(`${new Date().toISOString()} ${message}`),
-  warn: (message) => console.log(`${new Date().toISOString()} WARN ${message}`),
-  error: (message) => console.error(`${new Date().toISOString()} ERROR ${message}`),
-};
+// createService() reads no environment variable: only the options it is given. loadSettings() reads PORT and
+// every KARYON_* variable (KARYON_EUREKA_URLS, KARYON_ADMIN_PORT, ...), validates them (a bad value throws,
+// naming the variable), and serviceOptionsFromSettings() turns them into those options.
+const settings = loadSettings({ env: process.env, argv: process.argv.slice(2), values: { app: { name: 'greeter' } } });
 
-let settings;
-try {
-  settings = loadSettings({ env: { KARYON_APP_NAME: 'greeter', ...process.env } });
-} catch (error) {
-  console.error(isKaryonError(error) ? error.message : error);
-  process.exit(2);
-}
-
+let greetings = new Map<string, string>();
 const server = createServer((req, res) => {
-  if (req.url === '/hello') {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ message: 'hello', from: service.instanceId }));
-  } else {
-    res.writeHead(404).end();
-  }
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const greeting = url.pathname === '/hello' ? greetings.get(url.searchParams.get('lang') ?? 'en') : undefined;
+  if (greeting === undefined) return void res.writeHead(404).end();
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ message: greeting, from: service.instanceId }));
 });
-const service = createService({ ...serviceOptionsFromSettings(settings), server, logger: log });
-service.addHealthCheck('self', () => true);
 
-try {
-  await service.start();
-} catch (error) {
-  console.error(`could not start: ${(error as Error).message}`);
-  process.exitCode = 1;
-  await service.stop();
-}
-if (service.status !== 'FAILED') {
-  installSignalHandlers(service, { onError: (error) => console.error(`stopped with errors: ${(error as Error).message}`) });
-  const eureka = settings.eureka.serviceUrls.length > 0 ? settings.eureka.serviceUrls.join(', ') : 'in memory (set KARYON_EUREKA_URLS)';
-  log.info(`${service.instanceId} serving http://localhost:${service.instance!.port}/hello; admin ${service.adminUrl}; registry ${eureka}`);
-}
+const service = createService({
+  ...serviceOptionsFromSettings(settings), // name, port, zone, Eureka, admin port/host/token, statsd: the variables
+  server, // options you pass yourself: the server is tracked, and stop() drains its requests
+});
+service.onInitialize(async (signal) => {
+  // Stands in for loading from a database: the instance stays STARTING until this resolves.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  signal.throwIfAborted();
+  greetings = new Map([['en', 'hello'], ['fr', 'bonjour']]);
+});
+service.addHealthCheck('greetings', () => greetings.size > 0, {
+  failuresBeforeCritical: 3, // once UP, DOWN after 3 failures in a row, UP again after 1 success
+});
+
+installSignalHandlers(service); // first: a SIGTERM while starting stops gracefully too (DOWN, drain, deregister)
+await service.start(); // STARTING -> UP; the service logs each step to stderr

@@ -15,6 +15,8 @@ export interface GreeterOptions {
   readonly warmUpMs?: number;
   /** How long the instance takes to answer. */
   readonly latencyMs?: () => number;
+  /** Whether its database (the dependency its health check pings) answers. */
+  readonly databaseUp?: () => boolean;
   readonly deregistrationDelayMs: number;
 }
 
@@ -49,6 +51,7 @@ export function createGreeter(options: GreeterOptions): Service {
     },
     admin: { port: 0, host: '127.0.0.1' },
     lifecycle: { deregistrationDelayMs: options.deregistrationDelayMs },
+    logger: false, // the quickstart tells the story itself, from the services' events
   });
   service.onInitialize(async (signal) => {
     // Stands in for warming caches or opening connections: the instance stays STARTING meanwhile.
@@ -57,6 +60,11 @@ export function createGreeter(options: GreeterOptions): Service {
       signal.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason as Error)), { once: true });
     });
   }, { name: 'warm caches' });
-  service.addHealthCheck('self', () => ({ status: 'UP' }), { intervalMs: 1000 });
+  // A readiness check on a dependency: critical after 2 failures in a row, the instance goes DOWN in Eureka (out
+  // of every caller's rotation); one success brings it back UP.
+  service.addHealthCheck('database', () => ({ status: options.databaseUp?.() === false ? 'DOWN' : 'UP' }), {
+    intervalMs: 250,
+    failuresBeforeCritical: 2,
+  });
   return service;
 }

@@ -1,7 +1,8 @@
 // The quickstart: a development Eureka server, three instances of an example service registered in it, and a
-// caller whose balanced client finds them through Eureka, while one instance turns slow, one is taken out of
-// service and one stops, all in one process. Run with `npm start`; pass --keep-running to keep it up (Ctrl-C
+// caller whose balanced client finds them through Eureka, while one instance turns slow, one loses its database
+// (its health check takes it DOWN, then back UP), one is taken out of service and one stops, all in one process. Run with `npm start`; pass --keep-running to keep it up (Ctrl-C
 // stops everything gracefully).
+import { createServer } from 'node:http';
 import { createService, installSignalHandlers } from 'karyon-ts';
 import type { Logger, Service } from 'karyon-ts';
 import { EurekaServer } from 'karyon-ts/testing';
@@ -20,9 +21,15 @@ const FETCH_MS = 250;
 const DEREGISTRATION_DELAY_MS = 3 * FETCH_MS;
 const PHASE_MS = 1200;
 
+/** Instances that are shutting down: the DOWN they send Eureka is their goodbye, not a failure. */
+const leaving = new Set<string>();
+const labelled = (message: string): string => {
+  const down = /\/(\S+) \S+ -> DOWN/.exec(message);
+  return down !== null && leaving.has(down[1]!) ? `${message}  = ${down[1]} shutting down (DOWN first, then cancel), not failing` : message;
+};
 const eurekaLog: Logger = {
   debug: () => undefined,
-  info: (message) => say('eureka', message),
+  info: (message) => say('eureka', labelled(message)),
   warn: (message) => say('eureka', message),
   error: (message) => say('eureka', message),
 };
@@ -33,6 +40,7 @@ await eureka.listen();
 say('eureka', `development Eureka server: ${eureka.url}/apps`);
 
 let slowGreeter1 = false;
+let greeter2DatabaseUp = true;
 const greeters: Service[] = ['greeter-1', 'greeter-2', 'greeter-3'].map((label, i) =>
   createGreeter({
     label,
@@ -42,24 +50,40 @@ const greeters: Service[] = ['greeter-1', 'greeter-2', 'greeter-3'].map((label, 
     deregistrationDelayMs: DEREGISTRATION_DELAY_MS,
     warmUpMs: i === 2 ? 1500 : 0,
     latencyMs: () => (i === 0 && slowGreeter1 ? 40 : 4),
+    databaseUp: () => i !== 1 || greeter2DatabaseUp,
   }),
 );
 for (const greeter of greeters) {
   const label = greeter.instanceId!;
-  greeter.on('stateChange', ({ from, to, reason }) => say(label, `${from} -> ${to}  (${reason})`));
+  greeter.on('stateChange', ({ from, to, reason }) => {
+    if (to === 'SHUTTING_DOWN') leaving.add(label);
+    say(label, `${from} -> ${to}  (${reason})`);
+  });
+  greeter.on('healthChange', ({ name, from, to }) => say(label, `health check '${name}' ${from} -> ${to}`));
 }
 
-// The caller is a service too: it registers itself, and its client balances over the greeters it sees in Eureka.
+// The caller is a service too: it registers itself at the port its own server listens on (GET / answers its
+// tally), and its client balances over the greeters it sees in Eureka.
+const callerServer = createServer((_req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ calls, failures }));
+});
 const caller = createService({
   name: 'caller',
-  port: 9999,
+  server: callerServer,
+  port: 0,
+  host: '127.0.0.1',
   hostName: '127.0.0.1',
   ipAddr: '127.0.0.1',
   registry: { eureka: { serviceUrls: [eureka.url], heartbeatIntervalMs: HEARTBEAT_MS, registryFetchIntervalMs: FETCH_MS } },
   admin: { port: 0, host: '127.0.0.1' },
   lifecycle: { deregistrationDelayMs: 0 },
+  logger: false,
+});
+caller.on('stateChange', ({ to }) => {
+  if (to === 'SHUTTING_DOWN') leaving.add(caller.instanceId!);
 });
 await caller.start();
+say('caller', `registered at http://127.0.0.1:${caller.instance!.port}/ (its own server: GET / answers its tally)`);
 const greeterClient = caller.client('greeter'); // p2c-ewma, outlier ejection, retries within a budget
 
 const tally = new Map<string, number>();
@@ -100,6 +124,19 @@ function report(phase: string): void {
   beginPhase();
 }
 
+/** Resolves when the service reaches the state. */
+function waitForState(service: Service, state: string): Promise<void> {
+  if (service.status === state) return Promise.resolve();
+  return new Promise((resolve) => {
+    const onChange = ({ to }: { to: string }): void => {
+      if (to !== state) return;
+      service.off('stateChange', onChange);
+      resolve();
+    };
+    service.on('stateChange', onChange);
+  });
+}
+
 function beginPhase(): void {
   phaseStartedAt = performance.now();
   tally.clear();
@@ -124,6 +161,18 @@ slowGreeter1 = false;
 say('operator', 'greeter-1 is fast again (its latency estimate decays over ~10 s, then it wins picks again)');
 await sleep(2 * PHASE_MS);
 report('greeter-1 healed, decaying');
+
+say('operator', "greeter-2's database stops answering: its health check fails");
+greeter2DatabaseUp = false;
+await waitForState(greeters[1]!, 'DOWN');
+beginPhase(); // calls already in flight on greeter-2 finish there
+await sleep(PHASE_MS);
+report('greeter-2 DOWN (health)');
+say('operator', "greeter-2's database is back");
+greeter2DatabaseUp = true;
+await waitForState(greeters[1]!, 'UP');
+await sleep(PHASE_MS);
+report('greeter-2 healthy again');
 
 say('operator', 'PUT /status {"status":"OUT_OF_SERVICE"} on greeter-2');
 await fetch(`${greeters[1]!.adminUrl}/status`, { method: 'PUT', body: '{"status":"OUT_OF_SERVICE"}' });

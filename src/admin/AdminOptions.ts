@@ -38,8 +38,9 @@ export interface AdminOptions {
    */
   readonly port?: number;
   /**
-   * Address to bind.
-   * @default all interfaces
+   * Address to bind: `'0.0.0.0'` or `'::'` for every interface (what a container's probes and other machines
+   * need), `'127.0.0.1'` for this machine only.
+   * @default `'127.0.0.1'` (loopback only) when no token is configured, every interface when one is
    */
   readonly host?: string;
   /**
@@ -139,6 +140,7 @@ export function resolveAdminOptions(options: AdminOptions = {}): ResolvedAdminOp
     }
     tokens.unshift({ name: 'admin', token: options.token, role: 'operate' });
   }
+  if (options.host !== undefined && (typeof options.host !== 'string' || options.host === '')) invalidOption('admin.host', 'an address to bind', options.host);
   if (options.ui !== undefined && typeof options.ui !== 'boolean') invalidOption('admin.ui', 'true or false', options.ui);
   if (options.protectReads !== undefined && typeof options.protectReads !== 'boolean') {
     invalidOption('admin.protectReads', 'true or false', options.protectReads);
@@ -146,7 +148,8 @@ export function resolveAdminOptions(options: AdminOptions = {}): ResolvedAdminOp
   const audit = options.audit ?? {};
   return Object.freeze({
     port: portOption('admin.port', options.port, 8077),
-    host: options.host,
+    // Without a token anyone who reaches the port reads everything it serves: loopback unless asked otherwise.
+    host: options.host ?? (tokens.length === 0 ? '127.0.0.1' : undefined),
     tokens: new AdminTokenSet(tokens),
     protectReads: options.protectReads ?? tokens.some((t) => t.role === 'read'),
     rateLimit: resolveRateLimit(options.rateLimit),

@@ -116,6 +116,8 @@ export class AdminServer implements AsyncDisposable {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #router = new Router<void>();
+  /** `METHOD /path/:` of every route added, parameters unnamed, to refuse a second one for the same requests. */
+  readonly #routeKeys = new Set<string>();
   readonly #server: Server;
   readonly #tracker: ServerTracker;
   readonly #audit: AuditLog;
@@ -150,11 +152,15 @@ export class AdminServer implements AsyncDisposable {
     return this.#port;
   }
 
-  /** The base URL (`http://host:port`), once listening. */
+  /**
+   * The base URL of the address bound (`http://127.0.0.1:8077` on loopback, `http://0.0.0.0:8077` or
+   * `http://[::]:8077` on every interface), once listening.
+   */
   get url(): string | undefined {
-    if (this.#port === undefined) return undefined;
-    const host = this.#options.host === undefined || this.#options.host === '0.0.0.0' || this.#options.host === '::' ? '127.0.0.1' : this.#options.host;
-    return `http://${host.includes(':') ? `[${host}]` : host}:${this.#port}`;
+    const address = this.#server.address();
+    if (this.#port === undefined || address === null || typeof address !== 'object') return undefined;
+    const host = address.address;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
   }
 
   /** The audit log of mutations (what `GET /audit` shows). */
@@ -165,9 +171,15 @@ export class AdminServer implements AsyncDisposable {
   /**
    * Adds a route. Later subsystems (breakers, config, discovery) add theirs here. A mutation route needs the
    * `operate` role (or loopback when no token is configured), is rate limited per actor, and is audited.
-   * @throws KaryonError `ERR_INVALID_OPTION` when `mutation` is combined with an access other than `operate`.
+   * @throws KaryonError `ERR_INVALID_OPTION` when `mutation` is combined with an access other than `operate`;
+   * `ERR_DUPLICATE_ROUTE` naming the route when one for the same method and path is already registered (the
+   * first would answer every request, and the second would silently never run).
    */
   route(method: string, path: string, handler: AdminRouteHandler, options: AdminRouteOptions = {}): this {
+    const key = `${method} ${path.split('/').filter((s) => s !== '').map((s) => (s.startsWith(':') ? ':' : s)).join('/')}`;
+    if (this.#routeKeys.has(key)) {
+      throw new KaryonError('ERR_DUPLICATE_ROUTE', `admin route ${method} ${path} is already registered on this admin server`);
+    }
     const mutating = options.mutation === true || (options.access === 'operate' && method !== 'GET' && method !== 'HEAD');
     const access = options.access ?? (mutating ? 'operate' : 'read');
     if (options.mutation === true && access !== 'operate') {
@@ -175,6 +187,7 @@ export class AdminServer implements AsyncDisposable {
     }
     const info: RouteInfo = { handler, access, mutation: mutating, action: `${method} ${path}` };
     this.#router.add(method, path, (req, res, params, url) => this.#serve(req, res, params, url, info));
+    this.#routeKeys.add(key);
     return this;
   }
 
@@ -183,10 +196,15 @@ export class AdminServer implements AsyncDisposable {
     try {
       this.#port = await listen(this.#server, this.#options.port, this.#options.host, { name: 'admin server', logger: this.#logger });
     } catch (error) {
-      throw new KaryonError('ERR_LISTEN', `admin server could not listen on port ${this.#options.port}: ${(error as Error).message}`, {
+      const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      const hint = inUse
+        ? ' (another process, perhaps a second instance on this host, has it): give each instance its own admin port with the option admin.port, or the variable KARYON_ADMIN_PORT read by loadSettings(); 0 picks a free one'
+        : '';
+      throw new KaryonError('ERR_LISTEN', `admin server could not listen on port ${this.#options.port}: ${(error as Error).message}${hint}`, {
         cause: error,
       });
     }
+    this.#logger.info(`admin server listening on ${this.url ?? `port ${this.#port}`}${this.#options.host === '127.0.0.1' ? ' (loopback only: set admin.host to serve other machines)' : ''}`);
     return this.#port;
   }
 

@@ -1,6 +1,4 @@
 export type { CliCommand, CliIo } from './CliCommand.js';
 export { commands } from './commands.js';
-export { lineLogger } from './lineLogger.js';
-export type { LineLoggerOptions } from './lineLogger.js';
 export { registryCommand } from './registryCommand.js';
 export { runCli, topLevelUsage } from './runCli.js';

@@ -3,7 +3,7 @@ import { KaryonError } from '../common/KaryonError.js';
 import { EurekaServer } from '../registry/server/EurekaServer.js';
 import { loadRegistryTokens } from '../registry/server/loadRegistryTokens.js';
 import type { CliCommand, CliIo } from './CliCommand.js';
-import { lineLogger } from './lineLogger.js';
+import { lineLogger } from '../common/lineLogger.js';
 
 const usage = `Usage: karyon registry [options]
 

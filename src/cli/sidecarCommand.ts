@@ -5,7 +5,7 @@ import { createSidecar } from '../sidecar/Sidecar.js';
 import type { Sidecar } from '../sidecar/Sidecar.js';
 import { asConfigError, loadSidecarConfig, sidecarConfigKeys } from '../sidecar/sidecarConfigFile.js';
 import type { CliCommand, CliIo } from './CliCommand.js';
-import { lineLogger } from './lineLogger.js';
+import { lineLogger } from '../common/lineLogger.js';
 
 const usage = `Usage: karyon sidecar --config sidecar.json [options]
 

@@ -12,6 +12,7 @@ const codes = {
   ERR_HEALTH_CHECK_FAILED: { retryable: true },
   ERR_HEALTH_CHECK_TIMEOUT: { retryable: true },
   ERR_DUPLICATE_HEALTH_CHECK: { retryable: false },
+  ERR_DUPLICATE_ROUTE: { retryable: false },
   ERR_LISTEN: { retryable: true },
   ERR_REGISTRY_UNAVAILABLE: { retryable: true },
   ERR_NOT_REGISTERED: { retryable: false },

@@ -41,6 +41,8 @@ export interface KaryonSettings {
   readonly admin: {
     /** Port (`KARYON_ADMIN_PORT`); 0 = ephemeral. */
     readonly port: number;
+    /** Address to bind (`KARYON_ADMIN_HOST`); null = loopback, or every interface when a token is set. */
+    readonly host: string | null;
     /** Bearer token for mutations (`KARYON_ADMIN_TOKEN`); null = loopback only. */
     readonly token: string | null;
     /** JSON file of named tokens with roles (`KARYON_ADMIN_TOKENS_FILE`); null = none. */
@@ -160,6 +162,7 @@ export const karyonSettingsSchema: convict.Schema<KaryonSettings> = {
   },
   admin: {
     port: { doc: 'Admin port; 0 = ephemeral', format: 'port', default: 8077, env: 'KARYON_ADMIN_PORT', arg: 'admin-port' },
+    host: { doc: 'Admin address to bind; none = loopback, or every interface when a token is set', format: '*', default: null, nullable: true, env: 'KARYON_ADMIN_HOST', arg: 'admin-host' },
     token: { doc: 'Admin bearer token; none = mutations from loopback only', format: '*', default: null, nullable: true, sensitive: true, env: 'KARYON_ADMIN_TOKEN', arg: 'admin-token' },
     tokensFile: { doc: 'JSON file of named admin tokens with roles (read, operate)', format: '*', default: null, nullable: true, env: 'KARYON_ADMIN_TOKENS_FILE', arg: 'admin-tokens-file' },
   },

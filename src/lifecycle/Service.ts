@@ -10,7 +10,8 @@ import type { Clock } from '../common/Clock.js';
 import { systemClock } from '../common/Clock.js';
 import { KaryonError, isKaryonError } from '../common/KaryonError.js';
 import type { Logger } from '../common/Logger.js';
-import { silentLogger } from '../common/Logger.js';
+import { adaptLogger, silentLogger } from '../common/Logger.js';
+import { lineLogger } from '../common/lineLogger.js';
 import { HealthMonitor } from '../health/HealthMonitor.js';
 import type { CheckChange } from '../health/HealthMonitor.js';
 import type { HealthCheckFunction, HealthCheckOptions, HealthReport } from '../health/types.js';
@@ -49,7 +50,7 @@ import { metricsAdminRoutes } from '../metrics/metricsAdminRoutes.js';
 import { noopMetrics } from '../metrics/noopMetrics.js';
 import type { Metrics } from '../metrics/types.js';
 import { EurekaRegistry } from '../registry/eureka/EurekaRegistry.js';
-import type { FetchEvent, HeartbeatEvent } from '../registry/eureka/EurekaRegistryEvents.js';
+import type { FetchEvent, HeartbeatEvent, RegistrationEvent } from '../registry/eureka/EurekaRegistryEvents.js';
 import type { EurekaRegistryOptions } from '../registry/eureka/EurekaRegistryOptions.js';
 import { InMemoryRegistry } from '../registry/InMemoryRegistry.js';
 import type { InstanceDescriptor, ServiceRegistry } from '../registry/types.js';
@@ -178,7 +179,7 @@ export interface ServiceOptions {
       };
   /**
    * The admin HTTP server, or `false` for none.
-   * @default port 8077 on all interfaces, no token
+   * @default port 8077 on loopback (127.0.0.1), no token: see `AdminOptions.host`
    */
   readonly admin?: AdminOptions | false;
   /** Lifecycle timings. */
@@ -228,10 +229,12 @@ export interface ServiceOptions {
    */
   readonly clock?: Clock;
   /**
-   * Where the service writes what it does.
-   * @default silentLogger
+   * Where the service writes what it does: a {@link Logger}, a pino or bunyan logger as it is (they take
+   * their fields first; see {@link adaptLogger}), or `false` for nothing. A configuration's `log.level` filters
+   * it live.
+   * @default one concise line per event at `info` and above, to stderr (`lineLogger`)
    */
-  readonly logger?: Logger;
+  readonly logger?: Logger | false;
 }
 
 /** The events a {@link Service} emits. */
@@ -375,6 +378,8 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   /** When the instance last stopped being UP, for the deregistration delay. */
   #leftUpAt: number | undefined;
   #starting: Promise<void> | undefined;
+  /** What start() returns: #starting, settled after stop() when stop() interrupted it. */
+  #startResult: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   /** True once stop() or a failed start closed the clients: no more are made. */
   #clientsClosed = false;
@@ -385,8 +390,10 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     super();
     this.#options = resolveServiceOptions(options);
     this.#clock = options.clock ?? systemClock;
-    // The level is 'debug' (everything to the given logger) until a configuration's log.level says otherwise.
-    this.#logger = filterLogger(options.logger ?? silentLogger, { get: () => this.#logLevel });
+    // A given logger gets everything ('debug'), the default one 'info', until a configuration's log.level says otherwise.
+    if (options.logger === undefined) this.#logLevel = 'info';
+    const logger = options.logger === undefined ? defaultLogger() : options.logger === false ? silentLogger : adaptLogger(options.logger);
+    this.#logger = filterLogger(logger, { get: () => this.#logLevel });
     this.#config = options.config;
     this.#configRollbackMs = options.configRollback === undefined ? undefined : durationMs('configRollback.windowMs', options.configRollback.windowMs, 30_000);
     const registry = options.registry;
@@ -652,11 +659,17 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
    * returns the same promise.
    * @throws KaryonError ERR_HOOK_FAILED or ERR_HOOK_TIMEOUT when a hook fails (the state is then FAILED and
    * what started was unwound); ERR_LISTEN when a port cannot be bound; ERR_START_ABORTED when `stop()` or
-   * the signal interrupted it.
+   * the signal interrupted it (after `stop()` has finished, so it has deregistered by then).
    */
   start(signal?: AbortSignal): Promise<void> {
     this.#starting ??= this.#start(signal);
-    return this.#starting;
+    // Interrupted by stop() (a SIGTERM while initializing), it rejects only once stop() has finished: a process
+    // whose top-level `await service.start()` throws then ends after leaving the registry, not before.
+    this.#startResult ??= this.#starting.catch(async (error: unknown) => {
+      if (this.#stopping !== undefined) await this.#stopping.catch(() => undefined);
+      throw error;
+    });
+    return this.#startResult;
   }
 
   /**
@@ -831,12 +844,14 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
    */
   async #unwind(completedInitializeHooks: number, runHooks = this.#starting !== undefined): Promise<unknown[]> {
     const errors: unknown[] = [];
-    const attempt = async (what: string, work: () => Promise<unknown>): Promise<void> => {
+    const attempt = async (what: string, work: () => Promise<unknown>): Promise<boolean> => {
       try {
         await work();
+        return true;
       } catch (error) {
         this.#logger.warn(`${what} failed: ${errorMessage(error)}`, { service: this.name });
         errors.push(error);
+        return false;
       }
     };
     await this.#health.close();
@@ -864,8 +879,13 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       const instanceId = this.#descriptor.instanceId;
       this.#registered = false;
       await this.#registryQueue;
-      await attempt('deregistering', () => this.#registry.deregister(instanceId));
-      this.#logger.info(`deregistered ${instanceId}`, { instanceId });
+      // Said only when the registry took it. A Eureka client resolves after its first attempt whatever the
+      // answer (and retries): its events say whether the cancel went through.
+      const cancelFailure = this.#registry instanceof EurekaRegistry ? watchCancel(this.#registry, instanceId) : undefined;
+      const done = await attempt('deregistering', () => this.#registry.deregister(instanceId));
+      const failure = cancelFailure?.();
+      if (done && failure === undefined) this.#logger.info(`deregistered ${instanceId}`, { instanceId });
+      else if (done) this.#logger.warn(`${instanceId} is not deregistered (${failure}): the registry drops it when its lease expires`, { instanceId });
     }
     if (this.#breakerRoutes !== undefined) await attempt('ending the hystrix streams', () => this.#breakerRoutes!.close());
     if (this.#admin !== undefined) await attempt('closing the admin server', () => this.#admin!.close());
@@ -1165,6 +1185,28 @@ function reportRegistryMetrics(registry: EurekaRegistry, metrics: Metrics): () =
   };
 }
 
+/**
+ * Follows the cancels of one instance: the returned function says why the last one failed (undefined when it
+ * succeeded or none finished) and stops following.
+ */
+function watchCancel(registry: EurekaRegistry, instanceId: string): () => string | undefined {
+  let failure: string | undefined;
+  const onRegistration = (event: RegistrationEvent): void => {
+    if (event.operation !== 'cancel' || event.instanceId !== instanceId) return;
+    failure = event.ok ? undefined : (event.error ?? `HTTP ${event.statusCode ?? 'no answer'}`);
+  };
+  registry.on('registration', onRegistration);
+  return () => {
+    registry.off('registration', onRegistration);
+    return failure;
+  };
+}
+
+/** What a service writes to when given no logger: concise lines on stderr, warnings and errors marked. */
+function defaultLogger(): Logger {
+  return lineLogger({ stdout: process.stderr, stderr: process.stderr, verbose: true });
+}
+
 function isMetrics(value: Metrics | MetricsOptions): value is Metrics {
   return typeof (value as Metrics).counter === 'function';
 }
@@ -1178,8 +1220,8 @@ function isMetrics(value: Metrics | MetricsOptions): value is Metrics {
  * const service = createService({ name: 'greeter', server, port: 8080, admin: { port: 8077 } });
  * service.onInitialize(async (signal) => { await warmCaches(signal); });
  * service.addHealthCheck('db', async () => ({ status: (await db.ping()) ? 'UP' : 'DOWN' }));
+ * installSignalHandlers(service); // SIGTERM -> graceful stop(), during start() too
  * await service.start();          // STARTING -> UP
- * installSignalHandlers(service); // SIGTERM -> graceful stop()
  * ```
  * @throws KaryonError ERR_INVALID_OPTION naming the option that is wrong.
  */

@@ -19,6 +19,7 @@ export function serviceOptionsFromSettings(settings: KaryonSettings): ServiceOpt
   const { app, admin, lifecycle, eureka, statsd, metrics } = settings;
   const adminOptions: AdminOptions = {
     port: admin.port,
+    ...(admin.host === null ? {} : { host: admin.host }),
     ...(admin.token === null ? {} : { token: admin.token }),
     ...(admin.tokensFile === null ? {} : { tokens: loadAdminTokens({ file: admin.tokensFile }) }),
   };

@@ -20,10 +20,15 @@ export interface SignalHandlerOptions {
  * impatient Ctrl-C does not cut the drain). Does not call `process.exit()`: the process ends when the
  * service has released everything. Returns a function that removes the handlers.
  *
+ * Install them before `await service.start()`: a signal while the initialize hooks run then stops the service
+ * gracefully too (its STARTING record leaves the registry), and `start()` rejects with `ERR_START_ABORTED`
+ * only once that stop has finished. Installed after, a signal during start kills the process at once (Node's
+ * default) and leaves the record in the registry until its lease expires.
+ *
  * @example
  * ```ts
+ * const dispose = installSignalHandlers(service);  // first
  * await service.start();
- * const dispose = installSignalHandlers(service);
  * ```
  */
 export function installSignalHandlers(service: Stoppable, options: SignalHandlerOptions = {}): () => void {

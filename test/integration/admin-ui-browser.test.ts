@@ -665,14 +665,7 @@ describe.skipIf(!hasChromium)(`admin web UI in Chromium: shadow traffic and audi
       },
       { mutation: true },
     );
-    // The audit log: the admin server's own when it has one (the first route for a path wins), else the contract.
-    service.admin!.route('GET', '/audit', (_req, res) => {
-      const entries = [
-        { at: Date.now() - 60_000, actor: 'ops-bot', role: 'operate', remote: '10.0.0.7', method: 'PUT', path: '/breakers/getUser', action: 'breaker.forceOpen', before: { state: 'CLOSED' }, after: { state: 'FORCED_OPEN' }, outcome: 'ok', status: 200 },
-        { at: Date.now() - 30_000, actor: 'dashboard', role: 'read', remote: '10.0.0.9', method: 'PUT', path: '/status', action: 'status.set', before: null, after: null, outcome: 'denied', status: 403 },
-      ];
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ entries }));
-    });
+    // The audit log is the admin server's own (GET /audit is a core route: registering it again is an error).
     await service.start();
     // Something for a built-in audit log to record: the operator's status, from loopback.
     await api(service.adminUrl!, 'status', { method: 'PUT', body: { status: 'OUT_OF_SERVICE' } });

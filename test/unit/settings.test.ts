@@ -16,6 +16,7 @@ describe('loadSettings', () => {
         KARYON_EUREKA_FETCH_MS: '1000',
         KARYON_DEREGISTRATION_DELAY_MS: '250',
         KARYON_ADMIN_PORT: '0',
+        KARYON_ADMIN_HOST: '0.0.0.0',
         KARYON_ADMIN_TOKEN: 's3cret',
         KARYON_STATSD_HOST: '127.0.0.1',
         KARYON_STATSD_PORT: '8126',
@@ -39,7 +40,7 @@ describe('loadSettings', () => {
         preferIpAddress: true,
       },
       lifecycle: { deregistrationDelayMs: 250 },
-      admin: { port: 0, token: 's3cret', tokensFile: '/etc/karyon/tokens.json' },
+      admin: { port: 0, host: '0.0.0.0', token: 's3cret', tokensFile: '/etc/karyon/tokens.json' },
       statsd: { host: '127.0.0.1', port: 8126 },
       metrics: { prometheus: true },
     });
@@ -52,7 +53,7 @@ describe('loadSettings', () => {
       app: { name: 'greeter', port: 8080, zone: 'default', hostName: null, ipAddr: null },
       eureka: { serviceUrls: [], heartbeatIntervalMs: 30_000, registryFetchIntervalMs: 30_000, token: null, tokenHeader: null, preferIpAddress: false },
       lifecycle: { deregistrationDelayMs: null },
-      admin: { port: 8077, token: null, tokensFile: null },
+      admin: { port: 8077, host: null, token: null, tokensFile: null },
       statsd: { host: null, port: 8125 },
       metrics: { prometheus: false },
     });

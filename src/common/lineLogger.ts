@@ -1,4 +1,4 @@
-import type { Logger } from '../common/Logger.js';
+import type { Logger } from './Logger.js';
 
 /** Options of {@link lineLogger}. */
 export interface LineLoggerOptions {
