@@ -28,4 +28,4 @@ export type { AdminServiceView, StatusReport, TransitionRecord } from './types.j
 export { adminUiContentSecurityPolicy, adminUiRoutes, resolveAdminUiOptions } from './uiRoutes.js';
 export type { AdminUiOptions, AdminUiRouteTarget, ResolvedAdminUiOptions } from './uiRoutes.js';
 export { registryAdminRoutes, registryReport } from './registryRoutes.js';
-export type { RegistryAdminRoutes, RegistryAppView, RegistryInstanceView, RegistryReport, RegistryRouteTarget } from './registryRoutes.js';
+export type { RegistryAdminRoutes, RegistryAdminRoutesOptions, RegistryAppView, RegistryFetchView, RegistryInstanceView, RegistryReport, RegistryRouteTarget } from './registryRoutes.js';

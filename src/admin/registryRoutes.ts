@@ -1,5 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Clock } from '../common/Clock.js';
+import { systemClock } from '../common/Clock.js';
 import { sendJson } from '../internal/http.js';
+import { EurekaRegistry } from '../registry/eureka/EurekaRegistry.js';
+import type { FetchEvent, HashMismatchEvent } from '../registry/eureka/EurekaRegistryEvents.js';
 import type { ProtectedApp } from '../registry/eureka/ViewGuard.js';
 import type { RegistryInstance, ServiceRegistry } from '../registry/types.js';
 
@@ -53,10 +57,56 @@ export interface RegistryAppView {
   };
 }
 
+/** How fresh the view of `GET /registry` is: the registry's last fetch from its server. */
+export interface RegistryFetchView {
+  /** When the last fetch finished (epoch ms). */
+  readonly at: number;
+  /** `full` (`GET /apps`) or `delta` (`GET /apps/delta`). */
+  readonly kind: 'full' | 'delta';
+  /** For a full fetch, why it was full (`initial`, `hashMismatch`, `deltaRefused`...). */
+  readonly reason: string | undefined;
+  /** Whether it was answered with 200 and applied. */
+  readonly ok: boolean;
+  /** The HTTP status of the last answer; undefined when no server answered. */
+  readonly statusCode: number | undefined;
+  /** How long it took, in ms. */
+  readonly durationMs: number;
+  /** The server that answered. */
+  readonly serviceUrl: string | undefined;
+  /**
+   * For an applied delta: whether the view then hashed to the server's `apps__hashcode` (false: a full fetch
+   * follows). Undefined for a full fetch (it replaces the view) or a failed one.
+   */
+  readonly hashMatched: boolean | undefined;
+  /** When it failed: why. */
+  readonly error: string | undefined;
+}
+
 /** What `GET /registry` answers: every application and instance the service's registry knows, of any status. */
 export interface RegistryReport {
   /** The applications, by name. */
   readonly apps: readonly RegistryAppView[];
+  /**
+   * The registry's fetches from its server (a Eureka client): the last one, and when one last succeeded.
+   * Undefined for a registry that does not fetch (in memory): its view is always current.
+   */
+  readonly fetch?: {
+    /** The last fetch, successful or not; undefined before the first one finished. */
+    readonly last: RegistryFetchView | undefined;
+    /** When a fetch last succeeded (epoch ms); undefined before one did. */
+    readonly lastSuccessAt: number | undefined;
+    /** The last delta whose hash did not match the server's, if any. */
+    readonly lastHashMismatch: (HashMismatchEvent & { readonly at: number }) | undefined;
+  };
+}
+
+/** Options of {@link registryAdminRoutes}. */
+export interface RegistryAdminRoutesOptions {
+  /**
+   * Stamps the fetches shown.
+   * @default systemClock
+   */
+  readonly clock?: Clock;
 }
 
 /** What {@link registryAdminRoutes} added; close it when the service stops. */
@@ -114,17 +164,56 @@ export function registryReport(instances: Iterable<RegistryInstance>, protectedA
  * await routes.close();
  * ```
  */
-export function registryAdminRoutes(target: RegistryRouteTarget, registry: ServiceRegistry): RegistryAdminRoutes {
+export function registryAdminRoutes(target: RegistryRouteTarget, registry: ServiceRegistry, options: RegistryAdminRoutesOptions = {}): RegistryAdminRoutes {
   const list = listingOf(registry);
+  const fetches = followFetches(registry, options.clock ?? systemClock);
   target.route('GET', '/registry', (_req, res) => {
     const { protectedApps } = registry as ServiceRegistry & { protectedApps?: readonly ProtectedApp[] };
-    sendJson(res, 200, registryReport(list.instances(), Array.isArray(protectedApps) ? protectedApps : []));
+    const report = registryReport(list.instances(), Array.isArray(protectedApps) ? protectedApps : []);
+    sendJson(res, 200, fetches === undefined ? report : { ...report, fetch: fetches.view() });
   });
   const close = (): Promise<void> => {
     list.close();
+    fetches?.close();
     return Promise.resolve();
   };
   return { close, [Symbol.asyncDispose]: close };
+}
+
+/** Keeps the last fetch of a registry that fetches; undefined for one that does not. */
+function followFetches(registry: ServiceRegistry, clock: Clock): { view(): NonNullable<RegistryReport['fetch']>; close(): void } | undefined {
+  if (!(registry instanceof EurekaRegistry)) return undefined;
+  const emitter = registry;
+  let last: RegistryFetchView | undefined;
+  let lastSuccessAt: number | undefined;
+  let lastHashMismatch: (HashMismatchEvent & { at: number }) | undefined;
+  const onFetch = (event: FetchEvent): void => {
+    const at = clock.now();
+    last = {
+      at,
+      kind: event.kind,
+      reason: event.reason,
+      ok: event.ok,
+      statusCode: event.statusCode,
+      durationMs: event.durationMs,
+      serviceUrl: event.serviceUrl,
+      // A mismatch is told right after its delta's fetch event: matched until then.
+      hashMatched: event.ok && event.kind === 'delta' ? true : undefined,
+      error: event.error,
+    };
+    if (event.ok) lastSuccessAt = at;
+  };
+  const onHashMismatch = (event: HashMismatchEvent): void => {
+    lastHashMismatch = { ...event, at: clock.now() };
+    if (last?.kind === 'delta') last = { ...last, hashMatched: false };
+  };
+  emitter.on('fetch', onFetch).on('hashMismatch', onHashMismatch);
+  return {
+    view: () => ({ last, lastSuccessAt, lastHashMismatch }),
+    close: () => {
+      emitter.off('fetch', onFetch).off('hashMismatch', onHashMismatch);
+    },
+  };
 }
 
 interface Listing {

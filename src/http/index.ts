@@ -22,5 +22,5 @@ export type { ServiceFetchInit } from './fetchAdapter.js';
 export { OUT_OF_SERVICE_HEADER, expressOutOfServiceGuard, fastifyOutOfServiceHook, outOfServiceGuard } from './outOfServiceGuard.js';
 export type { ExpressLikeResponse, FastifyLikeReply, OutOfServiceGuardOptions, RequestListener, StatusSource } from './outOfServiceGuard.js';
 export { instancesReport, registerInstancesRoute } from './registerInstancesRoute.js';
-export type { InstancesReport } from './registerInstancesRoute.js';
+export type { InstancesReport, InstancesRouteOptions } from './registerInstancesRoute.js';
 export * from './shadow/index.js';

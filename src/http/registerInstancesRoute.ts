@@ -8,6 +8,16 @@ export interface InstancesReport {
   readonly at: number;
   /** Client stats by VIP (one entry per client; usually one client per VIP). */
   readonly vips: Readonly<Record<string, readonly ServiceClientStats[]>>;
+  /** Where every instance the registry knows is listed (`/registry`), when the admin server has it. */
+  readonly registry?: string;
+  /** Said when no client calls anything yet: the instances shown here are those of this service's clients. */
+  readonly note?: string;
+}
+
+/** Options of {@link registerInstancesRoute}. */
+export interface InstancesRouteOptions {
+  /** The path of the registry's whole view on the same admin server, named in every answer. */
+  readonly registryPath?: string;
 }
 
 /** Builds the `GET /instances` report from the current clients. */
@@ -29,8 +39,16 @@ export function instancesReport(clients: Iterable<ServiceClient>, now: number = 
  * registerInstancesRoute(admin, () => [greeter, billing]);
  * ```
  */
-export function registerInstancesRoute(admin: RouteTarget, clients: () => Iterable<ServiceClient>): void {
+export function registerInstancesRoute(admin: RouteTarget, clients: () => Iterable<ServiceClient>, options: InstancesRouteOptions = {}): void {
+  const { registryPath } = options;
   admin.route('GET', '/instances', (_req, res) => {
-    sendJson(res, 200, instancesReport(clients()));
+    const report = instancesReport(clients());
+    if (registryPath === undefined) return void sendJson(res, 200, report);
+    const idle = Object.keys(report.vips).length === 0;
+    sendJson(res, 200, {
+      ...report,
+      registry: registryPath,
+      ...(idle ? { note: `no client of this service calls another service: every instance its registry knows is at ${registryPath}` } : {}),
+    });
   });
 }

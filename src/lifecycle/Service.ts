@@ -441,7 +441,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     this.#commands = new CommandRegistry({ group: this.#options.name, clock: this.#clock, logger: this.#logger });
     this.#breakerReporter = rootMetrics === noopMetrics ? undefined : new BreakerMetricsReporter(this.#commands, this.#metrics, this.#clock);
     this.#breakerRoutes = this.#admin === undefined ? undefined : breakerAdminRoutes(this.#admin, this.#commands);
-    this.#registryRoutes = this.#admin === undefined ? undefined : registryAdminRoutes(this.#admin, this.#registry);
+    this.#registryRoutes = this.#admin === undefined ? undefined : registryAdminRoutes(this.#admin, this.#registry, { clock: this.#clock });
     if (options.shadow !== undefined) {
       const { teeServer = true, ...shadowOptions } = options.shadow;
       const shadow = createShadowTraffic({
@@ -464,7 +464,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
       if (adminOptions?.ui === true) adminUiRoutes(this.#admin);
       // Without the exposition, GET /metrics answers 404 saying how to turn it on.
       metricsAdminRoutes(this.#admin, this.#metrics);
-      registerInstancesRoute(this.#admin, () => this.#clients);
+      registerInstancesRoute(this.#admin, () => this.#clients, { registryPath: '/registry' });
       if (this.#shadow !== undefined) shadowAdminRoutes(this.#admin, this.#shadow);
       if (this.#config !== undefined) configAdminRoutes(this.#admin, this.#config);
     }

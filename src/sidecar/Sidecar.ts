@@ -259,9 +259,12 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
     return this.stop();
   }
 
-  /** Forwards a signal (SIGHUP to reload, SIGUSR1...) to the process; false when none is running. */
-  signalProcess(signal: NodeJS.Signals): boolean {
-    return this.#process?.signal(signal) ?? false;
+  /**
+   * Forwards a signal (SIGHUP to reload, SIGUSR1...) to the process's group, or to the process alone with
+   * `'process'`; false when none is running.
+   */
+  signalProcess(signal: NodeJS.Signals, target: 'process' | 'group' = 'group'): boolean {
+    return this.#process?.signal(signal, target) ?? false;
   }
 
   async #start(signal: AbortSignal | undefined): Promise<void> {
@@ -357,10 +360,12 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
     const config = this.#options.given.config?.config;
     if (config === undefined) return;
     this.#renderer = await renderTemplate({ config, template, output, logger: this.#logger });
-    const reloadSignal = this.#options.reloadSignal;
+    const { reloadSignal, reloadSignalTarget } = this.#options;
     this.#renderer.on('rendered', (event) => {
       if (reloadSignal === undefined) return;
-      if (this.signalProcess(reloadSignal)) this.#logger.info(`sent ${reloadSignal} to the process: ${event.path} changed (configuration version ${event.version})`);
+      if (this.signalProcess(reloadSignal, reloadSignalTarget)) {
+        this.#logger.info(`sent ${reloadSignal} to the ${reloadSignalTarget === 'process' ? 'process' : "process's group"}: ${event.path} changed (configuration version ${event.version})`);
+      }
     });
   }
 

@@ -248,6 +248,12 @@ export interface SidecarConfigOptions {
    * @default 'SIGHUP'
    */
   readonly reloadSignal?: NodeJS.Signals | false;
+  /**
+   * Who gets the reload signal: `'process'`, the process the sidecar started (a shell script's own children,
+   * such as its listener, are left alone), or `'group'`, its whole process group.
+   * @default 'process'
+   */
+  readonly reloadSignalTarget?: 'process' | 'group';
 }
 
 /** Timings of the sidecar's lifecycle: the service's, plus how readiness is awaited at start. */
@@ -410,6 +416,8 @@ export interface ResolvedSidecarOptions {
   readonly statsdRelay: ResolvedStatsdRelay | undefined;
   /** Reload signal after a re-render, or undefined for none. */
   readonly reloadSignal: NodeJS.Signals | undefined;
+  /** Who gets the reload signal. */
+  readonly reloadSignalTarget: 'process' | 'group';
   /** Time source. */
   readonly clock: Clock;
   /** Logger. */
@@ -558,6 +566,8 @@ export function resolveSidecarOptions(options: SidecarOptions): ResolvedSidecarO
     }
   }
   const reloadSignal = config?.reloadSignal === false ? undefined : signalOption('config.reloadSignal', config?.reloadSignal, 'SIGHUP');
+  const reloadSignalTarget = config?.reloadSignalTarget ?? 'process';
+  if (reloadSignalTarget !== 'process' && reloadSignalTarget !== 'group') invalidOption('config.reloadSignalTarget', "'process' or 'group'", reloadSignalTarget);
   return Object.freeze({
     given: options,
     name,
@@ -575,6 +585,7 @@ export function resolveSidecarOptions(options: SidecarOptions): ResolvedSidecarO
         ? undefined
         : Object.freeze({ port: portOption('statsdRelay.port', relay.port, 8125), host: nonEmptyString('statsdRelay.host', relay.host, '127.0.0.1') }),
     reloadSignal,
+    reloadSignalTarget,
     clock: options.clock ?? systemClock,
     logger: options.logger ?? silentLogger,
   });

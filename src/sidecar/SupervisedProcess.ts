@@ -71,7 +71,7 @@ export interface SupervisedProcess extends EventEmitter<SupervisedProcessEvents>
   /** Starts it (spawn) or starts watching it. */
   start(): Promise<void>;
   /** Sends a signal (to a spawned process's whole group); false when it is not running. */
-  signal(signal: NodeJS.Signals): boolean;
+  signal(signal: NodeJS.Signals, target?: 'process' | 'group'): boolean;
   /** Asks it to stop and waits; a watched process is left alone. */
   stop(signal: NodeJS.Signals): Promise<ProcessExit | undefined>;
   /** What `GET /process` shows. */
@@ -145,12 +145,12 @@ export class SpawnedProcess extends EventEmitter<SupervisedProcessEvents> implem
     await this.#spawn();
   }
 
-  signal(signal: NodeJS.Signals): boolean {
+  signal(signal: NodeJS.Signals, target: 'process' | 'group' = 'group'): boolean {
     const child = this.#child;
     if (this.#state !== 'running' || child?.pid === undefined) return false;
     try {
-      // The whole group: a shell script's children get it too.
-      process.kill(process.platform === 'win32' ? child.pid : -child.pid, signal);
+      // The whole group by default (stopping): a shell script's children get it too.
+      process.kill(process.platform === 'win32' || target === 'process' ? child.pid : -child.pid, signal);
       return true;
     } catch (error) {
       this.#logger.warn(`could not send ${signal} to process ${child.pid}: ${errorMessage(error)}`);

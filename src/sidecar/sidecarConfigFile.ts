@@ -110,6 +110,7 @@ const table: readonly (readonly [key: string, type: SidecarConfigKeyType, doc: s
   ['config.template', 'string', 'template rendered for the process (${key} placeholders)'],
   ['config.output', 'string', 'file the template is rendered to, atomically'],
   ['config.reloadSignal', 'signal', 'signal sent to the process after a re-render, or false (default SIGHUP)'],
+  ['config.reloadSignalTarget', 'string', 'who gets the reload signal: "process" (the one started, the default) or "group" (its process group)'],
 ];
 
 function envName(key: string): string {
@@ -485,6 +486,7 @@ function makeConfig(section: Json, base: string, env: Readonly<Record<string, st
     ...(template === undefined ? {} : { template }),
     ...(output === undefined ? {} : { output }),
     ...(section.reloadSignal === undefined ? {} : { reloadSignal: section.reloadSignal as NodeJS.Signals | false }),
+    ...(section.reloadSignalTarget === undefined ? {} : { reloadSignalTarget: section.reloadSignalTarget as 'process' | 'group' }),
   };
 }
 

@@ -182,14 +182,15 @@ describe('karyon sidecar running a process', () => {
 
 describe('the examples: two copies of the Python service and the shell service, from nothing', () => {
   it('register, balance through the proxy, relay across languages and stop cleanly', async () => {
-    const common = { KARYON_EUREKA_URLS: eureka.url, KARYON_EUREKA_FETCH_MS: '200', KARYON_DEREGISTRATION_DELAY_MS: '100', KARYON_ADMIN_PORT: '0' };
+    const common = { KARYON_EUREKA_URLS: eureka.url, KARYON_EUREKA_FETCH_MS: '200', KARYON_DEREGISTRATION_DELAY_MS: '100' };
     const ports = [await freePort(), await freePort(), await freePort()];
     const [pyA, pyB, sh] = ports as [number, number, number];
     const sidecarPorts = [await freePort(), await freePort(), await freePort()];
+    const adminPorts = [await freePort(), await freePort(), await freePort()];
     const runs = [
-      karyon(['sidecar', '--config', 'examples/sidecar-python/sidecar.json'], { ...common, PORT: String(pyA), KARYON_SIDECAR_PORT: String(sidecarPorts[0]), WARMUP_SECONDS: '0.5' }),
-      karyon(['sidecar', '--config', 'examples/sidecar-python/sidecar.json'], { ...common, PORT: String(pyB), KARYON_SIDECAR_PORT: String(sidecarPorts[1]), WARMUP_SECONDS: '0.5' }),
-      karyon(['sidecar', '--config', 'examples/sidecar-shell/sidecar.json'], { ...common, PORT: String(sh), KARYON_SIDECAR_PORT: String(sidecarPorts[2]) }),
+      karyon(['sidecar', '--config', 'examples/sidecar-python/sidecar.json'], { ...common, PORT: String(pyA), KARYON_SIDECAR_PORT: String(sidecarPorts[0]), KARYON_ADMIN_PORT: String(adminPorts[0]), WARMUP_SECONDS: '0.5' }),
+      karyon(['sidecar', '--config', 'examples/sidecar-python/sidecar.json'], { ...common, PORT: String(pyB), KARYON_SIDECAR_PORT: String(sidecarPorts[1]), KARYON_ADMIN_PORT: String(adminPorts[1]), WARMUP_SECONDS: '0.5' }),
+      karyon(['sidecar', '--config', 'examples/sidecar-shell/sidecar.json'], { ...common, PORT: String(sh), KARYON_SIDECAR_PORT: String(sidecarPorts[2]), KARYON_ADMIN_PORT: String(adminPorts[2]) }),
     ];
     await waitFor(async () => (await statusesOf('hello-py')).filter((s) => s === 'UP').length === 2, 30_000, 'two hello-py UP');
     await waitFor(async () => (await statusesOf('hello-sh')).includes('UP'), 30_000, 'hello-sh UP');
@@ -212,6 +213,27 @@ describe('the examples: two copies of the Python service and the shell service, 
     await waitFor(async () => (await getJson(`http://127.0.0.1:${sidecarPorts[0]}/instances?vip=hello-sh`)).body.length === 1, 20_000, 'python sidecar to see hello-sh');
     const back = await getJson(`http://127.0.0.1:${sidecarPorts[0]}/proxy?vip=hello-sh&path=/hello`);
     expect(back.body).toEqual({ message: 'hi from shell', port: sh });
+
+    // The Python README's step 4 as written: four calls through a sidecar's proxy, and the port changes.
+    await waitFor(async () => (await getJson(`http://127.0.0.1:${sidecarPorts[0]}/instances?vip=hello-py`)).body.length === 2, 20_000, 'the python sidecar to see both');
+    const seen: number[] = [];
+    for (let i = 0; i < 4; i++) seen.push((await getJson(`http://127.0.0.1:${sidecarPorts[0]}/hello-py/hello`)).body.port);
+    expect(new Set(seen)).toEqual(new Set([pyA, pyB]));
+
+    // Both READMEs' configuration step as written: PUT /config/greeting on the admin port, then /hello greets
+    // with it; the shell service's listener (socat) survives the reload signal.
+    const putGreeting = async (adminPort: number, value: string): Promise<number> => {
+      const res = await fetch(`http://127.0.0.1:${adminPort}/config/greeting`, { method: 'PUT', body: JSON.stringify({ value }) });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    expect(await putGreeting(adminPorts[2]!, 'hey')).toBe(200);
+    await waitFor(() => runs[2]!.out.stdout.includes('SIGHUP: settings now'), 10_000, 'the shell service to reload');
+    expect((await getJson(`http://127.0.0.1:${sh}/hello`)).body).toEqual({ message: 'hey from shell', port: sh });
+    expect((await getJson(`http://127.0.0.1:${sh}/hello`)).body).toEqual({ message: 'hey from shell', port: sh });
+    expect(runs[2]!.out.stdout).not.toContain('the listener died');
+    expect(await putGreeting(adminPorts[0]!, 'bonjour')).toBe(200);
+    await waitFor(async () => (await getJson(`http://127.0.0.1:${pyA}/hello`)).body.message === 'bonjour from python', 10_000, 'the python service to greet with bonjour');
 
     for (const run of runs) run.child.kill('SIGTERM');
     const codes = await Promise.all(runs.map((run) => run.exited));
