@@ -181,6 +181,13 @@ export const karyonSettingsSchema: convict.Schema<KaryonSettings> = {
   },
 };
 
+const loadedFrom = new WeakMap<object, SettingsSources>();
+
+/** What {@link loadSettings} read the settings from; undefined for settings it did not make. */
+export function sourcesOfSettings(settings: KaryonSettings): SettingsSources | undefined {
+  return loadedFrom.get(settings);
+}
+
 /** Where {@link loadSettings} reads from: nothing is read unless passed. */
 export interface SettingsSources {
   /** Environment variables, e.g. `process.env`. */
@@ -206,8 +213,9 @@ export function loadSettings(sources: SettingsSources = {}): KaryonSettings {
     // convict gives env and argv precedence over loaded values, as documented.
     if (sources.values !== undefined) config.load(sources.values);
     config.validate({ allowed: 'strict' });
-    const settings = config.getProperties();
-    return deepFreeze(settings);
+    const settings = deepFreeze(config.getProperties());
+    loadedFrom.set(settings, sources);
+    return settings;
   } catch (error) {
     throw new KaryonError('ERR_INVALID_CONFIG', `invalid configuration: ${(error as Error).message}`, { cause: error });
   }

@@ -39,6 +39,9 @@ import type { DynamicConfig } from '../config/DynamicConfig.js';
 import { filterLogger } from '../config/filterLogger.js';
 import { shadowLiveSettings } from '../config/karyonConfigSchema.js';
 import type { LogLevel } from '../config/karyonConfigSchema.js';
+import type { KaryonSettings } from '../config/schema.js';
+import { resolveEurekaRegistryOptions } from '../registry/eureka/EurekaRegistryOptions.js';
+import { serviceConfig } from './serviceConfig.js';
 import { errorMessage, runWithTimeout, sleep } from '../internal/async.js';
 import { defaultIpAddress } from '../internal/net.js';
 import { durationMs, invalidOption, nonEmptyString, port as portOption } from '../internal/validate.js';
@@ -203,9 +206,17 @@ export interface ServiceOptions {
    * and `PUT /config/{key}` on the admin port; reports reloads and rejections as metrics; and follows the
    * library's live keys it has (`log.level`, `balancer.rule`, `retry.*`, `breaker.*`,
    * `eureka.heartbeatIntervalMs`, `eureka.registryFetchIntervalMs`: see `karyonLiveSettingsSchema`).
-   * @default none
+   * @default the service's own: the library's live keys (log level, balancer rule, retry budget, breaker
+   * defaults, Eureka intervals, shadow) at the values the service runs with, each changeable with
+   * `PUT /config/{key}`, and with `settings`, every setting with its layer
    */
   readonly config?: DynamicConfig<object>;
+  /**
+   * The settings these options were made from: `serviceOptionsFromSettings()` sets it. Without `config`, the
+   * service's own configuration then shows every setting on `GET /config` with the layer it came from
+   * (default, environment, argument) and reads the live keys (`KARYON_LOG_LEVEL`...) from the same sources.
+   */
+  readonly settings?: KaryonSettings;
   /**
    * Transactional configuration changes: after a change, a readiness check turning critical within
    * `windowMs` rolls the configuration back to the snapshot before the change.
@@ -359,6 +370,8 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   /** Clients whose balancer rule follows `balancer.rule` (those made without their own). */
   readonly #ruleFollowers = new WeakSet<ServiceClient>();
   readonly #config: DynamicConfig<object> | undefined;
+  /** True when the configuration is the service's own (no `config` option): its defaults are already in force. */
+  readonly #ownConfig: boolean;
   readonly #configRollbackMs: number | undefined;
   #startedConfig = false;
   #configBindings: (() => void)[] = [];
@@ -394,7 +407,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     if (options.logger === undefined) this.#logLevel = 'info';
     const logger = options.logger === undefined ? defaultLogger() : options.logger === false ? silentLogger : adaptLogger(options.logger);
     this.#logger = filterLogger(logger, { get: () => this.#logLevel });
-    this.#config = options.config;
+    this.#ownConfig = options.config === undefined;
     this.#configRollbackMs = options.configRollback === undefined ? undefined : durationMs('configRollback.windowMs', options.configRollback.windowMs, 30_000);
     const registry = options.registry;
     this.#ownsRegistry = registry === undefined || 'eureka' in registry;
@@ -438,6 +451,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
             auditMetrics: adminMetrics(this.#metrics),
           });
     this.#tracker = options.server === undefined ? undefined : new ServerTracker(options.server, this.#clock);
+    const eurekaOptions = registry !== undefined && 'eureka' in registry ? resolveEurekaRegistryOptions(registry.eureka) : undefined;
     this.#commands = new CommandRegistry({ group: this.#options.name, clock: this.#clock, logger: this.#logger });
     this.#breakerReporter = rootMetrics === noopMetrics ? undefined : new BreakerMetricsReporter(this.#commands, this.#metrics, this.#clock);
     this.#breakerRoutes = this.#admin === undefined ? undefined : breakerAdminRoutes(this.#admin, this.#commands);
@@ -460,6 +474,16 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
         this.#untee = () => server.removeListener('request', observe);
       }
     }
+    this.#config =
+      options.config ??
+      serviceConfig({
+        settings: options.settings,
+        logLevel: this.#logLevel,
+        eureka: eurekaOptions === undefined ? undefined : { heartbeatIntervalMs: eurekaOptions.heartbeatIntervalMs, registryFetchIntervalMs: eurekaOptions.registryFetchIntervalMs },
+        shadow: this.#shadow?.settings,
+        clock: this.#clock,
+        logger: this.#logger,
+      });
     if (this.#admin !== undefined) {
       if (adminOptions?.ui === true) adminUiRoutes(this.#admin);
       // Without the exposition, GET /metrics answers 404 saying how to turn it on.
@@ -925,10 +949,14 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
         }),
       );
     }
+    // The service's own configuration defaults to what the service runs with: only a key set otherwise (the
+    // environment, an argument) applies at start. A configuration given applies every key it has.
+    const layers = new Map(config.describe().keys.map((entry) => [entry.key, entry.layer]));
+    const setElsewhere = (key: string): boolean => !this.#ownConfig || layers.get(key) !== 'default';
     const follow = (key: string, apply: (value: unknown) => void): void => {
       if (!config.hasKey(key)) return;
       const property = config.property(key as never) as { get(): unknown; onChange(fn: (value: unknown) => void): () => void };
-      apply(property.get());
+      if (setElsewhere(key)) apply(property.get());
       bindings.push(property.onChange((value) => apply(value)));
     };
     follow('log.level', (level) => (this.#logLevel = level as LogLevel));
@@ -943,7 +971,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
         this.#retryBudget = { ratio: get('retry.budgetPercent') / 100, minRetriesPerSecond: get('retry.minRetriesPerSecond'), ttlMs: get('retry.budgetWindowMs') };
         for (const client of this.#clients) client.setRetryBudget(this.#retryBudget);
       };
-      applyBudget();
+      if (retryKeys.some(setElsewhere)) applyBudget();
       bindings.push(config.onChange((event) => {
         if (event.changes.some((change) => retryKeys.includes(change.key))) applyBudget();
       }));

@@ -6,7 +6,8 @@ import type { ServiceOptions } from './Service.js';
 /**
  * Turns loaded {@link KaryonSettings} into {@link ServiceOptions}: name, port, zone, advertised host, admin port and token,
  * admin tokens (reading the tokens file), deregistration delay, lease renewal interval, the Eureka client
- * (when service URLs are set, with its token), and metrics: statsd, Prometheus exposition on the admin port.
+ * (when service URLs are set, with its token), and metrics: statsd, Prometheus exposition on the admin port;
+ * and the settings themselves, so `GET /config` shows each with the layer it came from.
  * @throws KaryonError ERR_INVALID_CONFIG when the admin tokens file cannot be read or is invalid. Spread your own options over the result.
  *
  * @example
@@ -40,6 +41,7 @@ export function serviceOptionsFromSettings(settings: KaryonSettings): ServiceOpt
             },
           },
         }),
+    settings,
     name: app.name,
     port: app.port,
     zone: app.zone,
