@@ -12,6 +12,8 @@ import { CommandHandle, applyUpdate } from './CommandHandle.js';
 import type { CommandSettings, CommandSettingsOptions } from './CommandSettings.js';
 import { checkCommandSettings, resolveCommandSettings } from './CommandSettings.js';
 import type { CommandSnapshot } from './CommandSnapshot.js';
+import { AdoptedBreaker } from './AdoptedBreaker.js';
+import type { BreakerControls, OpossumCircuitBreaker } from './AdoptedBreaker.js';
 import { createCommand, isCommand } from './createCommand.js';
 
 /** Options of a {@link CommandRegistry}. */
@@ -104,6 +106,7 @@ const identityKeys = new Set(['group', 'fallback', 'isBadRequest']);
 export class CommandRegistry extends EventEmitter<CommandRegistryEvents> {
   readonly #options: ResolvedCommandRegistryOptions;
   readonly #handles = new Map<string, CommandHandle>();
+  readonly #adopted = new Map<string, AdoptedBreaker>();
   #defaults: CommandSettingsOptions;
   #closed = false;
 
@@ -192,9 +195,54 @@ export class CommandRegistry extends EventEmitter<CommandRegistryEvents> {
     return [...this.#handles.values()];
   }
 
-  /** A snapshot of every command, in order of creation. */
+  /** A snapshot of every command, in order of creation, then of every adopted breaker. */
   snapshots(): CommandSnapshot[] {
-    return this.list().map((command) => command.snapshot());
+    const snapshots = this.list().map((command) => command.snapshot());
+    for (const breaker of this.#adopted.values()) snapshots.push(breaker.snapshot());
+    return snapshots;
+  }
+
+  /**
+   * Adopts an opossum 9 `CircuitBreaker`: it shows in `snapshots()` (so in `GET /breakers`, `hystrix.stream`,
+   * the admin UI and the breaker metrics), its state changes are emitted as `stateChange`, and
+   * `breaker(name)` forces it open or closed, or resets it, through opossum's own `open()` and `close()`.
+   * Calls still go through `breaker.fire()`; nothing of opossum is imported by this package.
+   *
+   * @throws KaryonError `ERR_INVALID_OPTION` when `breaker` is not an opossum breaker, is shut down, or its
+   * name is taken by a command or another adopted breaker; `ERR_INVALID_STATE` once the registry is closed
+   * @example
+   * ```ts
+   * import CircuitBreaker from 'opossum';
+   * const breaker = new CircuitBreaker(callPricing, { name: 'pricing', timeout: 300 });
+   * commands.adopt(breaker);
+   * await breaker.fire(sku); // as before
+   * ```
+   */
+  adopt(breaker: OpossumCircuitBreaker): AdoptedBreaker {
+    if (this.#closed) throw new KaryonError('ERR_INVALID_STATE', 'the command registry is closed; cannot adopt a breaker');
+    const adopted = new AdoptedBreaker(breaker, this.#options.clock, (change) => this.emit('stateChange', change));
+    const name = adopted.name;
+    try {
+      checkName(name, 'the name of an adopted breaker');
+      if (this.#handles.has(name) || this.#adopted.has(name)) {
+        throw new KaryonError('ERR_INVALID_OPTION', `a breaker named '${name}' already exists; give the opossum breaker another name (its 'name' option)`);
+      }
+    } catch (error) {
+      adopted.detach();
+      throw error;
+    }
+    this.#adopted.set(name, adopted);
+    return adopted;
+  }
+
+  /** The adopted breakers, in order of adoption. */
+  adopted(): AdoptedBreaker[] {
+    return [...this.#adopted.values()];
+  }
+
+  /** The breaker named `name`, command or adopted, with the controls the admin API uses. */
+  breaker(name: string): BreakerControls | undefined {
+    return this.#handles.get(name) ?? this.#adopted.get(name);
   }
 
   /**
@@ -230,6 +278,7 @@ export class CommandRegistry extends EventEmitter<CommandRegistryEvents> {
     if (!this.#closed) {
       this.#closed = true;
       for (const handle of this.#handles.values()) handle.core.close();
+      for (const adopted of this.#adopted.values()) adopted.detach();
       this.removeAllListeners();
     }
     return Promise.resolve();
@@ -257,6 +306,7 @@ export class CommandRegistry extends EventEmitter<CommandRegistryEvents> {
   #ensure(name: string, options: { readonly group?: string; readonly isBadRequest?: (error: unknown) => boolean }): CommandHandle {
     if (this.#closed) throw new KaryonError('ERR_INVALID_STATE', `the command registry is closed; cannot make command '${String(name)}'`);
     checkName(name, 'a command name');
+    if (this.#adopted.has(name)) throw new KaryonError('ERR_INVALID_OPTION', `'${name}' is the name of an adopted opossum breaker; give the command another name`);
     if (typeof options !== 'object' || options === null) {
       throw new KaryonError('ERR_INVALID_OPTION', `options of command '${name}' must be an object (got ${String(options)})`);
     }

@@ -37,6 +37,8 @@ export interface CommandSnapshot {
   readonly name: string;
   /** The command's group. */
   readonly group: string;
+  /** Set when the breaker is not one of our commands but an adopted one (`'opossum'`). */
+  readonly adopted?: 'opossum';
   /** What the command does with a call now. */
   readonly state: CommandState;
   /** True when calls are short-circuited now, as Hystrix's `isCircuitBreakerOpen` (half-open and forced open included). */

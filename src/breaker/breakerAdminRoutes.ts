@@ -1,7 +1,8 @@
 import { isKaryonError } from '../common/KaryonError.js';
 import type { RouteTarget } from '../common/RouteTarget.js';
 import { HttpError, readJson, sendJson } from '../internal/http.js';
-import type { CommandExecutor, CommandSettingsUpdate } from './Command.js';
+import type { BreakerControls } from './AdoptedBreaker.js';
+import type { CommandSettingsUpdate } from './Command.js';
 import type { CommandRegistry } from './CommandRegistry.js';
 import { HystrixStream } from './HystrixStream.js';
 import type { HystrixStreamOptions } from './HystrixStream.js';
@@ -27,6 +28,8 @@ type Action = (typeof actions)[number];
 
 /**
  * Adds the breaker endpoints to the admin server:
+ * Adopted opossum breakers (`registry.adopt()`) show and act like commands, except that their settings are
+ * refused (400): they are opossum's options.
  * - `GET /breakers`: every command's state, settings, counts and latency percentiles;
  * - `GET /breakers/{name}`: one command (404 when unknown);
  * - `PUT /breakers/{name}` (a mutation): `{"action": "forceOpen" | "forceClosed" | "reset"}` and/or
@@ -98,13 +101,13 @@ export function breakerAdminRoutes(target: RouteTarget, registry: CommandRegistr
 }
 
 /** What the audit log keeps of a command around a change: its state and its own settings. */
-function auditView(command: CommandExecutor): { state: string; overrides: unknown } {
+function auditView(command: BreakerControls): { state: string; overrides: unknown } {
   return { state: command.state, overrides: { ...command.overrides } };
 }
 
-function find(registry: CommandRegistry, params: Readonly<Record<string, string>>) {
+function find(registry: CommandRegistry, params: Readonly<Record<string, string>>): BreakerControls {
   const name = params.name ?? '';
-  const command = registry.get(name);
+  const command = registry.breaker(name);
   if (command === undefined) throw new HttpError(404, `no command named ${JSON.stringify(name)}`);
   return command;
 }

@@ -27,3 +27,5 @@ export { HystrixStream, resolveHystrixStreamOptions } from './HystrixStream.js';
 export type { HystrixStreamOptions, ResolvedHystrixStreamOptions } from './HystrixStream.js';
 export { breakerAdminRoutes } from './breakerAdminRoutes.js';
 export type { BreakerAdminOptions, BreakerAdminRoutes } from './breakerAdminRoutes.js';
+export { AdoptedBreaker } from './AdoptedBreaker.js';
+export type { BreakerControls, OpossumCircuitBreaker, OpossumOptionsView, OpossumStats } from './AdoptedBreaker.js';

@@ -28,6 +28,7 @@ import type { BalancerRuleName } from '../balancer/BalancerRule.js';
 import type { DrainResult, NodeHttpServer } from '../http/ServerTracker.js';
 import type { Command, CommandOptions } from '../breaker/Command.js';
 import { CommandRegistry } from '../breaker/CommandRegistry.js';
+import type { AdoptedBreaker, OpossumCircuitBreaker } from '../breaker/AdoptedBreaker.js';
 import { breakerAdminRoutes } from '../breaker/breakerAdminRoutes.js';
 import type { CommandSettingsOptions } from '../breaker/CommandSettings.js';
 import { BreakerMetricsReporter } from '../breaker/BreakerMetricsReporter.js';
@@ -605,6 +606,22 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
    */
   command<A extends unknown[], R>(name: string, fn: (...args: A) => R, options?: CommandOptions<A, Awaited<R>>): Command<A, Awaited<R>> {
     return this.#commands.command(name, fn, options);
+  }
+
+  /**
+   * Adopts an opossum 9 `CircuitBreaker` the service already has: it shows in `GET /breakers`,
+   * `GET /hystrix.stream`, the admin UI and the breaker metrics, and the admin API forces it open or closed,
+   * or resets it, through opossum's own `open()` and `close()`. Calls keep going through `breaker.fire()`.
+   * @throws KaryonError ERR_INVALID_OPTION when it is not an opossum breaker or its name is taken.
+   *
+   * @example
+   * ```ts
+   * const pricing = new CircuitBreaker(callPricing, { name: 'pricing', timeout: 300 });
+   * service.adoptBreaker(pricing);
+   * ```
+   */
+  adoptBreaker(breaker: OpossumCircuitBreaker): AdoptedBreaker {
+    return this.#commands.adopt(breaker);
   }
 
   /**

@@ -118,7 +118,7 @@ function breakerCard(snapshot, now) {
   );
   return card(
     name,
-    { id: `breaker-${name}`, note: snapshot.group, actions: badge(state, { large: true }) },
+    { id: `breaker-${name}`, note: snapshot.adopted ? `${snapshot.group} · ${snapshot.adopted}` : snapshot.group, actions: badge(state, { large: true }) },
     h(
       'div',
       { class: 'breaker-top' },
