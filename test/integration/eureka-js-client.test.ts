@@ -4,10 +4,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeInstance } from '../../src/registry/eureka/wire.js';
 import { EurekaServer } from '../../src/registry/server/index.js';
 import type { InstanceDescriptor } from '../../src/registry/types.js';
+import { Eureka as DropIn } from '../../src/eureka-js-client/index.js';
 
 // eureka-js-client 4.5.0, an independent Eureka client, against the development server: proof that the
 // server speaks Eureka the way real servers do. The client's own defects (it forces UP, drops non-UP
 // instances unless told not to, corrupts its cache on MODIFIED deltas) are worked around, not tested.
+// The same checks run, unchanged, against the drop-in `Eureka` of `karyon-ts/eureka-js-client`.
 
 /** The slice of eureka-js-client's API these tests use (the package ships no types). */
 interface WireInstanceSeen {
@@ -28,7 +30,11 @@ interface EurekaClient {
   fetchRegistry(callback: (error?: Error | null) => void): void;
 }
 type EurekaClientConstructor = new (config: Record<string, unknown>) => EurekaClient;
-const { Eureka } = createRequire(import.meta.url)('eureka-js-client') as { Eureka: EurekaClientConstructor };
+const { Eureka: EurekaJsClient } = createRequire(import.meta.url)('eureka-js-client') as { Eureka: EurekaClientConstructor };
+const clients: [string, EurekaClientConstructor][] = [
+  ['eureka-js-client 4.5.0', EurekaJsClient],
+  ['the karyon-ts/eureka-js-client drop-in', DropIn as unknown as EurekaClientConstructor],
+];
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const dataCenterInfo = { '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo', name: 'MyOwn' };
@@ -46,7 +52,7 @@ async function startServer(): Promise<EurekaServer> {
 }
 
 /** A client; stopped (timers cleared, deregistered) after the test, since its timers keep the process alive. */
-function client(server: EurekaServer, config: { instance?: Record<string, unknown>; eureka?: Record<string, unknown>; shouldUseDelta?: boolean }) {
+function client(Eureka: EurekaClientConstructor, server: EurekaServer, config: { instance?: Record<string, unknown>; eureka?: Record<string, unknown>; shouldUseDelta?: boolean }) {
   const counts = { registered: 0, heartbeat: 0, registryUpdated: 0 };
   /** Every request the client made, as `METHOD uri` (its uri is relative to the service path). */
   const requests: string[] = [];
@@ -144,10 +150,10 @@ async function override(server: EurekaServer, id: string, value: string): Promis
   expect(response.statusCode).toBe(200);
 }
 
-describe('eureka-js-client 4.5.0 against the development server', () => {
+describe.each(clients)('%s against the development server', (_name, Eureka) => {
   it('registers, heartbeats, fetches the registry and deregisters', async () => {
     const server = await startServer();
-    const js = client(server, { instance: jsInstance });
+    const js = client(Eureka, server, { instance: jsInstance });
     await js.start();
     expect(js.counts.registered).toBe(1);
     const lease = server.instance('JSCLIENT', 'js-host');
@@ -176,7 +182,7 @@ describe('eureka-js-client 4.5.0 against the development server', () => {
 
     // With its default filter the client keeps only UP instances (one of its defects: a balancer cannot see
     // status changes), so read with the filter off to check every status arrived as the server holds it.
-    const all = client(server, { eureka: { filterUpInstances: false } });
+    const all = client(Eureka, server, { eureka: { filterUpInstances: false } });
     await all.start();
     const seen = all.eureka
       .getInstancesByAppId('greeter')
@@ -189,7 +195,7 @@ describe('eureka-js-client 4.5.0 against the development server', () => {
     ]);
     expect(all.eureka.getInstancesByVipAddress('greeter')).toHaveLength(3);
 
-    const upOnly = client(server, {});
+    const upOnly = client(Eureka, server, {});
     await upOnly.start();
     expect(upOnly.eureka.getInstancesByVipAddress('greeter').map((i) => i.instanceId)).toEqual(['greeter-1']);
 
@@ -204,7 +210,7 @@ describe('eureka-js-client 4.5.0 against the development server', () => {
 
   it('re-registers on the 404 its heartbeat gets after the server lost its registry', async () => {
     const server = await startServer();
-    const js = client(server, { instance: jsInstance });
+    const js = client(Eureka, server, { instance: jsInstance });
     await js.start();
     expect(server.reset()).toBe(1);
     await waitFor(() => js.counts.registered >= 2, 'the client to register again');
@@ -213,7 +219,7 @@ describe('eureka-js-client 4.5.0 against the development server', () => {
 
   it('works on the /eureka/v2 path and reads additions from the delta', async () => {
     const server = await startServer();
-    const js = client(server, {
+    const js = client(Eureka, server, {
       instance: { ...jsInstance, hostName: 'js-v2' },
       eureka: { servicePath: '/eureka/v2/apps/' },
       shouldUseDelta: true,

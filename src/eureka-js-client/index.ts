@@ -1,0 +1,14 @@
+export { Eureka, Eureka as default, EurekaClientDefaultLogger } from './Eureka.js';
+export type { EurekaClientCallback, EurekaClientEvents, EurekaClientInstance, EurekaClientWirePort } from './Eureka.js';
+export type {
+  EurekaClientAuth,
+  EurekaClientConfig,
+  EurekaClientDataCenterInfo,
+  EurekaClientLeaseInfo,
+  EurekaClientPortObject,
+  EurekaClientInstanceConfig,
+  EurekaClientLogger,
+  EurekaClientPort,
+  EurekaClientRequestOptions,
+  EurekaClientServerConfig,
+} from './EurekaClientConfig.js';
