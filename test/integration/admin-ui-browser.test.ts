@@ -15,6 +15,10 @@ import { request } from 'undici';
 import { InMemoryRegistry, createService } from '../../src/index.js';
 import type { CheckReport, ConfigKeyDescription, Service } from '../../src/index.js';
 import { waitFor } from '../support/logger.js';
+import { killSpawnedProcesses } from '../support/processes.js';
+
+// Whatever fails, no process spawned here (the examples, Chromium) outlives the file.
+killSpawnedProcesses();
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);

@@ -9,6 +9,10 @@ import { request } from 'undici';
 import { InMemoryRegistry, adminUiContentSecurityPolicy, adminUiRoutes, createService, isKaryonError, resolveAdminUiOptions } from '../../src/index.js';
 import type { AdminUiOptions, RegistryReport, Service } from '../../src/index.js';
 import { waitFor } from '../support/logger.js';
+import { killSpawnedProcesses, killTree } from '../support/processes.js';
+
+// Whatever fails, no process spawned here outlives the file.
+killSpawnedProcesses();
 
 const uiDir = fileURLToPath(new URL('../../src/admin/ui/', import.meta.url));
 const services: Service[] = [];
@@ -225,7 +229,7 @@ describe('admin web UI: serving', () => {
       expect(out.stdout).toContain('stopped');
       expect(out.stderr).not.toMatch(/error:/);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      killTree(child);
     }
   }, 60_000);
 });

@@ -7,6 +7,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServiceClient } from '../../src/index.js';
 import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, ServiceClient, ServiceRegistry } from '../../src/index.js';
 import { InMemoryRegistry, testInstance } from '../../src/testing/index.js';
+import { killSpawnedProcesses, killTree } from '../support/processes.js';
+
+// Whatever fails, no process spawned here outlives the file.
+killSpawnedProcesses();
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -30,9 +34,7 @@ interface ChildServer {
 
 async function spawnServer(): Promise<ChildServer> {
   const child = spawn(process.execPath, ['-e', SERVER_SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'] });
-  cleanups.push(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
+  cleanups.push(() => killTree(child));
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout.setEncoding('utf8');

@@ -7,6 +7,10 @@ import type convict from 'convict';
 import { KaryonError, defineConfig, renderTemplate } from '../../src/index.js';
 import type { DynamicConfig, TemplateRenderedEvent } from '../../src/index.js';
 import { waitFor } from '../support/logger.js';
+import { killSpawnedProcesses, killTree } from '../support/processes.js';
+
+// Whatever fails, no process spawned here outlives the file.
+killSpawnedProcesses();
 
 interface Settings {
   readonly app: { readonly port: number; readonly zone: string; readonly tags: readonly string[]; readonly limits: Readonly<Record<string, number>> };
@@ -123,9 +127,7 @@ describe('renderTemplate', () => {
       ['-e', `process.on('SIGHUP', () => process.stdout.write('reloaded ' + require('fs').readFileSync(${JSON.stringify(output)}, 'utf8')));process.stdout.write('ready\\n');setInterval(() => {}, 1000);`],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    cleanup.push(async () => {
-      child.kill('SIGKILL');
-    });
+    cleanup.push(async () => killTree(child));
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     await waitFor(() => stdout.includes('ready'), 10_000, 'the child to start');

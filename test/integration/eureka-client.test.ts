@@ -8,6 +8,10 @@ import { EurekaRegistry } from '../../src/registry/eureka/index.js';
 import type { RegistrationEvent } from '../../src/registry/eureka/index.js';
 import { FakeEureka, applicationsDocument, refusedUrl, wireInstance } from '../fixtures/eureka/fakeEureka.js';
 import { waitFor } from '../support/logger.js';
+import { killSpawnedProcesses, killTree } from '../support/processes.js';
+
+// Whatever fails, no process spawned here outlives the file.
+killSpawnedProcesses();
 
 // The client with real time and real sockets: a service's lifecycle driving the registration end to end,
 // a Eureka that is down while the service starts, a balancer-facing view fed by real fetches, and a process
@@ -150,7 +154,7 @@ describe('EurekaRegistry with a service lifecycle, in real time', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     cleanups.push(async () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      killTree(child);
     });
     let stdout = '';
     let stderr = '';

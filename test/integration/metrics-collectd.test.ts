@@ -6,14 +6,13 @@ import type { ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics, lifecycleMetrics } from '../../src/metrics/index.js';
+import { findBinary, killSpawnedProcesses } from '../support/processes.js';
 
-function findBinary(name: string): string | undefined {
-  const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'].filter((d) => d !== '');
-  return dirs.map((d) => join(d, name)).find((path) => existsSync(path));
-}
+// Whatever fails, no process spawned here outlives the file.
+killSpawnedProcesses();
 
 const collectd = findBinary('collectd');
 const pluginDir = ['/usr/lib/collectd', '/usr/lib64/collectd', '/usr/local/lib/collectd'].find((d) => existsSync(join(d, 'statsd.so')));

@@ -21,6 +21,10 @@ import {
   statusClass,
 } from '../../src/metrics/index.js';
 import type { Metrics } from '../../src/metrics/index.js';
+import { killSpawnedProcesses } from '../support/processes.js';
+
+// Whatever fails, no process spawned here outlives the file.
+killSpawnedProcesses();
 
 const promtool = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/bin', '/usr/local/bin']
   .filter((d) => d !== '')

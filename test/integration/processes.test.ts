@@ -3,16 +3,14 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { EurekaServer } from '../../src/testing/index.js';
 import { waitFor } from '../support/logger.js';
+import { killSpawnedProcesses } from '../support/processes.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-});
+const { track } = killSpawnedProcesses();
 
 /** Runs a TypeScript file with tsx, as `npm start` does, collecting its output. */
 function run(file: string, args: string[] = [], env: Record<string, string> = {}) {
@@ -21,7 +19,7 @@ function run(file: string, args: string[] = [], env: Record<string, string> = {}
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
-  children.push(child);
+  track(child);
   const out = { stdout: '', stderr: '' };
   child.stdout.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (out.stderr += chunk.toString()));

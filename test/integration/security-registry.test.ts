@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -17,6 +16,7 @@ import { EurekaServer } from '../../src/registry/server/index.js';
 import type { EurekaServerOptions } from '../../src/registry/server/index.js';
 import { testInstance } from '../../src/testing/index.js';
 import { memoryLogger, waitFor } from '../support/logger.js';
+import { killSpawnedProcesses } from '../support/processes.js';
 
 // Owner tokens of the development Eureka server over real HTTP: one team's token cannot touch another team's
 // instances, a refused request changes nothing, and our Eureka client (alone, under a service, behind a
@@ -297,11 +297,9 @@ describe('our Eureka client with owner tokens', () => {
   });
 });
 
+const { track } = killSpawnedProcesses();
+
 describe('karyon registry with owner tokens', () => {
-  const children: ChildProcess[] = [];
-  afterEach(() => {
-    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
 
   it('reads them from a file and the environment, says whose they are, and never prints a token', async () => {
     const owners = join(dir, 'owners.json');
@@ -312,7 +310,7 @@ describe('karyon registry with owner tokens', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, KARYON_REGISTRY_READ_TOKEN: reader },
     });
-    children.push(child);
+    track(child);
     const out = { stdout: '', stderr: '' };
     child.stdout.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (out.stderr += chunk.toString()));
@@ -347,7 +345,7 @@ describe('karyon registry with owner tokens', () => {
     writeFileSync(broken, `{"GREETER": "${teamA}"`);
     const root = fileURLToPath(new URL('../..', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'registry', '--port', '0', '--owner-tokens', broken], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
+    track(child);
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));

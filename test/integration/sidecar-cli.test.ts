@@ -1,23 +1,21 @@
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EurekaServer } from '../../src/testing/index.js';
 import { waitFor } from '../support/logger.js';
+import { killSpawnedProcesses, missingPrograms } from '../support/processes.js';
 
 // `karyon sidecar` as users run it: a real child process running real children, with real signals.
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'karyon-sidecar-cli-'));
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
+// The sidecars' applications run in process groups of their own: kill them too, whatever failed.
+const { track } = killSpawnedProcesses();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let eureka: EurekaServer;
@@ -33,7 +31,7 @@ function karyon(args: string[], env: Record<string, string> = {}) {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
-  children.push(child);
+  track(child);
   const out = { stdout: '', stderr: '' };
   child.stdout.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (out.stderr += chunk.toString()));
@@ -180,7 +178,11 @@ describe('karyon sidecar running a process', () => {
   });
 });
 
-describe('the examples: two copies of the Python service and the shell service, from nothing', () => {
+const examplesSuite = 'the examples: two copies of the Python service and the shell service, from nothing';
+// The Python example needs python3; the shell example serves with socat and calls with curl.
+const missing = missingPrograms({ python3: 'python3', socat: 'socat', curl: 'curl' }, examplesSuite);
+
+describe.skipIf(missing !== undefined)(`${examplesSuite}${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
   it('register, balance through the proxy, relay across languages and stop cleanly', async () => {
     const common = { KARYON_EUREKA_URLS: eureka.url, KARYON_EUREKA_FETCH_MS: '200', KARYON_DEREGISTRATION_DELAY_MS: '100' };
     const ports = [await freePort(), await freePort(), await freePort()];

@@ -11,6 +11,10 @@ import { SpawnedProcess } from '../../src/sidecar/SupervisedProcess.js';
 import type { ProcessExit } from '../../src/sidecar/SupervisedProcess.js';
 import { ManualClock } from '../../src/testing/index.js';
 import { memoryLogger } from '../support/logger.js';
+import { killSpawnedProcesses } from '../support/processes.js';
+
+// Whatever fails, no process spawned here outlives the file.
+killSpawnedProcesses();
 
 // stop() (and close()) while the process is being spawned, at the first start or at a restart, with real
 // child processes: the stop signal reaches the process once it runs, and nothing outlives the stop.

@@ -13,6 +13,10 @@ import { createSidecar } from '../../src/sidecar/index.js';
 import type { Sidecar, SidecarOptions } from '../../src/sidecar/index.js';
 import { EurekaServer } from '../../src/testing/index.js';
 import { waitFor } from '../support/logger.js';
+import { killSpawnedProcesses, killTree } from '../support/processes.js';
+
+// Whatever fails, no process spawned here (the sidecars' applications included) outlives the file.
+killSpawnedProcesses();
 
 // Real child processes under real sidecars, registered in a real (development) Eureka server.
 
@@ -91,7 +95,7 @@ const sidecars: Sidecar[] = [];
 const strays: ChildProcess[] = [];
 afterEach(async () => {
   await Promise.all(sidecars.splice(0).map((sidecar) => sidecar.stop('SIGKILL')));
-  for (const child of strays.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const child of strays.splice(0)) killTree(child);
 });
 
 async function freePort(): Promise<number> {

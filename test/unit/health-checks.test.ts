@@ -11,6 +11,10 @@ import type { HealthResult } from '../../src/health/types.js';
 import { ManualClock } from '../../src/testing/index.js';
 import { systemClock } from '../../src/common/Clock.js';
 import { waitFor } from '../support/logger.js';
+import { killSpawnedProcesses } from '../support/processes.js';
+
+// Whatever fails, no script a check ran outlives the file.
+killSpawnedProcesses();
 
 const dir = mkdtempSync(join(tmpdir(), 'karyon-checks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

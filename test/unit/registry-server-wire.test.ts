@@ -91,7 +91,7 @@ describe('parseRegistration', () => {
   });
 
   it('accepts the register body of another client library verbatim (Steeltoe)', () => {
-    const fixture: unknown = JSON.parse(readFileSync(new URL('../../../shared/fixtures/eureka/steeltoe__register-request.json', import.meta.url), 'utf8'));
+    const fixture: unknown = JSON.parse(readFileSync(new URL('../fixtures/eureka/steeltoe__register-request.json', import.meta.url), 'utf8'));
     const registration = parseRegistration(fixture, 'foobar', NOW);
     expect(registration.instance).toMatchObject({ instanceId: 'some', app: 'FOOBAR', hostName: 'localhost', port: 8080, status: 'UP' });
     expect(registration.instance.lastDirtyTimestamp).toBe(1708427732823);
