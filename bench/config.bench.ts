@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import convict from 'convict';
 import { defineConfig, fileSource } from '../src/index.js';
+import type { ConfigSchema } from '../src/index.js';
 import { fmt, median, percentile, table } from './support.js';
 
 interface Settings {
@@ -18,7 +19,7 @@ interface Settings {
   readonly app: { readonly port: number; readonly zone: string };
 }
 
-const schema: convict.Schema<Settings> = {
+const schema: ConfigSchema<Settings> = {
   client: {
     greeter: {
       rule: { doc: 'rule', format: ['round-robin', 'p2c-ewma', 'random'], default: 'p2c-ewma' },
@@ -58,7 +59,7 @@ async function reads(): Promise<void> {
   const rule = config.property('client.greeter.rule');
   const servers = config.property('client.greeter.servers');
   const plain = { client: { greeter: { rule: 'p2c-ewma', servers: ['a:80', 'b:80', 'c:80'] } } };
-  const c = convict(schema, { env: {}, args: [] });
+  const c = convict(schema as convict.Schema<Settings>, { env: {}, args: [] });
   c.validate({ allowed: 'strict' });
   // Warm up every path before measuring.
   for (const read of [() => rule.get(), () => c.get('client.greeter.rule'), () => config.get('client.greeter.rule')]) nsPerCall(read);
@@ -102,7 +103,7 @@ async function changes(): Promise<void> {
   time((i) => config.setOverride('client.greeter.rule', rules[i % 2]!));
   const ours = time((i) => config.setOverride('client.greeter.rule', rules[i % 2]!));
   const bare = time((i) => {
-    const c = convict(schema, { env: {}, args: [] });
+    const c = convict(schema as convict.Schema<Settings>, { env: {}, args: [] });
     c.set('client.greeter.rule', rules[i % 2]!);
     c.validate({ allowed: 'strict' });
     c.getProperties();

@@ -1,4 +1,5 @@
 import convict from 'convict';
+import type { ConfigSchema } from './ConfigSchema.js';
 import { EventEmitter } from 'eventemitter3';
 import type { Clock, ClockTimer } from '../common/Clock.js';
 import { systemClock } from '../common/Clock.js';
@@ -60,8 +61,8 @@ export interface RollbackOptions {
 
 /** Options of {@link defineConfig}. */
 export interface DynamicConfigOptions<T> {
-  /** The convict schema: `doc`, `format`, `default`, `env`, `arg`, `sensitive`, `nullable` of every key. */
-  readonly schema: convict.Schema<T>;
+  /** The schema (convict's format): `doc`, `format`, `default`, `env`, `arg`, `sensitive`, `nullable` of every key. */
+  readonly schema: ConfigSchema<T>;
   /**
    * Files (watched) and remote sources (polled), e.g. `fileSource(...)`, `remoteSource(...)`. Within a layer,
    * later sources win over earlier ones.
@@ -966,3 +967,11 @@ function parseArguments(argv: readonly string[]): Map<string, string> {
 export function defineConfig<T extends object = Record<string, unknown>>(options: DynamicConfigOptions<T>): DynamicConfig<T> {
   return new DynamicConfig<T>(options);
 }
+
+/**
+ * A {@link DynamicConfig} of any settings type: what the library's functions and options that take a
+ * configuration accept, so `createService({ config })` takes the result of any `defineConfig()` as it is.
+ * (`DynamicConfig<T>` is invariant in `T`: its methods are typed by the keys of `T`.)
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- `any` is what admits a DynamicConfig of every settings type
+export type AnyDynamicConfig = DynamicConfig<any>;

@@ -1,4 +1,5 @@
 import convict from 'convict';
+import type { ConfigSchema } from './ConfigSchema.js';
 import { KaryonError } from '../common/KaryonError.js';
 import type { ConfigIssue } from './types.js';
 import { MASK, isPlainObject, isSafeSegment, parseFlag, preview } from './values.js';
@@ -53,11 +54,11 @@ const INTEGER_FORMATS = new Set(['int', 'integer', 'nat', 'port']);
  * leaf values, reporting unknown keys and malformed values instead of letting convict guess.
  */
 export class SchemaIndex {
-  readonly schema: convict.Schema<unknown>;
+  readonly schema: ConfigSchema<unknown>;
   readonly leaves: ReadonlyMap<string, SchemaLeaf>;
   readonly #branches: ReadonlySet<string>;
 
-  constructor(schema: convict.Schema<unknown>) {
+  constructor(schema: ConfigSchema<unknown>) {
     let probe: convict.Config<unknown>;
     try {
       probe = convict(schema, { env: {}, args: [] });

@@ -8,13 +8,13 @@ import type { Logger } from '../common/Logger.js';
 import { silentLogger } from '../common/Logger.js';
 import { errorMessage } from '../internal/async.js';
 import { invalidOption, nonEmptyString } from '../internal/validate.js';
-import type { DynamicConfig } from './DynamicConfig.js';
+import type { AnyDynamicConfig, DynamicConfig } from './DynamicConfig.js';
 import { walk } from './values.js';
 
 /** Options of {@link renderTemplate}. */
 export interface TemplateOptions {
   /** The configuration whose values fill the template (started). */
-  readonly config: DynamicConfig<object>;
+  readonly config: AnyDynamicConfig;
   /**
    * Path of the template: text with `${key}` and `${key:default}` placeholders naming keys of the schema;
    * `$${` writes a literal `${`.
@@ -136,13 +136,13 @@ export class TemplateRenderer extends EventEmitter<TemplateRendererEvents> {
    * @internal
    */
   constructor(
-    config: DynamicConfig<object>,
+    config: AnyDynamicConfig,
     output: string,
     pieces: readonly Piece[],
     options: { mode: number; child: ChildProcess | number | undefined; childSignal: NodeJS.Signals; logger: Logger },
   ) {
     super();
-    this.#config = config;
+    this.#config = config as DynamicConfig<object>;
     this.#output = output;
     this.#pieces = pieces;
     this.#mode = options.mode;

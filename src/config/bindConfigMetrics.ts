@@ -1,4 +1,4 @@
-import type { DynamicConfig } from './DynamicConfig.js';
+import type { AnyDynamicConfig } from './DynamicConfig.js';
 
 /**
  * Where configuration outcomes are counted, by the layer they came from (`file`, `remote`, `override`,
@@ -20,7 +20,7 @@ export interface ConfigMetricsSink {
  * const stop = bindConfigMetrics(config, configMetrics(metrics));
  * ```
  */
-export function bindConfigMetrics(config: DynamicConfig<object>, sink: ConfigMetricsSink): () => void {
+export function bindConfigMetrics(config: AnyDynamicConfig, sink: ConfigMetricsSink): () => void {
   const stopChanges = config.onChange((event) => sink.reload(event.trigger));
   const onRejected = (event: { readonly trigger: string }): void => sink.rejection(event.trigger);
   config.on('configRejected', onRejected);

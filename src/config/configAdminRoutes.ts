@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { isKaryonError } from '../common/KaryonError.js';
 import type { RouteContext, RouteTarget } from '../common/RouteTarget.js';
 import { HttpError, sendJson } from '../internal/http.js';
-import type { ConfigChangeResult, DynamicConfig } from './DynamicConfig.js';
+import type { AnyDynamicConfig, ConfigChangeResult } from './DynamicConfig.js';
 import type { ConfigIssue } from './types.js';
 
 /**
@@ -19,7 +19,7 @@ import type { ConfigIssue } from './types.js';
  * configAdminRoutes(admin, config); // admin: an AdminServer
  * ```
  */
-export function configAdminRoutes(admin: RouteTarget, config: DynamicConfig<object>): void {
+export function configAdminRoutes(admin: RouteTarget, config: AnyDynamicConfig): void {
   const requireStarted = (): void => {
     if (!config.started) throw new HttpError(503, 'the configuration has not started yet');
   };

@@ -1,7 +1,8 @@
 export { loadSettings, karyonSettingsSchema } from './schema.js';
 export type { KaryonSettings, SettingsSources } from './schema.js';
+export type { ConfigFormat, ConfigSchema, ConfigSchemaKey } from './ConfigSchema.js';
 export { DynamicConfig, defineConfig } from './DynamicConfig.js';
-export type { ConfigChangeResult, ConfigValidator, ConfigValidators, DynamicConfigOptions, RollbackOptions } from './DynamicConfig.js';
+export type { AnyDynamicConfig, ConfigChangeResult, ConfigValidator, ConfigValidators, DynamicConfigOptions, RollbackOptions } from './DynamicConfig.js';
 export type { Property, PropertyListener } from './Property.js';
 export { FileSource, fileSource } from './FileSource.js';
 export type { FileSourceOptions } from './FileSource.js';

@@ -1,5 +1,5 @@
-import type convict from 'convict';
 import { MAX_TIMER_MS } from '../common/Clock.js';
+import type { ConfigSchema } from './ConfigSchema.js';
 import type { ConfigValidators } from './DynamicConfig.js';
 import { karyonSettingsSchema } from './schema.js';
 import type { KaryonSettings } from './schema.js';
@@ -79,7 +79,7 @@ function integerBetween(min: number, max: number) {
 }
 
 /** The convict schema of {@link KaryonLiveSettings}. */
-export const karyonLiveSettingsSchema: convict.Schema<KaryonLiveSettings> = {
+export const karyonLiveSettingsSchema: ConfigSchema<KaryonLiveSettings> = {
   balancer: {
     rule: { doc: 'Default balancer rule of service clients', format: [...balancerRuleSettingNames], default: 'p2c-ewma', env: 'KARYON_BALANCER_RULE', arg: 'balancer-rule' },
   },
@@ -108,7 +108,7 @@ export const karyonLiveSettingsSchema: convict.Schema<KaryonLiveSettings> = {
  * const config = defineConfig<KaryonConfig>({ schema: karyonConfigSchema, validators: karyonConfigValidators, env: process.env });
  * ```
  */
-export const karyonConfigSchema: convict.Schema<KaryonConfig> = { ...karyonSettingsSchema, ...karyonLiveSettingsSchema };
+export const karyonConfigSchema: ConfigSchema<KaryonConfig> = { ...karyonSettingsSchema, ...karyonLiveSettingsSchema };
 
 /** Shadow traffic settings a configuration may change live (see {@link shadowSettingsSchema}). */
 export interface ShadowLiveSettings {
@@ -144,7 +144,7 @@ export const shadowLiveSettings = Object.freeze(['enabled', 'rate', 'maxConcurre
  * // KARYON_SHADOW_RATE=0.1, or: curl -X PUT -d '0.1' http://127.0.0.1:8077/config/shadow.rate
  * ```
  */
-export const shadowSettingsSchema: convict.Schema<ShadowLiveSettings> = {
+export const shadowSettingsSchema: ConfigSchema<ShadowLiveSettings> = {
   shadow: {
     enabled: { doc: 'Shadow traffic kill switch', format: Boolean, default: true, env: 'KARYON_SHADOW_ENABLED', arg: 'shadow-enabled' },
     rate: { doc: 'Share of the matching requests copied to the shadow', format: numberBetween(0, 1), default: 1, env: 'KARYON_SHADOW_RATE', arg: 'shadow-rate' },

@@ -1,5 +1,6 @@
 import convict from 'convict';
 import { KaryonError } from '../common/KaryonError.js';
+import type { ConfigSchema } from './ConfigSchema.js';
 import { parseFlag } from './values.js';
 
 /** The settings every service reads: the keys and environment variables of the configuration contract. */
@@ -116,7 +117,7 @@ convict.addFormats({ 'app-name': appName, 'url-list': url, 'nullable-nat': nulla
  * The convict schema of {@link KaryonSettings}: doc, format, default, environment variable and argument of each
  * key. Spread it into your own schema to add your keys to the library's.
  */
-export const karyonSettingsSchema: convict.Schema<KaryonSettings> = {
+export const karyonSettingsSchema: ConfigSchema<KaryonSettings> = {
   app: {
     name: { doc: 'Application name (Eureka app, upper-cased on the wire)', format: 'app-name', default: '', env: 'KARYON_APP_NAME', arg: 'app-name' },
     port: { doc: 'HTTP port of the application', format: 'port', default: 8080, env: 'PORT', arg: 'app-port' },
@@ -209,7 +210,7 @@ export function loadSettings(sources: SettingsSources = {}): KaryonSettings {
     if (value !== undefined && value !== '') env[key] = value;
   }
   try {
-    const config = convict(karyonSettingsSchema, { env, args: [...(sources.argv ?? [])] });
+    const config = convict(karyonSettingsSchema as convict.Schema<KaryonSettings>, { env, args: [...(sources.argv ?? [])] });
     // convict gives env and argv precedence over loaded values, as documented.
     if (sources.values !== undefined) config.load(sources.values);
     config.validate({ allowed: 'strict' });

@@ -36,7 +36,7 @@ import type { BreakerAdminRoutes } from '../breaker/breakerAdminRoutes.js';
 import { componentCommands, registerComponentCommands } from '../breaker/decorators.js';
 import { bindConfigMetrics } from '../config/bindConfigMetrics.js';
 import { configAdminRoutes } from '../config/configAdminRoutes.js';
-import type { DynamicConfig } from '../config/DynamicConfig.js';
+import type { AnyDynamicConfig, DynamicConfig } from '../config/DynamicConfig.js';
 import { filterLogger } from '../config/filterLogger.js';
 import { shadowLiveSettings } from '../config/karyonConfigSchema.js';
 import type { LogLevel } from '../config/karyonConfigSchema.js';
@@ -211,7 +211,7 @@ export interface ServiceOptions {
    * defaults, Eureka intervals, shadow) at the values the service runs with, each changeable with
    * `PUT /config/{key}`, and with `settings`, every setting with its layer
    */
-  readonly config?: DynamicConfig<object>;
+  readonly config?: AnyDynamicConfig;
   /**
    * The settings these options were made from: `serviceOptionsFromSettings()` sets it. Without `config`, the
    * service's own configuration then shows every setting on `GET /config` with the layer it came from

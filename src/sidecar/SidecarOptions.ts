@@ -5,7 +5,7 @@ import { systemClock } from '../common/Clock.js';
 import { KaryonError, isKaryonError } from '../common/KaryonError.js';
 import type { Logger } from '../common/Logger.js';
 import { silentLogger } from '../common/Logger.js';
-import type { DynamicConfig } from '../config/DynamicConfig.js';
+import type { AnyDynamicConfig } from '../config/DynamicConfig.js';
 import type { HealthCheckKind } from '../health/types.js';
 import { resolveServiceClientOptions } from '../http/ServiceClientOptions.js';
 import type { ServiceClientOptions } from '../http/ServiceClientOptions.js';
@@ -238,7 +238,7 @@ export interface StatsdRelayOptions {
 /** Dynamic configuration for an application that reads only files. */
 export interface SidecarConfigOptions {
   /** The configuration (from `defineConfig()`); the service starts it and serves it on the admin port. */
-  readonly config: DynamicConfig<object>;
+  readonly config: AnyDynamicConfig;
   /** A template (`${key}` placeholders) rendered to `output` at start and on every change. */
   readonly template?: string;
   /** The rendered file, replaced atomically. */

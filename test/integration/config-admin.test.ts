@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import type convict from 'convict';
+import type { ConfigSchema } from '../../src/index.js';
 import { AdminServer, configAdminRoutes, defineConfig, fileSource, resolveAdminOptions } from '../../src/index.js';
 import type { AdminOptions, AdminServiceView, DynamicConfig } from '../../src/index.js';
 
@@ -13,7 +13,7 @@ interface Settings {
   readonly client: { readonly greeter: { readonly rule: string } };
 }
 
-const schema: convict.Schema<Settings> = {
+const schema: ConfigSchema<Settings> = {
   app: {
     port: { doc: 'HTTP port', format: 'port', default: 8080 },
     zone: { doc: 'zone', format: String, default: 'default' },

@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type convict from 'convict';
+import type { ConfigSchema } from '../../src/index.js';
 import { KaryonError, defineConfig, fileSource, remoteSource } from '../../src/index.js';
 import type { ConfigRejectedEvent } from '../../src/index.js';
 
@@ -19,7 +19,7 @@ interface Settings {
   readonly db: { readonly password: string | null };
 }
 
-const schema: convict.Schema<Settings> = {
+const schema: ConfigSchema<Settings> = {
   app: {
     port: { doc: 'port', format: 'port', default: 8080 },
     zone: { doc: 'zone', format: String, default: 'default' },

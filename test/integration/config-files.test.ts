@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rename, rm, symlink, unlink, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type convict from 'convict';
+import type { ConfigSchema } from '../../src/index.js';
 import { defineConfig, fileSource } from '../../src/index.js';
 import type { ConfigChangeEvent, ConfigRejectedEvent, DynamicConfig } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
@@ -13,7 +13,7 @@ interface Settings {
   readonly pair: { readonly a: number; readonly b: number };
 }
 
-const schema: convict.Schema<Settings> = {
+const schema: ConfigSchema<Settings> = {
   app: {
     port: { doc: 'port', format: 'port', default: 8080 },
     zone: { doc: 'zone', format: String, default: 'default' },

@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type convict from 'convict';
+import type { ConfigSchema } from '../../src/index.js';
 import { KaryonError, defineConfig, fileSource, remoteSource } from '../../src/index.js';
 import type { ConfigChangeEvent, ConfigSourceEvent, DynamicConfig, RemoteSourceOptions } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
@@ -16,7 +16,7 @@ interface Settings {
   readonly client: { readonly greeter: { readonly rule: string; readonly timeoutMs: number } };
 }
 
-const schema: convict.Schema<Settings> = {
+const schema: ConfigSchema<Settings> = {
   app: {
     port: { doc: 'port', format: 'port', default: 8080, env: 'PORT', arg: 'port' },
     zone: { doc: 'zone', format: String, default: 'default' },

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type convict from 'convict';
+import type { ConfigSchema } from '../../src/index.js';
 import { KaryonError, defineConfig, renderTemplate } from '../../src/index.js';
 import type { DynamicConfig, TemplateRenderedEvent } from '../../src/index.js';
 import { waitFor } from '../support/logger.js';
@@ -17,7 +17,7 @@ interface Settings {
   readonly db: { readonly password: string | null; readonly url: string | null };
 }
 
-const schema: convict.Schema<Settings> = {
+const schema: ConfigSchema<Settings> = {
   app: {
     port: { doc: 'port', format: 'port', default: 8080 },
     zone: { doc: 'zone', format: String, default: 'default' },

@@ -1,4 +1,4 @@
-import type convict from 'convict';
+import type { ConfigSchema } from '../../src/index.js';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdminServer, CommandRegistry, breakerAdminRoutes, configAdminRoutes, createMetrics, defineConfig, resolveAdminOptions } from '../../src/index.js';
@@ -21,7 +21,7 @@ interface Settings {
   readonly db: { readonly password: string };
 }
 
-const schema: convict.Schema<Settings> = {
+const schema: ConfigSchema<Settings> = {
   app: { zone: { doc: 'zone', format: String, default: 'zone-a' } },
   db: { password: { doc: 'database password', format: String, default: initialSecret, sensitive: true } },
 };

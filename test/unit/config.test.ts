@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type convict from 'convict';
+import type { ConfigSchema } from '../../src/index.js';
 import {
   DynamicConfig,
   HealthMonitor,
@@ -77,7 +77,7 @@ interface Settings {
   readonly pair: { readonly a: number; readonly b: number };
 }
 
-const schema: convict.Schema<Settings> = {
+const schema: ConfigSchema<Settings> = {
   app: {
     port: { doc: 'port', format: 'port', default: 8080, env: 'PORT', arg: 'port' },
     zone: { doc: 'zone', format: String, default: 'default', env: 'ZONE', arg: 'zone' },
