@@ -10,6 +10,10 @@ import { createServiceClient, isKaryonError } from '../../src/index.js';
 import type { KaryonError } from '../../src/index.js';
 import type { InstanceDescriptor, ServiceClient, ServiceClientOptions } from '../../src/index.js';
 import { InMemoryRegistry, ManualClock, testInstance } from '../../src/testing/index.js';
+import { killSpawnedProcesses, killTree } from '../support/processes.js';
+
+// Whatever fails, no process spawned here outlives the file.
+killSpawnedProcesses();
 
 type Handler = (req: IncomingMessage, res: ServerResponse, server: TestServer) => void;
 
@@ -321,7 +325,7 @@ describe('a request that may have been processed is never sent again unless idem
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
     cleanups.push(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      killTree(child);
     });
     const received: string[] = [];
     child.on('message', (message: string) => received.push(message));
