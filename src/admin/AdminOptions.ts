@@ -45,10 +45,11 @@ export interface AdminOptions {
   readonly host?: string;
   /**
    * A bearer token with the `operate` role, named `admin` in the audit log (the single-token form of `tokens`).
-   * Without any token, mutations are accepted from loopback only.
+   * Without any token, mutations are accepted from loopback only. Undefined is none, so an unset
+   * `process.env.X` can be passed as it is.
    * @default none
    */
-  readonly token?: string;
+  readonly token?: string | undefined;
   /**
    * Named tokens, each with a role: `read` (every read route) or `operate` (reads and mutations). From a file
    * or the environment with `loadAdminTokens()`. Without any token, mutations are accepted from loopback only.

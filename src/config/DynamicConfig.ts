@@ -82,10 +82,10 @@ export interface DynamicConfigOptions<T> {
   readonly argv?: readonly string[];
   /**
    * The environment name (`prod`): cascaded files read `name-${environment}.json` after `name.json`, and Spring
-   * Cloud Config sources use it as the default profile.
+   * Cloud Config sources use it as the default profile. Undefined is none (`environment: process.env.NODE_ENV`).
    * @default none
    */
-  readonly environment?: string;
+  readonly environment?: string | undefined;
   /**
    * Per-key validators run after the schema's formats; any `false` or reason rejects the whole update.
    * @default none

@@ -171,10 +171,10 @@ export interface ServiceClientOptions {
   /**
    * Shadow traffic the client's calls are teed to (see `createShadowTraffic`): a sampled share of them is
    * copied to the shadow VIPs once the primary call settled, without delaying it. The caller owns it (and
-   * closes it); several clients may share one.
+   * closes it); several clients may share one. Undefined is none (`shadow: service.shadow`).
    * @default none
    */
-  readonly shadow?: ShadowTraffic;
+  readonly shadow?: ShadowTraffic | undefined;
 }
 
 /**

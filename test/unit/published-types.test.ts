@@ -13,10 +13,10 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 let project: ConsumerProject;
 let output = '';
-beforeAll(() => {
-  project = consumerProject();
+beforeAll(async () => {
+  project = await consumerProject();
   project.write('consumer.ts', readFileSync(join(root, 'test', 'package', 'consumer.ts'), 'utf8'));
-  output = project.check();
+  output = await project.check();
 }, 180_000);
 afterAll(() => project?.remove());
 

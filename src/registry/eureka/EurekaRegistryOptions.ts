@@ -119,10 +119,10 @@ export interface EurekaRegistryOptions {
   /**
    * A token sent with every request, in `tokenHeader`: the application's owner token on a development Eureka
    * server with owner tokens (`karyon registry --owner-tokens`), or what a gateway in front of a Eureka cluster
-   * checks. Never logged.
+   * checks. Never logged. Undefined is none, so an unset `process.env.X` can be passed as it is.
    * @default none
    */
-  readonly token?: string;
+  readonly token?: string | undefined;
   /**
    * The header `token` is sent in: `authorization` sends `Bearer <token>`; any other header (e.g.
    * `x-karyon-registry-token`, which the development server also accepts, or a gateway's `x-api-key`) sends the
