@@ -7,6 +7,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defineConfig, fileSource, renderTemplate } from '../../src/index.js';
 import type { ConfigSourceEvent, DynamicConfig } from '../../src/index.js';
 import { waitUntil } from './support.js';
+import { killSpawnedProcesses } from '../support/processes.js';
+
+// Whatever fails, no process this file starts outlives it.
+killSpawnedProcesses();
 
 // Disk faults under the configuration file source and the template renderer: a target directory that is full
 // or read-only (a small tmpfs of our own, remounted; needs root), a file that vanishes or cannot be read. The

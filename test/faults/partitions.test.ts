@@ -3,6 +3,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Fabric, canUseNetns } from './netns.js';
 import type { Child } from './support.js';
 import { killAll, spawnNode, startRegistryProcess, waitUntil } from './support.js';
+import { killSpawnedProcesses } from '../support/processes.js';
+
+// Whatever fails, no process this file starts outlives it.
+killSpawnedProcesses();
 
 // Partitions between real processes, each in a network namespace of its own on a private bridge (see netns.ts):
 // the registry, the instances and a caller are separate processes; a partition is a pair of unreachable routes.
