@@ -2,10 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type convict from 'convict';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineConfig, fileSource, renderTemplate } from '../../src/index.js';
-import type { ConfigSourceEvent, DynamicConfig } from '../../src/index.js';
+import type { ConfigSchema, ConfigSourceEvent, DynamicConfig } from '../../src/index.js';
 import { waitUntil } from './support.js';
 import { killSpawnedProcesses } from '../support/processes.js';
 
@@ -37,7 +36,7 @@ interface Settings {
   readonly port: number;
   readonly zone: string;
 }
-const schema: convict.Schema<Settings> = {
+const schema: ConfigSchema<Settings> = {
   port: { doc: 'port', format: 'port', default: 8080 },
   zone: { doc: 'zone', format: String, default: 'default' },
 };

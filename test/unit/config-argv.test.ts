@@ -1,13 +1,13 @@
 // The command-line layer of a dynamic configuration: how arguments are spelled and what a bare flag means.
-import type convict from 'convict';
 import { describe, expect, it } from 'vitest';
 import { KaryonError, defineConfig } from '../../src/index.js';
+import type { ConfigSchema } from '../../src/index.js';
 
 interface Settings {
   readonly app: { readonly verbose: boolean; readonly dryRun: boolean; readonly name: string };
 }
 
-const schema: convict.Schema<Settings> = {
+const schema: ConfigSchema<Settings> = {
   app: {
     verbose: { doc: 'verbose', format: Boolean, default: false, arg: 'verbose' },
     dryRun: { doc: 'dry run', format: Boolean, default: false, arg: 'dry-run' },
