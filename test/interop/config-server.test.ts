@@ -4,10 +4,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type convict from 'convict';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { defineConfig, remoteSource } from '../../src/index.js';
-import type { ConfigRejectedEvent, DynamicConfig, RemoteSourceOptions } from '../../src/index.js';
+import type { ConfigRejectedEvent, ConfigSchema, DynamicConfig, RemoteSourceOptions } from '../../src/index.js';
 import { waitFor } from '../support/logger.js';
 import { buildInterop, killAll, startConfigServer } from './harness.js';
 import { interopSuite } from './suite.js';
@@ -19,7 +18,7 @@ interface Settings {
   readonly client: { readonly greeter: { readonly rule: string; readonly timeoutMs: number } };
 }
 
-const schema: convict.Schema<Settings> = {
+const schema: ConfigSchema<Settings> = {
   app: { zone: { doc: 'zone', format: String, default: 'default' } },
   client: {
     greeter: {
