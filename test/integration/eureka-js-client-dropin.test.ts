@@ -11,6 +11,10 @@ import Eureka from '../../src/eureka-js-client/index.js';
 import type { EurekaClientConfig } from '../../src/eureka-js-client/index.js';
 import { isKaryonError } from '../../src/index.js';
 import { EurekaServer } from '../../src/registry/server/index.js';
+import { killSpawnedProcesses } from '../support/processes.js';
+
+// Whatever fails, no process this file starts outlives it.
+killSpawnedProcesses();
 
 // The drop-in's own promises beyond eureka-js-client: the statuses it honours, the retries it makes, the
 // options it refuses, and an app from eureka-js-client's README running with only its import changed.

@@ -2,6 +2,10 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { killSpawnedProcesses } from '../support/processes.js';
+
+// Whatever fails, no process this file starts outlives it.
+killSpawnedProcesses();
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const children: ChildProcess[] = [];

@@ -4,6 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EurekaServer } from '../../src/testing/index.js';
 import { waitFor } from '../support/logger.js';
+import { killSpawnedProcesses } from '../support/processes.js';
+
+// Whatever fails, no process this file starts outlives it.
+killSpawnedProcesses();
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const children: ChildProcess[] = [];

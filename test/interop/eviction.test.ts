@@ -8,6 +8,10 @@ import { buildInterop, killAll, startEurekaCluster } from './harness.js';
 import type { EurekaPeer } from './harness.js';
 import { shownAs } from './peers.js';
 import { interopSuite } from './suite.js';
+import { killSpawnedProcesses } from '../support/processes.js';
+
+// Whatever fails, no process this file starts outlives it.
+killSpawnedProcesses();
 
 const script = fileURLToPath(new URL('./node-instance.ts', import.meta.url));
 

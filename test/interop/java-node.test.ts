@@ -177,6 +177,9 @@ interopSuite('Java and Node services through the real Eureka cluster', () => {
 
   it('decodes the real full and delta payloads, the servers\' own records included, with no skipped instance and no hash mismatch', async () => {
     await waitFor(() => fetches.filter((e) => e.kind === 'delta' && e.ok).length >= 20, 60_000, '20 delta fetches');
+    // Each peer registers itself with its own client, on its own schedule: on a busy machine the second record
+    // can arrive after the twentieth delta.
+    await waitFor(() => reader.instancesByApp('EUREKA-SERVER').length === 2, 60_000, 'both servers\' own records');
     const failedFetches = fetches.filter((e) => !e.ok);
     expect(failedFetches).toEqual([]);
     expect(fetches.reduce((sum, e) => sum + e.skipped, 0)).toBe(0);

@@ -50,3 +50,6 @@ export declare const billingToken: string;
 export declare function priceOrder(body: unknown): Promise<Order>;
 export declare const payments: { charge(order: Order): Promise<void> };
 export declare const port: number;
+export declare function Fastify(): FastifyInstance;
+export declare const quotesClient: ServiceClient;
+export declare function pingQuotes(): Promise<boolean>;
