@@ -96,7 +96,12 @@ export interface RegistryReport {
     /** When a fetch last succeeded (epoch ms); undefined before one did. */
     readonly lastSuccessAt: number | undefined;
     /** The last delta whose hash did not match the server's, if any. */
-    readonly lastHashMismatch: (HashMismatchEvent & { readonly at: number }) | undefined;
+    readonly lastHashMismatch:
+      | (HashMismatchEvent & {
+          /** When the mismatch was seen (epoch ms). */
+          readonly at: number;
+        })
+      | undefined;
   };
 }
 
