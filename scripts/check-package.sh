@@ -30,7 +30,7 @@ tarball="$(cd "$work/clone" && npm pack --silent --pack-destination "$work" | ta
 tarball="$work/$tarball"
 listing="$(tar -tzf "$tarball")"
 for file in package/dist/index.js package/dist/index.d.ts package/dist/testing/index.js package/dist/testing/index.d.ts \
-  package/dist/cli/main.js package/README.md package/docs/dynamic-config.md; do
+  package/dist/cli/main.js package/README.md package/LICENSE; do
   grep -qx "$file" <<<"$listing" || fail "the tarball lacks $file"
 done
 say "the tarball holds $(wc -l <<<"$listing") files"
