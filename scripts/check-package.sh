@@ -59,7 +59,7 @@ node --input-type=module -e "
 say "the karyon bin"
 [ "$(npx --no-install karyon --version)" = "$version" ] || fail "karyon --version is not $version"
 npx --no-install karyon --help >/dev/null
-npx --no-install karyon registry --port 0 --host 127.0.0.1 > registry.out 2>&1 &
+npx --no-install karyon registry --port 0 --host 127.0.0.1 --wait-when-empty 0 > registry.out 2>&1 &
 registry_pid=$!
 url=""
 for _ in $(seq 1 100); do
