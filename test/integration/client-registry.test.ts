@@ -141,7 +141,7 @@ describe('service client resilience', () => {
     await new Promise<void>((resolve) => registryServer.listen(0, '127.0.0.1', resolve));
     const registry = new RemoteRegistry(`http://127.0.0.1:${(registryServer.address() as AddressInfo).port}/instances`);
     expect(await registry.refresh()).toBe(true);
-    const client = createServiceClient({ registry, vip: 'greeter' });
+    const client = createServiceClient({ registry, vip: 'greeter', balancer: 'round-robin' }); // every instance in turn: this is about the cached list, not the rule
     cleanups.push(() => client.close());
 
     // The registry goes away for good.
