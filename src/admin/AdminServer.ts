@@ -191,16 +191,19 @@ export class AdminServer implements AsyncDisposable {
     return this;
   }
 
-  /** Starts listening; resolves with the port. */
-  async listen(): Promise<number> {
+  /**
+   * Starts listening; resolves with the port.
+   * @param port - the port to listen on instead of the options' (0 = a free one)
+   */
+  async listen(port: number = this.#options.port): Promise<number> {
     try {
-      this.#port = await listen(this.#server, this.#options.port, this.#options.host, { name: 'admin server', logger: this.#logger });
+      this.#port = await listen(this.#server, port, this.#options.host, { name: 'admin server', logger: this.#logger });
     } catch (error) {
       const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
       const hint = inUse
         ? ' (another process, perhaps a second instance on this host, has it): give each instance its own admin port with the option admin.port, or the variable KARYON_ADMIN_PORT read by loadSettings(); 0 picks a free one'
         : '';
-      throw new KaryonError('ERR_LISTEN', `admin server could not listen on port ${this.#options.port}: ${(error as Error).message}${hint}`, {
+      throw new KaryonError('ERR_LISTEN', `admin server could not listen on port ${port}: ${(error as Error).message}${hint}`, {
         cause: error,
       });
     }

@@ -19,7 +19,7 @@ import type { InstanceStatus, RegistryInstance, ServiceRegistry } from '../regis
 import type { Endpoint } from './Endpoint.js';
 import { endpointOf } from './Endpoint.js';
 import { FetchTransport } from './FetchTransport.js';
-import { OUT_OF_SERVICE_HEADER } from './outOfServiceGuard.js';
+import { OUT_OF_SERVICE_HEADER, RETRIES_ELSEWHERE_HEADER } from './outOfServiceGuard.js';
 import { RetryBudget, resolveRetryBudgetOptions } from './RetryBudget.js';
 import type { RetryBudgetOptions } from './RetryBudget.js';
 import { DeadlineQueue } from '../internal/DeadlineQueue.js';
@@ -608,7 +608,9 @@ export class ServiceClient implements AsyncDisposable {
     this.#balancer.begin(state);
     let response: TransportResponse;
     try {
-      response = await this.#transport.send({ origin: state.target.origin, method, path, headers, body, signal, timeoutMs });
+      // Says this caller sends an out-of-service 503 elsewhere, so a service's default guard refuses it while leaving.
+      const sent = { ...headers, [RETRIES_ELSEWHERE_HEADER]: '1' };
+      response = await this.#transport.send({ origin: state.target.origin, method, path, headers: sent, body, signal, timeoutMs });
     } catch (error) {
       deadlines.remove(signal);
       unfollow?.();

@@ -7,6 +7,14 @@ import { invalidOption } from '../internal/validate.js';
  */
 export const OUT_OF_SERVICE_HEADER = 'x-karyon-status';
 
+/**
+ * The request header a karyon-ts client sends with every request: it says the caller sends a 503 carrying
+ * {@link OUT_OF_SERVICE_HEADER} to another instance at once. The guard a service installs on its own server
+ * refuses only such requests by default, so callers that do not retry elsewhere (a Java client, curl) are
+ * served as before while the registry catches up.
+ */
+export const RETRIES_ELSEWHERE_HEADER = 'x-karyon-retries-elsewhere';
+
 /** Returns the instance's current status (e.g. `() => service.status`). */
 export type StatusSource = () => string;
 
@@ -57,6 +65,51 @@ function refusalHeaders(status: string, body: string, retryAfter: string): Recor
   };
   if (status === 'SHUTTING_DOWN') headers.connection = 'close';
   return headers;
+}
+
+/** Options of the guard a service installs on its tracked server (the service's `outOfServiceGuard` option). */
+export interface ServiceGuardOptions extends OutOfServiceGuardOptions {
+  /**
+   * Which requests are refused while the instance is out of service: `'retrying'` only those of callers that
+   * send {@link RETRIES_ELSEWHERE_HEADER} (karyon-ts clients, which retry the 503 on another instance at
+   * once); `'all'` every request, for fleets whose every caller retries a 503 elsewhere.
+   * @default 'retrying'
+   */
+  readonly callers?: 'retrying' | 'all';
+}
+
+/**
+ * Installs the guard in front of every `'request'` listener of `server`, those added later included; returns
+ * the function that removes it. Used by the service on the server it tracks.
+ * @throws KaryonError `ERR_INVALID_OPTION` for a bad option
+ * @internal
+ */
+export function guardServer(
+  server: { emit(event: string | symbol, ...args: unknown[]): boolean },
+  getStatus: StatusSource,
+  options: ServiceGuardOptions = {},
+): () => void {
+  const guard = guardOf(getStatus, options);
+  const callers = options.callers ?? 'retrying';
+  if (callers !== 'retrying' && callers !== 'all') invalidOption('outOfServiceGuard.callers', "'retrying' or 'all'", callers);
+  const emit = server.emit;
+  const guarded = function (this: unknown, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'request') {
+      const [req, res] = args as [IncomingMessage, ServerResponse];
+      const status = getStatus();
+      if (guard.refuses(status) && (callers === 'all' || req.headers[RETRIES_ELSEWHERE_HEADER] !== undefined)) {
+        const body = refusalBody(status);
+        res.writeHead(503, refusalHeaders(status, body, guard.retryAfter));
+        res.end(body);
+        return true;
+      }
+    }
+    return emit.call(this, event, ...args);
+  };
+  server.emit = guarded;
+  return () => {
+    if (server.emit === guarded) server.emit = emit;
+  };
 }
 
 /** A `node:http` request listener. */

@@ -21,6 +21,8 @@ import type { ShadowTraffic } from '../http/shadow/ShadowTraffic.js';
 import type { ShadowTrafficOptions } from '../http/shadow/ShadowOptions.js';
 import { shadowAdminRoutes } from '../http/shadow/shadowAdminRoutes.js';
 import { ServerTracker, listen } from '../http/ServerTracker.js';
+import { guardServer } from '../http/outOfServiceGuard.js';
+import type { ServiceGuardOptions } from '../http/outOfServiceGuard.js';
 import { createServiceClient } from '../http/ServiceClient.js';
 import type { ServiceClient } from '../http/ServiceClient.js';
 import type { ServiceClientOptions } from '../http/ServiceClientOptions.js';
@@ -44,6 +46,7 @@ import type { KaryonSettings } from '../config/schema.js';
 import { resolveEurekaRegistryOptions } from '../registry/eureka/EurekaRegistryOptions.js';
 import { serviceConfig } from './serviceConfig.js';
 import { errorMessage, runWithTimeout, sleep } from '../internal/async.js';
+import { isIP } from 'node:net';
 import { defaultIpAddress } from '../internal/net.js';
 import { durationMs, invalidOption, nonEmptyString, port as portOption } from '../internal/validate.js';
 import { createMetrics } from '../metrics/createMetrics.js';
@@ -130,10 +133,21 @@ export interface ServiceOptions {
    */
   readonly server?: NodeHttpServer;
   /**
-   * The address the application's server binds when the service makes it listen.
+   * The address the application's server binds when the service makes it listen. An IP address other than
+   * `0.0.0.0` and `::` is also the default of `ipAddr` (and so of `hostName`): `host: '127.0.0.1'` alone puts a
+   * service on loopback, listening and registered there.
    * @default all interfaces
    */
   readonly host?: string;
+  /**
+   * Refuse new requests with 503 and the {@link OUT_OF_SERVICE_HEADER} header while the instance is
+   * OUT_OF_SERVICE or SHUTTING_DOWN, in front of every request listener of `server`: karyon-ts clients then
+   * send them to another instance at once instead of waiting for the registry to tell them. By default only
+   * requests of callers that retry elsewhere (karyon-ts clients, which send `RETRIES_ELSEWHERE_HEADER`) are
+   * refused; others are served as before. `false` installs nothing.
+   * @default true (with `server`)
+   */
+  readonly outOfServiceGuard?: boolean | ServiceGuardOptions;
   /**
    * The VIP address clients find the service by.
    * @default `name`
@@ -183,7 +197,9 @@ export interface ServiceOptions {
       };
   /**
    * The admin HTTP server, or `false` for none.
-   * @default port 8077 on loopback (127.0.0.1), no token: see `AdminOptions.host`
+   * @default port 8077 on loopback (127.0.0.1), no token: see `AdminOptions.host`. Without `admin.port`, a
+   * second service of the same process whose 8077 another one of the process holds listens on a free port
+   * instead (see `adminUrl`); a port given explicitly and taken fails `start()` with ERR_LISTEN.
    */
   readonly admin?: AdminOptions | false;
   /** Lifecycle timings. */
@@ -284,13 +300,19 @@ interface ResolvedServiceOptions {
   readonly leaseDurationMs: number;
 }
 
+/** The default admin port, and the service of this process that listens on it, if any. */
+const DEFAULT_ADMIN_PORT = 8077;
+let defaultAdminPortHolder: string | undefined;
+
 /**
  * The host name and IP address to publish. Both default to an address other machines can reach: a host's own
  * name often resolves nowhere else (a container's id, a laptop's `.local` name), so the IP is published
  * unless a name is given. `preferIpAddress` publishes the IP as the host name whatever was given, as Spring does.
  */
 function advertisedHost(options: ServiceOptions): { hostName: string; ipAddr: string } {
-  const ipAddr = nonEmptyString('ipAddr', options.ipAddr, defaultIpAddress());
+  const host = options.host;
+  const boundIp = typeof host === 'string' && isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::' ? host : undefined;
+  const ipAddr = nonEmptyString('ipAddr', options.ipAddr, boundIp ?? defaultIpAddress());
   const preferIpAddress = options.preferIpAddress ?? false;
   if (typeof preferIpAddress !== 'boolean') invalidOption('preferIpAddress', 'a boolean', preferIpAddress);
   const hostName = nonEmptyString('hostName', options.hostName, ipAddr);
@@ -398,6 +420,10 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   /** True once stop() or a failed start closed the clients: no more are made. */
   #clientsClosed = false;
   readonly #startAbort = new AbortController();
+  /** True when the admin port was not given, so it may move to a free one when this process holds 8077. */
+  readonly #adminPortDefaulted: boolean;
+  #holdsDefaultAdminPort = false;
+  readonly #unguard: (() => void) | undefined;
 
   /** Use {@link createService}. */
   constructor(options: ServiceOptions) {
@@ -451,7 +477,14 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
             clock: this.#clock,
             auditMetrics: adminMetrics(this.#metrics),
           });
+    this.#adminPortDefaulted = adminOptions !== undefined && (options.admin === undefined || options.admin === false || options.admin.port === undefined);
     this.#tracker = options.server === undefined ? undefined : new ServerTracker(options.server, this.#clock);
+    const guard = options.outOfServiceGuard ?? true;
+    if (typeof guard !== 'boolean' && (typeof guard !== 'object' || guard === null)) invalidOption('outOfServiceGuard', 'a boolean or guard options', guard);
+    this.#unguard =
+      options.server === undefined || guard === false
+        ? undefined
+        : guardServer(options.server, () => this.#machine.state, guard === true ? {} : guard);
     const eurekaOptions = registry !== undefined && 'eureka' in registry ? resolveEurekaRegistryOptions(registry.eureka) : undefined;
     this.#commands = new CommandRegistry({ group: this.#options.name, clock: this.#clock, logger: this.#logger });
     this.#breakerReporter = rootMetrics === noopMetrics ? undefined : new BreakerMetricsReporter(this.#commands, this.#metrics, this.#clock);
@@ -697,12 +730,16 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
    * Starts the service: admin server and app server listen, the instance registers as STARTING, the
    * initialize hooks run in order, health checks run once, and the instance becomes UP (or DOWN when a
    * readiness check fails, or OUT_OF_SERVICE when an operator said so meanwhile). Calling it again
-   * returns the same promise.
+   * returns the same promise. A service runs once: once `stop()` has been called, `start()` rejects with
+   * ERR_INVALID_STATE; make a new service with {@link createService} to run again.
    * @throws KaryonError ERR_HOOK_FAILED or ERR_HOOK_TIMEOUT when a hook fails (the state is then FAILED and
    * what started was unwound); ERR_LISTEN when a port cannot be bound; ERR_START_ABORTED when `stop()` or
-   * the signal interrupted it (after `stop()` has finished, so it has deregistered by then).
+   * the signal interrupted it (after `stop()` has finished, so it has deregistered by then); ERR_INVALID_STATE
+   * when called after `stop()`.
    */
   start(signal?: AbortSignal): Promise<void> {
+    // A service runs once: after stop() (a start it interrupted still settles through the promise given before).
+    if (this.#stopping !== undefined) return Promise.reject(this.#restartError());
     this.#starting ??= this.#start(signal);
     // Interrupted by stop() (a SIGTERM while initializing), it rejects only once stop() has finished: a process
     // whose top-level `await service.start()` throws then ends after leaving the registry, not before.
@@ -755,10 +792,16 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
 
   // ---- start ------------------------------------------------------------------------------------------
 
+  /** A service runs once: what start() says after stop(). */
+  #restartError(): KaryonError {
+    return new KaryonError(
+      'ERR_INVALID_STATE',
+      `service '${this.name}' was stopped (${this.status}) and cannot be started again: create a new one with createService()`,
+      { service: this.name, status: this.status },
+    );
+  }
+
   async #start(signal: AbortSignal | undefined): Promise<void> {
-    if (this.#stopping !== undefined) {
-      throw new KaryonError('ERR_INVALID_STATE', 'start() called after stop()', { service: this.name });
-    }
     this.#startedAt = this.#clock.now();
     const abort = this.#startAbort;
     const onAbort = (): void => abort.abort(new KaryonError('ERR_START_ABORTED', 'start() was aborted by its signal', { service: this.name }));
@@ -773,7 +816,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
         this.#bindConfig(this.#config);
       }
       this.#checkAborted();
-      await this.#admin?.listen();
+      await this.#listenAdmin();
       const port = await this.#listenApp();
       this.#checkAborted();
       this.#descriptor = this.#describe(port);
@@ -818,6 +861,35 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     throw isKaryonError(signal.reason, 'ERR_START_ABORTED')
       ? signal.reason
       : new KaryonError('ERR_START_ABORTED', 'start() was interrupted by stop()', { service: this.name });
+  }
+
+  /** The admin server listens: on 8077 unless the port was given or another service of this process holds it. */
+  async #listenAdmin(): Promise<void> {
+    if (this.#admin === undefined) return;
+    if (!this.#adminPortDefaulted) {
+      await this.#admin.listen();
+      return;
+    }
+    const holder = defaultAdminPortHolder;
+    if (holder !== undefined) {
+      await this.#admin.listen(0);
+      this.#logger.info(`admin port ${DEFAULT_ADMIN_PORT} is held by service '${holder}' of this process: admin server on ${this.#admin.url ?? 'a free port'} (set admin.port to choose)`);
+      return;
+    }
+    defaultAdminPortHolder = this.name;
+    this.#holdsDefaultAdminPort = true;
+    try {
+      await this.#admin.listen();
+    } catch (error) {
+      this.#releaseDefaultAdminPort();
+      throw error;
+    }
+  }
+
+  #releaseDefaultAdminPort(): void {
+    if (!this.#holdsDefaultAdminPort) return;
+    this.#holdsDefaultAdminPort = false;
+    defaultAdminPortHolder = undefined;
   }
 
   async #listenApp(): Promise<number> {
@@ -930,6 +1002,8 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     }
     if (this.#breakerRoutes !== undefined) await attempt('ending the hystrix streams', () => this.#breakerRoutes!.close());
     if (this.#admin !== undefined) await attempt('closing the admin server', () => this.#admin!.close());
+    this.#releaseDefaultAdminPort();
+    this.#unguard?.();
     await this.#registryRoutes?.close();
     await this.#breakerReporter?.close();
     this.#stopRegistryMetrics?.();
