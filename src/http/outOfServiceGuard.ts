@@ -92,7 +92,8 @@ export function guardServer(
   const guard = guardOf(getStatus, options);
   const callers = options.callers ?? 'retrying';
   if (callers !== 'retrying' && callers !== 'all') invalidOption('outOfServiceGuard.callers', "'retrying' or 'all'", callers);
-  const emit = server.emit;
+  type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
+  const emit: Emit = Reflect.get(server, 'emit');
   const guarded = function (this: unknown, event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'request') {
       const [req, res] = args as [IncomingMessage, ServerResponse];
