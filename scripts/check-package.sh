@@ -4,6 +4,11 @@
 # both entry points, runs the `karyon` bin, and type-checks a consumer (test/package/consumer.ts) against the
 # installed .d.ts files with test/package/tsconfig.consumer.json (strict, module nodenext,
 # exactOptionalPropertyTypes, skipLibCheck false). Packages come from the npm cache when they are there.
+# Then the consumer matrix of test/package/consumers, on the same tarball: an ES module application, a
+# CommonJS application that require()s the package, and a TypeScript application compiled with
+# moduleResolution nodenext and bundler, on the oldest and the newest TypeScript we support (below, and in
+# docs/versioning.md), and a CommonJS TypeScript application on the newest; each is run, and each registers a
+# service with a development Eureka server.
 # Usage: scripts/check-package.sh
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,6 +22,9 @@ trap cleanup EXIT
 npm_quiet=(--prefer-offline --no-audit --no-fund --loglevel=error)
 say() { printf -- '-- %s\n' "$*"; }
 fail() { printf 'check-package: %s\n' "$*" >&2; exit 1; }
+# The TypeScript range of docs/versioning.md: its oldest release and the newest one on the registry.
+typescript_oldest=5.3.3
+typescript_newest=7.0.2
 
 say "a fresh clone of HEAD, installed with npm ci"
 git clone --quiet --no-hardlinks "$repo" "$work/clone"
@@ -41,7 +49,8 @@ cd "$work/consumer"
 printf '{ "name": "consumer", "private": true, "type": "module" }\n' > package.json
 ts_version="$(node -p "require('$repo/node_modules/typescript/package.json').version")"
 node_types="$(node -p "require('$repo/node_modules/@types/node/package.json').version")"
-npm install "${npm_quiet[@]}" "$tarball" "typescript@$ts_version" "@types/node@$node_types" >/dev/null
+npm install "${npm_quiet[@]}" "$tarball" "typescript@$ts_version" "@types/node@$node_types" \
+  "typescript-oldest@npm:typescript@$typescript_oldest" "typescript-newest@npm:typescript@$typescript_newest" >/dev/null
 [ ! -e node_modules/@types/convict ] || fail "@types/convict was installed: the package's types must not need it"
 
 say "both entry points import"
@@ -59,6 +68,7 @@ node --input-type=module -e "
 say "the karyon bin"
 [ "$(npx --no-install karyon --version)" = "$version" ] || fail "karyon --version is not $version"
 npx --no-install karyon --help >/dev/null
+: > registry.out
 npx --no-install karyon registry --port 0 --host 127.0.0.1 --wait-when-empty 0 > registry.out 2>&1 &
 registry_pid=$!
 url=""
@@ -80,5 +90,28 @@ node -e "
   const options = require('$repo/test/package/tsconfig.consumer.json');
   require('fs').writeFileSync('tsconfig.json', JSON.stringify({ ...options, include: ['consumer.ts'] }, null, 2));
 "
-npx --no-install tsc -p tsconfig.json
+for typescript in typescript typescript-oldest typescript-newest; do
+  tsc="node_modules/$typescript/bin/tsc"
+  say "  with $("$tsc" --version)"
+  "$tsc" -p tsconfig.json
+done
+
+# The consumer projects live in folders below this one: Node and TypeScript find the installed package (and
+# @types/node, for TypeScript) in ../node_modules, as in a monorepo's workspace.
+say "an ES module application imports every entry point and runs"
+cp -r "$repo/test/package/consumers/." .
+(cd esm && node main.js) || fail "the ES module application failed"
+say "a CommonJS application require()s every entry point and runs"
+(cd cjs && node main.js) || fail "the CommonJS application failed"
+for typescript in typescript-oldest typescript-newest; do
+  tsc="../node_modules/$typescript/bin/tsc"
+  for resolution in nodenext bundler; do
+    say "a TypeScript application, moduleResolution $resolution, $(cd typescript && "$tsc" --version): compiled and run"
+    (cd typescript && "$tsc" -p "tsconfig.$resolution.json" --outDir "out-$typescript-$resolution" && node "out-$typescript-$resolution/main.js") ||
+      fail "the TypeScript application ($resolution, $typescript) failed"
+  done
+done
+say "a CommonJS TypeScript application (module nodenext), $(cd typescript-cjs && ../node_modules/typescript-newest/bin/tsc --version): compiled and run"
+(cd typescript-cjs && ../node_modules/typescript-newest/bin/tsc -p tsconfig.json --outDir out && node out/main.js) ||
+  fail "the CommonJS TypeScript application failed"
 say "the package is fine as a user gets it ($(basename "$tarball"))"
