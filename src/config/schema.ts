@@ -37,6 +37,13 @@ export interface KaryonSettings {
   readonly lifecycle: {
     /** Wait after DOWN before draining, in ms (`KARYON_DEREGISTRATION_DELAY_MS`); null = the fetch interval. */
     readonly deregistrationDelayMs: number | null;
+    /**
+     * Longest wait after DOWN while callers that do not retry elsewhere still call, in ms
+     * (`KARYON_MAX_DEREGISTRATION_DELAY_MS`); null = 100000 unless the delay is set, then the delay.
+     */
+    readonly maxDeregistrationDelayMs: number | null;
+    /** Time without such a call that ends that wait, in ms (`KARYON_QUIET_PERIOD_MS`). */
+    readonly quietPeriodMs: number;
   };
   /** The admin server. */
   readonly admin: {
@@ -159,6 +166,18 @@ export const karyonSettingsSchema: ConfigSchema<KaryonSettings> = {
       format: 'nullable-nat',
       default: null,
       env: 'KARYON_DEREGISTRATION_DELAY_MS', arg: 'deregistration-delay-ms',
+    },
+    maxDeregistrationDelayMs: {
+      doc: 'Longest wait after DOWN while callers that do not retry elsewhere still call, ms; null = 100000 unless the delay is set',
+      format: 'nullable-nat',
+      default: null,
+      env: 'KARYON_MAX_DEREGISTRATION_DELAY_MS', arg: 'max-deregistration-delay-ms',
+    },
+    quietPeriodMs: {
+      doc: 'Time without a call from a caller that does not retry elsewhere that ends the wait after DOWN, ms',
+      format: 'nat',
+      default: 10000,
+      env: 'KARYON_QUIET_PERIOD_MS', arg: 'quiet-period-ms',
     },
   },
   admin: {

@@ -1,9 +1,10 @@
-import type { Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Clock } from '../common/Clock.js';
 import { systemClock } from '../common/Clock.js';
 import type { Logger } from '../common/Logger.js';
 import { silentLogger } from '../common/Logger.js';
+import { retriesElsewhere } from './outOfServiceGuard.js';
 
 /** An HTTP or HTTPS server from `node:http` / `node:https`. */
 export type NodeHttpServer = HttpServer | HttpsServer;
@@ -35,6 +36,8 @@ export class ServerTracker {
   /** Requests that arrived while draining (on a connection that was open before it began). */
   #lateRequests = 0;
   #idleWaiters: (() => void)[] = [];
+  /** When the last request came from a caller that does not retry elsewhere (see {@link retriesElsewhere}). */
+  #lastOtherCallerAt: number | undefined;
 
   constructor(server: NodeHttpServer, clock: Clock = systemClock) {
     this.server = server;
@@ -52,8 +55,17 @@ export class ServerTracker {
     return this.#draining;
   }
 
-  readonly #onRequest = (_req: unknown, res: ServerResponse): void => {
+  /**
+   * When the last request arrived from a caller that does not take a refused request elsewhere (a Java service,
+   * a browser): such a caller keeps calling until its own registry cache drops this instance.
+   */
+  get lastOtherCallerAt(): number | undefined {
+    return this.#lastOtherCallerAt;
+  }
+
+  readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     this.#inFlight.add(res);
+    if (!retriesElsewhere(req.headers)) this.#lastOtherCallerAt = this.#clock.now();
     if (this.#draining) {
       res.shouldKeepAlive = false;
       this.#lateRequests++;
@@ -66,6 +78,28 @@ export class ServerTracker {
       if (this.#inFlight.size === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
     });
   };
+
+  /**
+   * Resolves once no request from a caller that does not retry elsewhere has arrived for `quietMs`, or at
+   * `untilMs` (a time on the tracker's clock) at the latest, or when `signal` aborts.
+   */
+  async quiet(quietMs: number, untilMs: number, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      const now = this.#clock.now();
+      const quietAt = (this.#lastOtherCallerAt ?? -Infinity) + quietMs;
+      if (quietAt <= now || untilMs <= now || signal?.aborted === true) return;
+      const waitMs = Math.min(quietAt, untilMs) - now;
+      await new Promise<void>((resolve) => {
+        const timer = this.#clock.setTimeout(done, waitMs);
+        function done(): void {
+          timer.clear();
+          signal?.removeEventListener('abort', done);
+          resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    }
+  }
 
   /**
    * Drains the server: resolves once every request in flight has finished and every connection is closed,

@@ -454,6 +454,8 @@ export class ServiceClient implements AsyncDisposable {
     const replayable = body === undefined || typeof body === 'string' || body instanceof Uint8Array;
     const hedging = idempotent && replayable && request.hedge !== false ? this.#options.hedging : undefined;
     const retries = replayable ? this.#options.retries : undefined;
+    // Only a client that will take a refused request elsewhere asks the out-of-service guard to refuse it.
+    const headers = retries !== undefined && retries.maxRetries > 0 ? { ...request.headers, [RETRIES_ELSEWHERE_HEADER]: '1' } : request.headers;
 
     let now = start;
     let state = this.#balancer.pick(now);
@@ -468,8 +470,8 @@ export class ServiceClient implements AsyncDisposable {
       const timeoutMs = remaining < perTryMs ? Math.max(1, remaining) : perTryMs;
       const result =
         hedging === undefined
-          ? await this.#try(state, method, path, request.headers, body, signal, timeoutMs, now)
-          : await this.#hedged(state, method, path, request.headers, body, signal, timeoutMs, now, hedging);
+          ? await this.#try(state, method, path, headers, body, signal, timeoutMs, now)
+          : await this.#hedged(state, method, path, headers, body, signal, timeoutMs, now, hedging);
       tries += result.tries;
       if (result instanceof ServiceResponse) {
         result.tries = tries;
@@ -608,9 +610,7 @@ export class ServiceClient implements AsyncDisposable {
     this.#balancer.begin(state);
     let response: TransportResponse;
     try {
-      // Says this caller sends an out-of-service 503 elsewhere, so a service's default guard refuses it while leaving.
-      const sent = { ...headers, [RETRIES_ELSEWHERE_HEADER]: '1' };
-      response = await this.#transport.send({ origin: state.target.origin, method, path, headers: sent, body, signal, timeoutMs });
+      response = await this.#transport.send({ origin: state.target.origin, method, path, headers, body, signal, timeoutMs });
     } catch (error) {
       deadlines.remove(signal);
       unfollow?.();

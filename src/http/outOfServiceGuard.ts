@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { invalidOption } from '../internal/validate.js';
 
 /**
@@ -8,10 +8,10 @@ import { invalidOption } from '../internal/validate.js';
 export const OUT_OF_SERVICE_HEADER = 'x-karyon-status';
 
 /**
- * The request header a karyon-ts client sends with every request: it says the caller sends a 503 carrying
- * {@link OUT_OF_SERVICE_HEADER} to another instance at once. The guard a service installs on its own server
- * refuses only such requests by default, so callers that do not retry elsewhere (a Java client, curl) are
- * served as before while the registry catches up.
+ * The request header a karyon-ts client sends with every request it can retry: it says the caller sends a 503
+ * carrying {@link OUT_OF_SERVICE_HEADER} to another instance at once. The guards refuse only such requests by
+ * default, so callers that do not retry elsewhere (a Java client, curl) are served as before while the
+ * registry catches up.
  */
 export const RETRIES_ELSEWHERE_HEADER = 'x-karyon-retries-elsewhere';
 
@@ -30,11 +30,25 @@ export interface OutOfServiceGuardOptions {
    * @default 1
    */
   readonly retryAfterSeconds?: number;
+  /**
+   * Which requests are refused while the instance is out of service: `'retrying'` only those of callers that
+   * send {@link RETRIES_ELSEWHERE_HEADER} (karyon-ts clients, which retry the 503 on another instance at
+   * once); `'all'` every request, for fleets whose every caller retries a 503 elsewhere. Any other caller
+   * (a Java service, a browser, curl) would count the 503 as a failed call, and keeps calling until its own
+   * registry cache drops the instance, so by default it is served while the instance is up.
+   * @default 'retrying'
+   */
+  readonly callers?: 'retrying' | 'all';
 }
 
 interface Guard {
-  readonly refuses: (status: string) => boolean;
+  readonly refuses: (status: string, headers: IncomingHttpHeaders | undefined) => boolean;
   readonly retryAfter: string;
+}
+
+/** True when the request comes from a caller that sends a refused request to another instance at once. */
+export function retriesElsewhere(headers: IncomingHttpHeaders | undefined): boolean {
+  return headers?.[RETRIES_ELSEWHERE_HEADER] !== undefined;
 }
 
 function guardOf(getStatus: StatusSource, options: OutOfServiceGuardOptions): Guard {
@@ -47,8 +61,13 @@ function guardOf(getStatus: StatusSource, options: OutOfServiceGuardOptions): Gu
   if (typeof retryAfter !== 'number' || !Number.isInteger(retryAfter) || retryAfter < 0) {
     invalidOption('retryAfterSeconds', 'a non-negative integer', retryAfter);
   }
+  const callers = options.callers ?? 'retrying';
+  if (callers !== 'retrying' && callers !== 'all') invalidOption('callers', "'retrying' or 'all'", callers);
   const refused = new Set(statuses);
-  return { refuses: (status) => refused.has(status), retryAfter: String(retryAfter) };
+  return {
+    refuses: (status, headers) => refused.has(status) && (callers === 'all' || retriesElsewhere(headers)),
+    retryAfter: String(retryAfter),
+  };
 }
 
 function refusalBody(status: string): string {
@@ -68,15 +87,7 @@ function refusalHeaders(status: string, body: string, retryAfter: string): Recor
 }
 
 /** Options of the guard a service installs on its tracked server (the service's `outOfServiceGuard` option). */
-export interface ServiceGuardOptions extends OutOfServiceGuardOptions {
-  /**
-   * Which requests are refused while the instance is out of service: `'retrying'` only those of callers that
-   * send {@link RETRIES_ELSEWHERE_HEADER} (karyon-ts clients, which retry the 503 on another instance at
-   * once); `'all'` every request, for fleets whose every caller retries a 503 elsewhere.
-   * @default 'retrying'
-   */
-  readonly callers?: 'retrying' | 'all';
-}
+export type ServiceGuardOptions = OutOfServiceGuardOptions;
 
 /**
  * Installs the guard in front of every `'request'` listener of `server`, those added later included; returns
@@ -90,15 +101,13 @@ export function guardServer(
   options: ServiceGuardOptions = {},
 ): () => void {
   const guard = guardOf(getStatus, options);
-  const callers = options.callers ?? 'retrying';
-  if (callers !== 'retrying' && callers !== 'all') invalidOption('outOfServiceGuard.callers', "'retrying' or 'all'", callers);
   type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
   const emit: Emit = Reflect.get(server, 'emit');
   const guarded = function (this: unknown, event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'request') {
       const [req, res] = args as [IncomingMessage, ServerResponse];
       const status = getStatus();
-      if (guard.refuses(status) && (callers === 'all' || req.headers[RETRIES_ELSEWHERE_HEADER] !== undefined)) {
+      if (guard.refuses(status, req.headers)) {
         const body = refusalBody(status);
         res.writeHead(503, refusalHeaders(status, body, guard.retryAfter));
         res.end(body);
@@ -117,9 +126,10 @@ export function guardServer(
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
- * Wraps a `node:http` handler so that, while the instance is OUT_OF_SERVICE or SHUTTING_DOWN, new requests get
- * 503 with the {@link OUT_OF_SERVICE_HEADER} header instead of reaching the handler. Karyon-ts clients retry
- * those elsewhere at once and stop sending here, so the delay before the registry tells them costs nothing.
+ * Wraps a `node:http` handler so that, while the instance is OUT_OF_SERVICE or SHUTTING_DOWN, new requests from
+ * karyon-ts clients get 503 with the {@link OUT_OF_SERVICE_HEADER} header instead of reaching the handler. Those
+ * clients retry elsewhere at once and stop sending here, so the delay before the registry tells them costs
+ * nothing. Other callers are still served (see {@link OutOfServiceGuardOptions.callers}).
  *
  * @throws KaryonError `ERR_INVALID_OPTION` for a bad option
  * @example
@@ -134,7 +144,7 @@ export function outOfServiceGuard(getStatus: StatusSource, options: OutOfService
     if (typeof handler !== 'function') invalidOption('handler', 'a request listener function', handler);
     return (req, res) => {
       const status = getStatus();
-      if (!guard.refuses(status)) {
+      if (!guard.refuses(status, req.headers)) {
         handler(req, res);
         return;
       }
@@ -159,9 +169,9 @@ export function expressOutOfServiceGuard(
   options: OutOfServiceGuardOptions = {},
 ): (req: IncomingMessage, res: ExpressLikeResponse, next: (error?: unknown) => void) => void {
   const guard = guardOf(getStatus, options);
-  return (_req, res, next) => {
+  return (req, res, next) => {
     const status = getStatus();
-    if (!guard.refuses(status)) {
+    if (!guard.refuses(status, req.headers)) {
       next();
       return;
     }
@@ -192,9 +202,9 @@ export function fastifyOutOfServiceHook(
   options: OutOfServiceGuardOptions = {},
 ): (request: unknown, reply: FastifyLikeReply, done: (error?: Error) => void) => void {
   const guard = guardOf(getStatus, options);
-  return (_request, reply, done) => {
+  return (request, reply, done) => {
     const status = getStatus();
-    if (!guard.refuses(status)) {
+    if (!guard.refuses(status, (request as { headers?: IncomingHttpHeaders } | undefined)?.headers)) {
       done();
       return;
     }

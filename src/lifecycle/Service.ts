@@ -68,6 +68,12 @@ import type { LifecycleState } from './LifecycleState.js';
 import { StateMachine } from './StateMachine.js';
 import type { StateChange } from './StateMachine.js';
 
+/**
+ * The whole chain to a Java caller on the real Eureka server: its response cache (30 s), the Java client's fetch
+ * (30 s) and Spring Cloud LoadBalancer's cache (35 s), with a margin.
+ */
+const DEFAULT_MAX_DEREGISTRATION_DELAY_MS = 100_000;
+
 /** Timings of the lifecycle. */
 export interface LifecycleOptions {
   /**
@@ -86,6 +92,23 @@ export interface LifecycleOptions {
    * @default the registry's `propagationDelayMs` (Eureka: the fetch interval; in memory: 0)
    */
   readonly deregistrationDelayMs?: number;
+  /**
+   * The longest `stop()` keeps serving after telling the registry DOWN while callers that do not retry elsewhere
+   * (a Java service, anything without karyon-ts's client) still send requests, in ms. Such a caller keeps the
+   * instance until its own caches drop it: on the real Eureka server up to the server's response cache (30 s),
+   * its client's fetch (30 s) and Spring Cloud LoadBalancer's cache (35 s). After `deregistrationDelayMs`, the
+   * service goes on serving until none of those requests has arrived for `quietPeriodMs`, or this long after
+   * leaving UP. Counted, like the delay, from when the instance last left UP.
+   * @default 100000 when `deregistrationDelayMs` is not given and the registry has a propagation delay;
+   * otherwise `deregistrationDelayMs` (a fixed delay)
+   */
+  readonly maxDeregistrationDelayMs?: number;
+  /**
+   * How long without a request from a caller that does not retry elsewhere counts as "its caches dropped the
+   * instance", in ms (see `maxDeregistrationDelayMs`).
+   * @default 10000
+   */
+  readonly quietPeriodMs?: number;
   /**
    * How long `stop()` lets requests in flight finish before cutting their connections, in ms.
    * @default 10000
@@ -295,6 +318,8 @@ interface ResolvedServiceOptions {
   readonly initializeTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   readonly deregistrationDelayMs: number | undefined;
+  readonly maxDeregistrationDelayMs: number | undefined;
+  readonly quietPeriodMs: number;
   readonly drainTimeoutMs: number;
   readonly renewalIntervalMs: number;
   readonly leaseDurationMs: number;
@@ -353,6 +378,11 @@ function resolveServiceOptions(options: ServiceOptions): ResolvedServiceOptions 
       lifecycle.deregistrationDelayMs === undefined
         ? undefined
         : durationMs('lifecycle.deregistrationDelayMs', lifecycle.deregistrationDelayMs, 0),
+    maxDeregistrationDelayMs:
+      lifecycle.maxDeregistrationDelayMs === undefined
+        ? undefined
+        : durationMs('lifecycle.maxDeregistrationDelayMs', lifecycle.maxDeregistrationDelayMs, 0),
+    quietPeriodMs: durationMs('lifecycle.quietPeriodMs', lifecycle.quietPeriodMs, 10_000),
     drainTimeoutMs: durationMs('lifecycle.drainTimeoutMs', lifecycle.drainTimeoutMs, 10_000),
     renewalIntervalMs: durationMs('lease.renewalIntervalMs', lease.renewalIntervalMs, 30_000),
     leaseDurationMs: durationMs('lease.durationMs', lease.durationMs, 90_000),
@@ -932,9 +962,20 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     if (this.#starting !== undefined) {
       await this.#registryQueue;
       if (this.#leftUpAt !== undefined) {
-        const delay = this.#deregistrationDelayMs() - (this.#clock.now() - this.#leftUpAt);
+        const { delayMs, maxMs } = this.#deregistrationDelays();
+        const delay = delayMs - (this.#clock.now() - this.#leftUpAt);
         if (delay > 0) this.#logger.info(`waiting ${delay} ms for clients to see DOWN before draining`);
         await sleep(this.#clock, delay);
+        const tracker = this.#tracker;
+        const until = this.#leftUpAt + maxMs;
+        if (tracker !== undefined && until > this.#clock.now()) {
+          const quietMs = this.#options.quietPeriodMs;
+          const lastAt = tracker.lastOtherCallerAt;
+          if (lastAt !== undefined && this.#clock.now() - lastAt < quietMs) {
+            this.#logger.info(`serving callers that do not retry elsewhere until none has called for ${quietMs} ms (at most ${until - this.#clock.now()} ms more)`);
+            await tracker.quiet(quietMs, until);
+          }
+        }
       }
     }
     errors.push(...(await this.#unwind(this.#completedInitializeHooks, this.#starting !== undefined)));
@@ -1096,8 +1137,12 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
     }
   }
 
-  #deregistrationDelayMs(): number {
-    return this.#options.deregistrationDelayMs ?? this.#registry.propagationDelayMs ?? 30_000;
+  /** The fixed wait after DOWN, and the longest wait while callers that do not retry elsewhere still call. */
+  #deregistrationDelays(): { delayMs: number; maxMs: number } {
+    const given = this.#options.deregistrationDelayMs;
+    const delayMs = given ?? this.#registry.propagationDelayMs ?? 30_000;
+    const defaultMax = given === undefined && delayMs > 0 ? Math.max(delayMs, DEFAULT_MAX_DEREGISTRATION_DELAY_MS) : delayMs;
+    return { delayMs, maxMs: Math.max(delayMs, this.#options.maxDeregistrationDelayMs ?? defaultMax) };
   }
 
   // ---- state ------------------------------------------------------------------------------------------

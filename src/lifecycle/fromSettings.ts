@@ -49,7 +49,11 @@ export function serviceOptionsFromSettings(settings: KaryonSettings): ServiceOpt
     ...(app.ipAddr === null ? {} : { ipAddr: app.ipAddr }),
     ...(eureka.preferIpAddress ? { preferIpAddress: true } : {}),
     admin: adminOptions,
-    lifecycle: lifecycle.deregistrationDelayMs === null ? {} : { deregistrationDelayMs: lifecycle.deregistrationDelayMs },
+    lifecycle: {
+      ...(lifecycle.deregistrationDelayMs === null ? {} : { deregistrationDelayMs: lifecycle.deregistrationDelayMs }),
+      ...(lifecycle.maxDeregistrationDelayMs === null ? {} : { maxDeregistrationDelayMs: lifecycle.maxDeregistrationDelayMs }),
+      quietPeriodMs: lifecycle.quietPeriodMs,
+    },
     lease: { renewalIntervalMs: eureka.heartbeatIntervalMs, durationMs: eureka.heartbeatIntervalMs * 3 },
   };
 }

@@ -7,6 +7,7 @@ import { request as undiciRequest } from 'undici';
 import { describe, expect, it } from 'vitest';
 import {
   OUT_OF_SERVICE_HEADER,
+  RETRIES_ELSEWHERE_HEADER,
   createService,
   createServiceClient,
   expressOutOfServiceGuard,
@@ -29,8 +30,11 @@ function descriptor(id: string, port: number): InstanceDescriptor {
   return testInstance({ instanceId: id, app: 'GREETER', zone: 'z1', port });
 }
 
+/** A request as a karyon-ts client sends it: it takes a refused request to another instance. */
+const retrying = { [RETRIES_ELSEWHERE_HEADER]: '1' };
+
 async function expectRefused(url: string, status: string): Promise<void> {
-  const response = await undiciRequest(url, { method: 'POST', body: 'ignored' });
+  const response = await undiciRequest(url, { method: 'POST', body: 'ignored', headers: retrying });
   expect(response.statusCode).toBe(503);
   expect(response.headers[OUT_OF_SERVICE_HEADER]).toBe(status);
   expect(response.headers['retry-after']).toBe('1');
@@ -48,13 +52,31 @@ describe('out-of-service guard', () => {
     // The connection stays usable after a refused request with an unread body.
     await expectRefused(url, 'OUT_OF_SERVICE');
     status = 'SHUTTING_DOWN';
-    const closing = await undiciRequest(url);
+    const closing = await undiciRequest(url, { headers: retrying });
     expect(closing.statusCode).toBe(503);
     expect(closing.headers.connection).toBe('close');
     await closing.body.dump();
     status = 'UP';
     expect(await (await undiciRequest(url)).body.text()).toBe('hello');
     expect(() => outOfServiceGuard(() => status, { statuses: 'DOWN' as unknown as string[] })).toThrow(/option 'statuses' must be an array/);
+    expect(() => outOfServiceGuard(() => status, { callers: 'some' as 'all' })).toThrow(/option 'callers' must be 'retrying' or 'all'/);
+  });
+
+  it('serves callers that do not retry elsewhere while it is up, unless told to refuse every caller', async () => {
+    let status = 'OUT_OF_SERVICE';
+    const url = `http://127.0.0.1:${await listenOn(createServer(outOfServiceGuard(() => status)(hello)))}/`;
+    const all = `http://127.0.0.1:${await listenOn(createServer(outOfServiceGuard(() => status, { callers: 'all' })(hello)))}/`;
+    // A Java caller or curl would count a 503 as a failed call: it is served, and refused only by `callers: 'all'`.
+    for (status of ['OUT_OF_SERVICE', 'SHUTTING_DOWN']) {
+      const served = await undiciRequest(url, { method: 'POST', body: 'order' });
+      expect(served.statusCode).toBe(200);
+      expect(await served.body.text()).toBe('hello');
+      const refused = await undiciRequest(all, { method: 'POST', body: 'order' });
+      expect(refused.statusCode).toBe(503);
+      expect(refused.headers[OUT_OF_SERVICE_HEADER]).toBe(status);
+      await refused.body.dump();
+      await expectRefused(url, status);
+    }
   });
 
   it('Express: the middleware stops requests before the routes', async () => {

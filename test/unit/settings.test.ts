@@ -15,6 +15,8 @@ describe('loadSettings', () => {
         KARYON_EUREKA_HEARTBEAT_MS: '5000',
         KARYON_EUREKA_FETCH_MS: '1000',
         KARYON_DEREGISTRATION_DELAY_MS: '250',
+        KARYON_MAX_DEREGISTRATION_DELAY_MS: '90000',
+        KARYON_QUIET_PERIOD_MS: '3000',
         KARYON_ADMIN_PORT: '0',
         KARYON_ADMIN_HOST: '0.0.0.0',
         KARYON_ADMIN_TOKEN: 's3cret',
@@ -39,7 +41,7 @@ describe('loadSettings', () => {
         tokenHeader: 'x-api-key',
         preferIpAddress: true,
       },
-      lifecycle: { deregistrationDelayMs: 250 },
+      lifecycle: { deregistrationDelayMs: 250, maxDeregistrationDelayMs: 90_000, quietPeriodMs: 3000 },
       admin: { port: 0, host: '0.0.0.0', token: 's3cret', tokensFile: '/etc/karyon/tokens.json' },
       statsd: { host: '127.0.0.1', port: 8126 },
       metrics: { prometheus: true },
@@ -52,7 +54,7 @@ describe('loadSettings', () => {
     expect(settings).toEqual({
       app: { name: 'greeter', port: 8080, zone: 'default', hostName: null, ipAddr: null },
       eureka: { serviceUrls: [], heartbeatIntervalMs: 30_000, registryFetchIntervalMs: 30_000, token: null, tokenHeader: null, preferIpAddress: false },
-      lifecycle: { deregistrationDelayMs: null },
+      lifecycle: { deregistrationDelayMs: null, maxDeregistrationDelayMs: null, quietPeriodMs: 10_000 },
       admin: { port: 8077, host: null, token: null, tokensFile: null },
       statsd: { host: null, port: 8125 },
       metrics: { prometheus: false },
@@ -105,7 +107,7 @@ describe('loadSettings', () => {
       port: 8080,
       zone: 'default',
       admin: { port: 8077, token: 't' },
-      lifecycle: { deregistrationDelayMs: 5 },
+      lifecycle: { deregistrationDelayMs: 5, quietPeriodMs: 10_000 },
       lease: { renewalIntervalMs: 30_000, durationMs: 90_000 },
     });
   });
