@@ -97,9 +97,10 @@ for (let round = 0; round < rounds; round++) {
 
   const outAt = Date.now();
   await service.markOutOfService();
-  // Stopped: no call for longer than both chains can take after the last one seen.
-  const quiet = (t: Traffic): boolean => Date.now() - (t.last.get(id) ?? 0) > 100_000 || (t.last.get(id) ?? 0) < outAt;
-  await until(() => quiet(traffic.node) && quiet(traffic.java), 240_000);
+  // Stopped: no call for 40 s (two hundred call periods) after the last one seen since the change; a caller
+  // that sent nothing more since the change counts from the change itself.
+  const quiet = (t: Traffic): boolean => Date.now() - Math.max(outAt, t.last.get(id) ?? 0) > 40_000;
+  await until(() => quiet(traffic.node) && quiet(traffic.java), 300_000);
   stopped.push({ node: Math.max(0, (traffic.node.last.get(id) ?? outAt) - outAt), java: Math.max(0, (traffic.java.last.get(id) ?? outAt) - outAt) });
 
   await service.markUp();

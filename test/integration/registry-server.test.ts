@@ -102,14 +102,20 @@ describe('EurekaServer REST API', () => {
       expect((await call('GET', `${base}/instances/g-1`)).json().instance.instanceId).toBe('g-1');
       const vip = (await call('GET', `${base}/vips/GREETER`)).json();
       expect(vip.applications.application[0].instance).toHaveLength(2);
+      // The VIP's own hash, and no registry version, as the real server answers.
+      expect(vip.applications).toMatchObject({ versions__delta: '-1', apps__hashcode: 'STARTING_1_UP_1_' });
       const svip = (await call('GET', `${base}/svips/greeter-secure`)).json();
       expect(svip.applications.application[0].instance).toHaveLength(2);
     }
     expect((await call('GET', '/eureka/apps/NOBODY')).status).toBe(404);
     expect((await call('GET', '/eureka/apps/GREETER/nobody')).status).toBe(404);
     expect((await call('GET', '/eureka/instances/nobody')).status).toBe(404);
-    expect((await call('GET', '/eureka/vips/nobody')).status).toBe(404);
-    expect((await call('GET', '/eureka/svips/greeter')).status).toBe(404);
+    // A VIP nobody serves is an empty document, as the real server answers.
+    for (const path of ['/eureka/vips/nobody', '/eureka/svips/greeter']) {
+      const empty = await call('GET', path);
+      expect(empty.status).toBe(200);
+      expect(empty.json()).toEqual({ applications: { versions__delta: '-1', apps__hashcode: '', application: [] } });
+    }
     expect(server.instances().map((lease) => lease.instance.instanceId)).toEqual(['g-1', 'g-2']);
     const summary = await call('GET', '/eureka', { headers: { accept: 'text/plain' } });
     expect(summary.text).toContain('GREETER/g-2  STARTING  127.0.0.1:8081  vip greeter');
@@ -130,8 +136,9 @@ describe('EurekaServer REST API', () => {
     expect((await call('GET', '/eureka/apps/GREETER/g-1')).json().instance).toMatchObject({
       status: 'OUT_OF_SERVICE',
       overriddenStatus: 'OUT_OF_SERVICE',
-      overriddenstatus: 'OUT_OF_SERVICE',
     });
+    // The real server writes only the current spelling.
+    expect((await call('GET', '/eureka/apps/GREETER/g-1')).json().instance).not.toHaveProperty('overriddenstatus');
     // The OUT_OF_SERVICE re-register case: re-registering as UP does not bring it back.
     expect((await call('POST', '/eureka/apps/GREETER', { body: registration('g-1', 'UP', 3000) })).status).toBe(204);
     expect(status()).toBe('OUT_OF_SERVICE');

@@ -6,7 +6,7 @@ import { systemClock } from '../../common/Clock.js';
 import { HttpError, Router, readJson, requestUrl, sendText } from '../../internal/http.js';
 import type { RouteParams } from '../../internal/http.js';
 import { RepeatingTask } from '../../internal/RepeatingTask.js';
-import { encodeApplications } from '../eureka/wire.js';
+import { appsHashcode, encodeApplications } from '../eureka/wire.js';
 import { vipsOf } from '../InstanceCache.js';
 import { InstanceStatus } from '../types.js';
 import type { EurekaLease } from './EurekaLease.js';
@@ -410,9 +410,10 @@ export class EurekaServer {
       const address = secure ? lease.instance.secureVipAddress : lease.instance.vipAddress;
       if (vipsOf({ vipAddress: address }).includes(wanted)) matching.push(lease);
     }
-    if (matching.length === 0) throw new HttpError(404, `no instance serves ${secure ? 'secure ' : ''}VIP ${vip}`);
-    const hash = this.#registry.hashcode();
-    this.#sendDocument(req, res, encodeApplications(matching.map((lease) => encodeLease(lease)), this.#registry.version, hash));
+    // As the real server answers: 200 with no application for a VIP nobody serves; the hash of the VIP's own
+    // instances; versions__delta -1 (a VIP document is no version of the whole registry).
+    const hash = appsHashcode(matching.map((lease) => lease.instance.status));
+    this.#sendDocument(req, res, encodeApplications(matching.map((lease) => encodeLease(lease)), -1, hash));
   }
 
   /** `GET /eureka`: a short plain-text view of the registry, for a developer's browser. */

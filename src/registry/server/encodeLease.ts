@@ -4,8 +4,8 @@ import type { EurekaLease } from './EurekaLease.js';
 
 /**
  * A lease as a Netflix server writes an `InstanceInfo`: the shared wire encoding, plus what that encoding does
- * not carry and a server must echo back (the data center's metadata, pass-through fields) and the legacy
- * `overriddenstatus` spelling that older clients read.
+ * not carry and a server must echo back (the data center's metadata, pass-through fields). Like the real
+ * server, it writes the override only as `overriddenStatus`, not in the legacy `overriddenstatus` spelling.
  */
 export function encodeLease(lease: EurekaLease, actionType?: ActionType): WireInstance {
   const { instance } = lease;
@@ -24,7 +24,6 @@ export function encodeLease(lease: EurekaLease, actionType?: ActionType): WireIn
   });
   return {
     ...wire,
-    overriddenstatus: wire.overriddenStatus ?? 'UNKNOWN',
     dataCenterInfo: lease.dataCenter.metadata === undefined ? wire.dataCenterInfo : { ...wire.dataCenterInfo, metadata: lease.dataCenter.metadata },
     ...lease.extraFields,
   };
