@@ -51,18 +51,19 @@ export function retriesElsewhere(headers: IncomingHttpHeaders | undefined): bool
   return headers?.[RETRIES_ELSEWHERE_HEADER] !== undefined;
 }
 
-function guardOf(getStatus: StatusSource, options: OutOfServiceGuardOptions): Guard {
+/** Validates the options (their names in errors start with `prefix`) and builds the guard's decision. */
+function guardOf(getStatus: StatusSource, options: OutOfServiceGuardOptions, prefix = ''): Guard {
   if (typeof getStatus !== 'function') invalidOption('getStatus', 'a function returning the instance status', getStatus);
   const statuses = options.statuses ?? ['OUT_OF_SERVICE', 'SHUTTING_DOWN'];
   if (!Array.isArray(statuses) || !statuses.every((status) => typeof status === 'string')) {
-    invalidOption('statuses', 'an array of status names', statuses);
+    invalidOption(`${prefix}statuses`, 'an array of status names', statuses);
   }
   const retryAfter = options.retryAfterSeconds ?? 1;
   if (typeof retryAfter !== 'number' || !Number.isInteger(retryAfter) || retryAfter < 0) {
-    invalidOption('retryAfterSeconds', 'a non-negative integer', retryAfter);
+    invalidOption(`${prefix}retryAfterSeconds`, 'a non-negative integer', retryAfter);
   }
   const callers = options.callers ?? 'retrying';
-  if (callers !== 'retrying' && callers !== 'all') invalidOption('callers', "'retrying' or 'all'", callers);
+  if (callers !== 'retrying' && callers !== 'all') invalidOption(`${prefix}callers`, "'retrying' or 'all'", callers);
   const refused = new Set(statuses);
   return {
     refuses: (status, headers) => refused.has(status) && (callers === 'all' || retriesElsewhere(headers)),
@@ -100,7 +101,7 @@ export function guardServer(
   getStatus: StatusSource,
   options: ServiceGuardOptions = {},
 ): () => void {
-  const guard = guardOf(getStatus, options);
+  const guard = guardOf(getStatus, options, 'outOfServiceGuard.');
   type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
   const emit: Emit = Reflect.get(server, 'emit');
   const guarded = function (this: unknown, event: string | symbol, ...args: unknown[]): boolean {
