@@ -15,7 +15,7 @@ import {
   outOfServiceGuard,
 } from '../../src/index.js';
 import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, Service, ServiceRegistry } from '../../src/index.js';
-import { InMemoryRegistry, testInstance } from '../../src/testing/index.js';
+import { InMemoryRegistry, ManualClock, testInstance } from '../../src/testing/index.js';
 import { cleanupAfterEach } from '../support/cleanups.js';
 
 const cleanups = cleanupAfterEach();
@@ -173,7 +173,9 @@ describe('clients and out-of-service instances', () => {
       await registry.register(descriptor(`i${i}`, await listenOn(server)), 'UP');
     }
     let refused = 0;
-    const client = createServiceClient({ registry, vip: 'greeter', balancer: 'round-robin', outOfServiceBackoffMs: 300 });
+    // The client's own clock: the back-off ends when the test says so, not when a loaded machine gets there.
+    const clock = new ManualClock();
+    const client = createServiceClient({ registry, vip: 'greeter', balancer: 'round-robin', outOfServiceBackoffMs: 300, clock });
     cleanups.push(() => client.close());
     const call = async (): Promise<void> => {
       const response = await client.request({ method: 'POST', path: '/', body: 'order' });
@@ -192,7 +194,7 @@ describe('clients and out-of-service instances', () => {
 
     // Back in service: after the back-off, one request probes it and it is readmitted.
     statuses[1] = 'UP';
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    clock.advance(350);
     for (let i = 0; i < 30; i++) await call();
     expect(hits[1]).toBeGreaterThan(5);
     expect(client.stats().instances.find((i) => i.instanceId === 'i1')!.state).toBe('active');
