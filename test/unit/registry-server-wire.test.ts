@@ -115,12 +115,13 @@ describe('encodeLease', () => {
     });
     const { lease } = registry.register(parseRegistration(input, 'GREETER', clock.now()));
     const wire = encodeLease(lease, 'ADDED');
+    // Only the current spelling, as the real server writes it.
+    expect(wire).not.toHaveProperty('overriddenstatus');
     expect(wire).toMatchObject({
       instanceId: 'i-1',
       app: 'GREETER',
       status: 'UP',
       overriddenStatus: 'UNKNOWN',
-      overriddenstatus: 'UNKNOWN',
       port: { $: 8080, '@enabled': 'true' },
       dataCenterInfo: {
         '@class': 'com.netflix.appinfo.AmazonInfo',
