@@ -13,13 +13,14 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { decodeApplications } from '../src/registry/eureka/wire.js';
 import { EurekaRegistry } from '../src/registry/eureka/index.js';
 import { InstancePool, eurekaInstanceEquals } from '../src/registry/eureka/EurekaInstance.js';
 import { InstanceCache } from '../src/registry/InstanceCache.js';
+import { makeJsClient, payload } from './eureka-payload.js';
+import type { JsClient } from './eureka-payload.js';
 import { fmt, median, table } from './support.js';
 
 const INSTANCES = 10_000;
@@ -29,63 +30,8 @@ const APPLY_REPEATS = 5;
 const VARIANTS = ['karyon-ts', 'eureka-js-client (all statuses)', 'eureka-js-client (defaults: UP only)'] as const;
 type Variant = (typeof VARIANTS)[number];
 
-/** A `GET /apps` body as a Netflix/Spring Cloud server writes it for a fleet of Spring Boot services. */
-function payload(instances: number, apps: number): string {
-  const zones = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
-  const byApp = new Map<string, unknown[]>();
-  for (let i = 0; i < instances; i++) {
-    const app = `SERVICE-${String(i % apps).padStart(3, '0')}`;
-    const vip = app.toLowerCase();
-    const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-    const host = `ip-${ip.replaceAll('.', '-')}.ec2.internal`;
-    const status = i % 50 === 0 ? 'DOWN' : i % 97 === 0 ? 'OUT_OF_SERVICE' : i % 101 === 0 ? 'STARTING' : 'UP';
-    const t = 1_760_000_000_000 + i * 1000;
-    const instance = {
-      instanceId: `${host}:${vip}:8080`,
-      hostName: host,
-      app,
-      ipAddr: ip,
-      status,
-      overriddenStatus: status === 'OUT_OF_SERVICE' ? 'OUT_OF_SERVICE' : 'UNKNOWN',
-      port: { $: 8080, '@enabled': 'true' },
-      securePort: { $: 443, '@enabled': 'false' },
-      countryId: 1,
-      dataCenterInfo: { '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo', name: 'MyOwn' },
-      leaseInfo: {
-        renewalIntervalInSecs: 30,
-        durationInSecs: 90,
-        registrationTimestamp: t,
-        lastRenewalTimestamp: t + 25_000,
-        evictionTimestamp: 0,
-        serviceUpTimestamp: t + 1500,
-      },
-      metadata: { 'management.port': '8081', zone: zones[i % zones.length], version: `1.4.${(i % apps) % 5}` },
-      homePageUrl: `http://${host}:8080/`,
-      statusPageUrl: `http://${host}:8081/actuator/info`,
-      healthCheckUrl: `http://${host}:8081/actuator/health`,
-      vipAddress: vip,
-      secureVipAddress: vip,
-      isCoordinatingDiscoveryServer: 'false',
-      lastUpdatedTimestamp: String(t + 1500),
-      lastDirtyTimestamp: String(t),
-      actionType: 'ADDED',
-    };
-    const list = byApp.get(app) ?? [];
-    list.push(instance);
-    byApp.set(app, list);
-  }
-  const application = [...byApp].map(([name, instance]) => ({ name, instance }));
-  return JSON.stringify({ applications: { versions__delta: '1', apps__hashcode: '', application } });
-}
-
 // ---- child: one variant, one process ------------------------------------------------------------------
 
-interface JsClient {
-  fetchRegistry(callback: (error?: Error | null) => void): void;
-  transformRegistry(registry: unknown): void;
-  getInstancesByVipAddress(vip: string): unknown[];
-}
-type JsClientConstructor = new (config: Record<string, unknown>) => JsClient;
 
 interface ChildResult {
   /** Heap retained by the whole client after its full fetch over HTTP, per instance of the payload. */
@@ -126,7 +72,6 @@ function measureApply(apply: () => unknown): { applyMs: number; applyBytes: numb
 }
 
 async function child(variant: Variant, url: string, smallUrl: string): Promise<ChildResult> {
-  const silent = { debug() {}, info() {}, warn() {}, error() {} };
   // The decompressed body, off the JS heap until parsed.
   const body = Buffer.from(await (await fetch(`${url}/apps`)).arrayBuffer());
   if (variant === 'karyon-ts') {
@@ -155,22 +100,7 @@ async function child(variant: Variant, url: string, smallUrl: string): Promise<C
     });
     return { fetchBytes, fetchMs, cached, ...apply };
   }
-  const { Eureka } = createRequire(import.meta.url)('eureka-js-client') as { Eureka: JsClientConstructor };
-  const make = (serviceUrl: string): JsClient => {
-    const parsed = new URL(serviceUrl);
-    return new Eureka({
-      logger: silent,
-      instance: {},
-      eureka: {
-        host: parsed.hostname,
-        port: Number(parsed.port),
-        servicePath: `${parsed.pathname}/apps/`,
-        registerWithEureka: false,
-        fetchRegistry: true,
-        ...(variant === 'eureka-js-client (all statuses)' ? { filterUpInstances: false } : {}),
-      },
-    });
-  };
+  const make = (serviceUrl: string): JsClient => makeJsClient(serviceUrl, variant === 'eureka-js-client (all statuses)');
   const load = (client: JsClient): Promise<void> =>
     new Promise((resolve, reject) => client.fetchRegistry((error) => (error ? reject(error) : resolve())));
   await load(make(smallUrl));

@@ -56,8 +56,10 @@ export interface InstanceKey {
  */
 export class InstanceCache {
   /** Records by app, then by id: no key string is built per record. */
-  readonly #apps = new Map<string, Map<string, RegistryInstance>>();
+  #apps = new Map<string, Map<string, RegistryInstance>>();
   #size = 0;
+  /** Bumped by every batch applied, so a replacement compared across tasks knows whether it still holds. */
+  #version = 0;
   readonly #events = new EventEmitter<CacheEvents>();
   readonly #equals: InstanceEquality;
   readonly #onListenerError: ((error: unknown) => void) | undefined;
@@ -69,6 +71,8 @@ export class InstanceCache {
   readonly #vipQueries = new Map<string, View>();
   /** Set when a change made every view stale; they are rebuilt, in one pass, at the next read. */
   #stale = false;
+  /** The views by app name and by VIP, for patching them; made again when views are added or dropped. */
+  #viewIndex: ViewIndex | undefined;
   /** The VIP keys of each distinct `vipAddress` string seen, so a rebuild does not split strings again. */
   readonly #vipKeys = new Map<string, readonly string[]>();
 
@@ -81,6 +85,11 @@ export class InstanceCache {
   /** Number of instances of every status. */
   get size(): number {
     return this.#size;
+  }
+
+  /** The records by app, then id: read-only, and replaced (not changed in place) by a full replacement. */
+  records(): ReadonlyMap<string, ReadonlyMap<string, RegistryInstance>> {
+    return this.#apps;
   }
 
   /** Every instance, app by app, in insertion order. */
@@ -133,6 +142,7 @@ export class InstanceCache {
    * re-applied data. A record may appear more than once: what counts is its state before and after the batch.
    */
   apply(upserts: Iterable<RegistryInstance>, removals: Iterable<InstanceKey> = []): RegistryChange {
+    this.#version++;
     // Each touched record's state before the batch, by app then id; compared with its state after the batch.
     const before = new Map<Map<string, RegistryInstance>, Map<string, RegistryInstance | undefined>>();
     const touch = (records: Map<string, RegistryInstance>, id: string, held: RegistryInstance | undefined): void => {
@@ -208,6 +218,7 @@ export class InstanceCache {
 
   /** The first full fetch: everything is new, no comparison to make (the last record of a key wins). */
   #fillEmpty(instances: Iterable<RegistryInstance>): RegistryChange {
+    this.#version++;
     for (const instance of instances) {
       let records = this.#apps.get(instance.app);
       if (records === undefined) this.#apps.set(instance.app, (records = new Map<string, RegistryInstance>()));
@@ -220,15 +231,145 @@ export class InstanceCache {
     return this.#emit({ added: [...this.all()], removed: [], modified: [] });
   }
 
+  /**
+   * Makes the view exactly `next` (records by app, then id), as {@link InstanceCache.replaceAll} does, but
+   * compares it with the view held a slice at a time (about `sliceMs` of work each), awaiting `pause()` between
+   * slices, so that a registry of 100,000 instances never holds the event loop for long. Readers see the old
+   * view until the new one is put in place, whole, at the end; the views by app and VIP asked for so far are
+   * rebuilt in slices too. `next` becomes the cache's own. If another batch is applied meanwhile, the
+   * replacement is finished in one go instead.
+   */
+  async replaceInSlices(next: Map<string, Map<string, RegistryInstance>>, pause: () => Promise<void>, sliceMs = 4): Promise<RegistryChange> {
+    const version = this.#version;
+    let sliceStart = performance.now();
+    let work = 0;
+    /** Counts a step; every 128 steps, pauses when the slice has used its time. False when the cache changed. */
+    const step = async (): Promise<boolean> => {
+      if ((++work & 127) !== 0 || performance.now() - sliceStart < sliceMs) return true;
+      await pause();
+      sliceStart = performance.now();
+      return this.#version === version;
+    };
+    const fallback = (): RegistryChange => this.replaceAll(flatten(next));
+    const added: RegistryInstance[] = [];
+    const removed: RegistryInstance[] = [];
+    const modified: InstanceModification[] = [];
+    const counts = new Map<InstanceStatus, number>();
+    let size = 0;
+    for (const [app, records] of next) {
+      if (records.size === 0) {
+        next.delete(app);
+        continue;
+      }
+      const heldRecords = this.#apps.get(app);
+      for (const [id, record] of records) {
+        const held = heldRecords?.get(id);
+        if (held === undefined) added.push(record);
+        else if (held === record || this.#equals(held, record)) records.set(id, held);
+        else modified.push({ previous: held, current: record });
+        counts.set(record.status, (counts.get(record.status) ?? 0) + 1);
+        size++;
+        if (!(await step())) return fallback();
+      }
+    }
+    for (const [app, heldRecords] of this.#apps) {
+      const incoming = next.get(app);
+      for (const [id, held] of heldRecords) {
+        if (incoming?.has(id) !== true) removed.push(held);
+        if (!(await step())) return fallback();
+      }
+    }
+    // The views asked for so far, filled from the new records into fresh arrays (readers keep the old ones).
+    const views = [...this.#views.values()];
+    const fresh = views.map((view): View => ({ names: view.names, byApp: view.byApp, all: [], up: [] }));
+    const index = indexViews(fresh);
+    if (fresh.length > 0) {
+      for (const records of next.values()) {
+        for (const record of records.values()) {
+          this.#addToViews(record, index);
+          if (!(await step())) return fallback();
+        }
+      }
+    }
+    if (this.#version !== version) return fallback();
+    this.#version++;
+    this.#apps = next;
+    this.#size = size;
+    this.#statusCounts.clear();
+    for (const [status, count] of counts) this.#statusCounts.set(status, count);
+    views.forEach((view, i) => {
+      view.all = Object.freeze(fresh[i]!.all) as RegistryInstance[];
+      view.up = Object.freeze(fresh[i]!.up) as RegistryInstance[];
+    });
+    const change = { added, removed, modified };
+    if (added.length + removed.length + modified.length === 0) return change;
+    // Views made while the slices ran were filled from the old records: rebuilt at the next read.
+    if (this.#views.size !== views.length || views.some((view) => this.#views.get(viewKey(view)) !== view)) this.#stale = true;
+    return this.#emit(change, true);
+  }
+
+  /**
+   * Updates only the views a change touches, each from its own previous array: a delta of a few instances
+   * costs the size of the views of their apps and VIPs, not of the registry, and the other views keep their
+   * arrays. A change of more than an eighth of the records rebuilds every view in one pass instead.
+   */
+  #patchViews(change: RegistryChange): void {
+    if (this.#stale || this.#views.size === 0) return;
+    const touched = change.added.length + change.removed.length + change.modified.length;
+    if (touched * 8 > this.#size) {
+      this.#stale = true;
+      return;
+    }
+    this.#viewIndex ??= indexViews([...this.#views.values()]);
+    const patches = new Map<View, { readonly out: Set<RegistryInstance>; readonly swap: Map<RegistryInstance, RegistryInstance>; readonly add: Set<RegistryInstance> }>();
+    const patchOf = (view: View) => {
+      let patch = patches.get(view);
+      if (patch === undefined) patches.set(view, (patch = { out: new Set(), swap: new Map(), add: new Set() }));
+      return patch;
+    };
+    const viewsOf = (instance: RegistryInstance): Set<View> => {
+      const found = new Set<View>();
+      const index = this.#viewIndex!;
+      if (index.byApp.size > 0) for (const view of index.byApp.get(instance.app.toUpperCase()) ?? EMPTY_VIEWS) found.add(view);
+      if (index.byVip.size > 0) {
+        for (const vip of this.#vipKeysOf(instance.vipAddress)) for (const view of index.byVip.get(vip) ?? EMPTY_VIEWS) found.add(view);
+      }
+      return found;
+    };
+    for (const instance of change.removed) for (const view of viewsOf(instance)) patchOf(view).out.add(instance);
+    for (const instance of change.added) for (const view of viewsOf(instance)) patchOf(view).add.add(instance);
+    for (const { previous, current } of change.modified) {
+      const now = viewsOf(current);
+      for (const view of viewsOf(previous)) {
+        if (now.delete(view)) patchOf(view).swap.set(previous, current);
+        else patchOf(view).out.add(previous);
+      }
+      for (const view of now) patchOf(view).add.add(current);
+    }
+    for (const [view, { out, swap, add }] of patches) {
+      const all: RegistryInstance[] = [];
+      const up: RegistryInstance[] = [];
+      const keep = (instance: RegistryInstance): void => {
+        all.push(instance);
+        if (instance.status === 'UP') up.push(instance);
+      };
+      for (const held of view.all) if (!out.has(held)) keep(swap.get(held) ?? held);
+      for (const instance of add) keep(instance);
+      view.all = Object.freeze(all) as RegistryInstance[];
+      view.up = Object.freeze(up) as RegistryInstance[];
+    }
+  }
+
   #count(status: InstanceStatus, delta: number): void {
     const count = (this.#statusCounts.get(status) ?? 0) + delta;
     if (count === 0) this.#statusCounts.delete(status);
     else this.#statusCounts.set(status, count);
   }
 
-  #emit(change: RegistryChange): RegistryChange {
+  /** Brings the views up to date with a change (before listeners, which may read them), then tells the listeners. */
+  #emit(change: RegistryChange, viewsDone = false): RegistryChange {
     if (change.added.length + change.removed.length + change.modified.length === 0) return change;
-    this.#stale = true;
+    if (!viewsDone) this.#patchViews(change);
     const errors: unknown[] = [];
     for (const listener of this.#events.listeners('change')) {
       try {
@@ -249,20 +390,21 @@ export class InstanceCache {
     if (hit !== undefined) return hit;
     const names = byApp ? [query.trim().toUpperCase()] : splitVips(query);
     if (names.length === 0 || names[0] === '') return undefined;
-    const key = `${byApp ? 'a' : 'v'}:${names.join(',')}`;
-    let view = this.#views.get(key);
+    let view = this.#views.get(viewKey({ names, byApp }));
     if (view === undefined) {
       // Views live as long as the cache; a caller asking for ever new names must not grow it without end.
       if (this.#views.size >= MAX_VIEWS) this.#dropViews();
       view = { names, byApp, all: [], up: [] };
       this.#fill([view]);
-      this.#views.set(key, view);
+      this.#views.set(viewKey(view), view);
+      this.#viewIndex = undefined;
     }
     if (queries.size < MAX_VIEWS) queries.set(query, view);
     return view;
   }
 
   #dropViews(): void {
+    this.#viewIndex = undefined;
     this.#views.clear();
     this.#appQueries.clear();
     this.#vipQueries.clear();
@@ -277,26 +419,27 @@ export class InstanceCache {
 
   /** Fills `views` from scratch with one pass over the instances, then freezes their arrays. */
   #fill(views: readonly View[]): void {
-    const byApp = new Map<string, View[]>();
-    const byVip = new Map<string, View[]>();
     for (const view of views) {
       view.all = [];
       view.up = [];
-      for (const name of view.names) push(view.byApp ? byApp : byVip, name, view);
     }
-    for (const instance of this.all()) {
-      if (byApp.size > 0) {
-        for (const view of byApp.get(instance.app.toUpperCase()) ?? EMPTY_VIEWS) add(view, instance);
-      }
-      if (byVip.size > 0) {
-        for (const vip of this.#vipKeysOf(instance.vipAddress)) {
-          for (const view of byVip.get(vip) ?? EMPTY_VIEWS) add(view, instance);
-        }
-      }
-    }
+    const index = indexViews(views);
+    for (const instance of this.all()) this.#addToViews(instance, index);
     for (const view of views) {
       Object.freeze(view.all);
       Object.freeze(view.up);
+    }
+  }
+
+  /** Adds an instance to the views of `index` it belongs to. */
+  #addToViews(instance: RegistryInstance, { byApp, byVip }: ViewIndex): void {
+    if (byApp.size > 0) {
+      for (const view of byApp.get(instance.app.toUpperCase()) ?? EMPTY_VIEWS) add(view, instance);
+    }
+    if (byVip.size > 0) {
+      for (const vip of this.#vipKeysOf(instance.vipAddress)) {
+        for (const view of byVip.get(vip) ?? EMPTY_VIEWS) add(view, instance);
+      }
     }
   }
 
@@ -311,6 +454,28 @@ export class InstanceCache {
 }
 
 const EMPTY_VIEWS: readonly View[] = Object.freeze([]);
+
+/** Views by the app names and by the VIPs they collect. */
+interface ViewIndex {
+  readonly byApp: Map<string, View[]>;
+  readonly byVip: Map<string, View[]>;
+}
+
+function indexViews(views: readonly View[]): ViewIndex {
+  const byApp = new Map<string, View[]>();
+  const byVip = new Map<string, View[]>();
+  for (const view of views) for (const name of view.names) push(view.byApp ? byApp : byVip, name, view);
+  return { byApp, byVip };
+}
+
+/** A view's normalized key: `a:APP` or `v:vip1,vip2`. */
+function viewKey(view: Pick<View, 'names' | 'byApp'>): string {
+  return `${view.byApp ? 'a' : 'v'}:${view.names.join(',')}`;
+}
+
+function* flatten(apps: Map<string, Map<string, RegistryInstance>>): IterableIterator<RegistryInstance> {
+  for (const records of apps.values()) yield* records.values();
+}
 
 /** Adds an instance to a view once: an instance serving two VIPs of a comma-list view comes up twice in a row. */
 function add(view: View, instance: RegistryInstance): void {

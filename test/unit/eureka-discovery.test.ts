@@ -116,7 +116,8 @@ describe('EurekaRegistry discovery: full fetch, then deltas', () => {
       ['delta', undefined],
       ['full', 'hashMismatch'],
     ]);
-    expect(ids(registry.instancesByApp('GREETER'))).toEqual(['a:greeter:8080', 'c:greeter:8080', 'b:greeter:8080']);
+    // A full fetch replaces the view with the server's listing, in its order (as the Java client's does).
+    expect(ids(registry.instancesByApp('GREETER'))).toEqual(['a:greeter:8080', 'b:greeter:8080', 'c:greeter:8080']);
     expect(server.lines).toEqual(['GET /apps', 'GET /apps/delta', 'GET /apps']);
   });
 

@@ -19,6 +19,11 @@ export interface EurekaRequest {
    * (a Eureka server answers 403 while it warms up).
    */
   readonly askNextOn?: (status: number) => boolean;
+  /**
+   * Leaves a successful answer's body in the chunks it arrived in (`chunks`, `body` empty): a full registry of
+   * 100 MB is then never copied into one buffer on the event loop.
+   */
+  readonly keepChunks?: boolean;
 }
 
 /** What came of a request: the answer of one server, or why none answered. */
@@ -29,6 +34,8 @@ export interface EurekaExchange {
   readonly body: Buffer;
   /** Body bytes as received (before decompression). */
   readonly bytes: number;
+  /** With `keepChunks`, a successful answer's body, decompressed, as it arrived; otherwise undefined. */
+  readonly chunks?: readonly Buffer[];
   /** The server that answered last (without credentials), undefined when none was tried. */
   readonly serviceUrl: string | undefined;
   /** From sending the first try to the end of the last, in ms (on the injected clock). */
@@ -108,7 +115,7 @@ export class EurekaTransport {
     const started = clock.now();
     const body = request.json === undefined ? undefined : JSON.stringify(request.json);
     const errors: unknown[] = [];
-    let last: { status: number | undefined; body: Buffer; bytes: number; serviceUrl: string | undefined } = {
+    let last: { status: number | undefined; body: Buffer; chunks?: readonly Buffer[]; bytes: number; serviceUrl: string | undefined } = {
       status: undefined,
       body: EMPTY,
       bytes: 0,
@@ -199,7 +206,7 @@ export class EurekaTransport {
     request: EurekaRequest,
     body: string | undefined,
     signal: AbortSignal | undefined,
-  ): Promise<{ status: number; body: Buffer; bytes: number }> {
+  ): Promise<{ status: number; body: Buffer; chunks?: readonly Buffer[]; bytes: number }> {
     const { clock, requestTimeoutMs } = this.#options;
     const deadline = new AbortController();
     const timer = clock
@@ -221,7 +228,8 @@ export class EurekaTransport {
       const ok = response.statusCode < 300;
       const encoding = header(response.headers['content-encoding'])?.toLowerCase();
       const read = await readBody(response.body, encoding, ok ? this.#options.maxResponseBytes : ERROR_BODY_LIMIT, ok);
-      return { status: response.statusCode, ...read };
+      if (ok && request.keepChunks === true) return { status: response.statusCode, body: EMPTY, chunks: read.chunks, bytes: read.bytes };
+      return { status: response.statusCode, body: Buffer.concat(read.chunks, read.size), bytes: read.bytes };
     } finally {
       timer.clear();
     }
@@ -271,7 +279,7 @@ async function readBody(
   encoding: string | undefined,
   limit: number,
   failWhenLarger: boolean,
-): Promise<{ body: Buffer; bytes: number }> {
+): Promise<{ chunks: Buffer[]; size: number; bytes: number }> {
   let bytes = 0;
   const chunks: Buffer[] = [];
   let size = 0;
@@ -297,7 +305,7 @@ async function readBody(
   const decoder = decoderFor(encoding);
   if (decoder === undefined) await pipeline(received, collect);
   else await pipeline(received, decoder, collect);
-  return { body: Buffer.concat(chunks, size), bytes };
+  return { chunks, size, bytes };
 }
 
 /** The start of an error body, on one line, for messages. */

@@ -13,6 +13,10 @@ import { ViewGuard } from './ViewGuard.js';
 import type { ProtectedApp, ViewProtectionEvent } from './ViewGuard.js';
 import { appsHashcodeOfCounts, decodeApplications } from './wire.js';
 import type { DecodedApplications } from './wire.js';
+import { SliceDecoder } from './SliceDecoder.js';
+
+/** Lets the event loop run what waits (I/O, timers) before the next slice of work. */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 // Discovery: keeps an InstanceCache in step with the Eureka servers.
 //
@@ -54,6 +58,7 @@ export class RegistryFetcher {
   /** Profiles held after the last full fetch; deltas that pile up many more trigger a sweep. */
   #profilesAfterFull = 0;
   readonly #guard: ViewGuard;
+  readonly #decoder = new SliceDecoder();
 
   constructor(context: FetcherContext) {
     this.#context = context;
@@ -99,6 +104,7 @@ export class RegistryFetcher {
   /** Stops fetching; a fetch in progress is aborted. */
   async close(): Promise<void> {
     await this.#task.close();
+    this.#decoder.close();
     const closed = new KaryonError('ERR_INVALID_STATE', 'the Eureka registry is closed');
     for (const waiter of this.#waiters.splice(0)) waiter.settle(closed);
   }
@@ -162,15 +168,54 @@ export class RegistryFetcher {
     const { transport, cache, pool, options } = this.#context;
     const started = options.clock.now();
     // Any answer but 200 (a server warming up answers 403) passes the request to the next server.
-    const exchange = await transport.send({ method: 'GET', path: '/apps', askNextOn: (status) => status !== 200 }, signal);
-    const decoded = this.#decode(exchange, 'full', reason, started, signal);
-    const records = this.#compact(decoded);
-    const kept = this.#guard.keep(cache.all(), records.upserts, options.clock.now());
-    const change = cache.replaceAll(kept.length === 0 ? records.upserts : [...records.upserts, ...kept]);
+    const exchange = await transport.send({ method: 'GET', path: '/apps', askNextOn: (status) => status !== 200, keepChunks: true }, signal);
+    if (signal.aborted) throw abortReason(signal);
+    if (exchange.error !== undefined) throw this.#failed(exchange.error, 'full', reason, exchange, started);
+    // A large registry is parsed off the event loop and decoded, compacted and compared a slice at a time, each
+    // slice its own task: requests served meanwhile wait for one slice at most (see SliceDecoder).
+    const incoming = new Map<string, Map<string, RegistryInstance>>();
+    const errors: string[] = [];
+    let listed = 0;
+    try {
+      const decoded = await this.#decoder.decode(exchange.chunks ?? [exchange.body], options.clock.now(), signal);
+      for await (const slice of decoded.slices) {
+        if (signal.aborted) throw abortReason(signal);
+        for (const error of slice.errors) errors.push(error);
+        for (const entry of slice.instances) {
+          listed++;
+          const { app, instanceId } = entry.instance;
+          let byId = incoming.get(app);
+          if (byId === undefined) incoming.set(app, (byId = new Map<string, RegistryInstance>()));
+          // The last entry of a record wins; a deletion in a full listing leaves it out.
+          if (entry.actionType === 'DELETED') {
+            byId.delete(instanceId);
+            continue;
+          }
+          try {
+            byId.set(instanceId, pool.compact(entry.instance));
+          } catch (error) {
+            errors.push(`${app}: ${errorMessage(error)}`);
+          }
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) throw abortReason(signal);
+      const failure = isKaryonError(error)
+        ? error
+        : new KaryonError('ERR_EUREKA_PROTOCOL', `the full registry response did not decode: ${errorMessage(error)}`, { cause: error });
+      throw this.#failed(failure, 'full', reason, exchange, started);
+    }
+    this.#logSkipped(errors);
+    for (const record of this.#guard.keep(cache.records(), incoming, options.clock.now())) {
+      let byId = incoming.get(record.app);
+      if (byId === undefined) incoming.set(record.app, (byId = new Map<string, RegistryInstance>()));
+      byId.set(record.instanceId, record);
+    }
+    const change = await cache.replaceInSlices(incoming, yieldToLoop);
     pool.retainOnly(cache.all());
     this.#profilesAfterFull = pool.profiles;
     this.#hasFull = true;
-    this.#report('full', reason, exchange, started, decoded.instances.length, records.skipped, change, undefined, undefined);
+    this.#report('full', reason, exchange, started, listed, errors.length, change, undefined, undefined);
   }
 
   /** Applies a delta; returns why a full fetch must follow, or undefined when the view is in step. */
@@ -219,10 +264,15 @@ export class RegistryFetcher {
           : new KaryonError('ERR_EUREKA_PROTOCOL', `the ${kind} registry response is not JSON: ${errorMessage(error)}`, { cause: error });
       }
     }
+    throw this.#failed(failure, kind, reason, exchange, started);
+  }
+
+  /** Plans the retry of a failed fetch, logs and reports the failure; returns the error to throw. */
+  #failed(failure: KaryonError, kind: 'full' | 'delta', reason: FullFetchReason | undefined, exchange: EurekaExchange, started: number): KaryonError {
     const nextRetryMs = this.#planRetry();
     this.#context.options.logger.warn(`eureka ${kind} fetch failed (retry in ${nextRetryMs} ms): ${failure.message}`);
     this.#report(kind, reason, exchange, started, 0, 0, undefined, nextRetryMs, failure.message);
-    throw failure;
+    return failure;
   }
 
   /**
@@ -230,7 +280,7 @@ export class RegistryFetcher {
    * may share an instance id) in the payload wins.
    */
   #compact(decoded: DecodedApplications): { upserts: RegistryInstance[]; removals: InstanceKey[]; skipped: number } {
-    const { pool, options } = this.#context;
+    const { pool } = this.#context;
     const errors = [...decoded.errors];
     const last = new Map<string, Map<string, RegistryInstance | InstanceKey>>();
     const removed = new Set<InstanceKey>();
@@ -249,11 +299,7 @@ export class RegistryFetcher {
         errors.push(`${app}: ${errorMessage(error)}`);
       }
     }
-    if (errors.length > 0) {
-      const shown = errors.slice(0, LOGGED_DECODE_ERRORS).join('; ');
-      const more = errors.length > LOGGED_DECODE_ERRORS ? ` and ${errors.length - LOGGED_DECODE_ERRORS} more` : '';
-      options.logger.warn(`eureka: skipped ${errors.length} instance(s) that did not decode: ${shown}${more}`);
-    }
+    this.#logSkipped(errors);
     const upserts: RegistryInstance[] = [];
     const removals: InstanceKey[] = [];
     for (const byId of last.values()) {
@@ -263,6 +309,14 @@ export class RegistryFetcher {
       }
     }
     return { upserts, removals, skipped: errors.length };
+  }
+
+  /** Logs the instances of a fetch that did not decode (the first few by name). */
+  #logSkipped(errors: readonly string[]): void {
+    if (errors.length === 0) return;
+    const shown = errors.slice(0, LOGGED_DECODE_ERRORS).join('; ');
+    const more = errors.length > LOGGED_DECODE_ERRORS ? ` and ${errors.length - LOGGED_DECODE_ERRORS} more` : '';
+    this.#context.options.logger.warn(`eureka: skipped ${errors.length} instance(s) that did not decode: ${shown}${more}`);
   }
 
   #report(

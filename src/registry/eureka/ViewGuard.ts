@@ -79,40 +79,35 @@ export class ViewGuard {
   }
 
   /**
-   * The held records to keep beside the `incoming` ones of a full fetch made at `now`: those of every application
-   * the registry lists too few instances of. Empty when nothing needs keeping.
+   * The held records to keep beside the `incoming` ones of a full fetch made at `now` (both by app, then id):
+   * those of every application the registry lists too few instances of. Empty when nothing needs keeping. Its
+   * work grows with the applications, not the instances, while no application shrinks.
    */
-  keep(held: Iterable<RegistryInstance>, incoming: readonly RegistryInstance[], now: number): RegistryInstance[] {
+  keep(
+    held: ReadonlyMap<string, ReadonlyMap<string, RegistryInstance>>,
+    incoming: ReadonlyMap<string, ReadonlyMap<string, RegistryInstance>>,
+    now: number,
+  ): RegistryInstance[] {
     const { ratio, maxMs, logger, onChange } = this.#options();
     if (ratio <= 0) {
       this.#protected.clear();
       return [];
     }
-    const listed = new Map<string, Set<string>>();
-    for (const instance of incoming) {
-      let ids = listed.get(instance.app);
-      if (ids === undefined) listed.set(instance.app, (ids = new Set()));
-      ids.add(instance.instanceId);
-    }
-    const heldByApp = new Map<string, RegistryInstance[]>();
-    for (const instance of held) {
-      let list = heldByApp.get(instance.app);
-      if (list === undefined) heldByApp.set(instance.app, (list = []));
-      list.push(instance);
-    }
     const kept: RegistryInstance[] = [];
-    for (const [app, records] of heldByApp) {
-      const ids = listed.get(app);
+    for (const [app, heldRecords] of held) {
+      const ids = incoming.get(app);
       const count = ids?.size ?? 0;
-      const missing = records.filter((record) => ids?.has(record.instanceId) !== true);
       const current = this.#protected.get(app);
+      // The common case, an application listed in full: no walk over its instances.
+      if (current === undefined && count >= ratio * heldRecords.size) continue;
+      const missing: RegistryInstance[] = [];
+      for (const [id, record] of heldRecords) if (ids?.has(id) !== true) missing.push(record);
       if (current === undefined) {
-        if (count >= ratio * records.length) continue;
-        this.#protected.set(app, { app, held: records.length, listed: count, since: now });
+        this.#protected.set(app, { app, held: heldRecords.size, listed: count, since: now });
         logger.warn(
-          `eureka lists ${count} of the ${records.length} instance(s) of ${app} held: keeping the last good view until it lists them again (at most ${maxMs} ms)`,
+          `eureka lists ${count} of the ${heldRecords.size} instance(s) of ${app} held: keeping the last good view until it lists them again (at most ${maxMs} ms)`,
         );
-        onChange({ app, protecting: true, reason: 'shrunk', held: records.length, listed: count });
+        onChange({ app, protecting: true, reason: 'shrunk', held: heldRecords.size, listed: count });
       } else if (missing.length === 0 || now - current.since >= maxMs) {
         this.#protected.delete(app);
         const converged = missing.length === 0;
@@ -126,7 +121,7 @@ export class ViewGuard {
       kept.push(...missing);
     }
     // An application no longer held at all (removed by a delta) needs no protection.
-    for (const app of this.#protected.keys()) if (!heldByApp.has(app)) this.#protected.delete(app);
+    for (const app of this.#protected.keys()) if (!held.has(app)) this.#protected.delete(app);
     return kept;
   }
 }

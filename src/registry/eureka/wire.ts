@@ -303,7 +303,21 @@ export function decodeApplications(body: unknown, now: number): DecodedApplicati
   if (root === undefined) throw protocolError('response has no "applications" object');
   const instances: DecodedInstance[] = [];
   const errors: string[] = [];
-  for (const application of list(root.application)) {
+  decodeApplicationList(list(root.application), now, instances, errors);
+  return {
+    versionsDelta: text(root.versions__delta) ?? '',
+    appsHashcode: text(root.apps__hashcode) ?? '',
+    instances,
+    errors,
+  };
+}
+
+/**
+ * Decodes the entries of an `application` list into `instances`, with one reason in `errors` per instance (or
+ * application entry) that does not decode.
+ */
+export function decodeApplicationList(applications: readonly unknown[], now: number, instances: DecodedInstance[], errors: string[]): void {
+  for (const application of applications) {
     if (!isRecord(application)) {
       errors.push('an application entry is not an object');
       continue;
@@ -316,12 +330,6 @@ export function decodeApplications(body: unknown, now: number): DecodedApplicati
       }
     }
   }
-  return {
-    versionsDelta: text(root.versions__delta) ?? '',
-    appsHashcode: text(root.apps__hashcode) ?? '',
-    instances,
-    errors,
-  };
 }
 
 /** Extra facts the writer of an instance may add (a server adds lease timestamps and the action). */

@@ -1,0 +1,350 @@
+// How much a full registry fetch stalls the service that makes it, against eureka-js-client 4.5.0 in the same run.
+//
+// Set-up: this (parent) process serves a synthetic `GET /apps` (see eureka-payload.ts) gzipped over loopback, as
+// Eureka servers do, at each registry size. For each size and client, a child process runs a small HTTP service
+// (each request answers a short JSON) and holds the client. The parent drives that service open-loop, one request
+// every 2.5 ms (400 requests/s, keep-alive), for the whole measurement, and records each request's latency.
+// Load regime: 2 s of requests without a fetch (the baseline p99), then the child fetches the whole registry while
+// the requests go on: first fetch (empty view), then a second full fetch over the view it holds, each followed by
+// 1 s of quiet. The child measures its event loop during each fetch in two ways: the longest gap between the ticks
+// of a 1 ms interval timer (the "longest block" reported), and monitorEventLoopDelay's max (1 ms resolution,
+// "ELD max"). The histogram under-reports long blocks of eureka-js-client here (it shows tens of ms while the timer
+// waits seconds and requests time out), so the timer's gaps are the figure used. Every client warms its code up on a 500-instance registry first.
+// Each child is a fresh process (started with --expose-gc); variants alternate in order from round to round.
+// Results: medians over ROUNDS rounds; the SVG plot of stall and apply time against registry size is written to
+// docs/eureka-fetch-stall.svg.
+// Run: npx tsx bench/eureka-stall.bench.ts            (sizes 1000,10000,30000,100000; 3 rounds)
+//      EUREKA_STALL_SIZES=10000 EUREKA_STALL_ROUNDS=1 npx tsx bench/eureka-stall.bench.ts
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { Pool } from 'undici';
+import { EurekaRegistry } from '../src/registry/eureka/index.js';
+import { makeJsClient, payload } from './eureka-payload.js';
+import { fmt, median, percentile, table } from './support.js';
+
+const SIZES = (process.env.EUREKA_STALL_SIZES ?? '1000,10000,30000,100000').split(',').map(Number);
+const ROUNDS = Number(process.env.EUREKA_STALL_ROUNDS ?? 3);
+const REQUEST_EVERY_MS = 2.5;
+const BASELINE_MS = 2000;
+const QUIET_MS = 1000;
+const VARIANTS = ['karyon-ts', 'eureka-js-client'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+interface FetchStats {
+  /** Wall time of the fetch, from the call to a usable view (request, gunzip, parse, apply). */
+  readonly ms: number;
+  /** Longest event-loop block during the fetch (monitorEventLoopDelay max). */
+  readonly maxBlockMs: number;
+  /** Longest gap between the ticks of a 1 ms timer during the fetch (a cross-check). */
+  readonly maxGapMs: number;
+  readonly cached: number;
+}
+
+// ---- child: the service and its client -------------------------------------------------------------------
+
+
+function makeFetcher(variant: Variant, serviceUrl: string): () => Promise<number> {
+  if (variant === 'karyon-ts') {
+    // Made at the first call: a registry starts fetching as soon as it is made.
+    let registry: EurekaRegistry | undefined;
+    return async () => {
+      registry ??= new EurekaRegistry({
+        serviceUrls: [serviceUrl],
+        registryFetchIntervalMs: 3_600_000,
+        fetchDeltas: false,
+        maxResponseBytes: 1024 * 1024 * 1024,
+        requestTimeoutMs: 120_000,
+      });
+      await registry.refresh();
+      registry.upInstancesByVip('service-001');
+      return registry.instances().length;
+    };
+  }
+  const client = makeJsClient(serviceUrl, true);
+  return () =>
+    new Promise((resolve, reject) =>
+      client.fetchRegistry((error) =>
+        error ? reject(error) : resolve(Object.values(client.cache.app).reduce((n, list) => n + list.length, 0)),
+      ),
+    );
+}
+
+async function child(variant: Variant, url: string, smallUrl: string): Promise<void> {
+  const service = createServer((req, res) => {
+    const body = JSON.stringify({ ok: true, path: req.url, at: Date.now() });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  service.listen(0, '127.0.0.1');
+  await once(service, 'listening');
+  await makeFetcher(variant, smallUrl)();
+  const fetchOnce = makeFetcher(variant, url);
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  const send = (message: unknown): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
+  send({ port: (service.address() as AddressInfo).port });
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line === 'exit') break;
+    histogram.reset();
+    histogram.enable();
+    // A cross-check of the histogram: the longest gap between the ticks of a 1 ms timer.
+    let last = performance.now();
+    let maxGap = 0;
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+    }, 1);
+    const started = performance.now();
+    const cached = await fetchOnce();
+    const ms = performance.now() - started;
+    clearInterval(ticker);
+    maxGap = Math.max(maxGap, performance.now() - last);
+    histogram.disable();
+    send({ ms, maxBlockMs: histogram.max / 1e6, maxGapMs: maxGap, cached });
+  }
+  process.exit(0);
+}
+
+// ---- parent: the registry, the load, the table ---------------------------------------------------------
+
+interface Run {
+  readonly baselineP99: number;
+  readonly first: FetchStats & { readonly p99: number };
+  readonly second: FetchStats & { readonly p99: number };
+}
+
+async function runChild(variant: Variant, url: string, smallUrl: string): Promise<Run> {
+  const script = fileURLToPath(import.meta.url);
+  const proc: ChildProcess = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, 'child', variant, url, smallUrl], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
+  const next = async (): Promise<unknown> => {
+    for (;;) {
+      const { value, done } = await lines.next();
+      if (done === true) throw new Error(`child for ${variant} ended early`);
+      // Lines that are not the child's messages (e.g. --trace-gc output) are passed on.
+      if ((value).startsWith('{')) return JSON.parse(value) as unknown;
+      console.log(`  [${variant}] ${value}`);
+    }
+  };
+  try {
+    const { port } = (await next()) as { port: number };
+    const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 64 });
+    const samples: { sent: number; ms: number }[] = [];
+    let running = true;
+    const timer = setInterval(() => {
+      const sent = performance.now();
+      void pool
+        .request({ method: 'GET', path: '/work' })
+        .then(async ({ body }) => {
+          await body.dump();
+          if (running) samples.push({ sent, ms: performance.now() - sent });
+        })
+        .catch(() => undefined);
+    }, REQUEST_EVERY_MS);
+    const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+    const p99Between = (from: number, to: number): number =>
+      percentile(
+        samples.filter((s) => s.sent >= from && s.sent <= to).map((s) => s.ms),
+        99,
+      );
+    const fetchUnderLoad = async (): Promise<FetchStats & { p99: number }> => {
+      const from = performance.now();
+      proc.stdin!.write('fetch\n');
+      const stats = (await next()) as FetchStats;
+      const to = performance.now();
+      await sleep(QUIET_MS);
+      return { ...stats, p99: p99Between(from, to) };
+    };
+    const t0 = performance.now();
+    await sleep(BASELINE_MS);
+    const baselineP99 = p99Between(t0 + 500, performance.now());
+    const first = await fetchUnderLoad();
+    const second = await fetchUnderLoad();
+    running = false;
+    clearInterval(timer);
+    await pool.close();
+    return { baselineP99, first, second };
+  } finally {
+    proc.stdin!.end('exit\n');
+    if (proc.exitCode === null) proc.kill();
+  }
+}
+
+interface Summary {
+  readonly size: number;
+  readonly variant: Variant;
+  readonly baselineP99: number;
+  readonly firstMs: number;
+  /** monitorEventLoopDelay's max during the first fetch. */
+  readonly firstEld: number;
+  /** The longest gap between the ticks of a 1 ms timer during the first fetch: the longest block. */
+  readonly firstBlock: number;
+  readonly firstP99: number;
+  readonly secondMs: number;
+  readonly secondEld: number;
+  readonly secondBlock: number;
+  readonly secondP99: number;
+  readonly cached: number;
+}
+
+function plot(rows: readonly Summary[]): string {
+  const width = 760;
+  const height = 360;
+  const left = 70;
+  const right = 200;
+  const top = 30;
+  const bottom = 50;
+  const sizes = [...new Set(rows.map((r) => r.size))].sort((a, b) => a - b);
+  const series = [
+    { label: 'karyon-ts: longest block', color: '#1f77b4', dash: '', pick: (r: Summary) => r.variant === 'karyon-ts', value: (r: Summary) => r.firstBlock },
+    { label: 'karyon-ts: fetch + apply', color: '#1f77b4', dash: '6 4', pick: (r: Summary) => r.variant === 'karyon-ts', value: (r: Summary) => r.firstMs },
+    { label: 'eureka-js-client: longest block', color: '#d62728', dash: '', pick: (r: Summary) => r.variant !== 'karyon-ts', value: (r: Summary) => r.firstBlock },
+    { label: 'eureka-js-client: fetch + apply', color: '#d62728', dash: '6 4', pick: (r: Summary) => r.variant !== 'karyon-ts', value: (r: Summary) => r.firstMs },
+  ];
+  const values = rows.flatMap((r) => [r.firstBlock, r.firstMs]).filter((v) => v > 0);
+  const lo = Math.log10(Math.min(1, ...values));
+  const hi = Math.log10(Math.max(...values) * 1.2);
+  const xlo = Math.log10(sizes[0]!);
+  const xhi = Math.log10(sizes[sizes.length - 1]!);
+  const x = (size: number): number => left + ((Math.log10(size) - xlo) / Math.max(1e-9, xhi - xlo)) * (width - left - right);
+  const y = (ms: number): number => top + (1 - (Math.log10(Math.max(ms, 10 ** lo)) - lo) / (hi - lo)) * (height - top - bottom);
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${left}" y="18" font-size="14">First full fetch: longest event-loop block and total time (ms, log) against registry size</text>`,
+  ];
+  for (let e = Math.ceil(lo); e <= Math.floor(hi); e++) {
+    parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(10 ** e)}" y2="${y(10 ** e)}" stroke="#ddd"/>`);
+    parts.push(`<text x="${left - 8}" y="${y(10 ** e) + 4}" text-anchor="end">${10 ** e}</text>`);
+  }
+  for (const size of sizes) {
+    parts.push(`<line x1="${x(size)}" x2="${x(size)}" y1="${top}" y2="${height - bottom}" stroke="#eee"/>`);
+    parts.push(`<text x="${x(size)}" y="${height - bottom + 18}" text-anchor="middle">${size.toLocaleString('en-US')}</text>`);
+  }
+  parts.push(`<text x="${(left + width - right) / 2}" y="${height - 10}" text-anchor="middle">instances in the registry</text>`);
+  for (const goal of [10, 20]) {
+    parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(goal)}" y2="${y(goal)}" stroke="#2ca02c" stroke-dasharray="2 3"/>`);
+  }
+  parts.push(`<text x="${width - right - 4}" y="${y(20) - 4}" text-anchor="end" fill="#2ca02c">goals: 10 ms at 10k, 20 ms at 100k</text>`);
+  series.forEach((s, i) => {
+    const points = rows.filter(s.pick).sort((a, b) => a.size - b.size).map((r) => `${x(r.size).toFixed(1)},${y(s.value(r)).toFixed(1)}`);
+    parts.push(`<polyline points="${points.join(' ')}" fill="none" stroke="${s.color}" stroke-width="2" stroke-dasharray="${s.dash}"/>`);
+    for (const point of points) {
+      const [px, py] = point.split(',');
+      parts.push(`<circle cx="${px}" cy="${py}" r="3" fill="${s.color}"/>`);
+    }
+    const ly = top + 10 + i * 20;
+    parts.push(`<line x1="${width - right + 10}" x2="${width - right + 40}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2" stroke-dasharray="${s.dash}"/>`);
+    parts.push(`<text x="${width - right + 46}" y="${ly + 4}">${s.label}</text>`);
+  });
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
+async function parent(): Promise<void> {
+  const bodies = new Map<string, { plain: Buffer; gz: Buffer }>();
+  const add = (name: string, instances: number): void => {
+    const plain = Buffer.from(payload(instances, Math.max(20, Math.round(instances / 50))));
+    bodies.set(`/${name}/apps`, { plain, gz: gzipSync(plain) });
+  };
+  add('small', 500);
+  for (const size of SIZES) add(String(size), size);
+  const server = createServer((req, res) => {
+    const entry = bodies.get(new URL(req.url ?? '/', 'http://x').pathname.replace(/\/+$/, ''));
+    if (entry === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    const gzip = String(req.headers['accept-encoding'] ?? '').includes('gzip');
+    const body = gzip ? entry.gz : entry.plain;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+    res.end(body);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  console.log(
+    `registry sizes ${SIZES.join(', ')} (${SIZES.map((s) => `${fmt(bodies.get(`/${s}/apps`)!.plain.length / 1024 / 1024, 1)} MiB`).join(', ')} of JSON); ` +
+      `${ROUNDS} round(s); load: one request every ${REQUEST_EVERY_MS} ms, open loop`,
+  );
+  const summaries: Summary[] = [];
+  for (const size of SIZES) {
+    const runs = new Map<Variant, Run[]>(VARIANTS.map((v) => [v, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
+      for (const variant of order) runs.get(variant)!.push(await runChild(variant, `${base}/${size}`, `${base}/small`));
+    }
+    for (const variant of VARIANTS) {
+      const list = runs.get(variant)!;
+      const m = (pick: (run: Run) => number): number => median(list.map(pick));
+      summaries.push({
+        size,
+        variant,
+        baselineP99: m((r) => r.baselineP99),
+        firstMs: m((r) => r.first.ms),
+        firstEld: m((r) => r.first.maxBlockMs),
+        firstBlock: m((r) => r.first.maxGapMs),
+        firstP99: m((r) => r.first.p99),
+        secondMs: m((r) => r.second.ms),
+        secondEld: m((r) => r.second.maxBlockMs),
+        secondBlock: m((r) => r.second.maxGapMs),
+        secondP99: m((r) => r.second.p99),
+        cached: list[0]!.first.cached,
+      });
+    }
+  }
+  server.close();
+  table(
+    'Full fetch under request load (medians; ms)',
+    summaries.map((s) => ({
+      instances: s.size,
+      client: s.variant,
+      cached: s.cached,
+      'p99 without fetch': fmt(s.baselineP99, 1),
+      'fetch 1: time': fmt(s.firstMs, 0),
+      'fetch 1: longest block': fmt(s.firstBlock, 1),
+      'fetch 1: ELD max': fmt(s.firstEld, 1),
+      'fetch 1: p99 / p99 without': fmt(s.firstP99 / s.baselineP99, 2),
+      'fetch 2: time': fmt(s.secondMs, 0),
+      'fetch 2: longest block': fmt(s.secondBlock, 1),
+      'fetch 2: ELD max': fmt(s.secondEld, 1),
+      'fetch 2: p99 / p99 without': fmt(s.secondP99 / s.baselineP99, 2),
+    })),
+  );
+  table(
+    'karyon-ts / eureka-js-client (lower is better)',
+    SIZES.map((size) => {
+      const ours = summaries.find((s) => s.size === size && s.variant === 'karyon-ts')!;
+      const peer = summaries.find((s) => s.size === size && s.variant !== 'karyon-ts')!;
+      return {
+        instances: size,
+        'fetch 1 longest block': fmt(ours.firstBlock / peer.firstBlock, 3),
+        'fetch 1 time': fmt(ours.firstMs / peer.firstMs, 2),
+        'fetch 2 longest block': fmt(ours.secondBlock / peer.secondBlock, 3),
+        'fetch 2 time': fmt(ours.secondMs / peer.secondMs, 2),
+      };
+    }),
+  );
+  if (SIZES.length > 1) {
+    const file = fileURLToPath(new URL('../docs/eureka-fetch-stall.svg', import.meta.url));
+    writeFileSync(file, plot(summaries));
+    console.log(`\nplot written to docs/eureka-fetch-stall.svg`);
+  }
+}
+
+if (process.argv[2] === 'child') {
+  const [, , , variant, url, smallUrl] = process.argv as [string, string, string, Variant, string, string];
+  await child(variant, url, smallUrl);
+} else {
+  await parent();
+}

@@ -1,0 +1,230 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { EurekaRegistry } from '../../src/registry/eureka/index.js';
+import { InstanceCache } from '../../src/registry/InstanceCache.js';
+import { SliceDecoder, SLICED_DECODE_MIN_BYTES } from '../../src/registry/eureka/SliceDecoder.js';
+import type { DecodedSlice } from '../../src/registry/eureka/SliceDecoder.js';
+import { decodeApplications, encodeApplications, encodeInstance } from '../../src/registry/eureka/wire.js';
+import type { WireInstance } from '../../src/registry/eureka/wire.js';
+import type { RegistryChange, RegistryInstance } from '../../src/index.js';
+import { testInstance } from '../../src/testing/index.js';
+
+// A full fetch of a large registry is decoded on a worker thread and applied in slices that yield to the event
+// loop. These tests check that the result is the same as decoding and replacing in one go.
+
+function wire(count: number, apps: number, status = (i: number) => (i % 7 === 0 ? 'DOWN' : 'UP')): WireInstance[] {
+  return Array.from({ length: count }, (_, i) => {
+    const app = `APP-${i % apps}`;
+    const instance = testInstance({ instanceId: `i-${i}`, app, vipAddress: app.toLowerCase(), port: 8000 + (i % 1000), hostName: `h${i}.example` });
+    return encodeInstance(instance, status(i), 1_700_000_000_000 + i);
+  });
+}
+
+function bodyOf(instances: Iterable<WireInstance>, hash = 'UP_1_'): Buffer {
+  return Buffer.from(JSON.stringify(encodeApplications(instances, '7', hash)));
+}
+
+/** The body cut into chunks of `size` bytes, as a response arrives. */
+function chunked(body: Buffer, size = 64 * 1024): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < body.length; at += size) chunks.push(body.subarray(at, at + size));
+  return chunks;
+}
+
+async function collect(slices: AsyncIterable<DecodedSlice> | Iterable<DecodedSlice>): Promise<{ ids: string[]; errors: string[]; count: number }> {
+  const ids: string[] = [];
+  const errors: string[] = [];
+  let count = 0;
+  for await (const slice of slices) {
+    count++;
+    for (const entry of slice.instances) ids.push(`${entry.instance.app}/${entry.instance.instanceId}/${entry.instance.status}`);
+    errors.push(...slice.errors);
+  }
+  return { ids, errors, count };
+}
+
+describe('SliceDecoder (a large registry parsed off the event loop, decoded a slice at a time)', () => {
+  it('decodes a large body into the same instances, in order, as decoding it at once, over several slices', async () => {
+    const instances = wire(3000, 7);
+    // Two instances that do not decode, and an application entry that is not an object.
+    (instances[10] as { hostName?: string }).hostName = '';
+    (instances[2000] as { ipAddr?: string }).ipAddr = '';
+    const doc = encodeApplications(instances, '42', 'DOWN_429_UP_2571_');
+    (doc.applications.application as unknown[]).push('junk');
+    const body = Buffer.from(JSON.stringify(doc));
+    expect(body.length).toBeGreaterThan(SLICED_DECODE_MIN_BYTES);
+    const expected = decodeApplications(JSON.parse(body.toString('utf8')), 5);
+    const decoder = new SliceDecoder();
+    try {
+      const sliced = await decoder.decode(chunked(body), 5, new AbortController().signal);
+      expect([sliced.versionsDelta, sliced.appsHashcode]).toEqual(['42', 'DOWN_429_UP_2571_']);
+      const got = await collect(sliced.slices);
+      expect(got.count).toBeGreaterThan(5);
+      expect(got.ids).toEqual(expected.instances.map((e) => `${e.instance.app}/${e.instance.instanceId}/${e.instance.status}`));
+      expect(got.errors.sort()).toEqual([...expected.errors].sort());
+      expect(got.errors).toHaveLength(3);
+      // The worker is kept for the next body.
+      const again = await decoder.decode(chunked(body, 1000), 5, new AbortController().signal);
+      expect((await collect(again.slices)).ids).toHaveLength(expected.instances.length);
+    } finally {
+      decoder.close();
+      decoder.close();
+    }
+  });
+
+  it('refuses a large body that is not JSON, or not an applications document, with ERR_EUREKA_PROTOCOL, and goes on', async () => {
+    const decoder = new SliceDecoder();
+    const signal = new AbortController().signal;
+    try {
+      const good = bodyOf(wire(2000, 3));
+      const truncated = good.subarray(0, good.length - 10);
+      await expect(decoder.decode(chunked(truncated), 0, signal)).rejects.toMatchObject({ code: 'ERR_EUREKA_PROTOCOL', message: /not JSON/ });
+      const other = Buffer.from(JSON.stringify({ something: 'x'.repeat(SLICED_DECODE_MIN_BYTES) }));
+      await expect(decoder.decode([other], 0, signal)).rejects.toMatchObject({ code: 'ERR_EUREKA_PROTOCOL', message: /no "applications" object/ });
+      expect((await collect((await decoder.decode(chunked(good), 0, signal)).slices)).ids).toHaveLength(2000);
+    } finally {
+      decoder.close();
+    }
+  });
+
+  it('stops when aborted while the body is handed over, and decodes small bodies at once', async () => {
+    const decoder = new SliceDecoder();
+    try {
+      const controller = new AbortController();
+      controller.abort(new Error('closing'));
+      await expect(decoder.decode(chunked(bodyOf(wire(6000, 3)), 16 * 1024), 0, controller.signal)).rejects.toThrow('closing');
+      const small = await decoder.decode([bodyOf(wire(3, 1))], 0, new AbortController().signal);
+      expect(Array.isArray(small.slices)).toBe(true);
+      expect((await collect(small.slices)).ids).toHaveLength(3);
+    } finally {
+      decoder.close();
+    }
+  });
+});
+
+function record(id: string, app: string, overrides: Partial<RegistryInstance> = {}): RegistryInstance {
+  return Object.freeze({ ...testInstance({ instanceId: id, app, vipAddress: app.toLowerCase(), port: 8080 }), status: 'UP', ...overrides }) as RegistryInstance;
+}
+
+function byApp(list: readonly RegistryInstance[]): Map<string, Map<string, RegistryInstance>> {
+  const apps = new Map<string, Map<string, RegistryInstance>>();
+  for (const r of list) apps.set(r.app, (apps.get(r.app) ?? new Map<string, RegistryInstance>()).set(r.instanceId, r));
+  return apps;
+}
+
+const ids = (list: Iterable<RegistryInstance>): string[] => [...list].map((r) => r.instanceId).sort();
+
+describe('InstanceCache.replaceInSlices (a full fetch applied a slice at a time)', () => {
+  const before = [
+    ...Array.from({ length: 3000 }, (_, i) => record(`a${i}`, 'A')),
+    ...Array.from({ length: 2000 }, (_, i) => record(`b${i}`, 'B', { status: i % 2 === 0 ? 'DOWN' : 'UP' })),
+  ];
+  // Some of A removed, some of B changed, C added.
+  const after = [
+    ...before.filter((r) => r.app === 'A' && !r.instanceId.endsWith('7')),
+    ...before.filter((r) => r.app === 'B').map((r, i) => (i % 10 === 0 ? record(r.instanceId, 'B', { status: 'OUT_OF_SERVICE' }) : r)),
+    ...Array.from({ length: 500 }, (_, i) => record(`c${i}`, 'C')),
+  ];
+
+  it('reports the same change, keeps the same counts and views as replaceAll, yielding between slices', async () => {
+    const reference = new InstanceCache();
+    reference.replaceAll(before);
+    const expected = reference.replaceAll(after);
+
+    const cache = new InstanceCache();
+    cache.replaceAll(before);
+    const heldB = cache.byVip('b');
+    const upA = cache.upByVip('a');
+    const changes: RegistryChange[] = [];
+    cache.onChange((change) => changes.push(change));
+    let pauses = 0;
+    const change = await cache.replaceInSlices(
+      byApp(after),
+      async () => {
+        pauses++;
+        // Readers see the old view, whole, while the slices run.
+        expect(cache.upByVip('a')).toBe(upA);
+        expect(cache.size).toBe(before.length);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      },
+      0,
+    );
+    expect(pauses).toBeGreaterThan(10);
+    expect(changes).toHaveLength(1);
+    expect(ids(change.added)).toEqual(ids(expected.added));
+    expect(ids(change.removed)).toEqual(ids(expected.removed));
+    expect(change.modified.map((m) => m.current.instanceId).sort()).toEqual(expected.modified.map((m) => m.current.instanceId).sort());
+    expect(cache.size).toBe(reference.size);
+    expect([...cache.statusCounts()].sort()).toEqual([...reference.statusCounts()].sort());
+    expect(ids(cache.byVip('b'))).toEqual(ids(reference.byVip('b')));
+    expect(cache.byVip('b')).not.toBe(heldB);
+    expect(ids(cache.upByVip('a'))).toEqual(ids(reference.upByVip('a')));
+    expect(ids(cache.byApp('C'))).toEqual(ids(reference.byApp('C')));
+    // Unchanged records keep their identity.
+    expect(cache.get('a1', 'A')).toBe(before[1]);
+    // The same listing again changes nothing.
+    const none = await cache.replaceInSlices(byApp(after), () => new Promise((resolve) => setImmediate(resolve)), 0);
+    expect(none.added.length + none.removed.length + none.modified.length).toBe(0);
+    expect(changes).toHaveLength(1);
+  });
+
+  it('finishes in one go when another batch changes the cache between slices, and fills an empty cache', async () => {
+    const cache = new InstanceCache();
+    const first = await cache.replaceInSlices(byApp(before), () => new Promise((resolve) => setImmediate(resolve)), 0);
+    expect(first.added).toHaveLength(before.length);
+    expect(cache.size).toBe(before.length);
+    let applied = false;
+    await cache.replaceInSlices(
+      byApp(after),
+      async () => {
+        if (!applied) {
+          applied = true;
+          cache.apply([record('x', 'X')]);
+        }
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      },
+      0,
+    );
+    // The full listing wins: X (not in it) is gone, the view is the listing.
+    expect(ids(cache.all())).toEqual(ids(after));
+    expect(cache.size).toBe(after.length);
+  });
+});
+
+describe('EurekaRegistry full fetch of a large registry over HTTP', () => {
+  it('holds every instance, with the same views and change events, across two full fetches', async () => {
+    let body = gzipSync(bodyOf(wire(4000, 8)));
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': body.length });
+      res.end(body);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    const registry = new EurekaRegistry({ serviceUrls: [`http://127.0.0.1:${port}/eureka`], fetchDeltas: false, registryFetchIntervalMs: 3_600_000 });
+    try {
+      const changes: RegistryChange[] = [];
+      registry.onChange((change) => changes.push(change));
+      await registry.refresh();
+      expect(registry.instances()).toHaveLength(4000);
+      expect(registry.instancesByVip('app-3')).toHaveLength(500);
+      expect(registry.upInstancesByVip('app-3')).toHaveLength(500 - wire(4000, 8).filter((w) => w.app === 'APP-3' && w.status === 'DOWN').length);
+      expect(changes.at(-1)!.added).toHaveLength(4000);
+      // The next listing: the first 100 gone, every instance of APP-1 DOWN.
+      const next = wire(4000, 8, (i) => (i % 8 === 1 ? 'DOWN' : i % 7 === 0 ? 'DOWN' : 'UP')).slice(100);
+      body = gzipSync(bodyOf(next));
+      await registry.refresh();
+      const change = changes.at(-1)!;
+      expect(change.removed).toHaveLength(100);
+      expect(change.added).toHaveLength(0);
+      expect(change.modified.every((m) => m.current.app === 'APP-1' && m.current.status === 'DOWN')).toBe(true);
+      expect(registry.instances()).toHaveLength(3900);
+      expect(registry.upInstancesByVip('app-1')).toHaveLength(0);
+    } finally {
+      await registry.close();
+      server.close();
+    }
+  });
+});
