@@ -228,3 +228,51 @@ describe('EurekaRegistry full fetch of a large registry over HTTP', () => {
     }
   });
 });
+
+describe('InstanceCache views under deltas (patched, not rebuilt)', () => {
+  it('keeps every view equal to a fresh build across random deltas, and leaves untouched views as they were', () => {
+    const apps = ['A', 'B', 'C', 'D'];
+    let seed = 11;
+    const random = (n: number): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    const vipOf = (app: string, i: number): string => (i % 5 === 0 ? `${app.toLowerCase()},shared` : app.toLowerCase());
+    const initial = Array.from({ length: 400 }, (_, i) => record(`i${i}`, apps[i % 4]!, { vipAddress: vipOf(apps[i % 4]!, i) }));
+    const cache = new InstanceCache();
+    cache.replaceAll(initial);
+    const queries = ['a', 'b', 'shared', 'a,shared', 'c, d'];
+    for (const q of queries) cache.upByVip(q);
+    cache.byApp('A');
+    let live = [...initial];
+    let next = 400;
+    for (let round = 0; round < 60; round++) {
+      const before = new Map(queries.map((q) => [q, cache.byVip(q)]));
+      const upserts: RegistryInstance[] = [];
+      const removals: RegistryInstance[] = [];
+      for (let k = 0; k < 6; k++) {
+        const pick = live[random(live.length)]!;
+        const action = random(4);
+        if (action === 0) removals.push(pick);
+        else if (action === 1) upserts.push(record(`i${next}`, apps[random(4)]!, { vipAddress: vipOf(apps[random(4)]!, next++) }));
+        else if (action === 2) upserts.push(record(pick.instanceId, pick.app, { vipAddress: pick.vipAddress, status: pick.status === 'UP' ? 'DOWN' : 'UP' }));
+        // A record that moves to another VIP.
+        else upserts.push(record(pick.instanceId, pick.app, { vipAddress: vipOf(apps[random(4)]!, random(10)), status: pick.status }));
+      }
+      const change = cache.apply(upserts, removals);
+      live = [...cache.all()];
+      const fresh = new InstanceCache();
+      fresh.replaceAll(live);
+      for (const q of queries) {
+        expect(ids(cache.byVip(q))).toEqual(ids(fresh.byVip(q)));
+        expect(ids(cache.upByVip(q))).toEqual(ids(fresh.upByVip(q)));
+        expect(Object.isFrozen(cache.upByVip(q))).toBe(true);
+        const touched = [...change.added, ...change.removed, ...change.modified.flatMap((m) => [m.previous, m.current])].some((r) =>
+          fresh.byVip(q).includes(r) || before.get(q)!.includes(r),
+        );
+        if (!touched) expect(cache.byVip(q)).toBe(before.get(q));
+      }
+      expect(ids(cache.byApp('A'))).toEqual(ids(fresh.byApp('A')));
+    }
+  });
+});
