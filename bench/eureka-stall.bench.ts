@@ -198,10 +198,10 @@ interface Summary {
 }
 
 function plot(rows: readonly Summary[]): string {
-  const width = 760;
+  const width = 860;
   const height = 360;
   const left = 70;
-  const right = 200;
+  const right = 300;
   const top = 30;
   const bottom = 50;
   const sizes = [...new Set(rows.map((r) => r.size))].sort((a, b) => a - b);
