@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 export * from './common/index.js';
+export * from './inbound/index.js';
 export * from './registry/index.js';
 export * from './registry/eureka/index.js';
 export * from './health/index.js';

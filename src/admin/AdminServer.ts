@@ -5,7 +5,7 @@ import { systemClock } from '../common/Clock.js';
 import { KaryonError, isKaryonError } from '../common/KaryonError.js';
 import type { Logger } from '../common/Logger.js';
 import { silentLogger } from '../common/Logger.js';
-import { ServerTracker, listen } from '../http/ServerTracker.js';
+import { ServerTracker, listen } from '../inbound/ServerTracker.js';
 import { HttpError, Router, readJson, requestUrl, sendError, sendJson } from '../internal/http.js';
 import { isLoopbackAddress } from '../internal/net.js';
 import type { ResolvedAdminOptions } from './AdminOptions.js';

@@ -59,8 +59,15 @@ export interface KaryonErrorOptions {
   readonly errors?: readonly unknown[];
 }
 
+// Marks errors of this package in a way two copies of it agree on (undici's `kUndiciError`): with the package
+// installed twice (two versions deduplicated apart, or one bundled), `instanceof` against one copy's class fails for
+// the other copy's errors, while a registered symbol is the same in both.
+const kKaryonError = Symbol.for('karyon-ts.error.KaryonError');
+
 /**
  * The one error class of karyon-ts: a stable `code` to branch on, a readable message, and structured fields.
+ * `instanceof KaryonError` (and {@link isKaryonError}) also recognises errors made by another installed copy of
+ * the package.
  *
  * @example
  * ```ts
@@ -85,6 +92,14 @@ export class KaryonError extends Error {
   readonly errors: readonly unknown[];
 
   /**
+   * True for errors made by any copy of this class, this installed copy of the package or another.
+   * @param instance - the value tested by `instanceof`
+   */
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    return typeof instance === 'object' && instance !== null && (instance as Record<symbol, unknown>)[kKaryonError] === true;
+  }
+
+  /**
    * @param code - the stable error code
    * @param message - what went wrong, naming the thing that was wrong
    * @param options - cause and structured fields
@@ -98,10 +113,14 @@ export class KaryonError extends Error {
     this.instanceId = options.instanceId;
     this.status = options.status;
     this.errors = options.errors ?? [];
+    Object.defineProperty(this, kKaryonError, { value: true });
   }
 }
 
-/** True when `error` is a {@link KaryonError}, optionally with the given code. */
+/**
+ * True when `error` is a {@link KaryonError}, optionally with the given code, whichever installed copy of the
+ * package made it.
+ */
 export function isKaryonError(error: unknown, code?: ErrorCode): error is KaryonError {
   return error instanceof KaryonError && (code === undefined || error.code === code);
 }

@@ -19,14 +19,15 @@ import type { InstanceStatus, RegistryInstance, ServiceRegistry } from '../regis
 import type { Endpoint } from './Endpoint.js';
 import { endpointOf } from './Endpoint.js';
 import { FetchTransport } from './FetchTransport.js';
-import { OUT_OF_SERVICE_HEADER, RETRIES_ELSEWHERE_HEADER } from './outOfServiceGuard.js';
+import { OUT_OF_SERVICE_HEADER, RETRIES_ELSEWHERE_HEADER } from '../inbound/outOfServiceGuard.js';
 import { RetryBudget, resolveRetryBudgetOptions } from './RetryBudget.js';
 import type { RetryBudgetOptions } from './RetryBudget.js';
 import { DeadlineQueue } from '../internal/DeadlineQueue.js';
 import { TrySignal, follow } from './TrySignal.js';
 import type { ParentSignal } from './TrySignal.js';
 import type { ResolvedServiceClientOptions, ServiceClientOptions } from './ServiceClientOptions.js';
-import type { ShadowTraffic } from './shadow/ShadowTraffic.js';
+import type { ServiceRequest } from './ServiceRequest.js';
+import type { ShadowTee } from './ShadowTee.js';
 import { resolveServiceClientOptions } from './ServiceClientOptions.js';
 import { toServiceRequest, toWebResponse } from './fetchAdapter.js';
 import type { ServiceFetchInit } from './fetchAdapter.js';
@@ -39,45 +40,6 @@ const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Methods that may be sent twice without harm (RFC 9110), so other failures than refused connections are retried. */
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-
-/** One request to a service. */
-export interface ServiceRequest {
-  /**
-   * The HTTP method.
-   * @default 'GET'
-   */
-  readonly method?: string;
-  /** Path and query, starting with `/`. */
-  readonly path: string;
-  /** Request headers. */
-  readonly headers?: Readonly<Record<string, string | readonly string[]>>;
-  /** The body: a string or bytes can be retried; a stream disables retries and hedging. */
-  readonly body?: RequestBody;
-  /** Cancels the call: every try in flight is aborted and the call rejects with the signal's reason. */
-  readonly signal?: AbortSignal;
-  /**
-   * Whether the request may be sent twice: then failures after the request may have been written (resets,
-   * timeouts, retryable statuses) are retried, and hedging applies. Failures before any byte was sent (a
-   * refused connection, a connect timeout) and out-of-service answers are retried whatever this says.
-   * @default true for GET, HEAD, OPTIONS, PUT, DELETE and TRACE
-   */
-  readonly idempotent?: boolean;
-  /**
-   * Per-try timeout for this request, in ms.
-   * @default the client's `timeoutMs`
-   */
-  readonly timeoutMs?: number;
-  /**
-   * Deadline of this call, in ms.
-   * @default the client's `deadlineMs`
-   */
-  readonly deadlineMs?: number;
-  /**
-   * Set false to never hedge this request.
-   * @default true when the client hedges
-   */
-  readonly hedge?: boolean;
-}
 
 /** Options of {@link createServiceClient}: where to find instances, plus the client's options. */
 export interface CreateServiceClientOptions extends ServiceClientOptions {
@@ -276,7 +238,7 @@ export class ServiceClient implements AsyncDisposable {
   readonly #unsubscribe: () => void;
   readonly #metrics: ClientMetrics | undefined;
   readonly #command: CommandExecutor | undefined;
-  readonly #shadow: ShadowTraffic | undefined;
+  readonly #shadow: ShadowTee | undefined;
   /** The untee'd call, bound once, for the shadow to make. */
   readonly #send: (request: ServiceRequest) => Promise<ServiceResponse>;
   #list: readonly RegistryInstance[] | undefined;

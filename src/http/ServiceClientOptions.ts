@@ -12,7 +12,7 @@ import { durationMs, invalidOption, positiveInt } from '../internal/validate.js'
 import type { FetchFunction } from './FetchTransport.js';
 import type { ResolvedRetryBudgetOptions, RetryBudgetOptions } from './RetryBudget.js';
 import { resolveRetryBudgetOptions } from './RetryBudget.js';
-import type { ShadowTraffic } from './shadow/ShadowTraffic.js';
+import type { ShadowTee } from './ShadowTee.js';
 
 /** Retry settings of a service client. */
 export interface RetryOptions {
@@ -174,7 +174,7 @@ export interface ServiceClientOptions {
    * closes it); several clients may share one. Undefined is none (`shadow: service.shadow`).
    * @default none
    */
-  readonly shadow?: ShadowTraffic | undefined;
+  readonly shadow?: ShadowTee | undefined;
 }
 
 /**
@@ -319,7 +319,7 @@ export interface ResolvedServiceClientOptions {
   /** Logger. */
   readonly logger: Logger;
   /** Shadow traffic the calls are teed to, or undefined. */
-  readonly shadow: ShadowTraffic | undefined;
+  readonly shadow: ShadowTee | undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { invalidOption } from '../internal/validate.js';
 import { FetchResponseBody } from './FetchTransport.js';
-import type { ServiceRequest } from './ServiceClient.js';
+import type { ServiceRequest } from './ServiceRequest.js';
 import type { RequestBody } from './Transport.js';
 import type { ServiceResponse } from './TryOutcome.js';
 

@@ -1,7 +1,7 @@
-export { ServerTracker, listen } from './ServerTracker.js';
-export type { DrainResult, NodeHttpServer } from './ServerTracker.js';
 export { ServiceClient, createServiceClient } from './ServiceClient.js';
-export type { CreateServiceClientOptions, InstanceStats, ServiceClientStats, ServiceRequest } from './ServiceClient.js';
+export type { CreateServiceClientOptions, InstanceStats, ServiceClientStats } from './ServiceClient.js';
+export type { ServiceRequest } from './ServiceRequest.js';
+export type { ShadowTee } from './ShadowTee.js';
 export type { ServiceResponse } from './TryOutcome.js';
 export { resolveServiceClientOptions } from './ServiceClientOptions.js';
 export type {
@@ -19,8 +19,6 @@ export { FetchResponseBody } from './FetchTransport.js';
 export type { FetchFunction, FetchHeadersLike, FetchInit, FetchResponseLike } from './FetchTransport.js';
 export type { RequestBody, ResponseBody, ResponseHeaders } from './Transport.js';
 export type { ServiceFetchInit } from './fetchAdapter.js';
-export { OUT_OF_SERVICE_HEADER, RETRIES_ELSEWHERE_HEADER, expressOutOfServiceGuard, fastifyOutOfServiceHook, outOfServiceGuard } from './outOfServiceGuard.js';
-export type { ExpressLikeResponse, FastifyLikeReply, OutOfServiceGuardOptions, RequestListener, ServiceGuardOptions, StatusSource } from './outOfServiceGuard.js';
 export { instancesReport, registerInstancesRoute } from './registerInstancesRoute.js';
 export type { InstancesReport, InstancesRouteOptions } from './registerInstancesRoute.js';
 export * from './shadow/index.js';

@@ -20,14 +20,14 @@ import { createShadowTraffic } from '../http/shadow/ShadowTraffic.js';
 import type { ShadowTraffic } from '../http/shadow/ShadowTraffic.js';
 import type { ShadowTrafficOptions } from '../http/shadow/ShadowOptions.js';
 import { shadowAdminRoutes } from '../http/shadow/shadowAdminRoutes.js';
-import { ServerTracker, listen } from '../http/ServerTracker.js';
-import { guardServer } from '../http/outOfServiceGuard.js';
-import type { ServiceGuardOptions } from '../http/outOfServiceGuard.js';
+import { ServerTracker, listen } from '../inbound/ServerTracker.js';
+import { guardServer } from '../inbound/outOfServiceGuard.js';
+import type { ServiceGuardOptions } from '../inbound/outOfServiceGuard.js';
 import { createServiceClient } from '../http/ServiceClient.js';
 import type { ServiceClient } from '../http/ServiceClient.js';
 import type { ServiceClientOptions } from '../http/ServiceClientOptions.js';
 import type { BalancerRuleName } from '../balancer/BalancerRule.js';
-import type { DrainResult, NodeHttpServer } from '../http/ServerTracker.js';
+import type { DrainResult, NodeHttpServer } from '../inbound/ServerTracker.js';
 import type { Command, CommandOptions } from '../breaker/Command.js';
 import { CommandRegistry } from '../breaker/CommandRegistry.js';
 import type { AdoptedBreaker, OpossumCircuitBreaker } from '../breaker/AdoptedBreaker.js';
@@ -344,12 +344,20 @@ function advertisedHost(options: ServiceOptions): { hostName: string; ipAddr: st
   return { hostName: preferIpAddress ? ipAddr : hostName, ipAddr };
 }
 
+function checkServiceOptionsShape(options: ServiceOptions): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    const given = Array.isArray(options) ? 'an array' : String(options);
+    throw new KaryonError('ERR_INVALID_OPTION', `createService() needs an options object such as { name: 'greeter' } (got ${given})`);
+  }
+  const registry: unknown = options.registry;
+  if (registry !== undefined && (typeof registry !== 'object' || registry === null || Array.isArray(registry))) {
+    invalidOption('registry', "a ServiceRegistry or { eureka: { ... } }", registry);
+  }
+}
+
 function resolveServiceOptions(options: ServiceOptions): ResolvedServiceOptions {
   const registry = options.registry;
   const heartbeatMs = registry !== undefined && 'eureka' in registry ? registry.eureka.heartbeatIntervalMs : undefined;
-  if (typeof options !== 'object' || options === null) {
-    throw new KaryonError('ERR_INVALID_OPTION', `createService() needs an options object (got ${String(options)})`);
-  }
   const name = nonEmptyString('name', options.name);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
     throw new KaryonError('ERR_INVALID_OPTION', `option 'name' must be letters, digits, '.', '_' or '-' (got ${JSON.stringify(name)})`);
@@ -458,6 +466,9 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   /** Use {@link createService}. */
   constructor(options: ServiceOptions) {
     super();
+    // Checked before anything reads a field, so that `createService(null)` names the problem instead of failing
+    // with a TypeError on `options.registry`.
+    checkServiceOptionsShape(options);
     this.#options = resolveServiceOptions(options);
     this.#clock = options.clock ?? systemClock;
     // A given logger gets everything ('debug'), the default one 'info', until a configuration's log.level says otherwise.

@@ -7,7 +7,7 @@ import type { Logger } from '../common/Logger.js';
 import type { DynamicConfig } from '../config/DynamicConfig.js';
 import type { TtlCheck, TtlStatus } from '../health/checks/TtlCheck.js';
 import type { HealthReport } from '../health/types.js';
-import { ServerTracker, listen } from '../http/ServerTracker.js';
+import { ServerTracker, listen } from '../inbound/ServerTracker.js';
 import { errorMessage } from '../internal/async.js';
 import { HttpError, readJson, requestUrl, sendError, sendJson, sendText } from '../internal/http.js';
 import { isLoopbackAddress } from '../internal/net.js';

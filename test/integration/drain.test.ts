@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { ServerTracker, listen } from '../../src/http/index.js';
+import { ServerTracker, listen } from '../../src/index.js';
 
 // A drain must end by its deadline whatever arrives meanwhile: a connection opened before the drain whose
 // request comes after it began (headers split across packets, a slow client) used to escape the deadline, and

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { Server as NetServer, connect } from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ServerTracker, listen } from '../../src/http/ServerTracker.js';
+import { ServerTracker, listen } from '../../src/index.js';
 import { InMemoryRegistry, createService } from '../../src/index.js';
 import type { Service } from '../../src/index.js';
 import { EurekaServer } from '../../src/registry/server/index.js';

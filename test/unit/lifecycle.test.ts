@@ -396,6 +396,14 @@ describe('stop', () => {
 
 describe('options', () => {
   it('rejects bad options with a message naming the option', () => {
+    for (const bad of [null, undefined, 'greeter', 42, []]) {
+      expect(() => createService(bad as unknown as ServiceOptions)).toThrow(
+        expect.objectContaining({ name: 'KaryonError', code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/needs an options object/) }),
+      );
+    }
+    expect(() => createService({ name: 'ok', registry: null as unknown as NonNullable<ServiceOptions['registry']> })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/option 'registry'/) }),
+    );
     expect(() => createService({ name: '' })).toThrow(/option 'name'/);
     expect(() => createService({ name: 'a b' })).toThrow(/option 'name'/);
     expect(() => createService({ name: 'ok', port: 70000 })).toThrow(/option 'port' must be an integer port/);

@@ -11,7 +11,9 @@ import { invalidOption } from '../../internal/validate.js';
 import type { ShadowMetrics } from '../../metrics/builtin.js';
 import type { ServiceRegistry } from '../../registry/types.js';
 import { createServiceClient } from '../ServiceClient.js';
-import type { ServiceClient, ServiceRequest } from '../ServiceClient.js';
+import type { ServiceClient } from '../ServiceClient.js';
+import type { ServiceRequest } from '../ServiceRequest.js';
+import type { ShadowTee } from '../ShadowTee.js';
 import type { ServiceClientOptions } from '../ServiceClientOptions.js';
 import { ServiceResponse } from '../TryOutcome.js';
 import type { CapturedResponse } from './CapturedResponse.js';
@@ -135,7 +137,7 @@ function copyHeaders(source: Readonly<Record<string, unknown>>): Record<string, 
  * with the client's `shadow` option. Every setting is live (`setOptions()`); `enabled: false` is the kill
  * switch. Create with {@link createShadowTraffic}.
  */
-export class ShadowTraffic implements AsyncDisposable {
+export class ShadowTraffic implements ShadowTee, AsyncDisposable {
   readonly #registry: ServiceRegistry;
   readonly #clientOptions: ServiceClientOptions;
   readonly #metrics: ShadowMetrics | undefined;

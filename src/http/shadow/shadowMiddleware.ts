@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidOption } from '../../internal/validate.js';
-import type { RequestListener } from '../outOfServiceGuard.js';
+import type { RequestListener } from '../../inbound/outOfServiceGuard.js';
 import type { ShadowTraffic } from './ShadowTraffic.js';
 
 function checked(shadow: ShadowTraffic): ShadowTraffic {

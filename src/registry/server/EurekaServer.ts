@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { KaryonError, isKaryonError } from '../../common/KaryonError.js';
-import { ServerTracker, listen } from '../../http/ServerTracker.js';
+import { ServerTracker, listen } from '../../inbound/ServerTracker.js';
 import { systemClock } from '../../common/Clock.js';
 import { HttpError, Router, readJson, requestUrl, sendText } from '../../internal/http.js';
 import type { RouteParams } from '../../internal/http.js';
