@@ -17,6 +17,7 @@ import {
 import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, Service, ServiceRegistry } from '../../src/index.js';
 import { InMemoryRegistry, ManualClock, testInstance } from '../../src/testing/index.js';
 import { cleanupAfterEach } from '../support/cleanups.js';
+import { waitFor } from '../support/logger.js';
 
 const cleanups = cleanupAfterEach();
 const listenOn = cleanups.listen;
@@ -244,15 +245,20 @@ describe('clients and out-of-service instances', () => {
       }
     };
     const workers = Array.from({ length: 8 }, () => worker());
+    // Traffic flows (20 more calls served) before each restart and after the last one.
+    const served = async (): Promise<void> => {
+      const target = ok + 20;
+      await waitFor(() => ok >= target || failures.length > 0, 20_000, '20 more calls served');
+    };
     for (let i = 0; i < 3; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await served();
       // Stop one instance; the registry tells clients only later (on refresh), as Eureka does.
       await running[i]!.stop();
       const replacement = await startInstance(i);
       expect(replacement.status).toBe('UP');
       registry.refresh();
     }
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await served();
     stop = true;
     await Promise.all(workers);
     expect(failures).toEqual([]);

@@ -41,7 +41,7 @@ describe('processes', () => {
     await waitFor(() => out.stdout.includes('"port"'), 20_000, 'the service to start');
     const port = (JSON.parse(out.stdout.split('\n').find((l) => l.includes('"port"'))!) as { port: number }).port;
     const inFlight = request(`http://127.0.0.1:${port}/`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(() => out.stdout.includes('"request"'), 20_000, 'the request to reach the service');
     child.kill('SIGTERM');
     child.kill('SIGTERM'); // a second signal while stopping is ignored
     expect(await inFlight).toEqual({ status: 200, body: 'finished' });

@@ -9,6 +9,7 @@ import type { EurekaServerOptions } from '../../src/registry/server/index.js';
 import { EurekaServer } from '../../src/registry/server/index.js';
 import type { InstanceDescriptor } from '../../src/registry/types.js';
 import { ManualClock } from '../../src/testing/ManualClock.js';
+import { waitFor } from '../support/logger.js';
 
 // The development Eureka server over real HTTP on loopback.
 
@@ -338,6 +339,7 @@ describe('EurekaServer on bad input', () => {
 describe('EurekaServer resources', () => {
   it('close() is idempotent, works with await using, and listen() after close is refused', async () => {
     const server = new EurekaServer({ port: 0, host: '127.0.0.1' });
+    servers.push(server); // closed after the test whatever failed (close() is idempotent)
     expect(() => server.url).toThrow(/not listening yet/);
     await server.listen();
     expect(server.url).toBe(`http://127.0.0.1:${server.port}/eureka`);
@@ -358,6 +360,7 @@ describe('EurekaServer resources', () => {
 
   it('close() during listen() waits for it and closes; a taken port fails with ERR_LISTEN', async () => {
     const server = new EurekaServer({ port: 0, host: '127.0.0.1' });
+    servers.push(server);
     const listening = server.listen();
     await server.close();
     const port = await listening;
@@ -365,20 +368,30 @@ describe('EurekaServer resources', () => {
 
     const { server: taken } = await start();
     const clash = new EurekaServer({ port: taken.port!, host: '127.0.0.1' });
+    servers.push(clash);
     await expect(clash.listen()).rejects.toSatisfy((error: unknown) => isKaryonError(error, 'ERR_LISTEN'));
     await clash.close();
   });
 
   it('close() cuts a request still in flight after closeTimeoutMs', async () => {
     const server = new EurekaServer({ port: 0, host: '127.0.0.1', closeTimeoutMs: 100 });
+    servers.push(server);
     const port = await server.listen();
     const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
     socket.on('error', () => undefined);
     await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
-    socket.write('POST /eureka/apps/GREETER HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Expect: 100-continue makes the server say when it has read the request's head: the request is then in
+    // flight, waiting for the 499 bytes of its body that never come.
+    socket.write('POST /eureka/apps/GREETER HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\nExpect: 100-continue\r\n\r\n{');
+    await waitFor(() => received.includes('100 Continue'), 10_000, 'the server to read the request head');
+    const started = performance.now();
     await server.close();
+    const elapsed = performance.now() - started;
     await closed;
+    expect(elapsed).toBeGreaterThanOrEqual(95); // it waited for closeTimeoutMs before cutting
+    expect(received).not.toMatch(/HTTP\/1\.1 [2-5]\d\d/); // no answer: the request was cut, not served
   });
 });

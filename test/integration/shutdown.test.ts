@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
+import { once } from 'node:events';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, Pool, request } from 'undici';
@@ -38,11 +39,13 @@ async function startService(server: Server, drainTimeoutMs = 5000): Promise<{ se
 
 describe('graceful shutdown with a real HTTP server', () => {
   it('a request in flight during stop() completes: nothing lost', async () => {
-    const { service, origin } = await startService(appServer());
+    const server = appServer();
+    const { service, origin } = await startService(server);
     const pool = new Pool(origin);
     cleanups.push(() => pool.close());
+    const arrived = once(server, 'request');
     const inFlight = pool.request({ path: '/?ms=300', method: 'GET' });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await arrived; // the request is in flight on the server
     const stopped = service.stop();
     const res = await inFlight;
     expect(res.statusCode).toBe(200);
@@ -76,11 +79,13 @@ describe('graceful shutdown with a real HTTP server', () => {
   });
 
   it('a request on a kept-alive connection that arrives while draining is still served, then the connection closes', async () => {
-    const { service, origin } = await startService(appServer());
+    const server = appServer();
+    const { service, origin } = await startService(server);
     const pool = new Pool(origin, { connections: 1, pipelining: 1 });
     cleanups.push(() => pool.close());
+    const arrived = once(server, 'request');
     const slow = pool.request({ path: '/?ms=200', method: 'GET' });
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await arrived;
     const stopped = service.stop();
     const queued = pool.request({ path: '/?ms=10', method: 'GET' }).then(
       async (r) => ({ status: r.statusCode, body: await r.body.text() }),
@@ -96,9 +101,11 @@ describe('graceful shutdown with a real HTTP server', () => {
   });
 
   it('a request still running at the drain deadline is cut, and stop() says so', async () => {
-    const { service, origin } = await startService(appServer(), 300);
+    const server = appServer();
+    const { service, origin } = await startService(server, 300);
+    const arrived = once(server, 'request');
     const hanging = request(`${origin}/?ms=60000`).catch((error: Error) => error);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await arrived;
     const error = (await service.stop().catch((e: unknown) => e)) as KaryonError;
     expect(error.code).toBe('ERR_SHUTDOWN');
     expect(error.message).toMatch(/1 request\(s\) still in flight after 300 ms were cut/);
