@@ -97,8 +97,12 @@ describe('a service with shadow traffic', () => {
     const bad = await put(`${service.adminUrl}/shadow`, { rate: 3 });
     expect(bad.status).toBe(400);
     expect((await report(service)).rate).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(next.seen).toHaveLength(2); // the kill switch held
+    // The kill switch held: carol's request was answered (the primary decides to copy when a request arrives)
+    // and was neither sampled nor copied, and nothing is on its way to the shadow.
+    const after = await report(service);
+    expect(after.sampled).toBe(before.sampled);
+    expect(after.targets[0]).toMatchObject({ sent: 2, inFlight: 0, queued: 0 });
+    expect(next.seen).toHaveLength(2);
 
     await service.stop();
     expect(server.listenerCount('request')).toBe(1); // the service's observer was removed
@@ -124,8 +128,11 @@ describe('a service with shadow traffic', () => {
     expect(service.shadow!.report().rate).toBe(0);
     expect((await put(`${service.adminUrl}/config/shadow.rate`, { value: 1.5 })).status).toBe(400);
     expect(service.shadow!.report().rate).toBe(0);
+    const sampled = service.shadow!.report().sampled;
     await request(`${base}/c`).then((r) => r.body.dump());
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Rate 0: /c was answered, neither sampled nor copied, and nothing is on its way to the shadow.
+    expect(service.shadow!.report().sampled).toBe(sampled);
+    expect(service.shadow!.report().targets[0]).toMatchObject({ sent: 1, inFlight: 0, queued: 0 });
     expect(next.seen).toHaveLength(1);
   });
 

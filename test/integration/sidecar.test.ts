@@ -372,10 +372,12 @@ describe('sidecar with a real child process', () => {
   });
 
   it('waits for a TTL readiness check the application reports to over HTTP', async () => {
-    const { sidecar } = await makeSidecar('ttl', (base) => ({ ...base, checks: [{ name: 'app', ttlMs: 5000 }] }));
+    const { sidecar, port, output } = await makeSidecar('ttl', (base) => ({ ...base, checks: [{ name: 'app', ttlMs: 5000 }] }));
     const starting = sidecar.start();
     await waitFor(() => sidecar.url !== undefined, 10_000, 'the sidecar to listen');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Registered as STARTING and its application listening, the service waits for the check's first report.
+    await waitFor(async () => (await eurekaStatus('ttl', `ttl-${port}`)) === 'STARTING', 10_000, 'STARTING');
+    await waitFor(() => output.text.includes(`upstream ${port} listening`), 10_000, 'the process to listen');
     expect(sidecar.service.status).toBe('STARTING');
     const bad = await request(`${sidecar.url!}/v1/agent/check/pass/nope`, { method: 'PUT' });
     expect(bad.statusCode).toBe(404);
