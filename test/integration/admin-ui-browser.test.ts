@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,12 +41,15 @@ class Example {
   readonly child: ChildProcess;
   readonly output = { stdout: '', stderr: '' };
   readonly ready: Promise<string>;
+  /** The example's TMPDIR, where it keeps its configuration files: removed once it has exited, however it stopped. */
+  readonly tmp = mkdtempSync(join(tmpdir(), 'karyon-example-'));
 
   constructor(token: string, port = 0, readToken?: string) {
     const args = ['--import', 'tsx', 'examples/admin-ui/main.ts', '--admin-port', String(port), `--token=${token}`];
     if (readToken !== undefined) args.push(`--read-token=${readToken}`);
     this.child = spawn(process.execPath, args, {
       cwd: root,
+      env: { ...process.env, TMPDIR: this.tmp },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.ready = new Promise((resolve, reject) => {
@@ -65,10 +68,12 @@ class Example {
   }
 
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.exited) return;
-    const gone = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill(signal);
-    await gone;
+    if (!this.exited) {
+      const gone = new Promise((resolve) => this.child.once('exit', resolve));
+      this.child.kill(signal);
+      await gone;
+    }
+    rmSync(this.tmp, { recursive: true, force: true });
   }
 }
 

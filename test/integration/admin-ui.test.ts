@@ -201,7 +201,13 @@ describe('admin web UI: serving', () => {
 
   it('the example service runs with the console on its admin port and stops gracefully on SIGTERM', async () => {
     const root = fileURLToPath(new URL('../..', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/admin-ui/main.ts', '--admin-port', '0', '--token', 'smoke-token'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own TMPDIR, where it keeps its configuration files, removed however it stopped.
+    const tmp = await mkdtemp(join(tmpdir(), 'karyon-example-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/admin-ui/main.ts', '--admin-port', '0', '--token', 'smoke-token'], {
+      cwd: root,
+      env: { ...process.env, TMPDIR: tmp },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out = { stdout: '', stderr: '' };
     child.stdout.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (out.stderr += chunk.toString()));
@@ -230,6 +236,8 @@ describe('admin web UI: serving', () => {
       expect(out.stderr).not.toMatch(/error:/);
     } finally {
       killTree(child);
+      await exited;
+      await rm(tmp, { recursive: true, force: true });
     }
   }, 60_000);
 });

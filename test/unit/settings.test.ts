@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadSettings, serviceOptionsFromSettings } from '../../src/index.js';
 
 describe('loadSettings', () => {
@@ -125,6 +125,7 @@ describe('loadSettings', () => {
 
   it('reads the admin tokens file and passes the Eureka token on', () => {
     const dir = mkdtempSync(join(tmpdir(), 'karyon-settings-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'tokens.json');
     writeFileSync(file, JSON.stringify([{ name: 'oncall', token: 'operate-secret-1', role: 'operate' }, { name: 'dash', token: 'read-secret-22', role: 'read' }]));
     const options = serviceOptionsFromSettings(
