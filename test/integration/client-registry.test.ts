@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServiceClient } from '../../src/index.js';
 import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, ServiceClient, ServiceRegistry } from '../../src/index.js';
 import { InMemoryRegistry, testInstance } from '../../src/testing/index.js';
+import { waitFor } from '../support/logger.js';
 import { killSpawnedProcesses, killTree } from '../support/processes.js';
 
 // Whatever fails, no process spawned here outlives the file.
@@ -107,26 +108,30 @@ class RemoteRegistry implements ServiceRegistry {
   }
 }
 
-async function load(client: ServiceClient, workers: number, until: () => boolean): Promise<{ ok: number; failures: unknown[]; byPid: Map<string, number> }> {
-  const failures: unknown[] = [];
-  const byPid = new Map<string, number>();
-  let ok = 0;
+interface LoadResult {
+  ok: number;
+  readonly failures: unknown[];
+  readonly byPid: Map<string, number>;
+}
+
+/** Calls from `workers` loops until `until()`; `live` shows the counts as they grow. */
+async function load(client: ServiceClient, workers: number, until: () => boolean, live: LoadResult = { ok: 0, failures: [], byPid: new Map() }): Promise<LoadResult> {
   await Promise.all(
     Array.from({ length: workers }, async () => {
       while (!until()) {
         try {
           const response = await client.request({ path: '/' });
           const pid = await response.body.text();
-          if (response.statusCode === 200) ok++;
-          else failures.push(response.statusCode);
-          byPid.set(pid, (byPid.get(pid) ?? 0) + 1);
+          if (response.statusCode === 200) live.ok++;
+          else live.failures.push(response.statusCode);
+          live.byPid.set(pid, (live.byPid.get(pid) ?? 0) + 1);
         } catch (error) {
-          failures.push(error);
+          live.failures.push(error);
         }
       }
     }),
   );
-  return { ok, failures, byPid };
+  return live;
 }
 
 describe('service client resilience', () => {
@@ -174,12 +179,17 @@ describe('service client resilience', () => {
     const client = createServiceClient({ registry, vip: 'greeter', balancer: 'round-robin' });
     cleanups.push(() => client.close());
     let stop = false;
-    const running = load(client, 16, () => stop);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const live: LoadResult = { ok: 0, failures: [], byPid: new Map() };
+    const running = load(client, 16, () => stop, live);
     const victim = children[2]!.child;
+    // Under load, the victim serving its share, when it is killed.
+    await waitFor(() => live.byPid.has(String(victim.pid)) && live.ok >= 100, 20_000, 'calls served by every instance');
     victim.kill('SIGKILL');
     await new Promise((resolve) => victim.once('exit', resolve));
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Calls go on until the client has ejected the dead instance and 100 more are served.
+    const atKill = live.ok;
+    const stateOfVictim = () => client.stats().instances.find((i) => i.instanceId === 'i2')!.state;
+    await waitFor(() => (stateOfVictim() === 'ejected' && live.ok >= atKill + 100) || live.failures.length > 0, 20_000, 'the ejection and 100 more calls');
     stop = true;
     const result = await running;
     expect(result.failures).toEqual([]);

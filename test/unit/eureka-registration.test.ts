@@ -1,3 +1,4 @@
+import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EurekaRegistry } from '../../src/registry/eureka/index.js';
 import type { EurekaRegistryOptions, HeartbeatEvent, RegistrationEvent } from '../../src/registry/eureka/index.js';
@@ -56,6 +57,18 @@ function recorded(registry: EurekaRegistry): { registrations: RegistrationEvent[
   registry.on('registration', (event) => registrations.push(event));
   registry.on('heartbeat', (event) => heartbeats.push(event));
   return { registrations, heartbeats };
+}
+
+/**
+ * Sends a request of the test's own to `server` and waits for its answer: a request the registry sent before
+ * has then reached the server. The marker leaves `server.requests` as it was.
+ */
+async function caughtUp(server: FakeEureka): Promise<void> {
+  const count = server.requests.length;
+  const response = await request(`${server.url}/test-marker`);
+  await response.body.dump();
+  const index = server.requests.findIndex((recorded, i) => i >= count && recorded.path === '/test-marker');
+  if (index >= 0) server.requests.splice(index, 1);
 }
 
 function lastBody(server: FakeEureka): Json {
@@ -240,7 +253,8 @@ describe('EurekaRegistry registration: heartbeats', () => {
     await registry.register(descriptor(), 'UP');
     // With a ratio of 0.5 the first heartbeat comes between 5 and 15 s after the registration.
     await clock.advanceAsync(4_999);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await caughtUp(server);
+    expect(server.requests.filter((request) => request.method === 'PUT')).toEqual([]);
     expect(events.heartbeats).toHaveLength(0);
     await clock.advanceAsync(10_001);
     await until(clock, () => events.heartbeats.length > 0, 'a jittered heartbeat by 15 s');
@@ -501,7 +515,7 @@ describe('EurekaRegistry registration: input and shutdown', () => {
     expect(clock.pendingTimers).toBe(0);
     const before = server.requests.length;
     await clock.advanceAsync(10 * 60_000);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await caughtUp(server);
     expect(server.requests).toHaveLength(before);
     await expect(registry.register(descriptor(), 'UP')).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
     await expect(registry.refresh()).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
