@@ -541,17 +541,21 @@ async function kill(): Promise<void> {
 class LaggingRegistry implements ServiceRegistry {
   readonly inner = new InMemoryRegistry();
   readonly #listeners = new Set<(change: RegistryChange) => void>();
-  readonly #timer: NodeJS.Timeout;
+  readonly #timer: NodeJS.Timeout | undefined;
+  /** 0: every change is seen at once (a view that never lags). */
+  readonly #lagMs: number;
   #view: readonly RegistryInstance[] = [];
   constructor(lagMs: number) {
-    this.#timer = setInterval(() => this.refresh(), lagMs);
+    this.#lagMs = lagMs;
+    this.#timer = lagMs === 0 ? undefined : setInterval(() => this.refresh(), lagMs);
   }
   refresh(): void {
     this.#view = this.inner.upInstancesByVip('bench');
     for (const listener of this.#listeners) listener({ added: [], removed: [], modified: [] });
   }
-  register(instance: InstanceDescriptor, status: InstanceStatus): Promise<void> {
-    return this.inner.register(instance, status);
+  async register(instance: InstanceDescriptor, status: InstanceStatus): Promise<void> {
+    await this.inner.register(instance, status);
+    if (this.#lagMs === 0) this.refresh();
   }
   setStatus(instanceId: string, status: InstanceStatus): Promise<void> {
     return this.inner.setStatus(instanceId, status);
@@ -559,8 +563,9 @@ class LaggingRegistry implements ServiceRegistry {
   heartbeat(instanceId: string): Promise<void> {
     return this.inner.heartbeat(instanceId);
   }
-  deregister(instanceId: string): Promise<void> {
-    return this.inner.deregister(instanceId);
+  async deregister(instanceId: string): Promise<void> {
+    await this.inner.deregister(instanceId);
+    if (this.#lagMs === 0) this.refresh();
   }
   instancesByApp(app: string): readonly RegistryInstance[] {
     return this.inner.instancesByApp(app);
@@ -587,9 +592,11 @@ async function rolling(): Promise<void> {
   const drainDelayMs = 300;
   const rows: Record<string, string | number>[] = [];
   await warmUpPeers();
-  for (const peer of ['client', 'BalancedPool', 'BalancedPool', 'client'] as const) {
+  // 'BalancedPool, view at once': the same restarts with a registry view that never lags (removeUpstream as the
+  // instance starts shutting down, addUpstream as its replacement listens), the best BalancedPool can be given.
+  for (const peer of ['client', 'BalancedPool', 'BalancedPool, view at once', 'BalancedPool', 'BalancedPool, view at once', 'client'] as const) {
     const child = await spawnServers([2, 2, 2, 2, 2]);
-    const registry = new LaggingRegistry(lagMs);
+    const registry = new LaggingRegistry(peer === 'BalancedPool, view at once' ? 0 : lagMs);
     const ids: string[] = [];
     for (const [i, port] of child.ports.entries()) {
       ids.push(`i${i}-0`);
@@ -641,11 +648,13 @@ async function rolling(): Promise<void> {
     })();
     let done = false;
     void restarts.then(() => (done = true));
-    const result = await closedLoopUntil(call, concurrency, () => done);
+    const codes = new Map<string, number>();
+    const result = await closedLoopUntil(call, concurrency, () => done, codes);
     rows.push({
-      peer: peer === 'client' ? 'client (p2c-ewma)' : 'undici BalancedPool',
+      peer: peer === 'client' ? 'client (p2c-ewma)' : `undici ${peer}`,
       requests: result.requests,
       'failed requests': result.errors,
+      'failures by code': [...codes].map(([code, n]) => `${code} ${n}`).join(', ') || '-',
       retries: stats(),
       'p99 ms': fmt(p(result, 99) / 1000, 1),
     });
@@ -654,13 +663,14 @@ async function rolling(): Promise<void> {
     stopChild(child);
   }
   table(
-    `4. Rolling restart: 5 instances restarted one by one under ${concurrency} concurrent callers; graceful stop (${drainDelayMs} ms out of service, then drain); clients see the registry ${lagMs} ms late`,
+    `4. Rolling restart: 5 instances restarted one by one under ${concurrency} concurrent callers; graceful stop (${drainDelayMs} ms out of service, then drain); clients see the registry ${lagMs} ms late, or at once ('view at once')`,
     rows,
   );
 }
 
-/** Closed loop until `stop()` says so. */
-async function closedLoopUntil(call: Call, concurrency: number, stop: () => boolean): Promise<LoadResult> {
+/** Closed loop until `stop()` says so; `codes` tallies the failures by error code (or HTTP status). */
+async function closedLoopUntil(call: Call, concurrency: number, stop: () => boolean, codes?: Map<string, number>): Promise<LoadResult> {
+  const tally = (code: string): void => void codes?.set(code, (codes.get(code) ?? 0) + 1);
   const latencies: number[] = [];
   let errors = 0;
   const cpuStart = cpuUs();
@@ -670,9 +680,15 @@ async function closedLoopUntil(call: Call, concurrency: number, stop: () => bool
       while (!stop()) {
         const t = performance.now();
         try {
-          if ((await call()) >= 500) errors++;
-        } catch {
+          const status = await call();
+          if (status >= 500) {
+            errors++;
+            tally(`HTTP ${status}`);
+          }
+        } catch (error) {
           errors++;
+          const code = (error as { code?: unknown }).code;
+          tally(typeof code === 'string' ? code : 'error');
         }
         latencies.push((performance.now() - t) * 1000);
       }

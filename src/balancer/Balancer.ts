@@ -22,6 +22,13 @@ export interface LatencyOptions {
    * @default 30
    */
   readonly priorMs?: number;
+  /**
+   * Time constant of an estimate's decay while nothing is in flight to the instance, in ms: how soon an idle
+   * slow instance is tried again (one request at a time). Longer than `decayMs`, so a slow instance is not
+   * tried again each time a fast one's estimate has a passing spike.
+   * @default 5 x `decayMs`
+   */
+  readonly idleDecayMs?: number;
 }
 
 /** Options of a {@link Balancer}. */
@@ -48,7 +55,7 @@ export interface BalancerOptions {
   readonly outlierDetection?: OutlierDetectionOptions | false;
   /**
    * Latency estimation.
-   * @default decay 1 s, prior 30 ms
+   * @default decay 1 s (5 s while idle), prior 30 ms
    */
   readonly latency?: LatencyOptions;
   /**
@@ -94,11 +101,13 @@ export function resolveBalancerOptions(options: BalancerOptions = {}): ResolvedB
   if (typeof random !== 'function') invalidOption('random', 'a function returning numbers in [0, 1)', random);
   const decayMs = durationMs('latency.decayMs', options.latency?.decayMs, 1000);
   if (decayMs === 0) invalidOption('latency.decayMs', 'a positive number of milliseconds', decayMs);
+  const idleDecayMs = durationMs('latency.idleDecayMs', options.latency?.idleDecayMs, 5 * decayMs);
+  if (idleDecayMs === 0) invalidOption('latency.idleDecayMs', 'a positive number of milliseconds', idleDecayMs);
   return Object.freeze({
     rule,
     zoneAffinity: resolveZoneAffinityOptions(options.zoneAffinity ?? true, options.zone),
     outlierDetection: resolveOutlierDetectionOptions(options.outlierDetection ?? {}),
-    latency: Object.freeze({ decayMs, priorMs: durationMs('latency.priorMs', options.latency?.priorMs, 30), windowMs: Math.max(decayMs, 10_000) }),
+    latency: Object.freeze({ decayMs, idleDecayMs, priorMs: durationMs('latency.priorMs', options.latency?.priorMs, 30), windowMs: Math.max(decayMs, 10_000) }),
     outOfServiceBackoffMs: durationMs('outOfServiceBackoffMs', options.outOfServiceBackoffMs, 5000),
     random,
   });

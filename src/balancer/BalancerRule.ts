@@ -13,7 +13,8 @@ export interface BalancerInstance {
   readonly slot: number;
   /**
    * The peak-EWMA latency estimate at `now`, in ms: it jumps up to a slower sample at once and decays
-   * towards faster ones (and towards zero while idle, so an instance that has not been tried is tried again).
+   * towards faster ones (and towards zero while nothing is in flight to it, so an instance that has not been
+   * tried lately is tried again, one request at a time).
    */
   latencyMs(now: number): number;
   /** A plain decaying average of the latency at its last sample, in ms (no peak), as weighted rules want. */

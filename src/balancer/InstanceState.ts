@@ -36,6 +36,8 @@ export interface LatencyModel {
   readonly decayMs: number;
   /** The estimate before any sample, in ms. */
   readonly priorMs: number;
+  /** Time constant of the estimate's decay while nothing is in flight to the instance, in ms. */
+  readonly idleDecayMs: number;
   /** Length of one generation of the latency histogram, in ms. */
   readonly windowMs: number;
 }
@@ -94,6 +96,7 @@ export class InstanceState<T extends BalancerTarget = BalancerTarget> implements
   /** Latency histogram, for the hedging delay and the admin view. */
   readonly histogram: LatencyHistogram;
   readonly #decayMs: number;
+  readonly #idleDecayMs: number;
   /** Samples so far, counted up to {@link YOUNG_SAMPLES}. */
   #samples = 0;
 
@@ -110,6 +113,7 @@ export class InstanceState<T extends BalancerTarget = BalancerTarget> implements
     this.averageLatencyMs = model.priorMs;
     this.sampledAt = now;
     this.#decayMs = model.decayMs;
+    this.#idleDecayMs = model.idleDecayMs;
     this.histogram = new LatencyHistogram(model.windowMs, now);
   }
 
@@ -118,9 +122,14 @@ export class InstanceState<T extends BalancerTarget = BalancerTarget> implements
     return this.mode === InstanceMode.ACTIVE || (this.mode === InstanceMode.PROBING && !this.probeInFlight);
   }
 
+  /**
+   * The estimate at `now`. It decays only while the instance is idle (nothing in flight), which is what gets an
+   * idle slow instance tried again, at the pace of `idleDecayMs`; once a request is in flight the stored
+   * estimate stands until an answer updates it, so the probe is one request, not a burst.
+   */
   latencyMs(now: number): number {
     const idle = now - this.sampledAt;
-    return idle > 0 ? this.ewmaMs * Math.exp(-idle / this.#decayMs) : this.ewmaMs;
+    return idle > 0 && this.pending === 0 ? this.ewmaMs * Math.exp(-idle / this.#idleDecayMs) : this.ewmaMs;
   }
 
   /**
@@ -134,8 +143,12 @@ export class InstanceState<T extends BalancerTarget = BalancerTarget> implements
     if (this.#samples > 0) {
       // A young estimate remembers no more than its samples: its first answers (a cold connection, code not
       // yet compiled) weigh as one of n, rather than for a whole decay time.
-      const w = Math.min(this.#weight(now), this.#samples / (this.#samples + 1));
-      this.ewmaMs = rttMs > this.ewmaMs ? rttMs : this.ewmaMs * w + rttMs * (1 - w);
+      const young = this.#samples / (this.#samples + 1);
+      const w = Math.min(this.#weight(now, this.#decayMs), young);
+      // A sample under half the estimate says the peak was a passing spike (a stall, a burst, a cold
+      // connection): it is forgotten four times as fast, so one spike does not send traffic away for seconds.
+      const down = rttMs * 2 < this.ewmaMs ? Math.min(this.#weight(now, this.#decayMs / 4), young) : w;
+      this.ewmaMs = rttMs > this.ewmaMs ? rttMs : this.ewmaMs * down + rttMs * (1 - down);
       this.averageLatencyMs = this.averageLatencyMs * w + rttMs * (1 - w);
     } else {
       // The prior only stands in until there is a sample; blending it in would take a decay time to forget.
@@ -158,8 +171,8 @@ export class InstanceState<T extends BalancerTarget = BalancerTarget> implements
     }
   }
 
-  #weight(now: number): number {
+  #weight(now: number, decayMs: number): number {
     const elapsed = now - this.sampledAt;
-    return elapsed > 0 ? Math.exp(-elapsed / this.#decayMs) : 1;
+    return elapsed > 0 ? Math.exp(-elapsed / decayMs) : 1;
   }
 }

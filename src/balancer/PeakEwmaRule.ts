@@ -9,6 +9,9 @@ import { pickTwo } from './BalancerRule.js';
  * an idle instance 9x slower, and the slow instance is sent its share exactly when the load is highest. The
  * square root keeps the preference among equally fast instances (the least loaded wins) while a busy fast
  * instance stays cheaper than an idle slow one up to (ratio of their latencies)^2 requests in flight.
+ *
+ * An idle instance's estimate decays (see `latency.idleDecayMs`) so a slow one is tried again; with a request in
+ * flight to it, it costs its stored estimate again, so it gets one probe at a time rather than a burst.
  */
 function peakEwmaCost(instance: BalancerInstance, now: number): number {
   return instance.latencyMs(now) * Math.sqrt(instance.pending + 1);

@@ -88,6 +88,53 @@ describe('balancer rules', () => {
     expect(balancer.pick(now)!.id).toBe('slow');
   });
 
+  it('p2c-ewma sends an idle straggler one probe, not a burst: its estimate stands while the probe is in flight', () => {
+    const balancer = makeBalancer(['fast', 'slow'], { rule: 'p2c-ewma' });
+    let now = T0 + 1_000_000;
+    sample(balancer, 'slow', 100, now);
+    sample(balancer, 'fast', 10, now);
+    const slow = state(balancer, 'slow');
+    // The straggler idle for 20 s: its estimate decayed (5 s time constant while idle) to 100 x e^-4 = 1.8 ms.
+    now += 20_000;
+    sample(balancer, 'fast', 10, now);
+    expect(slow.latencyMs(now)).toBeCloseTo(100 * Math.exp(-4), 6);
+    expect(balancer.pick(now)!.id).toBe('slow');
+    balancer.begin(slow);
+    // With the probe in flight, the estimate is the stored 100 ms again: no second request until it answers.
+    expect(slow.latencyMs(now)).toBe(100);
+    expect(countPicks(balancer, 100, now + 1).get('slow') ?? 0).toBe(0);
+    balancer.succeed(slow, 100, now + 100);
+    expect(slow.latencyMs(now + 100)).toBe(100);
+  });
+
+  it('an idle estimate decays with latency.idleDecayMs (5 x decayMs unless set), samples with decayMs', () => {
+    for (const [options, idleMs] of [[{}, 5000], [{ decayMs: 400 }, 2000], [{ idleDecayMs: 800 }, 800]] as const) {
+      const balancer = makeBalancer(['a'], { rule: 'p2c-ewma', latency: options });
+      const a = state(balancer, 'a');
+      sample(balancer, 'a', 50, T0 + 1);
+      expect(a.latencyMs(T0 + 1 + idleMs)).toBeCloseTo(50 / Math.E, 6);
+    }
+    expect(() => resolveBalancerOptions({ latency: { idleDecayMs: 0 } })).toThrow(/latency\.idleDecayMs/);
+  });
+
+  it('peak EWMA forgets a spike four times as fast once answers are under half of it', () => {
+    const balancer = makeBalancer(['a', 'b'], { rule: 'p2c-ewma' });
+    let now = T0 + 1_000_000;
+    for (const id of ['a', 'b']) for (let t = 2000; t >= 0; t--) sample(balancer, id, 5, now - t);
+    // A 60 ms stall on 'a', then 5 ms answers every 10 ms: 250 ms later the estimate is back under 2x.
+    sample(balancer, 'a', 60, now);
+    for (let t = 10; t <= 250; t += 10) sample(balancer, 'a', 5, now + t);
+    now += 250;
+    const a = state(balancer, 'a');
+    expect(a.latencyMs(now)).toBeLessThan(5 + 55 * Math.exp(-1) + 0.5);
+    expect(a.latencyMs(now)).toBeGreaterThan(10);
+    // Answers within 2x of the estimate pull it down at the normal pace (1 s).
+    const b = state(balancer, 'b');
+    sample(balancer, 'b', 9, now);
+    sample(balancer, 'b', 6, now + 100);
+    expect(b.latencyMs(now + 100)).toBeCloseTo(9 * Math.exp(-0.1) + 6 * (1 - Math.exp(-0.1)), 6);
+  });
+
   it('among equally fast instances the less loaded wins', () => {
     const balancer = makeBalancer(['a', 'b'], { rule: 'p2c-ewma' });
     const now = T0 + 1_000_000;
@@ -127,8 +174,8 @@ describe('balancer rules', () => {
     // A faster answer 1 ms later barely moves it (the weight is by time, not by count)...
     sample(balancer, 'a', 5, now + 2);
     expect(a.latencyMs(now + 2)).toBeGreaterThan(79);
-    // ...and 1 s of silence divides it by e, so an idle instance gets tried again.
-    expect(a.latencyMs(now + 2 + 1000)).toBeCloseTo(a.latencyMs(now + 2) / Math.E, 3);
+    // ...and 5 s of silence (idleDecayMs, 5 x decayMs) divide it by e, so an idle instance gets tried again.
+    expect(a.latencyMs(now + 2 + 5000)).toBeCloseTo(a.latencyMs(now + 2) / Math.E, 3);
   });
 
   it('the plain average (for weighted rules) starts from the first sample, not from the prior', () => {
