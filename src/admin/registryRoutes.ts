@@ -61,8 +61,8 @@ export interface RegistryAppView {
 export interface RegistryFetchView {
   /** When the last fetch finished (epoch ms). */
   readonly at: number;
-  /** `full` (`GET /apps`) or `delta` (`GET /apps/delta`). */
-  readonly kind: 'full' | 'delta';
+  /** `full` (`GET /apps`), `delta` (`GET /apps/delta`) or `vips` (`GET /vips/{vip}` for each VIP fetched). */
+  readonly kind: 'full' | 'delta' | 'vips';
   /** For a full fetch, why it was full (`initial`, `hashMismatch`, `deltaRefused`...). */
   readonly reason: string | undefined;
   /** Whether it was answered with 200 and applied. */
@@ -91,6 +91,8 @@ export interface RegistryReport {
    * Undefined for a registry that does not fetch (in memory): its view is always current.
    */
   readonly fetch?: {
+    /** What refreshes fetch: the whole registry (`full`) or only the VIPs the service calls (`vips`, with them). */
+    readonly mode: { readonly mode: 'full' | 'vips'; readonly vips: readonly string[] };
     /** The last fetch, successful or not; undefined before the first one finished. */
     readonly last: RegistryFetchView | undefined;
     /** When a fetch last succeeded (epoch ms); undefined before one did. */
@@ -214,7 +216,7 @@ function followFetches(registry: ServiceRegistry, clock: Clock): { view(): NonNu
   };
   emitter.on('fetch', onFetch).on('hashMismatch', onHashMismatch);
   return {
-    view: () => ({ last, lastSuccessAt, lastHashMismatch }),
+    view: () => ({ mode: emitter.fetchMode, last, lastSuccessAt, lastHashMismatch }),
     close: () => {
       emitter.off('fetch', onFetch).off('hashMismatch', onHashMismatch);
     },

@@ -50,6 +50,8 @@ describe('what an operator finds on /instances and /registry', () => {
       return report.fetch?.last?.kind === 'delta';
     }, 10_000, 'a delta fetch');
     const fetch = report!.fetch!;
+    // Which mode is in force: the whole registry (full, then deltas) or only the VIPs called.
+    expect(fetch.mode).toEqual({ mode: 'full', vips: [] });
     expect(fetch.last).toMatchObject({ kind: 'delta', ok: true, statusCode: 200, hashMatched: true });
     expect(fetch.last!.at).toBeGreaterThan(Date.now() - 10_000);
     expect(fetch.lastSuccessAt).toBe(fetch.last!.at);

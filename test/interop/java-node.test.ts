@@ -4,7 +4,7 @@
 // full and delta payloads. Short fetch, renewal and cache intervals on both sides (this file is not about the
 // defaults; the propagation test is).
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import type { Service } from '../../src/index.js';
+import type { RegistryInstance, Service } from '../../src/index.js';
 import { EurekaRegistry } from '../../src/registry/eureka/index.js';
 import type { FetchEvent } from '../../src/registry/eureka/index.js';
 import { waitFor } from '../support/logger.js';
@@ -196,4 +196,29 @@ interopSuite('Java and Node services through the real Eureka cluster', () => {
       expect(java.map((j) => j.port)).toContain(instance.port);
     }
   }, 120_000);
+
+  it("fetchMode 'vips' reads the real server's GET /vips/{vip}: the VIP's instances only, the same records as a full fetch, its hash matched", async () => {
+    const vipReader = new EurekaRegistry({ serviceUrls: urls, fetchMode: 'vips', fetchVips: ['java-vip'], registryFetchIntervalMs: 3_600_000 });
+    cleanups.push(() => vipReader.close());
+    const vipFetches: FetchEvent[] = [];
+    let vipMismatches = 0;
+    vipReader.on('fetch', (event) => vipFetches.push(event));
+    vipReader.on('hashMismatch', () => vipMismatches++);
+    await vipReader.refresh();
+    await vipReader.refresh();
+    expect(vipFetches.map((e) => [e.kind, e.ok, e.skipped])).toEqual([
+      ['vips', true, 0],
+      ['vips', true, 0],
+    ]);
+    expect(vipMismatches).toBe(0);
+    const ids = (list: readonly { instanceId: string }[]) => list.map((i) => i.instanceId).sort();
+    expect(ids(vipReader.instances())).toEqual(['java-1', 'java-2']);
+    expect(ids(vipReader.upInstancesByVip('java-vip'))).toEqual(ids(reader.upInstancesByVip('java-vip')));
+    const fields = (i: RegistryInstance | undefined) =>
+      i && { host: i.hostName, ip: i.ipAddr, port: i.port, status: i.status, vip: i.vipAddress, zone: i.zone, metadata: { ...i.metadata }, health: i.healthCheckUrl };
+    for (const instance of vipReader.instancesByVip('java-vip')) {
+      expect(fields(instance)).toEqual(fields(reader.instance(instance.instanceId, 'JAVA-VIP')));
+    }
+    expect(vipReader.fetchMode).toEqual({ mode: 'vips', vips: ['java-vip'] });
+  }, 60_000);
 });

@@ -21,7 +21,7 @@ describe('resolveEurekaRegistryOptions', () => {
       retryMultiplier: 2,
       jitterRatio: 0.1,
       headers: {},
-      maxResponseBytes: 64 * 1024 * 1024,
+      maxResponseBytes: 256 * 1024 * 1024,
       dispatcher: undefined,
       clock: systemClock,
     });

@@ -85,6 +85,14 @@ export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implement
     return this.#fetcher?.protectedApps ?? [];
   }
 
+  /**
+   * What refreshes fetch: `full` (the whole registry, then deltas) or `vips` (only `fetchVips`, each by
+   * `GET /vips/{vip}`), the `fetchMode` option with `auto` decided; with the VIPs fetched in `vips` mode.
+   */
+  get fetchMode(): { readonly mode: 'full' | 'vips'; readonly vips: readonly string[] } {
+    return { mode: this.#options.fetchMode, vips: this.#options.fetchMode === 'vips' ? this.#options.fetchVips : [] };
+  }
+
   /** How long other clients take to see a change made here, at most: one registry fetch interval, in ms. */
   get propagationDelayMs(): number {
     return this.#options.registryFetchIntervalMs;

@@ -75,10 +75,10 @@ export type FullFetchReason =
   /** An application's last good view is kept (`viewProtectionRatio`): only a full fetch tells when to let go. */
   | 'viewProtected';
 
-/** One fetch of the registry (`GET /apps` or `GET /apps/delta`), finished. */
+/** One fetch of the registry (`GET /apps`, `GET /apps/delta`, or in `vips` mode each `GET /vips/{vip}`), finished. */
 export interface FetchEvent {
-  /** A full fetch or a delta. */
-  readonly kind: 'full' | 'delta';
+  /** A full fetch, a delta, or the fetch of every VIP of `fetchVips` (`bytes` and `instances` summed over them). */
+  readonly kind: 'full' | 'delta' | 'vips';
   /** For a full fetch: why it was full. */
   readonly reason: FullFetchReason | undefined;
   /** Whether it was answered with 200 and applied. */
@@ -117,6 +117,8 @@ export interface HashMismatchEvent {
   readonly local: string;
   /** The delta's `versions__delta`. */
   readonly versionsDelta: string;
+  /** In `vips` mode: the VIP whose instances in the view hashed otherwise than the server's answer for it. */
+  readonly vip?: string;
 }
 
 /** The events of an {@link EurekaRegistry}, for metrics and logs. */

@@ -59,6 +59,19 @@ export interface EurekaRegistryOptions {
    */
   readonly fetchDeltas?: boolean;
   /**
+   * What a refresh fetches. `full`: the whole registry (`GET /apps`, then deltas). `vips`: only the instances of
+   * `fetchVips` (`GET /vips/{vip}` each, every refresh, as the Java client's single-VIP refresh does), so a
+   * service that calls 3 VIPs of a 100,000-instance fleet neither downloads nor holds the rest. `auto`: `vips`
+   * when `fetchVips` names at most 16 VIPs, `full` otherwise.
+   * @default 'full'
+   */
+  readonly fetchMode?: 'full' | 'vips' | 'auto';
+  /**
+   * The VIP addresses the service's clients call, fetched one by one in `vips` mode (case-insensitive).
+   * @default []
+   */
+  readonly fetchVips?: readonly string[];
+  /**
    * How long opening a connection to a server may take, in ms (the Java client's default). Applies to the
    * dispatcher this registry makes; a `dispatcher` you pass keeps its own.
    * @default 5000
@@ -133,7 +146,7 @@ export interface EurekaRegistryOptions {
   readonly tokenHeader?: string;
   /**
    * Largest response accepted, in bytes, after decompression; a bigger one fails the request.
-   * @default 67108864 (64 MiB)
+   * @default 268435456 (256 MiB: a registry of 100,000 instances is about 100 MiB of JSON)
    */
   readonly maxResponseBytes?: number;
   /**
@@ -181,6 +194,10 @@ export interface ResolvedEurekaRegistryOptions {
   readonly fetchRegistry: boolean;
   /** See {@link EurekaRegistryOptions.fetchDeltas}. */
   readonly fetchDeltas: boolean;
+  /** The mode in force: {@link EurekaRegistryOptions.fetchMode} with `auto` decided. */
+  readonly fetchMode: 'full' | 'vips';
+  /** See {@link EurekaRegistryOptions.fetchVips}: lower-cased, without repeats. */
+  readonly fetchVips: readonly string[];
   /** See {@link EurekaRegistryOptions.connectTimeoutMs}. */
   readonly connectTimeoutMs: number;
   /** See {@link EurekaRegistryOptions.requestTimeoutMs}. */
@@ -233,6 +250,11 @@ export function resolveEurekaRegistryOptions(options: EurekaRegistryOptions): Re
   if (retryMaxDelayMs < retryInitialDelayMs) {
     invalidOption('retryMaxDelayMs', `at least retryInitialDelayMs (${retryInitialDelayMs})`, retryMaxDelayMs);
   }
+  const fetchVips = resolveVips(options.fetchVips);
+  const mode = options.fetchMode ?? 'full';
+  if (mode !== 'full' && mode !== 'vips' && mode !== 'auto') invalidOption('fetchMode', "'full', 'vips' or 'auto'", mode);
+  if (mode === 'vips' && fetchVips.length === 0) invalidOption('fetchVips', "at least one VIP with fetchMode 'vips'", options.fetchVips);
+  const fetchMode = mode === 'auto' ? (fetchVips.length > 0 && fetchVips.length <= AUTO_MAX_VIPS ? 'vips' : 'full') : mode;
   return Object.freeze({
     serviceUrls: Object.freeze(resolveServiceUrls(options.serviceUrls)),
     zone: options.zone === undefined ? undefined : nonEmptyString('zone', options.zone),
@@ -242,6 +264,8 @@ export function resolveEurekaRegistryOptions(options: EurekaRegistryOptions): Re
     registryFetchIntervalMs: positiveDuration('registryFetchIntervalMs', options.registryFetchIntervalMs, 30_000),
     fetchRegistry: boolOption('fetchRegistry', options.fetchRegistry, true),
     fetchDeltas: boolOption('fetchDeltas', options.fetchDeltas, true),
+    fetchMode,
+    fetchVips,
     connectTimeoutMs: positiveDuration('connectTimeoutMs', options.connectTimeoutMs, 5000),
     requestTimeoutMs: positiveDuration('requestTimeoutMs', options.requestTimeoutMs, 8000),
     retryInitialDelayMs,
@@ -251,11 +275,28 @@ export function resolveEurekaRegistryOptions(options: EurekaRegistryOptions): Re
     viewProtectionRatio: ratio('viewProtectionRatio', options.viewProtectionRatio, 0.5),
     viewProtectionMaxMs: durationMs('viewProtectionMaxMs', options.viewProtectionMaxMs, 300_000),
     headers: withToken(resolveHeaders(options.headers), options),
-    maxResponseBytes: positiveInt('maxResponseBytes', options.maxResponseBytes, 64 * 1024 * 1024),
+    maxResponseBytes: positiveInt('maxResponseBytes', options.maxResponseBytes, 256 * 1024 * 1024),
     dispatcher: options.dispatcher,
     clock: options.clock ?? systemClock,
     logger: options.logger ?? silentLogger,
   });
+}
+
+/** With `fetchMode: 'auto'`, VIP fetches are chosen for up to this many VIPs (each is a request per refresh). */
+const AUTO_MAX_VIPS = 16;
+
+function resolveVips(value: unknown): readonly string[] {
+  if (value === undefined) return Object.freeze([]);
+  if (!Array.isArray(value)) invalidOption('fetchVips', 'an array of VIP addresses', value);
+  const vips: string[] = [];
+  for (const entry of value as unknown[]) {
+    if (typeof entry !== 'string' || entry.trim() === '' || entry.includes(',') || entry.includes('/')) {
+      invalidOption('fetchVips', 'VIP addresses (non-blank strings without "," or "/")', entry);
+    }
+    const vip = entry.trim().toLowerCase();
+    if (!vips.includes(vip)) vips.push(vip);
+  }
+  return Object.freeze(vips);
 }
 
 function resolveServiceUrls(value: unknown): ServiceUrl[] {

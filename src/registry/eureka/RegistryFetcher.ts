@@ -11,7 +11,7 @@ import { errorText } from './EurekaTransport.js';
 import { retryDelayMs } from './retryDelay.js';
 import { ViewGuard } from './ViewGuard.js';
 import type { ProtectedApp, ViewProtectionEvent } from './ViewGuard.js';
-import { appsHashcodeOfCounts, decodeApplications } from './wire.js';
+import { appsHashcode, appsHashcodeOfCounts, decodeApplications } from './wire.js';
 import type { DecodedApplications } from './wire.js';
 import { SliceDecoder } from './SliceDecoder.js';
 
@@ -159,13 +159,14 @@ export class RegistryFetcher {
           : this.#guard.protecting
             ? 'viewProtected'
             : undefined;
+    if (options.fetchMode === 'vips') return this.#vips(signal);
     if (reason !== undefined) return this.#full(reason, signal);
     const fallback = await this.#delta(signal);
     if (fallback !== undefined) await this.#full(fallback, signal);
   }
 
   async #full(reason: FullFetchReason, signal: AbortSignal): Promise<void> {
-    const { transport, cache, pool, options } = this.#context;
+    const { transport, pool, options } = this.#context;
     const started = options.clock.now();
     // Any answer but 200 (a server warming up answers 403) passes the request to the next server.
     const exchange = await transport.send({ method: 'GET', path: '/apps', askNextOn: (status) => status !== 200, keepChunks: true }, signal);
@@ -206,6 +207,58 @@ export class RegistryFetcher {
       throw this.#failed(failure, 'full', reason, exchange, started);
     }
     this.#logSkipped(errors);
+    const change = await this.#replaceView(incoming);
+    this.#report('full', reason, exchange, started, listed, errors.length, change, undefined, undefined);
+  }
+
+  /**
+   * `vips` mode: fetches each VIP of `fetchVips` (`GET /vips/{vip}`, as the Java client's single-VIP refresh)
+   * and makes the view exactly their instances, with the same change events as a full fetch. Then each VIP's
+   * instances in the view must hash to the server's `apps__hashcode` for it; a mismatch is reported (the next
+   * refresh fetches the VIP whole again).
+   */
+  async #vips(signal: AbortSignal): Promise<void> {
+    const { transport, cache, pool, options } = this.#context;
+    const started = options.clock.now();
+    const incoming = new Map<string, Map<string, RegistryInstance>>();
+    const remote: [vip: string, hash: string][] = [];
+    const errors: string[] = [];
+    let listed = 0;
+    let bytes = 0;
+    let exchange: EurekaExchange | undefined;
+    for (const vip of options.fetchVips) {
+      exchange = await transport.send({ method: 'GET', path: `/vips/${encodeURIComponent(vip)}`, askNextOn: (status) => status !== 200 }, signal);
+      bytes += exchange.bytes;
+      const decoded = this.#decode({ ...exchange, bytes }, 'vips', undefined, started, signal);
+      remote.push([vip, decoded.appsHashcode]);
+      for (const error of decoded.errors) errors.push(error);
+      for (const entry of decoded.instances) {
+        listed++;
+        if (entry.actionType === 'DELETED') continue;
+        const { app, instanceId } = entry.instance;
+        let byId = incoming.get(app);
+        if (byId === undefined) incoming.set(app, (byId = new Map<string, RegistryInstance>()));
+        try {
+          byId.set(instanceId, pool.compact(entry.instance));
+        } catch (error) {
+          errors.push(`${app}: ${errorMessage(error)}`);
+        }
+      }
+    }
+    this.#logSkipped(errors);
+    const change = await this.#replaceView(incoming);
+    this.#report('vips', undefined, { ...exchange!, bytes }, started, listed, errors.length, change, undefined, undefined);
+    for (const [vip, hash] of remote) {
+      const local = appsHashcode(cache.byVip(vip).map((instance) => instance.status));
+      if (local === hash) continue;
+      options.logger.info(`eureka VIP ${vip} left the view at ${JSON.stringify(local)}, the server has ${JSON.stringify(hash)}: fetching it again at the next refresh`);
+      this.#context.onHashMismatch({ remote: hash, local, versionsDelta: '-1', vip });
+    }
+  }
+
+  /** Makes the view exactly `incoming` (what a view protection keeps added), in slices; the change. */
+  async #replaceView(incoming: Map<string, Map<string, RegistryInstance>>): Promise<RegistryChange> {
+    const { cache, pool, options } = this.#context;
     for (const record of this.#guard.keep(cache.records(), incoming, options.clock.now())) {
       let byId = incoming.get(record.app);
       if (byId === undefined) incoming.set(record.app, (byId = new Map<string, RegistryInstance>()));
@@ -215,7 +268,7 @@ export class RegistryFetcher {
     pool.retainOnly(cache.all());
     this.#profilesAfterFull = pool.profiles;
     this.#hasFull = true;
-    this.#report('full', reason, exchange, started, listed, errors.length, change, undefined, undefined);
+    return change;
   }
 
   /** Applies a delta; returns why a full fetch must follow, or undefined when the view is in step. */
@@ -246,7 +299,7 @@ export class RegistryFetcher {
   /** Parses and decodes a 200 answer; reports and throws a KaryonError for anything else. */
   #decode(
     exchange: EurekaExchange,
-    kind: 'full' | 'delta',
+    kind: FetchEvent['kind'],
     reason: FullFetchReason | undefined,
     started: number,
     signal: AbortSignal,
@@ -268,7 +321,7 @@ export class RegistryFetcher {
   }
 
   /** Plans the retry of a failed fetch, logs and reports the failure; returns the error to throw. */
-  #failed(failure: KaryonError, kind: 'full' | 'delta', reason: FullFetchReason | undefined, exchange: EurekaExchange, started: number): KaryonError {
+  #failed(failure: KaryonError, kind: FetchEvent['kind'], reason: FullFetchReason | undefined, exchange: EurekaExchange, started: number): KaryonError {
     const nextRetryMs = this.#planRetry();
     this.#context.options.logger.warn(`eureka ${kind} fetch failed (retry in ${nextRetryMs} ms): ${failure.message}`);
     this.#report(kind, reason, exchange, started, 0, 0, undefined, nextRetryMs, failure.message);
@@ -320,7 +373,7 @@ export class RegistryFetcher {
   }
 
   #report(
-    kind: 'full' | 'delta',
+    kind: FetchEvent['kind'],
     reason: FullFetchReason | undefined,
     exchange: EurekaExchange,
     started: number,
