@@ -92,7 +92,12 @@ export interface RegistryReport {
    */
   readonly fetch?: {
     /** What refreshes fetch: the whole registry (`full`) or only the VIPs the service calls (`vips`, with them). */
-    readonly mode: { readonly mode: 'full' | 'vips'; readonly vips: readonly string[] };
+    readonly mode: {
+      /** `full` or `vips`. */
+      readonly mode: 'full' | 'vips';
+      /** The VIPs fetched in `vips` mode; empty in `full` mode. */
+      readonly vips: readonly string[];
+    };
     /** The last fetch, successful or not; undefined before the first one finished. */
     readonly last: RegistryFetchView | undefined;
     /** When a fetch last succeeded (epoch ms); undefined before one did. */

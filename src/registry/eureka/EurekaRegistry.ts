@@ -89,7 +89,12 @@ export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implement
    * What refreshes fetch: `full` (the whole registry, then deltas) or `vips` (only `fetchVips`, each by
    * `GET /vips/{vip}`), the `fetchMode` option with `auto` decided; with the VIPs fetched in `vips` mode.
    */
-  get fetchMode(): { readonly mode: 'full' | 'vips'; readonly vips: readonly string[] } {
+  get fetchMode(): {
+    /** `full` or `vips`. */
+    readonly mode: 'full' | 'vips';
+    /** The VIPs fetched in `vips` mode (lower case); empty in `full` mode. */
+    readonly vips: readonly string[];
+  } {
     return { mode: this.#options.fetchMode, vips: this.#options.fetchMode === 'vips' ? this.#options.fetchVips : [] };
   }
 
