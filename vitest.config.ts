@@ -5,6 +5,7 @@ export default defineConfig({
   resolve: {
     alias: {
       'karyon-ts/eureka-js-client': fileURLToPath(new URL('./src/eureka-js-client/index.ts', import.meta.url)),
+      'karyon-ts/nest': fileURLToPath(new URL('./src/nest/index.ts', import.meta.url)),
       'karyon-ts/testing': fileURLToPath(new URL('./src/testing/index.ts', import.meta.url)),
       'karyon-ts': fileURLToPath(new URL('./src/index.ts', import.meta.url)),
     },

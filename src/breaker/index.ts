@@ -20,7 +20,7 @@ export type { CommandSettingLimit, CommandSettings, CommandSettingsOptions, Nume
 export type { BulkheadSnapshot, CommandLatency, CommandSnapshot } from './CommandSnapshot.js';
 export { isCommand } from './createCommand.js';
 export { command, componentCommands, registerComponentCommands } from './decorators.js';
-export type { CommandDecoratorOptions, ComponentCommand } from './decorators.js';
+export type { CommandDecoratorOptions, CommandMethodDecorator, ComponentCommand } from './decorators.js';
 export { toHystrixCommand, toHystrixThreadPool } from './hystrixEvents.js';
 export type { HystrixCommandEvent, HystrixThreadPoolEvent } from './hystrixEvents.js';
 export { HystrixStream, resolveHystrixStreamOptions } from './HystrixStream.js';

@@ -1,3 +1,4 @@
+import { isLegacyDecoratorCall, legacyMethod } from '../internal/legacyDecorators.js';
 import type { HealthCheckFunction, HealthCheckOptions } from '../health/types.js';
 
 /** Options of an initialize or shutdown hook. */
@@ -30,9 +31,37 @@ export type ComponentMember =
 
 const members = new WeakMap<object, ComponentMember[]>();
 
-/** The decorated members recorded for `component`, in declaration order. */
+/**
+ * Members recorded by legacy (`experimentalDecorators`) decorators, which run once per class, on its prototype,
+ * with no instance: each object's members are made from them the first time they are asked for.
+ */
+interface PrototypeMember {
+  readonly key: string | symbol;
+  readonly make: (instance: object, name: string) => ComponentMember;
+}
+const prototypeMembers = new WeakMap<object, PrototypeMember[]>();
+const madeFromPrototypes = new WeakMap<object, readonly ComponentMember[]>();
+
+/** The decorated members recorded for `component`, in declaration order (base classes first). */
 export function componentMembers(component: object): readonly ComponentMember[] {
-  return members.get(component) ?? [];
+  const own = members.get(component) ?? [];
+  const legacy = legacyMembers(component);
+  if (legacy.length === 0) return own;
+  return own.length === 0 ? legacy : [...legacy, ...own];
+}
+
+function legacyMembers(component: object): readonly ComponentMember[] {
+  const made = madeFromPrototypes.get(component);
+  if (made !== undefined) return made;
+  const chain: PrototypeMember[][] = [];
+  for (let proto = Object.getPrototypeOf(component) as object | null; proto !== null; proto = Object.getPrototypeOf(proto) as object | null) {
+    const list = prototypeMembers.get(proto);
+    if (list !== undefined) chain.unshift(list);
+  }
+  if (chain.length === 0) return [];
+  const list = chain.flat().map((member) => member.make(component, `${component.constructor.name}.${String(member.key)}`));
+  madeFromPrototypes.set(component, list);
+  return list;
 }
 
 function record(component: object, member: ComponentMember): void {
@@ -41,27 +70,49 @@ function record(component: object, member: ComponentMember): void {
   else list.push(member);
 }
 
+function recordOnPrototype(prototype: object, member: PrototypeMember): void {
+  const list = prototypeMembers.get(prototype);
+  if (list === undefined) prototypeMembers.set(prototype, [member]);
+  else list.push(member);
+}
+
 function memberName(instance: object, context: { readonly name: string | symbol }): string {
   return `${instance.constructor.name}.${String(context.name)}`;
 }
 
-/** A standard (TC39) decorator of a method taking an optional `AbortSignal`, as `@initialize()` returns. */
-export type HookMethodDecorator = <This extends object>(
-  method: (this: This, signal: AbortSignal) => unknown,
-  context: ClassMethodDecoratorContext<This, (this: This, signal: AbortSignal) => unknown>,
-) => void;
+/**
+ * A decorator of a method taking an optional `AbortSignal`, as `@initialize()` returns. It works both as a
+ * standard (TC39) decorator and, in projects compiled with `experimentalDecorators` (NestJS projects), as a
+ * legacy method decorator.
+ */
+export interface HookMethodDecorator {
+  /** Applied as a standard (TC39) decorator. */
+  <This extends object>(
+    method: (this: This, signal: AbortSignal) => unknown,
+    context: ClassMethodDecoratorContext<This, (this: This, signal: AbortSignal) => unknown>,
+  ): void;
+  /** Applied as a legacy decorator (`experimentalDecorators`). */
+  (target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor): void;
+}
 
 /** A decorator recording a method as a hook of the given kind. */
 function hookDecorator(kind: 'initialize' | 'shutdown', options: HookOptions): HookMethodDecorator {
-  return function <This extends object>(
-    method: (this: This, signal: AbortSignal) => unknown,
-    context: ClassMethodDecoratorContext<This, (this: This, signal: AbortSignal) => unknown>,
-  ): void {
-    context.addInitializer(function (this: This) {
-      record(this, {
+  return function (methodOrTarget: object, context: unknown, descriptor?: PropertyDescriptor): void {
+    if (isLegacyDecoratorCall(context)) {
+      const method = legacyMethod(kind === 'initialize' ? '@initialize()' : '@onShutdown()', methodOrTarget, context, descriptor);
+      recordOnPrototype(methodOrTarget, {
+        key: context,
+        make: (instance, name) => ({ kind, fn: (signal) => method.call(instance, signal), options: { name, ...options } }),
+      });
+      return;
+    }
+    const method = methodOrTarget as (signal: AbortSignal) => unknown;
+    (context as ClassMethodDecoratorContext).addInitializer(function (this: unknown) {
+      const instance = this as object;
+      record(instance, {
         kind,
-        fn: (signal) => method.call(this, signal),
-        options: { name: memberName(this, context), ...options },
+        fn: (signal) => method.call(instance, signal),
+        options: { name: memberName(instance, context as ClassMethodDecoratorContext), ...options },
       });
     });
   };
@@ -94,15 +145,36 @@ export function onShutdown(options: HookOptions = {}): HookMethodDecorator {
  * Marks a method as a health check named `name`: `service.register(component)` adds it with
  * `service.addHealthCheck()`.
  */
-export function healthCheck(name: string, options: HealthCheckOptions = {}) {
-  return function <This extends object>(
-    method: (this: This, signal: AbortSignal) => HealthMethodResult,
-    context: ClassMethodDecoratorContext<This, (this: This, signal: AbortSignal) => HealthMethodResult>,
-  ): void {
-    context.addInitializer(function (this: This) {
-      record(this, { kind: 'healthCheck', name, fn: (signal) => method.call(this, signal) as ReturnType<HealthCheckFunction>, options });
+export function healthCheck(name: string, options: HealthCheckOptions = {}): HealthCheckMethodDecorator {
+  return function (methodOrTarget: object, context: unknown, descriptor?: PropertyDescriptor): void {
+    if (isLegacyDecoratorCall(context)) {
+      const method = legacyMethod('@healthCheck()', methodOrTarget, context, descriptor);
+      recordOnPrototype(methodOrTarget, {
+        key: context,
+        make: (instance) => ({ kind: 'healthCheck', name, fn: (signal) => method.call(instance, signal) as ReturnType<HealthCheckFunction>, options }),
+      });
+      return;
+    }
+    const method = methodOrTarget as (signal: AbortSignal) => HealthMethodResult;
+    (context as ClassMethodDecoratorContext).addInitializer(function (this: unknown) {
+      const instance = this as object;
+      record(instance, { kind: 'healthCheck', name, fn: (signal) => method.call(instance, signal) as ReturnType<HealthCheckFunction>, options });
     });
   };
+}
+
+/**
+ * What `@healthCheck()` returns: a standard (TC39) method decorator that also works as a legacy one in projects
+ * compiled with `experimentalDecorators` (NestJS projects).
+ */
+export interface HealthCheckMethodDecorator {
+  /** Applied as a standard (TC39) decorator. */
+  <This extends object>(
+    method: (this: This, signal: AbortSignal) => HealthMethodResult,
+    context: ClassMethodDecoratorContext<This, (this: This, signal: AbortSignal) => HealthMethodResult>,
+  ): void;
+  /** Applied as a legacy decorator (`experimentalDecorators`). */
+  (target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor): void;
 }
 
 /**

@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { EurekaServer } from '../../src/testing/index.js';
 import { waitFor } from '../support/logger.js';
-import { killSpawnedProcesses } from '../support/processes.js';
+import { freePort, killSpawnedProcesses } from '../support/processes.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const { track } = killSpawnedProcesses();
@@ -26,14 +25,6 @@ function run(file: string, args: string[] = [], env: Record<string, string> = {}
   return { child, out, exited };
 }
 
-/** A port free a moment ago, for a variable that must name one. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('processes', () => {
   it('SIGTERM stops the service gracefully once, finishes the request in flight, and the process exits by itself', async () => {

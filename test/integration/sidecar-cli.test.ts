@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +7,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EurekaServer } from '../../src/testing/index.js';
 import { waitFor } from '../support/logger.js';
-import { killSpawnedProcesses, missingPrograms } from '../support/processes.js';
+import { freePort, killSpawnedProcesses, missingPrograms } from '../support/processes.js';
 
 // `karyon sidecar` as users run it: a real child process running real children, with real signals.
 
@@ -45,13 +44,6 @@ function file(name: string, content: unknown): string {
   return path;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of several shapes, checked by the assertions
 async function getJson(url: string): Promise<{ status: number; body: any }> {

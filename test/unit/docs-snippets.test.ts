@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -10,7 +10,9 @@ import type { ConsumerProject } from '../support/consumerProject.js';
 // (the built package through its name; strict, module nodenext, exactOptionalPropertyTypes, skipLibCheck
 // false). A snippet is a whole module unless its info string says `fragment` (```ts fragment): a fragment is
 // completed with imports of the names it uses without defining them, from the package and from
-// test/package/fragment-context.ts (the application objects a fragment assumes: `service`, `db`...).
+// test/package/fragment-context.ts (the application objects a fragment assumes: `service`, `db`...). Snippets
+// marked `nest` (```ts nest, whole modules) compile in a Nest project: Nest 11 installed, experimentalDecorators
+// and emitDecoratorMetadata on, as Nest projects compile.
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -19,6 +21,8 @@ interface Snippet {
   /** Line of the opening fence in the document. */
   readonly line: number;
   readonly fragment: boolean;
+  /** Compiled in a Nest project (experimentalDecorators). */
+  readonly nest: boolean;
   readonly code: string;
 }
 
@@ -32,7 +36,7 @@ function snippetsOf(doc: string, text: string): Snippet[] {
     const start = i;
     const body: string[] = [];
     for (i++; i < lines.length && !lines[i]!.startsWith('```'); i++) body.push(lines[i]!);
-    snippets.push({ doc, line: start + 1, fragment: /\bfragment\b/.test(open[2]!), code: body.join('\n') });
+    snippets.push({ doc, line: start + 1, fragment: /\bfragment\b/.test(open[2]!), nest: /\bnest\b/.test(open[2]!), code: body.join('\n') });
   }
   return snippets;
 }
@@ -78,8 +82,14 @@ function fileOf(snippet: Snippet): string {
 }
 
 let project: ConsumerProject;
+let nestProject: ConsumerProject;
 let output = '';
+let nestOutput = '';
 beforeAll(async () => {
+  nestProject = await consumerProject();
+  for (const dependency of ['@nestjs', 'reflect-metadata', 'rxjs']) symlinkSync(join(root, 'node_modules', dependency), join(nestProject.dir, 'node_modules', dependency), 'dir');
+  for (const snippet of snippets.filter((s) => s.nest)) nestProject.write(fileOf(snippet), `${snippet.code}\nexport {};\n`);
+  nestOutput = await nestProject.check(['--experimentalDecorators', '--emitDecoratorMetadata']);
   project = await consumerProject();
   project.write('fragment-context.ts', readFileSync(join(root, 'test', 'package', 'fragment-context.ts'), 'utf8'));
   const available = new Map<string, string>();
@@ -90,19 +100,24 @@ beforeAll(async () => {
   ] as const) {
     for (const name of exportsOf(join(project.dir, entry))) available.set(name, source);
   }
-  for (const snippet of snippets) project.write(fileOf(snippet), snippet.fragment ? completed(snippet.code, available) : `${snippet.code}\nexport {};\n`);
+  for (const snippet of snippets.filter((s) => !s.nest)) project.write(fileOf(snippet), snippet.fragment ? completed(snippet.code, available) : `${snippet.code}\nexport {};\n`);
   output = await project.check();
 }, 240_000);
-afterAll(() => project?.remove());
+afterAll(() => {
+  project?.remove();
+  nestProject?.remove();
+});
 
 describe('the TypeScript snippets of README.md and docs/, against the published types', () => {
   it('there are snippets, the fragments say so, and a fragment is completed with what it uses', () => {
     expect(snippets.length).toBeGreaterThan(25);
     expect(snippets.some((s) => s.fragment)).toBe(true);
     expect(snippetsOf('x.md', 'a\n```ts fragment\nservice.start();\n```\n```ts\nconst a = 1;\n```\n')).toEqual([
-      { doc: 'x.md', line: 2, fragment: true, code: 'service.start();' },
-      { doc: 'x.md', line: 5, fragment: false, code: 'const a = 1;' },
+      { doc: 'x.md', line: 2, fragment: true, nest: false, code: 'service.start();' },
+      { doc: 'x.md', line: 5, fragment: false, nest: false, code: 'const a = 1;' },
     ]);
+    expect(snippets.filter((s) => s.nest).length).toBeGreaterThan(1);
+    expect(snippetsOf('x.md', '```ts nest\nconst a = 1;\n```\n')[0]!.nest).toBe(true);
     const available = new Map([['service', './context.js'], ['createService', 'karyon-ts'], ['db', './context.js']]);
     expect(completed("const db = 1;\nawait createService({ name: 'a' }).start(); service.db;", available)).toBe(
       "import { createService } from 'karyon-ts';\nimport { service } from './context.js';\nconst db = 1;\nawait createService({ name: 'a' }).start(); service.db;\n",
@@ -110,8 +125,8 @@ describe('the TypeScript snippets of README.md and docs/, against the published 
   });
 
   for (const snippet of snippets) {
-    it(`${snippet.doc}:${snippet.line} compiles${snippet.fragment ? ' (a fragment, completed)' : ''}`, () => {
-      expect(output.split('\n').filter((line) => line.startsWith(fileOf(snippet)))).toEqual([]);
+    it(`${snippet.doc}:${snippet.line} compiles${snippet.fragment ? ' (a fragment, completed)' : snippet.nest ? ' (in a Nest project)' : ''}`, () => {
+      expect((snippet.nest ? nestOutput : output).split('\n').filter((line) => line.startsWith(fileOf(snippet)))).toEqual([]);
     });
   }
 });

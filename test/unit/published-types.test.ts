@@ -26,19 +26,32 @@ describe('the published types, as a user project sees them', () => {
   });
 
   it('no published declaration imports a module that is not a dependency with types of its own (convict is not)', () => {
-    const imported = listImports(join(project.dir, 'node_modules', 'karyon-ts', 'dist'));
+    const dist = join(project.dir, 'node_modules', 'karyon-ts', 'dist');
+    const imported = listImports(dist, ['nest']);
     const allowed = new Set(['eventemitter3', 'undici', 'karyon-ts', 'karyon-ts/testing']);
     expect(imported.filter((name) => !name.startsWith('node:') && !allowed.has(name))).toEqual([]);
   });
+
+  it('only the karyon-ts/nest entry point imports Nest, its optional peer dependencies (with types of their own)', () => {
+    const imported = listImports(join(project.dir, 'node_modules', 'karyon-ts', 'dist', 'nest'));
+    const allowed = new Set(['eventemitter3', 'undici', '@nestjs/common', '@nestjs/core']);
+    expect(imported.filter((name) => !name.startsWith('node:') && !allowed.has(name))).toEqual([]);
+    expect(imported).toContain('@nestjs/common');
+  });
 });
 
-/** The bare module names imported by the .d.ts files under `dir` (not those of the doc comments' examples). */
-function listImports(dir: string): string[] {
+/**
+ * The bare module names imported by the .d.ts files under `dir` (not those of the doc comments' examples), less
+ * the folders named in `skip` (entry points with peer dependencies of their own).
+ */
+function listImports(dir: string, skip: readonly string[] = []): string[] {
   const names = new Set<string>();
   const visit = (path: string): void => {
     for (const entry of readdirSync(path, { withFileTypes: true })) {
       const child = join(path, entry.name);
-      if (entry.isDirectory()) visit(child);
+      if (entry.isDirectory()) {
+        if (!(path === dir && skip.includes(entry.name))) visit(child);
+      }
       else if (entry.name.endsWith('.d.ts')) {
         for (const match of readFileSync(child, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').matchAll(/(?:from|import\()\s*['"]([^'".][^'"]*)['"]/g)) names.add(match[1]!);
       }
