@@ -1,0 +1,125 @@
+import 'reflect-metadata';
+import { Inject, Injectable, Module, Scope } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KaryonError, Service, ServiceClient, defineConfig, healthCheck } from '../../src/index.js';
+import { InjectServiceClient, KARYON_CONFIG, KARYON_METRICS, KaryonModule, serviceClientToken } from '../../src/nest/index.js';
+import { InMemoryRegistry } from '../../src/testing/index.js';
+import { freePort } from '../support/processes.js';
+
+// KaryonModule in this process, its Nest classes decorated by hand (this file compiles with standard
+// decorators; test/integration/nest.test.ts compiles a Nest project as Nest projects compile): the async
+// options, the injected values, and what it refuses.
+
+const apps: INestApplication[] = [];
+afterEach(async () => {
+  for (const app of apps.splice(0)) await app.close();
+});
+
+/** A root module importing `imports`, with `providers`. */
+function rootModule(imports: unknown[], providers: unknown[] = []): new () => object {
+  class AppModule {}
+  Module({ imports: imports as never[], providers: providers as never[] })(AppModule);
+  return AppModule;
+}
+
+async function create(module: new () => object): Promise<INestApplication> {
+  const app = await NestFactory.create(module, { logger: false, abortOnError: false });
+  apps.push(app);
+  return app;
+}
+
+describe('KaryonModule', () => {
+  it('forRootAsync: options from a factory that injects another provider; the service, clients, metrics and config injected', async () => {
+    const port = await freePort();
+    const registry = new InMemoryRegistry();
+    const config = defineConfig({ schema: { greeting: { doc: 'the greeting', format: String, default: 'hello' } } });
+    class Settings {
+      readonly port = port;
+    }
+    Injectable()(Settings);
+    class SettingsModule {}
+    Module({ providers: [Settings], exports: [Settings] })(SettingsModule);
+
+    class Consumer {
+      readonly service: Service;
+      readonly client: ServiceClient;
+      readonly metrics: unknown;
+      readonly config: unknown;
+      constructor(service: Service, client: ServiceClient, metrics: unknown, config: unknown) {
+        this.service = service;
+        this.client = client;
+        this.metrics = metrics;
+        this.config = config;
+      }
+    }
+    Injectable()(Consumer);
+    Inject(Service)(Consumer, undefined, 0);
+    InjectServiceClient('pricing')(Consumer, undefined, 1);
+    Inject(KARYON_METRICS)(Consumer, undefined, 2);
+    Inject(KARYON_CONFIG)(Consumer, undefined, 3);
+
+    const app = await create(
+      rootModule(
+        [
+          KaryonModule.forRootAsync({
+            imports: [SettingsModule],
+            inject: [Settings],
+            useFactory: (settings: Settings) => ({ name: 'async', port: settings.port, host: '127.0.0.1', registry, admin: false, logger: false, config }),
+            clients: { pricing: { balancer: 'round-robin' } },
+          }),
+        ],
+        [Consumer],
+      ),
+    );
+    await app.listen(port, '127.0.0.1');
+    const consumer = app.get(Consumer);
+    await consumer.service.start();
+    expect(consumer.service.status).toBe('UP');
+    expect(registry.instances().map((i) => [i.instanceId, i.status])).toEqual([[consumer.service.instanceId, 'UP']]);
+    expect(consumer.service.instance?.port).toBe(port);
+    expect(consumer.client).toBeInstanceOf(ServiceClient);
+    expect(consumer.client.vip).toBe('pricing');
+    expect(app.get(serviceClientToken('pricing'))).toBe(consumer.client);
+    expect(consumer.metrics).toBe(consumer.service.metrics);
+    expect(consumer.config).toBe(config);
+    await app.close();
+    expect(consumer.service.status).toBe('STOPPED');
+    expect(registry.instances()).toEqual([]);
+  });
+
+  it('listening on another port than the one registered fails the start and leaves the registry', async () => {
+    const [registered, actual] = [await freePort(), await freePort()];
+    const registry = new InMemoryRegistry();
+    const app = await create(rootModule([KaryonModule.forRoot({ name: 'wrong-port', port: registered, host: '127.0.0.1', registry, admin: false, logger: false })]));
+    await app.listen(actual, '127.0.0.1');
+    const error = await app.get(Service).start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(KaryonError);
+    expect((error as KaryonError).code).toBe('ERR_HOOK_FAILED');
+    expect(String(((error as KaryonError).cause as Error).message)).toContain(`registered port ${registered}, but Nest listens on ${actual}`);
+    expect(app.get(Service).status).toBe('FAILED');
+    expect(registry.instances()).toEqual([]);
+  });
+
+  it('refuses a port that is not one, a bad clients option, and a request-scoped provider with decorators', async () => {
+    expect(() => KaryonModule.forRoot({ name: 'x', port: 1, clients: [''] })).toThrow(/clients must name VIP addresses/);
+    expect(() => KaryonModule.forRootAsync({ useFactory: 'no' as never })).toThrow(/useFactory must be a function/);
+    await expect(create(rootModule([KaryonModule.forRoot({ name: 'x', port: 0, admin: false, logger: false })]))).rejects.toThrow(/port must be the port the application listens on/);
+
+    class PerRequest {
+      check(): { status: string } {
+        return { status: 'UP' };
+      }
+    }
+    const descriptor = Object.getOwnPropertyDescriptor(PerRequest.prototype, 'check')!;
+    healthCheck('per-request')(PerRequest.prototype, 'check', descriptor);
+    Injectable({ scope: Scope.REQUEST })(PerRequest);
+    const port = await freePort();
+    const app = await create(rootModule([KaryonModule.forRoot({ name: 'scoped', port, registry: new InMemoryRegistry(), admin: false, logger: false })], [PerRequest]));
+    await expect(app.listen(port, '127.0.0.1')).rejects.toThrow(/PerRequest has lifecycle decorators but is request-scoped or transient/);
+  });
+});
