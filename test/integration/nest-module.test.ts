@@ -1,9 +1,10 @@
 import 'reflect-metadata';
-import { Inject, Injectable, Module, Scope } from '@nestjs/common';
+import { Controller, Get, Inject, Injectable, Module, Scope } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KaryonError, Service, ServiceClient, defineConfig, healthCheck } from '../../src/index.js';
+import { request } from 'undici';
+import { KaryonError, Service, ServiceClient, defineConfig, healthCheck, onShutdown } from '../../src/index.js';
 import { InjectServiceClient, KARYON_CONFIG, KARYON_METRICS, KaryonModule, serviceClientToken } from '../../src/nest/index.js';
 import { InMemoryRegistry } from '../../src/testing/index.js';
 import { freePort } from '../support/processes.js';
@@ -86,6 +87,39 @@ describe('KaryonModule', () => {
     expect(consumer.config).toBe(config);
     await app.close();
     expect(consumer.service.status).toBe('STOPPED');
+    expect(registry.instances()).toEqual([]);
+  });
+
+  it('app.close() with a request in flight: DOWN, then the request finishes on the drained server, then the shutdown hooks, then deregistered', async () => {
+    const port = await freePort();
+    const registry = new InMemoryRegistry();
+    const events: string[] = [];
+    class Slow {
+      async slow(): Promise<string> {
+        events.push(`request in flight, registry ${registry.instances()[0]?.status}`);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        events.push('request answered');
+        return 'done';
+      }
+      release(): void {
+        events.push(`shutdown hook, registry ${registry.instances()[0]?.status}`);
+      }
+    }
+    Controller()(Slow);
+    Get('slow')(Slow.prototype, 'slow', Object.getOwnPropertyDescriptor(Slow.prototype, 'slow')!);
+    onShutdown()(Slow.prototype, 'release', Object.getOwnPropertyDescriptor(Slow.prototype, 'release')!);
+    class AppModule {}
+    Module({ imports: [KaryonModule.forRoot({ name: 'drained', port, host: '127.0.0.1', registry, admin: false, logger: false, lifecycle: { deregistrationDelayMs: 0 } })], controllers: [Slow] })(AppModule);
+    const app = await NestFactory.create(AppModule, { logger: false });
+    await app.listen(port, '127.0.0.1');
+    const service = app.get(Service);
+    await service.start();
+    service.on('stateChange', ({ to }) => events.push(to));
+    const pending = request(`http://127.0.0.1:${port}/slow`).then(async (res) => `${res.statusCode} ${await res.body.text()}`);
+    while (!events.some((e) => e.startsWith('request in flight'))) await new Promise((resolve) => setTimeout(resolve, 5));
+    await app.close();
+    expect(await pending).toBe('200 done');
+    expect(events).toEqual(['request in flight, registry UP', 'SHUTTING_DOWN', 'request answered', 'shutdown hook, registry DOWN', 'STOPPED']);
     expect(registry.instances()).toEqual([]);
   });
 

@@ -58,7 +58,7 @@ export async function consumerProject(): Promise<ConsumerProject> {
   // What the user's project installs itself.
   mkdirSync(join(dir, 'node_modules', '@types'), { recursive: true });
   for (const types of ['node', 'express']) symlinkSync(join(root, 'node_modules', '@types', types), join(dir, 'node_modules', '@types', types), 'dir');
-  for (const dependency of ['express', 'fastify']) symlinkSync(join(root, 'node_modules', dependency), join(dir, 'node_modules', dependency), 'dir');
+  for (const dependency of ['express', 'fastify', 'node-fetch']) symlinkSync(join(root, 'node_modules', dependency), join(dir, 'node_modules', dependency), 'dir');
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   const options = JSON.parse(readFileSync(join(root, 'test', 'package', 'tsconfig.consumer.json'), 'utf8')) as object;
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ ...options, include: ['**/*.ts'], exclude: ['node_modules', 'built'] }));
