@@ -123,6 +123,27 @@ describe('KaryonModule', () => {
     expect(registry.instances()).toEqual([]);
   });
 
+  it('an application context (no HTTP server): UP once the bootstrap hooks have run, stopped by close()', async () => {
+    const registry = new InMemoryRegistry();
+    const events: string[] = [];
+    class Worker {
+      onApplicationBootstrap(): void {
+        events.push(`bootstrap hook, registry ${registry.instances()[0]?.status}`);
+      }
+    }
+    Injectable()(Worker);
+    class AppModule {}
+    Module({ imports: [KaryonModule.forRoot({ name: 'worker', port: 9, registry, admin: false, logger: false })], providers: [Worker] })(AppModule);
+    const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
+    const service = app.get(Service);
+    await service.start();
+    expect(events).toEqual(['bootstrap hook, registry STARTING']);
+    expect(registry.instances().map((i) => [i.port, i.status])).toEqual([[9, 'UP']]);
+    await app.close();
+    expect(service.status).toBe('STOPPED');
+    expect(registry.instances()).toEqual([]);
+  });
+
   it('listening on another port than the one registered fails the start and leaves the registry', async () => {
     const [registered, actual] = [await freePort(), await freePort()];
     const registry = new InMemoryRegistry();
