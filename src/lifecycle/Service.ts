@@ -163,7 +163,7 @@ export interface ServiceOptions {
    */
   readonly host?: string;
   /**
-   * Refuse new requests with 503 and the {@link OUT_OF_SERVICE_HEADER} header while the instance is
+   * Refuse new requests with 503 and the `OUT_OF_SERVICE_HEADER` (`x-karyon-status`) header while the instance is
    * OUT_OF_SERVICE or SHUTTING_DOWN, in front of every request listener of `server`: karyon-ts clients then
    * send them to another instance at once instead of waiting for the registry to tell them. By default only
    * requests of callers that retry elsewhere (karyon-ts clients, which send `RETRIES_ELSEWHERE_HEADER`) are
