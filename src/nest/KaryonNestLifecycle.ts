@@ -3,7 +3,7 @@ import type { OnApplicationBootstrap, OnModuleDestroy, OnModuleInit } from '@nes
 import type { DiscoveryService, HttpAdapterHost } from '@nestjs/core';
 import { KaryonError } from '../common/KaryonError.js';
 import { componentCommands } from '../breaker/decorators.js';
-import { ServerTracker } from '../http/ServerTracker.js';
+import { ServerTracker } from '../inbound/ServerTracker.js';
 import { componentMembers } from '../lifecycle/decorators.js';
 import type { Service } from '../lifecycle/Service.js';
 
