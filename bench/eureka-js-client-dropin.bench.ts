@@ -20,6 +20,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { appsHashcode } from '../src/registry/eureka/wire.js';
+import { fleet } from './eureka-payload.js';
+import type { FleetInstance } from './eureka-payload.js';
 import { fmt, median, table } from './support.js';
 
 const INSTANCES = 10_000;
@@ -33,54 +35,8 @@ type Variant = (typeof VARIANTS)[number];
 
 const now = (): number => performance.timeOrigin + performance.now();
 
-interface WireInstance {
-  instanceId: string;
-  status: string;
-  metadata: Record<string, string>;
-  actionType: string;
-  lastDirtyTimestamp: string;
-  lastUpdatedTimestamp: string;
-  app: string;
-}
-
-/** The instances of a Spring Cloud fleet, as a Netflix/Spring Cloud server writes them. */
-function fleet(instances: number, apps: number): WireInstance[] {
-  const zones = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
-  return Array.from({ length: instances }, (_, i) => {
-    const app = `SERVICE-${String(i % apps).padStart(3, '0')}`;
-    const vip = app.toLowerCase();
-    const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-    const host = `ip-${ip.replaceAll('.', '-')}.ec2.internal`;
-    const status = i % 50 === 0 ? 'DOWN' : i % 97 === 0 ? 'OUT_OF_SERVICE' : i % 101 === 0 ? 'STARTING' : 'UP';
-    const t = 1_760_000_000_000 + i * 1000;
-    return {
-      instanceId: `${host}:${vip}:8080`,
-      hostName: host,
-      app,
-      ipAddr: ip,
-      status,
-      overriddenStatus: status === 'OUT_OF_SERVICE' ? 'OUT_OF_SERVICE' : 'UNKNOWN',
-      port: { $: 8080, '@enabled': 'true' },
-      securePort: { $: 443, '@enabled': 'false' },
-      countryId: 1,
-      dataCenterInfo: { '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo', name: 'MyOwn' },
-      leaseInfo: { renewalIntervalInSecs: 30, durationInSecs: 90, registrationTimestamp: t, lastRenewalTimestamp: t + 25_000, evictionTimestamp: 0, serviceUpTimestamp: t + 1500 },
-      metadata: { 'management.port': '8081', zone: zones[i % zones.length]!, version: `1.4.${(i % apps) % 5}` },
-      homePageUrl: `http://${host}:8080/`,
-      statusPageUrl: `http://${host}:8081/actuator/info`,
-      healthCheckUrl: `http://${host}:8081/actuator/health`,
-      vipAddress: vip,
-      secureVipAddress: vip,
-      isCoordinatingDiscoveryServer: 'false',
-      lastUpdatedTimestamp: String(t + 1500),
-      lastDirtyTimestamp: String(t),
-      actionType: 'ADDED',
-    };
-  });
-}
-
-function body(instances: readonly WireInstance[], hashcode: string): Buffer {
-  const byApp = new Map<string, WireInstance[]>();
+function body(instances: readonly FleetInstance[], hashcode: string): Buffer {
+  const byApp = new Map<string, FleetInstance[]>();
   for (const instance of instances) byApp.set(instance.app, [...(byApp.get(instance.app) ?? []), instance]);
   const application = [...byApp].map(([name, instance]) => ({ name, instance }));
   return gzipSync(JSON.stringify({ applications: { versions__delta: '1', apps__hashcode: hashcode, application } }));

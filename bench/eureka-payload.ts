@@ -3,18 +3,28 @@ import { createRequire } from 'node:module';
 // The synthetic registry the Eureka client benchmarks fetch: a fleet of Spring Boot services as a Netflix or
 // Spring Cloud server writes it in `GET /apps` (and, app by app, in `GET /vips/{vip}`).
 
-/** A `GET /apps` body as a Netflix/Spring Cloud server writes it for a fleet of Spring Boot services. */
-export function payload(instances: number, apps: number): string {
+/** An instance of the synthetic fleet, with the fields the benchmarks change (the rest are written as is). */
+export interface FleetInstance {
+  instanceId: string;
+  status: string;
+  metadata: Record<string, string>;
+  actionType: string;
+  lastDirtyTimestamp: string;
+  lastUpdatedTimestamp: string;
+  app: string;
+}
+
+/** The instances of a fleet of Spring Boot services, as a Netflix/Spring Cloud server writes them. */
+export function fleet(instances: number, apps: number): FleetInstance[] {
   const zones = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
-  const byApp = new Map<string, unknown[]>();
-  for (let i = 0; i < instances; i++) {
+  return Array.from({ length: instances }, (_, i) => {
     const app = `SERVICE-${String(i % apps).padStart(3, '0')}`;
     const vip = app.toLowerCase();
     const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
     const host = `ip-${ip.replaceAll('.', '-')}.ec2.internal`;
     const status = i % 50 === 0 ? 'DOWN' : i % 97 === 0 ? 'OUT_OF_SERVICE' : i % 101 === 0 ? 'STARTING' : 'UP';
     const t = 1_760_000_000_000 + i * 1000;
-    const instance = {
+    return {
       instanceId: `${host}:${vip}:8080`,
       hostName: host,
       app,
@@ -33,7 +43,7 @@ export function payload(instances: number, apps: number): string {
         evictionTimestamp: 0,
         serviceUpTimestamp: t + 1500,
       },
-      metadata: { 'management.port': '8081', zone: zones[i % zones.length], version: `1.4.${(i % apps) % 5}` },
+      metadata: { 'management.port': '8081', zone: zones[i % zones.length]!, version: `1.4.${(i % apps) % 5}` },
       homePageUrl: `http://${host}:8080/`,
       statusPageUrl: `http://${host}:8081/actuator/info`,
       healthCheckUrl: `http://${host}:8081/actuator/health`,
@@ -44,17 +54,21 @@ export function payload(instances: number, apps: number): string {
       lastDirtyTimestamp: String(t),
       actionType: 'ADDED',
     };
-    const list = byApp.get(app) ?? [];
+  });
+}
+
+/** A `GET /apps` body as a Netflix/Spring Cloud server writes it for a fleet of Spring Boot services. */
+export function payload(instances: number, apps: number): string {
+  const byApp = new Map<string, FleetInstance[]>();
+  for (const instance of fleet(instances, apps)) {
+    const list = byApp.get(instance.app) ?? [];
     list.push(instance);
-    byApp.set(app, list);
+    byApp.set(instance.app, list);
   }
   const application = [...byApp].map(([name, instance]) => ({ name, instance }));
   // apps__hashcode as Eureka computes it: STATUS_count_ for each status, in alphabetical order.
   const counts = new Map<string, number>();
-  for (const list of byApp.values()) for (const instance of list) {
-    const status = (instance as { status: string }).status;
-    counts.set(status, (counts.get(status) ?? 0) + 1);
-  }
+  for (const list of byApp.values()) for (const instance of list) counts.set(instance.status, (counts.get(instance.status) ?? 0) + 1);
   const hashcode = [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([status, n]) => `${status}_${n}_`).join('');
   return JSON.stringify({ applications: { versions__delta: '1', apps__hashcode: hashcode, application } });
 }
