@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { InMemoryRegistry, createService } from '../../src/index.js';
 import type { CheckReport, ConfigKeyDescription, Service } from '../../src/index.js';
@@ -212,8 +212,16 @@ describe.skipIf(!hasChromium)(`admin web UI in Chromium${skipped}`, () => {
     if (profile !== undefined) await rm(profile, { recursive: true, force: true });
   }, 60_000);
 
+  // Pages a test opened: closed after it whatever it did, so a failed test leaves no stream holding one of
+  // the admin server's connection slots for the next.
+  const opened: Page[] = [];
+  afterEach(async () => {
+    for (const page of opened.splice(0)) if (!page.isClosed()) await page.close();
+  });
+
   async function open(hash = '', origin = base): Promise<{ page: Page; w: Watch }> {
     const page = await context.newPage();
+    opened.push(page);
     const w = watch(page, origin);
     await page.goto(`${origin}/${hash}`);
     return { page, w };
@@ -481,7 +489,8 @@ describe.skipIf(!hasChromium)(`admin web UI in Chromium${skipped}`, () => {
     // Live updates leave focus where it is: a control keeps it while the data around it is refreshed.
     await page.getByRole('link', { name: 'Breakers', exact: true }).click();
     const card = page.locator('[data-key="breaker-recommendations"]');
-    await card.locator('polyline').waitFor(WAIT);
+    // Attached, not visible: a steady series draws a flat line, whose bounding box has no height.
+    await card.locator('polyline').first().waitFor({ state: 'attached', ...WAIT });
     await card.getByRole('button', { name: 'Reset recommendations' }).focus();
     const cardText = await card.innerText();
     await until(() => card.innerText(), (now) => now !== cardText, 'the breaker card to be refreshed');
@@ -511,7 +520,7 @@ describe.skipIf(!hasChromium)(`admin web UI in Chromium${skipped}`, () => {
       await until(() => card.innerText(), (now) => now !== before, 'the card to be refreshed by the poll');
       await others.shift()!.close();
       await page.locator('[data-state="stream-live"]').waitFor(WAIT);
-      await card.locator('polyline').waitFor(WAIT);
+      await card.locator('polyline').first().waitFor({ state: 'attached', ...WAIT });
       expectClean(w, { '/hystrix.stream': [503] });
       await page.close();
     } finally {
