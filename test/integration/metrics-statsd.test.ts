@@ -16,6 +16,7 @@ import { ManualClock } from '../../src/testing/index.js';
 class StatsdServer {
   readonly datagrams: string[] = [];
   readonly #socket = dgram.createSocket('udp4');
+  #markers = 0;
   port = 0;
 
   async start(): Promise<this> {
@@ -34,6 +35,22 @@ class StatsdServer {
   async waitForLines(count: number, timeoutMs = 10_000): Promise<string[]> {
     await waitFor(() => this.lines().length >= count, timeoutMs, () => `${count} lines (got ${this.lines().length})`);
     return this.lines();
+  }
+
+  /**
+   * Sends a marker datagram from another socket and waits for it, then forgets it: a positive sign that anything
+   * sent to this server before now has arrived, so the absence of a line after it means it was not sent.
+   */
+  async settle(): Promise<void> {
+    const marker = `settle.marker.${++this.#markers}:1|c`;
+    const sender = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((resolve, reject) => sender.send(marker, this.port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
+      await waitFor(() => this.datagrams.includes(marker), 10_000, () => `the marker datagram ${marker}`);
+    } finally {
+      sender.close();
+    }
+    this.datagrams.splice(this.datagrams.indexOf(marker), 1);
   }
 
   close(): Promise<void> {
@@ -67,8 +84,6 @@ function timedAgainst(call: () => void, baseline: () => void): { elapsed: number
   return { elapsed, baselineElapsed };
 }
 
-/** Gives the event loop a moment: enough for a datagram on loopback to arrive if one had been sent. */
-const settle = (ms = 100) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -173,7 +188,7 @@ describe('statsd over UDP (real socket)', () => {
     hits.increment();
     hits.increment();
     hits.increment();
-    await settle();
+    await statsd.settle();
     expect(statsd.datagrams).toEqual([]);
     await clock.advanceAsync(500);
     await statsd.waitForLines(3);
@@ -193,7 +208,7 @@ describe('statsd over UDP (real socket)', () => {
     for (let i = 0; i < perDatagram * 3; i++) handle.record(100);
     // Three full buffers: the first two went out when the next line did not fit, the third is still held.
     await statsd.waitForLines(perDatagram * 2);
-    await settle();
+    await statsd.settle();
     expect(statsd.datagrams).toHaveLength(2);
     for (const datagram of statsd.datagrams) {
       expect(Buffer.byteLength(datagram)).toBeLessThanOrEqual(1400);
@@ -480,7 +495,7 @@ describe('statsd failures never reach the caller', () => {
     metrics.increment('c');
     await metrics.flush();
     await metrics.close();
-    await settle();
+    await statsd.settle();
     expect(statsd.lines()).toEqual(['c:1|c']);
     expect(metrics.stats()).toMatchObject({ sent: 1, dropped: 2 });
   });
