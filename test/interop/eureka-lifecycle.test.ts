@@ -48,23 +48,36 @@ interopSuite('the lifecycle on the real Eureka server', () => {
     }
   }
 
+  /**
+   * A Node service `name` registering as `id` through `serviceUrls`, stopped after the test, with the client's
+   * renewals and registration writes recorded (each with when it happened).
+   */
+  function watched(
+    id: string,
+    serviceUrls: string[],
+    { name = 'node-life', heartbeatIntervalMs = 500, deregistrationDelayMs = 0, requestTimeoutMs }: { name?: string; heartbeatIntervalMs?: number; deregistrationDelayMs?: number; requestTimeoutMs?: number } = {},
+  ) {
+    const service = nodeService({
+      name,
+      instanceId: id,
+      eureka: { serviceUrls, heartbeatIntervalMs, registryFetchIntervalMs: 1000, jitterRatio: 0, ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }) },
+      lifecycle: { deregistrationDelayMs },
+    });
+    cleanups.push(() => service.stop());
+    const registry = service.registry as EurekaRegistry;
+    const beats: (HeartbeatEvent & { at: number })[] = [];
+    const writes: RegistrationEvent[] = [];
+    registry.on('heartbeat', (e) => beats.push({ ...e, at: Date.now() }));
+    registry.on('registration', (e) => writes.push(e));
+    return { service, registry, beats, writes };
+  }
+
   it('shows STARTING, UP, DOWN and back, OUT_OF_SERVICE and back, DOWN then cancel, with the server\'s HTTP codes', async () => {
     const proxy = await proxyTo(a);
     const id = 'lifecycle-1';
     let release = (): void => undefined;
     let healthy = true;
-    const service = nodeService({
-      name: 'node-life',
-      instanceId: id,
-      eureka: { serviceUrls: [proxy.serviceUrl], heartbeatIntervalMs: 1000, registryFetchIntervalMs: 1000, jitterRatio: 0 },
-      lifecycle: { deregistrationDelayMs: 1500 },
-    });
-    cleanups.push(() => service.stop());
-    const registry = service.registry as EurekaRegistry;
-    const writes: RegistrationEvent[] = [];
-    const beats: HeartbeatEvent[] = [];
-    registry.on('registration', (e) => writes.push(e));
-    registry.on('heartbeat', (e) => beats.push(e));
+    const { service, beats, writes } = watched(id, [proxy.serviceUrl], { heartbeatIntervalMs: 1000, deregistrationDelayMs: 1500 });
     service.onInitialize(() => new Promise<void>((resolve) => (release = resolve)));
     service.addHealthCheck('dependency', () => ({ status: healthy ? 'UP' : 'DOWN' }), { intervalMs: 100, cacheMs: 0 });
 
@@ -114,15 +127,7 @@ interopSuite('the lifecycle on the real Eureka server', () => {
   it('re-registers at once when the server answers a renewal with 404, without a 409 and without the replication header', async () => {
     const proxy = await proxyTo(a);
     const id = 'lease-404';
-    const service = nodeService({
-      name: 'node-life',
-      instanceId: id,
-      eureka: { serviceUrls: [proxy.serviceUrl], heartbeatIntervalMs: 500, registryFetchIntervalMs: 1000, jitterRatio: 0 },
-      lifecycle: { deregistrationDelayMs: 0 },
-    });
-    cleanups.push(() => service.stop());
-    const beats: HeartbeatEvent[] = [];
-    (service.registry as EurekaRegistry).on('heartbeat', (e) => beats.push(e));
+    const { service, beats } = watched(id, [proxy.serviceUrl]);
     await service.start();
     await waitFor(async () => (await shownAs(a.serviceUrl, 'node-life', id)) === 'UP/UNKNOWN', 10_000, 'UP');
     // The server loses the lease.
@@ -149,15 +154,7 @@ interopSuite('the lifecycle on the real Eureka server', () => {
   it('keeps the operator\'s override through a lease the server lost, and removes it on markUp()', async () => {
     const proxy = await proxyTo(a);
     const id = 'override-lease';
-    const service = nodeService({
-      name: 'node-life',
-      instanceId: id,
-      eureka: { serviceUrls: [proxy.serviceUrl], heartbeatIntervalMs: 500, registryFetchIntervalMs: 1000, jitterRatio: 0 },
-      lifecycle: { deregistrationDelayMs: 0 },
-    });
-    cleanups.push(() => service.stop());
-    const beats: HeartbeatEvent[] = [];
-    (service.registry as EurekaRegistry).on('heartbeat', (e) => beats.push(e));
+    const { service, beats } = watched(id, [proxy.serviceUrl]);
     const shown = (): Promise<string> => shownAs(a.serviceUrl, 'node-life', id);
     await service.start();
     await waitFor(async () => (await shown()) === 'UP/UNKNOWN', 10_000, 'UP');
@@ -178,13 +175,7 @@ interopSuite('the lifecycle on the real Eureka server', () => {
 
   it('replicates a registration and an operator override from peer A to peer B', async () => {
     const id = 'replicated-1';
-    const service = nodeService({
-      name: 'node-repl',
-      instanceId: id,
-      eureka: { serviceUrls: [a.serviceUrl], heartbeatIntervalMs: 1000, registryFetchIntervalMs: 1000, jitterRatio: 0 },
-      lifecycle: { deregistrationDelayMs: 0 },
-    });
-    cleanups.push(() => service.stop());
+    const { service } = watched(id, [a.serviceUrl], { name: 'node-repl', heartbeatIntervalMs: 1000 });
     await service.start();
     await waitFor(async () => (await shownAs(b.serviceUrl, 'node-repl', id)) === 'UP/UNKNOWN', 15_000, 'B to show UP');
     await service.markOutOfService();
@@ -199,18 +190,7 @@ interopSuite('the lifecycle on the real Eureka server', () => {
   it('moves heartbeats to the other peer within one request timeout when the peer in use dies, without re-registering in a loop', async () => {
     const requestTimeoutMs = 2000;
     const id = 'failover-1';
-    const service = nodeService({
-      name: 'node-failover',
-      instanceId: id,
-      eureka: { serviceUrls: [a.serviceUrl, b.serviceUrl], heartbeatIntervalMs: 500, registryFetchIntervalMs: 1000, requestTimeoutMs, jitterRatio: 0 },
-      lifecycle: { deregistrationDelayMs: 0 },
-    });
-    cleanups.push(() => service.stop());
-    const beats: (HeartbeatEvent & { at: number })[] = [];
-    const writes: RegistrationEvent[] = [];
-    const registry = service.registry as EurekaRegistry;
-    registry.on('heartbeat', (e) => beats.push({ ...e, at: Date.now() }));
-    registry.on('registration', (e) => writes.push(e));
+    const { service, beats, writes } = watched(id, [a.serviceUrl, b.serviceUrl], { name: 'node-failover', requestTimeoutMs });
     await service.start();
     await waitFor(() => beats.filter((e) => e.ok).length >= 2, 10_000, 'renewals');
     const used = beats.filter((e) => e.ok).at(-1)?.serviceUrl ?? '';
