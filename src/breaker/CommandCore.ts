@@ -1,3 +1,6 @@
+// Over 500 lines because it is Hystrix's command semantics in one place: the circuit, the bulkhead, the
+// timeout, the fallback and the rolling counts decide each call together, and each event is counted exactly
+// as Hystrix counts it (see the class comment); the rolling metrics, settings and bulkhead have their own files.
 import { EventEmitter } from 'eventemitter3';
 import type { Clock } from '../common/Clock.js';
 import { KaryonError } from '../common/KaryonError.js';

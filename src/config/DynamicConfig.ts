@@ -1,3 +1,7 @@
+// Over 500 lines because DynamicConfig is one state machine over one snapshot: loading the layers, validating
+// a change whole, swapping the snapshot, the history and the rollback window all read and write the same
+// private state (#state, #history, the dispatch queue), and splitting them would expose that state between files.
+// The schema index, the live properties and the types are in their own files.
 import convict from 'convict';
 import type { ConfigSchema } from './ConfigSchema.js';
 import { EventEmitter } from 'eventemitter3';

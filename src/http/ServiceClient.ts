@@ -1,3 +1,6 @@
+// Over 500 lines because one request's path (balancer pick, retry budget, hedging, outlier ejection, the
+// out-of-service skip and the transport) is one loop over shared per-client state; options, transports,
+// the fetch adapter, the retry budget and the balancer live in their own files.
 import type { Readable } from 'node:stream';
 import { Balancer } from '../balancer/Balancer.js';
 import type { BalancerScope } from '../balancer/Balancer.js';

@@ -1,3 +1,5 @@
+// Over 500 lines because the views by app, VIP and query string, their bounds and the change events are kept
+// consistent with one instance map in one place: a split would share that map's invariants across files.
 import { EventEmitter } from 'eventemitter3';
 import type { InstanceModification, InstanceStatus, RegistryChange, RegistryInstance } from './types.js';
 

@@ -1,3 +1,5 @@
+import type { Metrics } from '../metrics/types.js';
+
 /** The statuses an instance has in a registry: Eureka's `InstanceStatus`. */
 export const InstanceStatus = {
   /** Ready for traffic. */
@@ -122,4 +124,25 @@ export interface ServiceRegistry {
   onChange(listener: (change: RegistryChange) => void): () => void;
   /** Stops timers and releases sockets. Idempotent. */
   close(): Promise<void>;
+  /**
+   * What this registry adds to a service that uses it, beyond the methods above: its own metrics, reported
+   * through `metrics`, the live settings it follows, and whether a deregistration reached it. A service calls
+   * it once when it is made; optional, since a registry without extras is used through the methods above alone.
+   * @param metrics - the service's metrics, tagged with its app and instance
+   */
+  serviceExtras?(metrics: Metrics): RegistryServiceExtras;
+}
+
+/** What a registry adds to a service that uses it: see {@link ServiceRegistry.serviceExtras}. */
+export interface RegistryServiceExtras {
+  /** The live configuration keys the registry follows (`eureka.heartbeatIntervalMs`...), each with how to apply a value. */
+  readonly liveSettings: Readonly<Record<string, (value: unknown) => void>>;
+  /**
+   * Starts following the deregistration of `instanceId`, for registries whose `deregister()` resolves after a
+   * first attempt whatever the answer; the function returned stops following and says why the last attempt
+   * failed (undefined when it went through, or none finished).
+   */
+  watchDeregistration(instanceId: string): () => string | undefined;
+  /** Stops reporting. Idempotent. */
+  close(): void;
 }

@@ -1,3 +1,6 @@
+// Over 500 lines because it runs the whole sidecar around one Service: the supervised process, its readiness,
+// the local HTTP server, the egress proxy, the statsd relay and the stop order; each of those parts has its
+// own file, and this one orders them.
 import { resolve as resolvePath } from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import { resolveAdminOptions } from '../admin/AdminServer.js';

@@ -1,3 +1,5 @@
+// Over 500 lines because every sidecar option carries the documentation users read in the API docs (about
+// two thirds of the file); the code is the one resolution, resolveSidecarOptions().
 import { constants } from 'node:os';
 import type { AdminOptions } from '../admin/AdminServer.js';
 import type { Clock } from '../common/Clock.js';

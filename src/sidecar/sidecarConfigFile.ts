@@ -1,3 +1,6 @@
+// Over 500 lines because the sidecar's file, environment and argument keys are one table (the one place each
+// key is declared) with the loader and the type checks that read it; splitting the table from its checks
+// would let them drift apart.
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { KaryonError, isKaryonError } from '../common/KaryonError.js';

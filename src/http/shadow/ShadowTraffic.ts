@@ -1,3 +1,6 @@
+// Over 500 lines because the tee of a server request and of a client call share one bounded queue, one
+// client per shadow VIP and the Diffy-style comparison of answers, all live-settable; options, the copy queue,
+// the comparator and the admin routes are in their own files.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { CommandRegistry } from '../../breaker/CommandRegistry.js';
 import type { Clock } from '../../common/Clock.js';

@@ -1,3 +1,6 @@
+// Over 500 lines because the compact record of a Eureka instance and the pool that shares its profiles and
+// URL templates are one memory layout (offsets, shared profiles, templates) that is read and written together;
+// see the benchmarks of memory per instance.
 import { KaryonError } from '../../common/KaryonError.js';
 import { sameInstance, sameMetadata } from '../InstanceCache.js';
 import { InstanceStatus } from '../types.js';

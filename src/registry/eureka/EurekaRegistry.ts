@@ -3,7 +3,8 @@ import { KaryonError } from '../../common/KaryonError.js';
 import { errorMessage } from '../../internal/async.js';
 import { invalidOption } from '../../internal/validate.js';
 import { InstanceCache } from '../InstanceCache.js';
-import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, ServiceRegistry } from '../types.js';
+import type { Metrics } from '../../metrics/types.js';
+import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, RegistryServiceExtras, ServiceRegistry } from '../types.js';
 import { InstancePool, eurekaInstanceEquals } from './EurekaInstance.js';
 import type { EurekaRegistryEvents } from './EurekaRegistryEvents.js';
 import { resolveEurekaRegistryOptions } from './EurekaRegistryOptions.js';
@@ -11,6 +12,7 @@ import type { EurekaRegistryOptions, ResolvedEurekaRegistryOptions } from './Eur
 import { EurekaTransport } from './EurekaTransport.js';
 import { InstanceRegistration, isSettableStatus, unsettableStatus } from './InstanceRegistration.js';
 import { RegistryFetcher } from './RegistryFetcher.js';
+import { eurekaServiceExtras } from './serviceExtras.js';
 import type { ProtectedApp } from './ViewGuard.js';
 
 /**
@@ -195,6 +197,16 @@ export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implement
    */
   instance(instanceId: string, app?: string): RegistryInstance | undefined {
     return this.#cache.get(instanceId, app);
+  }
+
+  /**
+   * What the client adds to a service that uses it: the built-in registry metrics (heartbeats, fetches, the
+   * instances by status), the live `eureka.heartbeatIntervalMs` and `eureka.registryFetchIntervalMs`, and
+   * whether the cancel of a deregistration reached a server.
+   * @param metrics - the service's metrics
+   */
+  serviceExtras(metrics: Metrics): RegistryServiceExtras {
+    return eurekaServiceExtras(this, metrics);
   }
 
   /** How many cached instances have each status. */

@@ -1,3 +1,5 @@
+// Just over 500 lines: the development Eureka server's whole REST surface (register, renew, status, cancel,
+// apps, deltas, VIPs) is one routing table over the lease registry, which lives in its own file.
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { KaryonError, isKaryonError } from '../../common/KaryonError.js';
