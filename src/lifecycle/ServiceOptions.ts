@@ -153,7 +153,7 @@ export interface ServiceOptions {
   /**
    * The registry to register in and discover from: a `ServiceRegistry` (shared, you close it), or
    * `{ eureka: { serviceUrls, ... } }` for a Eureka client the service makes, reports metrics of and closes.
-   * @default a private {@link InMemoryRegistry}
+   * @default a private `InMemoryRegistry`
    */
   readonly registry?:
     | ServiceRegistry
@@ -224,7 +224,7 @@ export interface ServiceOptions {
   readonly clock?: Clock;
   /**
    * Where the service writes what it does: a {@link Logger}, a pino or bunyan logger as it is (they take
-   * their fields first; see {@link adaptLogger}), or `false` for nothing. A configuration's `log.level` filters
+   * their fields first; see `adaptLogger`), or `false` for nothing. A configuration's `log.level` filters
    * it live.
    * @default one concise line per event at `info` and above, to stderr (`lineLogger`)
    */
