@@ -63,6 +63,8 @@ export class HealthCheck {
   #lastCheckedAt: number | undefined;
   #successes = 0;
   #failures = 0;
+  /** Runs in a row whose result was not DOWN (UP or WARN). */
+  #notDown = 0;
   readonly #history: CheckRun[] = [];
   #running: Promise<CheckStatus> | undefined;
 
@@ -87,15 +89,26 @@ export class HealthCheck {
     return this.#lastCheckedAt !== undefined && this.#clock.now() - this.#lastCheckedAt < this.options.cacheMs;
   }
 
-  /** Runs the check (joining a run in progress) and resolves with the status after it. */
-  run(): Promise<CheckStatus> {
-    this.#running ??= this.#runOnce().finally(() => {
+  /**
+   * How many runs in a row ended UP or WARN: what a wait for readiness counts against `successBeforePassing`
+   * (the status turns PASSING on the first UP, as Consul's does).
+   */
+  get passedInARow(): number {
+    return this.#notDown;
+  }
+
+  /**
+   * Runs the check (joining a run in progress) and resolves with the status after it. When `signal` aborts, the
+   * run rejects with its reason and records nothing.
+   */
+  run(signal?: AbortSignal): Promise<CheckStatus> {
+    this.#running ??= this.#runOnce(signal).finally(() => {
       this.#running = undefined;
     });
     return this.#running;
   }
 
-  async #runOnce(): Promise<CheckStatus> {
+  async #runOnce(signal: AbortSignal | undefined): Promise<CheckStatus> {
     const started = this.#clock.now();
     let result: HealthResult;
     let error: string | undefined;
@@ -104,11 +117,13 @@ export class HealthCheck {
         await runWithTimeout((signal) => this.#fn(signal), {
           clock: this.#clock,
           timeoutMs: this.options.timeoutMs,
+          signal,
           onTimeout: () =>
             new KaryonError('ERR_HEALTH_CHECK_TIMEOUT', `health check '${this.name}' timed out after ${this.options.timeoutMs} ms`),
         }),
       );
     } catch (thrown) {
+      if (signal?.aborted === true) throw thrown;
       error = errorMessage(thrown);
       result = { status: 'DOWN', details: { error } };
     }
@@ -123,6 +138,7 @@ export class HealthCheck {
     this.#lastCheckedAt = at;
     this.#history.push({ at, result: result.status, durationMs });
     if (this.#history.length > HISTORY) this.#history.shift();
+    this.#notDown = result.status === 'DOWN' ? 0 : this.#notDown + 1;
     switch (result.status) {
       case 'UP':
         this.#successes++;

@@ -14,8 +14,9 @@ import { bundledCheckScript, scriptCheck } from '../health/checks/scriptCheck.js
 import type { BundledCheckScript } from '../health/checks/scriptCheck.js';
 import { parseHostPort, tcpCheck } from '../health/checks/tcpCheck.js';
 import { TtlCheck } from '../health/checks/TtlCheck.js';
+import { HealthCheck, resolveHealthCheckOptions } from '../health/HealthCheck.js';
 import type { HealthCheckFunction, HealthCheckOptions, HealthResult } from '../health/types.js';
-import { errorMessage, runWithTimeout, sleep } from '../internal/async.js';
+import { sleep } from '../internal/async.js';
 import { createService } from '../lifecycle/Service.js';
 import type { LifecycleOptions, Service, ServiceOptions } from '../lifecycle/Service.js';
 import { EgressProxy } from './EgressProxy.js';
@@ -419,32 +420,30 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
     return { ...(o.process.inheritEnv ? process.env : {}), ...told, ...o.process.env };
   }
 
-  /** Waits until every readiness check has passed (or warned) `successBeforePassing` times in a row. */
+  /**
+   * Waits until every readiness check has passed (or warned) `successBeforePassing` times in a row, each run a
+   * `HealthCheck` like the service's (same timeout, same result handling).
+   */
   async #awaitReadiness(signal: AbortSignal): Promise<void> {
     const o = this.#options;
     const started = this.#clock.now();
-    const streaks = new Map<string, number>(this.#readiness.map((check) => [check.name, 0]));
+    const checks = this.#readiness.map((check) => new HealthCheck(check.name, check.fn, resolveHealthCheckOptions(check.name, check.options), this.#clock));
+    const passing = (check: HealthCheck): boolean => check.passedInARow >= check.options.successBeforePassing;
     const reasons = this.#waitingFor;
-    for (const check of this.#readiness) reasons.set(check.name, 'not run yet');
+    for (const check of checks) reasons.set(check.name, 'not run yet');
     let lastReport = started;
-    if (this.#readiness.length > 0) this.#logger.info(`waiting for ${this.#readiness.map((c) => c.name).join(', ')} to pass`);
+    if (checks.length > 0) this.#logger.info(`waiting for ${checks.map((c) => c.name).join(', ')} to pass`);
     for (;;) {
       await Promise.all(
-        this.#readiness.map(async (check) => {
-          const need = check.options.successBeforePassing ?? 1;
-          if ((streaks.get(check.name) ?? 0) >= need) return;
-          const result = await this.#runOnce(check, signal);
-          if (result.status === 'DOWN') {
-            streaks.set(check.name, 0);
-            reasons.set(check.name, reasonOf(result));
-          } else {
-            streaks.set(check.name, (streaks.get(check.name) ?? 0) + 1);
-            reasons.delete(check.name);
-          }
+        checks.map(async (check) => {
+          if (passing(check)) return;
+          await check.run(signal);
+          if (check.passedInARow === 0) reasons.set(check.name, reasonOf(check.report().lastResult ?? { status: 'DOWN' }));
+          else reasons.delete(check.name);
         }),
       );
       this.#failIfProcessEnded();
-      if (this.#readiness.every((check) => (streaks.get(check.name) ?? 0) >= (check.options.successBeforePassing ?? 1))) {
+      if (checks.every(passing)) {
         this.#ready = true;
         this.#logger.info(`${o.name} is ready after ${this.#clock.now() - started} ms`);
         return;
@@ -456,24 +455,6 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
       }
       await sleep(this.#clock, o.readinessPollMs, signal);
       this.#failIfProcessEnded();
-    }
-  }
-
-  async #runOnce(check: BuiltCheck, signal: AbortSignal): Promise<HealthResult> {
-    const timeoutMs = check.options.timeoutMs ?? 2000;
-    try {
-      const result = await runWithTimeout((inner) => check.fn(inner), {
-        clock: this.#clock,
-        timeoutMs,
-        signal,
-        onTimeout: () => new KaryonError('ERR_HEALTH_CHECK_TIMEOUT', `health check '${check.name}' timed out after ${timeoutMs} ms`),
-      });
-      if (result === true) return { status: 'UP' };
-      if (result === false) return { status: 'DOWN' };
-      return result;
-    } catch (error) {
-      if (signal.aborted) throw error;
-      return { status: 'DOWN', details: { error: errorMessage(error) } };
     }
   }
 

@@ -394,6 +394,19 @@ describe('sidecar with a real child process', () => {
     expect(sidecar.service.healthReport().checks.app!.lastResult).toEqual({ status: 'DOWN', details: { output: 'db gone', ageMs: expect.any(Number) } });
   });
 
+  it('counts a warning readiness check as passing, successBeforePassing runs in a row, as the service\'s health check does', async () => {
+    const { sidecar, port } = await makeSidecar('warned', (base) => ({ ...base, checks: [{ name: 'app', ttlMs: 5000, successBeforePassing: 3 }] }));
+    const starting = sidecar.start();
+    await waitFor(() => sidecar.url !== undefined, 10_000, 'the sidecar to listen');
+    await waitFor(async () => (await eurekaStatus('warned', `warned-${port}`)) === 'STARTING', 10_000, 'STARTING');
+    const warn = await request(`${sidecar.url!}/v1/agent/check/warn/app?note=cold%20cache`, { method: 'PUT' });
+    expect(warn.statusCode).toBe(200);
+    await warn.body.dump();
+    await starting;
+    expect(sidecar.service.status).toBe('UP');
+    expect(sidecar.service.healthReport().checks.app!.status).toBe('WARNING');
+  });
+
   it('watches an already running process by pid, and stops when it is gone', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, [upstreamFile], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });

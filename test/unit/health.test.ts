@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { HealthCheck, resolveHealthCheckOptions } from '../../src/health/HealthCheck.js';
 import { HealthMonitor } from '../../src/index.js';
 import type { CheckChange } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
@@ -114,5 +115,25 @@ describe('HealthMonitor', () => {
     m.add('h', () => true);
     for (let i = 0; i < 30; i++) await m.runAll();
     expect(m.report().checks.h!.history).toHaveLength(20);
+  });
+});
+
+describe('HealthCheck run by a readiness wait', () => {
+  it('counts UP and WARN runs in a row, DOWN starting over, and an aborted run records nothing', async () => {
+    const results: ('UP' | 'WARN' | 'DOWN')[] = ['UP', 'WARN', 'DOWN', 'WARN'];
+    const check = new HealthCheck('db', () => ({ status: results.shift() ?? 'UP' }), resolveHealthCheckOptions('db', { successBeforePassing: 2 }), new ManualClock());
+    const streaks: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      await check.run();
+      streaks.push(check.passedInARow);
+    }
+    expect(streaks).toEqual([1, 2, 0, 1]);
+    const abort = new AbortController();
+    const hanging = new HealthCheck('slow', () => new Promise<never>(() => undefined), resolveHealthCheckOptions('slow', {}), new ManualClock());
+    const run = hanging.run(abort.signal);
+    abort.abort(new Error('stopping'));
+    await expect(run).rejects.toThrow('stopping');
+    expect(hanging.report().lastResult).toBeUndefined();
+    expect(hanging.passedInARow).toBe(0);
   });
 });
