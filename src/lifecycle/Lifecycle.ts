@@ -160,16 +160,6 @@ export class Lifecycle {
     return this.#startedAt;
   }
 
-  /** True once start() was called. */
-  get started(): boolean {
-    return this.#starting !== undefined;
-  }
-
-  /** True once stop() was called. */
-  get stopCalled(): boolean {
-    return this.#stopping !== undefined;
-  }
-
   /** True once the service is shutting down, stopped or failed. */
   get leaving(): boolean {
     const state = this.#machine.state;
