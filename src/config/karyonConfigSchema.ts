@@ -1,6 +1,6 @@
 import { MAX_TIMER_MS } from '../common/Clock.js';
 import type { ConfigSchema } from './ConfigSchema.js';
-import type { ConfigValidators } from './DynamicConfig.js';
+import type { ConfigValidators } from './DynamicConfigOptions.js';
 import { karyonSettingsSchema } from './schema.js';
 import type { KaryonSettings } from './schema.js';
 
