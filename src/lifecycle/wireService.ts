@@ -26,8 +26,7 @@ import { shadowAdminRoutes } from '../http/shadow/shadowAdminRoutes.js';
 import { createShadowTraffic } from '../http/shadow/ShadowTraffic.js';
 import type { ShadowTraffic } from '../http/shadow/ShadowTraffic.js';
 import { guardServer } from '../inbound/outOfServiceGuard.js';
-import { ServerTracker, listen } from '../inbound/ServerTracker.js';
-import { errorMessage } from '../internal/async.js';
+import { ServerTracker } from '../inbound/ServerTracker.js';
 import { durationMs, invalidOption } from '../internal/validate.js';
 import { adminMetrics, healthMetrics, lifecycleMetrics, shadowMetrics } from '../metrics/builtin.js';
 import { createMetrics } from '../metrics/createMetrics.js';
@@ -41,6 +40,7 @@ import { InMemoryRegistry } from '../registry/InMemoryRegistry.js';
 import type { ServiceRegistry } from '../registry/types.js';
 import { describeInstance, eurekaServerChoice, metricTags } from './instanceDescriptor.js';
 import { Lifecycle } from './Lifecycle.js';
+import { listenAdmin, listenApp } from './listenServers.js';
 import { bindLiveSettings } from './liveSettings.js';
 import { serviceConfig } from './serviceConfig.js';
 import { ServiceClients } from './ServiceClients.js';
@@ -68,10 +68,6 @@ export interface ServiceEventSink {
   healthChange(change: CheckChange): void;
 }
 
-/** The default admin port, and the service of this process that listens on it, if any. */
-const DEFAULT_ADMIN_PORT = 8077;
-let defaultAdminPortHolder: string | undefined;
-
 /**
  * Makes the parts of a service from its options.
  * @throws KaryonError ERR_INVALID_OPTION naming the option that is wrong.
@@ -91,7 +87,7 @@ export function wireService(options: ServiceOptions, events: ServiceEventSink): 
   const rollbackMs = options.configRollback === undefined ? undefined : durationMs('configRollback.windowMs', options.configRollback.windowMs, 30_000);
 
   const registry = makeRegistry(options, o, clock, logger, shutdown);
-  const { metrics, flush, quiet } = makeMetrics(options.metrics, o, clock, logger);
+  const { metrics, flush, none: noMetrics } = makeMetrics(options.metrics, o, clock, logger);
   const extras = registry.serviceExtras?.(metrics);
   if (extras !== undefined) shutdown.add('owned', 'ending the registry metrics', () => extras.close());
 
@@ -115,13 +111,8 @@ export function wireService(options: ServiceOptions, events: ServiceEventSink): 
 
   const adminOptions = options.admin === false ? undefined : resolveAdminOptions(options.admin ?? {});
   const admin = adminOptions === undefined ? undefined : new AdminServer(adminView(), adminOptions, { logger, clock, auditMetrics: adminMetrics(metrics) });
-  let holdsDefaultAdminPort = false;
-  const releaseDefaultAdminPort = (): void => {
-    if (!holdsDefaultAdminPort) return;
-    holdsDefaultAdminPort = false;
-    defaultAdminPortHolder = undefined;
-  };
-  const adminPortDefaulted = adminOptions !== undefined && (options.admin === undefined || options.admin === false || options.admin.port === undefined);
+  const adminPortGiven = options.admin !== undefined && options.admin !== false && options.admin.port !== undefined;
+  let releaseAdminPort = (): void => undefined;
 
   const server = options.server;
   const tracker = server === undefined ? undefined : new ServerTracker(server, clock);
@@ -138,7 +129,7 @@ export function wireService(options: ServiceOptions, events: ServiceEventSink): 
   shutdown.add('clients', 'closing the commands', () => commands.close());
   const clients = new ServiceClients({ clock, logger, registry, zone: o.zone, metrics, commands });
   shutdown.add('clients', 'closing the clients', (fail) => clients.close(fail));
-  if (!quiet) {
+  if (!noMetrics) {
     const reporter = new BreakerMetricsReporter(commands, metrics, clock);
     shutdown.add('owned', 'ending the breaker metrics', () => reporter.close());
   }
@@ -149,7 +140,7 @@ export function wireService(options: ServiceOptions, events: ServiceEventSink): 
       try {
         await admin.close();
       } finally {
-        releaseDefaultAdminPort();
+        releaseAdminPort();
       }
     });
     const breakerRoutes = breakerAdminRoutes(admin, commands);
@@ -224,34 +215,11 @@ export function wireService(options: ServiceOptions, events: ServiceEventSink): 
     });
   };
 
-  let port: number | undefined;
-  /** The admin server listens (on 8077 unless the port was given or another service of this process holds it), then the application's server. */
+  let port = o.port ?? 8080;
+  /** The admin server listens, then the application's server (see listenServers.ts). */
   const openServers = async (): Promise<void> => {
-    if (admin !== undefined) {
-      const holder = defaultAdminPortHolder;
-      if (!adminPortDefaulted) {
-        await admin.listen();
-      } else if (holder !== undefined) {
-        await admin.listen(0);
-        logger.info(`admin port ${DEFAULT_ADMIN_PORT} is held by service '${holder}' of this process: admin server on ${admin.url ?? 'a free port'} (set admin.port to choose)`);
-      } else {
-        defaultAdminPortHolder = name;
-        holdsDefaultAdminPort = true;
-        try {
-          await admin.listen();
-        } catch (error) {
-          releaseDefaultAdminPort();
-          throw error;
-        }
-      }
-    }
-    port = o.port ?? 8080;
-    if (server === undefined) return;
-    try {
-      port = await listen(server, o.port ?? 8080, o.host, { name: `the server of '${name}'`, logger });
-    } catch (error) {
-      throw new KaryonError('ERR_LISTEN', `could not listen on port ${o.port ?? 8080}: ${errorMessage(error)}`, { service: name, cause: error });
-    }
+    if (admin !== undefined) releaseAdminPort = await listenAdmin(admin, adminPortGiven, name, logger);
+    if (server !== undefined) port = await listenApp(server, o.port ?? 8080, o.host, name, logger);
   };
 
   const lifecycle: Lifecycle = new Lifecycle({
@@ -275,7 +243,7 @@ export function wireService(options: ServiceOptions, events: ServiceEventSink): 
     shutdown,
     metrics: lifecycleMetrics(metrics),
     open: [openConfig, openServers],
-    describe: () => describeInstance(o, port ?? o.port ?? 8080, admin?.port),
+    describe: () => describeInstance(o, port, admin?.port),
     flush,
     onStateChange: (change) => events.stateChange(change),
   });
@@ -337,11 +305,11 @@ function makeMetrics(
   o: ResolvedServiceOptions,
   clock: Clock,
   logger: Logger,
-): { metrics: Metrics; flush: () => Promise<void>; quiet: boolean } {
+): { metrics: Metrics; flush: () => Promise<void>; none: boolean } {
   const owned = option === undefined || isMetrics(option) ? undefined : createMetrics({ clock, logger, ...option });
   const root = owned ?? (option as Metrics | undefined) ?? noopMetrics;
   const metrics = root.scope('', metricTags(o));
-  return { metrics, flush: () => owned?.close() ?? metrics.flush(), quiet: root === noopMetrics };
+  return { metrics, flush: () => owned?.close() ?? metrics.flush(), none: root === noopMetrics };
 }
 
 /** What a service writes to when given no logger: concise lines on stderr, warnings and errors marked. */
