@@ -12,7 +12,12 @@ export default class FlakyReporter implements Reporter {
   onTestCaseResult(test: TestCase): void {
     const diagnostic = test.diagnostic();
     if (diagnostic?.flaky === true) {
-      this.#flaky.push(`${relative(process.cwd(), test.module.moduleId)} > ${test.fullName} (passed on try ${diagnostic.retryCount + 1})`);
+      // What the failed try threw, first line of each error, to know which wait lost the race.
+      const errors = (test.result().errors ?? []).map((error) => {
+        const where = error.stack?.split('\n').find((line) => line.includes('.test.ts'))?.trim().replace(`${process.cwd()}/`, '') ?? '';
+        return `      ${(error.message ?? error.name ?? 'error').split('\n')[0]} ${where}`;
+      });
+      this.#flaky.push([`${relative(process.cwd(), test.module.moduleId)} > ${test.fullName} (passed on try ${diagnostic.retryCount + 1})`, ...errors].join('\n'));
     }
   }
 
