@@ -33,16 +33,23 @@ function chunked(body: Buffer, size = 64 * 1024): Buffer[] {
   return chunks;
 }
 
-async function collect(slices: AsyncIterable<DecodedSlice> | Iterable<DecodedSlice>): Promise<{ ids: string[]; errors: string[]; count: number }> {
+/** Keeps a copy of each decoded record (the decoder reuses the object it passes). */
+const copy = (instance: RegistryInstance): RegistryInstance => Object.freeze({ ...instance });
+
+async function collect(
+  slices: AsyncIterable<DecodedSlice> | Iterable<DecodedSlice>,
+): Promise<{ ids: string[]; errors: string[]; count: number; records: RegistryInstance[] }> {
   const ids: string[] = [];
+  const records: RegistryInstance[] = [];
   const errors: string[] = [];
   let count = 0;
   for await (const slice of slices) {
     count++;
-    for (const entry of slice.instances) ids.push(`${entry.instance.app}/${entry.instance.instanceId}/${entry.instance.status}`);
+    for (const entry of slice.entries) if ('status' in entry) records.push(entry);
+    for (const entry of slice.entries) ids.push(`${entry.app}/${entry.instanceId}/${'status' in entry ? entry.status : 'DELETED'}`);
     errors.push(...slice.errors);
   }
-  return { ids, errors, count };
+  return { ids, errors, count, records };
 }
 
 describe('SliceDecoder (a large registry parsed off the event loop, decoded a slice at a time)', () => {
@@ -51,6 +58,9 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
     // Two instances that do not decode, and an application entry that is not an object.
     (instances[10] as { hostName?: string }).hostName = '';
     (instances[2000] as { ipAddr?: string }).ipAddr = '';
+    // Metadata of a few shapes (shared by reference once decoded), and a deletion.
+    instances.forEach((w, i) => ((w as { metadata: Record<string, string> }).metadata = i % 3 === 0 ? {} : { zone: `z${i % 2}`, build: String(i % 5) }));
+    (instances[20] as { actionType?: string }).actionType = 'DELETED';
     const doc = encodeApplications(instances, '42', 'DOWN_429_UP_2571_');
     (doc.applications.application as unknown[]).push('junk');
     const body = Buffer.from(JSON.stringify(doc));
@@ -58,15 +68,18 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
     const expected = decodeApplications(JSON.parse(body.toString('utf8')), 5);
     const decoder = new SliceDecoder();
     try {
-      const sliced = await decoder.decode(chunked(body), 5, new AbortController().signal);
+      const sliced = await decoder.decode(chunked(body), 5, new AbortController().signal, copy);
       expect([sliced.versionsDelta, sliced.appsHashcode]).toEqual(['42', 'DOWN_429_UP_2571_']);
       const got = await collect(sliced.slices);
       expect(got.count).toBeGreaterThan(5);
-      expect(got.ids).toEqual(expected.instances.map((e) => `${e.instance.app}/${e.instance.instanceId}/${e.instance.status}`));
+      expect(got.ids).toEqual(expected.instances.map((e) => `${e.instance.app}/${e.instance.instanceId}/${e.actionType === 'DELETED' ? 'DELETED' : e.instance.status}`));
+      // Every field of every record as decoding at once gives it.
+      expect(got.records).toEqual(expected.instances.filter((e) => e.actionType !== 'DELETED').map((e) => ({ ...e.instance })));
+      expect(got.ids).toContain('APP-6/i-20/DELETED');
       expect(got.errors.sort()).toEqual([...expected.errors].sort());
       expect(got.errors).toHaveLength(3);
       // The worker is kept for the next body.
-      const again = await decoder.decode(chunked(body, 1000), 5, new AbortController().signal);
+      const again = await decoder.decode(chunked(body, 1000), 5, new AbortController().signal, copy);
       expect((await collect(again.slices)).ids).toHaveLength(expected.instances.length);
     } finally {
       decoder.close();
@@ -80,10 +93,10 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
     try {
       const good = bodyOf(wire(2000, 3));
       const truncated = good.subarray(0, good.length - 10);
-      await expect(decoder.decode(chunked(truncated), 0, signal)).rejects.toMatchObject({ code: 'ERR_EUREKA_PROTOCOL', message: /not JSON/ });
+      await expect(decoder.decode(chunked(truncated), 0, signal, copy)).rejects.toMatchObject({ code: 'ERR_EUREKA_PROTOCOL', message: /not JSON/ });
       const other = Buffer.from(JSON.stringify({ something: 'x'.repeat(SLICED_DECODE_MIN_BYTES) }));
-      await expect(decoder.decode([other], 0, signal)).rejects.toMatchObject({ code: 'ERR_EUREKA_PROTOCOL', message: /no "applications" object/ });
-      expect((await collect((await decoder.decode(chunked(good), 0, signal)).slices)).ids).toHaveLength(2000);
+      await expect(decoder.decode([other], 0, signal, copy)).rejects.toMatchObject({ code: 'ERR_EUREKA_PROTOCOL', message: /no "applications" object/ });
+      expect((await collect((await decoder.decode(chunked(good), 0, signal, copy)).slices)).ids).toHaveLength(2000);
     } finally {
       decoder.close();
     }
@@ -94,8 +107,8 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
     try {
       const controller = new AbortController();
       controller.abort(new Error('closing'));
-      await expect(decoder.decode(chunked(bodyOf(wire(6000, 3)), 16 * 1024), 0, controller.signal)).rejects.toThrow('closing');
-      const small = await decoder.decode([bodyOf(wire(3, 1))], 0, new AbortController().signal);
+      await expect(decoder.decode(chunked(bodyOf(wire(6000, 3)), 16 * 1024), 0, controller.signal, copy)).rejects.toThrow('closing');
+      const small = await decoder.decode([bodyOf(wire(3, 1))], 0, new AbortController().signal, copy);
       expect(Array.isArray(small.slices)).toBe(true);
       expect((await collect(small.slices)).ids).toHaveLength(3);
     } finally {

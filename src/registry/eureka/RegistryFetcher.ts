@@ -13,7 +13,7 @@ import { ViewGuard } from './ViewGuard.js';
 import type { ProtectedApp, ViewProtectionEvent } from './ViewGuard.js';
 import { appsHashcode, appsHashcodeOfCounts, decodeApplications } from './wire.js';
 import type { DecodedApplications } from './wire.js';
-import { SliceDecoder } from './SliceDecoder.js';
+import { Deletion, SliceDecoder } from './SliceDecoder.js';
 
 /** Lets the event loop run what waits (I/O, timers) before the next slice of work. */
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -178,25 +178,18 @@ export class RegistryFetcher {
     const errors: string[] = [];
     let listed = 0;
     try {
-      const decoded = await this.#decoder.decode(exchange.chunks ?? [exchange.body], options.clock.now(), signal);
+      const decoded = await this.#decoder.decode(exchange.chunks ?? [exchange.body], options.clock.now(), signal, (instance) => pool.compact(instance));
       for await (const slice of decoded.slices) {
         if (signal.aborted) throw abortReason(signal);
         for (const error of slice.errors) errors.push(error);
-        for (const entry of slice.instances) {
-          listed++;
-          const { app, instanceId } = entry.instance;
+        listed += slice.decoded;
+        for (const entry of slice.entries) {
+          const { app, instanceId } = entry;
           let byId = incoming.get(app);
           if (byId === undefined) incoming.set(app, (byId = new Map<string, RegistryInstance>()));
           // The last entry of a record wins; a deletion in a full listing leaves it out.
-          if (entry.actionType === 'DELETED') {
-            byId.delete(instanceId);
-            continue;
-          }
-          try {
-            byId.set(instanceId, pool.compact(entry.instance));
-          } catch (error) {
-            errors.push(`${app}: ${errorMessage(error)}`);
-          }
+          if (entry instanceof Deletion) byId.delete(instanceId);
+          else byId.set(instanceId, entry);
         }
       }
     } catch (error) {

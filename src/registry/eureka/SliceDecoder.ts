@@ -1,30 +1,65 @@
 import { Worker } from 'node:worker_threads';
 import { KaryonError } from '../../common/KaryonError.js';
 import { abortReason, errorMessage } from '../../internal/async.js';
-import { decodeApplicationList, decodeApplications } from './wire.js';
-import type { DecodedInstance } from './wire.js';
+import type { InstanceKey } from '../InstanceCache.js';
+import type { InstanceStatus, RegistryInstance } from '../types.js';
+import { decodeApplications, WIRE_DECODER_ARGS } from './wire.js';
+import { wireDecoder } from './wireDecoder.js';
 
 // A full registry (100,000 instances are 100 MB of JSON) takes longer to parse than any request may wait. So a
-// large body is parsed on a worker thread, which hands it back in slices of a few hundred instances, as JSON
-// text: the event loop parses and decodes one slice per task, and serves requests in between. The worker is
+// large body is parsed and decoded on a worker thread (with the very decoder of wire.ts, see wireDecoder.ts),
+// which hands the instances back a few hundred at a time as flat rows of strings and numbers: what the
+// instances of an app share (app, VIPs, zone, metadata, statuses) is sent once per body and referred to by
+// number. So the event loop parses no JSON: it turns rows into compact records, slices that arrive being
+// handled back to back for a few ms at most before it yields, and serves requests in between. The worker is
 // made at the first large body and kept (unref'd) for the next ones. Small bodies are decoded at once.
 
 /** Bodies up to this size are decoded on the event loop in one go (a few ms at most). */
 export const SLICED_DECODE_MIN_BYTES = 512 * 1024;
 /** Instances per slice: a slice parses and decodes in a millisecond or two. */
 const INSTANCES_PER_SLICE = 200;
+/**
+ * Work done on the event loop between two yields: slices that have arrived are decoded back to back until this
+ * much time has gone, so that what waits runs every few ms, without paying a task switch per slice.
+ */
+const SLICE_BUDGET_MS = 4;
 /** Slices the worker may have sent ahead of the one being decoded. */
 const SLICES_AHEAD = 16;
 /** Bytes of body copied to the worker per task. */
 const HANDOVER_BYTES = 2 * 1024 * 1024;
 
-/** Some decoded instances, and one reason per instance that did not decode. */
+/** An entry of a listing that says an instance was deleted (Eureka lists deletions in deltas, rarely elsewhere). */
+export class Deletion implements InstanceKey {
+  /** The application, upper case. */
+  readonly app: string;
+  /** The instance id. */
+  readonly instanceId: string;
+
+  /**
+   * @param app - the application, upper case
+   * @param instanceId - the instance id
+   */
+  constructor(app: string, instanceId: string) {
+    this.app = app;
+    this.instanceId = instanceId;
+  }
+}
+
+/** Some decoded instances, in the order of the body, and one reason per instance that did not decode. */
 export interface DecodedSlice {
-  /** The instances that decoded. */
-  readonly instances: readonly DecodedInstance[];
+  /** The records made of the instances that decoded (by the `compact` function given), and the deletions. */
+  readonly entries: readonly (RegistryInstance | Deletion)[];
+  /** How many instances decoded (those that `compact` refused included). */
+  readonly decoded: number;
   /** Why the others did not. */
   readonly errors: readonly string[];
 }
+
+/**
+ * Makes the record kept of a decoded instance. It must not keep `instance` itself (the decoder reuses the
+ * object for the next row); it may throw, which skips the instance with the error's message.
+ */
+export type CompactRecord = (instance: RegistryInstance) => RegistryInstance;
 
 /** The header of a decoded `{"applications": ...}`, then its instances slice by slice. */
 export interface SlicedApplications {
@@ -37,14 +72,22 @@ export interface SlicedApplications {
 }
 
 // The worker's code: CommonJS, self-contained (it runs from a string, so it works from sources and from dist).
-// One body at a time: chunks, then `{ perSlice }`; it answers with the header (or an error), then sends slices
-// (applications, large ones split, as JSON) while it has credit: the event loop grants one per slice decoded,
-// so a few always wait there and the worker never runs far ahead.
+// One body at a time: chunks, then `{ perSlice, now }`; it answers with the header (or an error), then sends
+// slices `{ rows, shared, errors }` while it has credit: the event loop grants one per slice handled, so a few
+// always wait there and the worker never runs far ahead. A row is ROW_FIELDS values (see toRow); `shared` are
+// the values first referred to in this slice, appended to the body's table.
+/** Values in a row. */
+const ROW_FIELDS = 20;
+/** Bits of a row's flags. */
+const PORT_ENABLED = 1;
+const SECURE_PORT_ENABLED = 2;
+const DELETED = 4;
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
-const isRecord = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
-const list = (v) => (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]);
-const head = (v) => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
+// Sources run through esbuild with keepNames name their functions with this helper.
+const __name = (target) => target;
+const core = (${wireDecoder.toString()})(...${JSON.stringify(WIRE_DECODER_ARGS)});
+const ROW_FIELDS = ${ROW_FIELDS};
 let chunks = [];
 let iterator;
 let credit = 0;
@@ -55,14 +98,14 @@ parentPort.on('message', (message) => {
   } else if (message.chunks !== undefined) {
     for (const chunk of message.chunks) chunks.push(chunk);
   } else {
-    start(message.perSlice);
+    start(message.perSlice, message.now);
   }
 });
-function start(perSlice) {
+function start(perSlice, now) {
   let root;
   try {
     const doc = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    root = isRecord(doc) && isRecord(doc.applications) ? doc.applications : undefined;
+    root = core.isRecord(doc) && core.isRecord(doc.applications) ? doc.applications : undefined;
   } catch (error) {
     parentPort.postMessage({ error: 'not JSON: ' + (error && error.message) });
     return;
@@ -73,32 +116,54 @@ function start(perSlice) {
     parentPort.postMessage({ error: 'response has no "applications" object' });
     return;
   }
-  parentPort.postMessage({ versionsDelta: head(root.versions__delta), appsHashcode: head(root.apps__hashcode) });
+  parentPort.postMessage({ versionsDelta: core.text(root.versions__delta) ?? '', appsHashcode: core.text(root.apps__hashcode) ?? '' });
   credit = 0;
-  iterator = slices(root, perSlice);
+  iterator = slices(root, perSlice, now);
 }
-function* slices(root, perSlice) {
-  let slice = [];
-  let count = 0;
-  for (const application of list(root.application)) {
-    if (!isRecord(application)) {
-      slice.push(application);
+function* slices(root, perSlice, now) {
+  const table = new Map();
+  let shared = [];
+  let next = 0;
+  const ref = (key, value) => {
+    let at = table.get(key);
+    if (at === undefined) {
+      table.set(key, (at = next++));
+      shared.push(value);
+    }
+    return at;
+  };
+  const text = (value) => ref('s' + value, value);
+  let rows = [];
+  let errors = [];
+  for (const application of core.list(root.application)) {
+    if (!core.isRecord(application)) {
+      errors.push('an application entry is not an object');
       continue;
     }
-    const instances = list(application.instance);
-    for (let i = 0; i < instances.length; ) {
-      const take = Math.max(1, perSlice - count);
-      slice.push({ name: application.name, instance: instances.slice(i, i + take) });
-      count += Math.min(take, instances.length - i);
-      i += take;
-      if (count >= perSlice) {
-        yield JSON.stringify(slice);
-        slice = [];
-        count = 0;
+    for (const raw of core.list(application.instance)) {
+      let decoded;
+      try {
+        decoded = core.decodeInstance(raw, now);
+      } catch (error) {
+        errors.push((core.text(application.name) ?? '?') + ': ' + error.message);
+        continue;
+      }
+      const i = decoded.instance;
+      rows.push(
+        i.instanceId, text(i.app), text(i.vipAddress), text(i.secureVipAddress), i.hostName, i.ipAddr, i.port,
+        (i.portEnabled ? ${PORT_ENABLED} : 0) | (i.securePortEnabled ? ${SECURE_PORT_ENABLED} : 0) | (decoded.actionType === 'DELETED' ? ${DELETED} : 0),
+        i.securePort, text(i.zone), ref('m' + JSON.stringify(i.metadata), i.metadata), i.homePageUrl, i.statusPageUrl, i.healthCheckUrl,
+        i.leaseRenewalIntervalMs, i.leaseDurationMs, text(i.status), text(i.overriddenStatus), i.lastUpdatedTimestamp, i.lastDirtyTimestamp,
+      );
+      if (rows.length >= perSlice * ROW_FIELDS) {
+        yield { rows, shared, errors };
+        rows = [];
+        shared = [];
+        errors = [];
       }
     }
   }
-  if (slice.length > 0) yield JSON.stringify(slice);
+  if (rows.length > 0 || errors.length > 0) yield { rows, shared, errors };
 }
 function pump() {
   while (credit > 0 && iterator !== undefined) {
@@ -114,11 +179,18 @@ function pump() {
 }
 `;
 
+/** A slice as the worker sends it. */
+interface WorkerSlice {
+  readonly rows: readonly (string | number)[];
+  readonly shared: readonly (string | Record<string, string>)[];
+  readonly errors: readonly string[];
+}
+
 interface WorkerAnswer {
   readonly error?: string;
   readonly versionsDelta?: string;
   readonly appsHashcode?: string;
-  readonly slice?: string;
+  readonly slice?: WorkerSlice;
   readonly done?: boolean;
 }
 
@@ -141,15 +213,16 @@ export class SliceDecoder {
    * failure) costs the worker, which is made anew for the next body.
    * @throws KaryonError ERR_EUREKA_PROTOCOL when the body is not JSON or not an applications document.
    */
-  async decode(chunks: readonly Buffer[], now: number, signal: AbortSignal): Promise<SlicedApplications> {
+  async decode(chunks: readonly Buffer[], now: number, signal: AbortSignal, compact: CompactRecord): Promise<SlicedApplications> {
     if (signal.aborted) throw abortReason(signal);
     let size = 0;
     for (const chunk of chunks) size += chunk.length;
-    if (size < SLICED_DECODE_MIN_BYTES || this.#closed) return whole(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), now);
+    if (size < SLICED_DECODE_MIN_BYTES || this.#closed) return whole(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), now, compact);
     let worker: Worker;
     try {
       if (this.#worker === undefined) {
-        const made = new Worker(WORKER_SOURCE, { eval: true });
+        // No loader flags of the process (e.g. --import tsx): the worker's code is plain CommonJS.
+        const made = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
         made.unref();
         // A worker that stopped between two bodies is made anew for the next.
         made.once('exit', () => {
@@ -160,7 +233,7 @@ export class SliceDecoder {
       worker = this.#worker;
     } catch {
       // No worker threads here (a restricted runtime): decode at once.
-      return whole(Buffer.concat(chunks, size), now);
+      return whole(Buffer.concat(chunks, size), now, compact);
     }
     const answers: WorkerAnswer[] = [];
     let failure: Error | undefined;
@@ -221,7 +294,7 @@ export class SliceDecoder {
         }
       }
       worker.postMessage({ chunks: batch });
-      worker.postMessage({ perSlice: INSTANCES_PER_SLICE });
+      worker.postMessage({ perSlice: INSTANCES_PER_SLICE, now });
       head = await next();
     } catch (error) {
       end(false);
@@ -235,25 +308,27 @@ export class SliceDecoder {
       let clean = false;
       try {
         worker.postMessage(SLICES_AHEAD);
+        const table: (string | Readonly<Record<string, string>>)[] = [];
+        let taskStart = performance.now();
         for (;;) {
+          // Waiting for the worker lets the event loop run: the budget starts again after a wait.
+          const waited = answers.length === 0;
           const answer = await next();
+          if (waited) taskStart = performance.now();
           if (answer.done === true || answer.slice === undefined) {
             clean = true;
             return;
           }
-          let applications: unknown;
-          try {
-            applications = JSON.parse(answer.slice);
-          } catch (error) {
-            throw protocolError(`a slice of the registry response did not parse: ${errorMessage(error)}`);
-          }
-          const instances: DecodedInstance[] = [];
-          const errors: string[] = [];
-          decodeApplicationList(applications as unknown[], now, instances, errors);
+          const { rows, shared, errors } = answer.slice;
+          for (const value of shared) table.push(typeof value === 'string' ? value : Object.freeze(value));
+          const entries = fromRows(rows, table, compact, errors as string[]);
           worker.postMessage(1);
-          yield { instances, errors };
-          // Each slice its own task: what waits on the event loop runs between two slices.
-          await nextTask();
+          yield { entries, decoded: rows.length / ROW_FIELDS, errors };
+          // What waits on the event loop runs once the slices handled since the last yield have used the budget.
+          if (performance.now() - taskStart >= SLICE_BUDGET_MS) {
+            await nextTask();
+            taskStart = performance.now();
+          }
         }
       } finally {
         end(clean);
@@ -272,7 +347,7 @@ export class SliceDecoder {
 }
 
 /** Decodes a small body at once, presented as one slice. */
-function whole(body: Buffer, now: number): SlicedApplications {
+function whole(body: Buffer, now: number, compact: CompactRecord): SlicedApplications {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -280,9 +355,85 @@ function whole(body: Buffer, now: number): SlicedApplications {
     throw new KaryonError('ERR_EUREKA_PROTOCOL', `the full registry response is not JSON: ${errorMessage(error)}`, { cause: error });
   }
   const decoded = decodeApplications(parsed, now);
-  return {
-    versionsDelta: decoded.versionsDelta,
-    appsHashcode: decoded.appsHashcode,
-    slices: [{ instances: decoded.instances, errors: decoded.errors }],
+  const entries: (RegistryInstance | Deletion)[] = [];
+  const errors = [...decoded.errors];
+  for (const { instance, actionType } of decoded.instances) {
+    if (actionType === 'DELETED') entries.push(new Deletion(instance.app, instance.instanceId));
+    else addRecord(instance, compact, entries, errors);
+  }
+  return { versionsDelta: decoded.versionsDelta, appsHashcode: decoded.appsHashcode, slices: [{ entries, decoded: decoded.instances.length, errors }] };
+}
+
+function addRecord(instance: RegistryInstance, compact: CompactRecord, entries: (RegistryInstance | Deletion)[], errors: string[]): void {
+  try {
+    entries.push(compact(instance));
+  } catch (error) {
+    errors.push(`${instance.app}: ${errorMessage(error)}`);
+  }
+}
+
+/** A mutable record, refilled from each row: only `compact` sees it, and keeps none of it but its values. */
+type Cursor = { -readonly [K in keyof RegistryInstance]: RegistryInstance[K] };
+
+/** The records of a slice's rows (see the worker's code for their layout); `errors` gets the compaction failures. */
+function fromRows(
+  rows: readonly (string | number)[],
+  table: readonly (string | Readonly<Record<string, string>>)[],
+  compact: CompactRecord,
+  errors: string[],
+): (RegistryInstance | Deletion)[] {
+  const entries: (RegistryInstance | Deletion)[] = [];
+  const cursor: Cursor = {
+    instanceId: '',
+    app: '',
+    vipAddress: '',
+    secureVipAddress: '',
+    hostName: '',
+    ipAddr: '',
+    port: 0,
+    portEnabled: true,
+    securePort: 0,
+    securePortEnabled: false,
+    zone: '',
+    metadata: {},
+    homePageUrl: '',
+    statusPageUrl: '',
+    healthCheckUrl: '',
+    leaseRenewalIntervalMs: 0,
+    leaseDurationMs: 0,
+    status: 'UP',
+    overriddenStatus: 'UNKNOWN',
+    lastUpdatedTimestamp: 0,
+    lastDirtyTimestamp: 0,
   };
+  for (let at = 0; at + ROW_FIELDS <= rows.length; at += ROW_FIELDS) {
+    const flags = rows[at + 7] as number;
+    cursor.instanceId = rows[at] as string;
+    cursor.app = table[rows[at + 1] as number] as string;
+    if ((flags & DELETED) !== 0) {
+      entries.push(new Deletion(cursor.app, cursor.instanceId));
+      continue;
+    }
+    cursor.vipAddress = table[rows[at + 2] as number] as string;
+    cursor.secureVipAddress = table[rows[at + 3] as number] as string;
+    cursor.hostName = rows[at + 4] as string;
+    cursor.ipAddr = rows[at + 5] as string;
+    cursor.port = rows[at + 6] as number;
+    cursor.portEnabled = (flags & PORT_ENABLED) !== 0;
+    cursor.securePortEnabled = (flags & SECURE_PORT_ENABLED) !== 0;
+    cursor.securePort = rows[at + 8] as number;
+    cursor.zone = table[rows[at + 9] as number] as string;
+    cursor.metadata = table[rows[at + 10] as number] as Readonly<Record<string, string>>;
+    cursor.homePageUrl = rows[at + 11] as string;
+    cursor.statusPageUrl = rows[at + 12] as string;
+    cursor.healthCheckUrl = rows[at + 13] as string;
+    cursor.leaseRenewalIntervalMs = rows[at + 14] as number;
+    cursor.leaseDurationMs = rows[at + 15] as number;
+    cursor.status = table[rows[at + 16] as number] as InstanceStatus;
+    cursor.overriddenStatus = table[rows[at + 17] as number] as InstanceStatus;
+    cursor.lastUpdatedTimestamp = rows[at + 18] as number;
+    cursor.lastDirtyTimestamp = rows[at + 19] as number;
+    addRecord(cursor, compact, entries, errors);
+  }
+  return entries;
 }

@@ -1,6 +1,7 @@
 import { KaryonError } from '../../common/KaryonError.js';
-import { InstanceStatus, toInstanceStatus } from '../types.js';
-import type { InstanceDescriptor, RegistryInstance } from '../types.js';
+import { InstanceStatus } from '../types.js';
+import type { InstanceDescriptor } from '../types.js';
+import { wireDecoder } from './wireDecoder.js';
 
 // Eureka's JSON, as Netflix and Spring Cloud servers read and write it. Readers here accept every variant
 // real servers emit (see the wire quirks in the protocol reference); writers emit what the strictest
@@ -106,36 +107,8 @@ export interface WireApplications {
   readonly application: readonly WireApplication[] | WireApplication;
 }
 
-/** What happened to an instance, in a delta. */
-export type ActionType = 'ADDED' | 'MODIFIED' | 'DELETED';
-
-/** Extra lease facts a decoded instance carries besides its {@link RegistryInstance} record. */
-export interface DecodedLease {
-  /** When first registered (epoch ms), 0 if not given. */
-  readonly registrationTimestamp: number;
-  /** When last renewed (epoch ms), 0 if not given. */
-  readonly lastRenewalTimestamp: number;
-  /** When first seen UP (epoch ms), 0 if not given. */
-  readonly serviceUpTimestamp: number;
-}
-
-/** One decoded instance. */
-export interface DecodedInstance {
-  /** The normalized record. */
-  readonly instance: RegistryInstance;
-  /** In deltas, what happened to it. */
-  readonly actionType: ActionType | undefined;
-  /** The data center name (`MyOwn`, `Amazon`, `Netflix`). */
-  readonly dataCenterName: string;
-  /** The data center `@class`. */
-  readonly dataCenterClass: string;
-  /** Lease timestamps as the server reported them. */
-  readonly lease: DecodedLease;
-  /** True when the body gave no `lastDirtyTimestamp` (the decoder used `now`). */
-  readonly lastDirtyTimestampMissing: boolean;
-  /** True when the body gave no `status` (the decoder used UP). */
-  readonly statusMissing: boolean;
-}
+export type { ActionType, DecodedInstance, DecodedLease } from './wireDecoder.js';
+import type { ActionType, DecodedInstance, DecodedLease } from './wireDecoder.js';
 
 /** A decoded `{"applications": ...}`. */
 export interface DecodedApplications {
@@ -157,66 +130,17 @@ function protocolError(message: string): KaryonError {
   return new KaryonError('ERR_EUREKA_PROTOCOL', message);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function text(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return undefined;
-}
-
-function nonBlank(value: unknown): string | undefined {
-  const s = text(value);
-  return s === undefined || s.trim() === '' ? undefined : s;
-}
-
-function integer(value: unknown): number | undefined {
-  let n = NaN;
-  if (typeof value === 'number') n = value;
-  // Number('') and Number(' ') are 0: a blank string is no number (trimmed only in that rare case).
-  else if (typeof value === 'string') {
-    n = Number(value);
-    if (n === 0 && value.trim() === '') n = NaN;
-  }
-  return Number.isFinite(n) ? Math.trunc(n) : undefined;
-}
-
-function bool(value: unknown, fallback: boolean): boolean {
-  if (typeof value === 'boolean') return value;
-  if (typeof value === 'string') return value.toLowerCase() === 'true';
-  return fallback;
-}
-
-function decodePort(value: unknown, fallbackPort: number, fallbackEnabled: boolean): { port: number; enabled: boolean } {
-  if (isRecord(value)) {
-    return { port: integer(value.$) ?? fallbackPort, enabled: bool(value['@enabled'], fallbackEnabled) };
-  }
-  const port = integer(value);
-  return { port: port ?? fallbackPort, enabled: port === undefined ? fallbackEnabled : true };
-}
-
-/** Metadata as a string map, without Jackson's `@class` marker. */
-function decodeMetadata(value: unknown): Record<string, string> {
-  const metadata: Record<string, string> = {};
-  if (!isRecord(value)) return metadata;
-  // for-in over own keys: several times cheaper than Object.entries, which allocates a pair per key.
-  for (const key in value) {
-    if (key === '@class' || !Object.hasOwn(value, key)) continue;
-    const s = text(value[key]);
-    if (s !== undefined) setEntry(metadata, key, s);
-  }
-  return metadata;
-}
+/** The instance decoder, shared with the worker thread that decodes large registries (see wireDecoder.ts). */
+export const WIRE_DECODER_ARGS: readonly [statuses: readonly string[], defaultDataCenterClass: string] = [Object.values(InstanceStatus), DEFAULT_DATA_CENTER_CLASS];
+const core = wireDecoder(...WIRE_DECODER_ARGS);
+const { isRecord, text, list } = core;
 
 /**
  * Sets `map[key]` as an own property: a key named `__proto__` (which a server stores like any other) would
  * otherwise set the object's prototype, and be lost.
  */
 export function setEntry(map: Record<string, string>, key: string, value: string): void {
-  if (key === '__proto__') Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
-  else map[key] = value;
+  core.setEntry(map, key, value);
 }
 
 /**
@@ -226,71 +150,11 @@ export function setEntry(map: Record<string, string>, key: string, value: string
  * @throws KaryonError ERR_EUREKA_PROTOCOL with the server's message.
  */
 export function decodeInstance(raw: unknown, now: number): DecodedInstance {
-  if (!isRecord(raw)) throw protocolError('instance is not an object');
-  const dataCenter = isRecord(raw.dataCenterInfo) ? raw.dataCenterInfo : undefined;
-  const dataCenterMetadata = dataCenter !== undefined && isRecord(dataCenter.metadata) ? dataCenter.metadata : {};
-  const hostName = nonBlank(raw.hostName);
-  const instanceId = nonBlank(raw.instanceId) ?? nonBlank(dataCenterMetadata['instance-id']) ?? hostName;
-  if (instanceId === undefined) throw protocolError('Missing instanceId');
-  if (hostName === undefined) throw protocolError('Missing hostname');
-  const ipAddr = nonBlank(raw.ipAddr);
-  if (ipAddr === undefined) throw protocolError('Missing ip address');
-  const app = nonBlank(raw.app);
-  if (app === undefined) throw protocolError('Missing appName');
-  if (dataCenter === undefined) throw protocolError('Missing dataCenterInfo');
-  const dataCenterName = nonBlank(dataCenter.name);
-  if (dataCenterName === undefined) throw protocolError('Missing dataCenterInfo Name');
-
-  const metadata = decodeMetadata(raw.metadata);
-  const port = decodePort(raw.port, 7001, true);
-  const securePort = decodePort(raw.securePort, 7002, false);
-  const lease = isRecord(raw.leaseInfo) ? raw.leaseInfo : {};
-  const statusText = nonBlank(raw.status);
-  const lastDirty = integer(raw.lastDirtyTimestamp);
-  const vipAddress = text(raw.vipAddress) ?? '';
-  const actionType = text(raw.actionType);
-  const instance: RegistryInstance = Object.freeze({
-    instanceId,
-    app: app.toUpperCase(),
-    vipAddress,
-    secureVipAddress: text(raw.secureVipAddress) ?? '',
-    hostName,
-    ipAddr,
-    port: port.port,
-    portEnabled: port.enabled,
-    securePort: securePort.port,
-    securePortEnabled: securePort.enabled,
-    zone: metadata.zone ?? nonBlank(dataCenterMetadata['availability-zone']) ?? 'default',
-    metadata: Object.freeze(metadata),
-    homePageUrl: text(raw.homePageUrl) ?? '',
-    statusPageUrl: text(raw.statusPageUrl) ?? '',
-    healthCheckUrl: text(raw.healthCheckUrl) ?? '',
-    leaseRenewalIntervalMs: (integer(lease.renewalIntervalInSecs) ?? 30) * 1000,
-    leaseDurationMs: (integer(lease.durationInSecs) ?? 90) * 1000,
-    status: statusText === undefined ? InstanceStatus.UP : toInstanceStatus(statusText.toUpperCase()),
-    overriddenStatus: toInstanceStatus(text(raw.overriddenStatus ?? raw.overriddenstatus)?.toUpperCase()),
-    lastUpdatedTimestamp: integer(raw.lastUpdatedTimestamp) ?? now,
-    lastDirtyTimestamp: lastDirty ?? now,
-  });
-  return {
-    instance,
-    actionType: actionType === 'ADDED' || actionType === 'MODIFIED' || actionType === 'DELETED' ? actionType : undefined,
-    dataCenterName,
-    dataCenterClass: text(dataCenter['@class']) ?? DEFAULT_DATA_CENTER_CLASS,
-    lease: {
-      registrationTimestamp: integer(lease.registrationTimestamp) ?? 0,
-      lastRenewalTimestamp: integer(lease.lastRenewalTimestamp ?? lease.renewalTimestamp) ?? 0,
-      serviceUpTimestamp: integer(lease.serviceUpTimestamp) ?? 0,
-    },
-    lastDirtyTimestampMissing: lastDirty === undefined,
-    statusMissing: statusText === undefined,
-  };
-}
-
-/** A list that servers may write as a single object. */
-function list(value: unknown): unknown[] {
-  if (Array.isArray(value)) return value as unknown[];
-  return value === undefined || value === null ? [] : [value];
+  try {
+    return core.decodeInstance(raw, now);
+  } catch (error) {
+    throw protocolError((error as Error).message);
+  }
 }
 
 /**
