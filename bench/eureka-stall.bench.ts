@@ -10,6 +10,9 @@
 // of a 1 ms interval timer (the "longest block" reported), and monitorEventLoopDelay's max (1 ms resolution,
 // "ELD max"). The histogram under-reports long blocks of eureka-js-client here (it shows tens of ms while the timer
 // waits seconds and requests time out), so the timer's gaps are the figure used. Every client warms its code up on a 500-instance registry first.
+// Before each fetch the child also records the longest gap of the same timer over 1 s without a fetch (the noise
+// floor of the machine under the same load), and during the fetch the CPU time of its event-loop thread (Linux,
+// /proc/thread-self/schedstat): unlike the gaps, it does not count the time other processes held the CPU.
 // Each child is a fresh process (started with --expose-gc); variants alternate in order from round to round.
 // Results: medians over ROUNDS rounds; the SVG plot of stall and apply time against registry size is written to
 // docs/eureka-fetch-stall.svg.
@@ -18,7 +21,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -45,7 +48,20 @@ interface FetchStats {
   readonly maxBlockMs: number;
   /** Longest gap between the ticks of a 1 ms timer during the fetch (a cross-check). */
   readonly maxGapMs: number;
+  /** CPU time of the event-loop thread during the fetch (Linux), NaN where unknown: blind to other processes. */
+  readonly loopCpuMs: number;
+  /** Longest gap between the ticks of a 1 ms timer over 1 s without a fetch, just before it: the noise floor. */
+  readonly idleGapMs: number;
   readonly cached: number;
+}
+
+/** CPU time of the calling thread (ms), from /proc/thread-self/schedstat; NaN where there is none. */
+function threadCpuMs(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return NaN;
+  }
 }
 
 // ---- child: the service and its client -------------------------------------------------------------------
@@ -92,6 +108,16 @@ async function child(variant: Variant, url: string, smallUrl: string): Promise<v
   send({ port: (service.address() as AddressInfo).port });
   for await (const line of createInterface({ input: process.stdin })) {
     if (line === 'exit') break;
+    // The noise floor: the longest gap of the same timer over 1 s with no fetch, under the same request load.
+    let idleLast = performance.now();
+    let idleGap = 0;
+    const idleTicker = setInterval(() => {
+      const now = performance.now();
+      idleGap = Math.max(idleGap, now - idleLast);
+      idleLast = now;
+    }, 1);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    clearInterval(idleTicker);
     histogram.reset();
     histogram.enable();
     // A cross-check of the histogram: the longest gap between the ticks of a 1 ms timer.
@@ -103,12 +129,14 @@ async function child(variant: Variant, url: string, smallUrl: string): Promise<v
       last = now;
     }, 1);
     const started = performance.now();
+    const cpuBefore = threadCpuMs();
     const cached = await fetchOnce();
     const ms = performance.now() - started;
+    const loopCpuMs = threadCpuMs() - cpuBefore;
     clearInterval(ticker);
     maxGap = Math.max(maxGap, performance.now() - last);
     histogram.disable();
-    send({ ms, maxBlockMs: histogram.max / 1e6, maxGapMs: maxGap, cached });
+    send({ ms, maxBlockMs: histogram.max / 1e6, maxGapMs: maxGap, loopCpuMs, idleGapMs: idleGap, cached });
   }
   process.exit(0);
 }
@@ -163,7 +191,8 @@ async function runChild(variant: Variant, url: string, smallUrl: string): Promis
       const stats = (await next()) as FetchStats;
       const to = performance.now();
       await sleep(QUIET_MS);
-      return { ...stats, p99: p99Between(from, to) };
+      // The requests sent while the fetch ran (the child first spends 1 s measuring the noise floor).
+      return { ...stats, p99: p99Between(Math.max(from, to - stats.ms), to) };
     };
     const t0 = performance.now();
     await sleep(BASELINE_MS);
@@ -190,10 +219,14 @@ interface Summary {
   /** The longest gap between the ticks of a 1 ms timer during the first fetch: the longest block. */
   readonly firstBlock: number;
   readonly firstP99: number;
+  readonly firstCpu: number;
+  readonly firstIdleGap: number;
   readonly secondMs: number;
   readonly secondEld: number;
   readonly secondBlock: number;
   readonly secondP99: number;
+  readonly secondCpu: number;
+  readonly secondIdleGap: number;
   readonly cached: number;
 }
 
@@ -295,10 +328,14 @@ async function parent(): Promise<void> {
         firstEld: m((r) => r.first.maxBlockMs),
         firstBlock: m((r) => r.first.maxGapMs),
         firstP99: m((r) => r.first.p99),
+        firstCpu: m((r) => r.first.loopCpuMs),
+        firstIdleGap: m((r) => r.first.idleGapMs),
         secondMs: m((r) => r.second.ms),
         secondEld: m((r) => r.second.maxBlockMs),
         secondBlock: m((r) => r.second.maxGapMs),
         secondP99: m((r) => r.second.p99),
+        secondCpu: m((r) => r.second.loopCpuMs),
+        secondIdleGap: m((r) => r.second.idleGapMs),
         cached: list[0]!.first.cached,
       });
     }
@@ -312,11 +349,15 @@ async function parent(): Promise<void> {
       cached: s.cached,
       'p99 without fetch': fmt(s.baselineP99, 1),
       'fetch 1: time': fmt(s.firstMs, 0),
+      'fetch 1: loop CPU': fmt(s.firstCpu, 0),
       'fetch 1: longest block': fmt(s.firstBlock, 1),
+      'fetch 1: longest gap without fetch': fmt(s.firstIdleGap, 1),
       'fetch 1: ELD max': fmt(s.firstEld, 1),
       'fetch 1: p99 / p99 without': fmt(s.firstP99 / s.baselineP99, 2),
       'fetch 2: time': fmt(s.secondMs, 0),
+      'fetch 2: loop CPU': fmt(s.secondCpu, 0),
       'fetch 2: longest block': fmt(s.secondBlock, 1),
+      'fetch 2: longest gap without fetch': fmt(s.secondIdleGap, 1),
       'fetch 2: ELD max': fmt(s.secondEld, 1),
       'fetch 2: p99 / p99 without': fmt(s.secondP99 / s.baselineP99, 2),
     })),
@@ -330,8 +371,10 @@ async function parent(): Promise<void> {
         instances: size,
         'fetch 1 longest block': fmt(ours.firstBlock / peer.firstBlock, 3),
         'fetch 1 time': fmt(ours.firstMs / peer.firstMs, 2),
+        'fetch 1 loop CPU': fmt(ours.firstCpu / peer.firstCpu, 2),
         'fetch 2 longest block': fmt(ours.secondBlock / peer.secondBlock, 3),
         'fetch 2 time': fmt(ours.secondMs / peer.secondMs, 2),
+        'fetch 2 loop CPU': fmt(ours.secondCpu / peer.secondCpu, 2),
       };
     }),
   );
