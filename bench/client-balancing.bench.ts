@@ -15,7 +15,11 @@
 //                callers), then open loop at 30%, 60% and 90% of the capacity measured there; the client
 //                (with and without hedging) against round robin and BalancedPool, each against an all-healthy
 //                run; and a fresh client's estimates after 2 s (cold start).
-// Run: npx tsx bench/client-balancing.bench.ts [--only=overhead|straggler|kill|rolling|regimes] [--dist]
+//  6. tails:     the 30% and 60% regimes again, in rounds (--rounds=N, default 3): each round measures the
+//                all-healthy fleet and the straggler fleet back to back with fresh clients, so a ratio is taken
+//                within a round; p99 end to end and at the upstream (its queue and work); cold start per round.
+//                --hedging turns hedging on for these clients.
+// Run: npx tsx bench/client-balancing.bench.ts [--only=overhead|straggler|kill|rolling|regimes|tails] [--dist]
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -78,8 +82,12 @@ async function serve(spec: ServeSpec): Promise<void> {
     };
     const handler = outOfServiceGuard(() => status.value)((req, res) => {
       hits[index]!++;
+      const arrived = performance.now();
       req.resume();
       const answer = (): void => {
+        // Time spent at the upstream (queue + work), so the bench can tell upstream queueing from its own delays.
+        res.setHeader('x-served-us', Math.round((performance.now() - arrived) * 1000));
+        res.setHeader('x-work-ms', delay);
         res.end('ok');
       };
       const work = (): void => {
@@ -236,9 +244,26 @@ function p(result: LoadResult, q: number): number {
   return percentile(Array.from(result.latenciesUs), q);
 }
 
+/**
+ * While set, every call records the time its answer spent at the upstream (the server's `x-served-us`), in
+ * µs: the part of a latency the balancing decides (which queue a request joins), apart from the load
+ * generator's own event loop.
+ */
+let servedUs: number[] | undefined;
+/** The same, for the answers of the fast upstreams (those working 5 ms or less) alone. */
+let fastServedUs: number[] | undefined;
+
+function recordServed(headers: Record<string, string | string[] | undefined>): void {
+  const value = headers['x-served-us'];
+  if (servedUs === undefined || typeof value !== 'string') return;
+  servedUs.push(Number(value));
+  if (Number(headers['x-work-ms']) <= 5) fastServedUs?.push(Number(value));
+}
+
 function clientCall(client: ServiceClient): Call {
   return async () => {
     const response = await client.request({ path: '/' });
+    recordServed(response.headers);
     await response.body.dump();
     return response.statusCode;
   };
@@ -249,6 +274,7 @@ function rawCall(pools: Pool[]): Call {
   return async () => {
     const pool = pools[next++ % pools.length]!;
     const response = await pool.request({ path: '/', method: 'GET' });
+    recordServed(response.headers);
     await response.body.dump();
     return response.statusCode;
   };
@@ -257,6 +283,7 @@ function rawCall(pools: Pool[]): Call {
 function balancedPoolCall(pool: BalancedPool): Call {
   return async () => {
     const response = await pool.request({ path: '/', method: 'GET' });
+    recordServed(response.headers);
     await response.body.dump();
     return response.statusCode;
   };
@@ -851,6 +878,190 @@ async function regimes(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// 6. Tails at 30% and 60%, repeated.
+
+/** `--name=N` from the command line, or `fallback`. */
+function numericArg(name: string, fallback: number): number {
+  const given = process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const value = given === undefined ? Number.NaN : Number(given);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/** min to max (median), as a range over runs. */
+function range(values: readonly number[], decimals = 2): string {
+  return `${fmt(Math.min(...values), decimals)} to ${fmt(Math.max(...values), decimals)} (median ${fmt(median(values), decimals)})`;
+}
+
+/**
+ * The 30% and 60% goals, measured so the machine's noise hits both sides alike: every round measures the
+ * all-healthy fleet and the fleet with a straggler back to back (order alternating), each with a fresh client
+ * warmed up at the rate; the ratio is taken within a round, and the rounds give a range. Next to the end to end
+ * p99 (what a caller sees, the load generator's own event loop included) it reports the p99 of the time spent
+ * at the upstream (its queue and its work, from the server's `x-served-us`): the part the balancing decides.
+ * Each round also starts a fresh client on the straggler fleet and reads its estimates after 2 s (cold start),
+ * against the latency its own calls saw in the second of those two seconds.
+ */
+async function tails(): Promise<void> {
+  const fastMs = 5;
+  const slowMs = 10 * fastMs;
+  const slots = 2;
+  const rounds = numericArg('rounds', 3);
+  const warmMs = 2000;
+  const measureMs = numericArg('measure-ms', 5000);
+  // The two fleets share their four fast upstreams (the same processes), so the machine's noise on an upstream
+  // process falls on both; the fifth is a fast one or the straggler.
+  const shared = await Promise.all(Array.from({ length: 4 }, () => spawnServers([fastMs], slots)));
+  const [fifth, straggling] = await Promise.all([spawnServers([fastMs], slots), spawnServers([slowMs], slots)]);
+  const healthy = [...shared, fifth];
+  const slowed = [...shared, straggling];
+  const ports = (fleet: Child[]): number[] => fleet.map((child) => child.ports[0]!);
+  const totalHits = async (fleet: Child[]): Promise<number[]> => Promise.all(fleet.map((child) => serverHits(child, 0)));
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
+  await warmUpPeers();
+  const hedged = process.argv.includes('--hedging');
+
+  // Capacity: the client in a closed loop of 32 callers on the straggler fleet, as in the regimes.
+  const sizing = createServiceClient({ registry: await registryOf(ports(slowed)), vip: 'bench' });
+  await closedLoop(clientCall(sizing), 32, warmMs);
+  const capacity = (await closedLoop(clientCall(sizing), 32, 3000)).rps;
+  await sizing.close();
+
+  interface Measured {
+    readonly p99: number;
+    readonly p50: number;
+    readonly servedP99: number;
+    /** p99 at the upstream of the answers from the fast upstreams alone. */
+    readonly fastServedP99: number;
+    readonly toStraggler: number;
+    readonly lagP99: number;
+  }
+  interface Side {
+    readonly fleet: Child[];
+    readonly client: ServiceClient;
+    readonly latenciesUs: number[];
+    readonly servedUs: number[];
+    readonly fastServedUs: number[];
+    sent: number;
+    toStraggler: number;
+    lagP99: number[];
+  }
+  // Both fleets are measured in alternating 1 s slices, each with its own client kept warm, so a burst of
+  // load from elsewhere on the machine falls on both alike rather than on whichever ran at the time.
+  const sliceMs = 1000;
+  const measurePair = async (rate: number, round: number): Promise<Measured[]> => {
+    const sides: Side[] = [];
+    for (const [fleet, stallWindowMs] of [[healthy, undefined], [slowed, undefined], [slowed, 0]] as const) {
+      const client = createServiceClient({ registry: await registryOf(ports(fleet)), vip: 'bench', hedging: hedged, latency: stallWindowMs === undefined ? {} : { stallWindowMs } });
+      sides.push({ fleet, client, latenciesUs: [], servedUs: [], fastServedUs: [], sent: 0, toStraggler: 0, lagP99: [] });
+    }
+    for (const side of sides) await openLoop(clientCall(side.client), rate, warmMs);
+    for (let slice = 0; slice < sides.length * Math.ceil(measureMs / sliceMs); slice++) {
+      const side = sides[(slice + round) % sides.length]!;
+      const before = await totalHits(side.fleet);
+      servedUs = side.servedUs;
+      fastServedUs = side.fastServedUs;
+      lag.reset();
+      const result = await openLoop(clientCall(side.client), rate, sliceMs);
+      side.lagP99.push(lag.percentile(99) / 1e6);
+      servedUs = undefined;
+      fastServedUs = undefined;
+      const after = await totalHits(side.fleet);
+      for (const latency of result.latenciesUs) side.latenciesUs.push(latency);
+      side.sent += after.reduce((sum, hits, i) => sum + hits - before[i]!, 0);
+      if (side.fleet === slowed) side.toStraggler += after[4]! - before[4]!;
+    }
+    const measured: Measured[] = [];
+    for (const side of sides) {
+      await side.client.close();
+      measured.push({
+        p99: percentile(side.latenciesUs, 99) / 1000,
+        p50: percentile(side.latenciesUs, 50) / 1000,
+        servedP99: percentile(side.servedUs, 99) / 1000,
+        fastServedP99: percentile(side.fastServedUs, 99) / 1000,
+        toStraggler: side.toStraggler / side.sent,
+        lagP99: median(side.lagP99),
+      });
+    }
+    return measured;
+  };
+
+  const rows: Record<string, string | number>[] = [];
+  const ratios = new Map<string, { p99: number[]; served: number[]; share: number[] }>();
+  const cold: Record<string, string | number>[] = [];
+  const coldRatios = new Map<string, number[]>();
+  for (let round = 1; round <= rounds; round++) {
+    for (const fraction of [0.3, 0.6]) {
+      const rate = Math.round(capacity * fraction);
+      const [base, straggler, eager] = await measurePair(rate, round);
+      for (const [variant, result] of [['p2c-ewma', straggler!], ['p2c-ewma, stallWindowMs 0', eager!]] as const) {
+        const key = `${fraction}|${variant}`;
+        const entry = ratios.get(key) ?? { p99: [], served: [], share: [] };
+        entry.p99.push(result.p99 / base!.p99);
+        entry.served.push(result.servedP99 / base!.servedP99);
+        entry.share.push(result.toStraggler * 100);
+        ratios.set(key, entry);
+        rows.push({
+          round,
+          regime: `open loop ${fraction * 100}% (${rate}/s)`,
+          client: variant,
+          'healthy p50 / p99 ms': `${fmt(base!.p50, 1)} / ${fmt(base!.p99, 1)}`,
+          'straggler fleet p50 / p99 ms': `${fmt(result.p50, 1)} / ${fmt(result.p99, 1)}`,
+          'p99 ratio': fmt(result.p99 / base!.p99, 2),
+          'upstream p99 ms (healthy / straggler)': `${fmt(base!.servedP99, 1)} / ${fmt(result.servedP99, 1)}`,
+          'fast upstreams p99 ms': fmt(result.fastServedP99, 1),
+          'to straggler %': fmt(result.toStraggler * 100, 2),
+          'loop lag p99 ms': `${fmt(base!.lagP99, 0)} / ${fmt(result.lagP99, 0)}`,
+        });
+      }
+    }
+    // Cold start, with and without stall detection (alternating which goes first).
+    const rate = Math.round(capacity * 0.3);
+    for (const stallWindowMs of round % 2 === 1 ? [undefined, 0] : [0, undefined]) {
+      const fresh = createServiceClient({ registry: await registryOf(ports(slowed)), vip: 'bench', latency: stallWindowMs === undefined ? {} : { stallWindowMs } });
+      const first = await openLoop(clientCall(fresh), rate, 2000);
+      const latencies = Array.from(first.latenciesUs);
+      const trueMs = percentile(latencies.slice(Math.floor(latencies.length / 2)), 50) / 1000;
+      const variant = stallWindowMs === undefined ? 'p2c-ewma' : 'p2c-ewma, stallWindowMs 0';
+      for (const instance of fresh.stats().instances) {
+        const straggling = instance.instanceId === 'i4';
+        const truth = straggling ? trueMs + slowMs - fastMs : trueMs;
+        const ratio = (instance.ewmaMs ?? Number.NaN) / truth;
+        if (!straggling) coldRatios.set(variant, [...(coldRatios.get(variant) ?? []), ratio]);
+        cold.push({
+          round,
+          client: variant,
+          instance: instance.instanceId + (straggling ? ' (straggler)' : ''),
+          'estimate ms at 2 s': fmt(instance.ewmaMs ?? Number.NaN, 2),
+          'true ms': fmt(truth, 2),
+          ratio: fmt(ratio, 2),
+          requests: instance.requests,
+        });
+      }
+      await fresh.close();
+    }
+  }
+  lag.disable();
+  for (const child of [...shared, fifth, straggling]) stopChild(child);
+
+  table(
+    `6. Tails: 5 upstream processes (${slots} requests at a time, ${fastMs} ms; one ${slowMs} ms in the straggler fleet; the fleets share the other four), capacity ${fmt(capacity, 0)}/s (client, closed loop); each round measures the all-healthy fleet and the straggler fleet (with and without stall detection) in alternating ${sliceMs / 1000} s slices, a fresh client for each${hedged ? ' with hedging' : ''}, ${warmMs / 1000} s warm-up, ${measureMs / 1000} s measured per fleet (load average ${loadavg()[0]!.toFixed(1)})`,
+    rows,
+  );
+  table(
+    `6b. Over ${rounds} rounds (goal at 30% and 60%: p99 <= 1.2x healthy, < 1% to the straggler)`,
+    [...ratios].map(([key, entry]) => ({
+      regime: `open loop ${Number(key.split('|')[0]) * 100}%`,
+      client: key.split('|')[1]!,
+      'p99 / healthy p99': range(entry.p99),
+      'upstream p99 / healthy': range(entry.served),
+      'to straggler %': range(entry.share),
+    })),
+  );
+  table(`6c. Cold start: fresh clients at 30% of capacity, estimates after 2 s (goal: within 2x); fast instances: ${[...coldRatios].map(([variant, values]) => `${variant} ${range(values)}`).join('; ')}`, cold);
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Entry point.
 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
@@ -858,7 +1069,7 @@ const serveIndex = process.argv.indexOf('--serve');
 if (serveIndex >= 0) {
   await serve(JSON.parse(process.argv[serveIndex + 1]!) as ServeSpec);
 } else {
-  const sections: Record<string, () => Promise<void>> = { overhead, straggler, kill, rolling, regimes };
+  const sections: Record<string, () => Promise<void>> = { overhead, straggler, kill, rolling, regimes, tails };
   for (const [name, run] of Object.entries(sections)) {
     if (only !== undefined && only !== name) continue;
     await run();

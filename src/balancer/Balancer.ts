@@ -29,6 +29,13 @@ export interface LatencyOptions {
    * @default 5 x `decayMs`
    */
   readonly idleDecayMs?: number;
+  /**
+   * How long a latency spike (an answer over twice the estimate) is held back while other tries are in flight,
+   * in ms: if another instance spikes within it, the spikes are taken for a stall of the caller (its event loop
+   * or its CPU) and only averaged in. 0 raises every spike at once.
+   * @default 10
+   */
+  readonly stallWindowMs?: number;
 }
 
 /** Options of a {@link Balancer}. */
@@ -55,7 +62,7 @@ export interface BalancerOptions {
   readonly outlierDetection?: OutlierDetectionOptions | false;
   /**
    * Latency estimation.
-   * @default decay 1 s (5 s while idle), prior 30 ms
+   * @default decay 1 s (5 s while idle), prior 30 ms, stall window 10 ms
    */
   readonly latency?: LatencyOptions;
   /**
@@ -107,7 +114,13 @@ export function resolveBalancerOptions(options: BalancerOptions = {}): ResolvedB
     rule,
     zoneAffinity: resolveZoneAffinityOptions(options.zoneAffinity ?? true, options.zone),
     outlierDetection: resolveOutlierDetectionOptions(options.outlierDetection ?? {}),
-    latency: Object.freeze({ decayMs, idleDecayMs, priorMs: durationMs('latency.priorMs', options.latency?.priorMs, 30), windowMs: Math.max(decayMs, 10_000) }),
+    latency: Object.freeze({
+      decayMs,
+      idleDecayMs,
+      priorMs: durationMs('latency.priorMs', options.latency?.priorMs, 30),
+      stallWindowMs: durationMs('latency.stallWindowMs', options.latency?.stallWindowMs, 10),
+      windowMs: Math.max(decayMs, 10_000),
+    }),
     outOfServiceBackoffMs: durationMs('outOfServiceBackoffMs', options.outOfServiceBackoffMs, 5000),
     random,
   });
@@ -154,6 +167,16 @@ export class Balancer<T extends BalancerTarget = BalancerTarget> {
   #intervalEndsAt = Number.NaN;
   /** Tries sent in the last complete interval, over every instance. */
   #lastIntervalRequests = 0;
+  /** Tries in flight over every instance (those of instances that left included). */
+  #inFlight = 0;
+  /** Recent spikes: instance, answer time, excess over the estimate, estimate had it been averaged in. */
+  readonly #held: (InstanceState<T> | number)[] = [];
+  /** When the first held spike came. */
+  #heldSince = 0;
+  /** Until when spikes are taken for the caller's stall (extended by each one). */
+  #stallUntil = 0;
+  /** The caller's delay in the current stall, in ms: the smallest excess of its spikes. */
+  #stallMs = 0;
   #scope: BalancerScope = Object.freeze({ zoneAffinity: false, zoneOverride: undefined, panic: false, candidates: 0 });
 
   /** @param options - resolved options (see {@link resolveBalancerOptions}) */
@@ -255,6 +278,7 @@ export class Balancer<T extends BalancerTarget = BalancerTarget> {
   /** Records that a try was sent to `state`. */
   begin(state: InstanceState<T>): void {
     state.pending++;
+    this.#inFlight++;
     state.requests++;
     state.windowRequests++;
     if (state.mode === InstanceMode.PROBING) {
@@ -263,12 +287,66 @@ export class Balancer<T extends BalancerTarget = BalancerTarget> {
     }
   }
 
-  /** Records a try that got an acceptable answer after `rttMs`. */
+  /**
+   * Records a try that got an acceptable answer after `rttMs`.
+   *
+   * A spike (an answer more than twice the estimate) raises the peak estimate at once. It may be the caller's
+   * own stall, though (a garbage collection, the process waiting for a CPU): a stall delays every answer in
+   * flight by about as much, so spikes then come from several instances at once, and raising all their
+   * estimates would leave an idle slow instance (whose stored estimate no stall touched) the cheapest, and send
+   * it the burst of requests that queued during the stall. So a spike that comes while other tries are in
+   * flight is remembered for `latency.stallWindowMs` (10 ms). If another instance spikes meanwhile, the
+   * smallest excess over the estimates among them is taken for the caller's delay: each of these spikes, and
+   * each one while the burst of late answers lasts, keeps only what is left once that delay is taken off (an
+   * instance slow by itself still shows), the rest averaged in like any answer.
+   */
   succeed(state: InstanceState<T>, rttMs: number, now: number): void {
     state.pending--;
+    this.#inFlight--;
     state.successes++;
-    state.observe(rttMs, now);
+    const window = this.#options.latency.stallWindowMs;
+    if (this.#held.length > 0 && now - this.#heldSince > window) this.#held.length = 0;
+    const estimateMs = state.latencyMs(now);
+    if (window > 0 && state.sampled && rttMs > 2 * estimateMs && (this.#inFlight > state.pending || this.#held.length > 0 || this.#stallUntil > now)) {
+      const stalled = this.#stallUntil > now;
+      const averagedMs = state.observe(rttMs, now, !stalled);
+      this.#spike(state, rttMs, rttMs - estimateMs, averagedMs, now);
+    } else {
+      state.observe(rttMs, now);
+    }
     if (this.#outliers.onSuccess(state, now)) this.#dirty = true;
+  }
+
+  /** A spike while others are in flight: remembered, or part of a stall of the caller. */
+  #spike(state: InstanceState<T>, rttMs: number, excessMs: number, averagedMs: number, now: number): void {
+    const window = this.#options.latency.stallWindowMs;
+    if (this.#stallUntil > now) {
+      // The burst of late answers goes on (the spike was averaged in).
+      this.#stallMs = Math.min(this.#stallMs, excessMs);
+      this.#stallUntil = now + window;
+      state.raisePeak(rttMs - this.#stallMs);
+      return;
+    }
+    const held = this.#held;
+    let other = false;
+    let stallMs = excessMs;
+    for (let i = 0; i < held.length; i += 4) {
+      if (held[i] !== state) other = true;
+      stallMs = Math.min(stallMs, held[i + 2] as number);
+    }
+    if (other) {
+      // Two instances slowed at once: the caller stalled for about the smallest of their excesses.
+      for (let i = 0; i < held.length; i += 4) {
+        (held[i] as InstanceState<T>).resetPeak(held[i + 3] as number, (held[i + 1] as number) - stallMs);
+      }
+      state.resetPeak(averagedMs, rttMs - stallMs);
+      held.length = 0;
+      this.#stallMs = stallMs;
+      this.#stallUntil = now + window;
+      return;
+    }
+    if (held.length === 0) this.#heldSince = now;
+    held.push(state, rttMs, excessMs, averagedMs);
   }
 
   /**
@@ -277,6 +355,7 @@ export class Balancer<T extends BalancerTarget = BalancerTarget> {
    */
   fail(state: InstanceState<T>, kind: FailureKind, rttMs: number, now: number): void {
     state.pending--;
+    this.#inFlight--;
     state.failures++;
     state.windowFailures++;
     state.observe(Math.max(rttMs, 2 * state.latencyMs(now), this.#options.latency.priorMs), now);
@@ -294,6 +373,7 @@ export class Balancer<T extends BalancerTarget = BalancerTarget> {
    */
   drain(state: InstanceState<T>, now: number): void {
     state.pending--;
+    this.#inFlight--;
     state.mode = InstanceMode.DRAINING;
     state.excludedUntil = now + this.#options.outOfServiceBackoffMs;
     state.probeInFlight = false;
@@ -306,6 +386,7 @@ export class Balancer<T extends BalancerTarget = BalancerTarget> {
    */
   abandon(state: InstanceState<T>, elapsedMs: number, now: number): void {
     state.pending--;
+    this.#inFlight--;
     state.observeAtLeast(elapsedMs, now);
     if (state.mode === InstanceMode.PROBING && state.probeInFlight) {
       state.probeInFlight = false;

@@ -38,6 +38,8 @@ export interface LatencyModel {
   readonly priorMs: number;
   /** Time constant of the estimate's decay while nothing is in flight to the instance, in ms. */
   readonly idleDecayMs: number;
+  /** How long a spike is held back while other tries are in flight, in ms (0: never). */
+  readonly stallWindowMs: number;
   /** Length of one generation of the latency histogram, in ms. */
   readonly windowMs: number;
 }
@@ -137,9 +139,12 @@ export class InstanceState<T extends BalancerTarget = BalancerTarget> implements
    * faster one pulls it down with a weight that depends on the time since the last sample, not on the
    * number of samples, so the estimate forgets at the same pace under any request rate; but while the
    * instance has few samples, the n-th weighs at least 1/n, so the first answers (slowed by a cold connection
-   * or cold code) are forgotten within a few more. The first sample replaces the prior.
+   * or cold code) are forgotten within a few more. The first sample replaces the prior. With `peak` false, a
+   * slower sample is averaged in like a faster one (see {@link InstanceState.resetPeak}).
+   * @returns the estimate the sample would give were it averaged in rather than taken as a peak
    */
-  observe(rttMs: number, now: number): void {
+  observe(rttMs: number, now: number, peak = true): number {
+    let averagedMs = rttMs;
     if (this.#samples > 0) {
       // A young estimate remembers no more than its samples: its first answers (a cold connection, code not
       // yet compiled) weigh as one of n, rather than for a whole decay time.
@@ -148,7 +153,8 @@ export class InstanceState<T extends BalancerTarget = BalancerTarget> implements
       // A sample under half the estimate says the peak was a passing spike (a stall, a burst, a cold
       // connection): it is forgotten four times as fast, so one spike does not send traffic away for seconds.
       const down = rttMs * 2 < this.ewmaMs ? Math.min(this.#weight(now, this.#decayMs / 4), young) : w;
-      this.ewmaMs = rttMs > this.ewmaMs ? rttMs : this.ewmaMs * down + rttMs * (1 - down);
+      averagedMs = this.ewmaMs * down + rttMs * (1 - down);
+      this.ewmaMs = peak && rttMs > this.ewmaMs ? rttMs : averagedMs;
       this.averageLatencyMs = this.averageLatencyMs * w + rttMs * (1 - w);
     } else {
       // The prior only stands in until there is a sample; blending it in would take a decay time to forget.
@@ -158,6 +164,25 @@ export class InstanceState<T extends BalancerTarget = BalancerTarget> implements
     if (this.#samples < YOUNG_SAMPLES) this.#samples++;
     this.sampledAt = now;
     this.histogram.record(rttMs, now);
+    return averagedMs;
+  }
+
+  /** True once the instance has answered at least once (the estimate is no longer the prior). */
+  get sampled(): boolean {
+    return this.#samples > 0;
+  }
+
+  /**
+   * Replaces a peak that turned out to be mostly the caller's own delay: the estimate becomes `averagedMs`
+   * (the spike averaged in) or what is left of the spike, `residualMs`, whichever is higher.
+   */
+  resetPeak(averagedMs: number, residualMs: number): void {
+    this.ewmaMs = Math.max(averagedMs, residualMs);
+  }
+
+  /** Raises the peak estimate to a sample from which the caller's delay was taken off, if higher. */
+  raisePeak(rttMs: number): void {
+    if (rttMs > this.ewmaMs) this.ewmaMs = rttMs;
   }
 
   /**

@@ -196,7 +196,7 @@ const hedgingKeys = Object.freeze({ quantile: 'value', minSamples: 'value', minD
 
 const poolKeys = Object.freeze({ connections: 'value', keepAliveTimeoutMs: 'value' } satisfies Record<keyof PoolOptions, ClientOptionKey>);
 
-const latencyKeys = Object.freeze({ decayMs: 'value', priorMs: 'value', idleDecayMs: 'value' } satisfies Record<keyof LatencyOptions, ClientOptionKey>);
+const latencyKeys = Object.freeze({ decayMs: 'value', priorMs: 'value', idleDecayMs: 'value', stallWindowMs: 'value' } satisfies Record<keyof LatencyOptions, ClientOptionKey>);
 
 const zoneAffinityKeys = Object.freeze({
   zone: 'value',

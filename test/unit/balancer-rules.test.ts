@@ -135,6 +135,78 @@ describe('balancer rules', () => {
     expect(b.latencyMs(now + 100)).toBeCloseTo(9 * Math.exp(-0.1) + 6 * (1 - Math.exp(-0.1)), 6);
   });
 
+  it("spikes from several instances at once are the caller's stall: the idle straggler gets none of the burst", () => {
+    const burstToStraggler = (stallWindowMs: number | undefined): { slow: number; fastMs: number[] } => {
+      const balancer = makeBalancer(['a', 'b', 'c', 'slow'], { rule: 'p2c-ewma', latency: stallWindowMs === undefined ? {} : { stallWindowMs } });
+      let now = T0 + 1_000_000;
+      for (let t = 2000; t >= 0; t--) for (const id of ['a', 'b', 'c']) sample(balancer, id, 5, now - t);
+      sample(balancer, 'slow', 50, now - 100);
+      const fast = ['a', 'b', 'c'].map((id) => state(balancer, id));
+      // Two tries in flight on each fast instance when the caller's event loop stalls for 60 ms: every answer
+      // is processed late, all at once.
+      for (const s of fast) for (let i = 0; i < 2; i++) balancer.begin(s);
+      now += 65;
+      for (const s of fast) for (let i = 0; i < 2; i++) balancer.succeed(s, 63 - i, now);
+      const fastMs = fast.map((s) => s.latencyMs(now));
+      // The requests that queued during the stall go out at once.
+      let slow = 0;
+      for (let i = 0; i < 60; i++) {
+        const picked = balancer.pick(now + 1)!;
+        balancer.begin(picked);
+        if (picked.id === 'slow') slow++;
+      }
+      return { slow, fastMs };
+    };
+    const detected = burstToStraggler(undefined);
+    // Averaged in, and raised only by what the stall does not explain: a few ms more, far from the 60 ms peak.
+    for (const ms of detected.fastMs) expect(ms).toBeLessThan(12);
+    expect(detected.slow).toBe(0);
+    // Without stall detection every fast peak jumps to 60 ms, and the straggler's 50 ms looks cheapest.
+    const raw = burstToStraggler(0);
+    for (const ms of raw.fastMs) expect(ms).toBeGreaterThan(60);
+    expect(raw.slow).toBeGreaterThan(10);
+  });
+
+  it("in a stall, an instance slow by itself still shows: only the caller's delay is taken off its answer", () => {
+    const balancer = makeBalancer(['a', 'slow'], { rule: 'p2c-ewma' });
+    const now = T0 + 1_000_000;
+    for (let t = 2000; t >= 0; t--) sample(balancer, 'a', 5, now - t);
+    // The straggler's estimate decayed to about 7 ms while idle; its probe answers in 50 ms just as a stall of
+    // the caller makes a fast instance answer in 20 ms (15 ms late).
+    sample(balancer, 'slow', 50, now - 10_000);
+    const slow = state(balancer, 'slow');
+    const a = state(balancer, 'a');
+    expect(slow.latencyMs(now)).toBeCloseTo(50 * Math.exp(-2), 6);
+    balancer.begin(a);
+    balancer.begin(slow);
+    balancer.succeed(a, 20, now + 20);
+    balancer.succeed(slow, 50, now + 20);
+    // The straggler keeps what the 15 ms delay does not explain; the fast instance is barely moved.
+    expect(slow.latencyMs(now + 20)).toBeGreaterThan(30);
+    expect(a.latencyMs(now + 20)).toBeLessThan(6);
+  });
+
+  it('a spike from one instance alone raises its peak at once, and stays when no other instance spikes within 10 ms', () => {
+    const balancer = makeBalancer(['a', 'b'], { rule: 'p2c-ewma' });
+    const now = T0 + 1_000_000;
+    for (let t = 2000; t >= 0; t--) for (const id of ['a', 'b']) sample(balancer, id, 5, now - t);
+    const [a, b] = [state(balancer, 'a'), state(balancer, 'b')];
+    balancer.begin(b);
+    balancer.begin(a);
+    balancer.succeed(a, 50, now + 50);
+    expect(a.latencyMs(now + 50)).toBe(50);
+    // A spike of another instance after the window is not the same stall: a's peak stands.
+    balancer.succeed(b, 40, now + 61);
+    expect(a.latencyMs(now + 61)).toBeCloseTo(50 * Math.exp(-11 / 5000), 6);
+    expect(b.latencyMs(now + 61)).toBe(40);
+    // latency.stallWindowMs: 0 turns stall detection off.
+    const eager = makeBalancer(['a', 'b'], { rule: 'p2c-ewma', latency: { stallWindowMs: 0 } });
+    for (let t = 2000; t >= 0; t--) for (const id of ['a', 'b']) sample(eager, id, 5, now - t);
+    for (const id of ['a', 'b']) eager.begin(state(eager, id));
+    for (const id of ['a', 'b']) eager.succeed(state(eager, id), 50, now + 50);
+    for (const id of ['a', 'b']) expect(state(eager, id).latencyMs(now + 50)).toBe(50);
+  });
+
   it('among equally fast instances the less loaded wins', () => {
     const balancer = makeBalancer(['a', 'b'], { rule: 'p2c-ewma' });
     const now = T0 + 1_000_000;
