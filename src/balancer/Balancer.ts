@@ -30,9 +30,10 @@ export interface LatencyOptions {
    */
   readonly idleDecayMs?: number;
   /**
-   * How long a latency spike (an answer over twice the estimate) is held back while other tries are in flight,
-   * in ms: if another instance spikes within it, the spikes are taken for a stall of the caller (its event loop
-   * or its CPU) and only averaged in. 0 raises every spike at once.
+   * How long a latency spike (an answer over twice the estimate) that comes while other tries are in flight is
+   * remembered, in ms: if another instance spikes within it, the smallest of their excesses is taken for a stall
+   * of the caller (its event loop or its CPU) and taken off each spike. 0 turns this off: every spike raises the
+   * peak in full.
    * @default 10
    */
   readonly stallWindowMs?: number;

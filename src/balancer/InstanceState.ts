@@ -38,7 +38,7 @@ export interface LatencyModel {
   readonly priorMs: number;
   /** Time constant of the estimate's decay while nothing is in flight to the instance, in ms. */
   readonly idleDecayMs: number;
-  /** How long a spike is held back while other tries are in flight, in ms (0: never). */
+  /** How long a spike that comes while other tries are in flight is remembered to tell a stall of the caller, in ms. */
   readonly stallWindowMs: number;
   /** Length of one generation of the latency histogram, in ms. */
   readonly windowMs: number;
