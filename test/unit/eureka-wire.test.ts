@@ -457,6 +457,25 @@ describe('EurekaInstance: the compact record the client caches', () => {
     expect(pool.profiles).toBe(1);
   });
 
+  it('finds the profile of an instance from any app, in any order, and keeps many profiles of one app apart', () => {
+    const pool = new InstancePool();
+    // 30 apps, 3 zones each, and one app whose instances each carry their own metadata.
+    const made = Array.from({ length: 300 }, (_, i) =>
+      plain({ instanceId: `h${i}:app:8080`, hostName: `h${i}`, app: `APP-${i % 30}`, zone: `z${Math.floor(i / 30) % 3}`, homePageUrl: `http://h${i}:8080/` }),
+    );
+    const own = Array.from({ length: 20 }, (_, i) => plain({ instanceId: `o${i}`, app: 'OWN', metadata: { slot: String(i) } }));
+    for (const instance of [...made, ...own]) pool.compact(instance);
+    const profiles = pool.profiles;
+    // Instances met again in a scattered order (as a delta brings them) read back exactly and make no profile.
+    for (let k = 0; k < 600; k++) {
+      const instance = k % 7 === 0 ? own[(k * 13) % own.length]! : made[(k * 37) % made.length]!;
+      const again = { ...instance, lastDirtyTimestamp: instance.lastDirtyTimestamp + k };
+      expect(pool.compact(again).toJSON()).toEqual(again);
+    }
+    expect(pool.profiles).toBe(profiles);
+    expect(profiles).toBe(90 + 20);
+  });
+
   it('compares records by content across pools, and tells changed ones apart', () => {
     const one = new InstancePool().compact(plain({ status: 'UP' }));
     const two = new InstancePool().compact(plain({ status: 'UP' }));

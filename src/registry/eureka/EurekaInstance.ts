@@ -56,6 +56,8 @@ function unbox(value: number | Boxed): number {
 }
 /** Profiles tried before the hash lookup: a few zones or versions of the app being decoded. */
 const RECENT_PROFILES = 4;
+/** Profiles of each app tried (without allocating) before the hash lookup: the app's last few. */
+const APP_PROFILES = 8;
 
 /**
  * How a URL is rebuilt from its instance: `literal` when it does not name the instance, otherwise
@@ -282,6 +284,8 @@ export class InstancePool {
   readonly #templates = new Map<string, UrlTemplate>();
   readonly #recent: InstanceProfile[] = [];
   #nextRecent = 0;
+  /** The last few profiles made or found for each app: a delta's instances come from apps all over the fleet. */
+  #byApp = new Map<string, InstanceProfile[]>();
 
   /** Number of distinct profiles held. */
   get profiles(): number {
@@ -304,10 +308,25 @@ export class InstancePool {
     for (const recent of this.#recent) {
       if (profileMatches(recent, instance)) return EurekaInstance.create(instance, recent);
     }
-    const profile = this.#profile(instance);
+    const ofApp = this.#byApp.get(instance.app);
+    let profile = ofApp?.find((candidate) => profileMatches(candidate, instance));
+    if (profile === undefined) {
+      profile = this.#profile(instance);
+      this.#rememberForApp(profile);
+    }
     this.#recent[this.#nextRecent] = profile;
     this.#nextRecent = (this.#nextRecent + 1) % RECENT_PROFILES;
     return EurekaInstance.create(instance, profile);
+  }
+
+  #rememberForApp(profile: InstanceProfile): void {
+    const ofApp = this.#byApp.get(profile.app);
+    if (ofApp === undefined) this.#byApp.set(profile.app, [profile]);
+    else if (!ofApp.includes(profile)) {
+      // An app whose instances each have their own profile (per-instance metadata) keeps only its last few here.
+      if (ofApp.length >= APP_PROFILES) ofApp.shift();
+      ofApp.push(profile);
+    }
   }
 
   #profile(instance: RegistryInstance): InstanceProfile {
@@ -370,6 +389,8 @@ export class InstancePool {
     }
     this.#profiles = kept;
     this.#size = used.size;
+    this.#byApp = new Map();
+    for (const profile of used) this.#rememberForApp(profile);
     this.#recent.length = 0;
     this.#nextRecent = 0;
     for (const [key, template] of this.#templates) if (!templates.has(template)) this.#templates.delete(key);
