@@ -11,7 +11,7 @@ const layers = [
   ['admin'],
   ['lifecycle'],
   ['sidecar'],
-  ['cli', 'testing', 'eureka-js-client', 'nest'],
+  ['cli', 'testing', 'extend', 'eureka-js-client', 'nest'],
 ];
 
 const layerRules = layers.flatMap((folders, i) => {

@@ -6,8 +6,10 @@ const ci = !['', '0', 'false'].includes(process.env['CI'] ?? '');
 export default defineConfig({
   resolve: {
     alias: {
+      'karyon-ts/extend': fileURLToPath(new URL('./src/extend/index.ts', import.meta.url)),
       'karyon-ts/eureka-js-client': fileURLToPath(new URL('./src/eureka-js-client/index.ts', import.meta.url)),
       'karyon-ts/nest': fileURLToPath(new URL('./src/nest/index.ts', import.meta.url)),
+      'karyon-ts/sidecar': fileURLToPath(new URL('./src/sidecar/index.ts', import.meta.url)),
       'karyon-ts/testing': fileURLToPath(new URL('./src/testing/index.ts', import.meta.url)),
       'karyon-ts': fileURLToPath(new URL('./src/index.ts', import.meta.url)),
     },

@@ -7,7 +7,8 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { Agent, request } from 'undici';
-import { InMemoryRegistry, createService } from '../src/index.js';
+import { createService } from '../src/index.js';
+import { InMemoryRegistry } from '../src/testing/index.js';
 import { fmt, median, since, table } from './support.js';
 
 const ROUNDS = 30;

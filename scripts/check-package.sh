@@ -38,6 +38,7 @@ tarball="$(cd "$work/clone" && npm pack --silent --pack-destination "$work" | ta
 tarball="$work/$tarball"
 listing="$(tar -tzf "$tarball")"
 for file in package/dist/index.js package/dist/index.d.ts package/dist/testing/index.js package/dist/testing/index.d.ts \
+  package/dist/extend/index.js package/dist/extend/index.d.ts package/dist/sidecar/index.js package/dist/sidecar/index.d.ts \
   package/dist/cli/main.js package/README.md package/LICENSE; do
   grep -qx "$file" <<<"$listing" || fail "the tarball lacks $file"
 done
@@ -53,15 +54,23 @@ npm install "${npm_quiet[@]}" "$tarball" "typescript@$ts_version" "@types/node@$
   "typescript-oldest@npm:typescript@$typescript_oldest" "typescript-newest@npm:typescript@$typescript_newest" >/dev/null
 [ ! -e node_modules/@types/convict ] || fail "@types/convict was installed: the package's types must not need it"
 
-say "both entry points import"
+say "the entry points import"
 node --input-type=module -e "
   const main = await import('karyon-ts');
   const testing = await import('karyon-ts/testing');
+  const extend = await import('karyon-ts/extend');
+  const sidecar = await import('karyon-ts/sidecar');
   for (const name of ['createService', 'defineConfig', 'karyonConfigSchema', 'installSignalHandlers', 'KaryonError']) {
     if (main[name] === undefined) throw new Error('karyon-ts does not export ' + name);
   }
   for (const name of ['EurekaServer', 'InMemoryRegistry']) {
     if (testing[name] === undefined) throw new Error('karyon-ts/testing does not export ' + name);
+  }
+  for (const name of ['createRule', 'configAdminRoutes', 'builtinMetrics']) {
+    if (extend[name] === undefined) throw new Error('karyon-ts/extend does not export ' + name);
+  }
+  for (const name of ['createSidecar', 'loadSidecarConfig']) {
+    if (sidecar[name] === undefined) throw new Error('karyon-ts/sidecar does not export ' + name);
   }
 "
 

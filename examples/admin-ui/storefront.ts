@@ -7,15 +7,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import {
-  createService,
-  defineConfig,
-  fileSource,
-  isKaryonError,
-  karyonConfigSchema,
-  karyonConfigValidators,
-  outOfServiceGuard,
-} from 'karyon-ts';
+import { createService, defineConfig, fileSource, isKaryonError, karyonConfigSchema, karyonConfigValidators, outOfServiceGuard } from 'karyon-ts';
 import type { Logger, Service } from 'karyon-ts';
 
 /** What the storefront needs to run. */

@@ -39,7 +39,7 @@ export interface LatencyOptions {
   readonly stallWindowMs?: number;
 }
 
-/** Options of a {@link Balancer}. */
+/** Options of the balancer of a service client: the rule, zone affinity, outlier detection and latency. */
 export interface BalancerOptions {
   /**
    * The balancing rule, by name or as an object.

@@ -1,6 +1,6 @@
 import { durationMs, invalidOption } from '../internal/validate.js';
 
-/** Options of a {@link RetryBudget} (Finagle's and Linkerd's retry budget). */
+/** Options of a retry budget (Finagle's and Linkerd's): how many retries a client may add on top of its requests. */
 export interface RetryBudgetOptions {
   /**
    * Retries allowed per request, over the window: 0.2 lets retries add at most 20% to the load.

@@ -1,12 +1,14 @@
-export { Sidecar, createSidecar } from './Sidecar.js';
-export type { SidecarEvents, SidecarOutcome } from './Sidecar.js';
-export { resolveSidecarOptions } from './SidecarOptions.js';
+/**
+ * The sidecar, imported from `karyon-ts/sidecar`: runs a service written in any language (a child process or
+ * a server already listening) as a karyon-ts service, with Eureka registration driven by its health, an egress
+ * proxy to other services, a statsd relay and the admin API. The `karyon sidecar` command runs the same thing
+ * from a configuration file.
+ * @packageDocumentation
+ */
+export { createSidecar } from './Sidecar.js';
+export type { Sidecar, SidecarEvents, SidecarOutcome } from './Sidecar.js';
 export type {
   RestartPolicy,
-  ResolvedSidecarCheck,
-  ResolvedSidecarOptions,
-  ResolvedSidecarProcess,
-  ResolvedStatsdRelay,
   SidecarEurekaOption,
   SidecarAppOptions,
   SidecarCheckOptions,
@@ -19,11 +21,6 @@ export type {
 } from './SidecarOptions.js';
 export { loadSidecarConfig, sidecarConfigKeys } from './sidecarConfigFile.js';
 export type { LoadedSidecarConfig, SidecarConfigKey, SidecarConfigKeyType, SidecarConfigSources } from './sidecarConfigFile.js';
-export { StatsdRelay } from './StatsdRelay.js';
-export type { StatsdRelayDeps, StatsdRelayStats } from './StatsdRelay.js';
-export { parseStatsdLine } from './statsdLine.js';
-export type { StatsdLine, StatsdType } from './statsdLine.js';
-export { describeExit, exitCodeOf } from './SupervisedProcess.js';
+export type { StatsdRelay, StatsdRelayStats } from './StatsdRelay.js';
 export type { ProcessExit, ProcessReport, ProcessStartInfo, ProcessState, SupervisedProcess, SupervisedProcessEvents } from './SupervisedProcess.js';
-export { EgressProxy } from './EgressProxy.js';
-export type { ClientFactory, EgressProxyOptions, ProxyErrorStyle } from './EgressProxy.js';
+export type { ClientFactory, EgressProxy, EgressProxyOptions, ProxyErrorStyle } from './EgressProxy.js';

@@ -6,9 +6,9 @@
 export { InMemoryRegistry } from '../registry/InMemoryRegistry.js';
 export type { InMemoryRegistryOptions } from '../registry/InMemoryRegistry.js';
 export { ManualClock } from './ManualClock.js';
-export { EurekaServer, resolveEurekaServerOptions } from '../registry/server/index.js';
-export type { EurekaLease, EurekaServerOptions, RegisteredDataCenter, ResolvedEurekaServerOptions } from '../registry/server/index.js';
-export { RegistryAccess, loadRegistryTokens, registryTokenHeader, resolveRegistryAccess } from '../registry/server/index.js';
-export type { RegistryAccessSettings, RegistryTokenSources, RegistryTokens } from '../registry/server/index.js';
+export { EurekaServer } from '../registry/server/index.js';
+export type { EurekaLease, EurekaServerOptions, RegisteredDataCenter } from '../registry/server/index.js';
+export { loadRegistryTokens, registryTokenHeader } from '../registry/server/index.js';
+export type { RegistryTokenSources, RegistryTokens } from '../registry/server/index.js';
 export { testInstance } from './testInstance.js';
 export type { TestInstanceOptions } from './testInstance.js';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CommandRegistry } from '../../src/index.js';
+import { CommandRegistry } from 'karyon-ts';
 import { EurekaRegistry } from '../../src/registry/eureka/index.js';
 import { EurekaServer } from '../../src/registry/server/index.js';
 import { memoryLogger } from '../support/logger.js';

@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineConfig, fileSource, renderTemplate } from '../../src/index.js';
-import type { ConfigSchema, ConfigSourceEvent, DynamicConfig } from '../../src/index.js';
+import { defineConfig, fileSource, renderTemplate } from 'karyon-ts';
+import type { ConfigSchema, ConfigSourceEvent, DynamicConfig } from 'karyon-ts';
 import { waitUntil } from './support.js';
 import { killSpawnedProcesses } from '../support/processes.js';
 

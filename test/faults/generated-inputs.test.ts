@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineConfig, isKaryonError } from '../../src/index.js';
-import type { InstanceDescriptor } from '../../src/index.js';
+import { defineConfig, isKaryonError } from 'karyon-ts';
+import type { InstanceDescriptor } from 'karyon-ts';
 import { parseProperties } from '../../src/config/parseProperties.js';
 import { Router } from '../../src/internal/http.js';
 import { decodeApplications, decodeInstance, encodeApplications, encodeInstance } from '../../src/registry/eureka/wire.js';

@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServiceClient, isKaryonError } from '../../src/index.js';
-import { EurekaServer, InMemoryRegistry, testInstance } from '../../src/testing/index.js';
+import { createServiceClient, isKaryonError } from 'karyon-ts';
+import { EurekaServer, InMemoryRegistry, testInstance } from 'karyon-ts/testing';
 import type { Child } from './support.js';
 import { freePort, killAll, listed, spawnChild, spawnNode, waitUntil } from './support.js';
 

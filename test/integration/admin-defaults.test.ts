@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { CommandRegistry, breakerAdminRoutes, createService, loadSettings, serviceOptionsFromSettings } from '../../src/index.js';
-import type { Service } from '../../src/index.js';
+import { CommandRegistry, createService, loadSettings, serviceOptionsFromSettings } from 'karyon-ts';
+import { breakerAdminRoutes } from 'karyon-ts/extend';
+import type { Service } from 'karyon-ts';
 import { defaultIpAddress } from '../../src/internal/net.js';
 
 const services: Service[] = [];

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createService } from '../../src/index.js';
-import type { RegistryReport, Service , EurekaRegistry} from '../../src/index.js';
-import { EurekaServer } from '../../src/testing/index.js';
+import { createService } from 'karyon-ts';
+import type { Service, EurekaRegistry } from 'karyon-ts';
+import type { RegistryReport } from 'karyon-ts/extend';
+import { EurekaServer } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];

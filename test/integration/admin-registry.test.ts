@@ -1,8 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { AdminServer, InMemoryRegistry, createService, registryAdminRoutes, resolveAdminOptions } from '../../src/index.js';
-import type { RegistryChange, RegistryInstance, RegistryReport, Service, ServiceOptions, ServiceRegistry } from '../../src/index.js';
-import { EurekaServer } from '../../src/testing/index.js';
+import { createService } from 'karyon-ts';
+import { registryAdminRoutes } from 'karyon-ts/extend';
+import { AdminServer } from '../../src/admin/AdminServer.js';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import { resolveAdminOptions } from '../../src/admin/AdminOptions.js';
+import type { RegistryChange, RegistryInstance, Service, ServiceOptions, ServiceRegistry } from 'karyon-ts';
+import type { RegistryReport } from 'karyon-ts/extend';
+import { EurekaServer } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
 
 const services: Service[] = [];

@@ -1,9 +1,13 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AdminServer, InMemoryRegistry, createService, defineConfig, karyonConfigSchema, karyonConfigValidators, resolveAdminOptions } from '../../src/index.js';
-import type { AdminServiceView, Service, ServiceOptions } from '../../src/index.js';
+import { createService, defineConfig, karyonConfigSchema, karyonConfigValidators } from 'karyon-ts';
+import { AdminServer } from '../../src/admin/AdminServer.js';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import { resolveAdminOptions } from '../../src/admin/AdminOptions.js';
+import type { Service, ServiceOptions } from 'karyon-ts';
+import type { AdminServiceView } from 'karyon-ts/extend';
 import { defaultIpAddress } from '../../src/internal/net.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { ManualClock } from 'karyon-ts/testing';
 
 // Each admin role over real HTTP against a real service: what `read` and `operate` tokens, no token and a wrong
 // token may do on every route the service serves, and the rate limits.

@@ -12,8 +12,9 @@ import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { InMemoryRegistry, createService } from '../../src/index.js';
-import type { CheckReport, ConfigKeyDescription, Service } from '../../src/index.js';
+import { createService } from 'karyon-ts';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import type { CheckReport, ConfigKeyDescription, Service } from 'karyon-ts';
 import { waitFor } from '../support/logger.js';
 import { killSpawnedProcesses } from '../support/processes.js';
 

@@ -1,7 +1,7 @@
 // The web UI's Prometheus parser (browser JavaScript, plain ES module) run in Node against the library's real
 // exposition and the edge cases of the text format.
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/index.js';
+import { createMetrics } from 'karyon-ts';
 
 interface Sample {
   readonly name: string;

@@ -6,8 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { InMemoryRegistry, adminUiContentSecurityPolicy, adminUiRoutes, createService, isKaryonError, resolveAdminUiOptions } from '../../src/index.js';
-import type { AdminUiOptions, RegistryReport, Service } from '../../src/index.js';
+import { createService, isKaryonError } from 'karyon-ts';
+import { adminUiContentSecurityPolicy, adminUiRoutes } from 'karyon-ts/extend';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import { resolveAdminUiOptions } from '../../src/admin/uiRoutes.js';
+import type { AdminUiOptions, Service } from 'karyon-ts';
+import type { RegistryReport } from 'karyon-ts/extend';
 import { waitFor } from '../support/logger.js';
 import { killSpawnedProcesses, killTree } from '../support/processes.js';
 

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { InMemoryRegistry, createService } from '../../src/index.js';
-import type { Service, ServiceOptions } from '../../src/index.js';
+import { createService } from 'karyon-ts';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import type { Service, ServiceOptions } from 'karyon-ts';
 import { defaultIpAddress } from '../../src/internal/net.js';
 
 const services: Service[] = [];

@@ -8,10 +8,10 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServiceClient } from '../../src/index.js';
-import type { FetchFunction, FetchInit, ServiceClientOptions } from '../../src/index.js';
-import { InMemoryRegistry, testInstance } from '../../src/testing/index.js';
-import type { TestInstanceOptions } from '../../src/testing/index.js';
+import { createServiceClient } from 'karyon-ts';
+import type { FetchFunction, FetchInit, ServiceClientOptions } from 'karyon-ts';
+import { InMemoryRegistry, testInstance } from 'karyon-ts/testing';
+import type { TestInstanceOptions } from 'karyon-ts/testing';
 
 const tls = {
   cert: readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url)),

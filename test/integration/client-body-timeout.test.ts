@@ -6,8 +6,8 @@ import { createServer } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServiceClient } from '../../src/index.js';
-import { InMemoryRegistry, testInstance } from '../../src/testing/index.js';
+import { createServiceClient } from 'karyon-ts';
+import { InMemoryRegistry, testInstance } from 'karyon-ts/testing';
 
 const TIMEOUT_MS = 800;
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -6,10 +6,10 @@ import { createServer as createTcpServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServiceClient, isKaryonError } from '../../src/index.js';
-import type { KaryonError } from '../../src/index.js';
-import type { InstanceDescriptor, ServiceClient, ServiceClientOptions } from '../../src/index.js';
-import { InMemoryRegistry, ManualClock, testInstance } from '../../src/testing/index.js';
+import { createServiceClient, isKaryonError } from 'karyon-ts';
+import type { KaryonError } from 'karyon-ts';
+import type { InstanceDescriptor, ServiceClient, ServiceClientOptions } from 'karyon-ts';
+import { InMemoryRegistry, ManualClock, testInstance } from 'karyon-ts/testing';
 import { killSpawnedProcesses, killTree } from '../support/processes.js';
 
 // Whatever fails, no process spawned here outlives the file.

@@ -2,8 +2,10 @@ import { createServer, request as httpRequest } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InMemoryRegistry, createService, silentLogger } from '../../src/index.js';
-import type { Service } from '../../src/index.js';
+import { createService } from 'karyon-ts';
+import { silentLogger } from 'karyon-ts/extend';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import type { Service } from 'karyon-ts';
 import { EgressProxy } from '../../src/sidecar/EgressProxy.js';
 import type { EgressProxyOptions } from '../../src/sidecar/EgressProxy.js';
 

@@ -4,9 +4,9 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServiceClient } from '../../src/index.js';
-import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, ServiceClient, ServiceRegistry } from '../../src/index.js';
-import { InMemoryRegistry, testInstance } from '../../src/testing/index.js';
+import { createServiceClient } from 'karyon-ts';
+import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, ServiceClient, ServiceRegistry } from 'karyon-ts';
+import { InMemoryRegistry, testInstance } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
 import { killSpawnedProcesses, killTree } from '../support/processes.js';
 

@@ -3,9 +3,13 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import nodeFetch from 'node-fetch';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AdminServer, createServiceClient, registerInstancesRoute, resolveAdminOptions } from '../../src/index.js';
-import type { AdminServiceView, InstanceDescriptor, ServiceClient, ServiceClientOptions } from '../../src/index.js';
-import { InMemoryRegistry, testInstance } from '../../src/testing/index.js';
+import { createServiceClient } from 'karyon-ts';
+import { registerInstancesRoute } from 'karyon-ts/extend';
+import { AdminServer } from '../../src/admin/AdminServer.js';
+import { resolveAdminOptions } from '../../src/admin/AdminOptions.js';
+import type { InstanceDescriptor, ServiceClient, ServiceClientOptions } from 'karyon-ts';
+import type { AdminServiceView } from 'karyon-ts/extend';
+import { InMemoryRegistry, testInstance } from 'karyon-ts/testing';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, server: TestServer) => void;
 

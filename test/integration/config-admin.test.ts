@@ -3,9 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import type { ConfigSchema } from '../../src/index.js';
-import { AdminServer, configAdminRoutes, defineConfig, fileSource, resolveAdminOptions } from '../../src/index.js';
-import type { AdminOptions, AdminServiceView, DynamicConfig } from '../../src/index.js';
+import type { ConfigSchema } from 'karyon-ts';
+import { defineConfig, fileSource } from 'karyon-ts';
+import { configAdminRoutes } from 'karyon-ts/extend';
+import { AdminServer } from '../../src/admin/AdminServer.js';
+import { resolveAdminOptions } from '../../src/admin/AdminOptions.js';
+import type { AdminOptions, DynamicConfig } from 'karyon-ts';
+import type { AdminServiceView } from 'karyon-ts/extend';
 
 interface Settings {
   readonly app: { readonly port: number; readonly zone: string };

@@ -5,9 +5,9 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConfigSchema } from '../../src/index.js';
-import { KaryonError, defineConfig, fileSource, remoteSource } from '../../src/index.js';
-import type { ConfigRejectedEvent } from '../../src/index.js';
+import type { ConfigSchema } from 'karyon-ts';
+import { KaryonError, defineConfig, fileSource, remoteSource } from 'karyon-ts';
+import type { ConfigRejectedEvent } from 'karyon-ts';
 
 // 1,000 generated invalid updates (broken syntax, wrong types, unknown keys, huge values, structural and
 // prototype tricks, validator refusals) through every dynamic layer: JSON and .properties files, a remote

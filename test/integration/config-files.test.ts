@@ -2,10 +2,10 @@ import { mkdir, mkdtemp, rename, rm, symlink, unlink, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConfigSchema } from '../../src/index.js';
-import { defineConfig, fileSource } from '../../src/index.js';
-import type { ConfigChangeEvent, ConfigRejectedEvent, DynamicConfig } from '../../src/index.js';
-import { ManualClock } from '../../src/testing/index.js';
+import type { ConfigSchema } from 'karyon-ts';
+import { defineConfig, fileSource } from 'karyon-ts';
+import type { ConfigChangeEvent, ConfigRejectedEvent, DynamicConfig } from 'karyon-ts';
+import { ManualClock } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
 
 interface Settings {

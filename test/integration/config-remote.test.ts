@@ -5,10 +5,10 @@ import type { IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConfigSchema } from '../../src/index.js';
-import { KaryonError, defineConfig, fileSource, remoteSource } from '../../src/index.js';
-import type { ConfigChangeEvent, ConfigSourceEvent, DynamicConfig, RemoteSourceOptions } from '../../src/index.js';
-import { ManualClock } from '../../src/testing/index.js';
+import type { ConfigSchema } from 'karyon-ts';
+import { KaryonError, defineConfig, fileSource, remoteSource } from 'karyon-ts';
+import type { ConfigChangeEvent, ConfigSourceEvent, DynamicConfig, RemoteSourceOptions } from 'karyon-ts';
+import { ManualClock } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
 
 interface Settings {

@@ -3,9 +3,9 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConfigSchema } from '../../src/index.js';
-import { KaryonError, defineConfig, renderTemplate } from '../../src/index.js';
-import type { DynamicConfig, TemplateRenderedEvent } from '../../src/index.js';
+import type { ConfigSchema } from 'karyon-ts';
+import { KaryonError, defineConfig, renderTemplate } from 'karyon-ts';
+import type { DynamicConfig, TemplateRenderedEvent } from 'karyon-ts';
 import { waitFor } from '../support/logger.js';
 import { killSpawnedProcesses, killTree } from '../support/processes.js';
 

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { ServerTracker, listen } from '../../src/index.js';
+import { ServerTracker, listen } from 'karyon-ts';
 import { cleanupAfterEach } from '../support/cleanups.js';
 import { waitFor } from '../support/logger.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createService } from '../../src/index.js';
-import type { InstanceDescriptor } from '../../src/index.js';
+import { createService } from 'karyon-ts';
+import type { InstanceDescriptor } from 'karyon-ts';
 import { EurekaRegistry } from '../../src/registry/eureka/index.js';
 import type { EurekaInstance } from '../../src/registry/eureka/index.js';
 import type { HeartbeatEvent } from '../../src/registry/eureka/index.js';

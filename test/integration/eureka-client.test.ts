@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createService } from '../../src/index.js';
+import { createService } from 'karyon-ts';
 import { EurekaRegistry } from '../../src/registry/eureka/index.js';
 import type { RegistrationEvent } from '../../src/registry/eureka/index.js';
 import { FakeEureka, applicationsDocument, refusedUrl, wireInstance } from '../fixtures/eureka/fakeEureka.js';

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import Eureka from '../../src/eureka-js-client/index.js';
-import type { EurekaClientConfig } from '../../src/eureka-js-client/index.js';
-import { isKaryonError } from '../../src/index.js';
+import Eureka from 'karyon-ts/eureka-js-client';
+import type { EurekaClientConfig } from 'karyon-ts/eureka-js-client';
+import { isKaryonError } from 'karyon-ts';
 import { EurekaServer } from '../../src/registry/server/index.js';
 import { killSpawnedProcesses } from '../support/processes.js';
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeInstance } from '../../src/registry/eureka/wire.js';
 import { EurekaServer } from '../../src/registry/server/index.js';
 import type { InstanceDescriptor } from '../../src/registry/types.js';
-import { Eureka as DropIn } from '../../src/eureka-js-client/index.js';
+import { Eureka as DropIn } from 'karyon-ts/eureka-js-client';
 
 // eureka-js-client 4.5.0, an independent Eureka client, against the development server: proof that the
 // server speaks Eureka the way real servers do. The client's own defects (it forces UP, drops non-UP

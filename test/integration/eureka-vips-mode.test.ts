@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { InstanceDescriptor, RegistryChange } from '../../src/index.js';
+import type { InstanceDescriptor, RegistryChange } from 'karyon-ts';
 import { EurekaRegistry, resolveEurekaRegistryOptions } from '../../src/registry/eureka/index.js';
 import type { FetchEvent, HashMismatchEvent } from '../../src/registry/eureka/index.js';
 import { EurekaServer } from '../../src/registry/server/index.js';

@@ -6,7 +6,7 @@ import { AdminServer, resolveAdminOptions } from '../../src/admin/index.js';
 import type { AdminOptions, AdminServiceView } from '../../src/admin/index.js';
 import { CommandRegistry, breakerAdminRoutes } from '../../src/breaker/index.js';
 import type { BreakerAdminOptions } from '../../src/breaker/index.js';
-import { createService } from '../../src/index.js';
+import { createService } from 'karyon-ts';
 import { hystrixCommandIntegerKeys } from '../support/hystrix.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -10,7 +10,7 @@ import type { Logger } from '../../src/common/Logger.js';
 import { silentLogger } from '../../src/common/Logger.js';
 import { createMetrics, lifecycleMetrics } from '../../src/metrics/index.js';
 import type { Metrics, MetricsOptions } from '../../src/metrics/index.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { ManualClock } from 'karyon-ts/testing';
 
 /** A real statsd server: a UDP socket on loopback keeping every datagram it receives. */
 class StatsdServer {

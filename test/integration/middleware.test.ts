@@ -5,17 +5,9 @@ import express from 'express';
 import Fastify from 'fastify';
 import { request as undiciRequest } from 'undici';
 import { describe, expect, it } from 'vitest';
-import {
-  OUT_OF_SERVICE_HEADER,
-  RETRIES_ELSEWHERE_HEADER,
-  createService,
-  createServiceClient,
-  expressOutOfServiceGuard,
-  fastifyOutOfServiceHook,
-  outOfServiceGuard,
-} from '../../src/index.js';
-import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, Service, ServiceRegistry } from '../../src/index.js';
-import { InMemoryRegistry, ManualClock, testInstance } from '../../src/testing/index.js';
+import { OUT_OF_SERVICE_HEADER, RETRIES_ELSEWHERE_HEADER, createService, createServiceClient, expressOutOfServiceGuard, fastifyOutOfServiceHook, outOfServiceGuard } from 'karyon-ts';
+import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, Service, ServiceRegistry } from 'karyon-ts';
+import { InMemoryRegistry, ManualClock, testInstance } from 'karyon-ts/testing';
 import { cleanupAfterEach } from '../support/cleanups.js';
 import { waitFor } from '../support/logger.js';
 

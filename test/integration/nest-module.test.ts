@@ -4,9 +4,10 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { KaryonError, Service, ServiceClient, defineConfig, healthCheck, onShutdown } from '../../src/index.js';
-import { InjectServiceClient, KARYON_CONFIG, KARYON_METRICS, KaryonModule, serviceClientToken } from '../../src/nest/index.js';
-import { InMemoryRegistry } from '../../src/testing/index.js';
+import { KaryonError, Service, defineConfig, healthCheck, onShutdown } from 'karyon-ts';
+import { ServiceClient } from '../../src/http/ServiceClient.js';
+import { InjectServiceClient, KARYON_CONFIG, KARYON_METRICS, KaryonModule, serviceClientToken } from 'karyon-ts/nest';
+import { InMemoryRegistry } from 'karyon-ts/testing';
 import { freePort } from '../support/processes.js';
 
 // KaryonModule in this process, its Nest classes decorated by hand (this file compiles with standard

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EurekaServer } from '../../src/testing/index.js';
+import { EurekaServer } from 'karyon-ts/testing';
 import { consumerProject } from '../support/consumerProject.js';
 import type { ConsumerProject } from '../support/consumerProject.js';
 import { waitFor } from '../support/logger.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { EurekaServer } from '../../src/testing/index.js';
+import { EurekaServer } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
 import { freePort, killSpawnedProcesses } from '../support/processes.js';
 

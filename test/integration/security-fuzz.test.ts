@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InMemoryRegistry, createService, defineConfig, karyonConfigSchema, karyonConfigValidators } from '../../src/index.js';
+import { createService, defineConfig, karyonConfigSchema, karyonConfigValidators } from 'karyon-ts';
+import { InMemoryRegistry } from 'karyon-ts/testing';
 import { encodeInstance } from '../../src/registry/eureka/wire.js';
 import { EurekaServer } from '../../src/registry/server/index.js';
 

@@ -3,9 +3,10 @@ import type { Server } from 'node:http';
 import { Server as NetServer, connect } from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ServerTracker, listen } from '../../src/index.js';
-import { InMemoryRegistry, createService } from '../../src/index.js';
-import type { Service } from '../../src/index.js';
+import { ServerTracker, listen } from 'karyon-ts';
+import { createService } from 'karyon-ts';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import type { Service } from 'karyon-ts';
 import { EurekaServer } from '../../src/registry/server/index.js';
 import { memoryLogger } from '../support/logger.js';
 

@@ -1,8 +1,9 @@
 import { createServer } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { InMemoryRegistry, command, createService, defineConfig, karyonConfigSchema } from '../../src/index.js';
-import type { Service , KaryonError} from '../../src/index.js';
+import { command, createService, defineConfig, karyonConfigSchema } from 'karyon-ts';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import type { Service, KaryonError } from 'karyon-ts';
 
 const services: Service[] = [];
 afterEach(async () => {

@@ -1,8 +1,9 @@
 import { createServer } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { InMemoryRegistry, createService, outOfServiceGuard } from '../../src/index.js';
-import type { Service } from '../../src/index.js';
+import { createService, outOfServiceGuard } from 'karyon-ts';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import type { Service } from 'karyon-ts';
 
 const services: Service[] = [];
 afterEach(async () => {

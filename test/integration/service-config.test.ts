@@ -1,15 +1,10 @@
 import { createServer } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import {
-  InMemoryRegistry,
-  createService,
-  defineConfig,
-  karyonConfigSchema,
-  karyonConfigValidators,
-} from '../../src/index.js';
-import type { Service } from '../../src/index.js';
-import { EurekaServer } from '../../src/testing/index.js';
+import { createService, defineConfig, karyonConfigSchema, karyonConfigValidators } from 'karyon-ts';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import type { Service } from 'karyon-ts';
+import { EurekaServer } from 'karyon-ts/testing';
 import { memoryLogger, waitFor } from '../support/logger.js';
 
 const services: Service[] = [];

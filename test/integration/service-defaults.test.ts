@@ -5,8 +5,9 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { InMemoryRegistry, KaryonError, OUT_OF_SERVICE_HEADER, RETRIES_ELSEWHERE_HEADER, createService } from '../../src/index.js';
-import type { Service, ServiceOptions } from '../../src/index.js';
+import { KaryonError, OUT_OF_SERVICE_HEADER, RETRIES_ELSEWHERE_HEADER, createService } from 'karyon-ts';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import type { Service, ServiceOptions } from 'karyon-ts';
 import { defaultIpAddress } from '../../src/internal/net.js';
 
 const services: Service[] = [];

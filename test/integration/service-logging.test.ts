@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { createService } from '../../src/index.js';
+import { createService } from 'karyon-ts';
 import { EurekaServer } from '../../src/registry/server/index.js';
 import { memoryLogger } from '../support/logger.js';
 

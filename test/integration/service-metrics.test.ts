@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createService, loadSettings, serviceOptionsFromSettings } from '../../src/index.js';
+import { createService, loadSettings, serviceOptionsFromSettings } from 'karyon-ts';
 import { EurekaServer } from '../../src/registry/server/index.js';
 import { waitFor } from '../support/logger.js';
 

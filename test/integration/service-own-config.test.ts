@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createService, loadSettings, serviceOptionsFromSettings } from '../../src/index.js';
-import type { Service } from '../../src/index.js';
-import { EurekaServer } from '../../src/testing/index.js';
+import { createService, loadSettings, serviceOptionsFromSettings } from 'karyon-ts';
+import type { Service } from 'karyon-ts';
+import { EurekaServer } from 'karyon-ts/testing';
 import { memoryLogger } from '../support/logger.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -2,8 +2,9 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { InMemoryRegistry, createService, defineConfig, karyonConfigSchema, shadowSettingsSchema } from '../../src/index.js';
-import type { Service, ServiceOptions, ShadowReport } from '../../src/index.js';
+import { createService, defineConfig, karyonConfigSchema, shadowSettingsSchema } from 'karyon-ts';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import type { Service, ServiceOptions, ShadowReport } from 'karyon-ts';
 import { waitFor } from '../support/logger.js';
 
 const services: Service[] = [];

@@ -6,9 +6,10 @@ import { Pool, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { AdminServer, resolveAdminOptions } from '../../src/admin/index.js';
 import type { AdminServiceView } from '../../src/admin/index.js';
-import { createService, createShadowTraffic, isShadowRequest, shadowAdminRoutes, shadowMiddleware } from '../../src/index.js';
-import type { InstanceDescriptor, Service, ShadowTraffic, ShadowTrafficOptions } from '../../src/index.js';
-import { InMemoryRegistry, testInstance } from '../../src/testing/index.js';
+import { createService, createShadowTraffic, isShadowRequest, shadowMiddleware } from 'karyon-ts';
+import { shadowAdminRoutes } from 'karyon-ts/extend';
+import type { InstanceDescriptor, Service, ShadowTraffic, ShadowTrafficOptions } from 'karyon-ts';
+import { InMemoryRegistry, testInstance } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
 import { cleanupAfterEach } from '../support/cleanups.js';
 

@@ -4,8 +4,9 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, Pool, request } from 'undici';
-import { InMemoryRegistry, createService } from '../../src/index.js';
-import type { KaryonError, Service } from '../../src/index.js';
+import { createService } from 'karyon-ts';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import type { KaryonError, Service } from 'karyon-ts';
 import { waitFor } from '../support/logger.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];

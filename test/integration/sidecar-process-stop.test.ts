@@ -9,7 +9,7 @@ import { resolveSidecarOptions } from '../../src/sidecar/SidecarOptions.js';
 import type { SidecarProcessOptions } from '../../src/sidecar/SidecarOptions.js';
 import { SpawnedProcess } from '../../src/sidecar/SupervisedProcess.js';
 import type { ProcessExit } from '../../src/sidecar/SupervisedProcess.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { ManualClock } from 'karyon-ts/testing';
 import { memoryLogger } from '../support/logger.js';
 import { killSpawnedProcesses } from '../support/processes.js';
 

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { defineConfig } from '../../src/index.js';
-import { createSidecar } from '../../src/sidecar/index.js';
-import type { Sidecar, SidecarOptions } from '../../src/sidecar/index.js';
-import { EurekaServer } from '../../src/testing/index.js';
+import { defineConfig } from 'karyon-ts';
+import { createSidecar } from 'karyon-ts/sidecar';
+import type { Sidecar, SidecarOptions } from 'karyon-ts/sidecar';
+import { EurekaServer } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
 import { killSpawnedProcesses, killTree } from '../support/processes.js';
 

@@ -4,9 +4,9 @@
 import { createServer } from 'node:http';
 import { request as undiciRequest } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { createService, createServiceClient, outOfServiceGuard } from '../../src/index.js';
-import type { LifecycleOptions, Service } from '../../src/index.js';
-import { InMemoryRegistry } from '../../src/testing/index.js';
+import { createService, createServiceClient, outOfServiceGuard } from 'karyon-ts';
+import type { LifecycleOptions, Service } from 'karyon-ts';
+import { InMemoryRegistry } from 'karyon-ts/testing';
 import { cleanupAfterEach } from '../support/cleanups.js';
 
 const cleanups = cleanupAfterEach();

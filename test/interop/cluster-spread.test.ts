@@ -2,7 +2,7 @@
 // same order: like the Java client, each shuffles the list (seeded by its instance id), sticks to the URL it
 // picked, and so the clients spread over the peers instead of all hammering the first URL.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Service } from '../../src/index.js';
+import type { Service } from 'karyon-ts';
 import { waitFor } from '../support/logger.js';
 import { buildInterop, killAll, startEurekaCluster } from './harness.js';
 import { interopSuite } from './suite.js';

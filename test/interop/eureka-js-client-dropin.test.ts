@@ -6,7 +6,7 @@
 // server is: its host, port and Spring Cloud's `/eureka/apps/` path. Its 60 s sleep becomes a wait for the
 // `registryUpdated` event that shows the instance.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import Eureka from '../../src/eureka-js-client/index.js';
+import Eureka from 'karyon-ts/eureka-js-client';
 import { waitFor } from '../support/logger.js';
 import { buildInterop, killAll, startEurekaCluster } from './harness.js';
 import type { EurekaPeer } from './harness.js';

@@ -3,7 +3,7 @@
 // cache (35 s), and the Node service's own defaults (deregistration delay = its 30 s fetch interval, then serving
 // callers that do not retry elsewhere until they stop calling, at most 100 s). The Java caller must lose no call.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Service } from '../../src/index.js';
+import type { Service } from 'karyon-ts';
 import { waitFor } from '../support/logger.js';
 import { buildInterop, killAll, startEurekaCluster, startJavaService } from './harness.js';
 import type { JavaProcess } from './harness.js';

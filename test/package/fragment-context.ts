@@ -5,7 +5,8 @@ import type { ChildProcess } from 'node:child_process';
 import type { RequestListener, Server } from 'node:http';
 import type { Express } from 'express';
 import type { FastifyInstance } from 'fastify';
-import type { CommandRegistry, ConfigSource, DynamicConfig, EurekaRegistry, Logger, Metrics, RouteTarget, Service, ServiceClient } from 'karyon-ts';
+import type { CommandRegistry, ConfigSource, DynamicConfig, EurekaRegistry, Logger, Metrics, Service, ServiceClient } from 'karyon-ts';
+import type { RouteTarget } from 'karyon-ts/extend';
 
 export { createServer } from 'node:http';
 

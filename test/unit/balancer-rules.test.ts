@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Balancer, LatencyHistogram, balancerRuleNames, createRule, resolveBalancerOptions } from '../../src/balancer/index.js';
 import type { BalancerOptions, BalancerRule, BalancerTarget, InstanceState } from '../../src/balancer/index.js';
-import { isKaryonError } from '../../src/index.js';
+import { isKaryonError } from 'karyon-ts';
 
 /** A seeded PRNG (mulberry32) so distributions are the same on every run. */
 function seeded(seed: number): () => number {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CommandRegistry, command, componentCommands, registerComponentCommands } from '../../src/breaker/index.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { ManualClock } from 'karyon-ts/testing';
 
 class Users {
   down = false;

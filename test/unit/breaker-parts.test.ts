@@ -5,7 +5,7 @@ import { CommandEventType, CommandMetrics } from '../../src/breaker/CommandMetri
 import { DeadlineQueue } from '../../src/internal/DeadlineQueue.js';
 import type { Deadline } from '../../src/internal/DeadlineQueue.js';
 import { LogLinearHistogram } from '../../src/breaker/LogLinearHistogram.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { ManualClock } from 'karyon-ts/testing';
 import { hystrixCommandIntegerKeys } from '../support/hystrix.js';
 
 afterEach(() => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CommandError, CommandRegistry, commandSettingLimits, hystrixDefaults } from '../../src/breaker/index.js';
 import { isKaryonError } from '../../src/common/index.js';
 import type { CommandSettingsOptions, CommandStateChange } from '../../src/breaker/index.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { ManualClock } from 'karyon-ts/testing';
 
 /** A registry on a manual clock, and a switchable dependency. */
 function setup(defaults = {}) {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createServiceClient, isKaryonError, resolveServiceClientOptions, systemClock } from '../../src/index.js';
-import { InMemoryRegistry } from '../../src/testing/index.js';
-import type { ServiceRegistry } from '../../src/index.js';
+import { createServiceClient, isKaryonError, systemClock } from 'karyon-ts';
+import { resolveServiceClientOptions } from '../../src/http/ServiceClientOptions.js';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import type { ServiceRegistry } from 'karyon-ts';
 
 describe('service client options', () => {
   it('fills the documented defaults', () => {

@@ -1,7 +1,7 @@
 // The command-line layer of a dynamic configuration: how arguments are spelled and what a bare flag means.
 import { describe, expect, it } from 'vitest';
-import { KaryonError, defineConfig } from '../../src/index.js';
-import type { ConfigSchema } from '../../src/index.js';
+import { KaryonError, defineConfig } from 'karyon-ts';
+import type { ConfigSchema } from 'karyon-ts';
 
 interface Settings {
   readonly app: { readonly verbose: boolean; readonly dryRun: boolean; readonly name: string };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseProperties } from '../../src/index.js';
+import { parseProperties } from '../../src/config/parseProperties.js';
 import { decodeSpringEnvironment, parseText } from '../../src/config/formats.js';
 import { parseTemplate } from '../../src/config/TemplateRenderer.js';
 import { unflatten } from '../../src/config/values.js';

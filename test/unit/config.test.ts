@@ -1,31 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { ConfigSchema } from '../../src/index.js';
-import {
-  DynamicConfig,
-  HealthMonitor,
-  KaryonError,
-  bindConfigMetrics,
-  bindProperty,
-  defineConfig,
-  filterLogger,
-  karyonConfigSchema,
-  karyonConfigValidators,
-  karyonLiveKeys,
-} from '../../src/index.js';
-import type {
-  ConfigChangeEvent,
-  ConfigRejectedEvent,
-  ConfigRollbackEvent,
-  ConfigSource,
-  ConfigSourceContext,
-  ConfigSourceStatus,
-  KaryonConfig,
-  LogLevel,
-  Property,
-  SourceContent,
-  SourceUpdateOutcome,
-} from '../../src/index.js';
-import { ManualClock } from '../../src/testing/index.js';
+import type { ConfigSchema } from 'karyon-ts';
+import { KaryonError, bindProperty, defineConfig, filterLogger, karyonConfigSchema, karyonConfigValidators, karyonLiveKeys } from 'karyon-ts';
+import { HealthMonitor, bindConfigMetrics } from 'karyon-ts/extend';
+import type { ConfigChangeEvent, DynamicConfig, ConfigRejectedEvent, ConfigRollbackEvent, ConfigSource, ConfigSourceContext, ConfigSourceStatus, KaryonConfig, LogLevel, Property, SourceContent, SourceUpdateOutcome } from 'karyon-ts';
+import { ManualClock } from 'karyon-ts/testing';
 
 /** A source whose content the test sets by hand, to drive a layer without files or servers. */
 class MemorySource implements ConfigSource {
@@ -623,7 +601,7 @@ describe('DynamicConfig: sources and lifecycle', () => {
     expect(file.set({ app: { zone: 'late' } })).toBe('unchanged');
     expect(config.get('app.zone')).toBe('default');
     await expect(config.start()).resolves.toBeUndefined();
-    const never = new DynamicConfig<Settings>({ schema });
+    const never = defineConfig<Settings>({ schema });
     await never.close();
     await expect(never.start()).rejects.toThrow(/configuration is closed/);
   });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CommandRegistry, command, componentCommands } from '../../src/breaker/index.js';
 import { KaryonError } from '../../src/common/index.js';
-import { InMemoryRegistry } from '../../src/testing/index.js';
-import { createService, healthCheck, initialize, onShutdown } from '../../src/index.js';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import { createService, healthCheck, initialize, onShutdown } from 'karyon-ts';
 import { componentMembers } from '../../src/lifecycle/decorators.js';
 
 // The decorators called the way TypeScript calls them under experimentalDecorators (NestJS projects): once per

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { InMemoryRegistry, createService, healthCheck, initialize, onShutdown } from '../../src/index.js';
-import type { HealthResult } from '../../src/index.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { createService, healthCheck, initialize, onShutdown } from 'karyon-ts';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import type { HealthResult } from 'karyon-ts';
+import { ManualClock } from 'karyon-ts/testing';
 
 class Cache {
   readonly log: string[] = [];

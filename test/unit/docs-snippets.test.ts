@@ -94,6 +94,8 @@ beforeAll(async () => {
   project.write('fragment-context.ts', readFileSync(join(root, 'test', 'package', 'fragment-context.ts'), 'utf8'));
   const available = new Map<string, string>();
   for (const [entry, source] of [
+    ['node_modules/karyon-ts/dist/sidecar/index.d.ts', 'karyon-ts/sidecar'],
+    ['node_modules/karyon-ts/dist/extend/index.d.ts', 'karyon-ts/extend'],
     ['node_modules/karyon-ts/dist/testing/index.d.ts', 'karyon-ts/testing'],
     ['node_modules/karyon-ts/dist/index.d.ts', 'karyon-ts'],
     ['fragment-context.ts', '../fragment-context.js'],

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
-import { CommandError, KaryonError, errorCodes, isKaryonError } from '../../src/index.js';
+import { CommandError, KaryonError, errorCodes, isKaryonError } from 'karyon-ts';
 
 const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
 const rows = [...doc.matchAll(/^\| `(ERR_[A-Z_]+)` \| (yes|no) \|/gm)].map((m) => ({ code: m[1]!, retryable: m[2] === 'yes' }));

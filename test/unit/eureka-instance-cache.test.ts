@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InstanceCache, sameInstance, vipsOf } from '../../src/registry/InstanceCache.js';
-import type { RegistryChange, RegistryInstance } from '../../src/index.js';
+import type { RegistryChange, RegistryInstance } from 'karyon-ts';
 
 function record(id: string, overrides: Partial<RegistryInstance> = {}): RegistryInstance {
   return Object.freeze({

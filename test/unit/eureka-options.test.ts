@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveEurekaRegistryOptions } from '../../src/registry/eureka/index.js';
 import type { EurekaRegistryOptions } from '../../src/registry/eureka/index.js';
 import { retryDelayMs } from '../../src/registry/eureka/retryDelay.js';
-import { systemClock } from '../../src/index.js';
+import { systemClock } from 'karyon-ts';
 
 describe('resolveEurekaRegistryOptions', () => {
   it('fills in the documented defaults and freezes the result without touching the input', () => {

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EurekaRegistry } from '../../src/registry/eureka/index.js';
 import type { EurekaRegistryOptions, RegistrationEvent } from '../../src/registry/eureka/index.js';
 import { orderTargets, seededRandom } from '../../src/registry/eureka/EurekaTransport.js';
-import type { InstanceDescriptor } from '../../src/index.js';
-import { ManualClock, testInstance } from '../../src/testing/index.js';
+import type { InstanceDescriptor } from 'karyon-ts';
+import { ManualClock, testInstance } from 'karyon-ts/testing';
 import { FakeEureka, until } from '../fixtures/eureka/fakeEureka.js';
 
 // Which Eureka server a client talks to, as the Java client chooses: its own shuffled order (same zone first),

@@ -8,8 +8,8 @@ import { SliceDecoder, SLICED_DECODE_MIN_BYTES } from '../../src/registry/eureka
 import type { DecodedSlice } from '../../src/registry/eureka/SliceDecoder.js';
 import { decodeApplications, encodeApplications, encodeInstance } from '../../src/registry/eureka/wire.js';
 import type { WireInstance } from '../../src/registry/eureka/wire.js';
-import type { RegistryChange, RegistryInstance } from '../../src/index.js';
-import { testInstance } from '../../src/testing/index.js';
+import type { RegistryChange, RegistryInstance } from 'karyon-ts';
+import { testInstance } from 'karyon-ts/testing';
 
 // A full fetch of a large registry is decoded on a worker thread and applied in slices that yield to the event
 // loop. These tests check that the result is the same as decoding and replacing in one go.

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ViewGuard } from '../../src/registry/eureka/ViewGuard.js';
 import type { ViewProtectionEvent } from '../../src/registry/eureka/ViewGuard.js';
-import type { RegistryInstance } from '../../src/index.js';
-import { testInstance } from '../../src/testing/index.js';
+import type { RegistryInstance } from 'karyon-ts';
+import { testInstance } from 'karyon-ts/testing';
 import { memoryLogger } from '../support/logger.js';
 
 function records(app: string, count: number): RegistryInstance[] {

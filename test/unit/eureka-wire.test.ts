@@ -11,7 +11,7 @@ import {
 } from '../../src/registry/eureka/wire.js';
 import type { DecodedInstance } from '../../src/registry/eureka/wire.js';
 import { sameInstance } from '../../src/registry/InstanceCache.js';
-import type { InstanceDescriptor, RegistryInstance } from '../../src/index.js';
+import type { InstanceDescriptor, RegistryInstance } from 'karyon-ts';
 
 const NOW = 1_800_000_000_000;
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthMonitor } from '../../src/health/HealthMonitor.js';
 import { TtlCheck, bundledCheckScript, httpCheck, parseHostPort, scriptCheck, tcpCheck } from '../../src/health/checks/index.js';
 import type { HealthResult } from '../../src/health/types.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { ManualClock } from 'karyon-ts/testing';
 import { systemClock } from '../../src/common/Clock.js';
 import { waitFor } from '../support/logger.js';
 import { killSpawnedProcesses } from '../support/processes.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { HealthCheck, resolveHealthCheckOptions } from '../../src/health/HealthCheck.js';
-import { HealthMonitor } from '../../src/index.js';
-import type { CheckChange } from '../../src/index.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { HealthMonitor } from 'karyon-ts/extend';
+import type { CheckChange } from 'karyon-ts/extend';
+import { ManualClock } from 'karyon-ts/testing';
 
 function monitor() {
   const clock = new ManualClock();

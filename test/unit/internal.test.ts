@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { runWithTimeout, sleep } from '../../src/internal/async.js';
 import { HttpError, requestUrl } from '../../src/internal/http.js';
 import { RepeatingTask } from '../../src/internal/RepeatingTask.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { ManualClock } from 'karyon-ts/testing';
 
 describe('runWithTimeout', () => {
   it('settles at the deadline even when the work ignores its signal', async () => {

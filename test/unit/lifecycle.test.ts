@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  InMemoryRegistry,
-  KaryonError,
-  LifecycleState,
-  allowedTransitions,
-  canTransition,
-  createService,
-  registryStatusOf,
-} from '../../src/index.js';
-import type { LifecycleHook, ServiceOptions, StateChange } from '../../src/index.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { KaryonError, LifecycleState, allowedTransitions, canTransition, createService } from 'karyon-ts';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import { registryStatusOf } from '../../src/lifecycle/LifecycleState.js';
+import type { LifecycleHook, ServiceOptions, StateChange } from 'karyon-ts';
+import { ManualClock } from 'karyon-ts/testing';
 
 function setup(overrides: Partial<ServiceOptions> = {}) {
   const clock = new ManualClock();

@@ -4,7 +4,7 @@ import { escapeLabelValue, prometheusLabelName, prometheusMetricName } from '../
 import { silentLogger } from '../../src/common/Logger.js';
 import type { Logger } from '../../src/common/Logger.js';
 import type { MetricsOptions } from '../../src/metrics/index.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { ManualClock } from 'karyon-ts/testing';
 
 function registry(prometheus: MetricsOptions['prometheus'] = true, clock = new ManualClock(), logger: Logger = silentLogger) {
   return new PrometheusRegistry(resolveMetricsOptions({ prometheus }).prometheus!, { clock, logger });

@@ -3,7 +3,7 @@ import { KaryonError } from '../../src/common/KaryonError.js';
 import { createMetrics, noopMetrics, resolveMetricsOptions } from '../../src/metrics/index.js';
 import type { MetricsOptions } from '../../src/metrics/index.js';
 import { sanitizeSetMember, statsdLineParts } from '../../src/metrics/statsdWire.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { ManualClock } from 'karyon-ts/testing';
 
 function invalid(options: unknown): string {
   try {

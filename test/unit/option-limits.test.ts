@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createService, remoteSource, systemClock } from '../../src/index.js';
+import { createService, remoteSource, systemClock } from 'karyon-ts';
 
 // Node fires a timer whose delay is beyond 2^31 - 1 ms after 1 ms, with a warning: an interval of a month
 // would become a busy loop. Options refuse such durations, and the clock never hands one to Node.

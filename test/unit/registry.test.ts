@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { InMemoryRegistry, toInstanceStatus } from '../../src/index.js';
-import type { InstanceDescriptor, RegistryChange } from '../../src/index.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import { toInstanceStatus } from '../../src/registry/types.js';
+import type { InstanceDescriptor, RegistryChange } from 'karyon-ts';
+import { ManualClock } from 'karyon-ts/testing';
 
 export function descriptor(id: string, overrides: Partial<InstanceDescriptor> = {}): InstanceDescriptor {
   return {

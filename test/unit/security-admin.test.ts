@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AdminTokenSet, AuditLog, loadAdminTokens, resolveAdminOptions } from '../../src/admin/index.js';
 import type { AuditDraft } from '../../src/admin/index.js';
 import { RateLimiter } from '../../src/admin/RateLimiter.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { ManualClock } from 'karyon-ts/testing';
 import { memoryLogger } from '../support/logger.js';
 
 // Roles, tokens, the rate limiter and the audit log of the admin port, without sockets.

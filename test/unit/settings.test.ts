@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { loadSettings, serviceOptionsFromSettings } from '../../src/index.js';
+import { loadSettings, serviceOptionsFromSettings } from 'karyon-ts';
 
 describe('loadSettings', () => {
   it('reads every documented environment variable', () => {

@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RETRIES_ELSEWHERE_HEADER, SHADOW_HEADER, createMetrics, createServiceClient, createShadowTraffic, isShadowRequest, shadowMetrics } from '../../src/index.js';
-import type { FetchFunction, FetchInit, InstanceDescriptor, ServiceClient, ShadowTraffic, ShadowTrafficOptions } from '../../src/index.js';
-import { InMemoryRegistry, ManualClock, testInstance } from '../../src/testing/index.js';
+import { RETRIES_ELSEWHERE_HEADER, SHADOW_HEADER, createMetrics, createServiceClient, createShadowTraffic, isShadowRequest } from 'karyon-ts';
+import { shadowMetrics } from 'karyon-ts/extend';
+import type { FetchFunction, FetchInit, InstanceDescriptor, ServiceClient, ShadowTraffic, ShadowTrafficOptions } from 'karyon-ts';
+import { InMemoryRegistry, ManualClock, testInstance } from 'karyon-ts/testing';
 
 /** One request a scripted peer received. */
 interface Call {

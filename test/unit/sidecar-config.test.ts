@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { serviceClientOptionKeys } from '../../src/http/ServiceClientOptions.js';
 import type { ClientOptionKey } from '../../src/http/ServiceClientOptions.js';
-import { loadSidecarConfig, resolveSidecarOptions, sidecarConfigKeys } from '../../src/sidecar/index.js';
-import type { SidecarOptions } from '../../src/sidecar/index.js';
+import { loadSidecarConfig, sidecarConfigKeys } from 'karyon-ts/sidecar';
+import { resolveSidecarOptions } from '../../src/sidecar/SidecarOptions.js';
+import type { SidecarOptions } from 'karyon-ts/sidecar';
 
 const dir = mkdtempSync(join(tmpdir(), 'karyon-sidecar-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

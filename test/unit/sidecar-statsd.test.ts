@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/metrics/index.js';
-import { StatsdRelay, parseStatsdLine } from '../../src/sidecar/index.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { StatsdRelay } from '../../src/sidecar/StatsdRelay.js';
+import { parseStatsdLine } from '../../src/sidecar/statsdLine.js';
+import { ManualClock } from 'karyon-ts/testing';
 import { memoryLogger } from '../support/logger.js';
 
 describe('parseStatsdLine', () => {

@@ -3,7 +3,7 @@
 // which runs after the handler under test, before looking at what the handler did.
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { installSignalHandlers } from '../../src/index.js';
+import { installSignalHandlers } from 'karyon-ts';
 
 /** A service whose stop() the test settles by hand, counting the calls. */
 function controlledService() {

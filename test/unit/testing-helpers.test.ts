@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InMemoryRegistry, testInstance } from '../../src/testing/index.js';
+import { InMemoryRegistry, testInstance } from 'karyon-ts/testing';
 
 describe('testInstance', () => {
   it('fills a loopback instance from an id and a port, its VIP from its app', async () => {

@@ -1,16 +1,7 @@
 // Type tests for the public API: they fail to type-check (npm run typecheck) when the contract drifts.
 import { describe, expectTypeOf, it } from 'vitest';
-import { createService } from '../../src/index.js';
-import type {
-  ErrorCode,
-  HealthResult,
-  InstanceStatus,
-  KaryonError,
-  LifecycleState,
-  RegistryInstance,
-  Service,
-  StateChange,
-} from '../../src/index.js';
+import { createService } from 'karyon-ts';
+import type { ErrorCode, HealthResult, InstanceStatus, KaryonError, LifecycleState, RegistryInstance, Service, StateChange } from 'karyon-ts';
 
 describe('public types', () => {
   it('createService returns a Service whose status is a LifecycleState', () => {

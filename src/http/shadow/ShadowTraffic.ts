@@ -190,7 +190,10 @@ export class ShadowTraffic implements ShadowTee, AsyncDisposable {
     return this.#settings.enabled && this.#closing === undefined;
   }
 
-  /** The settings in force. */
+  /**
+   * The settings in force, defaults filled in (read by the admin routes and tests).
+   * @internal
+   */
   get settings(): ResolvedShadowSettings {
     return this.#settings;
   }

@@ -9,7 +9,7 @@ const fields = ['enabled', 'rate'] as const;
 /**
  * Adds the shadow traffic endpoints to the admin server:
  * - `GET /shadow`: the kill switch, the rate, counts per shadow VIP and the recent differences (see
- *   {@link ShadowReport}); 404 while there is no shadow traffic;
+ *   `ShadowReport`); 404 while there is no shadow traffic;
  * - `PUT /shadow` (a mutation): `{"enabled": false}` is the kill switch, `{"enabled": true}` turns teeing
  *   back on, `{"rate": 0.1}` changes the sampled share; answers the new report, 400 on bad input.
  *

@@ -47,7 +47,10 @@ type Access = 'read' | 'write';
  * ```
  */
 export class EurekaServer {
-  /** The options in force, defaults filled. */
+  /**
+   * The options in force, defaults filled (read by the `karyon registry` command).
+   * @internal
+   */
   readonly options: ResolvedEurekaServerOptions;
   readonly #registry: LeaseRegistry;
   readonly #cache: ResponseCache;

@@ -6,6 +6,8 @@
 const { createServer } = require('node:http');
 const { createService, KaryonError } = require('karyon-ts');
 const { Eureka } = require('karyon-ts/eureka-js-client');
+const { createRule } = require('karyon-ts/extend');
+const { sidecarConfigKeys } = require('karyon-ts/sidecar');
 const { EurekaServer } = require('karyon-ts/testing');
 
 async function main() {
@@ -29,6 +31,9 @@ async function main() {
     if (status !== 'UP') throw new Error(`registered as ${status}, not UP`);
     if (typeof Eureka !== 'function' || !(new KaryonError('ERR_INVALID_CONFIG', 'x') instanceof Error)) {
       throw new Error('karyon-ts/eureka-js-client or KaryonError is not what it should be');
+    }
+    if (createRule('round-robin').name !== 'round-robin' || !sidecarConfigKeys.some((entry) => entry.key === 'app.port')) {
+      throw new Error('karyon-ts/extend or karyon-ts/sidecar is not what it should be');
     }
   } finally {
     await service.stop();

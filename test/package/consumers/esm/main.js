@@ -3,6 +3,8 @@
 import { createServer } from 'node:http';
 import { createService, KaryonError } from 'karyon-ts';
 import { Eureka } from 'karyon-ts/eureka-js-client';
+import { createRule } from 'karyon-ts/extend';
+import { sidecarConfigKeys } from 'karyon-ts/sidecar';
 import { EurekaServer } from 'karyon-ts/testing';
 
 const eureka = new EurekaServer({ port: 0, host: '127.0.0.1', responseCacheMs: 0 });
@@ -25,6 +27,9 @@ try {
   if (status !== 'UP') throw new Error(`registered as ${status}, not UP`);
   if (typeof Eureka !== 'function' || !(new KaryonError('ERR_INVALID_CONFIG', 'x') instanceof Error)) {
     throw new Error('karyon-ts/eureka-js-client or KaryonError is not what it should be');
+  }
+  if (createRule('round-robin').name !== 'round-robin' || !sidecarConfigKeys.some((entry) => entry.key === 'app.port')) {
+    throw new Error('karyon-ts/extend or karyon-ts/sidecar is not what it should be');
   }
 } finally {
   await service.stop();

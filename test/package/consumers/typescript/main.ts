@@ -7,6 +7,9 @@ import { createServer } from 'node:http';
 import { createService, defineConfig, healthCheck, initialize, KaryonError, onShutdown } from 'karyon-ts';
 import type { HealthResult, LifecycleState, Service } from 'karyon-ts';
 import { Eureka } from 'karyon-ts/eureka-js-client';
+import { createRule } from 'karyon-ts/extend';
+import { sidecarConfigKeys } from 'karyon-ts/sidecar';
+import type { SidecarConfigKey } from 'karyon-ts/sidecar';
 import { EurekaServer } from 'karyon-ts/testing';
 
 class Greetings {
@@ -60,5 +63,9 @@ const service: Service = createService({
 if (!greetings.released) throw new Error('the shutdown hook did not run at stop');
 if (typeof Eureka !== 'function' || !(new KaryonError('ERR_INVALID_CONFIG', 'x') instanceof Error)) {
   throw new Error('karyon-ts/eureka-js-client or KaryonError is not what it should be');
+}
+const portKey: SidecarConfigKey | undefined = sidecarConfigKeys.find((entry) => entry.key === 'app.port');
+if (createRule('round-robin').name !== 'round-robin' || portKey === undefined) {
+  throw new Error('karyon-ts/extend or karyon-ts/sidecar is not what it should be');
 }
 console.log(`typescript: ${service.instanceId} registered UP, stopped by await using`);
