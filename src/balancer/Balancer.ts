@@ -42,7 +42,7 @@ export interface LatencyOptions {
 /** Options of the balancer of a service client: the rule, zone affinity, outlier detection and latency. */
 export interface BalancerOptions {
   /**
-   * The balancing rule, by name or as an object.
+   * The balancing rule, by name or as an object; changeable later with the client's `setRule`.
    * @default 'p2c-ewma'
    */
   readonly rule?: BalancerRuleName | BalancerRule;

@@ -1,3 +1,4 @@
+import { balancerRuleNames } from '../balancer/BalancerRule.js';
 import { MAX_TIMER_MS } from '../common/Clock.js';
 import type { ConfigSchema } from './ConfigSchema.js';
 import type { ConfigValidators } from './DynamicConfigOptions.js';
@@ -10,11 +11,8 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 /** The log levels, quietest last. */
 export const logLevels: readonly LogLevel[] = Object.freeze(['debug', 'info', 'warn', 'error', 'silent']);
 
-/**
- * The names of the balancer rules the `balancer.rule` key accepts (the balancer's built-in rules, kept in step
- * with them).
- */
-export const balancerRuleSettingNames: readonly string[] = Object.freeze(['round-robin', 'random', 'weighted-response-time', 'least-loaded', 'p2c-ewma', 'zone-avoidance']);
+/** The names of the balancer rules the `balancer.rule` key accepts: the balancer's built-in rules. */
+export const balancerRuleSettingNames: readonly string[] = Object.freeze([...balancerRuleNames]);
 
 /** The library's settings that take effect live when a {@link DynamicConfig} changes them. */
 export interface KaryonLiveSettings {

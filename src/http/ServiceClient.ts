@@ -835,7 +835,7 @@ function roundOrNull(ms: number | undefined): number | null {
  * @throws KaryonError `ERR_INVALID_OPTION` naming a wrong option
  * @example
  * ```ts
- * const greeter = createServiceClient({ registry, vip: 'greeter', zone: 'us-east-1a', balancer: 'p2c-ewma' });
+ * const greeter = createServiceClient({ registry, vip: 'greeter', zone: 'us-east-1a', rule: 'p2c-ewma' });
  * const res = await greeter.request({ path: '/hello' });
  * console.log(res.statusCode, await res.body.text());
  * await greeter.close();

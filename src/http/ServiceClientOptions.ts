@@ -1,7 +1,7 @@
 import type { CommandSettingsOptions } from '../breaker/CommandSettings.js';
 import type { BalancerOptions, LatencyOptions, ResolvedBalancerOptions } from '../balancer/Balancer.js';
 import { resolveBalancerOptions } from '../balancer/Balancer.js';
-import type { BalancerRule, BalancerRuleName, RandomSource } from '../balancer/BalancerRule.js';
+import type { BalancerRule, BalancerRuleName } from '../balancer/BalancerRule.js';
 import type { OutlierDetectionOptions, SuccessRateOptions } from '../balancer/OutlierDetector.js';
 import type { ZoneAffinityOptions } from '../balancer/ZoneAffinity.js';
 import type { Clock } from '../common/Clock.js';
@@ -68,34 +68,18 @@ export interface PoolOptions {
   readonly keepAliveTimeoutMs?: number;
 }
 
-/** Options of a service client, as `service.client(vip, options)` takes them. */
-export interface ServiceClientOptions {
+/**
+ * Options of a service client, as `service.client(vip, options)` takes them. The balancer's options (`rule`,
+ * `zoneAffinity`, `outlierDetection`, `latency`, `outOfServiceBackoffMs`, `random`) are those of
+ * {@link BalancerOptions}, declared there once; the caller's zone is the service's (or `createServiceClient`'s).
+ */
+export interface ServiceClientOptions extends Omit<BalancerOptions, 'zone'> {
   /**
-   * The balancing rule, by name or as an object; changeable later with `setRule`.
-   * @default 'p2c-ewma'
+   * The former name of `rule`, still accepted: `rule` wins when both are given.
+   * @deprecated use `rule`, the option's name everywhere else (`balancer.rule` in the configuration, `setRule()`,
+   * `stats().rule`)
    */
   readonly balancer?: BalancerRuleName | BalancerRule;
-  /**
-   * Zone affinity thresholds, or false to turn it off.
-   * @default on when the client has a zone, with Ribbon's thresholds
-   */
-  readonly zoneAffinity?: ZoneAffinityOptions | boolean;
-  /**
-   * Outlier ejection, or false to turn it off.
-   * @default Envoy's defaults (see {@link OutlierDetectionOptions})
-   */
-  readonly outlierDetection?: OutlierDetectionOptions | false;
-  /**
-   * Latency estimation for the rules and hedging.
-   * @default decay 1 s, prior 30 ms
-   */
-  readonly latency?: LatencyOptions;
-  /**
-   * How long an instance that answered "out of service" gets no traffic before one request probes it, in ms
-   * (unless the registry drops it first).
-   * @default 5000
-   */
-  readonly outOfServiceBackoffMs?: number;
   /**
    * Retries, or false for none.
    * @default up to 2 retries within the retry budget
@@ -163,11 +147,6 @@ export interface ServiceClientOptions {
    * @default silentLogger
    */
   readonly logger?: Logger;
-  /**
-   * Random source in [0, 1), for the randomized rules.
-   * @default Math.random
-   */
-  readonly random?: RandomSource;
   /**
    * Shadow traffic the client's calls are teed to (see `createShadowTraffic`): a sampled share of them is
    * copied to the shadow VIPs once the primary call settled, without delaying it. The caller owns it (and
@@ -249,6 +228,7 @@ const breakerKeys = Object.freeze({
  * be silently ignored. `service.client()` itself does not use it.
  */
 export const serviceClientOptionKeys: Readonly<Record<keyof ServiceClientOptions, ClientOptionKey>> = Object.freeze({
+  rule: 'value',
   balancer: 'value',
   zoneAffinity: zoneAffinityKeys,
   outlierDetection: outlierDetectionKeys,
@@ -338,8 +318,9 @@ export function resolveServiceClientOptions(options: ServiceClientOptions = {}, 
       invalidOption(name, orFalse ? 'an object or false' : 'an object', value);
     }
   }
+  const rule = options.rule ?? options.balancer;
   const balancerOptions: BalancerOptions = {
-    ...(options.balancer !== undefined && { rule: options.balancer }),
+    ...(rule !== undefined && { rule }),
     ...(zone !== undefined && { zone }),
     ...(options.zoneAffinity !== undefined && { zoneAffinity: options.zoneAffinity }),
     ...(options.outlierDetection !== undefined && { outlierDetection: options.outlierDetection }),

@@ -58,20 +58,21 @@ export class ServiceClients {
   make(vip: string, options: ServiceClientOptions): ServiceClient {
     const o = this.#options;
     this.#clientMetrics ??= clientMetrics(o.metrics);
-    const followsRule = options.balancer === undefined && this.#defaultRule !== undefined;
+    const ownRule = options.rule ?? options.balancer;
+    const followsRule = ownRule === undefined && this.#defaultRule !== undefined;
     const budget = this.#retryBudget;
     const client = createServiceClient({
       clock: o.clock,
       logger: o.logger,
       ...options,
-      ...(followsRule ? { balancer: this.#defaultRule as BalancerRuleName } : {}),
+      ...(followsRule ? { rule: this.#defaultRule as BalancerRuleName } : {}),
       registry: o.registry,
       vip,
       zone: o.zone,
       metrics: this.#clientMetrics,
       commands: o.commands,
     });
-    if (options.balancer === undefined) this.#ruleFollowers.add(client);
+    if (ownRule === undefined) this.#ruleFollowers.add(client);
     if (budget !== undefined && (typeof options.retries !== 'object' || options.retries.budget === undefined)) client.setRetryBudget(budget);
     this.#clients.push(client);
     return client;

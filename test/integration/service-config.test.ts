@@ -37,12 +37,14 @@ describe('a service with a dynamic configuration', () => {
     expect(logger.lines.some((l) => l.includes('STARTING -> UP'))).toBe(false);
 
     const client = service.client('backend');
-    const pinned = service.client('backend', { balancer: 'random' });
+    const pinned = service.client('backend', { rule: 'random' });
+    const pinnedByFormerName = service.client('backend', { balancer: 'least-loaded' });
     expect(client.rule.name).toBe('p2c-ewma');
     const changed = await put(`${service.adminUrl}/config/balancer.rule`, { value: 'round-robin' });
     expect(changed.status).toBe(200);
     expect(client.rule.name).toBe('round-robin');
     expect(pinned.rule.name).toBe('random'); // a client with its own rule keeps it
+    expect(pinnedByFormerName.rule.name).toBe('least-loaded'); // given by the deprecated name too
     expect(service.client('backend').rule.name).toBe('round-robin'); // new clients follow too
 
     const rejected = await put(`${service.adminUrl}/config/balancer.rule`, { value: 'fastest' });

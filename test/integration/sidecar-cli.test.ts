@@ -62,7 +62,7 @@ describe('karyon sidecar: configuration mistakes exit 2 naming the key', () => {
   const cases: [string, unknown, Record<string, string>, RegExp][] = [
     ['a value of the wrong type', { app: { name: 'a', port: 1 }, process: { command: 'x', stopTimeoutMs: 'soon' } }, {}, /key 'process\.stopTimeoutMs' in .*bad\.json must be milliseconds, or a duration with a unit/],
     ['a bad per-VIP duration', { app: { name: 'a', port: 1 }, proxy: { vips: { 'slow-report': { timeoutMs: '30 s' } } } }, {}, /key 'proxy\.vips\.slow-report\.timeoutMs' in .*bad\.json must be milliseconds, or a duration with a unit/],
-    ['a typo in per-VIP client options', { app: { name: 'a', port: 1 }, proxy: { vips: { 'slow-report': { timeoutMS: 500 } } } }, {}, /unknown key 'proxy\.vips\.slow-report\.timeoutMS' in .*bad\.json \(known in 'proxy\.vips\.slow-report': balancer, .*\btimeoutMs\b/],
+    ['a typo in per-VIP client options', { app: { name: 'a', port: 1 }, proxy: { vips: { 'slow-report': { timeoutMS: 500 } } } }, {}, /unknown key 'proxy\.vips\.slow-report\.timeoutMS' in .*bad\.json \(known in 'proxy\.vips\.slow-report': rule, balancer, .*\btimeoutMs\b/],
     ['an unknown key', { app: { name: 'a', port: 1 }, proces: {} }, {}, /unknown key 'proces' in .*bad\.json \(known: port, host, app, eureka, admin, lifecycle, process, checks, proxy, metrics, statsdRelay, config\)/],
     ['an unknown key in a section', { app: { name: 'a', port: 1, nmae: 'b' } }, {}, /unknown key 'app\.nmae'/],
     ['a check with two kinds', { app: { name: 'a', port: 1 }, checks: [{ name: 'c', http: 'http://x/', tcp: 'x:1' }] }, {}, /key 'checks\[0\]' must be exactly one of 'script', 'http', 'tcp' or 'ttlMs' \(got "http and tcp"\)/],

@@ -1,10 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { createServiceClient, isKaryonError, systemClock } from 'karyon-ts';
-import { resolveServiceClientOptions } from '../../src/http/ServiceClientOptions.js';
+import { resolveServiceClientOptions, serviceClientOptionKeys } from '../../src/http/ServiceClientOptions.js';
 import { InMemoryRegistry } from 'karyon-ts/testing';
 import type { ServiceRegistry } from 'karyon-ts';
 
 describe('service client options', () => {
+  it('names the rule `rule`, as the balancer, the configuration and setRule() do; `balancer` is its deprecated alias', () => {
+    expect(resolveServiceClientOptions({ rule: 'random' }).balancer.rule).toBe('random');
+    expect(resolveServiceClientOptions({ balancer: 'round-robin' }).balancer.rule).toBe('round-robin');
+    expect(resolveServiceClientOptions({ rule: 'random', balancer: 'round-robin' }).balancer.rule).toBe('random');
+    expect(() => resolveServiceClientOptions({ rule: 'fastest' as never })).toThrow(/rule/);
+    expect(serviceClientOptionKeys).toMatchObject({ rule: 'value', balancer: 'value' });
+  });
+
+  it('takes the balancer options as the balancer declares them (one declaration, no copy to drift)', () => {
+    const resolved = resolveServiceClientOptions({ outOfServiceBackoffMs: 750, latency: { decayMs: 2000 }, zoneAffinity: false, outlierDetection: false });
+    expect(resolved.balancer).toMatchObject({ outOfServiceBackoffMs: 750 });
+    expect(() => resolveServiceClientOptions({ outOfServiceBackoffMs: -1 })).toThrow(/outOfServiceBackoffMs/);
+  });
+
   it('fills the documented defaults', () => {
     const resolved = resolveServiceClientOptions();
     expect(resolved).toMatchObject({

@@ -183,7 +183,7 @@ describe('loadSidecarConfig', () => {
 
 describe('loadSidecarConfig: client options are checked key by key, as the file keys are', () => {
   const app = { name: 'a', port: 1 };
-  const vipKeys = 'balancer, zoneAffinity, outlierDetection, latency, outOfServiceBackoffMs, retries, hedging, connectTimeoutMs, timeoutMs, deadlineMs, breaker, pool, address, closeTimeoutMs';
+  const vipKeys = 'rule, balancer, zoneAffinity, outlierDetection, latency, outOfServiceBackoffMs, retries, hedging, connectTimeoutMs, timeoutMs, deadlineMs, breaker, pool, address, closeTimeoutMs';
   const env = (vips: unknown, more: Record<string, string> = {}) => ({ KARYON_APP_NAME: 'a', PORT: '1', KARYON_SIDECAR_PROXY_VIPS: JSON.stringify(vips), ...more });
 
   it('rejects a typo in per-VIP options, naming its path and the keys it could be', async () => {
@@ -191,7 +191,7 @@ describe('loadSidecarConfig: client options are checked key by key, as the file 
       new RegExp(`^unknown key 'proxy\\.vips\\.slow-report\\.timeoutMS' in .*\\.json \\(known in 'proxy\\.vips\\.slow-report': ${vipKeys}\\)$`),
     );
     await expect(loadSidecarConfig({ file: file({ app, proxy: { vips: { 'slow-report': { timeoutMs: '30s', retrys: false } } } }) })).rejects.toThrow(
-      /^unknown key 'proxy\.vips\.slow-report\.retrys' in .*\.json \(known in 'proxy\.vips\.slow-report': balancer, .*\)$/,
+      /^unknown key 'proxy\.vips\.slow-report\.retrys' in .*\.json \(known in 'proxy\.vips\.slow-report': rule, balancer, .*\)$/,
     );
   });
 
@@ -250,6 +250,7 @@ describe('loadSidecarConfig: client options are checked key by key, as the file 
 
   it('accepts every client option data can carry, per VIP and nested, and the client accepts their values', async () => {
     const vip = {
+      rule: 'round-robin',
       balancer: 'round-robin',
       zoneAffinity: { zone: 'eu-west-1a', maxEjectedPercent: 80, maxLoadPerInstance: 0.6, minAvailable: 2, recheckMs: '1s' },
       outlierDetection: {
