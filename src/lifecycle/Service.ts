@@ -215,7 +215,7 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
    *
    * @example
    * ```ts
-   * const greeter = service.client('greeter', { balancer: 'p2c-ewma' });
+   * const greeter = service.client('greeter', { rule: 'p2c-ewma' });
    * const res = await greeter.request({ path: '/hello' });
    * ```
    */
