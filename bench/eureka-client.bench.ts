@@ -21,7 +21,7 @@ import { InstancePool, eurekaInstanceEquals } from '../src/registry/eureka/Eurek
 import { InstanceCache } from '../src/registry/InstanceCache.js';
 import { makeJsClient, payload } from './eureka-payload.js';
 import type { JsClient } from './eureka-payload.js';
-import { fmt, median, table } from './support.js';
+import { fmt, heapUsed, median, table } from './support.js';
 
 const INSTANCES = 10_000;
 const APPS = 200;
@@ -32,7 +32,6 @@ type Variant = (typeof VARIANTS)[number];
 
 // ---- child: one variant, one process ------------------------------------------------------------------
 
-
 interface ChildResult {
   /** Heap retained by the whole client after its full fetch over HTTP, per instance of the payload. */
   readonly fetchBytes: number;
@@ -41,14 +40,6 @@ interface ChildResult {
   readonly applyBytes: number;
   readonly applyMs: number;
   readonly cached: number;
-}
-
-const gc = (): void => (globalThis as { gc?: () => void }).gc!();
-
-function heapUsed(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
 }
 
 /** Applies the body `APPLY_REPEATS` times: the median time, and the heap the last result retains. */

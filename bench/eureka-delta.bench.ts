@@ -21,7 +21,7 @@ import { InstanceCache } from '../src/registry/InstanceCache.js';
 import type { InstanceKey } from '../src/registry/InstanceCache.js';
 import type { RegistryInstance } from '../src/registry/types.js';
 import { makeJsClient, payload } from './eureka-payload.js';
-import { fmt, median, percentile, table } from './support.js';
+import { fmt, gc, median, percentile, table } from './support.js';
 
 const SIZES = [10_000, 100_000];
 const CHANGES = 100;
@@ -100,8 +100,6 @@ interface ChildResult {
   readonly measuredAlloc: number;
   readonly hashMismatches: number;
 }
-
-const gc = (): void => (globalThis as { gc?: () => void }).gc!();
 
 function child(variant: Variant, size: number): ChildResult {
   const { full, bodies } = deltas(size);

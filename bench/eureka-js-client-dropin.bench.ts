@@ -22,7 +22,7 @@ import { gzipSync } from 'node:zlib';
 import { appsHashcode } from '../src/registry/eureka/wire.js';
 import { fleet } from './eureka-payload.js';
 import type { FleetInstance } from './eureka-payload.js';
-import { fmt, median, table } from './support.js';
+import { fmt, heapUsed, median, table } from './support.js';
 
 const INSTANCES = 10_000;
 const APPS = 200;
@@ -60,13 +60,6 @@ interface ChildResult {
   readonly deltaDoneAt: number[];
   readonly heartbeatCpuUs: number;
   readonly cached: number;
-}
-
-const gc = (): void => (globalThis as { gc?: () => void }).gc!();
-function heapUsed(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
 }
 
 async function child(variant: Variant, port: number): Promise<ChildResult> {

@@ -18,7 +18,7 @@ import { EurekaRegistry } from '../src/registry/eureka/index.js';
 import type { FetchEvent } from '../src/registry/eureka/index.js';
 import { appsHashcode } from '../src/registry/eureka/wire.js';
 import { payload } from './eureka-payload.js';
-import { fmt, median, table } from './support.js';
+import { fmt, gc, median, table } from './support.js';
 
 const INSTANCES = 100_000;
 const APPS = 2_000;
@@ -37,7 +37,6 @@ interface ChildResult {
   readonly kinds: string;
 }
 
-const gc = (): void => (globalThis as { gc?: () => void }).gc!();
 const cpuMs = (): number => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;

@@ -28,3 +28,13 @@ export function table(title: string, rows: readonly Record<string, string | numb
   console.log(`\n${title}`);
   console.table(rows);
 }
+
+/** A full garbage collection; the script must run with `--expose-gc`. */
+export const gc = (): void => (globalThis as { gc?: () => void }).gc!();
+
+/** Heap in use after two full collections, so what is counted is what is still reachable. */
+export function heapUsed(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
