@@ -96,7 +96,7 @@ export {
   onShutdown, serviceOptionsFromSettings,
 } from './lifecycle/index.js';
 export type {
-  HealthCheckMethodDecorator, HealthMethodReport, HealthMethodResult, HookMethodDecorator, HookOptions, LeaseOptions,
+  HealthCheckMethodDecorator, HealthMethodReport, HealthMethodResult, HookMethodDecorator, HookOptions, InstanceIdentityOptions, LeaseOptions,
   LifecycleHook, LifecycleOptions, ServiceEvents, ServiceOptions, ServiceShadowOptions,
   SignalHandlerOptions, StateChange, Stoppable,
 } from './lifecycle/index.js';

@@ -22,7 +22,7 @@ import type { StateChange } from './StateMachine.js';
 import { wireService } from './wireService.js';
 import type { ServiceParts } from './wireService.js';
 
-export type { LeaseOptions, LifecycleOptions, ServiceOptions, ServiceShadowOptions } from './ServiceOptions.js';
+export type { InstanceIdentityOptions, LeaseOptions, LifecycleOptions, ServiceOptions, ServiceShadowOptions } from './ServiceOptions.js';
 
 /** The events a {@link Service} emits. */
 export interface ServiceEvents {

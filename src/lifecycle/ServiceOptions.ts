@@ -83,39 +83,14 @@ export interface LeaseOptions {
   readonly durationMs?: number;
 }
 
-/** Options of {@link createService}. */
-export interface ServiceOptions {
-  /** The application name; upper-cased as Eureka's app name, and the default VIP address. */
-  readonly name: string;
+/**
+ * What an instance is registered as, besides its name and port: the fields of the registry record that say
+ * where other machines reach it and what it is. Shared by {@link ServiceOptions} and the sidecar's `app`
+ * options, and resolved once, with the service's other options.
+ */
+export interface InstanceIdentityOptions {
   /**
-   * The application's HTTP port, registered in the registry. When `server` is given and not yet listening,
-   * the service makes it listen on this port at `start()` (0 = any free port, registered as bound).
-   * @default the server's port when it already listens, else 8080
-   */
-  readonly port?: number;
-  /**
-   * The application's HTTP server. The service tracks its requests so `stop()` drains them, and makes it
-   * listen at `start()` if it does not already.
-   */
-  readonly server?: NodeHttpServer;
-  /**
-   * The address the application's server binds when the service makes it listen. An IP address other than
-   * `0.0.0.0` and `::` is also the default of `ipAddr` (and so of `hostName`): `host: '127.0.0.1'` alone puts a
-   * service on loopback, listening and registered there.
-   * @default all interfaces
-   */
-  readonly host?: string;
-  /**
-   * Refuse new requests with 503 and the `OUT_OF_SERVICE_HEADER` (`x-karyon-status`) header while the instance is
-   * OUT_OF_SERVICE or SHUTTING_DOWN, in front of every request listener of `server`: karyon-ts clients then
-   * send them to another instance at once instead of waiting for the registry to tell them. By default only
-   * requests of callers that retry elsewhere (karyon-ts clients, which send `RETRIES_ELSEWHERE_HEADER`) are
-   * refused; others are served as before. `false` installs nothing.
-   * @default true (with `server`)
-   */
-  readonly outOfServiceGuard?: boolean | ServiceGuardOptions;
-  /**
-   * The VIP address clients find the service by.
+   * The VIP address clients find the instance by.
    * @default `name`
    */
   readonly vipAddress?: string;
@@ -150,6 +125,44 @@ export interface ServiceOptions {
   readonly instanceId?: string;
   /** Extra metadata published with the instance. */
   readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** The keys of {@link InstanceIdentityOptions}, for code that passes them on as given. */
+export const instanceIdentityKeys = Object.freeze([
+  'vipAddress', 'zone', 'version', 'hostName', 'ipAddr', 'preferIpAddress', 'instanceId', 'metadata',
+] as const satisfies readonly (keyof InstanceIdentityOptions)[]);
+
+/** Options of {@link createService}. */
+export interface ServiceOptions extends InstanceIdentityOptions {
+  /** The application name; upper-cased as Eureka's app name, and the default VIP address. */
+  readonly name: string;
+  /**
+   * The application's HTTP port, registered in the registry. When `server` is given and not yet listening,
+   * the service makes it listen on this port at `start()` (0 = any free port, registered as bound).
+   * @default the server's port when it already listens, else 8080
+   */
+  readonly port?: number;
+  /**
+   * The application's HTTP server. The service tracks its requests so `stop()` drains them, and makes it
+   * listen at `start()` if it does not already.
+   */
+  readonly server?: NodeHttpServer;
+  /**
+   * The address the application's server binds when the service makes it listen. An IP address other than
+   * `0.0.0.0` and `::` is also the default of `ipAddr` (and so of `hostName`): `host: '127.0.0.1'` alone puts a
+   * service on loopback, listening and registered there.
+   * @default all interfaces
+   */
+  readonly host?: string;
+  /**
+   * Refuse new requests with 503 and the `OUT_OF_SERVICE_HEADER` (`x-karyon-status`) header while the instance is
+   * OUT_OF_SERVICE or SHUTTING_DOWN, in front of every request listener of `server`: karyon-ts clients then
+   * send them to another instance at once instead of waiting for the registry to tell them. By default only
+   * requests of callers that retry elsewhere (karyon-ts clients, which send `RETRIES_ELSEWHERE_HEADER`) are
+   * refused; others are served as before. `false` installs nothing.
+   * @default true (with `server`)
+   */
+  readonly outOfServiceGuard?: boolean | ServiceGuardOptions;
   /**
    * The registry to register in and discover from: a `ServiceRegistry` (shared, you close it), or
    * `{ eureka: { serviceUrls, ... } }` for a Eureka client the service makes, reports metrics of and closes.

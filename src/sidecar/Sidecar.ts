@@ -19,6 +19,7 @@ import type { HealthCheckFunction, HealthCheckOptions, HealthResult } from '../h
 import { sleep } from '../internal/async.js';
 import { createService } from '../lifecycle/Service.js';
 import type { LifecycleOptions, Service, ServiceOptions } from '../lifecycle/Service.js';
+import { instanceIdentityKeys } from '../lifecycle/ServiceOptions.js';
 import { EgressProxy } from './EgressProxy.js';
 import { SidecarServer } from './SidecarServer.js';
 import { resolveSidecarOptions } from './SidecarOptions.js';
@@ -106,7 +107,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
     const serviceOptions: ServiceOptions = {
       name: o.name,
       port: o.appPort,
-      ...pick(app, ['zone', 'vipAddress', 'version', 'hostName', 'ipAddr', 'preferIpAddress', 'instanceId']),
+      ...pick(app, instanceIdentityKeys),
       metadata: { ...app.metadata, 'karyon.sidecar': o.process.mode },
       ...(given.registry === undefined ? {} : { registry: given.registry }),
       ...(given.admin === undefined ? {} : { admin: given.admin }),

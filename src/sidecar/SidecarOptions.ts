@@ -13,51 +13,22 @@ import { resolveServiceClientOptions } from '../http/ServiceClientOptions.js';
 import type { ServiceClientOptions } from '../http/ServiceClientOptions.js';
 import { durationMs, invalidOption, nonEmptyString, port as portOption, positiveInt } from '../internal/validate.js';
 import type { LeaseOptions, LifecycleOptions } from '../lifecycle/Service.js';
+import type { InstanceIdentityOptions } from '../lifecycle/ServiceOptions.js';
 import type { MetricsOptions } from '../metrics/MetricsOptions.js';
 import type { Metrics } from '../metrics/types.js';
 import type { EurekaRegistryOptions } from '../registry/eureka/EurekaRegistryOptions.js';
 import type { ServiceRegistry } from '../registry/types.js';
 
-/** The application the sidecar stands for: what is registered in Eureka. */
-export interface SidecarAppOptions {
+/**
+ * The application the sidecar stands for: what is registered in Eureka. Its name and port, and the same
+ * instance identity as an in-process service's ({@link InstanceIdentityOptions}: zone, VIP address, version,
+ * host name, IP address, instance id, metadata).
+ */
+export interface SidecarAppOptions extends InstanceIdentityOptions {
   /** The application name (Eureka's app, upper-cased on the wire) and default VIP address. */
   readonly name: string;
   /** The port the application serves on: registered in Eureka, and given to a spawned process as `PORT`. */
   readonly port: number;
-  /**
-   * The availability zone.
-   * @default 'default'
-   */
-  readonly zone?: string;
-  /**
-   * The VIP address clients find the application by.
-   * @default `name`
-   */
-  readonly vipAddress?: string;
-  /** The application's version, published as metadata. */
-  readonly version?: string;
-  /**
-   * Host name published to the registry: what other machines reach the application by.
-   * @default `ipAddr`
-   */
-  readonly hostName?: string;
-  /**
-   * IP address published to the registry.
-   * @default the first non-internal IPv4 address
-   */
-  readonly ipAddr?: string;
-  /**
-   * Publish `ipAddr` as `hostName` too, as Spring's `preferIpAddress` does.
-   * @default false
-   */
-  readonly preferIpAddress?: boolean;
-  /**
-   * The instance id.
-   * @default `${hostName}:${name}:${port}`
-   */
-  readonly instanceId?: string;
-  /** Extra metadata published with the instance. */
-  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /** What to do when the supervised process exits without being asked to. */

@@ -22,5 +22,6 @@ export type {
 export { loadSidecarConfig, sidecarConfigKeys } from './sidecarConfigFile.js';
 export type { LoadedSidecarConfig, SidecarConfigKey, SidecarConfigKeyType, SidecarConfigSources } from './sidecarConfigFile.js';
 export type { StatsdRelay, StatsdRelayStats } from './StatsdRelay.js';
+export type { InstanceIdentityOptions, LeaseOptions, LifecycleOptions } from '../lifecycle/ServiceOptions.js';
 export type { ProcessExit, ProcessReport, ProcessStartInfo, ProcessState, SupervisedProcess, SupervisedProcessEvents } from './SupervisedProcess.js';
 export type { ClientFactory, EgressProxy, EgressProxyOptions, ProxyErrorStyle } from './EgressProxy.js';
