@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CommandRegistry } from 'karyon-ts';
-import { EurekaRegistry } from '../../src/registry/eureka/index.js';
-import { EurekaServer } from '../../src/registry/server/index.js';
+import { CommandRegistry, EurekaRegistry } from 'karyon-ts';
+import { EurekaServer } from 'karyon-ts/testing';
 import { memoryLogger } from '../support/logger.js';
 import { descriptorFor, waitUntil } from './support.js';
 

@@ -4,7 +4,12 @@ import { defineConfig, isKaryonError } from 'karyon-ts';
 import type { InstanceDescriptor } from 'karyon-ts';
 import { parseProperties } from '../../src/config/parseProperties.js';
 import { Router } from '../../src/internal/http.js';
-import { decodeApplications, decodeInstance, encodeApplications, encodeInstance } from '../../src/registry/eureka/wire.js';
+import {
+  decodeApplications,
+  decodeInstance,
+  encodeApplications,
+  encodeInstance,
+} from '../../src/registry/eureka/wire.js';
 import { parseStatsdLine } from '../../src/sidecar/statsdLine.js';
 
 // Generated inputs (fast-check) for the parsers that take what other processes send: the Eureka wire, the

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { EurekaRegistry } from '../../src/registry/eureka/index.js';
+import { EurekaRegistry } from 'karyon-ts';
 import { descriptorFor, freePort, kill9, killAll, listed, startRegistryProcess, waitUntil } from './support.js';
 
 // A registry process that goes away (kill -9) and comes back empty on the same port: instances heartbeating every

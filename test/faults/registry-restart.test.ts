@@ -2,10 +2,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServiceClient } from 'karyon-ts';
-import type { ServiceClient } from 'karyon-ts';
-import { EurekaRegistry } from '../../src/registry/eureka/index.js';
-import type { ViewProtectionEvent } from '../../src/registry/eureka/index.js';
+import { createServiceClient, EurekaRegistry } from 'karyon-ts';
+import type { ServiceClient, ViewProtectionEvent } from 'karyon-ts';
 import { memoryLogger } from '../support/logger.js';
 import { descriptorFor, freePort, kill9, killAll, listed, startRegistryProcess, waitUntil } from './support.js';
 

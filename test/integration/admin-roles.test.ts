@@ -2,11 +2,11 @@ import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createService, defineConfig, karyonConfigSchema, karyonConfigValidators } from 'karyon-ts';
 import { AdminServer } from '../../src/admin/AdminServer.js';
-import { InMemoryRegistry } from 'karyon-ts/testing';
 import { resolveAdminOptions } from '../../src/admin/AdminOptions.js';
+import { defaultIpAddress } from '../../src/internal/net.js';
+import { InMemoryRegistry } from 'karyon-ts/testing';
 import type { Service, ServiceOptions } from 'karyon-ts';
 import type { AdminServiceView } from 'karyon-ts/extend';
-import { defaultIpAddress } from '../../src/internal/net.js';
 import { ManualClock } from 'karyon-ts/testing';
 
 // Each admin role over real HTTP against a real service: what `read` and `operate` tokens, no token and a wrong

@@ -1,8 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { AdminServer, resolveAdminOptions } from '../../src/admin/index.js';
-import type { AdminOptions, AdminServiceView } from '../../src/admin/index.js';
-import { CommandRegistry, breakerAdminRoutes } from '../../src/breaker/index.js';
+import { AdminServer } from '../../src/admin/AdminServer.js';
+import { resolveAdminOptions } from '../../src/admin/AdminOptions.js';
+import type { AdminOptions } from 'karyon-ts';
+import type { AdminServiceView } from 'karyon-ts/extend';
+import { CommandRegistry } from 'karyon-ts';
+import { breakerAdminRoutes } from 'karyon-ts/extend';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { CommandRegistry } from '../../src/breaker/index.js';
+import { CommandRegistry } from 'karyon-ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -4,10 +4,10 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/index.js';
-import type { CliIo } from '../../src/cli/index.js';
+import { runCli } from '../../src/cli/runCli.js';
+import type { CliIo } from '../../src/cli/CliCommand.js';
 import { encodeInstance } from '../../src/registry/eureka/wire.js';
-import { EurekaServer } from '../../src/registry/server/index.js';
+import { EurekaServer } from 'karyon-ts/testing';
 import { killSpawnedProcesses } from '../support/processes.js';
 
 // The `karyon` command as users run it: a real child process, real signals, real HTTP.

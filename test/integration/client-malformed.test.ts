@@ -7,7 +7,7 @@ import { silentLogger } from 'karyon-ts/extend';
 import { InMemoryRegistry } from 'karyon-ts/testing';
 import type { Service } from 'karyon-ts';
 import { EgressProxy } from '../../src/sidecar/EgressProxy.js';
-import type { EgressProxyOptions } from '../../src/sidecar/EgressProxy.js';
+import type { EgressProxyOptions } from 'karyon-ts/sidecar';
 
 // A malformed request (a path with a space, an `expect` header) is refused by the HTTP client before anything
 // is sent: the caller's mistake, answered as such, and never a failure of the dependency that could open its

@@ -1,10 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createService } from 'karyon-ts';
-import type { InstanceDescriptor } from 'karyon-ts';
-import { EurekaRegistry } from '../../src/registry/eureka/index.js';
-import type { EurekaInstance } from '../../src/registry/eureka/index.js';
-import type { HeartbeatEvent } from '../../src/registry/eureka/index.js';
-import { EurekaServer } from '../../src/registry/server/index.js';
+import { createService, EurekaRegistry } from 'karyon-ts';
+import type { InstanceDescriptor, HeartbeatEvent } from 'karyon-ts';
+import type { EurekaInstance } from '../../src/registry/eureka/EurekaInstance.js';
+import { EurekaServer } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
 
 // The client against the project's development Eureka server, which applies Eureka's status rules, leases and

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import Eureka from 'karyon-ts/eureka-js-client';
 import type { EurekaClientConfig } from 'karyon-ts/eureka-js-client';
 import { isKaryonError } from 'karyon-ts';
-import { EurekaServer } from '../../src/registry/server/index.js';
+import { EurekaServer } from 'karyon-ts/testing';
 import { killSpawnedProcesses } from '../support/processes.js';
 
 // Whatever fails, no process this file starts outlives it.

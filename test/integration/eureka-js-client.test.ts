@@ -2,8 +2,8 @@ import { createRequire } from 'node:module';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeInstance } from '../../src/registry/eureka/wire.js';
-import { EurekaServer } from '../../src/registry/server/index.js';
-import type { InstanceDescriptor } from '../../src/registry/types.js';
+import { EurekaServer } from 'karyon-ts/testing';
+import type { InstanceDescriptor } from 'karyon-ts';
 import { Eureka as DropIn } from 'karyon-ts/eureka-js-client';
 
 // eureka-js-client 4.5.0, an independent Eureka client, against the development server: proof that the

@@ -2,8 +2,7 @@
 // gzipped answer that inflates past it fails the fetch (no server answered, the reason naming the limit), and
 // the view keeps what it had.
 import { afterEach, describe, expect, it } from 'vitest';
-import { KaryonError } from 'karyon-ts';
-import { EurekaRegistry } from '../../src/registry/eureka/index.js';
+import { KaryonError, EurekaRegistry } from 'karyon-ts';
 import { FakeEureka, applicationsDocument, wireInstance } from '../fixtures/eureka/fakeEureka.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];

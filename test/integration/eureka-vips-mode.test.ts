@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { InstanceDescriptor, RegistryChange } from 'karyon-ts';
-import { EurekaRegistry, resolveEurekaRegistryOptions } from '../../src/registry/eureka/index.js';
-import type { FetchEvent, HashMismatchEvent } from '../../src/registry/eureka/index.js';
-import { EurekaServer } from '../../src/registry/server/index.js';
+import type { InstanceDescriptor, RegistryChange, FetchEvent, HashMismatchEvent } from 'karyon-ts';
+import { EurekaRegistry } from 'karyon-ts';
+import { resolveEurekaRegistryOptions } from '../../src/registry/eureka/EurekaRegistryOptions.js';
+import { EurekaServer } from 'karyon-ts/testing';
 
 // fetchMode 'vips': the client fetches only the VIPs its service calls (GET /vips/{vip}), here from the
 // development registry, which answers them as the real server does (the VIP's own hash, versions__delta -1).

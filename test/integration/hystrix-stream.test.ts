@@ -2,11 +2,12 @@ import { get } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { AdminServer, resolveAdminOptions } from '../../src/admin/index.js';
-import type { AdminOptions, AdminServiceView } from '../../src/admin/index.js';
-import { CommandRegistry, breakerAdminRoutes } from '../../src/breaker/index.js';
-import type { BreakerAdminOptions } from '../../src/breaker/index.js';
-import { createService } from 'karyon-ts';
+import { AdminServer } from '../../src/admin/AdminServer.js';
+import { resolveAdminOptions } from '../../src/admin/AdminOptions.js';
+import type { AdminOptions } from 'karyon-ts';
+import type { AdminServiceView, BreakerAdminOptions } from 'karyon-ts/extend';
+import { breakerAdminRoutes } from 'karyon-ts/extend';
+import { createService, CommandRegistry } from 'karyon-ts';
 import { hystrixCommandIntegerKeys } from '../support/hystrix.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];

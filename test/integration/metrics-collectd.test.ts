@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetrics, lifecycleMetrics } from '../../src/metrics/index.js';
+import { createMetrics } from 'karyon-ts';
+import { lifecycleMetrics } from 'karyon-ts/extend';
 import { findBinary, killSpawnedProcesses } from '../support/processes.js';
 
 // Whatever fails, no process spawned here outlives the file.

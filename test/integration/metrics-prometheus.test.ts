@@ -7,20 +7,21 @@ import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AdminServer, resolveAdminOptions } from '../../src/admin/index.js';
-import type { AdminServiceView } from '../../src/admin/index.js';
+import { AdminServer } from '../../src/admin/AdminServer.js';
+import { resolveAdminOptions } from '../../src/admin/AdminOptions.js';
+import type { AdminServiceView } from 'karyon-ts/extend';
 import {
   breakerMetrics,
   clientMetrics,
   configMetrics,
-  createMetrics,
   healthMetrics,
   lifecycleMetrics,
   metricsAdminRoutes,
   registryMetrics,
-  statusClass,
-} from '../../src/metrics/index.js';
-import type { Metrics } from '../../src/metrics/index.js';
+} from 'karyon-ts/extend';
+import { createMetrics } from 'karyon-ts';
+import { statusClass } from '../../src/metrics/builtin.js';
+import type { Metrics } from 'karyon-ts';
 import { killSpawnedProcesses } from '../support/processes.js';
 
 // Whatever fails, no process spawned here outlives the file.

@@ -5,11 +5,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KaryonError } from '../../src/common/KaryonError.js';
-import type { Logger } from '../../src/common/Logger.js';
-import { silentLogger } from '../../src/common/Logger.js';
-import { createMetrics, lifecycleMetrics } from '../../src/metrics/index.js';
-import type { Metrics, MetricsOptions } from '../../src/metrics/index.js';
+import { KaryonError, createMetrics } from 'karyon-ts';
+import type { Logger, Metrics, MetricsOptions } from 'karyon-ts';
+import { silentLogger, lifecycleMetrics } from 'karyon-ts/extend';
 import { ManualClock } from 'karyon-ts/testing';
 
 /** A real statsd server: a UDP socket on loopback keeping every datagram it receives. */

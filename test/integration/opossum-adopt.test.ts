@@ -2,10 +2,9 @@ import { get } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import CircuitBreaker from 'opossum';
-import { CommandRegistry, createService, systemClock } from 'karyon-ts';
+import { CommandRegistry, createService, systemClock, createMetrics } from 'karyon-ts';
 import type { Service } from 'karyon-ts';
 import { BreakerMetricsReporter } from '../../src/breaker/BreakerMetricsReporter.js';
-import { createMetrics } from '../../src/metrics/index.js';
 import { hystrixCommandIntegerKeys } from '../support/hystrix.js';
 
 const cleanups: (() => unknown)[] = [];

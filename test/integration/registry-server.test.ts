@@ -2,13 +2,11 @@ import { connect } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isKaryonError } from '../../src/common/KaryonError.js';
-import type { Logger } from '../../src/common/Logger.js';
+import { isKaryonError } from 'karyon-ts';
+import type { Logger, InstanceDescriptor } from 'karyon-ts';
 import { encodeInstance } from '../../src/registry/eureka/wire.js';
-import type { EurekaServerOptions } from '../../src/registry/server/index.js';
-import { EurekaServer } from '../../src/registry/server/index.js';
-import type { InstanceDescriptor } from '../../src/registry/types.js';
-import { ManualClock } from '../../src/testing/ManualClock.js';
+import type { EurekaServerOptions } from 'karyon-ts/testing';
+import { EurekaServer, ManualClock } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
 
 // The development Eureka server over real HTTP on loopback.

@@ -2,12 +2,11 @@ import type { ConfigSchema } from 'karyon-ts';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CommandRegistry, createMetrics, defineConfig } from 'karyon-ts';
-import { breakerAdminRoutes, configAdminRoutes } from 'karyon-ts/extend';
+import { breakerAdminRoutes, configAdminRoutes, adminMetrics } from 'karyon-ts/extend';
 import { AdminServer } from '../../src/admin/AdminServer.js';
 import { resolveAdminOptions } from '../../src/admin/AdminOptions.js';
 import type { AdminOptions, Logger } from 'karyon-ts';
 import type { AdminServiceView, AuditEntry } from 'karyon-ts/extend';
-import { adminMetrics } from '../../src/metrics/builtin.js';
 import { ManualClock } from 'karyon-ts/testing';
 
 // The audit log over real HTTP: every mutation attempt of the admin port is an entry (who, what, before/after,

@@ -1,9 +1,8 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createService, defineConfig, karyonConfigSchema, karyonConfigValidators } from 'karyon-ts';
-import { InMemoryRegistry } from 'karyon-ts/testing';
+import { InMemoryRegistry, EurekaServer } from 'karyon-ts/testing';
 import { encodeInstance } from '../../src/registry/eureka/wire.js';
-import { EurekaServer } from '../../src/registry/server/index.js';
 
 // 1,000 requests with random, truncated and mangled tokens (from a seeded generator, so a failure replays)
 // against every door: the admin port's mutations and protected reads, and the development registry's writes.

@@ -7,14 +7,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createService } from 'karyon-ts';
-import type { InstanceDescriptor, Service } from 'karyon-ts';
+import { createService, EurekaRegistry } from 'karyon-ts';
+import type { InstanceDescriptor, Service, RegistrationEvent } from 'karyon-ts';
 import { encodeInstance } from '../../src/registry/eureka/wire.js';
-import { EurekaRegistry } from '../../src/registry/eureka/index.js';
-import type { RegistrationEvent } from '../../src/registry/eureka/index.js';
-import { EurekaServer } from '../../src/registry/server/index.js';
-import type { EurekaServerOptions } from '../../src/registry/server/index.js';
-import { testInstance } from 'karyon-ts/testing';
+import type { EurekaServerOptions } from 'karyon-ts/testing';
+import { testInstance, EurekaServer } from 'karyon-ts/testing';
 import { memoryLogger, waitFor } from '../support/logger.js';
 import { killSpawnedProcesses } from '../support/processes.js';
 

@@ -5,9 +5,8 @@ import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ServerTracker, listen } from 'karyon-ts';
 import { createService } from 'karyon-ts';
-import { InMemoryRegistry } from 'karyon-ts/testing';
+import { InMemoryRegistry, EurekaServer } from 'karyon-ts/testing';
 import type { Service } from 'karyon-ts';
-import { EurekaServer } from '../../src/registry/server/index.js';
 import { memoryLogger } from '../support/logger.js';
 
 // The admin and development Eureka servers against request targets Node's parser accepts but URL parsing

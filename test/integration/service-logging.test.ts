@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createService } from 'karyon-ts';
-import { EurekaServer } from '../../src/registry/server/index.js';
+import { EurekaServer } from 'karyon-ts/testing';
 import { memoryLogger } from '../support/logger.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];

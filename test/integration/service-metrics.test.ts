@@ -3,7 +3,7 @@ import type { Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createService, loadSettings, serviceOptionsFromSettings } from 'karyon-ts';
-import { EurekaServer } from '../../src/registry/server/index.js';
+import { EurekaServer } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
 
 const sockets: Socket[] = [];

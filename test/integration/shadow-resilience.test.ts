@@ -4,8 +4,9 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { AddressInfo } from 'node:net';
 import { Pool, request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { AdminServer, resolveAdminOptions } from '../../src/admin/index.js';
-import type { AdminServiceView } from '../../src/admin/index.js';
+import { AdminServer } from '../../src/admin/AdminServer.js';
+import { resolveAdminOptions } from '../../src/admin/AdminOptions.js';
+import type { AdminServiceView } from 'karyon-ts/extend';
 import { createService, createShadowTraffic, isShadowRequest, shadowMiddleware } from 'karyon-ts';
 import { shadowAdminRoutes } from 'karyon-ts/extend';
 import type { InstanceDescriptor, Service, ShadowTraffic, ShadowTrafficOptions } from 'karyon-ts';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/index.js';
+import { runCli } from '../../src/cli/runCli.js';
 import { EurekaServer } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
 import { killSpawnedProcesses } from '../support/processes.js';

@@ -5,7 +5,7 @@
 // The real server runs with its read-only response cache off, so a read shows a write at once on both.
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EurekaServer } from '../../src/registry/server/index.js';
+import { EurekaServer } from 'karyon-ts/testing';
 import { buildInterop, killAll, startEurekaCluster } from './harness.js';
 import { interopSuite } from './suite.js';
 

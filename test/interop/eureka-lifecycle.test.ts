@@ -3,8 +3,8 @@
 // the server answered (its HTTP codes), and what we never send (the replication header, an overridden status
 // other than UNKNOWN) nor receive (a 409). One peer-replicated pair of servers serves the whole file.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { EurekaRegistry } from '../../src/registry/eureka/index.js';
-import type { HeartbeatEvent, RegistrationEvent } from '../../src/registry/eureka/index.js';
+import { EurekaRegistry } from 'karyon-ts';
+import type { HeartbeatEvent, RegistrationEvent } from 'karyon-ts';
 import { waitFor } from '../support/logger.js';
 import { buildInterop, killAll, startEurekaCluster } from './harness.js';
 import { interopSuite } from './suite.js';

@@ -4,9 +4,8 @@
 // full and delta payloads. Short fetch, renewal and cache intervals on both sides (this file is not about the
 // defaults; the propagation test is).
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import type { RegistryInstance, Service } from 'karyon-ts';
-import { EurekaRegistry } from '../../src/registry/eureka/index.js';
-import type { FetchEvent } from '../../src/registry/eureka/index.js';
+import type { RegistryInstance, Service, FetchEvent } from 'karyon-ts';
+import { EurekaRegistry } from 'karyon-ts';
 import { waitFor } from '../support/logger.js';
 import { buildInterop, killAll, startEurekaCluster, startJavaService } from './harness.js';
 import { interopSuite } from './suite.js';

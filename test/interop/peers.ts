@@ -5,8 +5,7 @@ import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { createService } from '../../src/index.js';
-import type { Service, ServiceOptions } from '../../src/index.js';
-import type { EurekaRegistryOptions } from '../../src/registry/eureka/index.js';
+import type { Service, ServiceOptions, EurekaRegistryOptions } from '../../src/index.js';
 
 /** What a Eureka server answers for one instance. */
 export interface ServerView {

@@ -1,8 +1,7 @@
 // A fault-suite caller: fetches Eureka every 250 ms and calls the VIP back to back through a balanced client
 // (retries, outlier ejection, a short connect timeout). Every 200 ms it prints one JSON line: calls that
 // succeeded and failed so far, and the UP instances in its view. Stops on SIGTERM or after 180 s.
-import { createServiceClient } from '../../../src/index.js';
-import { EurekaRegistry } from '../../../src/registry/eureka/index.js';
+import { createServiceClient, EurekaRegistry } from '../../../src/index.js';
 
 const [serviceUrl, vip] = process.argv.slice(2) as [string, string];
 const registry = new EurekaRegistry({ serviceUrls: [serviceUrl], registryFetchIntervalMs: 250, retryInitialDelayMs: 250, connectTimeoutMs: 500, requestTimeoutMs: 1000 });

@@ -1,7 +1,7 @@
 // A fault-suite instance: an HTTP server on the given address that answers with its id, registered UP in Eureka
 // with half-second heartbeats and a two-second lease. Prints `ready` once registered; stops on SIGTERM.
 import { createServer } from 'node:http';
-import { EurekaRegistry } from '../../../src/registry/eureka/index.js';
+import { EurekaRegistry } from '../../../src/index.js';
 import { descriptorFor } from '../support.js';
 
 const [serviceUrl, ip, portText, app] = process.argv.slice(2) as [string, string, string, string];
