@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Balancer, FailureKind, resolveBalancerOptions } from '../../src/balancer/index.js';
-import type { BalancerOptions, BalancerTarget, InstanceState, OutlierDetectionOptions } from '../../src/balancer/index.js';
+import { Balancer, resolveBalancerOptions } from '../../src/balancer/Balancer.js';
+import { FailureKind } from '../../src/balancer/OutlierDetector.js';
+import type { BalancerOptions, BalancerTarget, OutlierDetectionOptions } from 'karyon-ts';
+import type { InstanceState } from '../../src/balancer/InstanceState.js';
 
 const T0 = 1_000_000;
 

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Balancer, LatencyHistogram, balancerRuleNames, createRule, resolveBalancerOptions } from '../../src/balancer/index.js';
-import type { BalancerOptions, BalancerRule, BalancerTarget, InstanceState } from '../../src/balancer/index.js';
-import { isKaryonError } from 'karyon-ts';
+import { Balancer, resolveBalancerOptions } from '../../src/balancer/Balancer.js';
+import { LatencyHistogram } from '../../src/balancer/LatencyHistogram.js';
+import { createRule } from 'karyon-ts/extend';
+import type { BalancerOptions, BalancerRule, BalancerTarget } from 'karyon-ts';
+import type { InstanceState } from '../../src/balancer/InstanceState.js';
+import { isKaryonError, balancerRuleNames } from 'karyon-ts';
 
 /** A seeded PRNG (mulberry32) so distributions are the same on every run. */
 function seeded(seed: number): () => number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CommandRegistry, command, componentCommands, registerComponentCommands } from '../../src/breaker/index.js';
+import { CommandRegistry, command, componentCommands, registerComponentCommands } from 'karyon-ts';
 import { ManualClock } from 'karyon-ts/testing';
 
 class Users {

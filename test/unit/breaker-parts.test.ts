@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CommandRegistry, resolveCommandSettings, toHystrixCommand, toHystrixThreadPool } from '../../src/breaker/index.js';
+import { CommandRegistry } from 'karyon-ts';
+import { resolveCommandSettings } from '../../src/breaker/CommandSettings.js';
+import { toHystrixCommand, toHystrixThreadPool } from '../../src/breaker/hystrixEvents.js';
 import { Bulkhead } from '../../src/breaker/Bulkhead.js';
 import { CommandEventType, CommandMetrics } from '../../src/breaker/CommandMetrics.js';
 import { DeadlineQueue } from '../../src/internal/DeadlineQueue.js';

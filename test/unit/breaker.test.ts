@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CommandError, CommandRegistry, commandSettingLimits, hystrixDefaults } from '../../src/breaker/index.js';
-import { isKaryonError } from '../../src/common/index.js';
-import type { CommandSettingsOptions, CommandStateChange } from '../../src/breaker/index.js';
+import { CommandError, CommandRegistry, commandSettingLimits, hystrixDefaults, isKaryonError } from 'karyon-ts';
+import type { CommandSettingsOptions, CommandStateChange } from 'karyon-ts';
 import { ManualClock } from 'karyon-ts/testing';
 
 /** A registry on a manual clock, and a switchable dependency. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RetryBudget, resolveRetryBudgetOptions } from '../../src/http/index.js';
+import { RetryBudget, resolveRetryBudgetOptions } from '../../src/http/RetryBudget.js';
 
 const T0 = 1_700_000_000_000;
 

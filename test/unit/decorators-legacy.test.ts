@@ -1,9 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { CommandRegistry, command, componentCommands } from '../../src/breaker/index.js';
-import { KaryonError } from '../../src/common/index.js';
-import { InMemoryRegistry } from 'karyon-ts/testing';
-import { createService, healthCheck, initialize, onShutdown } from 'karyon-ts';
 import { componentMembers } from '../../src/lifecycle/decorators.js';
+import { InMemoryRegistry } from 'karyon-ts/testing';
+import {
+  createService,
+  healthCheck,
+  initialize,
+  onShutdown,
+  CommandRegistry,
+  command,
+  componentCommands,
+  KaryonError,
+} from 'karyon-ts';
 
 // The decorators called the way TypeScript calls them under experimentalDecorators (NestJS projects): once per
 // class, with (prototype, key, descriptor), as `__decorate` does. test/integration/nest.test.ts compiles a real

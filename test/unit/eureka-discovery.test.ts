@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EurekaInstance, EurekaRegistry } from '../../src/registry/eureka/index.js';
-import type { EurekaRegistryOptions, FetchEvent, HashMismatchEvent } from '../../src/registry/eureka/index.js';
-import type { RegistryChange } from 'karyon-ts';
+import { EurekaInstance } from '../../src/registry/eureka/EurekaInstance.js';
+import { EurekaRegistry } from 'karyon-ts';
+import type { RegistryChange, EurekaRegistryOptions, FetchEvent, HashMismatchEvent } from 'karyon-ts';
 import { ManualClock } from 'karyon-ts/testing';
 import { FakeEureka, applicationsDocument, refusedUrl, until, wireInstance } from '../fixtures/eureka/fakeEureka.js';
 import type { FakeResponse, Json } from '../fixtures/eureka/fakeEureka.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { resolveEurekaRegistryOptions } from '../../src/registry/eureka/index.js';
-import type { EurekaRegistryOptions } from '../../src/registry/eureka/index.js';
+import { resolveEurekaRegistryOptions } from '../../src/registry/eureka/EurekaRegistryOptions.js';
+import type { EurekaRegistryOptions } from 'karyon-ts';
 import { retryDelayMs } from '../../src/registry/eureka/retryDelay.js';
 import { systemClock } from 'karyon-ts';
 

@@ -1,8 +1,7 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EurekaRegistry } from '../../src/registry/eureka/index.js';
-import type { EurekaRegistryOptions, HeartbeatEvent, RegistrationEvent } from '../../src/registry/eureka/index.js';
-import type { InstanceDescriptor } from 'karyon-ts';
+import { EurekaRegistry } from 'karyon-ts';
+import type { InstanceDescriptor, EurekaRegistryOptions, HeartbeatEvent, RegistrationEvent } from 'karyon-ts';
 import { ManualClock } from 'karyon-ts/testing';
 import { FakeEureka, refusedUrl, until } from '../fixtures/eureka/fakeEureka.js';
 import type { Json } from '../fixtures/eureka/fakeEureka.js';

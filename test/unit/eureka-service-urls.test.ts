@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { EurekaRegistry } from '../../src/registry/eureka/index.js';
-import type { EurekaRegistryOptions, RegistrationEvent } from '../../src/registry/eureka/index.js';
+import { EurekaRegistry } from 'karyon-ts';
 import { orderTargets, seededRandom } from '../../src/registry/eureka/EurekaTransport.js';
-import type { InstanceDescriptor } from 'karyon-ts';
+import type { InstanceDescriptor, EurekaRegistryOptions, RegistrationEvent } from 'karyon-ts';
 import { ManualClock, testInstance } from 'karyon-ts/testing';
 import { FakeEureka, until } from '../fixtures/eureka/fakeEureka.js';
 

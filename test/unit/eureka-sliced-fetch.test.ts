@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { EurekaRegistry } from '../../src/registry/eureka/index.js';
+import { EurekaRegistry } from 'karyon-ts';
 import { InstanceCache } from '../../src/registry/InstanceCache.js';
 import { SliceDecoder, SLICED_DECODE_MIN_BYTES } from '../../src/registry/eureka/SliceDecoder.js';
 import type { DecodedSlice } from '../../src/registry/eureka/SliceDecoder.js';

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ViewGuard } from '../../src/registry/eureka/ViewGuard.js';
-import type { ViewProtectionEvent } from '../../src/registry/eureka/ViewGuard.js';
-import type { RegistryInstance } from 'karyon-ts';
+import type { RegistryInstance, ViewProtectionEvent } from 'karyon-ts';
 import { testInstance } from 'karyon-ts/testing';
 import { memoryLogger } from '../support/logger.js';
 

@@ -5,11 +5,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HealthMonitor } from '../../src/health/HealthMonitor.js';
-import { TtlCheck, bundledCheckScript, httpCheck, parseHostPort, scriptCheck, tcpCheck } from '../../src/health/checks/index.js';
-import type { HealthResult } from '../../src/health/types.js';
+import { HealthMonitor } from 'karyon-ts/extend';
+import { TtlCheck, bundledCheckScript, httpCheck, scriptCheck, tcpCheck, systemClock } from 'karyon-ts';
+import { parseHostPort } from '../../src/health/checks/tcpCheck.js';
+import type { HealthResult } from 'karyon-ts';
 import { ManualClock } from 'karyon-ts/testing';
-import { systemClock } from '../../src/common/Clock.js';
 import { waitFor } from '../support/logger.js';
 import { killSpawnedProcesses } from '../support/processes.js';
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/common/Logger.js';
+import { silentLogger } from 'karyon-ts/extend';
 import { Lifecycle } from '../../src/lifecycle/Lifecycle.js';
 import type { LifecycleParts, Registrar } from '../../src/lifecycle/Lifecycle.js';
 import { ShutdownStack } from '../../src/lifecycle/ShutdownStack.js';
-import type { InstanceDescriptor, InstanceStatus } from '../../src/registry/types.js';
+import type { InstanceDescriptor, InstanceStatus } from 'karyon-ts';
 import { ManualClock } from '../../src/testing/index.js';
 
 // The lifecycle core on its narrow interfaces alone: a recording registrar, a readiness flag, a shutdown stack.

@@ -5,18 +5,17 @@ import {
   builtinMetrics,
   clientMetrics,
   configMetrics,
-  createMetrics,
   healthMetrics,
   lifecycleMetrics,
-  noopMetrics,
-  PrometheusRegistry,
   registryMetrics,
-  resolveMetricsOptions,
-  statusClass,
-} from '../../src/metrics/index.js';
-import { adminMetrics } from '../../src/metrics/builtin.js';
-import { shadowMetrics } from '../../src/metrics/builtin.js';
-import type { Metrics } from '../../src/metrics/index.js';
+  adminMetrics,
+  shadowMetrics,
+} from 'karyon-ts/extend';
+import { createMetrics, noopMetrics } from 'karyon-ts';
+import { PrometheusRegistry } from '../../src/metrics/PrometheusRegistry.js';
+import { resolveMetricsOptions } from '../../src/metrics/MetricsOptions.js';
+import { statusClass } from '../../src/metrics/builtin.js';
+import type { Metrics } from 'karyon-ts';
 
 const doc = readFileSync(new URL('../../docs/metrics.md', import.meta.url), 'utf8');
 const rows = [...doc.matchAll(/^\| `(karyon\.[a-z_.]+)` \| (\w+) \| ([^|]+) \| ([^|]+) \| `([a-z_]+)` \| ([^|]+) \|$/gm)].map((m) => ({

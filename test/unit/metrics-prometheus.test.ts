@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createMetrics, PrometheusRegistry, resolveMetricsOptions } from '../../src/metrics/index.js';
+import { createMetrics } from 'karyon-ts';
+import { PrometheusRegistry } from '../../src/metrics/PrometheusRegistry.js';
+import { resolveMetricsOptions } from '../../src/metrics/MetricsOptions.js';
 import { escapeLabelValue, prometheusLabelName, prometheusMetricName } from '../../src/metrics/prometheusText.js';
-import { silentLogger } from '../../src/common/Logger.js';
-import type { Logger } from '../../src/common/Logger.js';
-import type { MetricsOptions } from '../../src/metrics/index.js';
+import { silentLogger } from 'karyon-ts/extend';
+import type { Logger, MetricsOptions } from 'karyon-ts';
 import { ManualClock } from 'karyon-ts/testing';
 
 function registry(prometheus: MetricsOptions['prometheus'] = true, clock = new ManualClock(), logger: Logger = silentLogger) {

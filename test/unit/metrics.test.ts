@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { KaryonError } from '../../src/common/KaryonError.js';
-import { createMetrics, noopMetrics, resolveMetricsOptions } from '../../src/metrics/index.js';
-import type { MetricsOptions } from '../../src/metrics/index.js';
+import { KaryonError, createMetrics, noopMetrics } from 'karyon-ts';
+import { resolveMetricsOptions } from '../../src/metrics/MetricsOptions.js';
+import type { MetricsOptions } from 'karyon-ts';
 import { sanitizeSetMember, statsdLineParts } from '../../src/metrics/statsdWire.js';
 import { ManualClock } from 'karyon-ts/testing';
 

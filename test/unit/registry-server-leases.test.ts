@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/common/Logger.js';
+import { silentLogger } from 'karyon-ts/extend';
 import { appsHashcode, encodeApplications } from '../../src/registry/eureka/wire.js';
 import { applicationsJson } from '../../src/registry/server/applicationsJson.js';
 import { encodeLease } from '../../src/registry/server/encodeLease.js';
@@ -7,7 +7,7 @@ import { leaseExpiresAt } from '../../src/registry/server/EurekaLease.js';
 import { LeaseRegistry } from '../../src/registry/server/LeaseRegistry.js';
 import { parseRegistration } from '../../src/registry/server/parseRegistration.js';
 import { Payload, ResponseCache } from '../../src/registry/server/ResponseCache.js';
-import { ManualClock } from '../../src/testing/ManualClock.js';
+import { ManualClock } from 'karyon-ts/testing';
 
 // Leases, eviction, the delta queue and the response cache, on a manual clock and without sockets.
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Logger } from '../../src/common/Logger.js';
+import type { Logger } from 'karyon-ts';
 import { LeaseRegistry } from '../../src/registry/server/LeaseRegistry.js';
 import { parseRegistration } from '../../src/registry/server/parseRegistration.js';
 import { decideStatus } from '../../src/registry/server/statusRules.js';
-import { ManualClock } from '../../src/testing/ManualClock.js';
+import { ManualClock } from 'karyon-ts/testing';
 
 // The server's status rules, each with its own test, on a manual clock and without sockets.
 

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isKaryonError } from '../../src/common/KaryonError.js';
-import { silentLogger } from '../../src/common/Logger.js';
+import { isKaryonError } from 'karyon-ts';
+import { silentLogger } from 'karyon-ts/extend';
 import { decodeInstance } from '../../src/registry/eureka/wire.js';
 import { encodeLease } from '../../src/registry/server/encodeLease.js';
 import { resolveEurekaServerOptions } from '../../src/registry/server/EurekaServerOptions.js';
 import { LeaseRegistry } from '../../src/registry/server/LeaseRegistry.js';
 import { parseRegistration } from '../../src/registry/server/parseRegistration.js';
-import { ManualClock } from '../../src/testing/ManualClock.js';
+import { ManualClock } from 'karyon-ts/testing';
 
 // Register bodies in (checked as a Netflix server checks them) and InstanceInfo out.
 

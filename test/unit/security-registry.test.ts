@@ -5,7 +5,9 @@ import { inspect } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HttpError } from '../../src/internal/http.js';
 import { resolveEurekaRegistryOptions } from '../../src/registry/eureka/EurekaRegistryOptions.js';
-import { loadRegistryTokens, resolveEurekaServerOptions, resolveRegistryAccess } from '../../src/registry/server/index.js';
+import { loadRegistryTokens } from 'karyon-ts/testing';
+import { resolveEurekaServerOptions } from '../../src/registry/server/EurekaServerOptions.js';
+import { resolveRegistryAccess } from '../../src/registry/server/RegistryAccess.js';
 
 // Owner tokens of the development Eureka server and the token of our Eureka client, without sockets.
 

@@ -1,11 +1,10 @@
 import { gzipSync, brotliCompressSync, deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { FieldPattern } from '../../src/http/shadow/FieldPattern.js';
+import { FieldPattern, formatPath, normalizePath } from '../../src/http/shadow/FieldPattern.js';
 import { resolveShadowSettings } from '../../src/http/shadow/ShadowOptions.js';
 import type { ResolvedShadowCompareOptions } from '../../src/http/shadow/ShadowOptions.js';
 import type { CapturedResponse } from '../../src/http/shadow/CapturedResponse.js';
 import { diffJson } from '../../src/http/shadow/diffJson.js';
-import { formatPath, normalizePath } from '../../src/http/shadow/FieldPattern.js';
 import { ResponseComparator, prepareResponse, viewOf } from '../../src/http/shadow/ResponseComparator.js';
 
 function compareOptions(compare: object = {}): ResolvedShadowCompareOptions {

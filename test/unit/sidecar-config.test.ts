@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { serviceClientOptionKeys } from '../../src/http/ServiceClientOptions.js';
 import type { ClientOptionKey } from '../../src/http/ServiceClientOptions.js';
-import { loadSidecarConfig, sidecarConfigKeys } from 'karyon-ts/sidecar';
 import { resolveSidecarOptions } from '../../src/sidecar/SidecarOptions.js';
+import { loadSidecarConfig, sidecarConfigKeys } from 'karyon-ts/sidecar';
 import type { SidecarOptions } from 'karyon-ts/sidecar';
 
 const dir = mkdtempSync(join(tmpdir(), 'karyon-sidecar-config-'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/metrics/index.js';
+import { createMetrics } from 'karyon-ts';
 import { StatsdRelay } from '../../src/sidecar/StatsdRelay.js';
 import { parseStatsdLine } from '../../src/sidecar/statsdLine.js';
 import { ManualClock } from 'karyon-ts/testing';
