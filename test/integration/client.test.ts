@@ -9,7 +9,7 @@ import { AdminServer } from '../../src/admin/AdminServer.js';
 import { resolveAdminOptions } from '../../src/admin/AdminOptions.js';
 import type { InstanceDescriptor, ServiceClient, ServiceClientOptions } from 'karyon-ts';
 import type { AdminServiceView } from 'karyon-ts/extend';
-import { InMemoryRegistry, testInstance } from 'karyon-ts/testing';
+import { InMemoryRegistry, ManualClock, testInstance } from 'karyon-ts/testing';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, server: TestServer) => void;
 
@@ -123,14 +123,30 @@ describe('service client against real servers', () => {
   });
 
   it('p2c-ewma sends almost nothing to a slow instance once it has seen it', async () => {
-    const { client, servers } = await fleet(4, { balancer: 'round-robin' });
+    // The client measures latency on a manual clock that only the servers move, by the time each takes: what
+    // the rule sees is then the servers' own latency (2 ms, and 150 ms for the slow one), whatever stalls the
+    // machine adds to the real round trips, and the picks are seeded. The slow server really waits 150 ms too.
+    const clock = new ManualClock();
+    let seed = 42;
+    const random = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648);
+    const { client, servers } = await fleet(4, { balancer: 'round-robin', clock, random });
+    for (const server of servers.slice(0, 3)) {
+      server.handler = (req, res, entry) => {
+        clock.advance(2);
+        answerWithId(req, res, entry);
+      };
+    }
     const slow = servers[3]!;
-    slow.handler = (req, res, server) => setTimeout(() => answerWithId(req, res, server), 150);
+    slow.handler = (req, res, server) =>
+      setTimeout(() => {
+        clock.advance(150);
+        answerWithId(req, res, server);
+      }, 150);
     await callMany(client, 4); // one call each, so every instance has a latency sample
     client.setRule('p2c-ewma');
     const counts = await callMany(client, 100);
-    // After one 150 ms answer the slow instance loses every comparison until its estimate decays (1 s time
-    // constant: about 4 s to come down to the fast ones').
+    // After one 150 ms answer the slow instance loses every comparison until its idle estimate decays to the
+    // fast ones' (5 s time constant: about 20 s), far longer than the 100 calls take on the clock (about 0.2 s).
     expect(counts.get(slow.id) ?? 0).toBeLessThanOrEqual(2);
     const estimates = client.stats().instances.map((i) => i.ewmaMs ?? 0);
     expect(estimates[3]).toBeGreaterThan(Math.max(...estimates.slice(0, 3)));

@@ -164,10 +164,49 @@ describe('balancer rules', () => {
     // Averaged in, and raised only by what the stall does not explain: a few ms more, far from the 60 ms peak.
     for (const ms of detected.fastMs) expect(ms).toBeLessThan(12);
     expect(detected.slow).toBe(0);
-    // Without stall detection every fast peak jumps to 60 ms, and the straggler's 50 ms looks cheapest.
+    // Without stall detection every fast peak jumps to 60 ms, and the straggler's 50 ms looks cheapest; its
+    // average, 4x and more the fleet's, still keeps it to one probe (see the straggler test below).
     const raw = burstToStraggler(0);
     for (const ms of raw.fastMs) expect(ms).toBeGreaterThan(60);
-    expect(raw.slow).toBeGreaterThan(10);
+    expect(raw.slow).toBe(1);
+  });
+
+  it('p2c-ewma gives stragglers (average 4x the median and more) only probes, one at a time, one a second each', () => {
+    const balancer = makeBalancer(['a', 'b', 'c', 's1', 's2'], { rule: 'p2c-ewma' });
+    let now = T0 + 1_000_000;
+    for (let t = 2000; t >= 0; t--) for (const id of ['a', 'b', 'c']) sample(balancer, id, 5, now - t);
+    sample(balancer, 's1', 50, now - 100);
+    sample(balancer, 's2', 50, now - 100);
+    // Each fast instance spikes to 80 ms on its own (its process stopped for a moment; not the caller's stall):
+    // every fast peak is now above the stragglers' 50 ms, so the peaks alone would send them about 40% of picks.
+    for (const id of ['a', 'b', 'c']) {
+      now += 20;
+      sample(balancer, id, 80, now);
+    }
+    for (const id of ['a', 'b', 'c']) expect(state(balancer, id).latencyMs(now)).toBeGreaterThan(50);
+    const picks = (at: number): Map<string, number> => {
+      const counts = new Map<string, number>();
+      for (let i = 0; i < 1000; i++) {
+        const picked = balancer.pick(at)!;
+        counts.set(picked.id, (counts.get(picked.id) ?? 0) + 1);
+      }
+      return counts;
+    };
+    const first = picks(now + 1);
+    // One probe each within the second, though each was drawn with the other straggler or a costlier fast one.
+    expect(first.get('s1') ?? 0).toBeLessThanOrEqual(1);
+    expect(first.get('s2') ?? 0).toBeLessThanOrEqual(1);
+    const s1 = state(balancer, 's1');
+    balancer.begin(s1);
+    // A second later, s2 may be probed again; s1 not while its probe is in flight.
+    const second = picks(now + 1001);
+    expect(second.get('s1') ?? 0).toBe(0);
+    expect(second.get('s2') ?? 0).toBeLessThanOrEqual(1);
+    // s1's probe answers fast: its average drops under 4x the median at once, and it competes again on cost.
+    balancer.succeed(s1, 5, now + 1500);
+    expect(s1.averageLatencyMs).toBeLessThan(4 * 5.5);
+    for (let t = 10; t <= 1000; t += 10) for (const id of ['a', 'b', 'c', 's1']) sample(balancer, id, 5, now + 1500 + t);
+    expect(picks(now + 2600).get('s1') ?? 0).toBeGreaterThan(100);
   });
 
   it("in a stall, an instance slow by itself still shows: only the caller's delay is taken off its answer", () => {
