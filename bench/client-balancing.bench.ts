@@ -16,9 +16,10 @@
 //                (with and without hedging) against round robin and BalancedPool, each against an all-healthy
 //                run; and a fresh client's estimates after 2 s (cold start).
 //  6. tails:     the 30% and 60% regimes again, in rounds (--rounds=N, default 3): each round measures the
-//                all-healthy fleet and the straggler fleet back to back with fresh clients, so a ratio is taken
-//                within a round; p99 end to end and at the upstream (its queue and work); cold start per round.
-//                --hedging turns hedging on for these clients.
+//                all-healthy fleet and the straggler fleet in alternating slices with fresh clients, so a ratio
+//                is taken within a round; p99 end to end and at the upstream (its queue and work); rounds where
+//                an upstream itself stalled are marked; cold start per round. The third client is the rule
+//                without stall detection, or with --hedging the client with hedging on.
 // Run: npx tsx bench/client-balancing.bench.ts [--only=overhead|straggler|kill|rolling|regimes|tails] [--dist]
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -951,8 +952,10 @@ async function tails(): Promise<void> {
   const sliceMs = 1000;
   const measurePair = async (rate: number, round: number): Promise<Measured[]> => {
     const sides: Side[] = [];
-    for (const [fleet, stallWindowMs] of [[healthy, undefined], [slowed, undefined], [slowed, 0]] as const) {
-      const client = createServiceClient({ registry: await registryOf(ports(fleet)), vip: 'bench', hedging: hedged, latency: stallWindowMs === undefined ? {} : { stallWindowMs } });
+    // The third side is the straggler fleet either without stall detection or, with --hedging, with hedging on.
+    const third = hedged ? { hedging: true } : { latency: { stallWindowMs: 0 } };
+    for (const [fleet, options] of [[healthy, {}], [slowed, {}], [slowed, third]] as const) {
+      const client = createServiceClient({ registry: await registryOf(ports(fleet)), vip: 'bench', ...options });
       sides.push({ fleet, client, latenciesUs: [], servedUs: [], fastServedUs: [], sent: 0, toStraggler: 0, lagP99: [] });
     }
     for (const side of sides) await openLoop(clientCall(side.client), rate, warmMs);
@@ -997,7 +1000,7 @@ async function tails(): Promise<void> {
     for (const fraction of [0.3, 0.6]) {
       const rate = Math.round(capacity * fraction);
       const [base, straggler, eager] = await measurePair(rate, round);
-      for (const [variant, result] of [['p2c-ewma', straggler!], ['p2c-ewma, stallWindowMs 0', eager!]] as const) {
+      for (const [variant, result] of [['p2c-ewma', straggler!], [hedged ? 'p2c-ewma + hedging' : 'p2c-ewma, stallWindowMs 0', eager!]] as const) {
         const key = `${fraction}|${variant}`;
         const entry = ratios.get(key) ?? { p99: [], served: [], share: [], stalled: [] };
         const stalled = Math.max(base!.servedP99, result.fastServedP99) > stalledAtMs;
@@ -1059,7 +1062,7 @@ async function tails(): Promise<void> {
   for (const child of [...shared, fifth, straggling]) stopChild(child);
 
   table(
-    `6. Tails: 5 upstream processes (${slots} requests at a time, ${fastMs} ms; one ${slowMs} ms in the straggler fleet; the fleets share the other four), capacity ${fmt(capacity, 0)}/s (client, closed loop); each round measures the all-healthy fleet and the straggler fleet (with and without stall detection) in alternating ${sliceMs / 1000} s slices, a fresh client for each${hedged ? ' with hedging' : ''}, ${warmMs / 1000} s warm-up, ${measureMs / 1000} s measured per fleet (load average ${loadavg()[0]!.toFixed(1)})`,
+    `6. Tails: 5 upstream processes (${slots} requests at a time, ${fastMs} ms; one ${slowMs} ms in the straggler fleet; the fleets share the other four), capacity ${fmt(capacity, 0)}/s (client, closed loop); each round measures the all-healthy fleet and the straggler fleet (${hedged ? 'with and without hedging' : 'with and without stall detection'}) in alternating ${sliceMs / 1000} s slices, a fresh client for each, ${warmMs / 1000} s warm-up, ${measureMs / 1000} s measured per fleet (load average ${loadavg()[0]!.toFixed(1)})`,
     rows,
   );
   table(
