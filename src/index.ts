@@ -26,7 +26,7 @@ export type {
 } from './registry/index.js';
 export { EurekaRegistry } from './registry/eureka/index.js';
 export type {
-  EurekaRegistryEvents, EurekaRegistryOptions, FetchEvent, FullFetchReason, HashMismatchEvent, HeartbeatEvent,
+  AutoFetchReason, AutoFetchState, EurekaRegistryEvents, EurekaRegistryOptions, FetchCost, FetchEvent, FullFetchReason, HashMismatchEvent, HeartbeatEvent,
   ProtectedApp, RegistrationEvent, RegistrationOperation, ServiceUrl, ViewProtectionEvent, ViewProtectionReason,
 } from './registry/eureka/index.js';
 export type {

@@ -5,6 +5,7 @@ import { sendJson } from '../internal/http.js';
 import { EurekaRegistry } from '../registry/eureka/EurekaRegistry.js';
 import type { FetchEvent, HashMismatchEvent } from '../registry/eureka/EurekaRegistryEvents.js';
 import type { ProtectedApp } from '../registry/eureka/ViewGuard.js';
+import type { AutoFetchState } from '../registry/eureka/AutoFetchMode.js';
 import type { RegistryInstance, ServiceRegistry } from '../registry/types.js';
 
 /** Anything that takes routes as the admin server does (`AdminServer` fits it as it is). */
@@ -97,6 +98,8 @@ export interface RegistryReport {
       readonly mode: 'full' | 'vips';
       /** The VIPs fetched in `vips` mode; empty in `full` mode. */
       readonly vips: readonly string[];
+      /** With `fetchMode: 'auto'`: why the mode is in force, and what a VIP refresh, a delta and a full fetch cost when last measured. */
+      readonly auto?: AutoFetchState;
     };
     /** The last fetch, successful or not; undefined before the first one finished. */
     readonly last: RegistryFetchView | undefined;

@@ -14,6 +14,7 @@ import { InstanceRegistration, isSettableStatus, unsettableStatus } from './Inst
 import { RegistryFetcher } from './RegistryFetcher.js';
 import { eurekaServiceExtras } from './serviceExtras.js';
 import type { ProtectedApp } from './ViewGuard.js';
+import type { AutoFetchState } from './AutoFetchMode.js';
 
 /**
  * A {@link ServiceRegistry} that speaks the Eureka REST protocol (JSON) to Netflix or Spring Cloud Eureka
@@ -89,15 +90,21 @@ export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implement
 
   /**
    * What refreshes fetch: `full` (the whole registry, then deltas) or `vips` (only `fetchVips`, each by
-   * `GET /vips/{vip}`), the `fetchMode` option with `auto` decided; with the VIPs fetched in `vips` mode.
+   * `GET /vips/{vip}`), the `fetchMode` option with `auto` decided; with the VIPs fetched in `vips` mode, and with
+   * `auto` why that mode is in force and the costs it was chosen by.
    */
   get fetchMode(): {
     /** `full` or `vips`. */
     readonly mode: 'full' | 'vips';
     /** The VIPs fetched in `vips` mode (lower case); empty in `full` mode. */
     readonly vips: readonly string[];
+    /** With `fetchMode: 'auto'` (and VIPs named): why the mode is in force, and what each mode cost when last measured. */
+    readonly auto?: AutoFetchState;
   } {
-    return { mode: this.#options.fetchMode, vips: this.#options.fetchMode === 'vips' ? this.#options.fetchVips : [] };
+    const mode = this.#fetcher?.mode ?? this.#options.fetchMode;
+    const vips = mode === 'vips' ? this.#options.fetchVips : [];
+    const auto = this.#fetcher?.autoState;
+    return auto === undefined ? { mode, vips } : { mode, vips, auto };
   }
 
   /** How long other clients take to see a change made here, at most: one registry fetch interval, in ms. */

@@ -73,7 +73,9 @@ export type FullFetchReason =
   /** After the delta, the view's hash differed from the server's `apps__hashcode`. */
   | 'hashMismatch'
   /** An application's last good view is kept (`viewProtectionRatio`): only a full fetch tells when to let go. */
-  | 'viewProtected';
+  | 'viewProtected'
+  /** `fetchMode: 'auto'` measured the full registry and its deltas to be cheaper than the VIPs it held. */
+  | 'fetchModeChanged';
 
 /** One fetch of the registry (`GET /apps`, `GET /apps/delta`, or in `vips` mode each `GET /vips/{vip}`), finished. */
 export interface FetchEvent {

@@ -4,6 +4,7 @@ import type { Clock } from '../../common/Clock.js';
 import { systemClock } from '../../common/Clock.js';
 import type { Logger } from '../../common/Logger.js';
 import { silentLogger } from '../../common/Logger.js';
+import { AUTO_MAX_INITIAL_VIPS } from './AutoFetchMode.js';
 import { basicAuthorization, durationMs, invalidOption, nonEmptyString, positiveInt } from '../../internal/validate.js';
 
 /** Options of {@link EurekaRegistry}. Only `serviceUrls` is required. */
@@ -61,8 +62,10 @@ export interface EurekaRegistryOptions {
   /**
    * What a refresh fetches. `full`: the whole registry (`GET /apps`, then deltas). `vips`: only the instances of
    * `fetchVips` (`GET /vips/{vip}` each, every refresh, as the Java client's single-VIP refresh does), so a
-   * service that calls 3 VIPs of a 100,000-instance fleet neither downloads nor holds the rest. `auto`: `vips`
-   * when `fetchVips` names at most 16 VIPs, `full` otherwise.
+   * service that calls 3 VIPs of a 100,000-instance fleet neither downloads nor holds the rest. `auto`: whichever
+   * of the two costs less, measured (bytes received and event-loop time of each refresh, the other mode probed
+   * every 10 refreshes, a full fetch weighed over 120 refreshes); it starts as `vips` when `fetchVips` names 1 to
+   * 16 VIPs, and is `full` when it names none.
    * @default 'full'
    */
   readonly fetchMode?: 'full' | 'vips' | 'auto';
@@ -194,8 +197,10 @@ export interface ResolvedEurekaRegistryOptions {
   readonly fetchRegistry: boolean;
   /** See {@link EurekaRegistryOptions.fetchDeltas}. */
   readonly fetchDeltas: boolean;
-  /** The mode in force: {@link EurekaRegistryOptions.fetchMode} with `auto` decided. */
+  /** The mode to start with: {@link EurekaRegistryOptions.fetchMode}, `auto` starting as `vips` with 1 to 16 VIPs. */
   readonly fetchMode: 'full' | 'vips';
+  /** True when `auto` chooses the mode by measured cost (`fetchMode: 'auto'` with VIPs named). */
+  readonly autoFetchMode: boolean;
   /** See {@link EurekaRegistryOptions.fetchVips}: lower-cased, without repeats. */
   readonly fetchVips: readonly string[];
   /** See {@link EurekaRegistryOptions.connectTimeoutMs}. */
@@ -254,7 +259,7 @@ export function resolveEurekaRegistryOptions(options: EurekaRegistryOptions): Re
   const mode = options.fetchMode ?? 'full';
   if (mode !== 'full' && mode !== 'vips' && mode !== 'auto') invalidOption('fetchMode', "'full', 'vips' or 'auto'", mode);
   if (mode === 'vips' && fetchVips.length === 0) invalidOption('fetchVips', "at least one VIP with fetchMode 'vips'", options.fetchVips);
-  const fetchMode = mode === 'auto' ? (fetchVips.length > 0 && fetchVips.length <= AUTO_MAX_VIPS ? 'vips' : 'full') : mode;
+  const fetchMode = mode === 'auto' ? (fetchVips.length > 0 && fetchVips.length <= AUTO_MAX_INITIAL_VIPS ? 'vips' : 'full') : mode;
   return Object.freeze({
     serviceUrls: Object.freeze(resolveServiceUrls(options.serviceUrls)),
     zone: options.zone === undefined ? undefined : nonEmptyString('zone', options.zone),
@@ -265,6 +270,7 @@ export function resolveEurekaRegistryOptions(options: EurekaRegistryOptions): Re
     fetchRegistry: boolOption('fetchRegistry', options.fetchRegistry, true),
     fetchDeltas: boolOption('fetchDeltas', options.fetchDeltas, true),
     fetchMode,
+    autoFetchMode: mode === 'auto' && fetchVips.length > 0,
     fetchVips,
     connectTimeoutMs: positiveDuration('connectTimeoutMs', options.connectTimeoutMs, 5000),
     requestTimeoutMs: positiveDuration('requestTimeoutMs', options.requestTimeoutMs, 8000),
@@ -282,8 +288,6 @@ export function resolveEurekaRegistryOptions(options: EurekaRegistryOptions): Re
   });
 }
 
-/** With `fetchMode: 'auto'`, VIP fetches are chosen for up to this many VIPs (each is a request per refresh). */
-const AUTO_MAX_VIPS = 16;
 
 function resolveVips(value: unknown): readonly string[] {
   if (value === undefined) return Object.freeze([]);

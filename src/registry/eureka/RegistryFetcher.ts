@@ -14,6 +14,8 @@ import type { ProtectedApp, ViewProtectionEvent } from './ViewGuard.js';
 import { appsHashcode, appsHashcodeOfCounts, decodeApplications } from './wire.js';
 import type { DecodedApplications } from './wire.js';
 import { Deletion, SliceDecoder } from './SliceDecoder.js';
+import { AutoFetchMode } from './AutoFetchMode.js';
+import type { AutoFetchState, FetchCost } from './AutoFetchMode.js';
 
 /** Lets the event loop run what waits (I/O, timers) before the next slice of work. */
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -59,6 +61,10 @@ export class RegistryFetcher {
   #profilesAfterFull = 0;
   readonly #guard: ViewGuard;
   readonly #decoder = new SliceDecoder();
+  /** With `fetchMode: 'auto'`: the costs measured and the mode they chose. */
+  readonly #auto: AutoFetchMode | undefined;
+  /** What the view held was made of: the whole registry, or only the VIPs (a full fetch must replace it). */
+  #viewMode: 'full' | 'vips' | undefined;
 
   constructor(context: FetcherContext) {
     this.#context = context;
@@ -68,6 +74,7 @@ export class RegistryFetcher {
       logger: context.options.logger,
       onChange: context.onViewProtection,
     }));
+    this.#auto = context.options.autoFetchMode ? new AutoFetchMode(context.options.fetchMode) : undefined;
     this.#task = new RepeatingTask({ clock: context.options.clock, initialDelayMs: 0, run: (signal) => this.#run(signal) });
   }
 
@@ -94,6 +101,16 @@ export class RegistryFetcher {
       this.#waiters.push(entry);
       this.#task.trigger();
     });
+  }
+
+  /** The mode in force: `fetchMode`, or what `auto` chose last. */
+  get mode(): 'full' | 'vips' {
+    return this.#auto?.mode ?? this.#context.options.fetchMode;
+  }
+
+  /** With `fetchMode: 'auto'`, why the mode in force was chosen and the costs it was chosen by. */
+  get autoState(): AutoFetchState | undefined {
+    return this.#auto?.state;
   }
 
   /** The applications whose last good view is kept because the registry lists too few of their instances. */
@@ -150,19 +167,68 @@ export class RegistryFetcher {
 
   async #fetch(signal: AbortSignal): Promise<void> {
     const { options, cache } = this.#context;
+    const mode = this.mode;
     const reason: FullFetchReason | undefined = !this.#hasFull
       ? 'initial'
-      : cache.size === 0
-        ? 'empty'
-        : !options.fetchDeltas
-          ? 'deltasDisabled'
-          : this.#guard.protecting
-            ? 'viewProtected'
-            : undefined;
-    if (options.fetchMode === 'vips') return this.#vips(signal);
-    if (reason !== undefined) return this.#full(reason, signal);
-    const fallback = await this.#delta(signal);
-    if (fallback !== undefined) await this.#full(fallback, signal);
+      : this.#viewMode === 'vips'
+        ? 'fetchModeChanged'
+        : cache.size === 0
+          ? 'empty'
+          : !options.fetchDeltas
+            ? 'deltasDisabled'
+            : this.#guard.protecting
+              ? 'viewProtected'
+              : undefined;
+    if (mode === 'vips') await this.#vips(signal);
+    else if (reason !== undefined) await this.#full(reason, signal);
+    else {
+      const fallback = await this.#delta(signal);
+      if (fallback !== undefined) await this.#full(fallback, signal);
+    }
+    if (this.#auto !== undefined) await this.#probe(this.#auto, mode, signal);
+  }
+
+  /**
+   * `auto` mode, after a refresh: every few refreshes, measures what the other mode would have cost (a delta
+   * parsed and decoded but not applied, or each VIP fetched and decoded), then lets the costs choose the mode of
+   * the next refresh. A probe that fails changes nothing; no mode changes while a view is protected.
+   */
+  async #probe(auto: AutoFetchMode, mode: 'full' | 'vips', signal: AbortSignal): Promise<void> {
+    if (this.#guard.protecting || signal.aborted) return;
+    if (auto.probeDue()) {
+      const { transport, options } = this.#context;
+      try {
+        if (mode === 'vips') {
+          const exchange = await transport.send({ method: 'GET', path: '/apps/delta' }, signal);
+          if (exchange.error !== undefined || exchange.status !== 200) return;
+          const started = performance.now();
+          const decoded = decodeApplications(JSON.parse(exchange.body.toString('utf8')) as unknown, options.clock.now());
+          auto.recordDelta({ bytes: exchange.bytes, cpuMs: performance.now() - started, instances: decoded.instances.length }, decoded.appsHashcode);
+        } else {
+          const cost = { bytes: 0, cpuMs: 0, instances: 0 };
+          for (const vip of options.fetchVips) {
+            const exchange = await transport.send({ method: 'GET', path: `/vips/${encodeURIComponent(vip)}`, askNextOn: (status) => status !== 200 }, signal);
+            if (exchange.error !== undefined || exchange.status !== 200) return;
+            const started = performance.now();
+            const decoded = decodeApplications(JSON.parse(exchange.body.toString('utf8')) as unknown, options.clock.now());
+            cost.cpuMs += performance.now() - started;
+            cost.bytes += exchange.bytes;
+            cost.instances += decoded.instances.length;
+          }
+          auto.recordVips(cost);
+        }
+      } catch (error) {
+        options.logger.debug(`eureka fetchMode auto: the probe of ${mode === 'vips' ? 'deltas' : 'the VIPs'} failed: ${errorMessage(error)}`);
+        return;
+      }
+    }
+    const next = auto.decide();
+    if (next !== mode) {
+      const { vips, delta, full } = auto.state;
+      this.#context.options.logger.info(
+        `eureka fetchMode auto: fetching ${next === 'vips' ? 'only the VIPs' : 'the full registry and its deltas'} from the next refresh (measured per refresh: VIPs ${describeCost(vips)}, delta ${describeCost(delta)}; full fetch ${describeCost(full)})`,
+      );
+    }
   }
 
   async #full(reason: FullFetchReason, signal: AbortSignal): Promise<void> {
@@ -177,9 +243,14 @@ export class RegistryFetcher {
     const incoming = new Map<string, Map<string, RegistryInstance>>();
     const errors: string[] = [];
     let listed = 0;
+    // The event loop's own time (auto mode weighs it): what runs between the waits for the worker.
+    let cpuMs = 0;
     try {
+      let mark = performance.now();
       const decoded = await this.#decoder.decode(exchange.chunks ?? [exchange.body], options.clock.now(), signal, (instance) => pool.compact(instance));
+      cpuMs += performance.now() - mark;
       for await (const slice of decoded.slices) {
+        mark = performance.now();
         if (signal.aborted) throw abortReason(signal);
         for (const error of slice.errors) errors.push(error);
         listed += slice.decoded;
@@ -191,6 +262,7 @@ export class RegistryFetcher {
           if (entry instanceof Deletion) byId.delete(instanceId);
           else byId.set(instanceId, entry);
         }
+        cpuMs += performance.now() - mark;
       }
     } catch (error) {
       if (signal.aborted) throw abortReason(signal);
@@ -200,7 +272,8 @@ export class RegistryFetcher {
       throw this.#failed(failure, 'full', reason, exchange, started);
     }
     this.#logSkipped(errors);
-    const change = await this.#replaceView(incoming);
+    const change = await this.#replaceView(incoming, 'full');
+    this.#auto?.recordFull({ bytes: exchange.bytes, cpuMs, instances: listed });
     this.#report('full', reason, exchange, started, listed, errors.length, change, undefined, undefined);
   }
 
@@ -219,10 +292,13 @@ export class RegistryFetcher {
     let listed = 0;
     let bytes = 0;
     let exchange: EurekaExchange | undefined;
+    let cpuMs = 0;
     for (const vip of options.fetchVips) {
       exchange = await transport.send({ method: 'GET', path: `/vips/${encodeURIComponent(vip)}`, askNextOn: (status) => status !== 200 }, signal);
       bytes += exchange.bytes;
+      const mark = performance.now();
       const decoded = this.#decode({ ...exchange, bytes }, 'vips', undefined, started, signal);
+      cpuMs += performance.now() - mark;
       remote.push([vip, decoded.appsHashcode]);
       for (const error of decoded.errors) errors.push(error);
       for (const entry of decoded.instances) {
@@ -239,7 +315,8 @@ export class RegistryFetcher {
       }
     }
     this.#logSkipped(errors);
-    const change = await this.#replaceView(incoming);
+    const change = await this.#replaceView(incoming, 'vips');
+    this.#auto?.recordVips({ bytes, cpuMs, instances: listed });
     this.#report('vips', undefined, { ...exchange!, bytes }, started, listed, errors.length, change, undefined, undefined);
     for (const [vip, hash] of remote) {
       const local = appsHashcode(cache.byVip(vip).map((instance) => instance.status));
@@ -250,9 +327,12 @@ export class RegistryFetcher {
   }
 
   /** Makes the view exactly `incoming` (what a view protection keeps added), in slices; the change. */
-  async #replaceView(incoming: Map<string, Map<string, RegistryInstance>>): Promise<RegistryChange> {
+  async #replaceView(incoming: Map<string, Map<string, RegistryInstance>>, mode: 'full' | 'vips'): Promise<RegistryChange> {
     const { cache, pool, options } = this.#context;
-    for (const record of this.#guard.keep(cache.records(), incoming, options.clock.now())) {
+    // From the whole registry to the VIPs (auto mode): the other apps are left, not lost, so none is protected.
+    const held = mode === 'vips' && this.#viewMode === 'full' ? recordsOfVips(cache.records(), options.fetchVips) : cache.records();
+    this.#viewMode = mode;
+    for (const record of this.#guard.keep(held, incoming, options.clock.now())) {
       let byId = incoming.get(record.app);
       if (byId === undefined) incoming.set(record.app, (byId = new Map<string, RegistryInstance>()));
       byId.set(record.instanceId, record);
@@ -274,7 +354,9 @@ export class RegistryFetcher {
       this.#report('delta', undefined, exchange, started, 0, 0, undefined, undefined, `HTTP ${exchange.status}: ${errorText(exchange.body)}`);
       return 'deltaRefused';
     }
+    const mark = performance.now();
     const decoded = this.#decode(exchange, 'delta', undefined, started, signal);
+    this.#auto?.recordDelta({ bytes: exchange.bytes, cpuMs: performance.now() - mark, instances: decoded.instances.length }, decoded.appsHashcode);
     const records = this.#compact(decoded);
     const change = cache.apply(records.upserts, records.removals);
     if (pool.profiles > 2 * this.#profilesAfterFull + 64) {
@@ -402,4 +484,23 @@ export class RegistryFetcher {
     }
     this.#context.onFetch(event);
   }
+}
+
+/** The held records (by app, then id) of the apps that serve one of `vips` (lower case). */
+function recordsOfVips(held: ReadonlyMap<string, ReadonlyMap<string, RegistryInstance>>, vips: readonly string[]): Map<string, ReadonlyMap<string, RegistryInstance>> {
+  const wanted = new Set(vips);
+  const kept = new Map<string, ReadonlyMap<string, RegistryInstance>>();
+  for (const [app, records] of held) {
+    for (const record of records.values()) {
+      if (record.vipAddress.split(',').some((vip) => wanted.has(vip.trim().toLowerCase()))) {
+        kept.set(app, records);
+        break;
+      }
+    }
+  }
+  return kept;
+}
+
+function describeCost(cost: FetchCost | undefined): string {
+  return cost === undefined ? 'not measured' : `${cost.bytes} bytes, ${cost.cpuMs.toFixed(1)} ms`;
 }

@@ -10,5 +10,6 @@ export type {
   RegistrationEvent,
   RegistrationOperation,
 } from './EurekaRegistryEvents.js';
+export type { AutoFetchReason, AutoFetchState, FetchCost } from './AutoFetchMode.js';
 export type { ProtectedApp, ViewProtectionEvent, ViewProtectionReason } from './ViewGuard.js';
 export { EurekaInstance } from './EurekaInstance.js';
