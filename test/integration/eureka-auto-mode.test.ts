@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createService } from 'karyon-ts';
@@ -105,8 +106,16 @@ describe("EurekaRegistry fetchMode 'auto'", () => {
     const { server, writer } = await devRegistry();
     const vips = Array.from({ length: 17 }, (_, i) => `v${i}`);
     for (const [i, vip] of vips.entries()) await writer.register(instance(vip.toUpperCase(), 300 + i), 'UP');
-    // 150 registrations of another app: the deltas carry them for the next 3 minutes.
-    for (let n = 1; n <= 150; n++) await writer.register(instance('BUSY', n), 'UP');
+    // 1,000 registrations of another app, each with its own build metadata: the deltas carry them for the next
+    // 3 minutes, 10 times the bytes and decoding of the 17 VIPs even gzipped.
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) => {
+          const busy = instance('BUSY', 1 + batch * 100 + i);
+          return writer.register({ ...busy, metadata: { build: randomUUID(), commit: randomUUID(), image: randomUUID() } }, 'UP');
+        }),
+      );
+    }
     const reader = new Registry({ serviceUrls: [server.url], fetchMode: 'auto', fetchVips: vips, registryFetchIntervalMs: 3_600_000 });
     cleanups.push(() => reader.close());
     const fetches: FetchEvent[] = [];
@@ -114,8 +123,8 @@ describe("EurekaRegistry fetchMode 'auto'", () => {
     expect(reader.fetchMode).toMatchObject({ mode: 'full', vips: [], auto: { reason: 'initial' } });
     await reader.refresh();
     expect(fetches.at(-1)).toMatchObject({ kind: 'full', reason: 'initial' });
-    expect(reader.instancesByApp('BUSY')).toHaveLength(150);
-    // The next refresh is a delta of 167 records against 17 VIPs of one instance each.
+    expect(reader.instancesByApp('BUSY')).toHaveLength(1000);
+    // The next refresh is a delta of 1,017 records against 17 VIPs of one instance each.
     await reader.refresh();
     expect(fetches.at(-1)).toMatchObject({ kind: 'delta', ok: true });
     expect(reader.fetchMode).toMatchObject({ mode: 'vips', vips, auto: { reason: 'vipsCheaper' } });
