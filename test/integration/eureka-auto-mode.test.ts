@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createService } from 'karyon-ts';
-import type { EurekaRegistry, InstanceDescriptor, FetchEvent } from 'karyon-ts';
+import { EurekaRegistry, createService } from 'karyon-ts';
+import type { FetchEvent, InstanceDescriptor } from 'karyon-ts';
 import type { RegistryReport } from 'karyon-ts/extend';
 import { EurekaServer } from 'karyon-ts/testing';
-import { EurekaRegistry as Registry } from '../../src/registry/eureka/index.js';
 import { waitFor } from '../support/logger.js';
 
 // fetchMode 'auto' against the development registry: the client measures what a refresh costs in each mode
@@ -38,11 +37,11 @@ function instance(app: string, n: number, vip = app.toLowerCase()): InstanceDesc
   };
 }
 
-async function devRegistry(deltaRetentionMs?: number): Promise<{ server: EurekaServer; writer: Registry }> {
+async function devRegistry(deltaRetentionMs?: number): Promise<{ server: EurekaServer; writer: EurekaRegistry }> {
   const server = new EurekaServer({ port: 0, host: '127.0.0.1', responseCacheMs: 0, ...(deltaRetentionMs === undefined ? {} : { deltaRetentionMs }) });
   cleanups.push(() => server.close());
   await server.listen();
-  const writer = new Registry({ serviceUrls: [server.url], fetchRegistry: false });
+  const writer = new EurekaRegistry({ serviceUrls: [server.url], fetchRegistry: false });
   cleanups.push(() => writer.close());
   return { server, writer };
 }
@@ -116,7 +115,7 @@ describe("EurekaRegistry fetchMode 'auto'", () => {
         }),
       );
     }
-    const reader = new Registry({ serviceUrls: [server.url], fetchMode: 'auto', fetchVips: vips, registryFetchIntervalMs: 3_600_000 });
+    const reader = new EurekaRegistry({ serviceUrls: [server.url], fetchMode: 'auto', fetchVips: vips, registryFetchIntervalMs: 3_600_000 });
     cleanups.push(() => reader.close());
     const fetches: FetchEvent[] = [];
     reader.on('fetch', (event) => fetches.push(event));
