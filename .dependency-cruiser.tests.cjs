@@ -109,6 +109,7 @@ const internalImports = {
     },
   ],
   'test/unit/decorators-legacy.test.ts': [{ why: 'what the decorators record', modules: ['lifecycle/decorators'] }],
+  'test/unit/eureka-auto-fetch-mode.test.ts': [{ why: "the decision of fetchMode 'auto' from measured costs", modules: ['registry/eureka/AutoFetchMode'] }],
   'test/unit/eureka-discovery.test.ts': [
     { why: "the instances' wire form (EurekaInstance.toJSON)", modules: ['registry/eureka/EurekaInstance'] },
   ],
