@@ -31,7 +31,7 @@ import { gzipSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { EurekaRegistry } from '../src/registry/eureka/index.js';
 import { makeJsClient, payload } from './eureka-payload.js';
-import { fmt, median, percentile, table } from './support.js';
+import { fmt, logLogPlot, median, percentile, table } from './support.js';
 
 const SIZES = (process.env.EUREKA_STALL_SIZES ?? '1000,10000,30000,100000').split(',').map(Number);
 const ROUNDS = Number(process.env.EUREKA_STALL_ROUNDS ?? 3);
@@ -231,57 +231,22 @@ interface Summary {
 }
 
 function plot(rows: readonly Summary[]): string {
-  const width = 860;
-  const height = 360;
-  const left = 70;
-  const right = 300;
-  const top = 30;
-  const bottom = 50;
-  const sizes = [...new Set(rows.map((r) => r.size))].sort((a, b) => a - b);
-  const series = [
-    { label: 'karyon-ts: longest block', color: '#1f77b4', dash: '', pick: (r: Summary) => r.variant === 'karyon-ts', value: (r: Summary) => r.firstBlock },
-    { label: 'karyon-ts: fetch + apply', color: '#1f77b4', dash: '6 4', pick: (r: Summary) => r.variant === 'karyon-ts', value: (r: Summary) => r.firstMs },
-    { label: 'eureka-js-client: longest block', color: '#d62728', dash: '', pick: (r: Summary) => r.variant !== 'karyon-ts', value: (r: Summary) => r.firstBlock },
-    { label: 'eureka-js-client: fetch + apply', color: '#d62728', dash: '6 4', pick: (r: Summary) => r.variant !== 'karyon-ts', value: (r: Summary) => r.firstMs },
-  ];
-  const values = rows.flatMap((r) => [r.firstBlock, r.firstMs]).filter((v) => v > 0);
-  const lo = Math.log10(Math.min(1, ...values));
-  const hi = Math.log10(Math.max(...values) * 1.2);
-  const xlo = Math.log10(sizes[0]!);
-  const xhi = Math.log10(sizes[sizes.length - 1]!);
-  const x = (size: number): number => left + ((Math.log10(size) - xlo) / Math.max(1e-9, xhi - xlo)) * (width - left - right);
-  const y = (ms: number): number => top + (1 - (Math.log10(Math.max(ms, 10 ** lo)) - lo) / (hi - lo)) * (height - top - bottom);
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${left}" y="18" font-size="14">First full fetch: longest event-loop block and total time (ms, log) against registry size</text>`,
-  ];
-  for (let e = Math.ceil(lo); e <= Math.floor(hi); e++) {
-    parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(10 ** e)}" y2="${y(10 ** e)}" stroke="#ddd"/>`);
-    parts.push(`<text x="${left - 8}" y="${y(10 ** e) + 4}" text-anchor="end">${10 ** e}</text>`);
-  }
-  for (const size of sizes) {
-    parts.push(`<line x1="${x(size)}" x2="${x(size)}" y1="${top}" y2="${height - bottom}" stroke="#eee"/>`);
-    parts.push(`<text x="${x(size)}" y="${height - bottom + 18}" text-anchor="middle">${size.toLocaleString('en-US')}</text>`);
-  }
-  parts.push(`<text x="${(left + width - right) / 2}" y="${height - 10}" text-anchor="middle">instances in the registry</text>`);
-  for (const goal of [10, 20]) {
-    parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(goal)}" y2="${y(goal)}" stroke="#2ca02c" stroke-dasharray="2 3"/>`);
-  }
-  parts.push(`<text x="${width - right - 4}" y="${y(20) - 4}" text-anchor="end" fill="#2ca02c">goals: 10 ms at 10k, 20 ms at 100k</text>`);
-  series.forEach((s, i) => {
-    const points = rows.filter(s.pick).sort((a, b) => a.size - b.size).map((r) => `${x(r.size).toFixed(1)},${y(s.value(r)).toFixed(1)}`);
-    parts.push(`<polyline points="${points.join(' ')}" fill="none" stroke="${s.color}" stroke-width="2" stroke-dasharray="${s.dash}"/>`);
-    for (const point of points) {
-      const [px, py] = point.split(',');
-      parts.push(`<circle cx="${px}" cy="${py}" r="3" fill="${s.color}"/>`);
-    }
-    const ly = top + 10 + i * 20;
-    parts.push(`<line x1="${width - right + 10}" x2="${width - right + 40}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2" stroke-dasharray="${s.dash}"/>`);
-    parts.push(`<text x="${width - right + 46}" y="${ly + 4}">${s.label}</text>`);
+  const karyon = rows.filter((r) => r.variant === 'karyon-ts');
+  const peer = rows.filter((r) => r.variant !== 'karyon-ts');
+  const points = (list: readonly Summary[], value: (r: Summary) => number): [number, number][] => list.map((r) => [r.size, value(r)]);
+  return logLogPlot({
+    title: 'First full fetch: longest event-loop block and total time (ms, log) against registry size',
+    xLabel: 'instances in the registry',
+    yFloor: 1,
+    guides: [10, 20],
+    guideLabel: 'goals: 10 ms at 10k, 20 ms at 100k',
+    series: [
+      { label: 'karyon-ts: longest block', color: '#1f77b4', points: points(karyon, (r) => r.firstBlock) },
+      { label: 'karyon-ts: fetch + apply', color: '#1f77b4', dash: '6 4', points: points(karyon, (r) => r.firstMs) },
+      { label: 'eureka-js-client: longest block', color: '#d62728', points: points(peer, (r) => r.firstBlock) },
+      { label: 'eureka-js-client: fetch + apply', color: '#d62728', dash: '6 4', points: points(peer, (r) => r.firstMs) },
+    ],
   });
-  parts.push('</svg>');
-  return `${parts.join('\n')}\n`;
 }
 
 async function parent(): Promise<void> {

@@ -1,53 +1,71 @@
-// The development Eureka server against a plain node:http server doing the least the same requests need,
-// measured in the same run, alternating rounds so noise on the shared machine hits both sides alike:
-//  1. heartbeats per second: PUT /eureka/apps/{APP}/{ID}?status=UP&lastDirtyTimestamp=T round-robin over
-//     1,000 registered instances, 32 keep-alive connections, against a plain server answering 200. The load
-//     generator runs in a child process, so the server under test has this process's one thread to itself.
-//  2. GET /apps/delta latency (p50/p99, sequential on one keep-alive connection) with 10,000 registered
-//     instances and 200 changes in the delta, against a plain server sending the same bytes: with the
-//     registry unchanged between fetches (the payload is built once per change), with a status change before
-//     every fetch (the payload is rebuilt every time), and gzipped as clients ask for it. The full registry
-//     (GET /apps) is measured the same way, for scale.
-// Run: npx tsx bench/registry-server.bench.ts
+// The development Eureka server at registry sizes from 1,000 to 100,000 instances, against a plain node:http
+// server doing the same I/O (answering the same requests with the same bytes and nothing else), measured in the
+// same run, alternating rounds so noise on the shared machine hits both sides alike. At each size:
+//  1. memory per lease: this process's heap plus Buffers after two full GCs, once the registry holds the
+//     instances and has served every payload below (raw and gzipped), minus the same before the server started,
+//     divided by the instances. The plain server's figure counts the bytes it holds to answer the same GETs.
+//  2. heartbeats: PUT /eureka/apps/{APP}/{ID}?status=UP&lastDirtyTimestamp=T round-robin over every registered
+//     instance, closed loop on 32 keep-alive connections (each sends its next heartbeat when the last one is
+//     answered), 0.5 s warm-up then 3 s measured; the plain server answers 200. The load generator is a child
+//     process, so the server under test has this process's thread to itself; "per CPU-second" divides every
+//     heartbeat sent (warm-up included) by this process's CPU time (process.cpuUsage) over the round.
+//  3. GET latency, sequential on one keep-alive connection in the child, after up to 20 warm-up requests
+//     (a fifth of the measured ones, at least 2): GET /apps/delta
+//     with the fleet registered long ago and 200 recent changes in it, and the full GET /apps; each with the
+//     registry unchanged between fetches and with a status change (PUT/DELETE .../status, sent to the plain
+//     server too) before every fetch, each plain and with Accept-Encoding: gzip. The plain server sends the
+//     bytes the development server sends for the same request (the gzipped ones for gzip).
+// Results: medians over ROUNDS rounds (of each round's percentile for latencies), per size; the ratio to the
+// plain server; the growth exponent k of cost ~ n^k from the smallest to the largest size (1 = linear, 0 = flat);
+// with more than one size, the log-log plot of cost against size is written to docs/registry-server-scale.svg.
+// Run: node --expose-gc --import tsx bench/registry-server.bench.ts           (1,000 and 10,000; 3 rounds)
+//      REGISTRY_BENCH_SIZES=1000,10000,30000,100000 node --expose-gc --import tsx bench/registry-server.bench.ts
 import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { cpus } from 'node:os';
-import { gzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
 import { Client, Pool, request } from 'undici';
 import { systemClock } from '../src/common/Clock.js';
 import type { Clock } from '../src/common/Clock.js';
 import { encodeInstance } from '../src/registry/eureka/wire.js';
 import { EurekaServer } from '../src/registry/server/index.js';
 import type { InstanceDescriptor } from '../src/registry/types.js';
-import { fmt, median, percentile, table } from './support.js';
+import { fmt, growthExponent, heapUsed, logLogPlot, median, percentile, stackPlots, table } from './support.js';
 
-const ROUNDS = 5;
-const HEARTBEAT_INSTANCES = 1_000;
+const SIZES = (process.env.REGISTRY_BENCH_SIZES ?? '1000,10000').split(',').map(Number);
+const ROUNDS = Number(process.env.REGISTRY_BENCH_ROUNDS ?? 3);
 const HEARTBEAT_SECONDS = 3;
 const CONNECTIONS = 32;
-const DELTA_INSTANCES = 10_000;
 const DELTA_CHANGES = 200;
-const LATENCY_REQUESTS = 1_000;
-const FULL_REQUESTS = 30;
+const DELTA_REQUESTS = 300;
 const LAST_DIRTY = 1_700_000_000_000;
 
+/** Fetches of the full registry per round: fewer as it grows (9 KiB an instance... 90 MiB at 100,000). */
+const fullRequests = (size: number, changeBefore: boolean): number => {
+  const unchanged = Math.max(10, Math.min(300, Math.round(3_000_000 / size)));
+  return changeBefore ? Math.max(5, Math.round(unchanged / 6)) : unchanged;
+};
+
 // ---------------------------------------------------------------------------------------------------------
-// Load generator (the child process)
+// Load generator (the child process, one for the whole run, driven by messages)
 
 interface HeartbeatJob {
   readonly kind: 'heartbeats';
   readonly base: string;
+  readonly instances: number;
   readonly seconds: number;
 }
 interface LatencyJob {
   readonly kind: 'latency';
-  readonly url: string;
+  readonly base: string;
+  readonly path: string;
   readonly requests: number;
   readonly gzip: boolean;
-  /** URLs to PUT/DELETE in turn before each GET (a status change), or none. */
+  /** Whether a status change (PUT, then DELETE, of i-0's override) precedes each GET. */
   readonly changeBefore: boolean;
-  readonly base: string;
 }
 type Job = HeartbeatJob | LatencyJob;
 
@@ -58,10 +76,13 @@ interface HeartbeatResult {
   readonly total: number;
   readonly failures: number;
 }
+interface LatencyResult {
+  readonly samples: number[];
+  readonly failures: number;
+}
 
 async function heartbeats(job: HeartbeatJob): Promise<HeartbeatResult> {
-  const origin = new URL(job.base).origin;
-  const path = new URL(job.base).pathname;
+  const { origin, pathname } = new URL(job.base);
   const pool = new Pool(origin, { connections: CONNECTIONS, pipelining: 1 });
   let next = 0;
   let done = 0;
@@ -71,10 +92,10 @@ async function heartbeats(job: HeartbeatJob): Promise<HeartbeatResult> {
   let stop = false;
   const worker = async (): Promise<void> => {
     while (!stop) {
-      const id = next++ % HEARTBEAT_INSTANCES;
+      const id = next++ % job.instances;
       const { statusCode, body } = await pool.request({
         method: 'PUT',
-        path: `${path}/apps/BENCH/i-${id}?status=UP&lastDirtyTimestamp=${LAST_DIRTY}`,
+        path: `${pathname}/apps/BENCH/i-${id}?status=UP&lastDirtyTimestamp=${LAST_DIRTY}`,
       });
       await body.dump();
       if (statusCode !== 200) failures++;
@@ -95,15 +116,16 @@ async function heartbeats(job: HeartbeatJob): Promise<HeartbeatResult> {
   return { perSecond: (done / elapsed) * 1000, total, failures };
 }
 
-async function latency(job: LatencyJob): Promise<{ samples: number[]; failures: number; bytes: number }> {
-  const url = new URL(job.url);
-  const client = new Client(url.origin, { pipelining: 1 });
+async function latency(job: LatencyJob): Promise<LatencyResult> {
+  const { origin, pathname } = new URL(job.base);
+  const client = new Client(origin, { pipelining: 1, bodyTimeout: 120_000, headersTimeout: 120_000 });
   const headers = { accept: 'application/json', ...(job.gzip ? { 'accept-encoding': 'gzip' } : {}) };
   const samples: number[] = [];
   let failures = 0;
-  let bytes = 0;
-  const changePath = `${new URL(job.base).pathname}/apps/BENCH/i-0/status`;
-  for (let i = 0; i < job.requests + 20; i++) {
+  const changePath = `${pathname}/apps/BENCH/i-0/status`;
+  // The first few warm the JIT and the connection (fewer where each request moves tens of MiB).
+  const warmup = Math.min(20, Math.max(2, Math.round(job.requests / 5)));
+  for (let i = 0; i < job.requests + warmup; i++) {
     if (job.changeBefore) {
       const change = await client.request(
         i % 2 === 0 ? { method: 'PUT', path: `${changePath}?value=OUT_OF_SERVICE` } : { method: 'DELETE', path: `${changePath}?value=UP` },
@@ -111,32 +133,47 @@ async function latency(job: LatencyJob): Promise<{ samples: number[]; failures: 
       await change.body.dump();
     }
     const started = performance.now();
-    const response = await client.request({ method: 'GET', path: url.pathname, headers });
+    const response = await client.request({ method: 'GET', path: `${pathname}${job.path}`, headers });
     const body = Buffer.from(await response.body.arrayBuffer());
     const ms = performance.now() - started;
     if (response.statusCode !== 200 || body.length === 0) failures++;
-    if (i >= 20) samples.push(ms); // the first few warm the JIT and the connection
-    bytes = body.length;
+    if (i >= warmup) samples.push(ms);
   }
   await client.close();
-  return { samples, failures, bytes };
+  return { samples, failures };
 }
 
-if (process.argv[2] === '--loadgen') {
-  const job = JSON.parse(process.argv[3] ?? '{}') as Job;
-  const result = job.kind === 'heartbeats' ? await heartbeats(job) : await latency(job);
-  process.send?.(result);
-  process.exit(0);
-}
+/** The load generator child: one process for the whole run, so its start-up is in no measurement. */
+class LoadGenerator {
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, (result: unknown) => void>();
+  #next = 0;
 
-function runChild<T>(job: Job): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const child = fork(new URL(import.meta.url).pathname, ['--loadgen', JSON.stringify(job)], { execArgv: ['--import', 'tsx'] });
-    let result: T | undefined;
-    child.on('message', (message) => (result = message as T));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 && result !== undefined ? resolve(result) : reject(new Error(`load generator exited with ${code}`))));
-  });
+  constructor() {
+    this.#child = fork(fileURLToPath(import.meta.url), ['--loadgen'], { execArgv: ['--import', 'tsx'] });
+    this.#child.on('message', (message: { id: number; result: unknown }) => {
+      this.#pending.get(message.id)?.(message.result);
+      this.#pending.delete(message.id);
+    });
+    this.#child.on('exit', (code) => {
+      for (const settle of this.#pending.values()) settle(new Error(`load generator exited with ${code}`));
+    });
+  }
+
+  async run<T>(job: Job): Promise<T> {
+    const id = this.#next++;
+    const result = await new Promise<unknown>((resolve) => {
+      this.#pending.set(id, resolve);
+      this.#child.send({ id, job });
+    });
+    if (result instanceof Error) throw result;
+    return result as T;
+  }
+
+  close(): void {
+    if (this.#child.connected) this.#child.disconnect();
+    if (this.#child.exitCode === null) this.#child.kill();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -184,15 +221,17 @@ async function registerAll(server: EurekaServer, count: number, status = 'UP', l
   await pool.close();
 }
 
-/** A plain server: 200 to anything but GET, and `body` (with its headers) to GET. */
-async function plainServer(body: Buffer = Buffer.alloc(0), headers: Record<string, string> = {}): Promise<{ server: Server; base: string }> {
+/** A plain server: 200 to anything but GET, and to a GET the bytes `bodies` holds for its path and encoding. */
+async function plainServer(bodies: ReadonlyMap<string, Buffer>): Promise<{ server: Server; base: string }> {
   const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
-    if (req.method === 'GET') {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, ...headers });
-      res.end(body);
-    } else {
+    if (req.method !== 'GET') {
       res.writeHead(200).end();
+      return;
     }
+    const gzip = (req.headers['accept-encoding'] ?? '').includes('gzip');
+    const body = bodies.get(`${gzip ? 'gz' : 'raw'} ${req.url ?? ''}`) ?? Buffer.alloc(0);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+    res.end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -206,44 +245,10 @@ const closeServer = (server: Server): Promise<void> =>
     server.closeAllConnections();
   });
 
-/** Runs a heartbeat load against `base`; also measures this process's CPU time, which is the server's. */
-async function heartbeatRound(base: string): Promise<{ perSecond: number; perCpuSecond: number }> {
-  const cpu = process.cpuUsage();
-  const result = await runChild<HeartbeatResult>({ kind: 'heartbeats', base, seconds: HEARTBEAT_SECONDS });
-  const used = process.cpuUsage(cpu);
-  if (result.failures > 0) throw new Error(`${result.failures} heartbeats failed against ${base}`);
-  return { perSecond: result.perSecond, perCpuSecond: result.total / ((used.user + used.system) / 1e6) };
-}
-
-async function heartbeatBenchmark(): Promise<void> {
-  const eureka = new EurekaServer({ port: 0, host: '127.0.0.1', leaseDurationMs: 3_600_000 });
-  await eureka.listen();
-  await registerAll(eureka, HEARTBEAT_INSTANCES);
-  const plain = await plainServer();
-  const plainRounds: { perSecond: number; perCpuSecond: number }[] = [];
-  const eurekaRounds: { perSecond: number; perCpuSecond: number }[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    plainRounds.push(await heartbeatRound(plain.base));
-    eurekaRounds.push(await heartbeatRound(eureka.url));
-  }
-  const wall = (rounds: typeof plainRounds): number => median(rounds.map((r) => r.perSecond));
-  const cpu = (rounds: typeof plainRounds): number => median(rounds.map((r) => r.perCpuSecond));
-  table(
-    `Heartbeats: PUT renew over ${CONNECTIONS} keep-alive connections, ${HEARTBEAT_INSTANCES} instances, load generator in a child process ` +
-      `(median of ${ROUNDS} rounds of ${HEARTBEAT_SECONDS} s). "per CPU-second" divides by the server thread's own CPU time: ` +
-      'heartbeats one core sustains, and the steadier figure on a shared machine.',
-    [
-      { server: 'plain node:http answering 200', 'per CPU-second': fmt(cpu(plainRounds), 0), 'vs plain': '1.00', 'per wall second': fmt(wall(plainRounds), 0), 'vs plain ': '1.00' },
-      {
-        server: 'development Eureka server',
-        'per CPU-second': fmt(cpu(eurekaRounds), 0),
-        'vs plain': fmt(cpu(eurekaRounds) / cpu(plainRounds)),
-        'per wall second': fmt(wall(eurekaRounds), 0),
-        'vs plain ': fmt(wall(eurekaRounds) / wall(plainRounds)),
-      },
-    ],
-  );
-  await Promise.all([eureka.close(), closeServer(plain.server)]);
+/** Heap in use plus Buffers (payloads are Buffers, outside the heap), after full collections. */
+function memoryInUse(): number {
+  const heap = heapUsed();
+  return heap + process.memoryUsage().arrayBuffers;
 }
 
 interface LatencyCase {
@@ -251,72 +256,192 @@ interface LatencyCase {
   readonly path: '/apps/delta' | '/apps';
   readonly gzip: boolean;
   readonly changeBefore: boolean;
-  readonly requests: number;
 }
 
-async function latencyBenchmark(): Promise<void> {
+const CASES: readonly LatencyCase[] = [
+  { name: 'delta, unchanged', path: '/apps/delta', gzip: false, changeBefore: false },
+  { name: 'delta gzip, unchanged', path: '/apps/delta', gzip: true, changeBefore: false },
+  { name: 'delta, a change before each', path: '/apps/delta', gzip: false, changeBefore: true },
+  { name: 'delta gzip, a change before each', path: '/apps/delta', gzip: true, changeBefore: true },
+  { name: '/apps, unchanged', path: '/apps', gzip: false, changeBefore: false },
+  { name: '/apps gzip, unchanged', path: '/apps', gzip: true, changeBefore: false },
+  { name: '/apps, a change before each', path: '/apps', gzip: false, changeBefore: true },
+  { name: '/apps gzip, a change before each', path: '/apps', gzip: true, changeBefore: true },
+];
+
+/** One measured cost at one size, ours and the plain server's. */
+interface Cost {
+  readonly metric: string;
+  readonly size: number;
+  readonly ours: number;
+  readonly plain: number;
+  readonly unit: string;
+}
+
+async function measureSize(size: number, loadgen: LoadGenerator): Promise<Cost[]> {
+  const costs: Cost[] = [];
+  const before = memoryInUse();
   // The fleet registered long ago: a clock moved past the delta retention after the registrations leaves
   // only the recent changes in the delta, as on a server that has been running for a while.
   let offsetMs = 0;
   const clock: Clock = { now: () => Date.now() + offsetMs, setTimeout: (callback, delayMs) => systemClock.setTimeout(callback, delayMs) };
   const eureka = new EurekaServer({ port: 0, host: '127.0.0.1', leaseDurationMs: 3_600_000, deltaRetentionMs: 180_000, clock });
   await eureka.listen();
-  await registerAll(eureka, DELTA_INSTANCES);
+  await registerAll(eureka, size);
   offsetMs = 181_000;
   // Recent changes: 200 instances re-registered as DOWN (a deploy going through the fleet).
   await registerAll(eureka, DELTA_CHANGES, 'DOWN', LAST_DIRTY + 1);
-  const cases: LatencyCase[] = [
-    { name: 'delta, registry unchanged', path: '/apps/delta', gzip: false, changeBefore: false, requests: LATENCY_REQUESTS },
-    { name: 'delta, a change before each', path: '/apps/delta', gzip: false, changeBefore: true, requests: LATENCY_REQUESTS },
-    { name: 'delta gzip, a change before each', path: '/apps/delta', gzip: true, changeBefore: true, requests: LATENCY_REQUESTS },
-    { name: 'full /apps, registry unchanged', path: '/apps', gzip: false, changeBefore: false, requests: FULL_REQUESTS },
-  ];
-  const rows: Record<string, string>[] = [];
-  for (const c of cases) {
-    // The plain server sends exactly the bytes the development server sends for the same request.
-    const sample = await request(`${eureka.url}${c.path}`, { headers: { accept: 'application/json' } });
-    const json = Buffer.from(await sample.body.arrayBuffer());
-    const bytes = c.gzip ? gzipSync(json) : json;
-    const plain = await plainServer(bytes, c.gzip ? { 'content-encoding': 'gzip' } : {});
-    const plainRuns: number[][] = [];
-    const eurekaRuns: number[][] = [];
+
+  // The bytes the plain server sends: the development server's own answers.
+  const bodies = new Map<string, Buffer>();
+  for (const path of ['/apps/delta', '/apps']) {
+    for (const gzip of [false, true]) {
+      const response = await request(`${eureka.url}${path}`, { headers: { accept: 'application/json', ...(gzip ? { 'accept-encoding': 'gzip' } : {}) } });
+      const bytes = Buffer.from(await response.body.arrayBuffer());
+      bodies.set(`${gzip ? 'gz' : 'raw'} /eureka${path}`, bytes);
+    }
+  }
+  const withServer = memoryInUse();
+  const held = new Map([...bodies].map(([key, bytes]) => [key, Buffer.from(bytes)]));
+  const withPlainBytes = memoryInUse();
+  costs.push({ metric: 'memory per lease', size, ours: (withServer - before) / size, plain: (withPlainBytes - withServer) / size, unit: 'bytes' });
+  held.clear();
+
+  const plain = await plainServer(bodies);
+  try {
+    // Heartbeats.
+    const rounds = { ours: [] as { wall: number; cpu: number }[], plain: [] as { wall: number; cpu: number }[] };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [base, runs] of [
-        [plain.base, plainRuns],
-        [eureka.url, eurekaRuns],
+      for (const [side, base] of [
+        ['plain', plain.base],
+        ['ours', eureka.url],
       ] as const) {
-        const result = await runChild<{ samples: number[]; failures: number }>({
-          kind: 'latency',
-          url: `${base}${c.path}`,
-          base,
-          requests: c.requests,
-          gzip: c.gzip,
-          changeBefore: c.changeBefore,
-        });
-        if (result.failures > 0) throw new Error(`${c.name}: ${result.failures} failed requests`);
-        runs.push(result.samples);
+        const cpu = process.cpuUsage();
+        const result = await loadgen.run<HeartbeatResult>({ kind: 'heartbeats', base, instances: size, seconds: HEARTBEAT_SECONDS });
+        const used = process.cpuUsage(cpu);
+        if (result.failures > 0) throw new Error(`${result.failures} heartbeats failed against ${base}`);
+        rounds[side].push({ wall: result.perSecond, cpu: (used.user + used.system) / result.total });
       }
     }
-    const p = (runs: number[][], q: number): number => median(runs.map((samples) => percentile(samples, q)));
-    rows.push({
-      case: c.name,
-      body: c.gzip ? `${fmt(bytes.length / 1024, 0)} KiB gz` : `${fmt(bytes.length / 1024, 0)} KiB`,
-      'plain p50 ms': fmt(p(plainRuns, 50), 3),
-      'server p50 ms': fmt(p(eurekaRuns, 50), 3),
-      'p50 ratio': fmt(p(eurekaRuns, 50) / p(plainRuns, 50)),
-      'plain p99 ms': fmt(p(plainRuns, 99), 3),
-      'server p99 ms': fmt(p(eurekaRuns, 99), 3),
-      'p99 ratio': fmt(p(eurekaRuns, 99) / p(plainRuns, 99)),
-    });
-    await closeServer(plain.server);
+    const cpuPer = (side: 'ours' | 'plain'): number => median(rounds[side].map((r) => r.cpu));
+    const wallPer = (side: 'ours' | 'plain'): number => median(rounds[side].map((r) => r.wall));
+    costs.push({ metric: 'heartbeat: server CPU', size, ours: cpuPer('ours'), plain: cpuPer('plain'), unit: 'µs' });
+    costs.push({ metric: 'heartbeats per wall second', size, ours: wallPer('ours'), plain: wallPer('plain'), unit: '/s' });
+
+    // GET latencies.
+    for (const c of CASES) {
+      const requests = c.path === '/apps' ? fullRequests(size, c.changeBefore) : DELTA_REQUESTS;
+      const runs = { ours: [] as number[][], plain: [] as number[][] };
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [side, base] of [
+          ['plain', plain.base],
+          ['ours', eureka.url],
+        ] as const) {
+          const result = await loadgen.run<LatencyResult>({ kind: 'latency', base, path: c.path, requests, gzip: c.gzip, changeBefore: c.changeBefore });
+          if (result.failures > 0) throw new Error(`${c.name}: ${result.failures} failed requests against ${base}`);
+          runs[side].push(result.samples);
+        }
+      }
+      const p = (side: 'ours' | 'plain', q: number): number => median(runs[side].map((samples) => percentile(samples, q)));
+      const bytes = bodies.get(`${c.gzip ? 'gz' : 'raw'} /eureka${c.path}`)?.length ?? 0;
+      costs.push({ metric: `${c.name} p50`, size, ours: p('ours', 50), plain: p('plain', 50), unit: `ms (${kib(bytes)})` });
+      costs.push({ metric: `${c.name} p99`, size, ours: p('ours', 99), plain: p('plain', 99), unit: `ms (${kib(bytes)})` });
+    }
+  } finally {
+    await Promise.all([eureka.close(), closeServer(plain.server)]);
   }
-  table(
-    `GET latency with ${DELTA_INSTANCES} instances and ${DELTA_CHANGES} recent changes, sequential on one keep-alive connection (median over ${ROUNDS} rounds of each round's percentile)`,
-    rows,
-  );
-  await eureka.close();
+  return costs;
 }
 
-console.log(`registry-server benchmark: node ${process.version}, ${cpus().length} CPUs`);
-await heartbeatBenchmark();
-await latencyBenchmark();
+function kib(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${fmt(bytes / 1024 / 1024, 1)} MiB` : `${fmt(bytes / 1024, 1)} KiB`;
+}
+
+const decimals = (value: number): number => (value >= 100 ? 0 : value >= 1 ? 2 : 3);
+
+function plot(costs: readonly Cost[]): string {
+  const series = (metric: string, side: 'ours' | 'plain'): [number, number][] =>
+    costs.filter((c) => c.metric === metric).map((c) => [c.size, c[side]]);
+  const pair = (metric: string, label: string, color: string) => [
+    { label: `server: ${label}`, color, points: series(metric, 'ours') },
+    { label: `plain: ${label}`, color, dash: '6 4', points: series(metric, 'plain') },
+  ];
+  const xLabel = 'instances in the registry';
+  return stackPlots([
+    logLogPlot({
+      title: 'Heartbeat: server CPU µs per PUT renew (log) against registry size',
+      xLabel,
+      series: pair('heartbeat: server CPU', 'CPU per heartbeat', '#1f77b4'),
+    }),
+    logLogPlot({
+      title: 'GET p50 latency (ms, log) against registry size; dashed: plain node:http, same bytes',
+      xLabel,
+      series: [
+        ...pair('delta gzip, a change before each p50', 'delta gz, changed', '#2ca02c'),
+        ...pair('/apps gzip, unchanged p50', '/apps gz, unchanged', '#ff7f0e'),
+        ...pair('/apps gzip, a change before each p50', '/apps gz, changed', '#d62728'),
+      ],
+    }),
+    logLogPlot({
+      title: 'Memory (heap + Buffers) per instance, bytes (log), against registry size',
+      xLabel,
+      series: pair('memory per lease', 'bytes per instance', '#9467bd'),
+    }),
+  ]);
+}
+
+async function main(): Promise<void> {
+  if ((globalThis as { gc?: unknown }).gc === undefined) throw new Error('run with node --expose-gc --import tsx (memory is measured after full GCs)');
+  console.log(`registry-server benchmark: node ${process.version}, ${cpus().length} CPUs, sizes ${SIZES.join(', ')}, ${ROUNDS} rounds`);
+  const loadgen = new LoadGenerator();
+  const costs: Cost[] = [];
+  try {
+    for (const size of SIZES) {
+      const measured = await measureSize(size, loadgen);
+      costs.push(...measured);
+      table(
+        `${size.toLocaleString('en-US')} instances (medians of ${ROUNDS} rounds; ratio = server / plain node:http doing the same I/O)`,
+        measured.map((c) => ({
+          metric: c.metric,
+          unit: c.unit,
+          server: fmt(c.ours, decimals(c.ours)),
+          plain: fmt(c.plain, decimals(c.plain)),
+          ratio: fmt(c.ours / c.plain),
+        })),
+      );
+    }
+  } finally {
+    loadgen.close();
+  }
+  if (SIZES.length < 2) return;
+  const metrics = [...new Set(costs.map((c) => c.metric))];
+  const first = Math.min(...SIZES);
+  const last = Math.max(...SIZES);
+  table(
+    `Growth from ${first.toLocaleString('en-US')} to ${last.toLocaleString('en-US')} instances: exponent k of cost ~ n^k (1 = linear, 0 = flat; for heartbeats per wall second, a rate, 0 = flat)`,
+    metrics.map((metric) => {
+      const of = (side: 'ours' | 'plain'): [number, number][] => costs.filter((c) => c.metric === metric).map((c) => [c.size, c[side]]);
+      const at = (size: number): Cost => costs.find((c) => c.metric === metric && c.size === size)!;
+      return {
+        metric,
+        'server k': fmt(growthExponent(of('ours'))),
+        'plain k': fmt(growthExponent(of('plain'))),
+        [`ratio at ${first}`]: fmt(at(first).ours / at(first).plain),
+        [`ratio at ${last}`]: fmt(at(last).ours / at(last).plain),
+      };
+    }),
+  );
+  const file = fileURLToPath(new URL('../docs/registry-server-scale.svg', import.meta.url));
+  writeFileSync(file, plot(costs));
+  console.log('\nplot written to docs/registry-server-scale.svg');
+}
+
+if (process.argv[2] === '--loadgen') {
+  process.on('message', (message: { id: number; job: Job }) => {
+    const run = message.job.kind === 'heartbeats' ? heartbeats(message.job) : latency(message.job);
+    void run.then((result) => process.send?.({ id: message.id, result }));
+  });
+  process.on('disconnect', () => process.exit(0));
+} else {
+  await main();
+}

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isKaryonError } from 'karyon-ts';
 import type { Logger, InstanceDescriptor } from 'karyon-ts';
 import { encodeInstance } from '../../src/registry/eureka/wire.js';
+import { encodeLease } from '../../src/registry/server/encodeLease.js';
 import type { EurekaServerOptions } from 'karyon-ts/testing';
 import { EurekaServer, ManualClock } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
@@ -246,6 +247,31 @@ describe('EurekaServer REST API', () => {
     expect((await callUncached('GET', '/eureka/apps')).json().applications.application[0].instance).toHaveLength(1);
     await callUncached('POST', '/eureka/apps/GREETER', { body: registration('g-2', 'UP', 1000) });
     expect((await callUncached('GET', '/eureka/apps')).json().applications.application[0].instance).toHaveLength(2);
+  });
+
+  it('writes every lease as encodeLease does, with its latest renewal, after heartbeats and changes', async () => {
+    const clock = new ManualClock();
+    const { server, call } = await start({ clock });
+    for (const id of ['g-1', 'g-2', 'g-3']) await call('POST', '/eureka/apps/GREETER', { body: registration(id, 'UP', 1000) });
+    await call('POST', '/eureka/apps/OTHER', { body: registration('o-1', 'UP', 1000, { app: 'OTHER', vipAddress: 'greeter' }) });
+    const expected = (ids: string[]) => ids.map((id) => encodeLease(server.instance(id.startsWith('o') ? 'OTHER' : 'GREETER', id)!));
+    const full = async () => (await call('GET', '/eureka/apps')).json().applications.application.flatMap((app: { instance: unknown[] }) => app.instance);
+    expect(await full()).toEqual(expected(['g-1', 'g-2', 'g-3', 'o-1']));
+    clock.advance(5_000);
+    expect((await call('PUT', '/eureka/apps/GREETER/g-1')).status).toBe(200);
+    expect((await call('PUT', '/eureka/apps/OTHER/o-1')).status).toBe(200);
+    // A change, so the full registry is built again: the renewed leases show their new renewal time.
+    expect((await call('PUT', '/eureka/apps/GREETER/g-2/status?value=OUT_OF_SERVICE')).status).toBe(200);
+    const after = await full();
+    expect(after).toEqual(expected(['g-1', 'g-2', 'g-3', 'o-1']));
+    expect(after[0].leaseInfo.lastRenewalTimestamp).toBe(clock.now());
+    expect(after[2].leaseInfo.lastRenewalTimestamp).toBe(clock.now() - 5_000);
+    clock.advance(1_000);
+    expect((await call('PUT', '/eureka/apps/GREETER/g-3')).status).toBe(200);
+    const vip = (await call('GET', '/eureka/vips/greeter')).json().applications;
+    expect(vip.application.flatMap((app: { instance: unknown[] }) => app.instance)).toEqual(expected(['g-1', 'g-2', 'g-3', 'o-1']));
+    expect(vip.versions__delta).toBe('-1');
+    expect((await call('GET', '/eureka/apps/GREETER')).json().application.instance).toEqual(expected(['g-1', 'g-2', 'g-3']));
   });
 
   it('evicts on the eviction tick an instance that stopped renewing for one lease duration', async () => {

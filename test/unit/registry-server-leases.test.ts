@@ -82,6 +82,37 @@ describe('leases', () => {
     expect(deleted?.lease.evictionTimestamp).toBe(clock.now());
   });
 
+  it('eviction finds expired leases by last renewal, whatever their order of registration, duration or write', () => {
+    const { clock, registry, register } = setup({ leaseDurationMs: 10_000 });
+    register('first');
+    register('second');
+    register('long', { leaseInfo: { durationInSecs: 30 } });
+    register('short', { leaseInfo: { durationInSecs: 5 } });
+    clock.advance(4_000);
+    // Every write renews: a renewal, an override and a re-registration each move a lease behind the others.
+    registry.renew('GREETER', 'first');
+    registry.setOverride('GREETER', 'long', 'OUT_OF_SERVICE');
+    clock.advance(2_000);
+    expect(registry.evictExpired().map((lease) => lease.instance.instanceId)).toEqual(['short']);
+    clock.advance(4_001);
+    expect(registry.evictExpired().map((lease) => lease.instance.instanceId)).toEqual(['second']);
+    register('second');
+    clock.advance(4_000);
+    expect(registry.evictExpired().map((lease) => lease.instance.instanceId)).toEqual(['first']);
+    clock.advance(30_000);
+    expect(
+      registry
+        .evictExpired()
+        .map((lease) => lease.instance.instanceId)
+        .sort(),
+    ).toEqual(['long', 'second']);
+    expect(registry.size).toBe(0);
+    register('again');
+    registry.clear();
+    clock.advance(60_000);
+    expect(registry.evictExpired()).toEqual([]);
+  });
+
   it('keeps serviceUpTimestamp across re-registrations, from the first time the instance was UP', () => {
     const { clock, registry, register } = setup();
     register('a', { status: 'STARTING' });

@@ -8,9 +8,10 @@ import { systemClock } from '../../common/Clock.js';
 import { HttpError, Router, readJson, requestUrl, sendText } from '../../internal/http.js';
 import type { RouteParams } from '../../internal/http.js';
 import { RepeatingTask } from '../../internal/RepeatingTask.js';
-import { appsHashcode, encodeApplications } from '../eureka/wire.js';
+import { appsHashcode } from '../eureka/wire.js';
 import { vipsOf } from '../InstanceCache.js';
 import { InstanceStatus } from '../types.js';
+import type { RegistryInstance } from '../types.js';
 import type { EurekaLease } from './EurekaLease.js';
 import { encodeLease } from './encodeLease.js';
 import { resolveEurekaServerOptions } from './EurekaServerOptions.js';
@@ -61,7 +62,7 @@ export class EurekaServer {
    * I/O, and a test's manual clock that nobody advances must not hold close() forever.
    */
   readonly #tracker: ServerTracker;
-  readonly #leaseJsonCache = new WeakMap<EurekaLease, string>();
+  readonly #leaseJsonCache = new WeakMap<RegistryInstance, LeaseJson>();
   readonly #changeJsonCache = new WeakMap<DeltaEntry, string>();
   #eviction: RepeatingTask | undefined;
   #listening: Promise<number> | undefined;
@@ -366,14 +367,26 @@ export class EurekaServer {
     return new Payload(`{"application":{"name":${JSON.stringify(name)},"instance":[${leases.map((lease) => this.#leaseJson(lease)).join(',')}]}}`);
   }
 
-  /** A lease's JSON, encoded once per lease object (leases are immutable: any change makes a new one). */
+  /**
+   * A lease's JSON, encoded once per instance record. A renewal replaces the lease but keeps its record, and
+   * changes nothing but `lastRenewalTimestamp`: the JSON is kept in two parts around that number, so a full
+   * registry rebuilt after a change re-encodes only the instances that changed, not every instance that sent
+   * a heartbeat since (on a heartbeating fleet, all of them).
+   */
   #leaseJson(lease: EurekaLease): string {
-    let json = this.#leaseJsonCache.get(lease);
-    if (json === undefined) {
-      json = JSON.stringify(encodeLease(lease));
-      this.#leaseJsonCache.set(lease, json);
+    let cached = this.#leaseJsonCache.get(lease.instance);
+    if (cached === undefined || !sameButRenewal(cached.lease, lease)) {
+      const json = JSON.stringify(encodeLease({ ...lease, lastRenewalTimestamp: renewalPlaceholder }));
+      const at = json.indexOf(renewalField);
+      // The placeholder is a negative number no timestamp has; string fields cannot hold it unescaped.
+      const parts: readonly [string, string] | undefined =
+        at >= 0 && json.indexOf(renewalField, at + 1) < 0 ? [json.slice(0, at), json.slice(at + renewalField.length)] : undefined;
+      cached = { lease, parts };
+      this.#leaseJsonCache.set(lease.instance, cached);
     }
-    return json;
+    const { parts } = cached;
+    if (parts === undefined) return JSON.stringify(encodeLease(lease));
+    return `${parts[0]}"lastRenewalTimestamp":${lease.lastRenewalTimestamp}${parts[1]}`;
   }
 
   /** A delta entry's JSON (with its actionType), encoded once: the same change is served for minutes. */
@@ -418,7 +431,10 @@ export class EurekaServer {
     // As the real server answers: 200 with no application for a VIP nobody serves; the hash of the VIP's own
     // instances; versions__delta -1 (a VIP document is no version of the whole registry).
     const hash = appsHashcode(matching.map((lease) => lease.instance.status));
-    this.#sendDocument(req, res, encodeApplications(matching.map((lease) => encodeLease(lease)), -1, hash));
+    // The same bytes as encodeApplications would write, from each lease's JSON encoded once.
+    const instances = matching.map((lease) => ({ app: lease.instance.app, json: this.#leaseJson(lease) }));
+    negotiateJson(req);
+    sendBytes(res, Buffer.from(applicationsJson(instances, -1, hash)), {});
   }
 
   /** `GET /eureka`: a short plain-text view of the registry, for a developer's browser. */
@@ -437,6 +453,28 @@ export class EurekaServer {
     ];
     sendText(res, 200, `${lines.join('\n')}\n`);
   }
+}
+
+/** A lease's JSON split around its `lastRenewalTimestamp`, and the lease it was encoded from. */
+interface LeaseJson {
+  readonly lease: EurekaLease;
+  /** The JSON before and after the renewal timestamp; undefined if the placeholder was not found once. */
+  readonly parts: readonly [string, string] | undefined;
+}
+
+const renewalPlaceholder = -987_654_321_012_345;
+const renewalField = `"lastRenewalTimestamp":${renewalPlaceholder}`;
+
+/** True when two leases differ at most in their renewal time (so they encode alike but for it). */
+function sameButRenewal(a: EurekaLease, b: EurekaLease): boolean {
+  return (
+    a.instance === b.instance &&
+    a.dataCenter === b.dataCenter &&
+    a.extraFields === b.extraFields &&
+    a.registrationTimestamp === b.registrationTimestamp &&
+    a.serviceUpTimestamp === b.serviceUpTimestamp &&
+    a.evictionTimestamp === b.evictionTimestamp
+  );
 }
 
 const renewRefusals = {

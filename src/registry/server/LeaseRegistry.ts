@@ -88,6 +88,13 @@ export class LeaseRegistry {
   #size = 0;
   /** Instances per status, kept as leases change so the hash costs nothing to compute on a large registry. */
   readonly #statusCounts = new Map<InstanceStatus, number>();
+  /**
+   * Every lease again, grouped by lease duration, each group in the order of last renewal (every write renews,
+   * and moves the lease to the end of its group). Within a group the oldest renewal expires first, so an
+   * eviction pass reads each group from the front and stops at the first live lease: its cost is the expired
+   * leases and the number of distinct durations, not the size of the registry.
+   */
+  readonly #expiry = new Map<number, Map<string, EurekaLease>>();
 
   /** @param options - clock, logger, default lease duration and delta retention */
   constructor(options: LeaseRegistryOptions) {
@@ -337,7 +344,14 @@ export class LeaseRegistry {
    */
   evictExpired(): EurekaLease[] {
     const now = this.#options.clock.now();
-    const expired = [...this.all()].filter((lease) => now > leaseExpiresAt(lease));
+    const expired: EurekaLease[] = [];
+    for (const group of this.#expiry.values()) {
+      // In renewal order on a clock that moves forward (one that steps back only delays an eviction to a later tick).
+      for (const lease of group.values()) {
+        if (now <= leaseExpiresAt(lease)) break;
+        expired.push(lease);
+      }
+    }
     for (const lease of expired) {
       this.#overrides.delete(keyOf(lease.instance.app, lease.instance.instanceId));
       this.#cancel(lease, now);
@@ -364,6 +378,7 @@ export class LeaseRegistry {
     this.#apps.clear();
     this.#overrides.clear();
     this.#statusCounts.clear();
+    this.#expiry.clear();
     this.#changes.clear();
     this.#size = 0;
     // The version keeps counting up so caches keyed by it can never serve a payload from before the clear.
@@ -417,6 +432,7 @@ export class LeaseRegistry {
     const leases = this.#apps.get(lease.instance.app);
     if (leases?.delete(lease.instance.instanceId) !== true) return;
     if (leases.size === 0) this.#apps.delete(lease.instance.app);
+    this.#unqueue(lease);
     this.#size--;
     this.#count(lease.instance.status, -1);
     const ended: EurekaLease = Object.freeze({
@@ -435,10 +451,31 @@ export class LeaseRegistry {
     }
     const previous = leases.get(lease.instance.instanceId);
     leases.set(lease.instance.instanceId, lease);
+    this.#queue(lease, previous);
     if (previous === undefined) this.#size++;
     else if (previous.instance.status === lease.instance.status) return;
     else this.#count(previous.instance.status, -1);
     this.#count(lease.instance.status, 1);
+  }
+
+  /** Moves a lease to the end of its duration's expiry group (it was just written, so just renewed). */
+  #queue(lease: EurekaLease, previous: EurekaLease | undefined): void {
+    if (previous !== undefined) this.#unqueue(previous);
+    const duration = lease.instance.leaseDurationMs;
+    let group = this.#expiry.get(duration);
+    if (group === undefined) {
+      group = new Map();
+      this.#expiry.set(duration, group);
+    }
+    group.set(keyOf(lease.instance.app, lease.instance.instanceId), lease);
+  }
+
+  #unqueue(lease: EurekaLease): void {
+    const duration = lease.instance.leaseDurationMs;
+    const group = this.#expiry.get(duration);
+    if (group === undefined) return;
+    group.delete(keyOf(lease.instance.app, lease.instance.instanceId));
+    if (group.size === 0) this.#expiry.delete(duration);
   }
 
   #count(status: InstanceStatus, delta: number): void {

@@ -22,9 +22,13 @@ export class Payload {
     this.validUntil = validUntil;
   }
 
-  /** The body gzipped, compressed once off the event loop and shared by every reader. */
+  /**
+   * The body gzipped, compressed once off the event loop and shared by every reader. At the fastest level:
+   * a payload is compressed again after every change, and on registry JSON level 1 takes under half the time
+   * of the default level 6 for a body about a quarter larger (on loopback, time is what a reader waits for).
+   */
   gzipped(): Promise<Buffer> {
-    this.#gzipped ??= gzipAsync(this.body);
+    this.#gzipped ??= gzipAsync(this.body, { level: 1 });
     return this.#gzipped;
   }
 }
