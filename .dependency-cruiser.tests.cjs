@@ -61,7 +61,10 @@ const internalImports = {
   'test/integration/opossum-adopt.test.ts': [
     { why: 'the reporter that turns adopted breakers into metrics', modules: ['breaker/BreakerMetricsReporter'] },
   ],
-  'test/integration/registry-server.test.ts': [rawRegistrations],
+  'test/integration/registry-server.test.ts': [
+    rawRegistrations,
+    { why: 'compares the served JSON with each lease as the server encodes it', modules: ['registry/server/encodeLease'] },
+  ],
   'test/integration/security-audit.test.ts': [adminServer],
   'test/integration/security-fuzz.test.ts': [rawRegistrations],
   'test/integration/security-registry.test.ts': [rawRegistrations],
