@@ -144,6 +144,12 @@ const internalImports = {
     { why: 'the Prometheus registry and text format', modules: ['metrics/PrometheusRegistry', 'metrics/MetricsOptions', 'metrics/prometheusText'] },
   ],
   'test/unit/metrics.test.ts': [{ why: 'the metrics options and the statsd wire', modules: ['metrics/MetricsOptions', 'metrics/statsdWire'] }],
+  'test/unit/option-keys.test.ts': [
+    {
+      why: 'checks each key against its one declaration: the settings schema, flattened, the live schema and the instance identity keys',
+      modules: ['config/SchemaIndex', 'config/schema', 'config/karyonConfigSchema', 'lifecycle/ServiceOptions'],
+    },
+  ],
   'test/unit/registry-server-leases.test.ts': [
     {
       why: "the development Eureka server's leases and response cache",

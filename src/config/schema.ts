@@ -1,6 +1,8 @@
 import convict from 'convict';
 import { KaryonError } from '../common/KaryonError.js';
 import type { ConfigSchema } from './ConfigSchema.js';
+import { SchemaIndex } from './SchemaIndex.js';
+import type { SchemaLeaf } from './SchemaIndex.js';
 import { parseFlag } from './values.js';
 
 /** The settings every service reads: the keys and environment variables of the configuration contract. */
@@ -200,6 +202,23 @@ export const karyonSettingsSchema: ConfigSchema<KaryonSettings> = {
     },
   },
 };
+
+/**
+ * Every key of {@link karyonSettingsSchema}, flattened (`app.port`), with its environment variable, argument and
+ * doc: the one declaration of each. What else names a setting (the sidecar's `KARYON_*` variables, the
+ * configuration docs, `serviceOptionsFromSettings`) reads it here or is checked against it by a test.
+ */
+export const karyonSettingKeys: ReadonlyMap<string, SchemaLeaf> = new SchemaIndex(karyonSettingsSchema).leaves;
+
+/**
+ * The environment variable of a setting (`statsd.host` -> `KARYON_STATSD_HOST`).
+ * @throws KaryonError ERR_INVALID_OPTION when the schema has no such key, or none for it.
+ */
+export function settingEnv(key: string): string {
+  const env = karyonSettingKeys.get(key)?.env;
+  if (env === undefined) throw new KaryonError('ERR_INVALID_OPTION', `no setting '${key}' with an environment variable in the settings schema`);
+  return env;
+}
 
 const loadedFrom = new WeakMap<object, SettingsSources>();
 

@@ -1,12 +1,13 @@
-// Over 500 lines because the sidecar's file, environment and argument keys are one table (the one place each
-// key is declared) with the loader and the type checks that read it; splitting the table from its checks
-// would let them drift apart.
+// Over 500 lines because the sidecar's file and environment keys are one table (the one place each key is
+// declared; a `KARYON_*` variable it shares with an in-process service comes from the settings schema) with the
+// loader and the type checks that read it; splitting the table from its checks would let them drift apart.
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { KaryonError, isKaryonError } from '../common/KaryonError.js';
 import { defineConfig } from '../config/DynamicConfig.js';
 import { fileSource } from '../config/FileSource.js';
 import { remoteSource } from '../config/RemoteSource.js';
+import { settingEnv } from '../config/schema.js';
 import type { RemoteSourceOptions } from '../config/RemoteSource.js';
 import type { ConfigSource } from '../config/types.js';
 import { serviceClientOptionKeys } from '../http/ServiceClientOptions.js';
@@ -31,21 +32,25 @@ export interface SidecarConfigKey {
   readonly doc: string;
 }
 
-const aliases: Readonly<Record<string, string>> = {
-  'app.name': 'KARYON_APP_NAME',
-  'app.port': 'PORT',
-  'app.zone': 'KARYON_ZONE',
-  'app.hostName': 'KARYON_HOST_NAME',
-  'app.ipAddr': 'KARYON_IP_ADDR',
-  'app.preferIpAddress': 'KARYON_PREFER_IP_ADDRESS',
-  'eureka.serviceUrls': 'KARYON_EUREKA_URLS',
-  'eureka.heartbeatIntervalMs': 'KARYON_EUREKA_HEARTBEAT_MS',
-  'eureka.registryFetchIntervalMs': 'KARYON_EUREKA_FETCH_MS',
-  'lifecycle.deregistrationDelayMs': 'KARYON_DEREGISTRATION_DELAY_MS',
-  'admin.port': 'KARYON_ADMIN_PORT',
-  'admin.token': 'KARYON_ADMIN_TOKEN',
-  'metrics.host': 'KARYON_STATSD_HOST',
-  'metrics.port': 'KARYON_STATSD_PORT',
+/**
+ * Keys of the file that mean what a setting of an in-process service means (`metrics.host` is the settings'
+ * `statsd.host`): each is also set by that setting's environment variable, as the settings schema declares it.
+ */
+const sameAsSetting: Readonly<Record<string, string>> = {
+  'app.name': 'app.name',
+  'app.port': 'app.port',
+  'app.zone': 'app.zone',
+  'app.hostName': 'app.hostName',
+  'app.ipAddr': 'app.ipAddr',
+  'app.preferIpAddress': 'eureka.preferIpAddress',
+  'eureka.serviceUrls': 'eureka.serviceUrls',
+  'eureka.heartbeatIntervalMs': 'eureka.heartbeatIntervalMs',
+  'eureka.registryFetchIntervalMs': 'eureka.registryFetchIntervalMs',
+  'lifecycle.deregistrationDelayMs': 'lifecycle.deregistrationDelayMs',
+  'admin.port': 'admin.port',
+  'admin.token': 'admin.token',
+  'metrics.host': 'statsd.host',
+  'metrics.port': 'statsd.port',
 };
 
 const table: readonly (readonly [key: string, type: SidecarConfigKeyType, doc: string])[] = [
@@ -123,7 +128,10 @@ function envName(key: string): string {
 
 /** Every key of the sidecar's JSON file, with its environment variables. */
 export const sidecarConfigKeys: readonly SidecarConfigKey[] = Object.freeze(
-  table.map(([key, type, doc]) => Object.freeze({ key, type, doc, env: Object.freeze(aliases[key] === undefined ? [envName(key)] : [envName(key), aliases[key]]) })),
+  table.map(([key, type, doc]) => {
+    const setting = sameAsSetting[key];
+    return Object.freeze({ key, type, doc, env: Object.freeze(setting === undefined ? [envName(key)] : [envName(key), settingEnv(setting)]) });
+  }),
 );
 
 const byKey = new Map(sidecarConfigKeys.map((entry) => [entry.key, entry]));
