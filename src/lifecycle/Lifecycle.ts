@@ -1,6 +1,6 @@
 // The lifecycle of one service: the state machine, the initialize and shutdown hooks, start() and stop(). It knows
 // nothing of admin, metrics sinks, Eureka or HTTP: it depends on a registrar, the health verdict, a drain and a
-// shutdown stack, which createService() wires in (see wireService.ts).
+// shutdown stack, which createService() wires in (see createService.ts).
 import type { Clock } from '../common/Clock.js';
 import { KaryonError, isKaryonError } from '../common/KaryonError.js';
 import type { Logger } from '../common/Logger.js';

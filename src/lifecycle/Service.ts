@@ -1,5 +1,5 @@
 // A service as its users see it: the public face of the lifecycle (Lifecycle.ts) and of the parts createService()
-// wires around it (wireService.ts). Every method delegates; the work is in those files.
+// wires around it (createService.ts). Every method delegates; the work is in those files.
 import { EventEmitter } from 'eventemitter3';
 import type { AdminServer } from '../admin/AdminServer.js';
 import type { AdoptedBreaker, OpossumCircuitBreaker } from '../breaker/AdoptedBreaker.js';
@@ -7,7 +7,7 @@ import type { Command, CommandOptions } from '../breaker/Command.js';
 import type { CommandRegistry } from '../breaker/CommandRegistry.js';
 import { componentCommands, registerComponentCommands } from '../breaker/decorators.js';
 import { KaryonError } from '../common/KaryonError.js';
-import type { CheckChange } from '../health/HealthMonitor.js';
+import type { CheckChange, HealthMonitor } from '../health/HealthMonitor.js';
 import type { HealthCheckFunction, HealthCheckOptions, HealthReport } from '../health/types.js';
 import type { ServiceClient } from '../http/ServiceClient.js';
 import type { ServiceClientOptions } from '../http/ServiceClientOptions.js';
@@ -16,13 +16,26 @@ import type { Metrics } from '../metrics/types.js';
 import type { InstanceDescriptor, ServiceRegistry } from '../registry/types.js';
 import { componentMembers } from './decorators.js';
 import type { HookOptions, LifecycleHook } from './decorators.js';
+import type { Lifecycle } from './Lifecycle.js';
 import type { LifecycleState } from './LifecycleState.js';
-import type { ServiceOptions } from './ServiceOptions.js';
+import type { ServiceClients } from './ServiceClients.js';
+import type { ResolvedServiceOptions } from './ServiceOptions.js';
 import type { StateChange } from './StateMachine.js';
-import { wireService } from './wireService.js';
-import type { ServiceParts } from './wireService.js';
 
 export type { InstanceIdentityOptions, LeaseOptions, LifecycleOptions, ServiceOptions, ServiceShadowOptions } from './ServiceOptions.js';
+
+/** The parts of a service that createService() wires, as `Service` exposes them. */
+export interface ServiceParts {
+  readonly options: ResolvedServiceOptions;
+  readonly lifecycle: Lifecycle;
+  readonly registry: ServiceRegistry;
+  readonly metrics: Metrics;
+  readonly health: HealthMonitor;
+  readonly admin: AdminServer | undefined;
+  readonly commands: CommandRegistry;
+  readonly shadow: ShadowTraffic | undefined;
+  readonly clients: ServiceClients;
+}
 
 /** The events a {@link Service} emits. */
 export interface ServiceEvents {
@@ -44,13 +57,13 @@ export interface ServiceEvents {
 export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposable {
   readonly #p: ServiceParts;
 
-  /** Use {@link createService}. */
-  constructor(options: ServiceOptions) {
+  /**
+   * Made by {@link createService}, which wires the parts.
+   * @internal
+   */
+  constructor(parts: ServiceParts) {
     super();
-    this.#p = wireService(options, {
-      stateChange: (change) => this.emit('stateChange', change),
-      healthChange: (change) => this.emit('healthChange', change),
-    });
+    this.#p = parts;
   }
 
   /** The application name. */
@@ -275,22 +288,4 @@ export class Service extends EventEmitter<ServiceEvents> implements AsyncDisposa
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
-}
-
-/**
- * Creates a service lifecycle. Nothing listens or registers until `start()`.
- *
- * @example
- * ```ts
- * const server = http.createServer(handler);
- * const service = createService({ name: 'greeter', server, port: 8080, admin: { port: 8077 } });
- * service.onInitialize(async (signal) => { await warmCaches(signal); });
- * service.addHealthCheck('db', async () => ({ status: (await db.ping()) ? 'UP' : 'DOWN' }));
- * installSignalHandlers(service); // SIGTERM -> graceful stop(), during start() too
- * await service.start();          // STARTING -> UP
- * ```
- * @throws KaryonError ERR_INVALID_OPTION naming the option that is wrong.
- */
-export function createService(options: ServiceOptions): Service {
-  return new Service(options);
 }

@@ -1,6 +1,7 @@
 export { LifecycleState, allowedTransitions, canTransition, registryStatusOf } from './LifecycleState.js';
 export type { StateChange } from './StateMachine.js';
-export { Service, createService } from './Service.js';
+export { Service } from './Service.js';
+export { createService } from './createService.js';
 export type { InstanceIdentityOptions, LeaseOptions, LifecycleOptions, ServiceEvents, ServiceOptions, ServiceShadowOptions } from './Service.js';
 export { healthCheck, initialize, onShutdown } from './decorators.js';
 export type { HealthCheckMethodDecorator, HealthMethodReport, HealthMethodResult, HookMethodDecorator, HookOptions, LifecycleHook } from './decorators.js';

@@ -13,6 +13,7 @@ import { errorMessage } from '../internal/async.js';
 import { configMetrics } from '../metrics/builtin.js';
 import type { Metrics } from '../metrics/types.js';
 import type { ServiceClients } from './ServiceClients.js';
+import type { ShutdownStack } from './ShutdownStack.js';
 
 /** What a service's configuration drives. */
 export interface LiveTargets {
@@ -90,4 +91,22 @@ export function bindLiveSettings(config: DynamicConfig<object>, targets: LiveTar
   }
   for (const [key, apply] of Object.entries(targets.registrySettings)) follow(key, apply);
   return bindings;
+}
+
+/**
+ * The start step of a service's configuration: starts it (unless already started; then it is closed at the end
+ * of stop()), then makes `targets` follow it until stop() unbinds them.
+ */
+export function followConfig(config: DynamicConfig<object> | undefined, targets: LiveTargets, shutdown: ShutdownStack): (signal: AbortSignal) => Promise<void> {
+  return async (signal) => {
+    if (config === undefined) return;
+    if (!config.started) {
+      shutdown.add('owned', 'closing the configuration', () => config.close());
+      await config.start(signal);
+    }
+    const bindings = bindLiveSettings(config, targets);
+    shutdown.add('owned', 'unbinding the configuration', () => {
+      for (const unbind of bindings) unbind();
+    });
+  };
 }

@@ -17,7 +17,7 @@ import { TtlCheck } from '../health/checks/TtlCheck.js';
 import { HealthCheck, resolveHealthCheckOptions } from '../health/HealthCheck.js';
 import type { HealthCheckFunction, HealthCheckOptions, HealthResult } from '../health/types.js';
 import { sleep } from '../internal/async.js';
-import { createService } from '../lifecycle/Service.js';
+import { createService } from '../lifecycle/createService.js';
 import type { LifecycleOptions, Service, ServiceOptions } from '../lifecycle/Service.js';
 import { instanceIdentityKeys } from '../lifecycle/ServiceOptions.js';
 import { EgressProxy } from './EgressProxy.js';
@@ -101,27 +101,26 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
     this.#logger = o.logger;
     this.#stopSignal = o.process.stopSignal;
     this.#finished = new Promise((resolve) => (this.#settle = resolve));
-    const given = o.given;
-    const app = given.app;
-    const { readinessTimeoutMs: _timeout, readinessPollMs: _poll, ...lifecycle }: NonNullable<SidecarOptions['lifecycle']> = given.lifecycle ?? {};
+    const app = options.app;
+    const { readinessTimeoutMs: _timeout, readinessPollMs: _poll, ...lifecycle }: NonNullable<SidecarOptions['lifecycle']> = options.lifecycle ?? {};
     const serviceOptions: ServiceOptions = {
       name: o.name,
       port: o.appPort,
       ...pick(app, instanceIdentityKeys),
       metadata: { ...app.metadata, 'karyon.sidecar': o.process.mode },
-      ...(given.registry === undefined ? {} : { registry: given.registry }),
-      ...(given.admin === undefined ? {} : { admin: given.admin }),
+      ...(options.registry === undefined ? {} : { registry: options.registry }),
+      ...(options.admin === undefined ? {} : { admin: options.admin }),
       lifecycle: lifecycle satisfies LifecycleOptions,
-      ...(given.lease === undefined ? {} : { lease: given.lease }),
-      ...(given.metrics === undefined ? {} : { metrics: given.metrics }),
-      ...(given.config === undefined ? {} : { config: given.config.config }),
+      ...(options.lease === undefined ? {} : { lease: options.lease }),
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      ...(o.config === undefined ? {} : { config: o.config.config }),
       clock: o.clock,
       logger: o.logger,
     };
     this.#service = createService(serviceOptions);
     const service = this.#service;
 
-    const proxy = given.proxy ?? {};
+    const proxy = options.proxy ?? {};
     const { vips = {}, maxBufferedBodyBytes: _max, maxVips: _vips, ...common } = proxy;
     this.#proxy = new EgressProxy({
       clientOf: (vip, clientOptions) => service.client(vip, clientOptions),
@@ -132,13 +131,13 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
       logger: o.logger,
       knows: (vip) => service.registry.instancesByVip(vip).length > 0,
     });
-    const admin = given.admin;
+    const admin = options.admin;
     this.#server = new SidecarServer({
       app: o.name,
       status: () => service.status,
       health: () => service.healthReport(),
       registry: service.registry,
-      config: given.config?.config,
+      config: o.config?.config,
       process: () => this.#process?.report(),
       ttlCheck: (name) => this.#ttlChecks.get(name),
       hasCheck: (name) => name in service.healthReport().checks,
@@ -183,8 +182,8 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
     // even when the start fails half-way.
     service.onShutdown(() => this.#closeEndpoints(), { name: 'close the sidecar endpoints', timeoutMs: 5_000 });
     service.onShutdown(() => this.#stopProcess(), { name: 'stop the process', timeoutMs: o.process.stopTimeoutMs + 5_000 });
-    if (given.config?.template !== undefined && given.config.output !== undefined) {
-      const { template, output } = given.config;
+    if (o.config?.template !== undefined && o.config.output !== undefined) {
+      const { template, output } = o.config;
       service.onInitialize(() => this.#render(template, output), { name: 'render the configuration template' });
     }
     if (o.process.mode !== 'none') service.onInitialize(() => this.#startProcess(), { name: 'start the process' });
@@ -362,7 +361,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
   }
 
   async #render(template: string, output: string): Promise<void> {
-    const config = this.#options.given.config?.config;
+    const config = this.#options.config?.config;
     if (config === undefined) return;
     this.#renderer = await renderTemplate({ config, template, output, logger: this.#logger });
     const { reloadSignal, reloadSignalTarget } = this.#options;
@@ -416,7 +415,7 @@ export class Sidecar extends EventEmitter<SidecarEvents> implements AsyncDisposa
       told.STATSD_HOST = relay.host === '0.0.0.0' ? '127.0.0.1' : relay.host;
       told.STATSD_PORT = String(this.#relay.port);
     }
-    const output = o.given.config?.output;
+    const output = o.config?.output;
     if (output !== undefined) told.KARYON_CONFIG_FILE = resolvePath(output);
     return { ...(o.process.inheritEnv ? process.env : {}), ...told, ...o.process.env };
   }

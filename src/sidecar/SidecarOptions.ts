@@ -363,8 +363,6 @@ export interface ResolvedSidecarProcess {
 
 /** {@link SidecarOptions} with defaults filled and values checked. */
 export interface ResolvedSidecarOptions {
-  /** The options as given (for the parts passed on to the service as they are). */
-  readonly given: SidecarOptions;
   /** The application's name. */
   readonly name: string;
   /** The application's port. */
@@ -391,6 +389,8 @@ export interface ResolvedSidecarOptions {
   readonly reloadSignal: NodeJS.Signals | undefined;
   /** Who gets the reload signal. */
   readonly reloadSignalTarget: 'process' | 'group';
+  /** The configuration, its template and output, checked. */
+  readonly config: SidecarConfigOptions | undefined;
   /** Time source. */
   readonly clock: Clock;
   /** Logger. */
@@ -542,7 +542,6 @@ export function resolveSidecarOptions(options: SidecarOptions): ResolvedSidecarO
   const reloadSignalTarget = config?.reloadSignalTarget ?? 'process';
   if (reloadSignalTarget !== 'process' && reloadSignalTarget !== 'group') invalidOption('config.reloadSignalTarget', "'process' or 'group'", reloadSignalTarget);
   return Object.freeze({
-    given: options,
     name,
     appPort,
     port: portOption('port', options.port, 8078),
@@ -559,6 +558,7 @@ export function resolveSidecarOptions(options: SidecarOptions): ResolvedSidecarO
         : Object.freeze({ port: portOption('statsdRelay.port', relay.port, 8125), host: nonEmptyString('statsdRelay.host', relay.host, '127.0.0.1') }),
     reloadSignal,
     reloadSignalTarget,
+    config,
     clock: options.clock ?? systemClock,
     logger: options.logger ?? silentLogger,
   });
