@@ -34,7 +34,6 @@ const internalImports = {
   'test/integration/admin-defaults.test.ts': [defaultAddress],
   'test/integration/admin-registry.test.ts': [adminServer],
   'test/integration/admin-roles.test.ts': [adminServer, defaultAddress],
-  'test/integration/admin-ui.test.ts': [{ why: "the web UI's option resolver", modules: ['admin/uiRoutes'] }],
   'test/integration/admin.test.ts': [defaultAddress],
   'test/integration/breaker-admin.test.ts': [adminServer],
   'test/integration/cli.test.ts': [cliInProcess, { why: "runCli's input and output", modules: ['cli/CliCommand'] }, rawRegistrations],
@@ -47,9 +46,6 @@ const internalImports = {
     { why: "the instances' wire form (EurekaInstance.toJSON)", modules: ['registry/eureka/EurekaInstance'] },
   ],
   'test/integration/eureka-js-client.test.ts': [rawRegistrations],
-  'test/integration/eureka-vips-mode.test.ts': [
-    { why: 'how the fetch mode resolves', modules: ['registry/eureka/EurekaRegistryOptions'] },
-  ],
   'test/integration/hystrix-stream.test.ts': [adminServer],
   'test/integration/metrics-prometheus.test.ts': [
     adminServer,
@@ -83,6 +79,7 @@ const internalImports = {
   ],
 
   // Unit tests whose subject is an internal module.
+  'test/unit/admin-ui-options.test.ts': [{ why: "the web UI's option resolver", modules: ['admin/uiRoutes'] }],
   'test/unit/balancer-ejection.test.ts': [
     { why: 'the balancer and outlier ejection', modules: ['balancer/Balancer', 'balancer/OutlierDetector', 'balancer/InstanceState'] },
   ],

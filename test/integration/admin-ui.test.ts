@@ -6,10 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createService, isKaryonError } from 'karyon-ts';
+import { createService } from 'karyon-ts';
 import { adminUiContentSecurityPolicy, adminUiRoutes } from 'karyon-ts/extend';
 import { InMemoryRegistry } from 'karyon-ts/testing';
-import { resolveAdminUiOptions } from '../../src/admin/uiRoutes.js';
 import type { AdminUiOptions, Service } from 'karyon-ts';
 import type { RegistryReport } from 'karyon-ts/extend';
 import { waitFor } from '../support/logger.js';
@@ -185,22 +184,6 @@ describe('admin web UI: serving', () => {
     const unreadable = await get(`${gone}/`);
     expect(unreadable.status).toBe(500);
     expect(JSON.parse(unreadable.text).error).toContain('cannot be read from');
-  });
-
-  it('resolveAdminUiOptions takes a path or a file: URL and refuses anything else', () => {
-    expect(resolveAdminUiOptions().directory).toBe(fileURLToPath(new URL('../../src/admin/ui/', import.meta.url)));
-    expect(resolveAdminUiOptions({ directory: '/srv/ui' }).directory).toBe('/srv/ui');
-    expect(resolveAdminUiOptions({ directory: new URL('file:///srv/ui/') }).directory).toBe('/srv/ui/');
-    for (const bad of [new URL('https://cdn.example/ui/'), '', 42]) {
-      let caught: unknown;
-      try {
-        resolveAdminUiOptions({ directory: bad as string });
-      } catch (error) {
-        caught = error;
-      }
-      expect(isKaryonError(caught, 'ERR_INVALID_OPTION')).toBe(true);
-      expect((caught as Error).message).toContain('adminUi.directory');
-    }
   });
 
   it('the example service runs with the console on its admin port and stops gracefully on SIGTERM', async () => {

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InstanceDescriptor, RegistryChange, FetchEvent, HashMismatchEvent } from 'karyon-ts';
 import { EurekaRegistry } from 'karyon-ts';
-import { resolveEurekaRegistryOptions } from '../../src/registry/eureka/EurekaRegistryOptions.js';
 import { EurekaServer } from 'karyon-ts/testing';
 
 // fetchMode 'vips': the client fetches only the VIPs its service calls (GET /vips/{vip}), here from the
@@ -74,16 +73,5 @@ describe("EurekaRegistry fetchMode 'vips'", () => {
     expect(mismatches).toEqual([]);
     // Nothing but VIP fetches went to the server.
     expect(fetches.every((f) => f.kind === 'vips')).toBe(true);
-  });
-
-  it("decides 'auto' by the VIPs named, and refuses a bad mode or VIP list", () => {
-    const base = { serviceUrls: ['http://127.0.0.1:1/eureka'] };
-    expect(resolveEurekaRegistryOptions({ ...base, fetchMode: 'auto', fetchVips: ['a', 'b', 'c'] }).fetchMode).toBe('vips');
-    expect(resolveEurekaRegistryOptions({ ...base, fetchMode: 'auto' }).fetchMode).toBe('full');
-    expect(resolveEurekaRegistryOptions({ ...base, fetchMode: 'auto', fetchVips: Array.from({ length: 17 }, (_, i) => `v${i}`) }).fetchMode).toBe('full');
-    expect(resolveEurekaRegistryOptions(base).fetchMode).toBe('full');
-    expect(() => resolveEurekaRegistryOptions({ ...base, fetchMode: 'vips' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/fetchVips/) }));
-    expect(() => resolveEurekaRegistryOptions({ ...base, fetchMode: 'some' as 'full' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/fetchMode/) }));
-    expect(() => resolveEurekaRegistryOptions({ ...base, fetchVips: ['a,b'] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
   });
 });

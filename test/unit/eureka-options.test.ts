@@ -63,6 +63,17 @@ describe('resolveEurekaRegistryOptions', () => {
       expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(message) }),
     );
   });
+
+  it("decides 'auto' by the VIPs named, and refuses a bad mode or VIP list", () => {
+    const base = { serviceUrls: ['http://127.0.0.1:1/eureka'] };
+    expect(resolveEurekaRegistryOptions({ ...base, fetchMode: 'auto', fetchVips: ['a', 'b', 'c'] }).fetchMode).toBe('vips');
+    expect(resolveEurekaRegistryOptions({ ...base, fetchMode: 'auto' }).fetchMode).toBe('full');
+    expect(resolveEurekaRegistryOptions({ ...base, fetchMode: 'auto', fetchVips: Array.from({ length: 17 }, (_, i) => `v${i}`) }).fetchMode).toBe('full');
+    expect(resolveEurekaRegistryOptions(base).fetchMode).toBe('full');
+    expect(() => resolveEurekaRegistryOptions({ ...base, fetchMode: 'vips' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/fetchVips/) }));
+    expect(() => resolveEurekaRegistryOptions({ ...base, fetchMode: 'some' as 'full' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/fetchMode/) }));
+    expect(() => resolveEurekaRegistryOptions({ ...base, fetchVips: ['a,b'] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+  });
 });
 
 describe('retryDelayMs', () => {
