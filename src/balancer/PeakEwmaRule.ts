@@ -24,8 +24,17 @@ function peakEwmaCost(instance: BalancerInstance, now: number): number {
  */
 const STRAGGLER_RATIO = 4;
 
-/** A straggler gets at most one probe per this many ms, and none while one is in flight. */
+/**
+ * A straggler gets at most one probe per this many ms, and none while one is in flight; and, under 1 probe in
+ * {@link STRAGGLER_PROBE_PICKS} picks, so that its share stays under 0.5% at any rate from 20 requests a second
+ * up, but at least one probe per {@link STRAGGLER_PROBE_MAX_MS}, so a straggler that healed is found even at a
+ * low rate.
+ */
 const STRAGGLER_PROBE_MS = 1000;
+/** Picks between two probes of one straggler (unless {@link STRAGGLER_PROBE_MAX_MS} passed). */
+const STRAGGLER_PROBE_PICKS = 200;
+/** The longest a straggler waits for a probe, in ms (one request at a time all the same). */
+const STRAGGLER_PROBE_MAX_MS = 10_000;
 
 /** How often the fleet's median is taken again, in ms (and whenever the candidate array changes). */
 const REFERENCE_MS = 100;
@@ -39,7 +48,7 @@ const REFERENCE_SAMPLE = 63;
  * almost every comparison; an idle one's estimate decays so it is tried again before long.
  *
  * A straggler (average latency at least 4 times the median of the candidates') gets only probes: one at a
- * time, at most one a second. The peak estimates alone let it win
+ * time, at most one a second and one in 200 picks (but at least one each 10 s). The peak estimates alone let it win
  * whenever a fast instance's estimate spikes past it (a stall of that instance, or of the caller, a burst
  * queued there), and on a loaded machine such spikes come often enough to send it more than 1% of the traffic;
  * its average, compared with the fleet's, does not move with one spike. A probe that comes back fast lowers
@@ -54,8 +63,11 @@ export class PeakEwmaRule implements BalancerRule {
   #referenceAt = Number.NEGATIVE_INFINITY;
   #referenceOf: readonly BalancerInstance[] | undefined;
   readonly #scratch = new Float64Array(REFERENCE_SAMPLE);
-  /** When each straggler was last sent a probe. */
+  /** When each straggler was last sent a probe, and the pick count then. */
   readonly #probedAt = new WeakMap<BalancerInstance, number>();
+  readonly #probedPick = new WeakMap<BalancerInstance, number>();
+  /** Picks so far. */
+  #picks = 0;
   /** The cost used by picks: peak-EWMA cost, or Infinity for a straggler not due a probe. */
   readonly #pickCost: (instance: BalancerInstance, now: number) => number;
 
@@ -66,7 +78,10 @@ export class PeakEwmaRule implements BalancerRule {
       if (instance.averageLatencyMs < STRAGGLER_RATIO * this.#referenceMs) return peakEwmaCost(instance, now);
       if (instance.pending > 0) return Number.POSITIVE_INFINITY;
       const probedAt = this.#probedAt.get(instance);
-      return probedAt !== undefined && now - probedAt < STRAGGLER_PROBE_MS ? Number.POSITIVE_INFINITY : peakEwmaCost(instance, now);
+      if (probedAt === undefined) return peakEwmaCost(instance, now);
+      const since = now - probedAt;
+      const due = since >= STRAGGLER_PROBE_MAX_MS || (since >= STRAGGLER_PROBE_MS && this.#picks - (this.#probedPick.get(instance) ?? 0) >= STRAGGLER_PROBE_PICKS);
+      return due ? peakEwmaCost(instance, now) : Number.POSITIVE_INFINITY;
     };
   }
 
@@ -75,6 +90,7 @@ export class PeakEwmaRule implements BalancerRule {
   }
 
   pick<I extends BalancerInstance>(candidates: readonly I[], now: number, avoid: I | undefined): I | undefined {
+    this.#picks++;
     if (candidates !== this.#referenceOf || now - this.#referenceAt >= REFERENCE_MS) this.#reference(candidates, now);
     const chosen = pickTwo(candidates, now, avoid, this.#random, this.#pickCost);
     if (chosen === undefined || chosen.averageLatencyMs < STRAGGLER_RATIO * this.#referenceMs) return chosen;
@@ -88,6 +104,7 @@ export class PeakEwmaRule implements BalancerRule {
       }
     }
     this.#probedAt.set(chosen, now);
+    this.#probedPick.set(chosen, this.#picks);
     return chosen;
   }
 

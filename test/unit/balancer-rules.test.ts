@@ -209,6 +209,29 @@ describe('balancer rules', () => {
     expect(picks(now + 2600).get('s1') ?? 0).toBeGreaterThan(100);
   });
 
+  it('a straggler is probed at most once in 200 picks, and at least once in 10 s, so its share stays small at any rate', () => {
+    const balancer = makeBalancer(['a', 'b', 'c', 'slow'], { rule: 'p2c-ewma' });
+    let now = T0 + 1_000_000;
+    for (let t = 2000; t >= 0; t--) for (const id of ['a', 'b', 'c']) sample(balancer, id, 5, now - t);
+    sample(balancer, 'slow', 50, now - 100);
+    for (const id of ['a', 'b', 'c']) {
+      now += 20;
+      sample(balancer, id, 80, now); // every fast peak spiked past the straggler's 50 ms
+    }
+    const slowPicks = (at: number, count: number): number => {
+      let slow = 0;
+      for (let i = 0; i < count; i++) if (balancer.pick(at)!.id === 'slow') slow++;
+      return slow;
+    };
+    expect(slowPicks(now + 1, 100)).toBe(1);
+    // 1.5 s later but 99 picks since (a rate of 66/s): not yet; past 200 picks, one.
+    expect(slowPicks(now + 1501, 99)).toBe(0);
+    expect(slowPicks(now + 1501, 150)).toBe(1);
+    // A rate of a few a second: after 10 s, one probe however few picks came.
+    expect(slowPicks(now + 5000, 5)).toBe(0);
+    expect(slowPicks(now + 11_600, 5)).toBe(1);
+  });
+
   it("in a stall, an instance slow by itself still shows: only the caller's delay is taken off its answer", () => {
     const balancer = makeBalancer(['a', 'slow'], { rule: 'p2c-ewma' });
     const now = T0 + 1_000_000;
