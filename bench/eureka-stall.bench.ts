@@ -24,7 +24,8 @@ import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, constants, monitorEventLoopDelay } from 'node:perf_hooks';
+import type { NodeGCPerformanceDetail } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -53,7 +54,52 @@ interface FetchStats {
   /** Longest gap between the ticks of a 1 ms timer over 1 s without a fetch, just before it: the noise floor. */
   readonly idleGapMs: number;
   readonly cached: number;
+  /** GC pauses during the fetch (PerformanceObserver 'gc' entries): the longest, its kind, their sum and count. */
+  readonly gcMaxMs: number;
+  readonly gcMaxKind: string;
+  readonly gcTotalMs: number;
+  readonly gcCount: number;
+  /** GC time within the longest block (the pauses overlapping it). */
+  readonly blockGcMs: number;
+  /** Longest gap of a sibling process's own 1 ms timer during the fetch (the machine's noise floor at that time). */
+  readonly siblingGapMs?: number;
 }
+
+/** The kind of a 'gc' performance entry, by name. */
+function gcKindName(kind: number | undefined): string {
+  switch (kind) {
+    case constants.NODE_PERFORMANCE_GC_MINOR:
+      return 'scavenge';
+    case constants.NODE_PERFORMANCE_GC_MAJOR:
+      return 'mark-compact';
+    case constants.NODE_PERFORMANCE_GC_INCREMENTAL:
+      return 'incremental';
+    case constants.NODE_PERFORMANCE_GC_WEAKCB:
+      return 'weak-callbacks';
+    default:
+      return String(kind);
+  }
+}
+
+// A sibling process that only measures its own event loop: the gaps it sees while the child fetches are the
+// machine's (other processes holding the CPU), not the fetch's. It answers `read` with its longest gap since
+// the last `reset`.
+const SIBLING_SOURCE = `
+let last = performance.now(), max = 0;
+setInterval(() => { const now = performance.now(); max = Math.max(max, now - last); last = now; }, 1);
+let buffered = '';
+process.stdin.on('data', (data) => {
+  buffered += data;
+  let at;
+  while ((at = buffered.indexOf('\\n')) >= 0) {
+    const line = buffered.slice(0, at);
+    buffered = buffered.slice(at + 1);
+    if (line === 'reset') { max = 0; last = performance.now(); }
+    else if (line === 'read') process.stdout.write(JSON.stringify({ max: Math.max(max, performance.now() - last) }) + '\\n');
+  }
+});
+process.stdin.on('end', () => process.exit(0));
+`;
 
 /** CPU time of the calling thread (ms), from /proc/thread-self/schedstat; NaN where there is none. */
 function threadCpuMs(): number {
@@ -118,14 +164,26 @@ async function child(variant: Variant, url: string, smallUrl: string): Promise<v
     }, 1);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     clearInterval(idleTicker);
+    send({ phase: 'fetching' });
     histogram.reset();
     histogram.enable();
+    const pauses: { start: number; ms: number; kind: string }[] = [];
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        pauses.push({ start: entry.startTime, ms: entry.duration, kind: gcKindName((entry as unknown as { detail?: NodeGCPerformanceDetail }).detail?.kind) });
+      }
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
     // A cross-check of the histogram: the longest gap between the ticks of a 1 ms timer.
     let last = performance.now();
     let maxGap = 0;
+    let maxGapAt = last;
     const ticker = setInterval(() => {
       const now = performance.now();
-      maxGap = Math.max(maxGap, now - last);
+      if (now - last > maxGap) {
+        maxGap = now - last;
+        maxGapAt = last;
+      }
       last = now;
     }, 1);
     const started = performance.now();
@@ -134,9 +192,29 @@ async function child(variant: Variant, url: string, smallUrl: string): Promise<v
     const ms = performance.now() - started;
     const loopCpuMs = threadCpuMs() - cpuBefore;
     clearInterval(ticker);
-    maxGap = Math.max(maxGap, performance.now() - last);
+    if (performance.now() - last > maxGap) {
+      maxGap = performance.now() - last;
+      maxGapAt = last;
+    }
     histogram.disable();
-    send({ ms, maxBlockMs: histogram.max / 1e6, maxGapMs: maxGap, loopCpuMs, idleGapMs: idleGap, cached });
+    // Entries are delivered in a later task: let them arrive.
+    await new Promise((resolve) => setImmediate(resolve));
+    gcObserver.disconnect();
+    const longest = pauses.reduce((a, b) => (b.ms > a.ms ? b : a), { start: 0, ms: 0, kind: '-' });
+    const blockGcMs = pauses.reduce((sum, p) => sum + Math.max(0, Math.min(p.start + p.ms, maxGapAt + maxGap) - Math.max(p.start, maxGapAt)), 0);
+    send({
+      ms,
+      maxBlockMs: histogram.max / 1e6,
+      maxGapMs: maxGap,
+      loopCpuMs,
+      idleGapMs: idleGap,
+      cached,
+      gcMaxMs: longest.ms,
+      gcMaxKind: longest.kind,
+      gcTotalMs: pauses.reduce((sum, p) => sum + p.ms, 0),
+      gcCount: pauses.length,
+      blockGcMs,
+    });
   }
   process.exit(0);
 }
@@ -155,6 +233,8 @@ async function runChild(variant: Variant, url: string, smallUrl: string): Promis
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
+  const sibling: ChildProcess = spawn(process.execPath, ['-e', SIBLING_SOURCE], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const siblingLines = createInterface({ input: sibling.stdout! })[Symbol.asyncIterator]();
   const next = async (): Promise<unknown> => {
     for (;;) {
       const { value, done } = await lines.next();
@@ -188,11 +268,16 @@ async function runChild(variant: Variant, url: string, smallUrl: string): Promis
     const fetchUnderLoad = async (): Promise<FetchStats & { p99: number }> => {
       const from = performance.now();
       proc.stdin!.write('fetch\n');
+      await next();
+      sibling.stdin!.write('reset\n');
       const stats = (await next()) as FetchStats;
+      sibling.stdin!.write('read\n');
+      const { value } = await siblingLines.next();
+      const siblingGapMs = typeof value === 'string' ? (JSON.parse(value) as { max: number }).max : NaN;
       const to = performance.now();
       await sleep(QUIET_MS);
       // The requests sent while the fetch ran (the child first spends 1 s measuring the noise floor).
-      return { ...stats, p99: p99Between(Math.max(from, to - stats.ms), to) };
+      return { ...stats, siblingGapMs, p99: p99Between(Math.max(from, to - stats.ms), to) };
     };
     const t0 = performance.now();
     await sleep(BASELINE_MS);
@@ -205,7 +290,9 @@ async function runChild(variant: Variant, url: string, smallUrl: string): Promis
     return { baselineP99, first, second };
   } finally {
     proc.stdin!.end('exit\n');
+    sibling.stdin!.end();
     if (proc.exitCode === null) proc.kill();
+    if (sibling.exitCode === null) sibling.kill();
   }
 }
 
@@ -276,6 +363,7 @@ async function parent(): Promise<void> {
       `${ROUNDS} round(s); load: one request every ${REQUEST_EVERY_MS} ms, open loop`,
   );
   const summaries: Summary[] = [];
+  const attribution: Record<string, string | number>[] = [];
   for (const size of SIZES) {
     const runs = new Map<Variant, Run[]>(VARIANTS.map((v) => [v, []]));
     for (let round = 0; round < ROUNDS; round++) {
@@ -284,6 +372,24 @@ async function parent(): Promise<void> {
     }
     for (const variant of VARIANTS) {
       const list = runs.get(variant)!;
+      list.forEach((run, round) => {
+        for (const [fetch, stats] of [['1', run.first], ['2', run.second]] as const) {
+          attribution.push({
+            instances: size,
+            client: variant,
+            round: round + 1,
+            fetch,
+            'longest block': fmt(stats.maxGapMs, 1),
+            'GC within it': fmt(stats.blockGcMs, 1),
+            'longest GC pause': `${fmt(stats.gcMaxMs, 1)} (${stats.gcMaxKind})`,
+            'GC pauses: sum / count': `${fmt(stats.gcTotalMs, 0)} / ${stats.gcCount}`,
+            'sibling gap': fmt(stats.siblingGapMs ?? NaN, 1),
+            'gap without fetch': fmt(stats.idleGapMs, 1),
+            'loop CPU': fmt(stats.loopCpuMs, 0),
+            time: fmt(stats.ms, 0),
+          });
+        }
+      });
       const m = (pick: (run: Run) => number): number => median(list.map(pick));
       summaries.push({
         size,
@@ -327,6 +433,7 @@ async function parent(): Promise<void> {
       'fetch 2: p99 / p99 without': fmt(s.secondP99 / s.baselineP99, 2),
     })),
   );
+  table('Where the longest block went, per fetch (ms): GC pauses overlapping it, and a sibling process\'s own longest gap meanwhile', attribution);
   table(
     'karyon-ts / eureka-js-client (lower is better)',
     SIZES.map((size) => {

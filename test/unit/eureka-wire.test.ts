@@ -412,6 +412,39 @@ describe('EurekaInstance: the compact record the client caches', () => {
     }
   });
 
+  it('tells, without a new record, whether a decoded instance is the one held (a fetch over a held view keeps it)', () => {
+    const pool = new InstancePool();
+    const cases: RegistryInstance[] = [
+      plain({}),
+      plain({ instanceId: 'i-0abc', hostName: 'ip-10-0-0-8.ec2.internal', homePageUrl: 'http://ip-10-0-0-8.ec2.internal:8080/', port: 8080 }),
+      plain({ hostName: 'same', instanceId: 'same', homePageUrl: '', status: 'OUT_OF_SERVICE', overriddenStatus: 'OUT_OF_SERVICE' }),
+      plain({ lastUpdatedTimestamp: 1, lastDirtyTimestamp: 1_700_000_000_000, status: 'STARTING', port: 0 }),
+    ];
+    for (const instance of cases) {
+      const held = pool.compact(instance);
+      expect(held.matches({ ...instance })).toBe(true);
+      const changes: Partial<RegistryInstance>[] = [
+        { status: instance.status === 'UP' ? 'DOWN' : 'UP' },
+        { overriddenStatus: 'DOWN' },
+        { ipAddr: '10.9.9.9' },
+        { port: instance.port + 1 },
+        { hostName: `${instance.hostName}x` },
+        { hostName: instance.hostName.slice(0, -1) },
+        { lastDirtyTimestamp: instance.lastDirtyTimestamp + 1 },
+        { lastUpdatedTimestamp: instance.lastUpdatedTimestamp + 1 },
+        { zone: 'elsewhere' },
+        { metadata: { ...instance.metadata, version: '2' } },
+        { healthCheckUrl: `${instance.healthCheckUrl}/deep` },
+        { leaseDurationMs: instance.leaseDurationMs + 1000 },
+      ];
+      for (const change of changes) {
+        const changed = { ...instance, ...change };
+        expect(held.matches(changed), JSON.stringify(change)).toBe(pool.compact(changed).sameAs(held));
+        expect(held.matches(changed), JSON.stringify(change)).toBe(false);
+      }
+    }
+  });
+
   it('rebuilds every record exactly when many instances share profiles (the fast path of a payload)', () => {
     const pool = new InstancePool();
     const shapes = [

@@ -223,6 +223,28 @@ export class EurekaInstance implements RegistryInstance {
     return this.#profile.leaseDurationMs;
   }
 
+  /**
+   * @internal True when `instance`, a decoded record, would compact to a record equal to this one; allocates
+   * nothing. A fetch that lists an instance as it is held keeps the held record instead of making a new one.
+   */
+  matches(instance: RegistryInstance): boolean {
+    const packed = this.#packed;
+    const derivedHost = packed >>> HOST_SHIFT;
+    return (
+      instance.instanceId === this.instanceId &&
+      instance.ipAddr === this.ipAddr &&
+      instance.port === (packed & 0xffff) &&
+      statusCode(instance.status) === ((packed >>> STATUS_SHIFT) & 7) &&
+      statusCode(instance.overriddenStatus) === ((packed >>> OVERRIDE_SHIFT) & 7) &&
+      (derivedHost > 0
+        ? instance.hostName.length === derivedHost && this.instanceId.startsWith(instance.hostName)
+        : instance.hostName === this.#host) &&
+      instance.lastDirtyTimestamp === this.lastDirtyTimestamp &&
+      instance.lastUpdatedTimestamp === this.lastUpdatedTimestamp &&
+      profileMatches(this.#profile, instance)
+    );
+  }
+
   /** True when `other` holds the same record; cheap when both are compact (shared parts compare by identity). */
   sameAs(other: RegistryInstance): boolean {
     if (this === other) return true;

@@ -4,6 +4,7 @@ import { abortReason, errorMessage, jitter } from '../../internal/async.js';
 import { RepeatingTask } from '../../internal/RepeatingTask.js';
 import type { InstanceCache, InstanceKey } from '../InstanceCache.js';
 import type { RegistryChange, RegistryInstance } from '../types.js';
+import { EurekaInstance } from './EurekaInstance.js';
 import type { InstancePool } from './EurekaInstance.js';
 import type { FetchEvent, FullFetchReason, HashMismatchEvent } from './EurekaRegistryEvents.js';
 import type { ResolvedEurekaRegistryOptions } from './EurekaRegistryOptions.js';
@@ -233,7 +234,7 @@ export class RegistryFetcher {
   }
 
   async #full(reason: FullFetchReason, signal: AbortSignal): Promise<void> {
-    const { transport, pool, options } = this.#context;
+    const { transport, pool, options, cache } = this.#context;
     const started = options.clock.now();
     // Any answer but 200 (a server warming up answers 403) passes the request to the next server.
     const exchange = await transport.send({ method: 'GET', path: '/apps', askNextOn: (status) => status !== 200, keepChunks: true }, signal);
@@ -248,7 +249,14 @@ export class RegistryFetcher {
     let cpuMs = 0;
     try {
       let mark = cpuNow();
-      const decoded = await this.#decoder.decode(exchange.chunks ?? [exchange.body], options.clock.now(), signal, (instance) => pool.compact(instance));
+      // An instance listed as it is held keeps its record: a fetch over a held view makes records only for what
+      // changed, so little of what it allocates survives to be promoted and collected by a long major GC.
+      const held = cache.records();
+      const compact = (instance: RegistryInstance): RegistryInstance => {
+        const record = held.get(instance.app)?.get(instance.instanceId);
+        return record instanceof EurekaInstance && record.matches(instance) ? record : pool.compact(instance);
+      };
+      const decoded = await this.#decoder.decode(exchange.chunks ?? [exchange.body], options.clock.now(), signal, compact);
       cpuMs += cpuNow() - mark;
       for await (const slice of decoded.slices) {
         mark = cpuNow();

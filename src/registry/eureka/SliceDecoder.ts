@@ -22,7 +22,7 @@ const INSTANCES_PER_SLICE = 200;
  * Work done on the event loop between two yields: slices that have arrived are decoded back to back until this
  * much time has gone, so that what waits runs every few ms, without paying a task switch per slice.
  */
-const SLICE_BUDGET_MS = 4;
+const SLICE_BUDGET_MS = 2;
 /** Slices the worker may have sent ahead of the one being decoded. */
 const SLICES_AHEAD = 16;
 /** Bytes of body copied to the worker per task. */
