@@ -28,6 +28,11 @@ const layerRules = layers.flatMap((folders, i) => {
   ];
 });
 
+// Subsystems tell the rest of the library what happened through typed events; `metrics` subscribes to them and
+// turns them into the built-in metric families. A folder listed here emits and never reports to metrics itself,
+// so it imports nothing of `src/metrics`, type-only imports included.
+const metricsFree = ['http', 'breaker'];
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -47,6 +52,13 @@ module.exports = {
       to: { circular: true },
     },
     ...layerRules,
+    {
+      name: 'events-not-metrics',
+      severity: 'error',
+      comment: `src/{${metricsFree.join(',')}} emit typed events that src/metrics subscribes to; they may not import src/metrics (docs/architecture.md).`,
+      from: { path: `^src/(${metricsFree.join('|')})/` },
+      to: { path: '^src/metrics/' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

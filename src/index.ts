@@ -65,12 +65,14 @@ export {
   isShadowRequest, shadowMiddleware,
 } from './http/index.js';
 export type {
+  ClientCallEvent, ClientCallOutcome, ClientEjectionEvent, ClientInstanceTrafficEvent, ClientVipEvent,
   CreateServiceClientOptions, FetchFunction, FetchHeadersLike, FetchInit, FetchResponseLike, HeadersHolder,
   HeadersSource, HedgingOptions, InstanceStats, PoolOptions, RequestBody, ResponseBody, ResponseHeaders,
   RetryBudgetOptions, RetryOptions, ServiceClient, ServiceClientOptions, ServiceClientStats, ServiceFetchInit,
   ServiceRequest, ServiceResponse, ShadowCompareOptions, ShadowDifference, ShadowFastifyReply, ShadowFastifyRequest,
   ShadowNoiseOptions, ShadowNoiseReport, ShadowReport, ShadowResponseView, ShadowRoute, ShadowSettings,
-  ShadowTargetReport, ShadowTee, ShadowTraffic, ShadowTrafficOptions,
+  ShadowTargetReport, ShadowTee, ShadowTraffic, ShadowTrafficOptions, ServiceClientEvents, ShadowAnswerEvent,
+  ShadowComparisonEvent, ShadowCopyEvent, ShadowCopyOutcome, ShadowMetrics, ShadowSkipEvent, ShadowTrafficEvents,
 } from './http/index.js';
 export {
   bindProperty, defineConfig, fileSource, filterLogger, karyonConfigSchema, karyonConfigValidators, karyonLiveKeys,

@@ -10,12 +10,12 @@ export type { LineLoggerOptions, RouteContext, RouteTarget, RouteTargetHandler }
 export { HealthMonitor } from '../health/index.js';
 export type { CheckChange, HealthMonitorOptions } from '../health/index.js';
 export {
-  adminMetrics, breakerMetrics, builtinMetrics, clientMetrics, configMetrics, healthMetrics,
-  lifecycleMetrics, metricsAdminRoutes, prometheusContentType, registryMetrics,
+  adminMetrics, bindClientMetrics, bindShadowMetrics, breakerMetrics, builtinMetrics, clientMetrics, configMetrics,
+  healthMetrics, lifecycleMetrics, metricsAdminRoutes, prometheusContentType, registryMetrics, shadowMetrics,
 } from '../metrics/index.js';
 export type {
-  AdminMetrics, BreakerMetrics, BuiltinMetric, BuiltinMetricKey, ClientMetrics, ConfigMetrics, HealthMetrics,
-  LifecycleMetrics, RegistryMetrics,
+  AdminMetrics, BreakerMetrics, BuiltinMetric, BuiltinMetricKey, ClientEventSource, ClientMetrics, ConfigMetrics,
+  HealthMetrics, LifecycleMetrics, RegistryMetrics, ShadowEventSource, ShadowMetrics,
 } from '../metrics/index.js';
 export {
   LeastLoadedRule, PeakEwmaRule, RandomRule, RoundRobinRule, WeightedResponseTimeRule, ZoneAvoidanceRule,
@@ -25,9 +25,9 @@ export type { WeightedResponseTimeOptions, ZoneAvoidanceOptions } from '../balan
 export { HystrixStream, breakerAdminRoutes } from '../breaker/index.js';
 export type { BreakerAdminOptions, BreakerAdminRoutes, HystrixStreamOptions } from '../breaker/index.js';
 export {
-  FetchResponseBody, registerInstancesRoute, shadowAdminRoutes, shadowMetrics,
+  FetchResponseBody, registerInstancesRoute, shadowAdminRoutes,
 } from '../http/index.js';
-export type { InstancesReport, InstancesRouteOptions, ShadowMetrics } from '../http/index.js';
+export type { InstancesReport, InstancesRouteOptions, ServiceClientEvents, ShadowTrafficEvents } from '../http/index.js';
 export { bindConfigMetrics, configAdminRoutes } from '../config/index.js';
 export type { ConfigMetricsSink } from '../config/index.js';
 export {

@@ -2,6 +2,7 @@
 // out-of-service skip and the transport) is one loop over shared per-client state; options, transports,
 // the fetch adapter, the retry budget and the balancer live in their own files.
 import type { Readable } from 'node:stream';
+import { EventEmitter } from 'eventemitter3';
 import { Balancer } from '../balancer/Balancer.js';
 import type { BalancerScope } from '../balancer/Balancer.js';
 import type { BalancerRule, BalancerRuleName } from '../balancer/BalancerRule.js';
@@ -15,8 +16,7 @@ import type { Logger } from '../common/Logger.js';
 import { abortReason, errorMessage } from '../internal/async.js';
 import type { CommandExecutor, RunOptions } from '../breaker/Command.js';
 import type { CommandRegistry } from '../breaker/CommandRegistry.js';
-import type { ClientMetrics } from '../metrics/builtin.js';
-import { statusClass } from '../metrics/builtin.js';
+import type { ClientCallOutcome, ClientVipEvent, ServiceClientEvents } from '../common/ServiceClientEvents.js';
 import { invalidOption } from '../internal/validate.js';
 import type { InstanceStatus, RegistryInstance, ServiceRegistry } from '../registry/types.js';
 import type { Endpoint } from './Endpoint.js';
@@ -55,12 +55,6 @@ export interface CreateServiceClientOptions extends ServiceClientOptions {
    * @default none: no zone affinity
    */
   readonly zone?: string;
-  /**
-   * Where the client reports its built-in metrics (calls by outcome and status class, latency, retries,
-   * budget exhaustion, hedges, ejections); `service.client()` passes the service's.
-   * @default none
-   */
-  readonly metrics?: ClientMetrics;
   /**
    * Where the client's circuit breaker lives: every call runs through the command `client:<vip>` of this
    * registry (see `breaker`); `service.client()` passes the service's commands.
@@ -223,7 +217,7 @@ function hedgeLost(): KaryonError {
  *
  * Create with {@link createServiceClient} (or `service.client(vip, options)`).
  */
-export class ServiceClient implements AsyncDisposable {
+export class ServiceClient extends EventEmitter<ServiceClientEvents> implements AsyncDisposable {
   /** The VIP address called. */
   readonly vip: string;
   /** The caller's zone, if any. */
@@ -239,7 +233,8 @@ export class ServiceClient implements AsyncDisposable {
   /** The deadlines of the tries in flight, on one timer. */
   readonly #tryDeadlines: DeadlineQueue;
   readonly #unsubscribe: () => void;
-  readonly #metrics: ClientMetrics | undefined;
+  /** The payload of `retry`, `hedge` and `retryBudgetExhausted`, made once. */
+  readonly #vipEvent: ClientVipEvent;
   readonly #command: CommandExecutor | undefined;
   readonly #shadow: ShadowTee | undefined;
   /** The untee'd call, bound once, for the shadow to make. */
@@ -256,6 +251,7 @@ export class ServiceClient implements AsyncDisposable {
 
   /** Use {@link createServiceClient}. */
   constructor(options: CreateServiceClientOptions) {
+    super();
     if (typeof options !== 'object' || options === null) invalidOption('options', 'an object', options);
     const { registry, vip, zone } = options;
     if (typeof registry !== 'object' || registry === null || typeof registry.upInstancesByVip !== 'function' || typeof registry.onChange !== 'function') {
@@ -266,7 +262,7 @@ export class ServiceClient implements AsyncDisposable {
     this.vip = vip;
     this.zone = this.#options.balancer.zoneAffinity.zone ?? zone;
     this.#registry = registry;
-    this.#metrics = options.metrics;
+    this.#vipEvent = Object.freeze({ vip });
     this.#command =
       options.commands === undefined || options.breaker === false
         ? undefined
@@ -354,21 +350,21 @@ export class ServiceClient implements AsyncDisposable {
     return shadow === undefined ? this.#measured(request) : shadow.teeCall(request, this.#send);
   }
 
-  /** The call, reported to the client's metrics when it has them. */
+  /** The call, emitted as a `call` event when someone listens (the client metrics do). */
   #measured(request: ServiceRequest): Promise<ServiceResponse> {
-    const metrics = this.#metrics;
-    if (metrics === undefined) return this.#guarded(request);
+    if (this.listenerCount('call') === 0) return this.#guarded(request);
     const start = this.#now();
     return this.#guarded(request).then(
       (response) => {
-        const status = response.statusCode;
-        metrics.request(this.vip, status >= 500 ? 'error_status' : 'success', statusClass(status), this.#now() - start);
+        const statusCode = response.statusCode;
+        this.emit('call', { vip: this.vip, outcome: statusCode >= 500 ? 'error_status' : 'success', statusCode, durationMs: this.#now() - start });
         return response;
       },
       (error: unknown) => {
         const code = (error as Partial<KaryonError>).code;
-        const outcome = code === undefined ? 'aborted' : code === 'ERR_REQUEST_TIMEOUT' || code === 'ERR_DEADLINE_EXCEEDED' ? 'timeout' : 'failure';
-        metrics.request(this.vip, outcome, 'none', this.#now() - start);
+        const outcome: ClientCallOutcome =
+          code === undefined ? 'aborted' : code === 'ERR_REQUEST_TIMEOUT' || code === 'ERR_DEADLINE_EXCEEDED' ? 'timeout' : 'failure';
+        this.emit('call', { vip: this.vip, outcome, statusCode: undefined, durationMs: this.#now() - start });
         throw error;
       },
     );
@@ -456,13 +452,13 @@ export class ServiceClient implements AsyncDisposable {
       if (next === undefined) return this.#give(result, tries, undefined);
       if (this.#budget !== undefined && !this.#budget.tryWithdraw(now)) {
         this.#budgetExhausted++;
-        this.#metrics?.retryBudgetExhausted(this.vip);
+        this.emit('retryBudgetExhausted', this.#vipEvent);
         return this.#give(result, tries, 'ERR_RETRY_BUDGET_EXHAUSTED');
       }
       if (result.response !== undefined) result.response.body.dump().catch(noop);
       retried++;
       this.#retries++;
-      this.#metrics?.retry(this.vip);
+      this.emit('retry', this.#vipEvent);
       state = next;
     }
   }
@@ -636,7 +632,7 @@ export class ServiceClient implements AsyncDisposable {
   }
 
   #ejected(state: InstanceState<Endpoint>): void {
-    this.#metrics?.ejection(this.vip);
+    this.emit('ejection', { vip: this.vip, instanceId: state.id });
     this.#logger.warn('instance ejected', {
       vip: this.vip,
       instanceId: state.id,
@@ -646,15 +642,14 @@ export class ServiceClient implements AsyncDisposable {
     });
   }
 
-  /** Each success-rate interval: every instance's share, error rate and cost to the metrics. */
+  /** Each success-rate interval: every instance's share, error rate and cost, as `instanceTraffic` events. */
   #reportInstances(): void {
-    const metrics = this.#metrics;
-    if (metrics?.instance === undefined) return;
+    if (this.listenerCount('instanceTraffic') === 0) return;
     const now = this.#now();
     const balancer = this.#balancer;
     for (const state of balancer.states) {
       const { share, errorRate } = balancer.traffic(state);
-      metrics.instance(this.vip, state.id, share, errorRate, balancer.rule.cost?.(state, now) ?? Number.NaN);
+      this.emit('instanceTraffic', { vip: this.vip, instanceId: state.id, share, errorRate, cost: balancer.rule.cost?.(state, now) ?? Number.NaN });
     }
   }
 
@@ -723,11 +718,11 @@ export class ServiceClient implements AsyncDisposable {
         if (second === undefined) return;
         if (this.#budget !== undefined && !this.#budget.tryWithdraw(now)) {
           this.#budgetExhausted++;
-          this.#metrics?.retryBudgetExhausted(this.vip);
+          this.emit('retryBudgetExhausted', this.#vipEvent);
           return;
         }
         this.#hedges++;
-        this.#metrics?.hedge(this.vip);
+        this.emit('hedge', this.#vipEvent);
         launch(second, now);
       }, delayMs);
     });

@@ -1,5 +1,8 @@
 export { ServiceClient, createServiceClient } from './ServiceClient.js';
 export type { CreateServiceClientOptions, InstanceStats, ServiceClientStats } from './ServiceClient.js';
+export type {
+  ClientCallEvent, ClientCallOutcome, ClientEjectionEvent, ClientInstanceTrafficEvent, ClientVipEvent, ServiceClientEvents,
+} from '../common/ServiceClientEvents.js';
 export type { ServiceRequest } from './ServiceRequest.js';
 export type { ShadowTee } from './ShadowTee.js';
 export type { ServiceResponse } from './TryOutcome.js';

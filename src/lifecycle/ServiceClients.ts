@@ -7,6 +7,7 @@ import type { Logger } from '../common/Logger.js';
 import { createServiceClient } from '../http/ServiceClient.js';
 import type { ServiceClient } from '../http/ServiceClient.js';
 import type { ServiceClientOptions } from '../http/ServiceClientOptions.js';
+import { bindClientMetrics } from '../metrics/bindClientMetrics.js';
 import { clientMetrics } from '../metrics/builtin.js';
 import type { ClientMetrics } from '../metrics/builtin.js';
 import type { Metrics } from '../metrics/types.js';
@@ -69,9 +70,9 @@ export class ServiceClients {
       registry: o.registry,
       vip,
       zone: o.zone,
-      metrics: this.#clientMetrics,
       commands: o.commands,
     });
+    bindClientMetrics(client, this.#clientMetrics);
     if (ownRule === undefined) this.#ruleFollowers.add(client);
     if (budget !== undefined && (typeof options.retries !== 'object' || options.retries.budget === undefined)) client.setRetryBudget(budget);
     this.#clients.push(client);

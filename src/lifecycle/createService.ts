@@ -3,7 +3,7 @@
 // make, a registry, metrics or a started configuration passed in, registers none). Read top to bottom, this is the
 // whole wiring: registry and metrics, health, the application's server, admin, clients and commands, shadow
 // traffic, configuration, then the lifecycle that runs them.
-import { BreakerMetricsReporter } from '../breaker/BreakerMetricsReporter.js';
+import { BreakerMetricsReporter } from '../metrics/BreakerMetricsReporter.js';
 import { CommandRegistry } from '../breaker/CommandRegistry.js';
 import { systemClock } from '../common/Clock.js';
 import { HealthMonitor } from '../health/HealthMonitor.js';

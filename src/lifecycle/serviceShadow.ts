@@ -6,6 +6,7 @@ import type { Logger } from '../common/Logger.js';
 import { createShadowTraffic } from '../http/shadow/ShadowTraffic.js';
 import type { ShadowTraffic } from '../http/shadow/ShadowTraffic.js';
 import type { NodeHttpServer } from '../inbound/ServerTracker.js';
+import { bindShadowMetrics } from '../metrics/bindShadowMetrics.js';
 import { shadowMetrics } from '../metrics/builtin.js';
 import type { Metrics } from '../metrics/types.js';
 import type { ServiceRegistry } from '../registry/types.js';
@@ -32,7 +33,8 @@ export function serviceShadow(
 ): ShadowTraffic | undefined {
   if (option === undefined) return undefined;
   const { teeServer = true, ...shadowOptions } = option;
-  const shadow = createShadowTraffic({ clock: deps.clock, logger: deps.logger, ...shadowOptions, registry: deps.registry, metrics: shadowMetrics(deps.metrics) });
+  const shadow = createShadowTraffic({ clock: deps.clock, logger: deps.logger, ...shadowOptions, registry: deps.registry });
+  bindShadowMetrics(shadow, shadowMetrics(deps.metrics));
   shutdown.add('clients', 'closing the shadow traffic', () => shadow.close());
   if (teeServer && server !== undefined) {
     // Before the application's handler, so the body and the answer are seen from their first byte.

@@ -1,4 +1,8 @@
+import type { ShadowMetrics } from '../common/ShadowTrafficEvents.js';
 import type { CounterHandle, GaugeHandle, Metrics, MetricType, TimerHandle } from './types.js';
+
+// Declared beside the shadow traffic's events, which it records; re-exported with the other families.
+export type { ShadowMetrics };
 
 /** One metric the library records by itself; `docs/metrics.md` lists the same, and a test keeps them in step. */
 export interface BuiltinMetric {
@@ -343,22 +347,6 @@ export function adminMetrics(metrics: Metrics): AdminMetrics {
   return {
     mutation: (action, outcome, actor) => mutations(action, outcome, actor).increment(),
   };
-}
-
-/** What shadow traffic records (see `docs/shadow.md`). */
-export interface ShadowMetrics {
-  /**
-   * Counts a copy to the shadow VIP `target` by outcome: `sent`, `dropped` (queue full, kill switch or close
-   * before it was sent), `failed` (sent, no answer) or `aborted` (in flight when the kill switch or close
-   * cut it).
-   */
-  copy(target: string, outcome: string): void;
-  /** Counts a sampled request that was not copied: `body_too_large` or `body_unavailable`. */
-  skipped(reason: string): void;
-  /** Counts a comparison of a shadow answer with the primary's: `match` or `mismatch`. */
-  comparison(target: string, result: string): void;
-  /** Records how long a copy to `target` took until its response headers, in ms. */
-  latency(target: string, durationMs: number): void;
 }
 
 /** Pre-bound handles for shadow traffic metrics. */

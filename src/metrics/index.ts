@@ -7,6 +7,11 @@ export type { PrometheusFamilyOptions, PrometheusSeries, PrometheusSeriesOf } fr
 export { CounterSeries, GaugeSeries, HistogramSeries, SetSeries } from './PrometheusRegistry.js';
 export { prometheusContentType } from './prometheusText.js';
 export { metricsAdminRoutes } from './metricsAdminRoutes.js';
+export { bindClientMetrics } from './bindClientMetrics.js';
+export type { ClientEventSource } from './bindClientMetrics.js';
+export { bindShadowMetrics } from './bindShadowMetrics.js';
+export type { ShadowEventSource } from './bindShadowMetrics.js';
+export { BreakerMetricsReporter } from './BreakerMetricsReporter.js';
 export {
   adminMetrics,
   breakerMetrics,
@@ -16,6 +21,7 @@ export {
   healthMetrics,
   lifecycleMetrics,
   registryMetrics,
+  shadowMetrics,
   statusClass,
 } from './builtin.js';
 export type {
@@ -28,6 +34,7 @@ export type {
   HealthMetrics,
   LifecycleMetrics,
   RegistryMetrics,
+  ShadowMetrics,
 } from './builtin.js';
 export type {
   CounterHandle,

@@ -4,7 +4,7 @@ import { request } from 'undici';
 import CircuitBreaker from 'opossum';
 import { CommandRegistry, createService, systemClock, createMetrics } from 'karyon-ts';
 import type { Service } from 'karyon-ts';
-import { BreakerMetricsReporter } from '../../src/breaker/BreakerMetricsReporter.js';
+import { BreakerMetricsReporter } from '../../src/metrics/BreakerMetricsReporter.js';
 import { hystrixCommandIntegerKeys } from '../support/hystrix.js';
 
 const cleanups: (() => unknown)[] = [];

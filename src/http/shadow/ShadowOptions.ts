@@ -1,7 +1,7 @@
 import type { Clock } from '../../common/Clock.js';
 import type { Logger } from '../../common/Logger.js';
 import { durationMs, invalidOption, positiveInt } from '../../internal/validate.js';
-import type { ShadowMetrics } from '../../metrics/builtin.js';
+import type { ShadowMetrics } from '../../common/ShadowTrafficEvents.js';
 import type { ServiceRegistry } from '../../registry/types.js';
 import type { ServiceClientOptions } from '../ServiceClientOptions.js';
 import { FieldPattern } from './FieldPattern.js';
@@ -146,6 +146,8 @@ export interface ShadowTrafficOptions extends ShadowSettings {
   /**
    * Where copies, skips, comparisons and latency are reported: `shadowMetrics(service.metrics)`.
    * @default none
+   * @deprecated Bind the shadow's events instead: `bindShadowMetrics(shadow, shadowMetrics(metrics))`, from
+   * `karyon-ts/extend` (a service does it for the shadow traffic it makes).
    */
   readonly metrics?: ShadowMetrics;
   /**

@@ -2,6 +2,7 @@
 // client per shadow VIP and the Diffy-style comparison of answers, all live-settable; options, the copy queue,
 // the comparator and the admin routes are in their own files.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { EventEmitter } from 'eventemitter3';
 import { CommandRegistry } from '../../breaker/CommandRegistry.js';
 import type { Clock } from '../../common/Clock.js';
 import { systemClock } from '../../common/Clock.js';
@@ -11,7 +12,7 @@ import { silentLogger } from '../../common/Logger.js';
 import { errorMessage } from '../../internal/async.js';
 import { HOP_BY_HOP_HEADERS } from '../../internal/http.js';
 import { invalidOption } from '../../internal/validate.js';
-import type { ShadowMetrics } from '../../metrics/builtin.js';
+import type { ShadowCopyOutcome, ShadowMetrics, ShadowTrafficEvents } from '../../common/ShadowTrafficEvents.js';
 import type { ServiceRegistry } from '../../registry/types.js';
 import { createServiceClient } from '../ServiceClient.js';
 import type { ServiceClient } from '../ServiceClient.js';
@@ -140,10 +141,9 @@ function copyHeaders(source: Readonly<Record<string, unknown>>): Record<string, 
  * with the client's `shadow` option. Every setting is live (`setOptions()`); `enabled: false` is the kill
  * switch. Create with {@link createShadowTraffic}.
  */
-export class ShadowTraffic implements ShadowTee, AsyncDisposable {
+export class ShadowTraffic extends EventEmitter<ShadowTrafficEvents> implements ShadowTee, AsyncDisposable {
   readonly #registry: ServiceRegistry;
   readonly #clientOptions: ServiceClientOptions;
-  readonly #metrics: ShadowMetrics | undefined;
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #random: () => number;
@@ -164,6 +164,7 @@ export class ShadowTraffic implements ShadowTee, AsyncDisposable {
 
   /** Use {@link createShadowTraffic}. */
   constructor(options: ShadowTrafficOptions) {
+    super();
     if (typeof options !== 'object' || options === null) invalidOption('shadow', 'an object', options);
     const { registry, client, metrics, clock, logger, random, ...settings } = options;
     if (typeof registry !== 'object' || registry === null || typeof registry.upInstancesByVip !== 'function') {
@@ -177,7 +178,7 @@ export class ShadowTraffic implements ShadowTee, AsyncDisposable {
     this.#clock = clock ?? systemClock;
     this.#logger = logger ?? silentLogger;
     this.#random = random ?? Math.random;
-    this.#metrics = metrics;
+    if (metrics !== undefined) reportTo(this, metrics);
     this.#commands = new CommandRegistry({ group: 'shadow', clock: this.#clock, logger: this.#logger });
     const { shadow: _ignored, ...clientOptions } = (client ?? {}) as ServiceClientOptions;
     // A copy is sent once: a retry would multiply the load on the shadow when it struggles.
@@ -409,7 +410,7 @@ export class ShadowTraffic implements ShadowTee, AsyncDisposable {
 
   #skip(reason: string): void {
     this.#skipped.set(reason, (this.#skipped.get(reason) ?? 0) + 1);
-    this.#metrics?.skipped(reason);
+    this.emit('skip', { reason });
   }
 
   /** Queues the copies of one request; false when no shadow VIP took it. */
@@ -433,14 +434,14 @@ export class ShadowTraffic implements ShadowTee, AsyncDisposable {
 
   #dropped(target: ShadowTarget): void {
     target.dropped++;
-    this.#metrics?.copy(target.vip, 'dropped');
+    this.#copied(target.vip, 'dropped');
   }
 
   /** Sends one copy, then compares its answer when asked to. Never rejects. */
   async #copy(target: ShadowTarget, job: ShadowJob, signal: AbortSignal): Promise<void> {
     const vip = target.vip;
     target.sent++;
-    this.#metrics?.copy(vip, 'sent');
+    this.#copied(vip, 'sent');
     const started = this.#clock.now();
     let response: ServiceResponse;
     try {
@@ -449,7 +450,7 @@ export class ShadowTraffic implements ShadowTee, AsyncDisposable {
       this.#failed(target, signal, error);
       return;
     }
-    this.#metrics?.latency(vip, this.#clock.now() - started);
+    if (this.listenerCount('answer') !== 0) this.emit('answer', { vip, durationMs: this.#clock.now() - started });
     const compare = job.compare;
     if (compare === undefined || job.primary === undefined) {
       await response.body.dump().catch(noop);
@@ -474,14 +475,18 @@ export class ShadowTraffic implements ShadowTee, AsyncDisposable {
     }
   }
 
+  #copied(vip: string, outcome: ShadowCopyOutcome): void {
+    if (this.listenerCount('copy') !== 0) this.emit('copy', { vip, outcome });
+  }
+
   #failed(target: ShadowTarget, signal: AbortSignal, error: unknown): void {
     if (signal.aborted) {
       target.aborted++;
-      this.#metrics?.copy(target.vip, 'aborted');
+      this.#copied(target.vip, 'aborted');
       return;
     }
     target.failed++;
-    this.#metrics?.copy(target.vip, 'failed');
+    this.#copied(target.vip, 'failed');
     this.#logger.debug('shadow copy got no answer', { vip: target.vip, error: errorMessage(error) });
   }
 
@@ -504,11 +509,11 @@ export class ShadowTraffic implements ShadowTee, AsyncDisposable {
     target.compared++;
     if (fields.length === 0) {
       target.matches++;
-      this.#metrics?.comparison(target.vip, 'match');
+      this.emit('comparison', { vip: target.vip, result: 'match' });
       return;
     }
     target.mismatches++;
-    this.#metrics?.comparison(target.vip, 'mismatch');
+    this.emit('comparison', { vip: target.vip, result: 'mismatch' });
     this.#comparator.record(
       { at: job.at, vip: target.vip, method: job.method, path: job.path, primary: viewOf(primary, current.headers), shadow: viewOf(prepared, current.headers), fields },
       current.maxDifferences,
@@ -616,12 +621,20 @@ export class ShadowTraffic implements ShadowTee, AsyncDisposable {
  *   vip: 'greeter-next',
  *   rate: 0.2,
  *   compare: { ignore: ['body.servedAt'], noise: { vip: 'greeter' } },
- *   metrics: shadowMetrics(service.metrics),
  * });
+ * bindShadowMetrics(shadow, shadowMetrics(service.metrics));             // karyon-ts/extend
  * const server = createServer(shadowMiddleware(shadow)(handler)); // or: service.client('greeter', { shadow })
  * shadow.setOptions({ enabled: false });                            // the kill switch
  * ```
  */
 export function createShadowTraffic(options: ShadowTrafficOptions): ShadowTraffic {
   return new ShadowTraffic(options);
+}
+
+/** The deprecated `metrics` option: the shadow's own events, reported to the sink given. */
+function reportTo(shadow: ShadowTraffic, metrics: ShadowMetrics): void {
+  shadow.on('copy', (e) => metrics.copy(e.vip, e.outcome));
+  shadow.on('answer', (e) => metrics.latency(e.vip, e.durationMs));
+  shadow.on('skip', (e) => metrics.skipped(e.reason));
+  shadow.on('comparison', (e) => metrics.comparison(e.vip, e.result));
 }

@@ -20,7 +20,6 @@ export { expressShadowMiddleware, fastifyShadowHook, shadowMiddleware } from './
 export type { ShadowFastifyReply, ShadowFastifyRequest } from './shadowMiddleware.js';
 export { shadowAdminRoutes } from './shadowAdminRoutes.js';
 export type { ShadowDifference, ShadowNoiseReport, ShadowReport, ShadowResponseView, ShadowTargetReport } from './types.js';
-// The metrics seam lives with the other built-in metrics; it is re-exported here so shadow traffic is
-// usable from one import.
-export { shadowMetrics } from '../../metrics/builtin.js';
-export type { ShadowMetrics } from '../../metrics/builtin.js';
+export type {
+  ShadowAnswerEvent, ShadowComparisonEvent, ShadowCopyEvent, ShadowCopyOutcome, ShadowMetrics, ShadowSkipEvent, ShadowTrafficEvents,
+} from '../../common/ShadowTrafficEvents.js';

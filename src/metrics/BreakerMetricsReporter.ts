@@ -1,10 +1,10 @@
 import type { Clock } from '../common/Clock.js';
 import { RepeatingTask } from '../internal/RepeatingTask.js';
-import { builtinMetrics, breakerMetrics } from '../metrics/builtin.js';
-import type { Metrics } from '../metrics/types.js';
-import type { CommandRegistry } from './CommandRegistry.js';
-import type { CommandCounts } from './CommandMetrics.js';
-import type { CommandStateChange } from './CommandEvents.js';
+import type { CommandRegistry } from '../breaker/CommandRegistry.js';
+import type { CommandCounts } from '../breaker/CommandMetrics.js';
+import type { CommandStateChange } from '../breaker/CommandEvents.js';
+import { builtinMetrics, breakerMetrics } from './builtin.js';
+import type { Metrics } from './types.js';
 
 /** The outcomes reported as `karyon.breaker.calls`, by the count they come from. */
 const outcomes: readonly (readonly [keyof CommandCounts, string])[] = [
@@ -19,9 +19,10 @@ const outcomes: readonly (readonly [keyof CommandCounts, string])[] = [
 ];
 
 /**
- * Reports a command registry as the built-in breaker metrics: each state change at once, and calls by
- * outcome every `intervalMs` from the commands' cumulative counts (nothing on a command's hot path), with a
- * last report on `close()`.
+ * Reports a command registry as the built-in breaker metrics, from outside it: each `stateChange` event at
+ * once, and calls by outcome every `intervalMs` from the commands' cumulative counts, with a last report on
+ * `close()`. The calls are read, not emitted per call, so a command's hot path does no metrics work and statsd
+ * gets one aggregated count per interval.
  */
 export class BreakerMetricsReporter {
   readonly #commands: CommandRegistry;
