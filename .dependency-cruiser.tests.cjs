@@ -55,7 +55,7 @@ const internalImports = {
     { why: 'the injected client is a ServiceClient: the class is public only as a type', modules: ['http/ServiceClient'] },
   ],
   'test/integration/opossum-adopt.test.ts': [
-    { why: 'the reporter that turns adopted breakers into metrics', modules: ['breaker/BreakerMetricsReporter'] },
+    { why: 'the reporter that turns adopted breakers into metrics', modules: ['metrics/BreakerMetricsReporter'] },
   ],
   'test/integration/registry-server.test.ts': [
     rawRegistrations,

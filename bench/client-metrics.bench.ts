@@ -1,12 +1,14 @@
-// What the built-in client metrics cost a call: CPU time per `client.request()` of a service's client with
-// Prometheus metrics on, with metrics off, and of a bare `createServiceClient` client (no service, no metrics,
-// no breaker), all in the same run with the variants interleaved round by round. The transport is a fetch
-// function answering 200 at once in-process, so what is measured is the client's own path (balancer pick,
+// What the built-in client metrics cost a call: CPU time per `client.request()` of a bare `createServiceClient`
+// client (no service, no metrics, no breaker), of the same with the client metrics reported to Prometheus, and
+// of a service's client with Prometheus metrics on and off, all in the same run with the variants interleaved
+// round by round. The transport is a fetch function answering a body-less 200 at once in-process, so what is measured is the client's own path (balancer pick,
 // breaker command, retries bookkeeping, metrics) and not a network. Costs are CPU time of this process
 // (process.cpuUsage) per call, medians over rounds; ratios are taken within a round, then the median.
 // Run: npx tsx bench/client-metrics.bench.ts
-import { createService, createServiceClient } from '../src/index.js';
-import type { ServiceClient } from '../src/index.js';
+import * as extend from '../src/extend/index.js';
+import { clientMetrics } from '../src/extend/index.js';
+import { createMetrics, createService, createServiceClient } from '../src/index.js';
+import type { FetchResponseLike, ServiceClient } from '../src/index.js';
 import { InMemoryRegistry, testInstance } from '../src/testing/index.js';
 import { fmt, median, table } from './support.js';
 
@@ -16,14 +18,34 @@ const ROUNDS = 15;
 const registry = new InMemoryRegistry();
 for (let i = 1; i <= 3; i++) await registry.register(testInstance({ instanceId: `b${i}`, app: 'BACKEND', port: 9000 + i }), 'UP');
 
-// Answers at once: a fresh Response per call, as a real transport makes one.
-const transport = (): Promise<Response> => Promise.resolve(new Response(null, { status: 200 }));
+// Answers at once with a body-less 200 (a plain object shaped as a fetch Response), so the client's own path
+// dominates what is measured.
+const answer: FetchResponseLike = Object.freeze({
+  status: 200,
+  headers: { forEach: () => undefined },
+  body: null,
+  text: () => Promise.resolve(''),
+  json: () => Promise.resolve(null),
+  arrayBuffer: () => Promise.resolve(new ArrayBuffer(0)),
+});
+const transport = (): Promise<FetchResponseLike> => Promise.resolve(answer);
+
+/** A bare client reporting the built-in client metrics to Prometheus, however this version wires them. */
+function measuredClient(): ServiceClient {
+  const family = clientMetrics(createMetrics({ prometheus: true }));
+  const ext = extend as Partial<Record<'bindClientMetrics', (client: ServiceClient, family: unknown) => unknown>>;
+  if (ext.bindClientMetrics === undefined) return createServiceClient({ registry, vip: 'backend', transport, metrics: family } as never);
+  const client = createServiceClient({ registry, vip: 'backend', transport });
+  ext.bindClientMetrics(client, family);
+  return client;
+}
 
 const withMetrics = createService({ name: 'caller-metrics', registry, admin: false, metrics: { prometheus: true } });
 const withoutMetrics = createService({ name: 'caller-plain', registry, admin: false });
 
 const variants: { readonly name: string; readonly client: ServiceClient }[] = [
   { name: 'bare createServiceClient', client: createServiceClient({ registry, vip: 'backend', transport }) },
+  { name: 'bare client, Prometheus client metrics', client: measuredClient() },
   { name: 'service client, metrics off', client: withoutMetrics.client('backend', { transport }) },
   { name: 'service client, Prometheus metrics', client: withMetrics.client('backend', { transport }) },
 ];
@@ -61,9 +83,9 @@ table(
     'x bare': fmt(median(ratios.get(v.name)!), 3),
   })),
 );
-const on = ratios.get(variants[2]!.name)!;
-const off = ratios.get(variants[1]!.name)!;
-console.log(`metrics on / metrics off: ${fmt(median(on.map((r, i) => r / off[i]!)), 3)}`);
+const on = ratios.get(variants[3]!.name)!;
+const off = ratios.get(variants[2]!.name)!;
+console.log(`service client, metrics on / metrics off: ${fmt(median(on.map((r, i) => r / off[i]!)), 3)}`);
 
 for (const v of variants) await v.client.close();
 await Promise.all([withMetrics.stop(), withoutMetrics.stop()]);

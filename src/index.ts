@@ -22,7 +22,9 @@ export { InstanceStatus } from './registry/index.js';
 export { InstanceMode } from './balancer/InstanceState.js';
 export { balancerRuleNames } from './balancer/index.js';
 export type {
-  InstanceDescriptor, InstanceModification, RegistryChange, RegistryInstance, RegistryServiceExtras, ServiceRegistry,
+  InstanceDescriptor, InstanceModification, RegistryChange, RegistryFetchReport, RegistryFetchView, RegistryFetchWatch,
+  RegistryInstance,
+  RegistryServiceExtras, ServiceRegistry,
 } from './registry/index.js';
 export { EurekaRegistry } from './registry/eureka/index.js';
 export type {

@@ -2,11 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../common/Clock.js';
 import { systemClock } from '../common/Clock.js';
 import { sendJson } from '../internal/http.js';
-import { EurekaRegistry } from '../registry/eureka/EurekaRegistry.js';
-import type { FetchEvent, HashMismatchEvent } from '../registry/eureka/EurekaRegistryEvents.js';
-import type { ProtectedApp } from '../registry/eureka/ViewGuard.js';
-import type { AutoFetchState } from '../registry/eureka/AutoFetchMode.js';
-import type { RegistryInstance, ServiceRegistry } from '../registry/types.js';
+import type { ProtectedApp, RegistryFetchReport, RegistryInstance, ServiceRegistry } from '../registry/types.js';
+
+// Declared with the registry seam, whose fetch report carries it; re-exported under the admin API's names.
+export type { RegistryFetchView } from '../registry/types.js';
 
 /** Anything that takes routes as the admin server does (`AdminServer` fits it as it is). */
 export interface RegistryRouteTarget {
@@ -58,31 +57,6 @@ export interface RegistryAppView {
   };
 }
 
-/** How fresh the view of `GET /registry` is: the registry's last fetch from its server. */
-export interface RegistryFetchView {
-  /** When the last fetch finished (epoch ms). */
-  readonly at: number;
-  /** `full` (`GET /apps`), `delta` (`GET /apps/delta`) or `vips` (`GET /vips/{vip}` for each VIP fetched). */
-  readonly kind: 'full' | 'delta' | 'vips';
-  /** For a full fetch, why it was full (`initial`, `hashMismatch`, `deltaRefused`...). */
-  readonly reason: string | undefined;
-  /** Whether it was answered with 200 and applied. */
-  readonly ok: boolean;
-  /** The HTTP status of the last answer; undefined when no server answered. */
-  readonly statusCode: number | undefined;
-  /** How long it took, in ms. */
-  readonly durationMs: number;
-  /** The server that answered. */
-  readonly serviceUrl: string | undefined;
-  /**
-   * For an applied delta: whether the view then hashed to the server's `apps__hashcode` (false: a full fetch
-   * follows). Undefined for a full fetch (it replaces the view) or a failed one.
-   */
-  readonly hashMatched: boolean | undefined;
-  /** When it failed: why. */
-  readonly error: string | undefined;
-}
-
 /** What `GET /registry` answers: every application and instance the service's registry knows, of any status. */
 export interface RegistryReport {
   /** The applications, by name. */
@@ -91,28 +65,7 @@ export interface RegistryReport {
    * The registry's fetches from its server (a Eureka client): the last one, and when one last succeeded.
    * Undefined for a registry that does not fetch (in memory): its view is always current.
    */
-  readonly fetch?: {
-    /** What refreshes fetch: the whole registry (`full`) or only the VIPs the service calls (`vips`, with them). */
-    readonly mode: {
-      /** `full` or `vips`. */
-      readonly mode: 'full' | 'vips';
-      /** The VIPs fetched in `vips` mode; empty in `full` mode. */
-      readonly vips: readonly string[];
-      /** With `fetchMode: 'auto'`: why the mode is in force, and what a VIP refresh, a delta and a full fetch cost when last measured. */
-      readonly auto?: AutoFetchState;
-    };
-    /** The last fetch, successful or not; undefined before the first one finished. */
-    readonly last: RegistryFetchView | undefined;
-    /** When a fetch last succeeded (epoch ms); undefined before one did. */
-    readonly lastSuccessAt: number | undefined;
-    /** The last delta whose hash did not match the server's, if any. */
-    readonly lastHashMismatch:
-      | (HashMismatchEvent & {
-          /** When the mismatch was seen (epoch ms). */
-          readonly at: number;
-        })
-      | undefined;
-  };
+  readonly fetch?: RegistryFetchReport;
 }
 
 /** Options of {@link registryAdminRoutes}. */
@@ -181,11 +134,11 @@ export function registryReport(instances: Iterable<RegistryInstance>, protectedA
  */
 export function registryAdminRoutes(target: RegistryRouteTarget, registry: ServiceRegistry, options: RegistryAdminRoutesOptions = {}): RegistryAdminRoutes {
   const list = listingOf(registry);
-  const fetches = followFetches(registry, options.clock ?? systemClock);
+  // Only a registry that fetches from a server has fetches to show: it says so by offering the watch.
+  const fetches = registry.watchFetches?.(options.clock ?? systemClock);
   target.route('GET', '/registry', (_req, res) => {
-    const { protectedApps } = registry as ServiceRegistry & { protectedApps?: readonly ProtectedApp[] };
-    const report = registryReport(list.instances(), Array.isArray(protectedApps) ? protectedApps : []);
-    sendJson(res, 200, fetches === undefined ? report : { ...report, fetch: fetches.view() });
+    const report = registryReport(list.instances(), registry.protectedApps ?? []);
+    sendJson(res, 200, fetches === undefined ? report : { ...report, fetch: fetches.report() });
   });
   const close = (): Promise<void> => {
     list.close();
@@ -195,42 +148,6 @@ export function registryAdminRoutes(target: RegistryRouteTarget, registry: Servi
   return { close, [Symbol.asyncDispose]: close };
 }
 
-/** Keeps the last fetch of a registry that fetches; undefined for one that does not. */
-function followFetches(registry: ServiceRegistry, clock: Clock): { view(): NonNullable<RegistryReport['fetch']>; close(): void } | undefined {
-  if (!(registry instanceof EurekaRegistry)) return undefined;
-  const emitter = registry;
-  let last: RegistryFetchView | undefined;
-  let lastSuccessAt: number | undefined;
-  let lastHashMismatch: (HashMismatchEvent & { at: number }) | undefined;
-  const onFetch = (event: FetchEvent): void => {
-    const at = clock.now();
-    last = {
-      at,
-      kind: event.kind,
-      reason: event.reason,
-      ok: event.ok,
-      statusCode: event.statusCode,
-      durationMs: event.durationMs,
-      serviceUrl: event.serviceUrl,
-      // A mismatch is told right after its delta's fetch event: matched until then.
-      hashMatched: event.ok && event.kind === 'delta' ? true : undefined,
-      error: event.error,
-    };
-    if (event.ok) lastSuccessAt = at;
-  };
-  const onHashMismatch = (event: HashMismatchEvent): void => {
-    lastHashMismatch = { ...event, at: clock.now() };
-    if (last?.kind === 'delta') last = { ...last, hashMatched: false };
-  };
-  emitter.on('fetch', onFetch).on('hashMismatch', onHashMismatch);
-  return {
-    view: () => ({ mode: emitter.fetchMode, last, lastSuccessAt, lastHashMismatch }),
-    close: () => {
-      emitter.off('fetch', onFetch).off('hashMismatch', onHashMismatch);
-    },
-  };
-}
-
 interface Listing {
   instances(): Iterable<RegistryInstance>;
   close(): void;
@@ -238,11 +155,7 @@ interface Listing {
 
 /** A way to list every instance a registry knows, whatever the implementation offers. */
 function listingOf(registry: ServiceRegistry): Listing {
-  const withList = registry as ServiceRegistry & { instances?: unknown };
-  if (typeof withList.instances === 'function') {
-    const instances = withList.instances as () => Iterable<RegistryInstance>;
-    return { instances: () => instances.call(registry), close: () => undefined };
-  }
+  if (registry.instances !== undefined) return { instances: () => registry.instances?.() ?? [], close: () => undefined };
   const known = new Map<string, RegistryInstance>();
   let unsubscribe: (() => void) | undefined = registry.onChange((change) => {
     for (const instance of change.removed) known.delete(instance.instanceId);

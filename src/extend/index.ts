@@ -27,7 +27,8 @@ export type { BreakerAdminOptions, BreakerAdminRoutes, HystrixStreamOptions } fr
 export {
   FetchResponseBody, registerInstancesRoute, shadowAdminRoutes,
 } from '../http/index.js';
-export type { InstancesReport, InstancesRouteOptions, ServiceClientEvents, ShadowTrafficEvents } from '../http/index.js';
+export type { InstancesReport, InstancesRouteOptions } from '../http/index.js';
+export type { RegistryFetchReport } from '../registry/index.js';
 export { bindConfigMetrics, configAdminRoutes } from '../config/index.js';
 export type { ConfigMetricsSink } from '../config/index.js';
 export {

@@ -1,3 +1,5 @@
+import type { Clock } from '../common/Clock.js';
+import type { AutoFetchState } from './eureka/AutoFetchMode.js';
 import type { Metrics } from '../metrics/types.js';
 
 /** The statuses an instance has in a registry: Eureka's `InstanceStatus`. */
@@ -131,6 +133,22 @@ export interface ServiceRegistry {
    * @param metrics - the service's metrics, tagged with its app and instance
    */
   serviceExtras?(metrics: Metrics): RegistryServiceExtras;
+  /**
+   * Every instance the registry knows, of any status. Optional: without it, a full list (the admin API's
+   * `GET /registry`) is kept from the change events.
+   */
+  instances?(): Iterable<RegistryInstance>;
+  /**
+   * The applications whose last good view the registry keeps because its server lists too few of their
+   * instances (a server that restarted empty). Optional: a registry without such protection has none.
+   */
+  readonly protectedApps?: readonly ProtectedApp[];
+  /**
+   * Follows the registry's fetches from its server from this call on (the admin API's `GET /registry` shows
+   * how fresh its view is). Optional: a registry that does not fetch (in memory) has a view always current.
+   * @param clock - stamps the fetches seen
+   */
+  watchFetches?(clock: Clock): RegistryFetchWatch;
 }
 
 /** What a registry adds to a service that uses it: see {@link ServiceRegistry.serviceExtras}. */
@@ -144,5 +162,86 @@ export interface RegistryServiceExtras {
    */
   watchDeregistration(instanceId: string): () => string | undefined;
   /** Stops reporting. Idempotent. */
+  close(): void;
+}
+
+/** After a delta, the view did not hash to the server's `apps__hashcode`; a full fetch follows. */
+export interface HashMismatchEvent {
+  /** The server's `apps__hashcode`. */
+  readonly remote: string;
+  /** The hash of the view after the delta was applied. */
+  readonly local: string;
+  /** The delta's `versions__delta`. */
+  readonly versionsDelta: string;
+  /** In `vips` mode: the VIP whose instances in the view hashed otherwise than the server's answer for it. */
+  readonly vip?: string;
+}
+
+/** An application whose last good view is kept. */
+export interface ProtectedApp {
+  /** The application, as the registry names it. */
+  readonly app: string;
+  /** Instances held when the protection began. */
+  readonly held: number;
+  /** Instances the registry listed in the last full fetch. */
+  readonly listed: number;
+  /** When the protection began (clock ms). */
+  readonly since: number;
+}
+
+/** A registry's last fetch from its server, as `GET /registry` of the admin API shows it. */
+export interface RegistryFetchView {
+  /** When the last fetch finished (epoch ms). */
+  readonly at: number;
+  /** `full` (`GET /apps`), `delta` (`GET /apps/delta`) or `vips` (`GET /vips/{vip}` for each VIP fetched). */
+  readonly kind: 'full' | 'delta' | 'vips';
+  /** For a full fetch, why it was full (`initial`, `hashMismatch`, `deltaRefused`...). */
+  readonly reason: string | undefined;
+  /** Whether it was answered with 200 and applied. */
+  readonly ok: boolean;
+  /** The HTTP status of the last answer; undefined when no server answered. */
+  readonly statusCode: number | undefined;
+  /** How long it took, in ms. */
+  readonly durationMs: number;
+  /** The server that answered. */
+  readonly serviceUrl: string | undefined;
+  /**
+   * For an applied delta: whether the view then hashed to the server's `apps__hashcode` (false: a full fetch
+   * follows). Undefined for a full fetch (it replaces the view) or a failed one.
+   */
+  readonly hashMatched: boolean | undefined;
+  /** When it failed: why. */
+  readonly error: string | undefined;
+}
+
+/** What a registry that fetches its view from a server tells of its fetches: see {@link ServiceRegistry.watchFetches}. */
+export interface RegistryFetchReport {
+  /** What refreshes fetch: the whole registry (`full`) or only the VIPs the service calls (`vips`, with them). */
+  readonly mode: {
+    /** `full` or `vips`. */
+    readonly mode: 'full' | 'vips';
+    /** The VIPs fetched in `vips` mode; empty in `full` mode. */
+    readonly vips: readonly string[];
+    /** With `fetchMode: 'auto'`: why the mode is in force, and what a VIP refresh, a delta and a full fetch cost when last measured. */
+    readonly auto?: AutoFetchState;
+  };
+  /** The last fetch, successful or not; undefined before the first one finished. */
+  readonly last: RegistryFetchView | undefined;
+  /** When a fetch last succeeded (epoch ms); undefined before one did. */
+  readonly lastSuccessAt: number | undefined;
+  /** The last delta whose hash did not match the server's, if any. */
+  readonly lastHashMismatch:
+    | (HashMismatchEvent & {
+        /** When the mismatch was seen (epoch ms). */
+        readonly at: number;
+      })
+    | undefined;
+}
+
+/** A registry's fetches, followed from {@link ServiceRegistry.watchFetches} on. */
+export interface RegistryFetchWatch {
+  /** The fetches seen so far. */
+  report(): RegistryFetchReport;
+  /** Stops following. Idempotent. */
   close(): void;
 }

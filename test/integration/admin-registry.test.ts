@@ -148,7 +148,7 @@ describe('GET /registry', () => {
 
   it('answers an empty list for an empty registry, and HEAD without a body', async () => {
     const admin = await standaloneAdmin();
-    registryAdminRoutes(admin, { ...stubRegistry(), instances: () => [] } as ServiceRegistry);
+    registryAdminRoutes(admin, { ...stubRegistry(), instances: () => [] });
     const { status, body } = await registryAt(admin.url!);
     expect(status).toBe(200);
     expect(body).toEqual({ apps: [] });

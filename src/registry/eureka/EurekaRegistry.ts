@@ -1,10 +1,13 @@
 import { EventEmitter } from 'eventemitter3';
+import type { Clock } from '../../common/Clock.js';
 import { KaryonError } from '../../common/KaryonError.js';
 import { errorMessage } from '../../internal/async.js';
 import { invalidOption } from '../../internal/validate.js';
 import { InstanceCache } from '../InstanceCache.js';
 import type { Metrics } from '../../metrics/types.js';
-import type { InstanceDescriptor, InstanceStatus, RegistryChange, RegistryInstance, RegistryServiceExtras, ServiceRegistry } from '../types.js';
+import type {
+  InstanceDescriptor, InstanceStatus, ProtectedApp, RegistryChange, RegistryFetchWatch, RegistryInstance, RegistryServiceExtras, ServiceRegistry,
+} from '../types.js';
 import { InstancePool, eurekaInstanceEquals } from './EurekaInstance.js';
 import type { EurekaRegistryEvents } from './EurekaRegistryEvents.js';
 import { resolveEurekaRegistryOptions } from './EurekaRegistryOptions.js';
@@ -13,8 +16,8 @@ import { EurekaTransport } from './EurekaTransport.js';
 import { InstanceRegistration, isSettableStatus, unsettableStatus } from './InstanceRegistration.js';
 import { RegistryFetcher } from './RegistryFetcher.js';
 import { eurekaServiceExtras } from './serviceExtras.js';
-import type { ProtectedApp } from './ViewGuard.js';
 import type { AutoFetchState } from './AutoFetchMode.js';
+import { watchFetches } from './watchFetches.js';
 
 /**
  * A {@link ServiceRegistry} that speaks the Eureka REST protocol (JSON) to Netflix or Spring Cloud Eureka
@@ -214,6 +217,15 @@ export class EurekaRegistry extends EventEmitter<EurekaRegistryEvents> implement
    */
   serviceExtras(metrics: Metrics): RegistryServiceExtras {
     return eurekaServiceExtras(this, metrics);
+  }
+
+  /**
+   * Follows this client's fetches from now on: the last one, the last success, the last hash mismatch (the
+   * admin API's `GET /registry` shows them).
+   * @param clock - stamps the fetches seen
+   */
+  watchFetches(clock: Clock): RegistryFetchWatch {
+    return watchFetches(this, clock);
   }
 
   /** How many cached instances have each status. */

@@ -1,5 +1,8 @@
-import type { InstanceStatus } from '../types.js';
+import type { HashMismatchEvent, InstanceStatus } from '../types.js';
 import type { ViewProtectionEvent } from './ViewGuard.js';
+
+// Declared with the registry seam, whose fetch report shows the last one.
+export type { HashMismatchEvent };
 
 /** A write to Eureka on behalf of a registered instance. */
 export type RegistrationOperation =
@@ -109,18 +112,6 @@ export interface FetchEvent {
   readonly nextRetryMs: number | undefined;
   /** When it failed: why. */
   readonly error: string | undefined;
-}
-
-/** After a delta, the view did not hash to the server's `apps__hashcode`; a full fetch follows. */
-export interface HashMismatchEvent {
-  /** The server's `apps__hashcode`. */
-  readonly remote: string;
-  /** The hash of the view after the delta was applied. */
-  readonly local: string;
-  /** The delta's `versions__delta`. */
-  readonly versionsDelta: string;
-  /** In `vips` mode: the VIP whose instances in the view hashed otherwise than the server's answer for it. */
-  readonly vip?: string;
 }
 
 /** The events of an {@link EurekaRegistry}, for metrics and logs. */

@@ -1,5 +1,8 @@
 import type { Logger } from '../../common/Logger.js';
-import type { RegistryInstance } from '../types.js';
+import type { ProtectedApp, RegistryInstance } from '../types.js';
+
+// Declared with the registry seam, which shows the protected apps.
+export type { ProtectedApp };
 
 // Envoy's panic threshold, applied to membership: a full fetch that would leave an application with much less
 // than the client held for it is more likely a registry that lost its state (restarted empty, or answering
@@ -10,18 +13,6 @@ import type { RegistryInstance } from '../types.js';
 // every one of them (or after `maxMs`, so an instance that really left is not shown for ever); meanwhile new and
 // changed records are applied as they come.
 // Deltas are not guarded: their DELETED entries are the registry saying, one by one, that an instance left.
-
-/** An application whose last good view is kept. */
-export interface ProtectedApp {
-  /** The application, as the registry names it. */
-  readonly app: string;
-  /** Instances held when the protection began. */
-  readonly held: number;
-  /** Instances the registry listed in the last full fetch. */
-  readonly listed: number;
-  /** When the protection began (clock ms). */
-  readonly since: number;
-}
 
 /** Why an application's protection began or ended. */
 export type ViewProtectionReason =
