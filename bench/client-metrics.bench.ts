@@ -34,7 +34,7 @@ const transport = (): Promise<FetchResponseLike> => Promise.resolve(answer);
 function measuredClient(): ServiceClient {
   const family = clientMetrics(createMetrics({ prometheus: true }));
   const ext = extend as Partial<Record<'bindClientMetrics', (client: ServiceClient, family: unknown) => unknown>>;
-  if (ext.bindClientMetrics === undefined) return createServiceClient({ registry, vip: 'backend', transport, metrics: family } as never);
+  if (ext.bindClientMetrics === undefined) return createServiceClient({ registry, vip: 'backend', transport, metrics: family });
   const client = createServiceClient({ registry, vip: 'backend', transport });
   ext.bindClientMetrics(client, family);
   return client;

@@ -68,3 +68,32 @@ export interface ServiceClientEvents {
   /** An instance's traffic over the last interval, once per success-rate interval for each instance. */
   instanceTraffic: [event: ClientInstanceTrafficEvent];
 }
+
+/** The status class tag of an HTTP status: `2xx`..`5xx`, or `none` when no response came back. */
+export function statusClass(status: number | undefined): string {
+  if (status === undefined || !Number.isInteger(status) || status < 100 || status > 599) return 'none';
+  return `${Math.floor(status / 100)}xx`;
+}
+
+/** What the service client records; `clientMetrics(metrics)` makes one. */
+export interface ClientMetrics {
+  /**
+   * Records one call to `target` as its caller sees it, retries and hedges included: its outcome (`success`,
+   * `error_status`, `failure`, `timeout`, `aborted`...), its status class (`2xx`..`5xx`, or `none` when no response came back) and its
+   * latency in ms.
+   */
+  request(target: string, outcome: string, statusClass: string, durationMs: number): void;
+  /** Counts a retry sent. */
+  retry(target: string): void;
+  /** Counts a retry not sent because the retry budget was spent. */
+  retryBudgetExhausted(target: string): void;
+  /** Counts a hedged request sent. */
+  hedge(target: string): void;
+  /** Counts an instance ejected as an outlier. */
+  ejection(target: string): void;
+  /**
+   * Sets an instance's gauges once per success-rate interval: its share of the tries and its error rate (0 to
+   * 1), and the rule's cost (NaN for rules without one): why an instance gets little traffic.
+   */
+  instance?(target: string, instance: string, share: number, errorRate: number, cost: number): void;
+}

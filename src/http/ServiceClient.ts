@@ -16,7 +16,8 @@ import type { Logger } from '../common/Logger.js';
 import { abortReason, errorMessage } from '../internal/async.js';
 import type { CommandExecutor, RunOptions } from '../breaker/Command.js';
 import type { CommandRegistry } from '../breaker/CommandRegistry.js';
-import type { ClientCallOutcome, ClientVipEvent, ServiceClientEvents } from '../common/ServiceClientEvents.js';
+import { statusClass } from '../common/ServiceClientEvents.js';
+import type { ClientCallOutcome, ClientMetrics, ClientVipEvent, ServiceClientEvents } from '../common/ServiceClientEvents.js';
 import { invalidOption } from '../internal/validate.js';
 import type { InstanceStatus, RegistryInstance, ServiceRegistry } from '../registry/types.js';
 import type { Endpoint } from './Endpoint.js';
@@ -55,6 +56,14 @@ export interface CreateServiceClientOptions extends ServiceClientOptions {
    * @default none: no zone affinity
    */
   readonly zone?: string;
+  /**
+   * Where the client reports its built-in metrics (calls by outcome and status class, latency, retries,
+   * budget exhaustion, hedges, ejections, each instance's traffic).
+   * @default none
+   * @deprecated Bind the client's events instead: `bindClientMetrics(client, clientMetrics(metrics))`, from
+   * `karyon-ts/extend` (`service.client()` does it for the clients it makes).
+   */
+  readonly metrics?: ClientMetrics;
   /**
    * Where the client's circuit breaker lives: every call runs through the command `client:<vip>` of this
    * registry (see `breaker`); `service.client()` passes the service's commands.
@@ -263,6 +272,7 @@ export class ServiceClient extends EventEmitter<ServiceClientEvents> implements 
     this.zone = this.#options.balancer.zoneAffinity.zone ?? zone;
     this.#registry = registry;
     this.#vipEvent = Object.freeze({ vip });
+    if (options.metrics !== undefined) reportTo(this, options.metrics);
     this.#command =
       options.commands === undefined || options.breaker === false
         ? undefined
@@ -838,4 +848,14 @@ function roundOrNull(ms: number | undefined): number | null {
  */
 export function createServiceClient(options: CreateServiceClientOptions): ServiceClient {
   return new ServiceClient(options);
+}
+
+/** The deprecated `metrics` option: the client's own events, reported to the sink given. */
+function reportTo(client: ServiceClient, metrics: ClientMetrics): void {
+  client.on('call', (e) => metrics.request(e.vip, e.outcome, statusClass(e.statusCode), e.durationMs));
+  client.on('retry', (e) => metrics.retry(e.vip));
+  client.on('retryBudgetExhausted', (e) => metrics.retryBudgetExhausted(e.vip));
+  client.on('hedge', (e) => metrics.hedge(e.vip));
+  client.on('ejection', (e) => metrics.ejection(e.vip));
+  client.on('instanceTraffic', (e) => metrics.instance?.(e.vip, e.instanceId, e.share, e.errorRate, e.cost));
 }

@@ -1,7 +1,6 @@
 import type { EventEmitter } from 'eventemitter3';
-import type { ServiceClientEvents } from '../common/ServiceClientEvents.js';
-import { statusClass } from './builtin.js';
-import type { ClientMetrics } from './builtin.js';
+import { statusClass } from '../common/ServiceClientEvents.js';
+import type { ClientMetrics, ServiceClientEvents } from '../common/ServiceClientEvents.js';
 
 /** What {@link bindClientMetrics} listens to: a `ServiceClient`, or anything emitting its events. */
 export type ClientEventSource = Pick<EventEmitter<ServiceClientEvents>, 'on' | 'off'>;

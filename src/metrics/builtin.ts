@@ -1,8 +1,11 @@
+import type { ClientMetrics } from '../common/ServiceClientEvents.js';
 import type { ShadowMetrics } from '../common/ShadowTrafficEvents.js';
 import type { CounterHandle, GaugeHandle, Metrics, MetricType, TimerHandle } from './types.js';
 
-// Declared beside the shadow traffic's events, which it records; re-exported with the other families.
-export type { ShadowMetrics };
+// Declared beside the client's and the shadow traffic's events, which they record; re-exported with the other
+// families.
+export type { ClientMetrics, ShadowMetrics };
+export { statusClass } from '../common/ServiceClientEvents.js';
 
 /** One metric the library records by itself; `docs/metrics.md` lists the same, and a test keeps them in step. */
 export interface BuiltinMetric {
@@ -237,35 +240,6 @@ export function registryMetrics(metrics: Metrics): RegistryMetrics {
     hashMismatch: () => hashMismatches.increment(),
     protectedApps: (count) => protectedApps.set(count),
   };
-}
-
-/** The status class tag of an HTTP status: `2xx`..`5xx`, or `none` when no response came back. */
-export function statusClass(status: number | undefined): string {
-  if (status === undefined || !Number.isInteger(status) || status < 100 || status > 599) return 'none';
-  return `${Math.floor(status / 100)}xx`;
-}
-
-/** What the service client records. */
-export interface ClientMetrics {
-  /**
-   * Records one call to `target` as its caller sees it, retries and hedges included: its outcome (`success`,
-   * `error_status`, `failure`, `timeout`, `aborted`...), its status class (`2xx`..`5xx`, or `none` when no response came back) and its
-   * latency in ms.
-   */
-  request(target: string, outcome: string, statusClass: string, durationMs: number): void;
-  /** Counts a retry sent. */
-  retry(target: string): void;
-  /** Counts a retry not sent because the retry budget was spent. */
-  retryBudgetExhausted(target: string): void;
-  /** Counts a hedged request sent. */
-  hedge(target: string): void;
-  /** Counts an instance ejected as an outlier. */
-  ejection(target: string): void;
-  /**
-   * Sets an instance's gauges once per success-rate interval: its share of the tries and its error rate (0 to
-   * 1), and the rule's cost (NaN for rules without one): why an instance gets little traffic.
-   */
-  instance?(target: string, instance: string, share: number, errorRate: number, cost: number): void;
 }
 
 /** Pre-bound handles for service client metrics. */
