@@ -7,54 +7,31 @@ import { errorMessage } from '../internal/async.js';
 import { EurekaRegistry } from '../registry/eureka/EurekaRegistry.js';
 import type { RegistrationEvent, RegistrationOperation } from '../registry/eureka/EurekaRegistryEvents.js';
 import { encodeInstance } from '../registry/eureka/wire.js';
+import type { WireInstance, WirePort } from '../registry/eureka/wire.js';
 import type { RegistryInstance } from '../registry/types.js';
 import { resolveEurekaClientConfig } from './EurekaClientConfig.js';
 import type { EurekaClientConfig, EurekaClientLogger, EurekaClientRequestOptions, ResolvedEurekaClientConfig } from './EurekaClientConfig.js';
 
-/** A port on the wire: `{ $: 8080, '@enabled': 'true' }`. */
-export interface EurekaClientWirePort {
+/**
+ * A port on the wire as the client hands it out: `{ $: 8080, '@enabled': 'true' }` (Eureka's {@link WirePort},
+ * written with a number and a string flag).
+ */
+export interface EurekaClientWirePort extends WirePort {
   /** The port number. */
   readonly $: number;
   /** `'true'` or `'false'`. */
   readonly '@enabled': string;
 }
 
-/** An instance as eureka-js-client returns it: Eureka's wire form, as the server sent it. */
-export interface EurekaClientInstance {
-  /** The instance id. */
-  readonly instanceId?: string;
-  /** Host name. */
-  readonly hostName: string;
-  /** Application name, upper case. */
-  readonly app: string;
-  /** IP address. */
-  readonly ipAddr: string;
-  /** Status (`UP`, `DOWN`, `STARTING`, `OUT_OF_SERVICE`, `UNKNOWN`). */
-  readonly status: string;
-  /** The operator override, `UNKNOWN` when there is none. */
-  readonly overriddenStatus?: string;
+/**
+ * An instance as eureka-js-client returns it: Eureka's wire form ({@link WireInstance}), as the client encodes
+ * it.
+ */
+export interface EurekaClientInstance extends Omit<WireInstance, 'port' | 'securePort'> {
   /** Plain HTTP port. */
   readonly port: EurekaClientWirePort;
   /** HTTPS port. */
   readonly securePort: EurekaClientWirePort;
-  /** Always 1. */
-  readonly countryId: number;
-  /** String metadata. */
-  readonly metadata: Readonly<Record<string, string>>;
-  /** Home page URL. */
-  readonly homePageUrl: string;
-  /** Status page URL. */
-  readonly statusPageUrl: string;
-  /** Health check URL. */
-  readonly healthCheckUrl: string;
-  /** VIP address. */
-  readonly vipAddress: string;
-  /** Secure VIP address. */
-  readonly secureVipAddress: string;
-  /** When the server last changed the record (epoch ms, as a string). */
-  readonly lastUpdatedTimestamp: string | number;
-  /** When the instance last changed its record (epoch ms, as a string). */
-  readonly lastDirtyTimestamp: string | number;
 }
 
 /** A node-style callback, as eureka-js-client's `start()` and `stop()` take. */
