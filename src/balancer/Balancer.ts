@@ -1,3 +1,6 @@
+// Just over 500 lines because the balancer's options, their resolution and the one pick path (rule, zone
+// affinity, outlier ejection, per-instance state) are read together: a split would send a reader of a pick
+// across files for each step.
 import { durationMs, invalidOption } from '../internal/validate.js';
 import type { BalancerRule, BalancerRuleName, RandomSource } from './BalancerRule.js';
 import { createRule } from './createRule.js';

@@ -1,3 +1,6 @@
+// Just over 500 lines because the full, delta and per-VIP refreshes, the hash check that falls back to a full
+// fetch and the 'auto' choice between them decide together what the next refresh is: a split would spread
+// that one decision across files.
 import { readFileSync } from 'node:fs';
 import { KaryonError, isKaryonError } from '../../common/KaryonError.js';
 import { abortReason, errorMessage, jitter } from '../../internal/async.js';

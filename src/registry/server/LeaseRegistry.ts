@@ -1,3 +1,6 @@
+// Just over 500 lines because leases, status overrides, eviction and the delta queue change together under
+// one lock-free invariant (every change of a lease is queued for the delta in the same step): a split would
+// spread that invariant across files.
 import type { Clock } from '../../common/Clock.js';
 import type { Logger } from '../../common/Logger.js';
 import type { ActionType } from '../eureka/wire.js';
