@@ -236,6 +236,11 @@ export class RegistryFetcher {
     }
   }
 
+  /** The clock a refresh's cost is measured with: the thread's CPU time for `auto` mode, none without it. */
+  #cpuClock(): () => number {
+    return this.#auto === undefined ? notMeasured : cpuNow;
+  }
+
   async #full(reason: FullFetchReason, signal: AbortSignal): Promise<void> {
     const { transport, pool, options, cache } = this.#context;
     const started = options.clock.now();
@@ -249,9 +254,10 @@ export class RegistryFetcher {
     const errors: string[] = [];
     let listed = 0;
     // The CPU time of what runs on the event loop between the waits for the worker (auto mode weighs it).
+    const cpu = this.#cpuClock();
     let cpuMs = 0;
     try {
-      let mark = cpuNow();
+      let mark = cpu();
       // An instance listed as it is held keeps its record: a fetch over a held view makes records only for what
       // changed, so little of what it allocates survives to be promoted and collected by a long major GC.
       const held = cache.records();
@@ -260,9 +266,9 @@ export class RegistryFetcher {
         return record instanceof EurekaInstance && record.matches(instance) ? record : pool.compact(instance);
       };
       const decoded = await this.#decoder.decode(exchange.chunks ?? [exchange.body], options.clock.now(), signal, compact);
-      cpuMs += cpuNow() - mark;
+      cpuMs += cpu() - mark;
       for await (const slice of decoded.slices) {
-        mark = cpuNow();
+        mark = cpu();
         if (signal.aborted) throw abortReason(signal);
         for (const error of slice.errors) errors.push(error);
         listed += slice.decoded;
@@ -274,7 +280,7 @@ export class RegistryFetcher {
           if (entry instanceof Deletion) byId.delete(instanceId);
           else byId.set(instanceId, entry);
         }
-        cpuMs += cpuNow() - mark;
+        cpuMs += cpu() - mark;
       }
     } catch (error) {
       if (signal.aborted) throw abortReason(signal);
@@ -304,13 +310,14 @@ export class RegistryFetcher {
     let listed = 0;
     let bytes = 0;
     let exchange: EurekaExchange | undefined;
+    const cpu = this.#cpuClock();
     let cpuMs = 0;
     for (const vip of options.fetchVips) {
       exchange = await transport.send({ method: 'GET', path: `/vips/${encodeURIComponent(vip)}`, askNextOn: (status) => status !== 200 }, signal);
       bytes += exchange.bytes;
-      const mark = cpuNow();
+      const mark = cpu();
       const decoded = this.#decode({ ...exchange, bytes }, 'vips', undefined, started, signal);
-      cpuMs += cpuNow() - mark;
+      cpuMs += cpu() - mark;
       remote.push([vip, decoded.appsHashcode]);
       for (const error of decoded.errors) errors.push(error);
       for (const entry of decoded.instances) {
@@ -366,9 +373,10 @@ export class RegistryFetcher {
       this.#report('delta', undefined, exchange, started, 0, 0, undefined, undefined, `HTTP ${exchange.status}: ${errorText(exchange.body)}`);
       return 'deltaRefused';
     }
-    const mark = cpuNow();
+    const cpu = this.#cpuClock();
+    const mark = cpu();
     const decoded = this.#decode(exchange, 'delta', undefined, started, signal);
-    this.#auto?.recordDelta({ bytes: exchange.bytes, cpuMs: cpuNow() - mark, instances: decoded.instances.length }, decoded.appsHashcode);
+    this.#auto?.recordDelta({ bytes: exchange.bytes, cpuMs: cpu() - mark, instances: decoded.instances.length }, decoded.appsHashcode);
     const records = this.#compact(decoded);
     const change = cache.apply(records.upserts, records.removals);
     if (pool.profiles > 2 * this.#profilesAfterFull + 64) {
@@ -533,3 +541,8 @@ function cpuNow(): number {
   return performance.now();
 }
 let threadCpu = process.platform === 'linux';
+
+/** The CPU clock when no `auto` mode weighs the cost: reads nothing. */
+function notMeasured(): number {
+  return 0;
+}
