@@ -56,7 +56,12 @@ describe("EurekaRegistry fetchMode 'auto'", () => {
   it('moves to the full registry once its deltas cost less than fetching the VIPs, and shows it on the admin /registry', async () => {
     // Changes stay in the delta for 300 ms: right after the registrations, the delta carries every instance.
     const { server, writer } = await devRegistry(300);
-    for (let n = 1; n <= 120; n++) await writer.register(instance('BIG', n), 'UP');
+    // Each BIG instance carries 8 KB of its own metadata, so bytes decide both ways whatever the CPU time measured
+    // on a loaded machine: a VIP refresh costs about 1 MB, a quiet delta a few KB.
+    for (let n = 1; n <= 120; n++) {
+      const big = instance('BIG', n);
+      await writer.register({ ...big, metadata: { ...big.metadata, build: randomBytes(4000).toString('hex') } }, 'UP');
+    }
     for (let n = 200; n < 205; n++) await writer.register(instance('SMALL', n), 'UP');
     const service = createService({
       name: 'caller',
@@ -74,8 +79,8 @@ describe("EurekaRegistry fetchMode 'auto'", () => {
     await registry.refresh();
     // The cheapest start: only the VIP called.
     expect(fetches[0]).toMatchObject({ kind: 'vips', ok: true, instances: 120 });
-    // Each refresh measures the VIPs; every 10th also probes a delta. Once the registrations have left the
-    // delta, a quiet delta costs far less than 120 instances a refresh, a full fetch included.
+    // Each refresh measures the VIPs; the first and then every 10th also probes a delta. As the registrations
+    // leave the delta, it soon costs far less than 120 instances a refresh, a full fetch included.
     await waitFor(async () => {
       await registry.refresh();
       return registry.fetchMode.mode === 'full';
@@ -84,7 +89,12 @@ describe("EurekaRegistry fetchMode 'auto'", () => {
     expect(mode.auto).toMatchObject({ reason: 'fullCheaper', horizon: 120 });
     expect(mode.auto!.vips!.instances).toBe(120);
     expect(mode.auto!.delta!.bytes).toBeLessThan(mode.auto!.vips!.bytes);
-    await registry.refresh();
+    // The change takes effect at the next refresh (one full fetch, unless a refresh in progress made it already),
+    // then deltas follow.
+    await waitFor(async () => {
+      await registry.refresh();
+      return fetches.at(-1)?.kind === 'delta';
+    }, 10_000, 'a delta after the full fetch');
     // VIP refreshes, one full fetch for the change, then deltas.
     expect(fetches.map((f) => f.kind).join(' ')).toMatch(/^(vips )+full( delta)+$/);
     expect(fetches.find((f) => f.kind === 'full')).toMatchObject({ reason: 'fetchModeChanged', ok: true });
