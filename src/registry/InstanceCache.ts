@@ -77,6 +77,16 @@ export class InstanceCache {
   #viewIndex: ViewIndex | undefined;
   /** The VIP keys of each distinct `vipAddress` string seen, so a rebuild does not split strings again. */
   readonly #vipKeys = new Map<string, readonly string[]>();
+  /**
+   * The apps whose records serve each VIP (lower case), or did: a superset, made exact again by each full
+   * replacement. A view is filled from the records of its apps alone, so the first read of a VIP after a
+   * fetch of 100,000 instances does not walk them all.
+   */
+  #vipApps = new Map<string, Set<string>>();
+  /** The index, app and `vipAddress` last noted (see #noteVips): the records of an app come together. */
+  #notedIn: Map<string, Set<string>> | undefined;
+  #notedApp = '';
+  #notedVips = '';
 
   /** @param options - how records are compared, where listener errors go */
   constructor(options: InstanceCacheOptions = {}) {
@@ -160,6 +170,7 @@ export class InstanceCache {
       touch(records, id, held);
       if (held !== undefined && (held === instance || this.#equals(held, instance))) continue;
       records.set(id, instance);
+      this.#noteVips(this.#vipApps, instance);
     }
     for (const { app, instanceId } of removals) {
       const records = this.#apps.get(app);
@@ -228,6 +239,7 @@ export class InstanceCache {
       if (held === undefined) this.#size++;
       else this.#count(held.status, -1);
       records.set(instance.instanceId, instance);
+      this.#noteVips(this.#vipApps, instance);
       this.#count(instance.status, 1);
     }
     return this.#emit({ added: [...this.all()], removed: [], modified: [] });
@@ -257,6 +269,7 @@ export class InstanceCache {
     const removed: RegistryInstance[] = [];
     const modified: InstanceModification[] = [];
     const counts = new Map<InstanceStatus, number>();
+    const vipApps = new Map<string, Set<string>>();
     let size = 0;
     for (const [app, records] of next) {
       if (records.size === 0) {
@@ -270,6 +283,7 @@ export class InstanceCache {
         else if (held === record || this.#equals(held, record)) records.set(id, held);
         else modified.push({ previous: held, current: record });
         counts.set(record.status, (counts.get(record.status) ?? 0) + 1);
+        this.#noteVips(vipApps, record);
         size++;
         if (!(await step())) return fallback();
       }
@@ -296,6 +310,7 @@ export class InstanceCache {
     if (this.#version !== version) return fallback();
     this.#version++;
     this.#apps = next;
+    this.#vipApps = vipApps;
     this.#size = size;
     this.#statusCounts.clear();
     for (const [status, count] of counts) this.#statusCounts.set(status, count);
@@ -426,7 +441,13 @@ export class InstanceCache {
       view.up = [];
     }
     const index = indexViews(views);
-    for (const instance of this.all()) this.#addToViews(instance, index);
+    // Only the apps that can hold a record of these views are walked, in the order of the view.
+    const wanted = new Set<string>();
+    for (const name of index.byVip.keys()) for (const app of this.#vipApps.get(name) ?? EMPTY_APPS) wanted.add(app);
+    for (const [app, records] of this.#apps) {
+      if (!wanted.has(app) && (index.byApp.size === 0 || !index.byApp.has(app.toUpperCase()))) continue;
+      for (const instance of records.values()) this.#addToViews(instance, index);
+    }
     for (const view of views) {
       Object.freeze(view.all);
       Object.freeze(view.up);
@@ -445,6 +466,20 @@ export class InstanceCache {
     }
   }
 
+  /** Notes in `vipApps` the VIPs `instance` serves, under its app. */
+  #noteVips(vipApps: Map<string, Set<string>>, instance: RegistryInstance): void {
+    const { app, vipAddress } = instance;
+    if (vipApps === this.#notedIn && app === this.#notedApp && vipAddress === this.#notedVips) return;
+    this.#notedIn = vipApps;
+    this.#notedApp = app;
+    this.#notedVips = vipAddress;
+    for (const vip of this.#vipKeysOf(vipAddress)) {
+      const apps = vipApps.get(vip);
+      if (apps === undefined) vipApps.set(vip, new Set([app]));
+      else apps.add(app);
+    }
+  }
+
   #vipKeysOf(vipAddress: string): readonly string[] {
     let keys = this.#vipKeys.get(vipAddress);
     if (keys === undefined) {
@@ -456,6 +491,7 @@ export class InstanceCache {
 }
 
 const EMPTY_VIEWS: readonly View[] = Object.freeze([]);
+const EMPTY_APPS: ReadonlySet<string> = new Set();
 
 /** Views by the app names and by the VIPs they collect. */
 interface ViewIndex {

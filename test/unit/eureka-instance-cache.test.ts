@@ -101,6 +101,26 @@ describe('InstanceCache (the view the Eureka client keeps)', () => {
     expect(ids(cache.upByVip('hello'))).toEqual(['b', 'c']);
   });
 
+  it('finds every instance of a VIP first asked for after deltas and full replacements moved instances between VIPs', async () => {
+    const cache = new InstanceCache();
+    cache.replaceAll([record('a'), record('b'), record('c', { app: 'OTHER', vipAddress: 'other' })]);
+    // A delta moves one instance of an app to a VIP no record had: the first read of that VIP finds it.
+    cache.apply([record('b', { vipAddress: 'greeter,canary' })]);
+    expect(ids(cache.byVip('canary'))).toEqual(['b']);
+    // A full replacement (in slices) moves an app to another VIP and adds one: reads made after it see only it.
+    const next = new Map([
+      ['GREETER', new Map([['a', record('a', { vipAddress: 'other' })]])],
+      ['OTHER', new Map([['c', record('c', { app: 'OTHER', vipAddress: 'other' })]])],
+      ['NEW', new Map([['d', record('d', { app: 'NEW', vipAddress: 'Fresh, other' })]])],
+    ]);
+    await cache.replaceInSlices(next, () => new Promise((resolve) => setImmediate(resolve)), 0);
+    expect(ids(cache.byVip('other'))).toEqual(['a', 'c', 'd']);
+    expect(ids(cache.byVip('fresh'))).toEqual(['d']);
+    expect(cache.byVip('greeter')).toEqual([]);
+    expect(cache.byVip('canary')).toEqual([]);
+    expect(ids(cache.byApp('new'))).toEqual(['d']);
+  });
+
   it('compares with the equality it is given', () => {
     const cache = new InstanceCache({ equals: (a, b) => a.instanceId === b.instanceId });
     const first = record('a');

@@ -401,6 +401,29 @@ export class InstancePool {
   retainOnly(records: Iterable<RegistryInstance>): void {
     const used = new Set<InstanceProfile>();
     for (const record of records) if (record instanceof EurekaInstance) used.add(EurekaInstance.profileOf(record));
+    this.#keep(used);
+  }
+
+  /**
+   * {@link InstancePool.retainOnly}, walking the records a few ms at a time and awaiting `pause()` between:
+   * 100,000 records take longer than any request may wait. Nothing may be compacted meanwhile.
+   */
+  async retainOnlyInSlices(records: Iterable<RegistryInstance>, pause: () => Promise<void>, sliceMs = 2): Promise<void> {
+    const used = new Set<InstanceProfile>();
+    let sliceStart = performance.now();
+    let work = 0;
+    for (const record of records) {
+      if (record instanceof EurekaInstance) used.add(EurekaInstance.profileOf(record));
+      if ((++work & 1023) === 0 && performance.now() - sliceStart >= sliceMs) {
+        await pause();
+        sliceStart = performance.now();
+      }
+    }
+    this.#keep(used);
+  }
+
+  /** Keeps only the profiles of `used`, and the templates they use. */
+  #keep(used: ReadonlySet<InstanceProfile>): void {
     const kept = new Map<number, InstanceProfile[]>();
     const templates = new Set<UrlTemplate>();
     for (const profile of used) {

@@ -22,6 +22,8 @@ import { Deletion, SliceDecoder } from './SliceDecoder.js';
 import { AutoFetchMode } from './AutoFetchMode.js';
 import type { AutoFetchState, FetchCost } from './AutoFetchMode.js';
 
+/** Work done on the event loop between two yields while a full fetch replaces the view. */
+const SLICE_MS = 2;
 /** Lets the event loop run what waits (I/O, timers) before the next slice of work. */
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -356,8 +358,9 @@ export class RegistryFetcher {
       if (byId === undefined) incoming.set(record.app, (byId = new Map<string, RegistryInstance>()));
       byId.set(record.instanceId, record);
     }
-    const change = await cache.replaceInSlices(incoming, yieldToLoop);
-    pool.retainOnly(cache.all());
+    const change = await cache.replaceInSlices(incoming, yieldToLoop, SLICE_MS);
+    // Records made by this fetch are in the view now: the profiles only the old view used go.
+    await pool.retainOnlyInSlices(cache.all(), yieldToLoop);
     this.#profilesAfterFull = pool.profiles;
     this.#hasFull = true;
     return change;
