@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EurekaServer } from 'karyon-ts/testing';
 import { buildInterop, killAll, startEurekaCluster } from './harness.js';
 import { interopSuite } from './suite.js';
+import { registration } from './peers.js';
 
 type Kind = 'real' | 'development';
 
@@ -25,34 +26,6 @@ async function call(base: string, method: string, path: string, body?: unknown, 
   });
   const text = await res.body.text();
   return { code: res.statusCode, body: text, json: () => JSON.parse(text) as Record<string, unknown> };
-}
-
-/** A registration body as the Java client sends it. */
-function registration(app: string, id: string, fields: Record<string, unknown> = {}): { instance: Record<string, unknown> } {
-  return {
-    instance: {
-      instanceId: id,
-      hostName: `${id}.local`,
-      app,
-      ipAddr: '127.0.0.1',
-      status: 'UP',
-      overriddenStatus: 'UNKNOWN',
-      port: { $: 8080, '@enabled': 'true' },
-      securePort: { $: 443, '@enabled': 'false' },
-      countryId: 1,
-      dataCenterInfo: { '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo', name: 'MyOwn' },
-      leaseInfo: { renewalIntervalInSecs: 30, durationInSecs: 90 },
-      metadata: { version: '1' },
-      vipAddress: `${app.toLowerCase()}-vip`,
-      secureVipAddress: `${app.toLowerCase()}-svip`,
-      homePageUrl: 'http://127.0.0.1:8080/',
-      statusPageUrl: 'http://127.0.0.1:8080/info',
-      healthCheckUrl: 'http://127.0.0.1:8080/health',
-      lastDirtyTimestamp: '1000',
-      actionType: 'ADDED',
-      ...fields,
-    },
-  };
 }
 
 /** `status/overriddenStatus` as a read of the instance shows it, or the HTTP code. */

@@ -1,5 +1,6 @@
 // Runs the real Java peers of interop/ (Spring Cloud Netflix Eureka server, a Spring Boot service with the
-// Eureka client and Spring Cloud LoadBalancer, Spring Cloud Config Server) for the interop suite: builds them
+// Eureka client and Spring Cloud LoadBalancer, Spring Cloud Config Server, and the Netflix Eureka client alone
+// fetching a registry and reporting what it cost) for the interop suite and the benchmarks: builds them
 // once per change of their sources (a stamp of the sources; Maven's own cache in ~/.m2), starts them on free
 // loopback ports, waits until they answer, and kills every one of them after the test file, when the test
 // process exits, and (through -Dinterop.parent-pid) when the test process dies without exiting.
@@ -29,7 +30,7 @@ export const interopMissing: string | undefined = !onPath('java')
     ? 'mvn is not installed: install Maven 3.8 or newer (apt-get install maven) to run it'
     : undefined;
 
-const modules = ['eureka-server', 'java-service', 'config-server'] as const;
+const modules = ['eureka-server', 'java-service', 'config-server', 'eureka-fetch'] as const;
 /** One of the Java programs under interop/. */
 export type InteropModule = (typeof modules)[number];
 
@@ -272,6 +273,120 @@ export async function startConfigServer(searchLocation: string, properties: Read
     throw error;
   }
   return server;
+}
+
+/** Options of one run of the Netflix Eureka client's fetch program (interop/eureka-fetch). */
+export interface EurekaFetchOptions {
+  /** The Eureka service URL it fetches (`http://127.0.0.1:PORT/eureka`). */
+  readonly url: string;
+  /** A registry a throw-away client fetches first, to load the classes and compile the code. */
+  readonly warmupUrl?: string;
+  /** An empty registry a throw-away client fetches next: what a client costs around no registry. */
+  readonly emptyUrl?: string;
+  /** Refreshes (deltas) to report after the first full fetch. @default 0 */
+  readonly deltas?: number;
+  /** The client's registryFetchIntervalSeconds. @default 1 */
+  readonly fetchIntervalSeconds?: number;
+  /** How long it waits for each fetch before it fails. @default 600 */
+  readonly timeoutSeconds?: number;
+  /** JVM flags (heap, collector). @default ['-Xmx512m'] */
+  readonly jvm?: readonly string[];
+}
+
+/** One JSON line the fetch program prints: `start`, `warmup`, `empty`, `full`, `delta`, `done` or `error`. */
+export interface EurekaFetchLine {
+  readonly event: string;
+  readonly [field: string]: unknown;
+}
+
+/** A running fetch program: its JSON lines, in order. */
+export class EurekaFetchRun {
+  readonly #child: ChildProcess;
+  readonly #lines: EurekaFetchLine[] = [];
+  readonly #other: string[] = [];
+  #wake: (() => void) | undefined;
+  #exitCode: number | null | undefined;
+  readonly exited: Promise<number | null>;
+
+  constructor(options: EurekaFetchOptions) {
+    const args = [
+      `--url=${options.url}`,
+      ...(options.warmupUrl === undefined ? [] : [`--warmup-url=${options.warmupUrl}`]),
+      ...(options.emptyUrl === undefined ? [] : [`--empty-url=${options.emptyUrl}`]),
+      `--deltas=${options.deltas ?? 0}`,
+      `--fetch-interval-seconds=${options.fetchIntervalSeconds ?? 1}`,
+      `--timeout-seconds=${options.timeoutSeconds ?? 600}`,
+    ];
+    const jvm = [...(options.jvm ?? ['-Xmx512m']), `-Dinterop.parent-pid=${process.pid}`];
+    this.#child = spawn('java', [...jvm, '-jar', jarOf('eureka-fetch'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(this.#child);
+    let buffered = '';
+    this.#child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      let at: number;
+      while ((at = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, at);
+        buffered = buffered.slice(at + 1);
+        if (line.startsWith('{')) this.#lines.push(JSON.parse(line) as EurekaFetchLine);
+        else this.#keep(line);
+      }
+      this.#wake?.();
+    });
+    this.#child.stderr?.on('data', (chunk: Buffer) => this.#keep(chunk.toString()));
+    this.exited = new Promise((resolve) => {
+      this.#child.on('exit', (code) => {
+        live.delete(this.#child);
+        this.#exitCode = code;
+        this.#wake?.();
+        resolve(code);
+      });
+    });
+  }
+
+  #keep(text: string): void {
+    this.#other.push(text);
+    if (this.#other.length > 200) this.#other.splice(0, 100);
+  }
+
+  /** The process id. */
+  get pid(): number {
+    return this.#child.pid ?? -1;
+  }
+
+  /** What it printed besides its JSON lines (the end of it). */
+  output(): string {
+    return this.#other.join('\n').slice(-6000);
+  }
+
+  /**
+   * The next line of `event` (lines of other events before it are passed over); rejects with the program's
+   * message on an `error` line, and with its output when it exits first.
+   */
+  async next(event: string): Promise<EurekaFetchLine> {
+    for (;;) {
+      const line = this.#lines.shift();
+      if (line !== undefined) {
+        if (line.event === 'error') throw new Error(`eureka-fetch failed: ${String(line['message'])}\n${this.output()}`);
+        if (line.event === event) return line;
+        continue;
+      }
+      if (this.#exitCode !== undefined) throw new Error(`eureka-fetch exited (${this.#exitCode}) before a ${event} line:\n${this.output()}`);
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = undefined;
+    }
+  }
+
+  /** kill -9 (nothing when it has exited). */
+  async kill(): Promise<void> {
+    if (this.#exitCode !== undefined) return;
+    this.#child.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+/** Starts the Netflix Eureka client's fetch program (interop/eureka-fetch); the jars must be built. */
+export function startEurekaFetch(options: EurekaFetchOptions): EurekaFetchRun {
+  return new EurekaFetchRun(options);
 }
 
 /** Kills every Java process this test process started and that still runs. */

@@ -1,5 +1,6 @@
-// What the interop tests do around the real servers: read an instance back from a Eureka server, put a
-// capturing proxy between a client and a server, and run Node services registered in the real cluster.
+// What the interop tests do around the real servers: write a registration as the Java client does, read an
+// instance back from a Eureka server, put a capturing proxy between a client and a server, and run Node services
+// registered in the real cluster.
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,6 +38,34 @@ export async function readInstance(serviceUrl: string, app: string, id: string):
 export async function shownAs(serviceUrl: string, app: string, id: string): Promise<string> {
   const view = await readInstance(serviceUrl, app, id);
   return view.code === 200 ? `${view.status}/${view.overriddenStatus}` : view.code === 404 ? 'absent' : `HTTP ${view.code}`;
+}
+
+/** A registration body as the Java client sends it. */
+export function registration(app: string, id: string, fields: Record<string, unknown> = {}): { instance: Record<string, unknown> } {
+  return {
+    instance: {
+      instanceId: id,
+      hostName: `${id}.local`,
+      app,
+      ipAddr: '127.0.0.1',
+      status: 'UP',
+      overriddenStatus: 'UNKNOWN',
+      port: { $: 8080, '@enabled': 'true' },
+      securePort: { $: 443, '@enabled': 'false' },
+      countryId: 1,
+      dataCenterInfo: { '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo', name: 'MyOwn' },
+      leaseInfo: { renewalIntervalInSecs: 30, durationInSecs: 90 },
+      metadata: { version: '1' },
+      vipAddress: `${app.toLowerCase()}-vip`,
+      secureVipAddress: `${app.toLowerCase()}-svip`,
+      homePageUrl: 'http://127.0.0.1:8080/',
+      statusPageUrl: 'http://127.0.0.1:8080/info',
+      healthCheckUrl: 'http://127.0.0.1:8080/health',
+      lastDirtyTimestamp: '1000',
+      actionType: 'ADDED',
+      ...fields,
+    },
+  };
 }
 
 /** A raw request to a Eureka server (what an operator or another client sends). */
