@@ -87,6 +87,8 @@ export class InstanceCache {
   #notedIn: Map<string, Set<string>> | undefined;
   #notedApp = '';
   #notedVips = '';
+  /** Scratch list of the views a changed record is in, reused by every patch. */
+  readonly #found: View[] = [];
 
   /** @param options - how records are compared, where listener errors go */
   constructor(options: InstanceCacheOptions = {}) {
@@ -155,56 +157,55 @@ export class InstanceCache {
    */
   apply(upserts: Iterable<RegistryInstance>, removals: Iterable<InstanceKey> = []): RegistryChange {
     this.#version++;
-    // Each touched record's state before the batch, by app then id; compared with its state after the batch.
-    const before = new Map<Map<string, RegistryInstance>, Map<string, RegistryInstance | undefined>>();
-    const touch = (records: Map<string, RegistryInstance>, id: string, held: RegistryInstance | undefined): void => {
-      let touched = before.get(records);
-      if (touched === undefined) before.set(records, (touched = new Map<string, RegistryInstance | undefined>()));
-      if (!touched.has(id)) touched.set(id, held);
-    };
+    // Each record touched, once, with its state before the batch, compared at the end with its state after it.
+    // A delta touches a hundred records of a view of 100,000: the batch is kept in flat arrays, and nothing is
+    // allocated per record touched or per app, so a delta costs the records it names.
+    const touched = new Touched();
     for (const instance of upserts) {
-      const id = instance.instanceId;
-      let records = this.#apps.get(instance.app);
-      if (records === undefined) this.#apps.set(instance.app, (records = new Map<string, RegistryInstance>()));
+      const { app, instanceId: id } = instance;
+      let records = this.#apps.get(app);
+      if (records === undefined) this.#apps.set(app, (records = new Map<string, RegistryInstance>()));
       const held = records.get(id);
-      touch(records, id, held);
+      touched.add(app, records, id, held);
       if (held !== undefined && (held === instance || this.#equals(held, instance))) continue;
       records.set(id, instance);
-      this.#noteVips(this.#vipApps, instance);
+      // A held record's VIPs are noted already: a change of status or address notes nothing.
+      if (held === undefined || held.vipAddress !== instance.vipAddress) this.#noteVips(this.#vipApps, instance);
     }
     for (const { app, instanceId } of removals) {
       const records = this.#apps.get(app);
       const held = records?.get(instanceId);
       if (records === undefined || held === undefined) continue;
-      touch(records, instanceId, held);
+      touched.add(app, records, instanceId, held);
       records.delete(instanceId);
     }
     const added: RegistryInstance[] = [];
     const removed: RegistryInstance[] = [];
     const modified: InstanceModification[] = [];
-    for (const [records, touched] of before) {
-      for (const [id, previous] of touched) {
-        const current = records.get(id);
-        if (previous === current) continue;
-        if (previous === undefined) {
-          added.push(current!);
-          this.#size++;
-          this.#count(current!.status, 1);
-        } else if (current === undefined) {
-          removed.push(previous);
-          this.#size--;
-          this.#count(previous.status, -1);
-        } else if (this.#equals(previous, current)) {
-          // Changed and changed back within the batch: keep the object the views already hold.
-          records.set(id, previous);
-        } else {
-          modified.push({ previous, current });
-          this.#count(previous.status, -1);
-          this.#count(current.status, 1);
-        }
-      }
-      if (records.size === 0) {
-        for (const [app, held] of this.#apps) if (held === records) this.#apps.delete(app);
+    const { apps, maps, ids, previous: before } = touched;
+    for (let i = 0; i < ids.length; i++) {
+      const records = maps[i]!;
+      const id = ids[i]!;
+      const previous = before[i];
+      const current = records.get(id);
+      if (previous === current) continue;
+      if (previous === undefined) {
+        added.push(current!);
+        this.#size++;
+        this.#count(current!.status, 1);
+      } else if (current === undefined) {
+        removed.push(previous);
+        this.#size--;
+        this.#count(previous.status, -1);
+        const app = apps[i]!;
+        if (records.size === 0 && this.#apps.get(app) === records) this.#apps.delete(app);
+      } else if (this.#equals(previous, current)) {
+        // Changed and changed back within the batch: keep the object the views already hold.
+        records.set(id, previous);
+      } else {
+        modified.push({ previous, current });
+        this.#count(previous.status, -1);
+        this.#count(current.status, 1);
       }
     }
     return this.#emit({ added, removed, modified });
@@ -337,32 +338,40 @@ export class InstanceCache {
       this.#stale = true;
       return;
     }
-    this.#viewIndex ??= indexViews([...this.#views.values()]);
-    const patches = new Map<View, { readonly out: Set<RegistryInstance>; readonly swap: Map<RegistryInstance, RegistryInstance>; readonly add: Set<RegistryInstance> }>();
-    const patchOf = (view: View) => {
+    const index = (this.#viewIndex ??= indexViews([...this.#views.values()]));
+    // Most changed records are in no view asked for: finding that allocates nothing (one scratch array).
+    const found = this.#found;
+    let patches: Map<View, ViewPatch> | undefined;
+    const patchOf = (view: View): ViewPatch => {
+      patches ??= new Map();
       let patch = patches.get(view);
       if (patch === undefined) patches.set(view, (patch = { out: new Set(), swap: new Map(), add: new Set() }));
       return patch;
     };
-    const viewsOf = (instance: RegistryInstance): Set<View> => {
-      const found = new Set<View>();
-      const index = this.#viewIndex!;
-      if (index.byApp.size > 0) for (const view of index.byApp.get(instance.app.toUpperCase()) ?? EMPTY_VIEWS) found.add(view);
-      if (index.byVip.size > 0) {
-        for (const vip of this.#vipKeysOf(instance.vipAddress)) for (const view of index.byVip.get(vip) ?? EMPTY_VIEWS) found.add(view);
-      }
-      return found;
-    };
-    for (const instance of change.removed) for (const view of viewsOf(instance)) patchOf(view).out.add(instance);
-    for (const instance of change.added) for (const view of viewsOf(instance)) patchOf(view).add.add(instance);
+    for (const instance of change.removed) {
+      if (this.#viewsOf(instance, index, found)) for (const view of found) patchOf(view).out.add(instance);
+    }
+    for (const instance of change.added) {
+      if (this.#viewsOf(instance, index, found)) for (const view of found) patchOf(view).add.add(instance);
+    }
     for (const { previous, current } of change.modified) {
-      const now = viewsOf(current);
-      for (const view of viewsOf(previous)) {
-        if (now.delete(view)) patchOf(view).swap.set(previous, current);
-        else patchOf(view).out.add(previous);
+      if (previous.app === current.app && previous.vipAddress === current.vipAddress) {
+        // The same app and VIPs (a status or address change): the record is swapped in the views it is in.
+        if (this.#viewsOf(current, index, found)) for (const view of found) patchOf(view).swap.set(previous, current);
+        continue;
+      }
+      const now = new Set<View>();
+      if (this.#viewsOf(current, index, found)) for (const view of found) now.add(view);
+      if (this.#viewsOf(previous, index, found)) {
+        for (const view of found) {
+          if (now.delete(view)) patchOf(view).swap.set(previous, current);
+          else patchOf(view).out.add(previous);
+        }
       }
       for (const view of now) patchOf(view).add.add(current);
     }
+    found.length = 0;
+    if (patches === undefined) return;
     for (const [view, { out, swap, add }] of patches) {
       const all: RegistryInstance[] = [];
       const up: RegistryInstance[] = [];
@@ -375,6 +384,24 @@ export class InstanceCache {
       view.all = Object.freeze(all) as RegistryInstance[];
       view.up = Object.freeze(up) as RegistryInstance[];
     }
+  }
+
+  /** Puts in `found` the views of `index` that `instance` belongs to; false when there are none. */
+  #viewsOf(instance: RegistryInstance, { byApp, byVip }: ViewIndex, found: View[]): boolean {
+    found.length = 0;
+    if (byApp.size > 0) for (const view of byApp.get(instance.app.toUpperCase()) ?? EMPTY_VIEWS) found.push(view);
+    if (byVip.size > 0) {
+      const { vipAddress } = instance;
+      // The usual address is one VIP, already its own key: looked up as it is, in the few views asked for.
+      if (isOneVipKey(vipAddress)) {
+        for (const view of byVip.get(vipAddress) ?? EMPTY_VIEWS) if (!found.includes(view)) found.push(view);
+      } else {
+        for (const vip of this.#vipKeysOf(vipAddress)) {
+          for (const view of byVip.get(vip) ?? EMPTY_VIEWS) if (!found.includes(view)) found.push(view);
+        }
+      }
+    }
+    return found.length > 0;
   }
 
   #count(status: InstanceStatus, delta: number): void {
@@ -490,8 +517,47 @@ export class InstanceCache {
   }
 }
 
+/**
+ * The records a batch touched, each once, in the order first touched, with the record held before the batch:
+ * parallel arrays, and the index of each id's first touch to find a record touched again.
+ */
+class Touched {
+  readonly apps: string[] = [];
+  readonly maps: Map<string, RegistryInstance>[] = [];
+  readonly ids: string[] = [];
+  readonly previous: (RegistryInstance | undefined)[] = [];
+  readonly #firstById = new Map<string, number>();
+  /** `app NUL id` of the records touched whose id an earlier record of another app has too (rare). */
+  #shared: Set<string> | undefined;
+
+  /** Notes the record `id` of `app` (held in `records`) with its state before the batch, unless already noted. */
+  add(app: string, records: Map<string, RegistryInstance>, id: string, held: RegistryInstance | undefined): void {
+    const first = this.#firstById.get(id);
+    if (first === undefined) this.#firstById.set(id, this.ids.length);
+    else if (this.maps[first] === records) return;
+    else {
+      // Two apps carrying the same instance id: told apart by app.
+      const key = `${app}\u0000${id}`;
+      this.#shared ??= new Set();
+      if (this.#shared.has(key)) return;
+      this.#shared.add(key);
+    }
+    this.apps.push(app);
+    this.maps.push(records);
+    this.ids.push(id);
+    this.previous.push(held);
+  }
+}
+
 const EMPTY_VIEWS: readonly View[] = Object.freeze([]);
 const EMPTY_APPS: ReadonlySet<string> = new Set();
+
+/** How one view changes: records that leave it, records replaced by their new state, records that join it. */
+interface ViewPatch {
+  readonly out: Set<RegistryInstance>;
+  readonly swap: Map<RegistryInstance, RegistryInstance>;
+  readonly add: Set<RegistryInstance>;
+}
 
 /** Views by the app names and by the VIPs they collect. */
 interface ViewIndex {
@@ -526,6 +592,16 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list === undefined) map.set(key, [value]);
   else list.push(value);
+}
+
+/** True when `vipAddress` is one VIP spelt as its key (ASCII, no comma, no upper case, no space): its own split. */
+function isOneVipKey(vipAddress: string): boolean {
+  if (vipAddress.length === 0) return false;
+  for (let i = 0; i < vipAddress.length; i++) {
+    const code = vipAddress.charCodeAt(i);
+    if (code <= 32 || code >= 127 || code === 44 /* , */ || (code >= 65 && code <= 90)) return false;
+  }
+  return true;
 }
 
 /** The VIPs of a comma-separated list: trimmed, lower-cased, without blanks or repeats. */

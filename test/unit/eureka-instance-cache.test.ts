@@ -71,6 +71,67 @@ describe('InstanceCache (the view the Eureka client keeps)', () => {
     expect(cache.size).toBe(1);
   });
 
+  it('tells apart, within one batch, two apps carrying the same id and a record named several times', () => {
+    const cache = new InstanceCache();
+    cache.apply([record('shared'), record('shared', { app: 'OTHER', vipAddress: 'other' }), record('x')]);
+    const changes: RegistryChange[] = [];
+    cache.onChange((change) => changes.push(change));
+    cache.apply(
+      [
+        record('shared', { status: 'DOWN' }),
+        record('shared', { app: 'OTHER', vipAddress: 'other', status: 'STARTING' }),
+        record('shared', { status: 'OUT_OF_SERVICE' }),
+        record('shared', { app: 'THIRD', vipAddress: 'third' }),
+        record('x', { status: 'DOWN' }),
+        record('x'),
+        record('x', { status: 'STARTING' }),
+      ],
+      [key('shared', 'OTHER')],
+    );
+    expect(changes).toHaveLength(1);
+    const [change] = changes;
+    expect(change!.modified.map((m) => [m.current.app, m.previous.status, m.current.status])).toEqual([
+      ['GREETER', 'UP', 'OUT_OF_SERVICE'],
+      ['GREETER', 'UP', 'STARTING'],
+    ]);
+    expect(change!.removed.map((r) => r.app)).toEqual(['OTHER']);
+    expect(change!.added.map((r) => r.app)).toEqual(['THIRD']);
+    expect(cache.byApp('OTHER')).toEqual([]);
+    expect(Object.fromEntries(cache.statusCounts())).toEqual({ OUT_OF_SERVICE: 1, STARTING: 1, UP: 1 });
+  });
+
+  it('keeps the views it patches batch by batch equal to views built afresh', () => {
+    const cache = new InstanceCache();
+    const vips = ['a', 'b', 'c', 'a,b', 'B'];
+    const apps = ['APP1', 'APP2', 'APP3'];
+    let seed = 11;
+    const random = (n: number): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    const statuses = ['UP', 'DOWN', 'STARTING'] as const;
+    const make = (i: number): RegistryInstance =>
+      record(`i${i}`, { app: apps[i % apps.length]!, vipAddress: vips[random(vips.length)]!, status: statuses[random(statuses.length)]! });
+    cache.replaceAll(Array.from({ length: 400 }, (_, i) => make(i)));
+    const queries = ['a', 'b', 'c', 'A,c', ' b '];
+    for (const query of queries) cache.upByVip(query);
+    cache.byApp('app2');
+    for (let batch = 0; batch < 50; batch++) {
+      const upserts = Array.from({ length: 1 + random(20) }, () => make(random(450)));
+      const removals = Array.from({ length: random(5) }, () => key(`i${random(450)}`, apps[random(apps.length)]));
+      cache.apply(upserts, removals);
+      const fresh = new InstanceCache();
+      fresh.replaceAll([...cache.all()]);
+      // The same records (a patched view appends what joins it; a fresh one follows the cache's order).
+      const sorted = (list: readonly RegistryInstance[]): string[] => list.map((r) => `${r.app}/${r.instanceId}/${r.status}`).sort();
+      for (const query of queries) {
+        expect(sorted(cache.byVip(query)), query).toEqual(sorted(fresh.byVip(query)));
+        expect(sorted(cache.upByVip(query)), query).toEqual(sorted(fresh.upByVip(query)));
+      }
+      expect(sorted(cache.byApp('app2'))).toEqual(sorted(fresh.byApp('app2')));
+    }
+  });
+
   it('counts instances by status as batches apply', () => {
     const cache = new InstanceCache();
     cache.replaceAll([record('a'), record('b', { status: 'DOWN' }), record('c')]);

@@ -441,6 +441,8 @@ describe('EurekaInstance: the compact record the client caches', () => {
         const changed = { ...instance, ...change };
         expect(held.matches(changed), JSON.stringify(change)).toBe(pool.compact(changed).sameAs(held));
         expect(held.matches(changed), JSON.stringify(change)).toBe(false);
+        // Made with the held record as a hint (a delta's change), the record is exactly the changed instance.
+        expect(pool.compact(changed, held).toJSON(), JSON.stringify(change)).toEqual(changed);
       }
     }
   });

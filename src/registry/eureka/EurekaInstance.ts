@@ -315,15 +315,21 @@ export class InstancePool {
   }
 
   /**
-   * The compact record of `instance`; compact records are returned as they are.
+   * The compact record of `instance`; compact records are returned as they are. `previous`, the record held for
+   * the same instance (a delta's change of status or address), has the profile tried first.
    * @throws KaryonError ERR_EUREKA_PROTOCOL when the port is not a TCP port (such an instance cannot be called).
    */
-  compact(instance: RegistryInstance): EurekaInstance {
+  compact(instance: RegistryInstance, previous?: RegistryInstance): EurekaInstance {
     if (instance instanceof EurekaInstance) return instance;
     if (!Number.isInteger(instance.port) || instance.port < 0 || instance.port > 0xffff) {
       throw new KaryonError('ERR_EUREKA_PROTOCOL', `instance '${instance.instanceId}' has port ${instance.port}, not a TCP port`, {
         instanceId: instance.instanceId,
       });
+    }
+    // A changed instance keeps its app, zone and the rest nearly always: one comparison, no search.
+    if (previous instanceof EurekaInstance) {
+      const profile = EurekaInstance.profileOf(previous);
+      if (profileMatches(profile, instance)) return EurekaInstance.create(instance, profile);
     }
     // Instances of an app come together in a payload and share a handful of profiles: try those first, with a
     // comparison that allocates nothing.

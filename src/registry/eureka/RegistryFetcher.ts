@@ -17,7 +17,7 @@ import { retryDelayMs } from './retryDelay.js';
 import { ViewGuard } from './ViewGuard.js';
 import type { ProtectedApp, ViewProtectionEvent } from './ViewGuard.js';
 import { appsHashcode, appsHashcodeOfCounts, decodeApplications } from './wire.js';
-import type { DecodedApplications } from './wire.js';
+import type { DecodedApplications, DecodedInstance } from './wire.js';
 import { Deletion, SliceDecoder } from './SliceDecoder.js';
 import { AutoFetchMode } from './AutoFetchMode.js';
 import type { AutoFetchState, FetchCost } from './AutoFetchMode.js';
@@ -428,37 +428,34 @@ export class RegistryFetcher {
 
   /**
    * Compact records for the upserts, keys for the deletions; the last entry of a record (app and id: two apps
-   * may share an instance id) in the payload wins.
+   * may share an instance id) in the payload wins. A delta re-sends each change for about 3 minutes: an entry
+   * equal to the record held is left out without making anything, and a changed one is made with the held
+   * record's profile when it still fits (one comparison, no search).
    */
   #compact(decoded: DecodedApplications): { upserts: RegistryInstance[]; removals: InstanceKey[]; skipped: number } {
-    const { pool } = this.#context;
+    const { pool, cache } = this.#context;
+    const { instances } = decoded;
     const errors = [...decoded.errors];
-    const last = new Map<string, Map<string, RegistryInstance | InstanceKey>>();
-    const removed = new Set<InstanceKey>();
-    for (const entry of decoded.instances) {
-      const { app, instanceId } = entry.instance;
-      let byId = last.get(app);
-      if (byId === undefined) last.set(app, (byId = new Map<string, RegistryInstance | InstanceKey>()));
+    const held = cache.records();
+    const last = lastEntries(instances);
+    const upserts: RegistryInstance[] = [];
+    const removals: InstanceKey[] = [];
+    for (let i = 0; i < instances.length; i++) {
+      const entry = instances[i]!;
+      const { instance } = entry;
+      if (last !== undefined && last.get(recordKey(instance)) !== i) continue;
+      const record = held.get(instance.app)?.get(instance.instanceId);
       if (entry.actionType === 'DELETED') {
-        byId.set(instanceId, entry.instance);
-        removed.add(entry.instance);
-        continue;
-      }
-      try {
-        byId.set(instanceId, pool.compact(entry.instance));
-      } catch (error) {
-        errors.push(`${app}: ${errorMessage(error)}`);
+        if (record !== undefined) removals.push(instance);
+      } else if (!(record instanceof EurekaInstance && record.matches(instance))) {
+        try {
+          upserts.push(pool.compact(instance, record));
+        } catch (error) {
+          errors.push(`${instance.app}: ${errorMessage(error)}`);
+        }
       }
     }
     this.#logSkipped(errors);
-    const upserts: RegistryInstance[] = [];
-    const removals: InstanceKey[] = [];
-    for (const byId of last.values()) {
-      for (const record of byId.values()) {
-        if (removed.has(record)) removals.push(record);
-        else upserts.push(record as RegistryInstance);
-      }
-    }
     return { upserts, removals, skipped: errors.length };
   }
 
@@ -507,6 +504,31 @@ export class RegistryFetcher {
     }
     this.#context.onFetch(event);
   }
+}
+
+/**
+ * When some instance id is listed more than once (rare), the index of the last entry of each record (by app and
+ * id); undefined when every entry names its own record, without making a key per entry.
+ */
+function lastEntries(instances: readonly DecodedInstance[]): Map<string, number> | undefined {
+  const ids = new Set<string>();
+  let repeated = false;
+  for (const { instance } of instances) {
+    if (ids.has(instance.instanceId)) {
+      repeated = true;
+      break;
+    }
+    ids.add(instance.instanceId);
+  }
+  if (!repeated) return undefined;
+  const last = new Map<string, number>();
+  instances.forEach(({ instance }, i) => last.set(recordKey(instance), i));
+  return last;
+}
+
+/** One string naming a record: its app and id. */
+function recordKey(instance: InstanceKey): string {
+  return `${instance.app}\u0000${instance.instanceId}`;
 }
 
 /** The held records (by app, then id) of the apps that serve one of `vips` (lower case). */
