@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import { gzipSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { EurekaRegistry } from 'karyon-ts';
 import { InstanceCache } from '../../src/registry/InstanceCache.js';
@@ -97,6 +97,39 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
       const other = Buffer.from(JSON.stringify({ something: 'x'.repeat(SLICED_DECODE_MIN_BYTES) }));
       await expect(decoder.decode([other], 0, signal, copy)).rejects.toMatchObject({ code: 'ERR_EUREKA_PROTOCOL', message: /no "applications" object/ });
       expect((await collect((await decoder.decode(chunked(good), 0, signal, copy)).slices)).ids).toHaveLength(2000);
+    } finally {
+      decoder.close();
+    }
+  });
+
+  it('decompresses a gzipped or deflated body on the worker (or here when small), within maxBytes once decompressed', async () => {
+    const decoder = new SliceDecoder();
+    const signal = new AbortController().signal;
+    try {
+      const body = bodyOf(wire(3000, 7));
+      const expected = decodeApplications(JSON.parse(body.toString('utf8')), 0).instances.map((e) => e.instance.instanceId);
+      for (const [encoding, packed] of [['gzip', gzipSync(body, { level: 1 })], ['deflate', deflateSync(body, { level: 1 })]] as const) {
+        // Level 1 keeps the compressed body over the size decompressed on the worker.
+        expect(packed.length).toBeGreaterThan(64 * 1024);
+        const sliced = await decoder.decode(chunked(packed, 16 * 1024), 0, signal, copy, { encoding, maxBytes: body.length });
+        const got = await collect(sliced.slices);
+        expect(got.records.map((r) => r.instanceId)).toEqual(expected);
+        expect(got.count).toBeGreaterThan(5);
+        await expect(decoder.decode(chunked(packed), 0, signal, copy, { encoding, maxBytes: body.length - 1 })).rejects.toMatchObject({
+          code: 'ERR_REGISTRY_UNAVAILABLE',
+          message: `response is larger than maxResponseBytes (${body.length - 1})`,
+        });
+      }
+      const small = bodyOf(wire(20, 2));
+      const smallGz = gzipSync(small);
+      expect((await collect((await decoder.decode([smallGz], 0, signal, copy, { encoding: 'gzip', maxBytes: small.length })).slices)).ids).toHaveLength(20);
+      await expect(decoder.decode([smallGz], 0, signal, copy, { encoding: 'gzip', maxBytes: small.length - 1 })).rejects.toMatchObject({ code: 'ERR_REGISTRY_UNAVAILABLE' });
+      // A gzip body that is not gzip, large or small, is a protocol error; the worker goes on.
+      const junk = Buffer.alloc(100 * 1024, 7);
+      await expect(decoder.decode([junk], 0, signal, copy, { encoding: 'gzip', maxBytes: 1e9 })).rejects.toMatchObject({ code: 'ERR_EUREKA_PROTOCOL', message: /not valid gzip/ });
+      await expect(decoder.decode([junk.subarray(0, 100)], 0, signal, copy, { encoding: 'gzip', maxBytes: 1e9 })).rejects.toMatchObject({ code: 'ERR_EUREKA_PROTOCOL', message: /not valid gzip/ });
+      const packed = gzipSync(body, { level: 1 });
+      expect((await collect((await decoder.decode([packed], 0, signal, copy, { encoding: 'gzip', maxBytes: 1e9 })).slices)).ids).toHaveLength(3000);
     } finally {
       decoder.close();
     }

@@ -20,8 +20,9 @@ export interface EurekaRequest {
    */
   readonly askNextOn?: (status: number) => boolean;
   /**
-   * Leaves a successful answer's body in the chunks it arrived in (`chunks`, `body` empty): a full registry of
-   * 100 MB is then never copied into one buffer on the event loop.
+   * Leaves a successful answer's body as it arrived, still compressed, in its chunks (`chunks` and `encoding`,
+   * `body` empty): a full registry of 100 MB is then decompressed, parsed and decoded off the event loop, and
+   * never passes it whole. Whoever reads the chunks enforces `maxResponseBytes` on the body once decompressed.
    */
   readonly keepChunks?: boolean;
 }
@@ -34,8 +35,10 @@ export interface EurekaExchange {
   readonly body: Buffer;
   /** Body bytes as received (before decompression). */
   readonly bytes: number;
-  /** With `keepChunks`, a successful answer's body, decompressed, as it arrived; otherwise undefined. */
+  /** With `keepChunks`, a successful answer's body as it arrived (still compressed); otherwise undefined. */
   readonly chunks?: readonly Buffer[];
+  /** With `keepChunks`, how `chunks` are compressed (undefined: they are not). */
+  readonly encoding?: ContentCoding;
   /** The server that answered last (without credentials), undefined when none was tried. */
   readonly serviceUrl: string | undefined;
   /** From sending the first try to the end of the last, in ms (on the injected clock). */
@@ -115,7 +118,7 @@ export class EurekaTransport {
     const started = clock.now();
     const body = request.json === undefined ? undefined : JSON.stringify(request.json);
     const errors: unknown[] = [];
-    let last: { status: number | undefined; body: Buffer; chunks?: readonly Buffer[]; bytes: number; serviceUrl: string | undefined } = {
+    let last: { status: number | undefined; body: Buffer; chunks?: readonly Buffer[]; encoding?: ContentCoding; bytes: number; serviceUrl: string | undefined } = {
       status: undefined,
       body: EMPTY,
       bytes: 0,
@@ -206,7 +209,7 @@ export class EurekaTransport {
     request: EurekaRequest,
     body: string | undefined,
     signal: AbortSignal | undefined,
-  ): Promise<{ status: number; body: Buffer; chunks?: readonly Buffer[]; bytes: number }> {
+  ): Promise<{ status: number; body: Buffer; chunks?: readonly Buffer[]; encoding?: ContentCoding; bytes: number }> {
     const { clock, requestTimeoutMs } = this.#options;
     const deadline = new AbortController();
     const timer = clock
@@ -227,8 +230,12 @@ export class EurekaTransport {
       });
       const ok = response.statusCode < 300;
       const encoding = header(response.headers['content-encoding'])?.toLowerCase();
+      if (ok && request.keepChunks === true) {
+        const coding = contentCoding(encoding);
+        const raw = await readBody(response.body, undefined, this.#options.maxResponseBytes, true);
+        return { status: response.statusCode, body: EMPTY, chunks: raw.chunks, ...(coding === undefined ? {} : { encoding: coding }), bytes: raw.bytes };
+      }
       const read = await readBody(response.body, encoding, ok ? this.#options.maxResponseBytes : ERROR_BODY_LIMIT, ok);
-      if (ok && request.keepChunks === true) return { status: response.statusCode, body: EMPTY, chunks: read.chunks, bytes: read.bytes };
       return { status: response.statusCode, body: Buffer.concat(read.chunks, read.size), bytes: read.bytes };
     } finally {
       timer.clear();
@@ -252,8 +259,14 @@ function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The decompressor for a `content-encoding`, undefined for none. */
-function decoderFor(encoding: string | undefined): Transform | undefined {
+/** How a body is compressed: the `content-encoding`s a Eureka server may answer with. */
+export type ContentCoding = 'gzip' | 'deflate';
+
+/**
+ * The compression of a `content-encoding`, undefined for none.
+ * @throws KaryonError ERR_EUREKA_PROTOCOL for an encoding that was not asked for.
+ */
+function contentCoding(encoding: string | undefined): ContentCoding | undefined {
   switch (encoding) {
     case undefined:
     case '':
@@ -261,12 +274,19 @@ function decoderFor(encoding: string | undefined): Transform | undefined {
       return undefined;
     case 'gzip':
     case 'x-gzip':
-      return createGunzip();
+      return 'gzip';
     case 'deflate':
-      return createInflate();
+      return 'deflate';
     default:
       throw new KaryonError('ERR_EUREKA_PROTOCOL', `response has content-encoding '${encoding}', which was not asked for`);
   }
+}
+
+/** The decompressor for a `content-encoding`, undefined for none. */
+function decoderFor(encoding: string | undefined): Transform | undefined {
+  const coding = contentCoding(encoding);
+  if (coding === undefined) return undefined;
+  return coding === 'gzip' ? createGunzip() : createInflate();
 }
 
 /**

@@ -267,7 +267,10 @@ export class RegistryFetcher {
         const record = held.get(instance.app)?.get(instance.instanceId);
         return record instanceof EurekaInstance && record.matches(instance) ? record : pool.compact(instance);
       };
-      const decoded = await this.#decoder.decode(exchange.chunks ?? [exchange.body], options.clock.now(), signal, compact);
+      const decoded = await this.#decoder.decode(exchange.chunks ?? [exchange.body], options.clock.now(), signal, compact, {
+        encoding: exchange.encoding,
+        maxBytes: options.maxResponseBytes,
+      });
       cpuMs += cpu() - mark;
       for await (const slice of decoded.slices) {
         mark = cpu();
@@ -286,9 +289,15 @@ export class RegistryFetcher {
       }
     } catch (error) {
       if (signal.aborted) throw abortReason(signal);
-      const failure = isKaryonError(error)
-        ? error
-        : new KaryonError('ERR_EUREKA_PROTOCOL', `the full registry response did not decode: ${errorMessage(error)}`, { cause: error });
+      const failure = !isKaryonError(error)
+        ? new KaryonError('ERR_EUREKA_PROTOCOL', `the full registry response did not decode: ${errorMessage(error)}`, { cause: error })
+        : error.code === 'ERR_REGISTRY_UNAVAILABLE'
+          ? // Over maxResponseBytes once decompressed: said as the transport says it of the other answers.
+            new KaryonError('ERR_REGISTRY_UNAVAILABLE', `no Eureka server answered GET /apps: ${exchange.serviceUrl ?? ''}: ${error.message}`, {
+              cause: error,
+              ...(exchange.status === undefined ? {} : { status: exchange.status }),
+            })
+          : error;
       throw this.#failed(failure, 'full', reason, exchange, started);
     }
     this.#logSkipped(errors);

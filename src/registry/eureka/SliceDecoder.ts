@@ -1,13 +1,15 @@
 import { Worker } from 'node:worker_threads';
+import { gunzipSync, inflateSync } from 'node:zlib';
 import { KaryonError } from '../../common/KaryonError.js';
 import { abortReason, errorMessage } from '../../internal/async.js';
 import type { InstanceKey } from '../InstanceCache.js';
 import type { InstanceStatus, RegistryInstance } from '../types.js';
+import type { ContentCoding } from './EurekaTransport.js';
 import { decodeApplications, WIRE_DECODER_ARGS } from './wire.js';
 import { wireDecoder } from './wireDecoder.js';
 
 // A full registry (100,000 instances are 100 MB of JSON) takes longer to parse than any request may wait. So a
-// large body is parsed and decoded on a worker thread (with the very decoder of wire.ts, see wireDecoder.ts),
+// large body is decompressed, parsed and decoded on a worker thread (with the very decoder of wire.ts, see wireDecoder.ts),
 // which hands the instances back a few hundred at a time as flat rows of strings and numbers: what the
 // instances of an app share (app, VIPs, zone, metadata, statuses) is sent once per body and referred to by
 // number. So the event loop parses no JSON: it turns rows into compact records, slices that arrive being
@@ -16,6 +18,13 @@ import { wireDecoder } from './wireDecoder.js';
 
 /** Bodies up to this size are decoded on the event loop in one go (a few ms at most). */
 export const SLICED_DECODE_MIN_BYTES = 512 * 1024;
+/**
+ * Compressed bodies from this size are decompressed on the worker: 64 KiB of gzip are about 1 MB of registry
+ * JSON. Smaller ones are decompressed on the event loop (a millisecond or so), then go by their size.
+ */
+const WORKER_MIN_COMPRESSED_BYTES = 64 * 1024;
+/** Output chunk of the worker's decompression: large, so that 100 MB take few steps. */
+const INFLATE_CHUNK_BYTES = 1024 * 1024;
 /** Instances per slice: a slice parses and decodes in a millisecond or two. */
 const INSTANCES_PER_SLICE = 200;
 /**
@@ -84,6 +93,7 @@ const SECURE_PORT_ENABLED = 2;
 const DELETED = 4;
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
+const zlib = require('node:zlib');
 // Sources run through esbuild with keepNames name their functions with this helper.
 const __name = (target) => target;
 const core = (${wireDecoder.toString()})(...${JSON.stringify(WIRE_DECODER_ARGS)});
@@ -98,13 +108,31 @@ parentPort.on('message', (message) => {
   } else if (message.chunks !== undefined) {
     for (const chunk of message.chunks) chunks.push(chunk);
   } else {
-    start(message.perSlice, message.now);
+    start(message.perSlice, message.now, message.encoding, message.maxBytes);
   }
 });
-function start(perSlice, now) {
+function start(perSlice, now, encoding, maxBytes) {
   let root;
+  let body;
   try {
-    const doc = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    body = Buffer.concat(chunks);
+    chunks = [];
+    if (encoding !== undefined) {
+      const options = { maxOutputLength: maxBytes, chunkSize: ${INFLATE_CHUNK_BYTES} };
+      body = encoding === 'gzip' ? zlib.gunzipSync(body, options) : zlib.inflateSync(body, options);
+    } else if (body.length > maxBytes) {
+      throw Object.assign(new RangeError('too large'), { code: 'ERR_BUFFER_TOO_LARGE' });
+    }
+  } catch (error) {
+    parentPort.postMessage(error && error.code === 'ERR_BUFFER_TOO_LARGE'
+      ? { tooLarge: true }
+      : { error: 'not valid ' + encoding + ': ' + (error && error.message) });
+    return;
+  } finally {
+    chunks = [];
+  }
+  try {
+    const doc = JSON.parse(body.toString('utf8'));
     root = core.isRecord(doc) && core.isRecord(doc.applications) ? doc.applications : undefined;
   } catch (error) {
     parentPort.postMessage({ error: 'not JSON: ' + (error && error.message) });
@@ -188,6 +216,8 @@ interface WorkerSlice {
 
 interface WorkerAnswer {
   readonly error?: string;
+  /** The body decompressed to more than the limit. */
+  readonly tooLarge?: boolean;
   readonly versionsDelta?: string;
   readonly appsHashcode?: string;
   readonly slice?: WorkerSlice;
@@ -196,6 +226,44 @@ interface WorkerAnswer {
 
 function protocolError(message: string): KaryonError {
   return new KaryonError('ERR_EUREKA_PROTOCOL', message);
+}
+
+/** A body over `maxResponseBytes` once decompressed: as the transport says it of the other answers. */
+function tooLarge(maxBytes: number): KaryonError {
+  return new KaryonError('ERR_REGISTRY_UNAVAILABLE', `response is larger than maxResponseBytes (${maxBytes})`);
+}
+
+/** How a body arrived. */
+export interface BodyCoding {
+  /** How the chunks are compressed, undefined when they are not. */
+  readonly encoding?: ContentCoding | undefined;
+  /** The most bytes the body may have once decompressed. */
+  readonly maxBytes: number;
+}
+
+/** Decompresses a small body on the event loop. */
+function inflateHere(body: Buffer, { encoding, maxBytes }: BodyCoding): Buffer {
+  if (encoding === undefined) {
+    if (body.length > maxBytes) throw tooLarge(maxBytes);
+    return body;
+  }
+  try {
+    return encoding === 'gzip' ? gunzipSync(body, { maxOutputLength: maxBytes }) : inflateSync(body, { maxOutputLength: maxBytes });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(maxBytes);
+    throw new KaryonError('ERR_EUREKA_PROTOCOL', `the full registry response is not valid ${encoding}: ${errorMessage(error)}`, { cause: error });
+  }
+}
+
+/**
+ * One buffer of `chunks`, sent to the worker by moving its memory when it owns all of it (no copy), else
+ * copied.
+ */
+function post(worker: Worker, chunks: readonly Buffer[], bytes: number): void {
+  const joined = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes);
+  const whole = joined.byteOffset === 0 && joined.byteLength === joined.buffer.byteLength && chunks.length > 1;
+  if (whole) worker.postMessage({ chunks: [joined] }, [joined.buffer as ArrayBuffer]);
+  else worker.postMessage({ chunks: [joined] });
 }
 
 const nextTask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -211,13 +279,32 @@ export class SliceDecoder {
   /**
    * The header of the body, then its instances a slice at a time. A slice iterator left before its end (or a
    * failure) costs the worker, which is made anew for the next body.
-   * @throws KaryonError ERR_EUREKA_PROTOCOL when the body is not JSON or not an applications document.
+   * @param coding - how the chunks are compressed, and the limit of the body once decompressed (none by default)
+   * @throws KaryonError ERR_EUREKA_PROTOCOL when the body is not JSON, not an applications document or not
+   * decompressed; ERR_REGISTRY_UNAVAILABLE when it is larger than `coding.maxBytes` once decompressed.
    */
-  async decode(chunks: readonly Buffer[], now: number, signal: AbortSignal, compact: CompactRecord): Promise<SlicedApplications> {
+  async decode(
+    chunks: readonly Buffer[],
+    now: number,
+    signal: AbortSignal,
+    compact: CompactRecord,
+    coding: BodyCoding = { maxBytes: Number.MAX_SAFE_INTEGER },
+  ): Promise<SlicedApplications> {
     if (signal.aborted) throw abortReason(signal);
     let size = 0;
     for (const chunk of chunks) size += chunk.length;
-    if (size < SLICED_DECODE_MIN_BYTES || this.#closed) return whole(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), now, compact);
+    let encoding = coding.encoding;
+    if (encoding !== undefined && (size < WORKER_MIN_COMPRESSED_BYTES || this.#closed)) {
+      // Small: decompressed here, then decoded by its size like any other body.
+      const body = inflateHere(Buffer.concat(chunks, size), coding);
+      chunks = [body];
+      size = body.length;
+      encoding = undefined;
+    }
+    if (encoding === undefined && size > coding.maxBytes) throw tooLarge(coding.maxBytes);
+    if (encoding === undefined && (size < SLICED_DECODE_MIN_BYTES || this.#closed)) {
+      return whole(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), now, compact);
+    }
     let worker: Worker;
     try {
       if (this.#worker === undefined) {
@@ -233,7 +320,7 @@ export class SliceDecoder {
       worker = this.#worker;
     } catch {
       // No worker threads here (a restricted runtime): decode at once.
-      return whole(Buffer.concat(chunks, size), now, compact);
+      return whole(inflateHere(Buffer.concat(chunks, size), { encoding, maxBytes: coding.maxBytes }), now, compact);
     }
     const answers: WorkerAnswer[] = [];
     let failure: Error | undefined;
@@ -279,26 +366,31 @@ export class SliceDecoder {
     };
     let head: WorkerAnswer;
     try {
-      // The body goes over a few MB per message (each copy its own task), then the worker joins and parses it.
+      // The body goes over a few MB per message (each its own task), then the worker joins, decompresses and
+      // parses it.
       let batch: Buffer[] = [];
       let batchBytes = 0;
       for (const chunk of chunks) {
         batch.push(chunk);
         batchBytes += chunk.length;
         if (batchBytes >= HANDOVER_BYTES) {
-          worker.postMessage({ chunks: batch });
+          post(worker, batch, batchBytes);
           batch = [];
           batchBytes = 0;
           await nextTask();
           if (failure !== undefined) throw failure;
         }
       }
-      worker.postMessage({ chunks: batch });
-      worker.postMessage({ perSlice: INSTANCES_PER_SLICE, now });
+      if (batch.length > 0) post(worker, batch, batchBytes);
+      worker.postMessage({ perSlice: INSTANCES_PER_SLICE, now, encoding, maxBytes: coding.maxBytes });
       head = await next();
     } catch (error) {
       end(false);
       throw error;
+    }
+    if (head.tooLarge === true) {
+      end(true);
+      throw tooLarge(coding.maxBytes);
     }
     if (head.error !== undefined) {
       end(true);
