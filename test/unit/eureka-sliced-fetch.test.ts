@@ -135,6 +135,41 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
     }
   });
 
+  it('parses the applications one by one as their rows are due, and any other layout whole, with the same result', async () => {
+    const decoder = new SliceDecoder();
+    const signal = new AbortController().signal;
+    const decodeAll = async (doc: unknown): Promise<string[]> =>
+      (await collect((await decoder.decode(chunked(Buffer.from(JSON.stringify(doc))), 0, signal, copy)).slices)).ids;
+    const expectedOf = (doc: unknown): string[] =>
+      decodeApplications(JSON.parse(JSON.stringify(doc)), 0).instances.map((e) => `${e.instance.app}/${e.instance.instanceId}/${e.instance.status}`);
+    try {
+      const instances = wire(2500, 5);
+      // Strings holding quotes, backslashes and brackets do not mislead the cut.
+      instances.forEach((w, i) => ((w as { metadata: Record<string, string> }).metadata = { note: i % 2 === 0 ? 'a "quoted" {[' : 'ends with \\' }));
+      const doc = encodeApplications(instances, '3', 'UP_2500_');
+      const ids = await decodeAll(doc);
+      expect(ids).toEqual(expectedOf(doc));
+      expect(ids).toHaveLength(2500);
+      // Another list of objects beside the applications, or one application not in a list: parsed whole.
+      const extra = { applications: { ...doc.applications, extra: [{ a: 1 }, { b: 2 }] } };
+      expect(await decodeAll(extra)).toEqual(expectedOf(extra));
+      const single = encodeApplications(wire(2500, 1), '3', 'UP_2500_');
+      const one = { applications: { ...single.applications, application: (single.applications.application as unknown[])[0] } };
+      expect(await decodeAll(one)).toHaveLength(2500);
+      // An application that is not JSON inside (its brackets balanced) fails the body as not JSON, at its turn.
+      const text = JSON.stringify(doc);
+      const broken = Buffer.from(text.replace('"name":"APP-3",', '"name":"APP-3",,'));
+      const sliced = await decoder.decode(chunked(broken), 0, signal, copy);
+      await expect(collect(sliced.slices)).rejects.toMatchObject({ code: 'ERR_EUREKA_PROTOCOL', message: /not JSON/ });
+      // A document broken outside the applications is not JSON either, before any row; the worker goes on.
+      const outside = Buffer.from(text.replace('"versions__delta":"3"', '"versions__delta":"3",'));
+      await expect(decoder.decode(chunked(outside), 0, signal, copy)).rejects.toMatchObject({ code: 'ERR_EUREKA_PROTOCOL', message: /not JSON/ });
+      expect(await decodeAll(doc)).toHaveLength(2500);
+    } finally {
+      decoder.close();
+    }
+  });
+
   it('stops when aborted while the body is handed over, and decodes small bodies at once', async () => {
     const decoder = new SliceDecoder();
     try {

@@ -131,14 +131,17 @@ function start(perSlice, now, encoding, maxBytes) {
   } finally {
     chunks = [];
   }
+  let source;
+  let layout;
   try {
-    const doc = JSON.parse(body.toString('utf8'));
+    source = body.toString('utf8');
+    body = undefined;
+    layout = split(source);
+    const doc = layout === undefined ? JSON.parse(source) : layout.doc;
     root = core.isRecord(doc) && core.isRecord(doc.applications) ? doc.applications : undefined;
   } catch (error) {
     parentPort.postMessage({ error: 'not JSON: ' + (error && error.message) });
     return;
-  } finally {
-    chunks = [];
   }
   if (root === undefined) {
     parentPort.postMessage({ error: 'response has no "applications" object' });
@@ -146,9 +149,69 @@ function start(perSlice, now, encoding, maxBytes) {
   }
   parentPort.postMessage({ versionsDelta: core.text(root.versions__delta) ?? '', appsHashcode: core.text(root.apps__hashcode) ?? '' });
   credit = 0;
-  iterator = slices(root, perSlice, now);
+  iterator = slices(root, perSlice, now, source, layout === undefined ? [] : layout.spans);
 }
-function* slices(root, perSlice, now) {
+// Where the applications of {"applications": {"application": [...]}} are in the text, so that each is parsed
+// when its rows are due and the first rows go out after a scan of the text rather than a parse of all of it.
+// The objects of any array two objects deep are cut out and parsed apart; what is left, each of them replaced
+// by {}, is parsed as the document (so it is checked as JSON: a value replaced by another keeps it valid or
+// not). Undefined when the text is not in that shape: then it is parsed whole.
+function split(source) {
+  const spans = [];
+  const stack = [];
+  let start = -1;
+  const n = source.length;
+  let i = 0;
+  while (i < n) {
+    const c = source.charCodeAt(i);
+    if (c === 34) {
+      // A string: to its closing quote, one not escaped by an odd run of backslashes.
+      let end = source.indexOf('"', i + 1);
+      while (end > 0 && source.charCodeAt(end - 1) === 92) {
+        let k = end - 1;
+        while (source.charCodeAt(k) === 92) k--;
+        if ((end - 1 - k) % 2 === 0) break;
+        end = source.indexOf('"', end + 1);
+      }
+      if (end < 0) return undefined;
+      i = end + 1;
+      continue;
+    }
+    if (c === 123 || c === 91) {
+      if (c === 123 && stack.length === 3 && stack[0] === 123 && stack[1] === 123 && stack[2] === 91) start = i;
+      stack.push(c);
+    } else if (c === 125 || c === 93) {
+      stack.pop();
+      if (start >= 0 && stack.length === 3) {
+        spans.push(start, i + 1);
+        start = -1;
+      }
+    }
+    i++;
+  }
+  if (spans.length === 0) return undefined;
+  const parts = [];
+  let at = 0;
+  for (let k = 0; k < spans.length; k += 2) {
+    parts.push(source.slice(at, spans[k]), '{}');
+    at = spans[k + 1];
+  }
+  parts.push(source.slice(at));
+  let doc;
+  try {
+    doc = JSON.parse(parts.join(''));
+  } catch {
+    return undefined;
+  }
+  // Every object cut out must be an application of the list, in order; anything else is parsed whole.
+  const list = core.isRecord(doc) && core.isRecord(doc.applications) ? doc.applications.application : undefined;
+  if (!Array.isArray(list)) return undefined;
+  let objects = 0;
+  for (const entry of list) if (core.isRecord(entry)) objects++;
+  return objects * 2 === spans.length ? { doc, spans } : undefined;
+}
+function* slices(root, perSlice, now, source, spans) {
+  let span = 0;
   const table = new Map();
   let shared = [];
   let next = 0;
@@ -163,7 +226,11 @@ function* slices(root, perSlice, now) {
   const text = (value) => ref('s' + value, value);
   let rows = [];
   let errors = [];
-  for (const application of core.list(root.application)) {
+  for (let application of core.list(root.application)) {
+    if (spans.length > 0 && core.isRecord(application)) {
+      application = JSON.parse(source.slice(spans[span], spans[span + 1]));
+      span += 2;
+    }
     if (!core.isRecord(application)) {
       errors.push('an application entry is not an object');
       continue;
@@ -195,7 +262,15 @@ function* slices(root, perSlice, now) {
 }
 function pump() {
   while (credit > 0 && iterator !== undefined) {
-    const next = iterator.next();
+    let next;
+    try {
+      next = iterator.next();
+    } catch (error) {
+      // An application cut out of the text that is not JSON: the body is not.
+      iterator = undefined;
+      parentPort.postMessage({ error: 'not JSON: ' + (error && error.message) });
+      return;
+    }
     if (next.done) {
       iterator = undefined;
       parentPort.postMessage({ done: true });
@@ -407,6 +482,10 @@ export class SliceDecoder {
           const waited = answers.length === 0;
           const answer = await next();
           if (waited) taskStart = performance.now();
+          if (answer.error !== undefined) {
+            clean = true;
+            throw protocolError(`the full registry response is ${answer.error}`);
+          }
           if (answer.done === true || answer.slice === undefined) {
             clean = true;
             return;
