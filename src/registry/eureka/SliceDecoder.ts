@@ -1,3 +1,6 @@
+// Over 500 lines because the worker's code (a string, run on its own thread) and the event loop's side of the
+// protocol between them (the handover of the body, the rows and their shared values, the credits) are read and
+// changed together: split, each half would only make sense with the other open beside it.
 import { Worker } from 'node:worker_threads';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { KaryonError } from '../../common/KaryonError.js';
