@@ -230,12 +230,14 @@ export class EurekaInstance implements RegistryInstance {
   matches(instance: RegistryInstance): boolean {
     const packed = this.#packed;
     const derivedHost = packed >>> HOST_SHIFT;
+    // What the record holds in itself first (a delta's usual change is the status): a changed instance is told
+    // before any string of the record or its profile is read.
     return (
+      statusCode(instance.status) === ((packed >>> STATUS_SHIFT) & 7) &&
+      instance.port === (packed & 0xffff) &&
+      statusCode(instance.overriddenStatus) === ((packed >>> OVERRIDE_SHIFT) & 7) &&
       instance.instanceId === this.instanceId &&
       instance.ipAddr === this.ipAddr &&
-      instance.port === (packed & 0xffff) &&
-      statusCode(instance.status) === ((packed >>> STATUS_SHIFT) & 7) &&
-      statusCode(instance.overriddenStatus) === ((packed >>> OVERRIDE_SHIFT) & 7) &&
       (derivedHost > 0
         ? instance.hostName.length === derivedHost && this.instanceId.startsWith(instance.hostName)
         : instance.hostName === this.#host) &&

@@ -391,16 +391,22 @@ export class RegistryFetcher {
     this.#auto?.recordDelta({ bytes: exchange.bytes, cpuMs: cpu() - mark, instances: decoded.instances.length }, decoded.appsHashcode);
     const records = this.#compact(decoded);
     const change = cache.apply(records.upserts, records.removals);
-    if (pool.profiles > 2 * this.#profilesAfterFull + 64) {
-      pool.retainOnly(cache.all());
-      this.#profilesAfterFull = pool.profiles;
-    }
     this.#report('delta', undefined, exchange, started, decoded.instances.length, records.skipped, change, undefined, undefined);
     const local = appsHashcodeOfCounts(cache.statusCounts());
-    if (local === decoded.appsHashcode) return undefined;
-    options.logger.info(`eureka delta left the view at ${JSON.stringify(local)}, the server has ${JSON.stringify(decoded.appsHashcode)}: fetching the full registry`);
-    this.#context.onHashMismatch({ remote: decoded.appsHashcode, local, versionsDelta: decoded.versionsDelta });
-    return 'hashMismatch';
+    if (local !== decoded.appsHashcode) {
+      options.logger.info(`eureka delta left the view at ${JSON.stringify(local)}, the server has ${JSON.stringify(decoded.appsHashcode)}: fetching the full registry`);
+      this.#context.onHashMismatch({ remote: decoded.appsHashcode, local, versionsDelta: decoded.versionsDelta });
+      // The full fetch that follows sweeps the pool.
+      return 'hashMismatch';
+    }
+    // Profiles that only replaced records used pile up over many deltas (a fleet redeployed with new metadata):
+    // once they are many, the unused ones are dropped, after the view is in step and a slice at a time, since
+    // finding them walks every record held.
+    if (pool.profiles > 2 * this.#profilesAfterFull + 64) {
+      await pool.retainOnlyInSlices(cache.all(), yieldToLoop);
+      this.#profilesAfterFull = pool.profiles;
+    }
+    return undefined;
   }
 
   /** Parses and decodes a 200 answer; reports and throws a KaryonError for anything else. */
