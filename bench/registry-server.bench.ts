@@ -25,7 +25,8 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Client, Pool, request } from 'undici';
 import { systemClock } from '../src/common/Clock.js';
@@ -78,6 +79,10 @@ interface HeartbeatResult {
 }
 interface LatencyResult {
   readonly samples: number[];
+  /** Requests sent: the GETs and the status changes before them. */
+  readonly requests: number;
+  /** The GETs among them. */
+  readonly gets: number;
   readonly failures: number;
 }
 
@@ -123,9 +128,7 @@ async function latency(job: LatencyJob): Promise<LatencyResult> {
   const samples: number[] = [];
   let failures = 0;
   const changePath = `${pathname}/apps/BENCH/i-0/status`;
-  // The first few warm the JIT and the connection (fewer where each request moves tens of MiB).
-  const warmup = Math.min(20, Math.max(2, Math.round(job.requests / 5)));
-  for (let i = 0; i < job.requests + warmup; i++) {
+  for (let i = 0; i < job.requests; i++) {
     if (job.changeBefore) {
       const change = await client.request(
         i % 2 === 0 ? { method: 'PUT', path: `${changePath}?value=OUT_OF_SERVICE` } : { method: 'DELETE', path: `${changePath}?value=UP` },
@@ -134,13 +137,16 @@ async function latency(job: LatencyJob): Promise<LatencyResult> {
     }
     const started = performance.now();
     const response = await client.request({ method: 'GET', path: `${pathname}${job.path}`, headers });
-    const body = Buffer.from(await response.body.arrayBuffer());
+    // The bytes are counted, not kept: collecting 90 MiB into one buffer is the client's cost (a copy, and
+    // garbage that grows with the body), which would be timed as the server's.
+    let bytes = 0;
+    for await (const chunk of response.body) bytes += (chunk as Buffer).length;
     const ms = performance.now() - started;
-    if (response.statusCode !== 200 || body.length === 0) failures++;
-    if (i >= warmup) samples.push(ms);
+    if (response.statusCode !== 200 || bytes === 0) failures++;
+    samples.push(ms);
   }
   await client.close();
-  return { samples, failures };
+  return { samples, requests: job.changeBefore ? job.requests * 2 : job.requests, gets: job.requests, failures };
 }
 
 /** The load generator child: one process for the whole run, so its start-up is in no measurement. */
@@ -245,6 +251,21 @@ const closeServer = (server: Server): Promise<void> =>
     server.closeAllConnections();
   });
 
+/** Garbage collections of this process (the servers') so far: their count and total pause, in ms. */
+const gcTotals = { count: 0, ms: 0 };
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gcTotals.count++;
+    gcTotals.ms += entry.duration;
+  }
+});
+
+/** The GC totals once the entries queued so far are delivered (the observer hears of them a little later). */
+async function gcSoFar(): Promise<{ count: number; ms: number }> {
+  await new Promise((resolve) => setImmediate(resolve));
+  return { ...gcTotals };
+}
+
 /** Heap in use plus Buffers (payloads are Buffers, outside the heap), after full collections. */
 function memoryInUse(): number {
   const heap = heapUsed();
@@ -332,20 +353,33 @@ async function measureSize(size: number, loadgen: LoadGenerator): Promise<Cost[]
     for (const c of CASES) {
       const requests = c.path === '/apps' ? fullRequests(size, c.changeBefore) : DELTA_REQUESTS;
       const runs = { ours: [] as number[][], plain: [] as number[][] };
+      const cpu = { ours: [] as number[], plain: [] as number[] };
+      const gcPause = { ours: [] as number[], plain: [] as number[] };
       for (let round = 0; round < ROUNDS; round++) {
         for (const [side, base] of [
           ['plain', plain.base],
           ['ours', eureka.url],
         ] as const) {
-          const result = await loadgen.run<LatencyResult>({ kind: 'latency', base, path: c.path, requests, gzip: c.gzip, changeBefore: c.changeBefore });
+          const job = { kind: 'latency', base, path: c.path, gzip: c.gzip, changeBefore: c.changeBefore } as const;
+          // A warm-up run first (the JIT, the connection, a payload built by the previous case), measured by nothing.
+          await loadgen.run<LatencyResult>({ ...job, requests: Math.min(20, Math.max(2, Math.round(requests / 5))) });
+          const gcBefore = await gcSoFar();
+          const cpuBefore = process.cpuUsage();
+          const result = await loadgen.run<LatencyResult>({ ...job, requests });
+          const used = process.cpuUsage(cpuBefore);
+          const gcAfter = await gcSoFar();
           if (result.failures > 0) throw new Error(`${c.name}: ${result.failures} failed requests against ${base}`);
           runs[side].push(result.samples);
+          cpu[side].push((used.user + used.system) / 1000 / result.gets);
+          gcPause[side].push((gcAfter.ms - gcBefore.ms) / result.gets);
         }
       }
       const p = (side: 'ours' | 'plain', q: number): number => median(runs[side].map((samples) => percentile(samples, q)));
       const bytes = bodies.get(`${c.gzip ? 'gz' : 'raw'} /eureka${c.path}`)?.length ?? 0;
       costs.push({ metric: `${c.name} p50`, size, ours: p('ours', 50), plain: p('plain', 50), unit: `ms (${kib(bytes)})` });
       costs.push({ metric: `${c.name} p99`, size, ours: p('ours', 99), plain: p('plain', 99), unit: `ms (${kib(bytes)})` });
+      costs.push({ metric: `${c.name}: server CPU`, size, ours: median(cpu.ours), plain: median(cpu.plain), unit: 'ms per GET' });
+      costs.push({ metric: `${c.name}: GC pause`, size, ours: median(gcPause.ours), plain: median(gcPause.plain), unit: 'ms per GET' });
     }
   } finally {
     await Promise.all([eureka.close(), closeServer(plain.server)]);
@@ -393,6 +427,8 @@ function plot(costs: readonly Cost[]): string {
 async function main(): Promise<void> {
   if ((globalThis as { gc?: unknown }).gc === undefined) throw new Error('run with node --expose-gc --import tsx (memory is measured after full GCs)');
   console.log(`registry-server benchmark: node ${process.version}, ${cpus().length} CPUs, sizes ${SIZES.join(', ')}, ${ROUNDS} rounds`);
+  console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
+  gcObserver.observe({ entryTypes: ['gc'] });
   const loadgen = new LoadGenerator();
   const costs: Cost[] = [];
   try {
@@ -412,6 +448,8 @@ async function main(): Promise<void> {
     }
   } finally {
     loadgen.close();
+    gcObserver.disconnect();
+    console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
   }
   if (SIZES.length < 2) return;
   const metrics = [...new Set(costs.map((c) => c.metric))];

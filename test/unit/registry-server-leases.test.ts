@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from 'karyon-ts/extend';
 import { appsHashcode, encodeApplications } from '../../src/registry/eureka/wire.js';
-import { applicationsJson } from '../../src/registry/server/applicationsJson.js';
+import { applicationJson, applicationsJson, splitAtRenewal, wholeJson } from '../../src/registry/server/applicationsJson.js';
 import { encodeLease } from '../../src/registry/server/encodeLease.js';
 import { leaseExpiresAt } from '../../src/registry/server/EurekaLease.js';
 import { LeaseRegistry } from '../../src/registry/server/LeaseRegistry.js';
+import type { DeltaEntry } from '../../src/registry/server/LeaseRegistry.js';
 import { parseRegistration } from '../../src/registry/server/parseRegistration.js';
 import { Payload, ResponseCache } from '../../src/registry/server/ResponseCache.js';
 import { ManualClock } from 'karyon-ts/testing';
@@ -237,14 +238,34 @@ describe('applicationsJson', () => {
     registry.cancel('GREETER', 'a');
     const entries = registry.delta().changes;
     const expected = JSON.stringify(encodeApplications(entries.map((e) => encodeLease(e.lease, e.actionType)), 7, registry.hashcode()));
-    const actual = applicationsJson(
-      entries.map((e) => ({ app: e.lease.instance.app, json: JSON.stringify(encodeLease(e.lease, e.actionType)) })),
-      7,
-      registry.hashcode(),
-    );
+    const whole = (e: DeltaEntry) => wholeJson(e.lease.instance.app, JSON.stringify(encodeLease(e.lease, e.actionType)));
+    const actual = applicationsJson(entries.map(whole), 7, registry.hashcode()).toString();
     expect(actual).toBe(expected);
     expect(JSON.parse(actual).applications.application.map((app: { name: string }) => app.name)).toEqual(['CALLER', 'GREETER']);
-    expect(applicationsJson([], '1', '')).toBe(JSON.stringify(encodeApplications([], '1', '')));
+    expect(applicationsJson([], '1', '').toString()).toBe(JSON.stringify(encodeApplications([], '1', '')));
+  });
+
+  it('writes each renewal into bytes kept without it, after non-ASCII text too, as the whole encoding would', () => {
+    const { registry, register } = setup();
+    register('a', { metadata: { unicode: 'é€ "quoted"' } });
+    register('b');
+    register('c');
+    register('d');
+    const placeholder = -987_654_321_012_345;
+    const renewals = [0, 1_700_000_001_234, 9, 10];
+    const leases = registry.app('GREETER').map((lease, i) => ({ ...lease, lastRenewalTimestamp: renewals[i % renewals.length]! }));
+    const pieces = leases.map((lease) => {
+      const split = splitAtRenewal(JSON.stringify(encodeLease({ ...lease, lastRenewalTimestamp: placeholder })), placeholder);
+      if (split === undefined) throw new Error('placeholder not found');
+      return { app: lease.instance.app, ...split, renewal: lease.lastRenewalTimestamp };
+    });
+    expect(applicationsJson(pieces, 3, 'UP_2_').toString()).toBe(JSON.stringify(encodeApplications(leases.map((lease) => encodeLease(lease)), 3, 'UP_2_')));
+    expect(applicationJson('GREETER', pieces).toString()).toBe(
+      JSON.stringify({ application: { name: 'GREETER', instance: leases.map((lease) => encodeLease(lease)) } }),
+    );
+    // A text field holding the placeholder's digits cannot be mistaken for the renewal: not found once, not split.
+    expect(splitAtRenewal(`{"lastRenewalTimestamp":${placeholder},"x":"\\"lastRenewalTimestamp\\":${placeholder}"}`, placeholder)).toBeDefined();
+    expect(splitAtRenewal(`{"lastRenewalTimestamp":${placeholder},"lastRenewalTimestamp":${placeholder}}`, placeholder)).toBeUndefined();
   });
 });
 
@@ -306,6 +327,77 @@ describe('ResponseCache', () => {
     expect(cache.get('missing')).toBeUndefined();
     expect(cache.get('missing')).toBeUndefined();
     expect(builds()).toBe(2);
+  });
+
+  describe('memory of large bodies', () => {
+    const MiB = 1024 * 1024;
+    function bigSetup(options: { refreshMs?: number; size?: () => number } = {}) {
+      const clock = new ManualClock();
+      let version = 0;
+      const cache = new ResponseCache({
+        clock,
+        refreshMs: options.refreshMs ?? 0,
+        version: () => version,
+        build: (_key, allocate) => {
+          const body = allocate(options.size?.() ?? 2 * MiB);
+          body.fill(0x30 + (version % 10));
+          return new Payload(body);
+        },
+      });
+      return { cache, bump: () => version++ };
+    }
+
+    it('is reused by the next payload of the key once nobody reads the old one', async () => {
+      const { cache, bump } = bigSetup();
+      const first = cache.get('apps')!;
+      bump();
+      const second = cache.get('apps')!;
+      expect(second.body.buffer === first.body.buffer).toBe(true);
+      expect(second.body[0]).toBe(0x31);
+      // While a response sends it, or its compression reads it, the next payload gets memory of its own.
+      const release = second.use();
+      bump();
+      const third = cache.get('apps')!;
+      expect(third.body.buffer === second.body.buffer).toBe(false);
+      expect(second.body[0]).toBe(0x31);
+      release();
+      const zipping = third.gzipped();
+      bump();
+      const fourth = cache.get('apps')!;
+      expect(fourth.body.buffer === third.body.buffer).toBe(false);
+      expect(third.body.every((byte) => byte === 0x32)).toBe(true);
+      await zipping;
+      bump();
+      expect(cache.get('apps')!.body.buffer === fourth.body.buffer).toBe(true);
+    });
+
+    it('is not reused while the read-only layer serves the old payload, nor when far too large or too small', async () => {
+      const { cache, bump } = bigSetup({ refreshMs: 30_000 });
+      const served = cache.get('apps')!;
+      bump();
+      cache.refresh();
+      expect(cache.get('apps')!.body.buffer === served.body.buffer).toBe(false);
+      expect(served.body[0]).toBe(0x30);
+      await cache.close();
+
+      let size = 2 * MiB;
+      const sized = bigSetup({ size: () => size });
+      const big = sized.cache.get('apps')!;
+      size = 1.5 * MiB;
+      sized.bump();
+      expect(sized.cache.get('apps')!.body.buffer === big.body.buffer).toBe(true);
+      size = 3 * MiB;
+      sized.bump();
+      expect(sized.cache.get('apps')!.body.buffer === big.body.buffer).toBe(false);
+      size = MiB / 2;
+      sized.bump();
+      expect(sized.cache.get('apps')!.body.length).toBe(MiB / 2);
+      sized.bump();
+      // Below a MiB a body comes from ordinary allocation, which may share memory with other buffers.
+      const small = sized.cache.get('apps')!;
+      sized.bump();
+      expect(sized.cache.get('apps')!.body.buffer === small.body.buffer && small.body.buffer.byteLength < MiB).toBe(false);
+    });
   });
 
   it('gzips a payload once and shares the bytes', async () => {

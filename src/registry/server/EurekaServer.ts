@@ -18,9 +18,11 @@ import { resolveEurekaServerOptions } from './EurekaServerOptions.js';
 import type { EurekaServerOptions, ResolvedEurekaServerOptions } from './EurekaServerOptions.js';
 import { LeaseRegistry } from './LeaseRegistry.js';
 import type { DeltaEntry } from './LeaseRegistry.js';
-import { applicationsJson } from './applicationsJson.js';
+import { applicationJson, applicationsJson, splitAtRenewal, wholeJson } from './applicationsJson.js';
+import type { InstanceJson } from './applicationsJson.js';
 import { parseRegistration } from './parseRegistration.js';
 import { Payload, ResponseCache } from './ResponseCache.js';
+import type { Allocate } from './ResponseCache.js';
 
 /** The first path segments after `/eureka` that name a resource; anything else is a version segment (`v2`). */
 const resources = new Set(['apps', 'instances', 'vips', 'svips']);
@@ -63,7 +65,7 @@ export class EurekaServer {
    */
   readonly #tracker: ServerTracker;
   readonly #leaseJsonCache = new WeakMap<RegistryInstance, LeaseJson>();
-  readonly #changeJsonCache = new WeakMap<DeltaEntry, string>();
+  readonly #changeJsonCache = new WeakMap<DeltaEntry, InstanceJson>();
   #eviction: RepeatingTask | undefined;
   #listening: Promise<number> | undefined;
   #closing: Promise<void> | undefined;
@@ -85,7 +87,7 @@ export class EurekaServer {
       clock,
       refreshMs: responseCacheMs,
       version: () => this.#registry.version,
-      build: (key) => this.#buildPayload(key),
+      build: (key, allocate) => this.#buildPayload(key, allocate),
     });
     this.#server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => this.#dispatch(req, res));
     this.#tracker = new ServerTracker(this.#server, systemClock);
@@ -350,50 +352,51 @@ export class EurekaServer {
     if (this.#registry.get(appOf(app), id ?? '') === undefined) throw new HttpError(404, `no instance ${appOf(app)}/${id ?? ''}`);
   }
 
-  #buildPayload(key: string): Payload | undefined {
+  #buildPayload(key: string, allocate: Allocate): Payload | undefined {
     const registry = this.#registry;
     if (key === 'apps') {
-      const instances = [...registry.all()].map((lease) => ({ app: lease.instance.app, json: this.#leaseJson(lease) }));
-      return new Payload(applicationsJson(instances, registry.version, registry.hashcode()));
+      const instances: InstanceJson[] = [];
+      for (const lease of registry.all()) instances.push(this.#leaseJson(lease));
+      return new Payload(applicationsJson(instances, registry.version, registry.hashcode(), allocate));
     }
     if (key === 'delta') {
       const { changes, validUntil } = registry.delta();
-      const instances = changes.map((change) => ({ app: change.lease.instance.app, json: this.#changeJson(change) }));
-      return new Payload(applicationsJson(instances, registry.version, registry.hashcode()), validUntil);
+      const instances = changes.map((change) => this.#changeJson(change));
+      return new Payload(applicationsJson(instances, registry.version, registry.hashcode(), allocate), validUntil);
     }
     const name = key.slice('app:'.length);
     const leases = registry.app(name);
     if (leases.length === 0) return undefined;
-    return new Payload(`{"application":{"name":${JSON.stringify(name)},"instance":[${leases.map((lease) => this.#leaseJson(lease)).join(',')}]}}`);
+    return new Payload(applicationJson(name, leases.map((lease) => this.#leaseJson(lease)), allocate));
   }
 
   /**
-   * A lease's JSON, encoded once per instance record. A renewal replaces the lease but keeps its record, and
-   * changes nothing but `lastRenewalTimestamp`: the JSON is kept in two parts around that number, so a full
-   * registry rebuilt after a change re-encodes only the instances that changed, not every instance that sent
-   * a heartbeat since (on a heartbeating fleet, all of them).
+   * A lease's JSON as bytes, encoded once per instance record. A renewal replaces the lease but keeps its
+   * record, and changes nothing but `lastRenewalTimestamp`: the bytes are kept without that field, which is
+   * written in as a payload is assembled, so a full registry rebuilt after a change re-encodes only the
+   * instances that changed, not every instance that sent a heartbeat since (on a heartbeating fleet, all of them).
    */
-  #leaseJson(lease: EurekaLease): string {
+  #leaseJson(lease: EurekaLease): InstanceJson {
     let cached = this.#leaseJsonCache.get(lease.instance);
     if (cached === undefined || !sameButRenewal(cached.lease, lease)) {
-      const json = JSON.stringify(encodeLease({ ...lease, lastRenewalTimestamp: renewalPlaceholder }));
-      const at = json.indexOf(renewalField);
       // The placeholder is a negative number no timestamp has; string fields cannot hold it unescaped.
-      const parts: readonly [string, string] | undefined =
-        at >= 0 && json.indexOf(renewalField, at + 1) < 0 ? [json.slice(0, at), json.slice(at + renewalField.length)] : undefined;
-      cached = { lease, parts };
+      const split = splitAtRenewal(JSON.stringify(encodeLease({ ...lease, lastRenewalTimestamp: renewalPlaceholder })), renewalPlaceholder);
+      const { app } = lease.instance;
+      cached = { lease, json: split === undefined ? undefined : { app, head: split.head, tail: split.tail, renewal: undefined } };
       this.#leaseJsonCache.set(lease.instance, cached);
     }
-    const { parts } = cached;
-    if (parts === undefined) return JSON.stringify(encodeLease(lease));
-    return `${parts[0]}"lastRenewalTimestamp":${lease.lastRenewalTimestamp}${parts[1]}`;
+    const { json } = cached;
+    if (json === undefined) return wholeJson(lease.instance.app, JSON.stringify(encodeLease(lease)));
+    // Set in place: the payload being assembled reads it before anything else runs.
+    json.renewal = lease.lastRenewalTimestamp;
+    return json;
   }
 
   /** A delta entry's JSON (with its actionType), encoded once: the same change is served for minutes. */
-  #changeJson(change: DeltaEntry): string {
+  #changeJson(change: DeltaEntry): InstanceJson {
     let json = this.#changeJsonCache.get(change);
     if (json === undefined) {
-      json = JSON.stringify(encodeLease(change.lease, change.actionType));
+      json = wholeJson(change.lease.instance.app, JSON.stringify(encodeLease(change.lease, change.actionType)));
       this.#changeJsonCache.set(change, json);
     }
     return json;
@@ -410,6 +413,9 @@ export class EurekaServer {
         (error: unknown) => this.#fail(req, res, error),
       );
     } else {
+      // The body's memory is reused by a later payload of this key only once this response is done with it.
+      const release = payload.use();
+      res.once('close', release);
       sendBytes(res, payload.body, gzipAllowed ? { vary: 'Accept-Encoding' } : {});
     }
     return true;
@@ -432,9 +438,9 @@ export class EurekaServer {
     // instances; versions__delta -1 (a VIP document is no version of the whole registry).
     const hash = appsHashcode(matching.map((lease) => lease.instance.status));
     // The same bytes as encodeApplications would write, from each lease's JSON encoded once.
-    const instances = matching.map((lease) => ({ app: lease.instance.app, json: this.#leaseJson(lease) }));
+    const instances = matching.map((lease) => this.#leaseJson(lease));
     negotiateJson(req);
-    sendBytes(res, Buffer.from(applicationsJson(instances, -1, hash)), {});
+    sendBytes(res, applicationsJson(instances, -1, hash), {});
   }
 
   /** `GET /eureka`: a short plain-text view of the registry, for a developer's browser. */
@@ -455,15 +461,14 @@ export class EurekaServer {
   }
 }
 
-/** A lease's JSON split around its `lastRenewalTimestamp`, and the lease it was encoded from. */
+/** A lease's JSON around its `lastRenewalTimestamp`, and the lease it was encoded from. */
 interface LeaseJson {
   readonly lease: EurekaLease;
-  /** The JSON before and after the renewal timestamp; undefined if the placeholder was not found once. */
-  readonly parts: readonly [string, string] | undefined;
+  /** The pieces, the renewal set for each payload; undefined if the placeholder was not found once. */
+  readonly json: InstanceJson | undefined;
 }
 
 const renewalPlaceholder = -987_654_321_012_345;
-const renewalField = `"lastRenewalTimestamp":${renewalPlaceholder}`;
 
 /** True when two leases differ at most in their renewal time (so they encode alike but for it). */
 function sameButRenewal(a: EurekaLease, b: EurekaLease): boolean {

@@ -12,13 +12,15 @@ export class Payload {
   /** Until when (epoch ms, exclusive) the payload describes the registry if nothing changes. */
   readonly validUntil: number;
   #gzipped: Promise<Buffer> | undefined;
+  /** Readers of `body` now: responses sending it, and its compression. */
+  #readers = 0;
 
   /**
-   * @param json - the JSON text
+   * @param json - the JSON, as bytes or text
    * @param validUntil - when time alone makes it stale (a delta whose oldest change ages out); Infinity if never
    */
-  constructor(json: string, validUntil = Infinity) {
-    this.body = Buffer.from(json);
+  constructor(json: Buffer | string, validUntil = Infinity) {
+    this.body = typeof json === 'string' ? Buffer.from(json) : json;
     this.validUntil = validUntil;
   }
 
@@ -28,10 +30,44 @@ export class Payload {
    * of the default level 6 for a body about a quarter larger (on loopback, time is what a reader waits for).
    */
   gzipped(): Promise<Buffer> {
-    this.#gzipped ??= gzipAsync(this.body, { level: 1 });
+    if (this.#gzipped === undefined) {
+      const release = this.use();
+      this.#gzipped = gzipAsync(this.body, { level: 1 });
+      this.#gzipped.then(release, release);
+    }
     return this.#gzipped;
   }
+
+  /**
+   * Marks `body` as being read (a response sending it) until the returned function is called: the memory of
+   * a payload nobody reads any more may be written over by the next payload of its key.
+   */
+  use(): () => void {
+    this.#readers++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#readers--;
+    };
+  }
+
+  /** True while a response or the compression still reads `body`. */
+  get inUse(): boolean {
+    return this.#readers > 0;
+  }
 }
+
+/** Gives a payload being built the memory for its body: `size` bytes, possibly where an old payload was. */
+export type Allocate = (size: number) => Buffer;
+
+/**
+ * Bodies from this size on are written into memory of their own, which the next payload of the same key
+ * reuses once nobody reads the old one. At 100,000 instances the full registry is 87 MiB: a new buffer of that
+ * size after every change made V8 collect the whole heap each time (external memory pressure), a cost of
+ * the registry's size per change on top of building it, and one that grew faster than the registry.
+ */
+const reuseFromBytes = 1024 * 1024;
 
 /** Settings of a {@link ResponseCache}. */
 export interface ResponseCacheOptions {
@@ -41,8 +77,11 @@ export interface ResponseCacheOptions {
   readonly refreshMs: number;
   /** The registry's version: any change to it makes every built payload stale. */
   readonly version: () => number;
-  /** Builds the payload of a key from the registry as it is now, or undefined when there is nothing (a 404). */
-  readonly build: (key: string) => Payload | undefined;
+  /**
+   * Builds the payload of a key from the registry as it is now, or undefined when there is nothing (a 404),
+   * writing its body into memory from `allocate`.
+   */
+  readonly build: (key: string, allocate: Allocate) => Payload | undefined;
 }
 
 /**
@@ -55,9 +94,11 @@ export interface ResponseCacheOptions {
  */
 export class ResponseCache {
   readonly #options: ResponseCacheOptions;
-  readonly #current = new Map<string, Payload>();
-  #currentVersion = -1;
+  /** The payload of each key last built, and the registry version it was built at (older ones are stale). */
+  readonly #current = new Map<string, { readonly payload: Payload; readonly version: number }>();
   readonly #readOnly = new Map<string, Payload>();
+  /** The memory this cache allocated for bodies (so only that is ever written over, never a shared pool). */
+  readonly #owned = new WeakSet<ArrayBufferLike>();
   #task: RepeatingTask | undefined;
 
   /** @param options - clock, refresh interval, version and builder */
@@ -111,15 +152,31 @@ export class ResponseCache {
 
   #build(key: string): Payload | undefined {
     const version = this.#options.version();
-    if (version !== this.#currentVersion) {
-      this.#current.clear();
-      this.#currentVersion = version;
-    }
     const existing = this.#current.get(key);
-    if (existing !== undefined && this.#options.clock.now() < existing.validUntil) return existing;
-    const payload = this.#options.build(key);
+    if (existing !== undefined && existing.version === version && this.#options.clock.now() < existing.payload.validUntil) return existing.payload;
+    const stale = existing?.payload;
+    const payload = this.#options.build(key, (size) => this.#allocate(size, stale, key));
     if (payload === undefined) this.#current.delete(key);
-    else this.#current.set(key, payload);
+    else this.#current.set(key, { payload, version });
     return payload;
+  }
+
+  /**
+   * Memory for a body of `size` bytes: where the stale payload of the same key was, when this cache allocated
+   * it, it is large enough (and not more than twice), and nobody reads it (no response sending it, no
+   * compression, not served by the read-only layer); otherwise new memory, with room to grow by a little.
+   */
+  #allocate(size: number, stale: Payload | undefined, key: string): Buffer {
+    if (size < reuseFromBytes) return Buffer.allocUnsafe(size);
+    if (stale !== undefined && !stale.inUse && this.#readOnly.get(key) !== stale) {
+      const memory = stale.body.buffer;
+      if (this.#owned.has(memory) && memory.byteLength >= size && memory.byteLength <= 2 * size) {
+        // The stale payload is dropped from the cache as this one replaces it, so nothing reads it again.
+        return Buffer.from(memory, 0, size);
+      }
+    }
+    const fresh = Buffer.allocUnsafeSlow(size + (size >> 4));
+    this.#owned.add(fresh.buffer);
+    return fresh.subarray(0, size);
   }
 }
