@@ -137,14 +137,16 @@ export class Router<C = void> {
 
   match(method: string, pathname: string): RouteMatch<C> {
     const parts = split(pathname);
+    // Routes of the request's method first, so a request that matches (nearly all) decodes no other route's
+    // parameters; the methods allowed on the path are looked for only when none matches.
+    for (const route of this.#routes) {
+      if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) continue;
+      const params = matchSegments(route.segments, parts);
+      if (params !== undefined) return { kind: 'found', handler: route.handler, params };
+    }
     const allowed: string[] = [];
     for (const route of this.#routes) {
-      const params = matchSegments(route.segments, parts);
-      if (params === undefined) continue;
-      if (route.method === method || (method === 'HEAD' && route.method === 'GET')) {
-        return { kind: 'found', handler: route.handler, params };
-      }
-      allowed.push(route.method);
+      if (matchSegments(route.segments, parts) !== undefined) allowed.push(route.method);
     }
     return allowed.length > 0 ? { kind: 'method-not-allowed', allowed } : { kind: 'not-found' };
   }

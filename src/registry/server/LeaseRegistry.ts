@@ -202,7 +202,8 @@ export class LeaseRegistry {
     const { status } = lease.instance;
     // Every write here leaves the stored status as the rules would pick it, so on renew they can only keep it
     // or find it UNKNOWN (Netflix re-applies them in full because replication from peers writes around them).
-    if (decideStatus(status, this.#overrides.get(keyOf(lease.instance.app, id)), status).status === 'UNKNOWN') {
+    const override = this.#overrides.size === 0 ? undefined : this.#overrides.get(keyOf(lease.instance.app, id));
+    if (decideStatus(status, override, status).status === 'UNKNOWN') {
       this.#options.logger.info(`heartbeat of ${label} refused (404): its status is UNKNOWN, so the client must re-register`, {
         app,
         instanceId: id,
@@ -463,21 +464,26 @@ export class LeaseRegistry {
 
   /** Moves a lease to the end of its duration's expiry group (it was just written, so just renewed). */
   #queue(lease: EurekaLease, previous: EurekaLease | undefined): void {
-    if (previous !== undefined) this.#unqueue(previous);
+    // One key for both steps: this runs on every heartbeat.
+    const key = keyOf(lease.instance.app, lease.instance.instanceId);
+    if (previous !== undefined) this.#unqueueKey(previous.instance.leaseDurationMs, key);
     const duration = lease.instance.leaseDurationMs;
     let group = this.#expiry.get(duration);
     if (group === undefined) {
       group = new Map();
       this.#expiry.set(duration, group);
     }
-    group.set(keyOf(lease.instance.app, lease.instance.instanceId), lease);
+    group.set(key, lease);
   }
 
   #unqueue(lease: EurekaLease): void {
-    const duration = lease.instance.leaseDurationMs;
+    this.#unqueueKey(lease.instance.leaseDurationMs, keyOf(lease.instance.app, lease.instance.instanceId));
+  }
+
+  #unqueueKey(duration: number, key: string): void {
     const group = this.#expiry.get(duration);
     if (group === undefined) return;
-    group.delete(keyOf(lease.instance.app, lease.instance.instanceId));
+    group.delete(key);
     if (group.size === 0) this.#expiry.delete(duration);
   }
 
