@@ -9,12 +9,16 @@
 //     answered), 0.5 s warm-up then 3 s measured; the plain server answers 200. The load generator is a child
 //     process, so the server under test has this process's thread to itself; "per CPU-second" divides every
 //     heartbeat sent (warm-up included) by this process's CPU time (process.cpuUsage) over the round.
-//  3. GET latency, sequential on one keep-alive connection in the child, after up to 20 warm-up requests
-//     (a fifth of the measured ones, at least 2): GET /apps/delta
+//  3. GET latency, sequential on one keep-alive connection in the child, after a warm-up run of up to 20
+//     requests (a fifth of the measured ones, at least 2) that nothing measures: GET /apps/delta
 //     with the fleet registered long ago and 200 recent changes in it, and the full GET /apps; each with the
 //     registry unchanged between fetches and with a status change (PUT/DELETE .../status, sent to the plain
 //     server too) before every fetch, each plain and with Accept-Encoding: gzip. The plain server sends the
-//     bytes the development server sends for the same request (the gzipped ones for gzip).
+//     bytes the development server sends for the same request (the gzipped ones for gzip). The client counts
+//     the body's bytes and drops them (collecting 90 MiB would time the client's copy and garbage as the
+//     server's). With each case, the server's CPU per GET (this process's CPU time over the measured requests,
+//     zlib and GC helper threads included; status changes included where they precede each GET) and its GC
+//     pauses per GET (from `gc` performance entries): figures the machine's load moves far less than latency.
 // Results: medians over ROUNDS rounds (of each round's percentile for latencies), per size; the ratio to the
 // plain server; the growth exponent k of cost ~ n^k from the smallest to the largest size (1 = linear, 0 = flat);
 // with more than one size, the log-log plot of cost against size is written to docs/registry-server-scale.svg.
