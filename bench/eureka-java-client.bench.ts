@@ -10,10 +10,11 @@
 //   karyon-ts and eureka-js-client: Node (this Node, --expose-gc, default heap, nothing else loaded);
 //   Java: OpenJDK 17 (the `java` on the PATH), `-Xmx2g -XX:+UseG1GC`, full tiered JIT (C1 and C2), started by
 //   interop/eureka-fetch (built with Maven from Maven Central, as the interop tests build it).
-// In every process the client's code is warmed first by one client that fetches a 2,000-instance registry (2 MiB:
-// karyon-ts decodes a body that large on a worker thread, as it does the measured ones) and is closed (in the
-// JVM this also loads the classes), and a second throw-away client fetches an empty registry
-// (what the client costs around no registry, reported for reference, not subtracted). Then the measured client:
+// In every process the client's code is warmed first by one client that fetches a 2,000-instance registry of other
+// apps and hosts (2 MiB: karyon-ts decodes a body that large on a worker thread, as it does the measured ones; in
+// the JVM this also loads the classes), and a second throw-away client fetches an empty registry (what the client
+// costs around no registry, reported for reference, not subtracted); each is closed and given 1 s to free what it
+// held. Then the measured client:
 //   time to the first full fetch applied: from the client's own start of the fetch (its GET /apps; for Java the
 //     request through its transport, for karyon-ts its `fetch` event's durationMs, for eureka-js-client the call
 //     of fetchRegistry) to its view updated (Java: the CacheRefreshedEvent). JVM start-up, class loading and the
@@ -22,7 +23,8 @@
 //     heap used after two System.gc()) with the client holding the registry, minus the same before it was made,
 //     over the instances it holds (every status: filterUpInstances / filterOnlyUpInstances off for the peers).
 //     karyon-ts keeps its decoding worker thread (its own V8 heap, not in heapUsed; each client makes its own,
-//     and starting it is inside the measured fetch); the growth of the resident set is reported as a cross-check.
+//     and starting it is inside the measured fetch); the growth of the resident set is reported as a cross-check,
+//     with the client holding the registry and again after it is closed (and its worker ended).
 //   GC pauses during the fetch: Node's PerformanceObserver 'gc' entries, Java's GarbageCollectorMXBean
 //     notifications (young/mixed and full pauses; G1's remark and cleanup pauses have none on Java 17), their
 //     count, sum and longest; and the longest gap between the wake-ups of a 1 ms ticker (Node: a setInterval on
@@ -150,6 +152,9 @@ async function child(variant: Variant, url: string, warmupUrl: string, emptyUrl:
     const constructMs = performance.now() - started;
     send({ event, instances: client.held(), fetchMs: ms ?? constructMs, constructMs });
     await client.close();
+    // What a closed client frees in the background (karyon-ts: its worker thread and the buffers it held) is
+    // freed before the measurement starts, not during it.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 
   const before = memoryUsed();
@@ -210,6 +215,10 @@ async function child(variant: Variant, url: string, warmupUrl: string, emptyUrl:
     send({ event: 'delta', index: i, kind, instances: client.held(), ms: ms ?? wall, callMs: wall, threadCpuMs: threadCpuMs() - cpuBefore });
   }
   await client.close();
+  // A worker thread a client ended goes away in the background.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  memoryUsed();
+  send({ event: 'closed', rssBytes: process.memoryUsage().rss - rssBefore });
   send({ event: 'done' });
   process.exit(0);
 }
@@ -252,6 +261,8 @@ interface Run {
   readonly empty: EurekaFetchLine;
   readonly full: EurekaFetchLine;
   readonly deltas: readonly EurekaFetchLine[];
+  /** The resident set's growth once the client is closed. */
+  readonly closed: EurekaFetchLine;
   /** The body bytes sent for the measured GET /apps, and whether they were gzipped. */
   readonly wireBytes: number;
   readonly gzip: boolean;
@@ -292,13 +303,15 @@ async function parent(): Promise<void> {
   }
   await buildInterop();
   const fulls = new Map<string, { plain: Buffer; gz: Buffer; hashcode: string; instances: FleetInstance[] }>();
-  const add = (name: string, size: number): void => {
-    const text = payload(size, appsOf(size));
+  const add = (name: string, size: number, rename = false): void => {
+    // The warm-up registry names other apps and hosts, so that nothing the measured client holds was made for it.
+    const made = payload(size, appsOf(size));
+    const text = rename ? made.replaceAll('SERVICE-', 'WARMUP-').replaceAll('service-', 'warmup-').replaceAll('ip-10-', 'ip-11-').replaceAll('"10.', '"11.') : made;
     const plain = Buffer.from(text);
     const hashcode = /"apps__hashcode":"([^"]*)"/.exec(text.slice(0, 400))?.[1] ?? '';
-    fulls.set(name, { plain, gz: gzipSync(plain), hashcode, instances: size > 0 ? fleet(size, appsOf(size)) : [] });
+    fulls.set(name, { plain, gz: gzipSync(plain), hashcode, instances: size > 0 && !rename ? fleet(size, appsOf(size)) : [] });
   };
-  add('small', WARMUP_SIZE);
+  add('small', WARMUP_SIZE, true);
   add('empty', 0);
   for (const size of SIZES) add(String(size), size);
   const served = new Map<string, Served>();
@@ -349,8 +362,9 @@ async function parent(): Promise<void> {
       const full = await source.next('full');
       const deltas: EurekaFetchLine[] = [];
       for (let i = 0; i < DELTAS; i++) deltas.push(await source.next('delta'));
+      const closed = await source.next('closed');
       const stats = served.get(tag);
-      return { empty, full, deltas, wireBytes: stats?.fullBytes ?? NaN, gzip: stats?.gzip ?? false };
+      return { empty, full, deltas, closed, wireBytes: stats?.fullBytes ?? NaN, gzip: stats?.gzip ?? false };
     } finally {
       await source.kill();
     }
@@ -392,6 +406,7 @@ async function parent(): Promise<void> {
     tickerMaxGapMs: number;
     wireBytes: number;
     rssBytes: number;
+    rssClosedBytes: number;
     gzip: boolean;
     deltaMs: number;
     deltaCpuMs: number;
@@ -421,6 +436,7 @@ async function parent(): Promise<void> {
         tickerMaxGapMs: med(list, (r) => num(r.full, 'tickerMaxGapMs')),
         wireBytes: med(list, (r) => r.wireBytes),
         rssBytes: med(list, (r) => num(r.full, 'rssBytes')),
+        rssClosedBytes: med(list, (r) => num(r.closed, 'rssBytes')),
         gzip: list.every((r) => r.gzip),
         deltaMs: median(deltaMs),
         deltaCpuMs: median(deltaCpu),
@@ -441,6 +457,7 @@ async function parent(): Promise<void> {
       'fetching thread CPU': fmt(s.threadCpuMs, 0),
       'bytes / instance': fmt(s.bytesPerInstance, 0),
       'RSS growth (MiB)': fmt(s.rssBytes / 1048576, 1),
+      'after close (MiB)': fmt(s.rssClosedBytes / 1048576, 1),
       'longest GC pause': fmt(s.gcMaxMs, 1),
       'GC pauses: sum / count': `${fmt(s.gcTotalMs, 0)} / ${s.gcCount}`,
       'longest 1 ms ticker gap': fmt(s.tickerMaxGapMs, 1),

@@ -54,6 +54,7 @@ import javax.net.ssl.SSLContext;
  *       heap used after a full GC, per instance; the GC pauses, CPU and allocation of the fetch;
  *   <li>{@code delta}, {@code --deltas} times: each refresh applied after that (every
  *       {@code --fetch-interval-seconds}), its time from its own GET /apps/delta to the registry applied;
+ *   <li>{@code closed}: the growth of the resident set since before the measured client, once it is shut down;
  *   <li>{@code done}, or {@code error} with a message (exit 1).
  * </ul>
  *
@@ -171,6 +172,9 @@ public final class EurekaFetchApp {
       emit(line);
     }
     client.shutdown();
+    // What stays resident once the client is gone (the collector keeps the heap it committed).
+    heapAfterFullGc();
+    emit(Map.of("event", "closed", "rssBytes", rssBefore < 0 ? -1 : rssBytes() - rssBefore));
     emit(Map.of("event", "done"));
   }
 
