@@ -42,6 +42,22 @@ describe('AutoFetchMode', () => {
     expect(AUTO_HORIZON).toBe(120);
   });
 
+  it('averages CPU readings, so one scheduler tick read as the cost of a refresh does not flip the mode', () => {
+    const auto = new AutoFetchMode('full');
+    auto.recordFull({ bytes: 1_000_000, cpuMs: 50, instances: 1000 });
+    // The VIPs cost 1 (0.5 ms and 32 KiB); quiet deltas a fraction of a ms, read as 0 or a whole 4 ms tick.
+    auto.recordVips({ bytes: 32_768, cpuMs: 0.5, instances: 20 });
+    for (const cpuMs of [0, 0, 0, 4, 0, 0]) {
+      auto.recordDelta({ bytes: 655, cpuMs, instances: 1 }, 'UP_1000_');
+      expect(auto.decide()).toBe('full');
+    }
+    expect(auto.state.delta!.cpuMs).toBeLessThan(1);
+    // Deltas that really cost 4 ms each do bring the VIPs back.
+    for (let n = 0; n < 5; n++) auto.recordDelta({ bytes: 655, cpuMs: 4, instances: 1 }, 'UP_1000_');
+    expect(auto.decide()).toBe('vips');
+    expect(auto.state.delta!.cpuMs).toBeGreaterThan(3);
+  });
+
   it('decides nothing before both modes are measured', () => {
     const auto = new AutoFetchMode('full');
     auto.recordFull({ bytes: 1_000_000, cpuMs: 50, instances: 1000 });

@@ -15,7 +15,10 @@
 export interface FetchCost {
   /** Body bytes as received (compressed when the server gzipped them). */
   readonly bytes: number;
-  /** Time the event loop spent parsing and decoding them, in ms. */
+  /**
+   * Time the event loop spent parsing and decoding them, in ms. In the costs `auto` keeps, the average of the
+   * recent readings of that mode (a new one weighs 1/4).
+   */
   readonly cpuMs: number;
   /** Instances in the answer(s). */
   readonly instances: number;
@@ -50,6 +53,12 @@ export const AUTO_PROBE_EVERY = 10;
 export const AUTO_HORIZON = 120;
 /** Bytes counted as one ms of event-loop time (about what parsing them costs), to weigh bytes and time together. */
 export const AUTO_BYTES_PER_MS = 64 * 1024;
+/**
+ * Weight of a new CPU reading in the average kept per mode. The thread's CPU clock advances at scheduler ticks
+ * and switches, so one reading of a refresh that took a fraction of a ms is 0 or a whole tick; the average of
+ * the last few readings is close to the true cost, and one tick does not flip the mode.
+ */
+export const AUTO_CPU_WEIGHT = 0.25;
 /** The other mode must be this much cheaper before the mode changes, so that noise does not flip it. */
 const MARGIN = 1.25;
 /** With more VIPs than this, `auto` starts with a full fetch (each VIP is a request per refresh). */
@@ -69,6 +78,12 @@ export function instancesOfHashcode(hashcode: string): number {
     if (Number.isFinite(n)) total += n;
   }
   return total;
+}
+
+/** The new cost, its CPU time averaged with the readings before it (bytes and instances are the last ones). */
+function averaged(previous: FetchCost | undefined, cost: FetchCost): FetchCost {
+  if (previous === undefined) return cost;
+  return { ...cost, cpuMs: previous.cpuMs + (cost.cpuMs - previous.cpuMs) * AUTO_CPU_WEIGHT };
 }
 
 /** Keeps the costs measured and decides the mode. */
@@ -99,12 +114,12 @@ export class AutoFetchMode {
 
   /** A refresh of the VIPs was made (in force or probed). */
   recordVips(cost: FetchCost): void {
-    this.#vips = cost;
+    this.#vips = averaged(this.#vips, cost);
   }
 
   /** A delta was fetched (applied or probed); `hashcode` is its `apps__hashcode`. */
   recordDelta(cost: FetchCost, hashcode: string): void {
-    this.#delta = cost;
+    this.#delta = averaged(this.#delta, cost);
     const size = instancesOfHashcode(hashcode);
     if (size > 0) this.#registrySize = size;
   }
