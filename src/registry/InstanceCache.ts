@@ -82,9 +82,9 @@ export class InstanceCache {
    * replacement. A view is filled from the records of its apps alone, so the first read of a VIP after a
    * fetch of 100,000 instances does not walk them all.
    */
-  #vipApps = new Map<string, Set<string>>();
+  #vipApps: VipApps = new Map();
   /** The index, app and `vipAddress` last noted (see #noteVips): the records of an app come together. */
-  #notedIn: Map<string, Set<string>> | undefined;
+  #notedIn: VipApps | undefined;
   #notedApp = '';
   #notedVips = '';
   /** Scratch list of the views a changed record is in, reused by every patch. */
@@ -270,7 +270,7 @@ export class InstanceCache {
     const removed: RegistryInstance[] = [];
     const modified: InstanceModification[] = [];
     const counts = new Map<InstanceStatus, number>();
-    const vipApps = new Map<string, Set<string>>();
+    const vipApps: VipApps = new Map();
     let size = 0;
     for (const [app, records] of next) {
       if (records.size === 0) {
@@ -470,7 +470,11 @@ export class InstanceCache {
     const index = indexViews(views);
     // Only the apps that can hold a record of these views are walked, in the order of the view.
     const wanted = new Set<string>();
-    for (const name of index.byVip.keys()) for (const app of this.#vipApps.get(name) ?? EMPTY_APPS) wanted.add(app);
+    for (const name of index.byVip.keys()) {
+      const apps = this.#vipApps.get(name);
+      if (typeof apps === 'string') wanted.add(apps);
+      else for (const app of apps ?? EMPTY_APPS) wanted.add(app);
+    }
     for (const [app, records] of this.#apps) {
       if (!wanted.has(app) && (index.byApp.size === 0 || !index.byApp.has(app.toUpperCase()))) continue;
       for (const instance of records.values()) this.#addToViews(instance, index);
@@ -494,7 +498,7 @@ export class InstanceCache {
   }
 
   /** Notes in `vipApps` the VIPs `instance` serves, under its app. */
-  #noteVips(vipApps: Map<string, Set<string>>, instance: RegistryInstance): void {
+  #noteVips(vipApps: VipApps, instance: RegistryInstance): void {
     const { app, vipAddress } = instance;
     if (vipApps === this.#notedIn && app === this.#notedApp && vipAddress === this.#notedVips) return;
     this.#notedIn = vipApps;
@@ -502,8 +506,9 @@ export class InstanceCache {
     this.#notedVips = vipAddress;
     for (const vip of this.#vipKeysOf(vipAddress)) {
       const apps = vipApps.get(vip);
-      if (apps === undefined) vipApps.set(vip, new Set([app]));
-      else apps.add(app);
+      if (apps === undefined) vipApps.set(vip, app);
+      else if (typeof apps !== 'string') apps.add(app);
+      else if (apps !== app) vipApps.set(vip, new Set([apps, app]));
     }
   }
 
@@ -551,6 +556,9 @@ class Touched {
 
 const EMPTY_VIEWS: readonly View[] = Object.freeze([]);
 const EMPTY_APPS: ReadonlySet<string> = new Set();
+
+/** The apps serving each VIP: the one app as it is (the usual case, and no set to hold), or a set of them. */
+type VipApps = Map<string, string | Set<string>>;
 
 /** How one view changes: records that leave it, records replaced by their new state, records that join it. */
 interface ViewPatch {
