@@ -83,6 +83,9 @@ const internalImports = {
   'test/unit/balancer-ejection.test.ts': [
     { why: 'the balancer and outlier ejection', modules: ['balancer/Balancer', 'balancer/OutlierDetector', 'balancer/InstanceState'] },
   ],
+  'test/unit/balancer-model.test.ts': [
+    { why: 'the balancer, driven by the deterministic model of bench/balancerModel.ts', modules: ['balancer/Balancer'] },
+  ],
   'test/unit/balancer-rules.test.ts': [
     { why: 'the balancer and its rules', modules: ['balancer/Balancer', 'balancer/LatencyHistogram', 'balancer/InstanceState'] },
   ],

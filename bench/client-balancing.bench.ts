@@ -20,7 +20,12 @@
 //                is taken within a round; p99 end to end and at the upstream (its queue and work); rounds where
 //                an upstream itself stalled are marked; cold start per round. The third client is the rule
 //                without stall detection, or with --hedging the client with hedging on.
-// Run: npx tsx bench/client-balancing.bench.ts [--only=overhead|straggler|kill|rolling|regimes|tails] [--dist]
+//  7. model:     the regimes of 5 and 6 in a deterministic model (bench/balancerModel.ts): simulated upstreams
+//                on a simulated clock, the real balancer picking, seeds 1 to N (--seeds=N, default 5); the
+//                all-healthy fleet against the straggler fleet for p2c-ewma (with and without stall detection,
+//                with and without stalls of the caller), least-loaded, round robin and a join-the-shortest-queue
+//                bound; and cold start. The machine's load does not enter, so a change of the rule shows as is.
+// Run: npx tsx bench/client-balancing.bench.ts [--only=overhead|straggler|kill|rolling|regimes|tails|model] [--dist]
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -1097,6 +1102,120 @@ async function tails(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// 7. Model: the same regimes on a simulated clock.
+
+/**
+ * The tails' regimes in a deterministic model (bench/balancerModel.ts): simulated upstreams (2 slots and a FIFO
+ * queue, 5 ms of work with a 10% exponential jitter, one at 50 ms in the straggler fleet), Poisson arrivals at 30%,
+ * 60% and 90% of the four fast upstreams' capacity and a closed loop of 32 callers, the real balancer picking on
+ * the simulation's clock. The machine's load does not enter: the figures move only with the seed and the code.
+ * Each seed runs the all-healthy fleet and the straggler fleet on the same arrivals; the ratio is taken within a
+ * seed. "join the shortest queue" is a bound, not a rule: it sees every upstream's queue and never the straggler.
+ * The caller-stall rows add stalls of the caller (a garbage collection, a CPU taken away: on average every
+ * 200 ms, 5 ms long), which is what stall detection is for.
+ */
+async function model(): Promise<void> {
+  const { simulate } = await import('./balancerModel.js');
+  const fastMs = 5;
+  const slots = 2;
+  const seeds = numericArg('seeds', 5);
+  const jitter = 0.1;
+  // What the four fast upstreams serve at most: their slots over their mean work (the jitter included).
+  const capacity = Math.round((4 * slots * 1000) / (fastMs * (1 + jitter)));
+  const healthyFleet = [fastMs, fastMs, fastMs, fastMs, fastMs];
+  const stragglerFleet = [fastMs, fastMs, fastMs, fastMs, 10 * fastMs];
+  const base = { slots, warmMs: 2000, measureMs: 20_000, jitter } as const;
+  /** Join the shortest queue among the fast upstreams (ties broken at random): what no client can know, as a bound. */
+  const shortestQueue = (random: () => number, straggler: string | undefined): BalancerModule.BalancerRule => ({
+    name: 'join the shortest queue',
+    pick: (candidates) => {
+      let best = candidates[0];
+      let bestLoad = Number.POSITIVE_INFINITY;
+      for (const candidate of candidates) {
+        const load = candidate.pending + random() * 0.5;
+        if (candidate.id !== straggler && load < bestLoad) {
+          bestLoad = load;
+          best = candidate;
+        }
+      }
+      return best;
+    },
+  });
+  interface Variant {
+    readonly name: string;
+    readonly options: (random: () => number, straggler: string | undefined) => BalancerModule.BalancerOptions;
+    readonly callerStalls?: { everyMs: number; meanMs: number };
+  }
+  const stalls = { everyMs: 200, meanMs: 5 };
+  const variants: Variant[] = [
+    { name: 'p2c-ewma', options: () => ({}) },
+    { name: 'p2c-ewma, stallWindowMs 0', options: () => ({ latency: { stallWindowMs: 0 } }) },
+    { name: 'p2c-ewma, caller stalls', options: () => ({}), callerStalls: stalls },
+    { name: 'p2c-ewma, stallWindowMs 0, caller stalls', options: () => ({ latency: { stallWindowMs: 0 } }), callerStalls: stalls },
+    { name: 'least-loaded', options: () => ({ rule: 'least-loaded' }) },
+    { name: 'round-robin', options: () => ({ rule: 'round-robin' }) },
+    { name: 'join the shortest queue (bound)', options: (random, straggler) => ({ rule: shortestQueue(random, straggler) }) },
+  ];
+  const rows: Record<string, string | number>[] = [];
+  const started = performance.now();
+  for (const load of [0.3, 0.6, 0.9, 'closed'] as const) {
+    const regime = load === 'closed' ? 'closed loop, 32 callers' : `open loop ${load * 100}% (${Math.round(capacity * load)}/s)`;
+    for (const variant of variants) {
+      if (variant.callerStalls !== undefined && load !== 0.3 && load !== 0.6) continue;
+      const ratios: number[] = [];
+      const shares: number[] = [];
+      const p99s = { healthy: [] as number[], straggler: [] as number[] };
+      const throughputs = { healthy: [] as number[], straggler: [] as number[] };
+      for (let seed = 1; seed <= seeds; seed++) {
+        const run = (workMs: readonly number[]): ReturnType<typeof simulate> =>
+          simulate(
+            { ...base, workMs, seed, rate: load === 'closed' ? 0 : capacity * load, ...(load === 'closed' ? { callers: 32 } : {}), ...(variant.callerStalls === undefined ? {} : { callerStalls: variant.callerStalls }) },
+            (random) => new Balancer<BalancerTarget>(resolveBalancerOptions({ random, ...variant.options(random, workMs === stragglerFleet ? 'u4' : undefined) })),
+          );
+        const healthy = run(healthyFleet);
+        const straggling = run(stragglerFleet);
+        ratios.push(straggling.p99 / healthy.p99);
+        shares.push(straggling.shares[4]! * 100);
+        p99s.healthy.push(healthy.p99);
+        p99s.straggler.push(straggling.p99);
+        throughputs.healthy.push(healthy.throughput);
+        throughputs.straggler.push(straggling.throughput);
+      }
+      const goal = load === 0.3 || load === 0.6 ? `${ratios.filter((ratio, i) => ratio <= 1.2 && shares[i]! < 1).length} of ${seeds}` : '-';
+      rows.push({
+        regime,
+        client: variant.name,
+        'p99 ms healthy / straggler fleet (median)': `${fmt(median(p99s.healthy), 1)} / ${fmt(median(p99s.straggler), 1)}`,
+        'p99 / healthy p99': range(ratios),
+        'to straggler %': range(shares),
+        ...(load === 'closed' ? { 'req/s healthy / straggler fleet': `${fmt(median(throughputs.healthy), 0)} / ${fmt(median(throughputs.straggler), 0)}` } : { 'req/s healthy / straggler fleet': '-' }),
+        'seeds meeting both 30%/60% goals': goal,
+      });
+    }
+  }
+  table(
+    `7. Model: simulated upstreams (${slots} slots and a queue, ${fastMs} ms of work +10% jitter, one at ${10 * fastMs} ms in the straggler fleet), capacity of the four fast ones ${capacity}/s (their slots over their mean work), 2 s warm-up then 20 s measured per fleet on a simulated clock, seeds 1 to ${seeds}; the real balancer picks. Deterministic: no wall-clock time enters (computed in ${fmt((performance.now() - started) / 1000, 1)} s)`,
+    rows,
+  );
+
+  // Cold start: a fresh client on the straggler fleet at 30%; after 2 s, each fast instance's estimates against
+  // the median latency of the calls answered in the second second.
+  const cold: Record<string, string | number>[] = [];
+  for (let seed = 1; seed <= seeds; seed++) {
+    let balancer: BalancerModule.Balancer<BalancerTarget> | undefined;
+    const result = simulate({ ...base, workMs: stragglerFleet, seed, rate: capacity * 0.3, warmMs: 1000, measureMs: 1000 }, (random) => {
+      balancer = new Balancer<BalancerTarget>(resolveBalancerOptions({ random }));
+      return balancer;
+    });
+    for (const state of balancer!.states) {
+      if (state.id === 'u4') continue;
+      cold.push({ seed, instance: state.id, 'estimate ms (peak)': fmt(state.ewmaMs, 2), 'average ms': fmt(state.averageLatencyMs, 2), 'true ms (median)': fmt(result.p50, 2), 'peak / true': fmt(state.ewmaMs / result.p50, 2), 'average / true': fmt(state.averageLatencyMs / result.p50, 2) });
+    }
+  }
+  table('7b. Model, cold start: a fresh client on the straggler fleet at 30%, estimates of the fast instances after 2 s against the median latency of the calls of the second second (goal: within 2x)', cold);
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Entry point.
 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
@@ -1104,7 +1223,7 @@ const serveIndex = process.argv.indexOf('--serve');
 if (serveIndex >= 0) {
   await serve(JSON.parse(process.argv[serveIndex + 1]!) as ServeSpec);
 } else {
-  const sections: Record<string, () => Promise<void>> = { overhead, straggler, kill, rolling, regimes, tails };
+  const sections: Record<string, () => Promise<void>> = { overhead, straggler, kill, rolling, regimes, tails, model };
   for (const [name, run] of Object.entries(sections)) {
     if (only !== undefined && only !== name) continue;
     await run();

@@ -1,20 +1,19 @@
 import type { BalancerInstance, BalancerRule, RandomSource } from './BalancerRule.js';
-import { pickTwo } from './BalancerRule.js';
+import { twoDistinct } from './BalancerRule.js';
 
 /**
- * The expected wait at an instance: its latency estimate, scaled by the square root of the queue the request
- * would join. Finagle and Linkerd scale by the queue itself (requests in flight + 1), which assumes an
- * instance works on one request at a time; a server works on many at once, and its estimate already rises
- * with the queueing it does. With the full queue, fast instances carrying 8 requests each look as costly as
- * an idle instance 9x slower, and the slow instance is sent its share exactly when the load is highest. The
- * square root keeps the preference among equally fast instances (the least loaded wins) while a busy fast
- * instance stays cheaper than an idle slow one up to (ratio of their latencies)^2 requests in flight.
+ * The expected wait at an instance: its latency estimate times the queue the request would join (requests in
+ * flight + 1), as Finagle and Linkerd weigh it. Among equally fast instances the least loaded wins, and an idle
+ * instance whose estimate still holds a passing spike (one answer that queued) loses only to one carrying fewer
+ * requests than the spike's excess pays for. An idle instance much slower than the rest would win against fast
+ * ones carrying a deep queue; the straggler rule below keeps such an instance to probes while the fleet is fast,
+ * and lets it in, to be used up to its own capacity, once the fleet's queues make it slower.
  *
  * An idle instance's estimate decays (see `latency.idleDecayMs`) so a slow one is tried again; with a request in
  * flight to it, it costs its stored estimate again, so it gets one probe at a time rather than a burst.
  */
 function peakEwmaCost(instance: BalancerInstance, now: number): number {
-  return instance.latencyMs(now) * Math.sqrt(instance.pending + 1);
+  return instance.latencyMs(now) * (instance.pending + 1);
 }
 
 /**
@@ -36,6 +35,9 @@ const STRAGGLER_PROBE_PICKS = 200;
 /** The longest a straggler waits for a probe, in ms (one request at a time all the same). */
 const STRAGGLER_PROBE_MAX_MS = 10_000;
 
+/** Uniform draws to replace a draw that cannot be sent to, before walking the candidates for one. */
+const REDRAWS = 4;
+
 /** How often the fleet's median is taken again, in ms (and whenever the candidate array changes). */
 const REFERENCE_MS = 100;
 
@@ -43,7 +45,7 @@ const REFERENCE_MS = 100;
 const REFERENCE_SAMPLE = 63;
 
 /**
- * `p2c-ewma`, the default rule: power of two choices on peak-EWMA latency x sqrt(requests in flight + 1).
+ * `p2c-ewma`, the default rule: power of two choices on peak-EWMA latency x (requests in flight + 1).
  * A slow instance is noticed on its first slow answer (the estimate jumps to the peak) and then loses
  * almost every comparison; an idle one's estimate decays so it is tried again before long.
  *
@@ -52,7 +54,8 @@ const REFERENCE_SAMPLE = 63;
  * whenever a fast instance's estimate spikes past it (a stall of that instance, or of the caller, a burst
  * queued there), and on a loaded machine such spikes come often enough to send it more than 1% of the traffic;
  * its average, compared with the fleet's, does not move with one spike. A probe that comes back fast lowers
- * the average at once (an idle instance's old average weighs little) and readmits it.
+ * the average at once (an idle instance's old average weighs little) and readmits it. A draw of a straggler not
+ * due a probe is replaced by another draw, so every pick still compares two instances it may send to.
  */
 export class PeakEwmaRule implements BalancerRule {
   /** The rule's name. */
@@ -92,20 +95,59 @@ export class PeakEwmaRule implements BalancerRule {
   pick<I extends BalancerInstance>(candidates: readonly I[], now: number, avoid: I | undefined): I | undefined {
     this.#picks++;
     if (candidates !== this.#referenceOf || now - this.#referenceAt >= REFERENCE_MS) this.#reference(candidates, now);
-    const chosen = pickTwo(candidates, now, avoid, this.#random, this.#pickCost);
-    if (chosen === undefined || chosen.averageLatencyMs < STRAGGLER_RATIO * this.#referenceMs) return chosen;
-    if (this.#pickCost(chosen, now) === Number.POSITIVE_INFINITY) {
-      // Both draws were stragglers not due a probe (or the other was `avoid`): the next candidate that is not
-      // one. Rare (several stragglers), and the walk stops at the first fit.
-      const n = candidates.length;
-      for (let step = 1; step < n; step++) {
-        const next = candidates[(chosen.slot + step) % n] as I;
-        if (next !== avoid && this.#pickCost(next, now) !== Number.POSITIVE_INFINITY) return next;
+    const n = candidates.length;
+    if (n === 1) {
+      const only = candidates[0];
+      return only === avoid ? undefined : only;
+    }
+    const packed = twoDistinct(n, this.#random);
+    let a = candidates[Math.floor(packed / n)] as I;
+    let b = candidates[packed % n] as I;
+    let costA = a === avoid ? Number.POSITIVE_INFINITY : this.#pickCost(a, now);
+    let costB = b === avoid ? Number.POSITIVE_INFINITY : this.#pickCost(b, now);
+    // A draw that cannot be sent to (a straggler not due a probe, or `avoid`) is drawn again among the others:
+    // left as it is, the pair would be decided by the other draw alone, and with one straggler among five, 40%
+    // of the picks would go to a random fast instance rather than to the less loaded of two.
+    if (costA === Number.POSITIVE_INFINITY) {
+      const other = this.#redraw(candidates, b, now, avoid);
+      if (other !== undefined) {
+        a = other;
+        costA = this.#pickCost(a, now);
       }
     }
-    this.#probedAt.set(chosen, now);
-    this.#probedPick.set(chosen, this.#picks);
+    if (costB === Number.POSITIVE_INFINITY) {
+      const other = this.#redraw(candidates, a, now, avoid);
+      if (other !== undefined) {
+        b = other;
+        costB = this.#pickCost(b, now);
+      }
+    }
+    // With both still infinite, nothing but `avoid` and stragglers not due remains: any straggler, as a probe.
+    const chosen = costB < costA || a === avoid ? b : a;
+    if (chosen.averageLatencyMs >= STRAGGLER_RATIO * this.#referenceMs) {
+      this.#probedAt.set(chosen, now);
+      this.#probedPick.set(chosen, this.#picks);
+    }
     return chosen;
+  }
+
+  /**
+   * A candidate other than `other` and `avoid` that may be sent to: up to {@link REDRAWS} uniform draws, then the
+   * first that fits from a random start (several stragglers), or undefined when there is none.
+   */
+  #redraw<I extends BalancerInstance>(candidates: readonly I[], other: I, now: number, avoid: I | undefined): I | undefined {
+    const n = candidates.length;
+    let start = 0;
+    for (let draw = 0; draw < REDRAWS; draw++) {
+      start = Math.floor(this.#random() * n);
+      const candidate = candidates[start] as I;
+      if (candidate !== other && candidate !== avoid && this.#pickCost(candidate, now) !== Number.POSITIVE_INFINITY) return candidate;
+    }
+    for (let step = 1; step < n; step++) {
+      const candidate = candidates[(start + step) % n] as I;
+      if (candidate !== other && candidate !== avoid && this.#pickCost(candidate, now) !== Number.POSITIVE_INFINITY) return candidate;
+    }
+    return undefined;
   }
 
   /** Takes the median of the candidates' average latencies (the lower middle one), or Infinity for fewer than 2. */

@@ -5,18 +5,8 @@ import { createRule } from 'karyon-ts/extend';
 import type { BalancerOptions, BalancerRule, BalancerTarget } from 'karyon-ts';
 import type { InstanceState } from '../../src/balancer/InstanceState.js';
 import { isKaryonError, balancerRuleNames } from 'karyon-ts';
-
-/** A seeded PRNG (mulberry32) so distributions are the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The same seeded PRNG (mulberry32) the deterministic model uses, so distributions are the same on every run.
+import { seeded } from '../../bench/balancerModel.js';
 
 const T0 = 1_000_000;
 
@@ -52,6 +42,18 @@ function countPicks(balancer: Balancer<BalancerTarget>, picks: number, now: numb
   return counts;
 }
 
+/** Sends `count` requests at once (each picked, then begun) and counts them by instance. */
+function burst(balancer: Balancer<BalancerTarget>, now: number, count: number): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < count; i++) {
+    const picked = balancer.pick(now);
+    if (picked === undefined) throw new Error('no pick');
+    balancer.begin(picked);
+    counts.set(picked.id, (counts.get(picked.id) ?? 0) + 1);
+  }
+  return counts;
+}
+
 describe('balancer rules', () => {
   it('round-robin takes every candidate in turn', () => {
     const balancer = makeBalancer(['a', 'b', 'c'], { rule: 'round-robin' });
@@ -77,18 +79,34 @@ describe('balancer rules', () => {
     expect(counts.get('slow') ?? 0).toBe(0);
   });
 
-  it('p2c-ewma weighs latency by the square root of the queue: a busy fast instance stays cheaper than an idle straggler', () => {
+  it('p2c-ewma weighs latency by the queue (requests in flight + 1): a fast instance with a queue loses to an idle slower one', () => {
+    const balancer = makeBalancer(['fast', 'medium'], { rule: 'p2c-ewma' });
+    const now = T0 + 1_000_000;
+    sample(balancer, 'fast', 10, now);
+    sample(balancer, 'medium', 25, now);
+    const fast = state(balancer, 'fast');
+    // 10 x (1 + 1) = 20 < 25: the fast one, one request in flight, still wins.
+    balancer.begin(fast);
+    expect(balancer.pick(now)!.id).toBe('fast');
+    // 10 x (2 + 1) = 30 > 25: two in flight is a queue to wait in; the square root of it (17) would not have been.
+    balancer.begin(fast);
+    expect(balancer.pick(now)!.id).toBe('medium');
+  });
+
+  it('p2c-ewma: however deep the fast queues, an idle straggler (4x the median) gets one probe at a time', () => {
     const balancer = makeBalancer(['fast', 'slow'], { rule: 'p2c-ewma' });
     const now = T0 + 1_000_000;
     sample(balancer, 'fast', 10, now);
     sample(balancer, 'slow', 100, now);
     const fast = state(balancer, 'fast');
-    // 32 callers on a few instances: 30 in flight. 10 x sqrt(31) = 56 < 100 x 1 (the full queue made it 310).
+    // 32 callers on a few instances: 30 in flight, 10 x 31 = 310 against the straggler's 100: its one probe.
     for (let i = 0; i < 30; i++) balancer.begin(fast);
-    expect(balancer.pick(now)!.id).toBe('fast');
-    // Past (latency ratio)^2 requests in flight, the idle slow one is cheaper: 10 x sqrt(101) > 100.
+    const probe = balancer.pick(now)!;
+    expect(probe.id).toBe('slow');
+    balancer.begin(probe);
+    // With the probe in flight, every other request stays with the fast instance, even at 100 in flight.
     for (let i = 0; i < 70; i++) balancer.begin(fast);
-    expect(balancer.pick(now)!.id).toBe('slow');
+    expect(countPicks(balancer, 1000, now).get('slow') ?? 0).toBe(0);
   });
 
   it('p2c-ewma sends an idle straggler one probe, not a burst: its estimate stands while the probe is in flight', () => {
@@ -138,7 +156,7 @@ describe('balancer rules', () => {
     expect(b.latencyMs(now + 100)).toBeCloseTo(9 * Math.exp(-0.1) + 6 * (1 - Math.exp(-0.1)), 6);
   });
 
-  it("spikes from several instances at once are the caller's stall: the idle straggler gets none of the burst", () => {
+  it("spikes from several instances at once are the caller's stall: the idle straggler gets no more of the burst than one probe", () => {
     const burstToStraggler = (stallWindowMs: number | undefined): { slow: number; fastMs: number[] } => {
       const balancer = makeBalancer(['a', 'b', 'c', 'slow'], { rule: 'p2c-ewma', latency: stallWindowMs === undefined ? {} : { stallWindowMs } });
       let now = T0 + 1_000_000;
@@ -152,23 +170,41 @@ describe('balancer rules', () => {
       for (const s of fast) for (let i = 0; i < 2; i++) balancer.succeed(s, 63 - i, now);
       const fastMs = fast.map((s) => s.latencyMs(now));
       // The requests that queued during the stall go out at once.
-      let slow = 0;
-      for (let i = 0; i < 60; i++) {
-        const picked = balancer.pick(now + 1)!;
-        balancer.begin(picked);
-        if (picked.id === 'slow') slow++;
-      }
-      return { slow, fastMs };
+      return { slow: burst(balancer, now + 1, 60).get('slow') ?? 0, fastMs };
     };
     const detected = burstToStraggler(undefined);
     // Averaged in, and raised only by what the stall does not explain: a few ms more, far from the 60 ms peak.
     for (const ms of detected.fastMs) expect(ms).toBeLessThan(12);
-    expect(detected.slow).toBe(0);
-    // Without stall detection every fast peak jumps to 60 ms, and the straggler's 50 ms looks cheapest; its
-    // average, 4x and more the fleet's, still keeps it to one probe (see the straggler test below).
+    // 60 requests on three fast instances is a queue of 20 each (10 ms x 21 against the straggler's 50 ms): the
+    // straggler is due its probe, and its average, 4x and more the fleet's, keeps it to that one.
+    expect(detected.slow).toBe(1);
+    // Without stall detection every fast peak jumps to 60 ms, and the straggler's 50 ms looks cheapest from the
+    // first pick; the straggler rule still keeps it to one probe (see the straggler test below).
     const raw = burstToStraggler(0);
     for (const ms of raw.fastMs) expect(ms).toBeGreaterThan(60);
     expect(raw.slow).toBe(1);
+  });
+
+  it("after the caller's stall, an idle slower instance (not a straggler) gets a share of the burst by its speed, not half of it", () => {
+    const burstToSlower = (stallWindowMs: number | undefined): number => {
+      const balancer = makeBalancer(['a', 'b', 'c', 'mid'], { rule: 'p2c-ewma', latency: stallWindowMs === undefined ? {} : { stallWindowMs } });
+      let now = T0 + 1_000_000;
+      // Three instances answering in 5 ms and one in 15 ms (3x: under the straggler rule's 4x, so it competes on cost).
+      for (let t = 2000; t >= 0; t -= 10) {
+        for (const id of ['a', 'b', 'c']) sample(balancer, id, 5, now - t);
+        sample(balancer, 'mid', 15, now - t);
+      }
+      const fast = ['a', 'b', 'c'].map((id) => state(balancer, id));
+      // The caller stalls 60 ms with two tries in flight on each fast instance; then 60 queued requests go out.
+      for (const s of fast) for (let i = 0; i < 2; i++) balancer.begin(s);
+      now += 65;
+      for (const s of fast) for (let i = 0; i < 2; i++) balancer.succeed(s, 63 - i, now);
+      return burst(balancer, now + 1, 60).get('mid') ?? 0;
+    };
+    // With stall detection the fast estimates stay near 5 ms, and the 3x slower instance gets about a sixth.
+    expect(burstToSlower(undefined)).toBeLessThanOrEqual(12);
+    // Without it, every fast estimate is 63 ms and the idle slower instance looks cheapest: it gets almost half.
+    expect(burstToSlower(0)).toBeGreaterThanOrEqual(24);
   });
 
   it('p2c-ewma gives stragglers (average 4x the median and more) only probes, one at a time, one a second each', () => {
