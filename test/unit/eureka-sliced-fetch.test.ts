@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { decodeApplications, encodeApplications, encodeInstance } from '../../sr
 import type { WireInstance } from '../../src/registry/eureka/wire.js';
 import type { RegistryChange, RegistryInstance } from 'karyon-ts';
 import { testInstance } from 'karyon-ts/testing';
+import { waitFor } from '../support/logger.js';
 
 // A full fetch of a large registry is decoded on a worker thread and applied in slices that yield to the event
 // loop. These tests check that the result is the same as decoding and replacing in one go.
@@ -35,6 +37,9 @@ function chunked(body: Buffer, size = 64 * 1024): Buffer[] {
 
 /** Keeps a copy of each decoded record (the decoder reuses the object it passes). */
 const copy = (instance: RegistryInstance): RegistryInstance => Object.freeze({ ...instance });
+
+/** Threads of this process (Linux); elsewhere 0, which every count passes. */
+const threads = (): number => (process.platform === 'linux' ? readdirSync('/proc/self/task').length : 0);
 
 async function collect(
   slices: AsyncIterable<DecodedSlice> | Iterable<DecodedSlice>,
@@ -67,6 +72,7 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
     expect(body.length).toBeGreaterThan(SLICED_DECODE_MIN_BYTES);
     const expected = decodeApplications(JSON.parse(body.toString('utf8')), 5);
     const decoder = new SliceDecoder();
+    const threadsBefore = threads();
     try {
       const sliced = await decoder.decode(chunked(body), 5, new AbortController().signal, copy);
       expect([sliced.versionsDelta, sliced.appsHashcode]).toEqual(['42', 'DOWN_429_UP_2571_']);
@@ -78,9 +84,11 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
       expect(got.ids).toContain('APP-6/i-20/DELETED');
       expect(got.errors.sort()).toEqual([...expected.errors].sort());
       expect(got.errors).toHaveLength(3);
-      // The worker is kept for the next body.
+      // Each body has a worker of its own, stopped once the body is decoded (its heap goes with it).
+      await waitFor(() => threads() <= threadsBefore, 10_000, 'the worker thread to stop');
       const again = await decoder.decode(chunked(body, 1000), 5, new AbortController().signal, copy);
       expect((await collect(again.slices)).ids).toHaveLength(expected.instances.length);
+      await waitFor(() => threads() <= threadsBefore, 10_000, 'the second worker thread to stop');
     } finally {
       decoder.close();
       decoder.close();

@@ -16,8 +16,9 @@ import { wireDecoder } from './wireDecoder.js';
 // which hands the instances back a few hundred at a time as flat rows of strings and numbers: what the
 // instances of an app share (app, VIPs, zone, metadata, statuses) is sent once per body and referred to by
 // number. So the event loop parses no JSON: it turns rows into compact records, slices that arrive being
-// handled back to back for a few ms at most before it yields, and serves requests in between. The worker is
-// made at the first large body and kept (unref'd) for the next ones. Small bodies are decoded at once.
+// handled back to back for a few ms at most before it yields, and serves requests in between. A worker is
+// made for each large body and stopped once it is decoded: full fetches are rare, and a worker kept idle would
+// keep the hundreds of MB its heap grew to while parsing 100 MB of JSON. Small bodies are decoded at once.
 
 /** Bodies up to this size are decoded on the event loop in one go (a few ms at most). */
 export const SLICED_DECODE_MIN_BYTES = 512 * 1024;
@@ -355,8 +356,8 @@ export class SliceDecoder {
   #closed = false;
 
   /**
-   * The header of the body, then its instances a slice at a time. A slice iterator left before its end (or a
-   * failure) costs the worker, which is made anew for the next body.
+   * The header of the body, then its instances a slice at a time. The body's worker stops when the slice
+   * iterator ends, is left before its end, or fails.
    * @param coding - how the chunks are compressed, and the limit of the body once decompressed (none by default)
    * @throws KaryonError ERR_EUREKA_PROTOCOL when the body is not JSON, not an applications document or not
    * decompressed; ERR_REGISTRY_UNAVAILABLE when it is larger than `coding.maxBytes` once decompressed.
@@ -389,7 +390,6 @@ export class SliceDecoder {
         // No loader flags of the process (e.g. --import tsx): the worker's code is plain CommonJS.
         const made = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
         made.unref();
-        // A worker that stopped between two bodies is made anew for the next.
         made.once('exit', () => {
           if (this.#worker === made) this.#worker = undefined;
         });
@@ -426,11 +426,10 @@ export class SliceDecoder {
     };
     worker.on('message', onMessage).on('error', onError).on('exit', onExit);
     signal.addEventListener('abort', onAbort, { once: true });
-    /** Ends this body; a worker left mid-body is dropped. */
-    const end = (clean: boolean): void => {
+    /** Ends this body and its worker (its heap goes with it). */
+    const end = (): void => {
       signal.removeEventListener('abort', onAbort);
       worker.off('message', onMessage).off('error', onError).off('exit', onExit);
-      if (clean && !this.#closed) return;
       if (this.#worker === worker) this.#worker = undefined;
       void worker.terminate();
     };
@@ -463,19 +462,18 @@ export class SliceDecoder {
       worker.postMessage({ perSlice: INSTANCES_PER_SLICE, now, encoding, maxBytes: coding.maxBytes });
       head = await next();
     } catch (error) {
-      end(false);
+      end();
       throw error;
     }
     if (head.tooLarge === true) {
-      end(true);
+      end();
       throw tooLarge(coding.maxBytes);
     }
     if (head.error !== undefined) {
-      end(true);
+      end();
       throw protocolError(`the full registry response is ${head.error}`);
     }
     async function* slices(): AsyncGenerator<DecodedSlice> {
-      let clean = false;
       try {
         worker.postMessage(SLICES_AHEAD);
         const table: (string | Readonly<Record<string, string>>)[] = [];
@@ -486,11 +484,9 @@ export class SliceDecoder {
           const answer = await next();
           if (waited) taskStart = performance.now();
           if (answer.error !== undefined) {
-            clean = true;
             throw protocolError(`the full registry response is ${answer.error}`);
           }
           if (answer.done === true || answer.slice === undefined) {
-            clean = true;
             return;
           }
           const { rows, shared, errors } = answer.slice;
@@ -505,7 +501,7 @@ export class SliceDecoder {
           }
         }
       } finally {
-        end(clean);
+        end();
       }
     }
     return { versionsDelta: head.versionsDelta ?? '', appsHashcode: head.appsHashcode ?? '', slices: slices() };
