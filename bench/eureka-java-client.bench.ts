@@ -59,7 +59,7 @@ import { buildInterop, interopMissing, killAll, startEurekaFetch } from '../test
 import type { EurekaFetchLine } from '../test/interop/harness.js';
 import { fleet, makeJsClient, payload } from './eureka-payload.js';
 import type { FleetInstance, JsClient } from './eureka-payload.js';
-import { fmt, gc, median, table } from './support.js';
+import { fmt, gapTicker, gc, median, table } from './support.js';
 
 const SIZES = (process.env.EUREKA_JAVA_SIZES ?? '10000,100000').split(',').map(Number);
 const ROUNDS = Number(process.env.EUREKA_JAVA_ROUNDS ?? 3);
@@ -164,13 +164,7 @@ async function child(variant: Variant, url: string, warmupUrl: string, emptyUrl:
     for (const entry of list.getEntries()) pauses.push({ ms: entry.duration, kind: (entry as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0 });
   });
   observer.observe({ entryTypes: ['gc'] });
-  let last = performance.now();
-  let maxGap = 0;
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    maxGap = Math.max(maxGap, now - last);
-    last = now;
-  }, 1);
+  const ticker = gapTicker();
   const cpu = process.cpuUsage();
   const loopCpu = threadCpuMs();
   const started = performance.now();
@@ -182,8 +176,7 @@ async function child(variant: Variant, url: string, warmupUrl: string, emptyUrl:
     return (used.user + used.system) / 1000;
   })();
   const fetchThreadCpuMs = threadCpuMs() - loopCpu;
-  maxGap = Math.max(maxGap, performance.now() - last);
-  clearInterval(ticker);
+  const { maxGapMs } = ticker.stop();
   // GC entries are delivered in a later task.
   await new Promise((resolve) => setImmediate(resolve));
   observer.disconnect();
@@ -200,7 +193,7 @@ async function child(variant: Variant, url: string, warmupUrl: string, emptyUrl:
     gcCount: pauses.length,
     gcTotalMs: pauses.reduce((sum, p) => sum + p.ms, 0),
     gcMaxMs: pauses.reduce((max, p) => Math.max(max, p.ms), 0),
-    tickerMaxGapMs: maxGap,
+    tickerMaxGapMs: maxGapMs,
     heapBytes,
     heapBytesPerInstance: held === 0 ? 0 : heapBytes / held,
     rssBytes: process.memoryUsage().rss - rssBefore,

@@ -1,29 +1,48 @@
-// How much a full registry fetch stalls the service that makes it, against eureka-js-client 4.5.0 in the same run.
+// How much a full registry fetch stalls the service that makes it, and what it does to the requests that service
+// serves meanwhile, against eureka-js-client 4.5.0 in the same run.
 //
 // Set-up: this (parent) process serves a synthetic `GET /apps` (see eureka-payload.ts) gzipped over loopback, as
 // Eureka servers do, at each registry size. For each size and client, a child process runs a small HTTP service
-// (each request answers a short JSON) and holds the client. The parent drives that service open-loop, one request
-// every 2.5 ms (400 requests/s, keep-alive), for the whole measurement, and records each request's latency.
-// Load regime: 2 s of requests without a fetch (the baseline p99), then the child fetches the whole registry while
-// the requests go on: first fetch (empty view), then a second full fetch over the view it holds, each followed by
-// 1 s of quiet. The child measures its event loop during each fetch in two ways: the longest gap between the ticks
-// of a 1 ms interval timer (the "longest block" reported), and monitorEventLoopDelay's max (1 ms resolution,
-// "ELD max"). The histogram under-reports long blocks of eureka-js-client here (it shows tens of ms while the timer
-// waits seconds and requests time out), so the timer's gaps are the figure used. Every client warms its code up on a 500-instance registry first.
-// Before each fetch the child also records the longest gap of the same timer over 1 s without a fetch (the noise
-// floor of the machine under the same load), and during the fetch the CPU time of its event-loop thread (Linux,
-// /proc/thread-self/schedstat): unlike the gaps, it does not count the time other processes held the CPU.
+// (each request answers a short JSON) and holds the client; every client warms its code up on a 500-instance
+// registry first. The parent drives that service open-loop, one request every 2.5 ms (400 requests/s,
+// keep-alive), for the whole measurement, and records when each request was sent and its latency.
+// Load regime, for two kinds of fetch in turn: "fetch 1", a fresh client fetching into an empty view (the client
+// of the repetition before is closed between repetitions), then "fetch 2", a full fetch over the view the client
+// holds. One repetition: a fetch; 100 ms, then a clean-up outside any measured window (the retired client
+// closed, two full GCs, so that one repetition's garbage is not collected during the next); then two windows
+// without a fetch, each as long as that fetch took ("reference" and "control", their order alternating).
+// Repetitions follow back to back until EUREKA_STALL_REQUESTS (default 2,000) requests were sent while a fetch was
+// in progress, at least EUREKA_STALL_MIN_REPEATS (3) and at most EUREKA_STALL_MAX_REPEATS (60) times; from 50,000
+// instances, where one fetch takes about 1 s, at most EUREKA_STALL_LARGE_REPEATS (4: about 1,600 requests on a
+// quiet machine). The output says where a cap ended the repetitions short of the requests asked for.
+// Requests: those sent while a fetch was in progress are pooled over the repetitions (N of them) and compared with
+// the first N sent in the reference windows (no fetch in progress, same child, same load, interleaved with the
+// fetches so that a drift of the machine's load touches both alike, the same instruments running). Reported per
+// sample: p50, p90, p99, p99.9 and max, and the share of requests delayed more than 1 ms and 5 ms beyond the
+// reference p50; then p99 during / p99 without (the goal: at most 1.2) beside the control ratio, the p99 of N
+// requests of the control windows over the reference p99: two samples of the same size with no fetch in either,
+// so it reads what a ratio of such samples shows when nothing differs (the method's resolution on this machine),
+// with the 90% band of that ratio over random splits of the same 2N no-fetch requests into two halves.
+// The event loop, in every window: the longest gap between the ticks of a 1 ms interval timer ("longest block"),
+// and monitorEventLoopDelay's max (1 ms resolution, "ELD max"). The histogram under-reports long blocks of
+// eureka-js-client here (it shows tens of ms while the timer waits seconds and requests time out), so the timer's
+// gaps are the figure used: per fetch kind their median and max over the repetitions, and the same timer's
+// longest gap in the windows without a fetch (the machine's noise floor under the same load). During each fetch
+// the child also records the CPU time of its event-loop thread (Linux, /proc/thread-self/schedstat; unlike the
+// gaps, it does not count the time other processes held the CPU) and its GC pauses, and a sibling process that
+// only ticks its own 1 ms timer records its longest gap meanwhile.
 // Each child is a fresh process (started with --expose-gc); variants alternate in order from round to round.
-// Results: medians over ROUNDS rounds; the SVG plot of stall and apply time against registry size is written to
-// docs/eureka-fetch-stall.svg.
+// Results: medians over ROUNDS rounds (latency figures per round; longest blocks over every repetition of every
+// round); the SVG plot of stall and fetch time against registry size is written to docs/eureka-fetch-stall.svg.
 // Run: npx tsx bench/eureka-stall.bench.ts            (sizes 1000,10000,30000,100000; 3 rounds)
-//      EUREKA_STALL_SIZES=10000 EUREKA_STALL_ROUNDS=1 npx tsx bench/eureka-stall.bench.ts
+//      EUREKA_STALL_SIZES=10000,100000 EUREKA_STALL_ROUNDS=1 npx tsx bench/eureka-stall.bench.ts
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadavg } from 'node:os';
 import { PerformanceObserver, constants, monitorEventLoopDelay } from 'node:perf_hooks';
 import type { NodeGCPerformanceDetail } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -32,37 +51,60 @@ import { gzipSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { EurekaRegistry } from '../src/registry/eureka/index.js';
 import { makeJsClient, payload } from './eureka-payload.js';
-import { fmt, logLogPlot, median, percentile, table } from './support.js';
+import type { JsClient } from './eureka-payload.js';
+import { fmt, gapTicker, gc, logLogPlot, median, percentile, table } from './support.js';
 
+const env = (name: string, fallback: number): number => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name}: expected a number >= 0, got ${String(process.env[name])}`);
+  return value;
+};
 const SIZES = (process.env.EUREKA_STALL_SIZES ?? '1000,10000,30000,100000').split(',').map(Number);
-const ROUNDS = Number(process.env.EUREKA_STALL_ROUNDS ?? 3);
+const ROUNDS = env('EUREKA_STALL_ROUNDS', 3);
+/** Requests sent during fetches to pool, per fetch kind. */
+const TARGET_REQUESTS = env('EUREKA_STALL_REQUESTS', 2000);
+const MIN_REPEATS = Math.max(1, env('EUREKA_STALL_MIN_REPEATS', 3));
+const MAX_REPEATS = env('EUREKA_STALL_MAX_REPEATS', 60);
+const LARGE_REPEATS = env('EUREKA_STALL_LARGE_REPEATS', 4);
+/** From this registry size on, a fetch takes about a second: LARGE_REPEATS caps the repetitions. */
+const LARGE_SIZE = 50_000;
 const REQUEST_EVERY_MS = 2.5;
-const BASELINE_MS = 2000;
-const QUIET_MS = 1000;
+/** Load before the first window, so that connections are open and the service's code warm. */
+const WARM_MS = 500;
+/** After a fetch, before its clean-up: requests sent then are in no sample. */
+const SETTLE_MS = 100;
+/** Between two windows: a request sent at the end of one is not delayed by the start of the next. */
+const GUARD_MS = 30;
 const VARIANTS = ['karyon-ts', 'eureka-js-client'] as const;
 type Variant = (typeof VARIANTS)[number];
+const KINDS = ['1', '2'] as const;
+type Kind = (typeof KINDS)[number];
 
-interface FetchStats {
-  /** Wall time of the fetch, from the call to a usable view (request, gunzip, parse, apply). */
+/** What the child measured over one window: a fetch, or the same time without one. */
+interface WindowStats {
+  /** Wall time of the window; for a fetch, from the call to a usable view (request, gunzip, parse, apply). */
   readonly ms: number;
-  /** Longest event-loop block during the fetch (monitorEventLoopDelay max). */
-  readonly maxBlockMs: number;
-  /** Longest gap between the ticks of a 1 ms timer during the fetch (a cross-check). */
+  /** monitorEventLoopDelay's max over the window. */
+  readonly eldMaxMs: number;
+  /** Longest gap between the ticks of a 1 ms timer over the window: the longest block. */
   readonly maxGapMs: number;
-  /** CPU time of the event-loop thread during the fetch (Linux), NaN where unknown: blind to other processes. */
+  /** CPU time of the event-loop thread over the window (Linux), NaN where unknown: blind to other processes. */
   readonly loopCpuMs: number;
-  /** Longest gap between the ticks of a 1 ms timer over 1 s without a fetch, just before it: the noise floor. */
-  readonly idleGapMs: number;
+  /** Instances the client holds after a fetch (0 for a window without one). */
   readonly cached: number;
-  /** GC pauses during the fetch (PerformanceObserver 'gc' entries): the longest, its kind, their sum and count. */
+  /** GC pauses over the window (PerformanceObserver 'gc' entries): the longest, its kind, their sum and count. */
   readonly gcMaxMs: number;
   readonly gcMaxKind: string;
   readonly gcTotalMs: number;
   readonly gcCount: number;
   /** GC time within the longest block (the pauses overlapping it). */
   readonly blockGcMs: number;
+}
+
+/** A fetch as the parent saw it. */
+interface FetchStats extends WindowStats {
   /** Longest gap of a sibling process's own 1 ms timer during the fetch (the machine's noise floor at that time). */
-  readonly siblingGapMs?: number;
+  readonly siblingGapMs: number;
 }
 
 /** The kind of a 'gc' performance entry, by name. */
@@ -112,37 +154,97 @@ function threadCpuMs(): number {
 
 // ---- child: the service and its client -------------------------------------------------------------------
 
+/** A client of either kind, reduced to what the child does with it. */
+interface StallClient {
+  /** One full fetch; resolves with the number of instances held. */
+  fetch(): Promise<number>;
+  close(): Promise<void>;
+}
 
-function makeFetcher(variant: Variant, serviceUrl: string): () => Promise<number> {
+function makeClient(variant: Variant, serviceUrl: string): StallClient {
   if (variant === 'karyon-ts') {
     // Made at the first call: a registry starts fetching as soon as it is made.
     let registry: EurekaRegistry | undefined;
-    return async () => {
-      registry ??= new EurekaRegistry({
-        serviceUrls: [serviceUrl],
-        registryFetchIntervalMs: 3_600_000,
-        fetchDeltas: false,
-        maxResponseBytes: 1024 * 1024 * 1024,
-        requestTimeoutMs: 120_000,
-      });
-      await registry.refresh();
-      registry.upInstancesByVip('service-001');
-      // Counted from the status counts, as cheap as eureka-js-client's count below: a copy of every record
-      // would be the benchmark's own work.
-      let cached = 0;
-      for (const count of registry.statusCounts().values()) cached += count;
-      return cached;
+    return {
+      async fetch() {
+        registry ??= new EurekaRegistry({
+          serviceUrls: [serviceUrl],
+          registryFetchIntervalMs: 3_600_000,
+          fetchDeltas: false,
+          maxResponseBytes: 1024 * 1024 * 1024,
+          requestTimeoutMs: 120_000,
+        });
+        await registry.refresh();
+        registry.upInstancesByVip('service-001');
+        // Counted from the status counts, as cheap as eureka-js-client's count below: a copy of every record
+        // would be the benchmark's own work.
+        let cached = 0;
+        for (const count of registry.statusCounts().values()) cached += count;
+        return cached;
+      },
+      close: async () => registry?.close(),
     };
   }
-  const client = makeJsClient(serviceUrl, true);
-  return () =>
-    new Promise((resolve, reject) =>
-      client.fetchRegistry((error) =>
-        error ? reject(error) : resolve(Object.values(client.cache.app).reduce((n, list) => n + list.length, 0)),
-      ),
-    );
+  // Made at the first call too, so that a fresh client's fetch counts its making, as karyon-ts's does. It
+  // registers nothing and runs no timer: dropping it is closing it.
+  let client: JsClient | undefined;
+  return {
+    fetch() {
+      const current = (client ??= makeJsClient(serviceUrl, true));
+      return new Promise((resolve, reject) =>
+        current.fetchRegistry((error) =>
+          error ? reject(error) : resolve(Object.values(current.cache.app).reduce((n, list) => n + list.length, 0)),
+        ),
+      );
+    },
+    close: async () => {
+      client = undefined;
+    },
+  };
 }
 
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+
+/** Runs `work` with the event loop measured: the same instruments for a fetch and for a window without one. */
+async function measured(work: () => Promise<number>): Promise<WindowStats> {
+  loopDelay.reset();
+  loopDelay.enable();
+  const pauses: { start: number; ms: number; kind: string }[] = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      pauses.push({ start: entry.startTime, ms: entry.duration, kind: gcKindName((entry as unknown as { detail?: NodeGCPerformanceDetail }).detail?.kind) });
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const ticker = gapTicker();
+  const started = performance.now();
+  const cpuBefore = threadCpuMs();
+  const cached = await work();
+  const ms = performance.now() - started;
+  const loopCpuMs = threadCpuMs() - cpuBefore;
+  const { maxGapMs, maxGapAt } = ticker.stop();
+  loopDelay.disable();
+  // Entries are delivered in a later task: let them arrive.
+  await new Promise((resolve) => setImmediate(resolve));
+  gcObserver.disconnect();
+  const longest = pauses.reduce((a, b) => (b.ms > a.ms ? b : a), { start: 0, ms: 0, kind: '-' });
+  return {
+    ms,
+    eldMaxMs: loopDelay.max / 1e6,
+    maxGapMs,
+    loopCpuMs,
+    cached,
+    gcMaxMs: longest.ms,
+    gcMaxKind: longest.kind,
+    gcTotalMs: pauses.reduce((sum, p) => sum + p.ms, 0),
+    gcCount: pauses.length,
+    blockGcMs: pauses.reduce((sum, p) => sum + Math.max(0, Math.min(p.start + p.ms, maxGapAt + maxGapMs) - Math.max(p.start, maxGapAt)), 0),
+  };
+}
+
+// Commands, one a line: `fetch 1` (a fresh client), `fetch 2` (a full fetch over the view held), `idle <ms>` (a
+// window without a fetch), `cleanup` (close the clients retired, collect garbage), `exit`. A window answers
+// `{"phase":"start"}` as it starts, then its WindowStats.
 async function child(variant: Variant, url: string, smallUrl: string): Promise<void> {
   const service = createServer((req, res) => {
     const body = JSON.stringify({ ok: true, path: req.url, at: Date.now() });
@@ -151,87 +253,120 @@ async function child(variant: Variant, url: string, smallUrl: string): Promise<v
   });
   service.listen(0, '127.0.0.1');
   await once(service, 'listening');
-  await makeFetcher(variant, smallUrl)();
-  const fetchOnce = makeFetcher(variant, url);
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  const warm = makeClient(variant, smallUrl);
+  await warm.fetch();
+  await warm.close();
   const send = (message: unknown): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
   send({ port: (service.address() as AddressInfo).port });
+  let held: StallClient | undefined;
+  const retired: StallClient[] = [];
   for await (const line of createInterface({ input: process.stdin })) {
-    if (line === 'exit') break;
-    // The noise floor: the longest gap of the same timer over 1 s with no fetch, under the same request load.
-    let idleLast = performance.now();
-    let idleGap = 0;
-    const idleTicker = setInterval(() => {
-      const now = performance.now();
-      idleGap = Math.max(idleGap, now - idleLast);
-      idleLast = now;
-    }, 1);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    clearInterval(idleTicker);
-    send({ phase: 'fetching' });
-    histogram.reset();
-    histogram.enable();
-    const pauses: { start: number; ms: number; kind: string }[] = [];
-    const gcObserver = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) {
-        pauses.push({ start: entry.startTime, ms: entry.duration, kind: gcKindName((entry as unknown as { detail?: NodeGCPerformanceDetail }).detail?.kind) });
+    const [command, arg] = line.split(' ');
+    if (command === 'exit') break;
+    if (command === 'cleanup') {
+      for (const client of retired.splice(0)) await client.close();
+      gc();
+      gc();
+      send({ done: true });
+    } else if (command === 'fetch') {
+      const client = arg === '1' || held === undefined ? makeClient(variant, url) : held;
+      send({ phase: 'start' });
+      const stats = await measured(() => client.fetch());
+      if (client !== held) {
+        if (held !== undefined) retired.push(held);
+        held = client;
       }
-    });
-    gcObserver.observe({ entryTypes: ['gc'] });
-    // A cross-check of the histogram: the longest gap between the ticks of a 1 ms timer.
-    let last = performance.now();
-    let maxGap = 0;
-    let maxGapAt = last;
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      if (now - last > maxGap) {
-        maxGap = now - last;
-        maxGapAt = last;
-      }
-      last = now;
-    }, 1);
-    const started = performance.now();
-    const cpuBefore = threadCpuMs();
-    const cached = await fetchOnce();
-    const ms = performance.now() - started;
-    const loopCpuMs = threadCpuMs() - cpuBefore;
-    clearInterval(ticker);
-    if (performance.now() - last > maxGap) {
-      maxGap = performance.now() - last;
-      maxGapAt = last;
+      send(stats);
+    } else if (command === 'idle') {
+      send({ phase: 'start' });
+      send(await measured(() => new Promise((resolve) => setTimeout(() => resolve(0), Number(arg)))));
+    } else {
+      throw new Error(`unknown command: ${line}`);
     }
-    histogram.disable();
-    // Entries are delivered in a later task: let them arrive.
-    await new Promise((resolve) => setImmediate(resolve));
-    gcObserver.disconnect();
-    const longest = pauses.reduce((a, b) => (b.ms > a.ms ? b : a), { start: 0, ms: 0, kind: '-' });
-    const blockGcMs = pauses.reduce((sum, p) => sum + Math.max(0, Math.min(p.start + p.ms, maxGapAt + maxGap) - Math.max(p.start, maxGapAt)), 0);
-    send({
-      ms,
-      maxBlockMs: histogram.max / 1e6,
-      maxGapMs: maxGap,
-      loopCpuMs,
-      idleGapMs: idleGap,
-      cached,
-      gcMaxMs: longest.ms,
-      gcMaxKind: longest.kind,
-      gcTotalMs: pauses.reduce((sum, p) => sum + p.ms, 0),
-      gcCount: pauses.length,
-      blockGcMs,
-    });
   }
+  await held?.close();
   process.exit(0);
 }
 
-// ---- parent: the registry, the load, the table ---------------------------------------------------------
+// ---- parent: the registry, the load, the tables ---------------------------------------------------------
 
-interface Run {
-  readonly baselineP99: number;
-  readonly first: FetchStats & { readonly p99: number };
-  readonly second: FetchStats & { readonly p99: number };
+/** p50, p90, p99, p99.9 and max of a sample of latencies (ms). */
+interface Distribution {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
 }
 
-async function runChild(variant: Variant, url: string, smallUrl: string): Promise<Run> {
+function distribution(sample: readonly number[]): Distribution {
+  return {
+    p50: percentile(sample, 50),
+    p90: percentile(sample, 90),
+    p99: percentile(sample, 99),
+    p999: percentile(sample, 99.9),
+    max: sample.reduce((a, b) => Math.max(a, b), -Infinity),
+  };
+}
+
+/** The share of a sample above `limit`. */
+function shareAbove(sample: readonly number[], limit: number): number {
+  return sample.filter((ms) => ms > limit).length / sample.length;
+}
+
+/**
+ * What the ratio of the p99s of two samples of n requests reads when nothing differs between them: the no-fetch
+ * requests (2n, reference and control) split at random into two halves, `splits` times; the 5th and 95th
+ * percentiles of p99(one half) / p99(the other). Random splits ignore that slow requests come in bursts, so this band
+ * is narrower than the interleaved control can be: both are reported.
+ */
+function splitBand(pooled: readonly number[], splits = 400): readonly [number, number] {
+  // A fixed seed: the same requests give the same band.
+  let seed = 0x9e3779b9;
+  const random = (): number => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const values = [...pooled];
+  const half = Math.floor(values.length / 2);
+  const ratios: number[] = [];
+  for (let i = 0; i < splits; i++) {
+    for (let j = values.length - 1; j > 0; j--) {
+      const k = Math.floor(random() * (j + 1));
+      [values[j], values[k]] = [values[k]!, values[j]!];
+    }
+    ratios.push(percentile(values.slice(0, half), 99) / percentile(values.slice(half, 2 * half), 99));
+  }
+  return [percentile(ratios, 5), percentile(ratios, 95)];
+}
+
+/** One fetch kind in one child: its fetches, its windows without one, and the requests of the three samples. */
+interface Series {
+  readonly kind: Kind;
+  readonly fetches: readonly FetchStats[];
+  /** The windows without a fetch (reference and control). */
+  readonly idle: readonly WindowStats[];
+  /** Latencies (ms) of the requests sent during the fetches, and of as many sent in reference and in control windows. */
+  readonly during: readonly number[];
+  readonly reference: readonly number[];
+  readonly control: readonly number[];
+  /** Requests sent during the fetches before the samples were cut to one size, and how many of those failed. */
+  readonly sentDuring: number;
+  readonly failed: number;
+  /** The repetitions ended at their cap short of the requests asked for. */
+  readonly capped: boolean;
+}
+
+interface Window {
+  readonly from: number;
+  readonly to: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function runChild(variant: Variant, url: string, smallUrl: string, maxRepeats: number): Promise<Series[]> {
   const script = fileURLToPath(import.meta.url);
   const proc: ChildProcess = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, 'child', variant, url, smallUrl], {
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -244,54 +379,105 @@ async function runChild(variant: Variant, url: string, smallUrl: string): Promis
       const { value, done } = await lines.next();
       if (done === true) throw new Error(`child for ${variant} ended early`);
       // Lines that are not the child's messages (e.g. --trace-gc output) are passed on.
-      if ((value).startsWith('{')) return JSON.parse(value) as unknown;
+      if (value.startsWith('{')) return JSON.parse(value) as unknown;
       console.log(`  [${variant}] ${value}`);
     }
   };
   try {
     const { port } = (await next()) as { port: number };
     const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 64 });
-    const samples: { sent: number; ms: number }[] = [];
-    let running = true;
+    // In the order sent; `ms` is NaN until the answer is in (and stays NaN for a request that failed).
+    const samples: { readonly sent: number; ms: number }[] = [];
+    const inFlight = new Set<Promise<void>>();
     const timer = setInterval(() => {
-      const sent = performance.now();
-      void pool
+      const sample = { sent: performance.now(), ms: NaN };
+      samples.push(sample);
+      const request: Promise<void> = pool
         .request({ method: 'GET', path: '/work' })
         .then(async ({ body }) => {
           await body.dump();
-          if (running) samples.push({ sent, ms: performance.now() - sent });
+          sample.ms = performance.now() - sample.sent;
         })
-        .catch(() => undefined);
+        .catch(() => undefined)
+        .finally(() => inFlight.delete(request));
+      inFlight.add(request);
     }, REQUEST_EVERY_MS);
-    const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-    const p99Between = (from: number, to: number): number =>
-      percentile(
-        samples.filter((s) => s.sent >= from && s.sent <= to).map((s) => s.ms),
-        99,
-      );
-    const fetchUnderLoad = async (): Promise<FetchStats & { p99: number }> => {
-      const from = performance.now();
-      proc.stdin!.write('fetch\n');
+    const within = (windows: readonly Window[]): typeof samples => samples.filter((s) => windows.some((w) => s.sent >= w.from && s.sent <= w.to));
+    // One window of the child's: from its start (as the child timed it) to its stats.
+    const window = async (command: string): Promise<Window & { readonly stats: WindowStats }> => {
+      proc.stdin!.write(`${command}\n`);
       await next();
-      sibling.stdin!.write('reset\n');
-      const stats = (await next()) as FetchStats;
-      sibling.stdin!.write('read\n');
-      const { value } = await siblingLines.next();
-      const siblingGapMs = typeof value === 'string' ? (JSON.parse(value) as { max: number }).max : NaN;
+      const from = performance.now();
+      if (command.startsWith('fetch')) sibling.stdin!.write('reset\n');
+      const stats = (await next()) as WindowStats;
       const to = performance.now();
-      await sleep(QUIET_MS);
-      // The requests sent while the fetch ran (the child first spends 1 s measuring the noise floor).
-      return { ...stats, siblingGapMs, p99: p99Between(Math.max(from, to - stats.ms), to) };
+      return { from: Math.max(from, to - stats.ms), to, stats };
     };
-    const t0 = performance.now();
-    await sleep(BASELINE_MS);
-    const baselineP99 = p99Between(t0 + 500, performance.now());
-    const first = await fetchUnderLoad();
-    const second = await fetchUnderLoad();
-    running = false;
+
+    await sleep(WARM_MS);
+    const runs: { kind: Kind; fetches: FetchStats[]; idle: WindowStats[]; during: Window[]; reference: Window[]; control: Window[]; capped: boolean }[] = [];
+    for (const kind of KINDS) {
+      const run = { kind, fetches: [] as FetchStats[], idle: [] as WindowStats[], during: [] as Window[], reference: [] as Window[], control: [] as Window[], capped: false };
+      runs.push(run);
+      for (let repeat = 1; ; repeat++) {
+        const fetch = await window(`fetch ${kind}`);
+        sibling.stdin!.write('read\n');
+        const { value } = await siblingLines.next();
+        const siblingGapMs = typeof value === 'string' ? (JSON.parse(value) as { max: number }).max : NaN;
+        run.fetches.push({ ...fetch.stats, siblingGapMs });
+        run.during.push(fetch);
+        await sleep(SETTLE_MS);
+        proc.stdin!.write('cleanup\n');
+        await next();
+        await sleep(GUARD_MS);
+        // Two windows without a fetch, as long as this one, in alternating order: neither sample is always the
+        // one next to a fetch.
+        for (const windows of repeat % 2 === 1 ? [run.reference, run.control] : [run.control, run.reference]) {
+          const idle = await window(`idle ${Math.ceil(fetch.to - fetch.from)}`);
+          windows.push(idle);
+          run.idle.push(idle.stats);
+          await sleep(GUARD_MS);
+        }
+        const sent = within(run.during).length;
+        if (repeat >= maxRepeats) {
+          run.capped = sent < TARGET_REQUESTS;
+          break;
+        }
+        if (repeat >= MIN_REPEATS && sent >= TARGET_REQUESTS) break;
+      }
+      // The windows without a fetch last as long as the fetches, so they hold about as many requests; make sure
+      // they hold at least as many.
+      const needed = within(run.during).length;
+      for (const windows of [run.reference, run.control]) {
+        for (let extra = 0; extra < 5 && within(windows).length < needed; extra++) {
+          const idle = await window(`idle ${Math.ceil((needed - within(windows).length) * REQUEST_EVERY_MS) + 20}`);
+          windows.push(idle);
+          run.idle.push(idle.stats);
+          await sleep(GUARD_MS);
+        }
+      }
+    }
     clearInterval(timer);
+    await Promise.all(inFlight);
     await pool.close();
-    return { baselineP99, first, second };
+    return runs.map((run) => {
+      const sentDuring = within(run.during);
+      const answered = (windows: readonly Window[]): number[] => within(windows).map((s) => s.ms).filter((ms) => Number.isFinite(ms));
+      const [during, reference, control] = [answered(run.during), answered(run.reference), answered(run.control)];
+      // The same number of requests in each sample: the first n of each, in the order sent.
+      const n = Math.min(during.length, reference.length, control.length);
+      return {
+        kind: run.kind,
+        fetches: run.fetches,
+        idle: run.idle,
+        during: during.slice(0, n),
+        reference: reference.slice(0, n),
+        control: control.slice(0, n),
+        sentDuring: sentDuring.length,
+        failed: sentDuring.length - during.length,
+        capped: run.capped,
+      };
+    });
   } finally {
     proc.stdin!.end('exit\n');
     sibling.stdin!.end();
@@ -300,45 +486,132 @@ async function runChild(variant: Variant, url: string, smallUrl: string): Promis
   }
 }
 
+/** One size, client and fetch kind over every round. */
 interface Summary {
   readonly size: number;
   readonly variant: Variant;
-  readonly baselineP99: number;
-  readonly firstMs: number;
-  /** monitorEventLoopDelay's max during the first fetch. */
-  readonly firstEld: number;
-  /** The longest gap between the ticks of a 1 ms timer during the first fetch: the longest block. */
-  readonly firstBlock: number;
-  readonly firstP99: number;
-  readonly firstCpu: number;
-  readonly firstIdleGap: number;
-  readonly secondMs: number;
-  readonly secondEld: number;
-  readonly secondBlock: number;
-  readonly secondP99: number;
-  readonly secondCpu: number;
-  readonly secondIdleGap: number;
+  readonly kind: Kind;
   readonly cached: number;
+  /** Fetches over every round, and whether a cap ended the repetitions short of the requests asked for. */
+  readonly repeats: number;
+  readonly capped: boolean;
+  /** Requests in each sample (median over the rounds), and requests that failed during fetches (sum). */
+  readonly requests: number;
+  readonly failed: number;
+  /** Over every fetch of every round: medians, and maxima where named so. */
+  readonly ms: number;
+  readonly loopCpuMs: number;
+  readonly block: number;
+  readonly blockMax: number;
+  readonly eld: number;
+  readonly eldMax: number;
+  readonly sibling: number;
+  readonly siblingMax: number;
+  /** The longest gap of the same timer in the windows without a fetch. */
+  readonly idleGap: number;
+  readonly idleGapMax: number;
+  readonly gcTotalMs: number;
+  readonly gcCount: number;
+  /** The fetch with the longest block. */
+  readonly worst: FetchStats;
+  /** The longest GC pause of every fetch, and its kind. */
+  readonly gcMax: number;
+  readonly gcMaxKind: string;
+  /** Request latency (medians over the rounds of each figure): during fetches, without (reference), control. */
+  readonly during: Distribution;
+  readonly without: Distribution;
+  readonly control: Distribution;
+  /** p99 during / p99 without, and the control's p99 / p99 without (medians over the rounds of each ratio). */
+  readonly ratio: number;
+  readonly controlRatio: number;
+  /** The 90% band of the same ratio over random splits of the no-fetch requests (see splitBand; medians over the rounds). */
+  readonly band: readonly [number, number];
+  /** Shares of requests delayed beyond the reference p50 by more than 1 ms and 5 ms. */
+  readonly over1: { readonly during: number; readonly without: number; readonly control: number };
+  readonly over5: { readonly during: number; readonly without: number; readonly control: number };
+}
+
+function summarize(size: number, variant: Variant, kind: Kind, list: readonly Series[]): Summary {
+  const fetches = list.flatMap((s) => s.fetches);
+  const idle = list.flatMap((s) => s.idle);
+  const m = (pick: (s: Series) => number): number => median(list.map(pick));
+  const dist = (pick: (s: Series) => readonly number[]): Distribution => {
+    const each = list.map((s) => distribution(pick(s)));
+    return {
+      p50: median(each.map((d) => d.p50)),
+      p90: median(each.map((d) => d.p90)),
+      p99: median(each.map((d) => d.p99)),
+      p999: median(each.map((d) => d.p999)),
+      max: median(each.map((d) => d.max)),
+    };
+  };
+  const over = (by: number): Summary['over1'] => ({
+    during: m((s) => shareAbove(s.during, percentile(s.reference, 50) + by)),
+    without: m((s) => shareAbove(s.reference, percentile(s.reference, 50) + by)),
+    control: m((s) => shareAbove(s.control, percentile(s.reference, 50) + by)),
+  });
+  const bands = list.map((s) => splitBand([...s.reference, ...s.control]));
+  const worst = fetches.reduce((a, b) => (b.maxGapMs > a.maxGapMs ? b : a));
+  const longestGc = fetches.reduce((a, b) => (b.gcMaxMs > a.gcMaxMs ? b : a));
+  const max = (values: readonly number[]): number => values.reduce((a, b) => Math.max(a, b), -Infinity);
+  return {
+    size,
+    variant,
+    kind,
+    cached: fetches[0]!.cached,
+    repeats: fetches.length,
+    capped: list.some((s) => s.capped),
+    requests: m((s) => s.during.length),
+    failed: list.reduce((sum, s) => sum + s.failed, 0),
+    ms: median(fetches.map((f) => f.ms)),
+    loopCpuMs: median(fetches.map((f) => f.loopCpuMs)),
+    block: median(fetches.map((f) => f.maxGapMs)),
+    blockMax: worst.maxGapMs,
+    eld: median(fetches.map((f) => f.eldMaxMs)),
+    eldMax: max(fetches.map((f) => f.eldMaxMs)),
+    sibling: median(fetches.map((f) => f.siblingGapMs)),
+    siblingMax: max(fetches.map((f) => f.siblingGapMs)),
+    idleGap: median(idle.map((w) => w.maxGapMs)),
+    idleGapMax: max(idle.map((w) => w.maxGapMs)),
+    gcTotalMs: median(fetches.map((f) => f.gcTotalMs)),
+    gcCount: median(fetches.map((f) => f.gcCount)),
+    worst,
+    gcMax: longestGc.gcMaxMs,
+    gcMaxKind: longestGc.gcMaxKind,
+    during: dist((s) => s.during),
+    without: dist((s) => s.reference),
+    control: dist((s) => s.control),
+    ratio: m((s) => percentile(s.during, 99) / percentile(s.reference, 99)),
+    controlRatio: m((s) => percentile(s.control, 99) / percentile(s.reference, 99)),
+    band: [median(bands.map((b) => b[0])), median(bands.map((b) => b[1]))],
+    over1: over(1),
+    over5: over(5),
+  };
 }
 
 function plot(rows: readonly Summary[]): string {
-  const karyon = rows.filter((r) => r.variant === 'karyon-ts');
-  const peer = rows.filter((r) => r.variant !== 'karyon-ts');
+  const first = rows.filter((r) => r.kind === '1');
+  const karyon = first.filter((r) => r.variant === 'karyon-ts');
+  const peer = first.filter((r) => r.variant !== 'karyon-ts');
   const points = (list: readonly Summary[], value: (r: Summary) => number): [number, number][] => list.map((r) => [r.size, value(r)]);
   return logLogPlot({
-    title: 'First full fetch: longest event-loop block and total time (ms, log) against registry size',
+    title: 'First full fetch: longest event-loop block and total time (ms, log; medians over the fetches) against registry size',
     xLabel: 'instances in the registry',
     yFloor: 1,
     guides: [10, 20],
     guideLabel: 'goals: 10 ms at 10k, 20 ms at 100k',
     series: [
-      { label: 'karyon-ts: longest block', color: '#1f77b4', points: points(karyon, (r) => r.firstBlock) },
-      { label: 'karyon-ts: fetch + apply', color: '#1f77b4', dash: '6 4', points: points(karyon, (r) => r.firstMs) },
-      { label: 'eureka-js-client: longest block', color: '#d62728', points: points(peer, (r) => r.firstBlock) },
-      { label: 'eureka-js-client: fetch + apply', color: '#d62728', dash: '6 4', points: points(peer, (r) => r.firstMs) },
+      { label: 'karyon-ts: longest block', color: '#1f77b4', points: points(karyon, (r) => r.block) },
+      { label: 'karyon-ts: fetch + apply', color: '#1f77b4', dash: '6 4', points: points(karyon, (r) => r.ms) },
+      { label: 'eureka-js-client: longest block', color: '#d62728', points: points(peer, (r) => r.block) },
+      { label: 'eureka-js-client: fetch + apply', color: '#d62728', dash: '6 4', points: points(peer, (r) => r.ms) },
     ],
   });
 }
+
+const load = (): string => loadavg().map((l) => fmt(l, 2)).join(' ');
+const pct = (share: number): string => `${fmt(share * 100, 1)}%`;
+const five = (d: Distribution): string => [d.p50, d.p90, d.p99, d.p999, d.max].map((v) => fmt(v, 1)).join(' / ');
 
 async function parent(): Promise<void> {
   const bodies = new Map<string, { plain: Buffer; gz: Buffer }>();
@@ -362,98 +635,101 @@ async function parent(): Promise<void> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const started = performance.now();
   console.log(
     `registry sizes ${SIZES.join(', ')} (${SIZES.map((s) => `${fmt(bodies.get(`/${s}/apps`)!.plain.length / 1024 / 1024, 1)} MiB`).join(', ')} of JSON); ` +
-      `${ROUNDS} round(s); load: one request every ${REQUEST_EVERY_MS} ms, open loop`,
+      `${ROUNDS} round(s); load: one request every ${REQUEST_EVERY_MS} ms, open loop; per fetch kind, repetitions until ` +
+      `${TARGET_REQUESTS} requests were sent during fetches (at least ${MIN_REPEATS}, at most ${MAX_REPEATS}; from ` +
+      `${LARGE_SIZE} instances at most ${LARGE_REPEATS}); load average at the start: ${load()}`,
   );
   const summaries: Summary[] = [];
-  const attribution: Record<string, string | number>[] = [];
   for (const size of SIZES) {
-    const runs = new Map<Variant, Run[]>(VARIANTS.map((v) => [v, []]));
+    const maxRepeats = size >= LARGE_SIZE ? LARGE_REPEATS : MAX_REPEATS;
+    const runs = new Map<Variant, Series[][]>(VARIANTS.map((v) => [v, []]));
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
-      for (const variant of order) runs.get(variant)!.push(await runChild(variant, `${base}/${size}`, `${base}/small`));
+      for (const variant of order) runs.get(variant)!.push(await runChild(variant, `${base}/${size}`, `${base}/small`, maxRepeats));
     }
     for (const variant of VARIANTS) {
-      const list = runs.get(variant)!;
-      list.forEach((run, round) => {
-        for (const [fetch, stats] of [['1', run.first], ['2', run.second]] as const) {
-          attribution.push({
-            instances: size,
-            client: variant,
-            round: round + 1,
-            fetch,
-            'longest block': fmt(stats.maxGapMs, 1),
-            'GC within it': fmt(stats.blockGcMs, 1),
-            'longest GC pause': `${fmt(stats.gcMaxMs, 1)} (${stats.gcMaxKind})`,
-            'GC pauses: sum / count': `${fmt(stats.gcTotalMs, 0)} / ${stats.gcCount}`,
-            'sibling gap': fmt(stats.siblingGapMs ?? NaN, 1),
-            'gap without fetch': fmt(stats.idleGapMs, 1),
-            'loop CPU': fmt(stats.loopCpuMs, 0),
-            time: fmt(stats.ms, 0),
-          });
+      for (const kind of KINDS) {
+        const summary = summarize(size, variant, kind, runs.get(variant)!.map((series) => series.find((s) => s.kind === kind)!));
+        summaries.push(summary);
+        if (summary.capped) {
+          console.log(
+            `${size} instances, ${variant}, fetch ${kind}: repetitions capped at ${maxRepeats} per round ` +
+              `(EUREKA_STALL_${size >= LARGE_SIZE ? 'LARGE' : 'MAX'}_REPEATS): ${summary.requests} requests per sample, fewer than the ${TARGET_REQUESTS} asked for`,
+          );
         }
-      });
-      const m = (pick: (run: Run) => number): number => median(list.map(pick));
-      summaries.push({
-        size,
-        variant,
-        baselineP99: m((r) => r.baselineP99),
-        firstMs: m((r) => r.first.ms),
-        firstEld: m((r) => r.first.maxBlockMs),
-        firstBlock: m((r) => r.first.maxGapMs),
-        firstP99: m((r) => r.first.p99),
-        firstCpu: m((r) => r.first.loopCpuMs),
-        firstIdleGap: m((r) => r.first.idleGapMs),
-        secondMs: m((r) => r.second.ms),
-        secondEld: m((r) => r.second.maxBlockMs),
-        secondBlock: m((r) => r.second.maxGapMs),
-        secondP99: m((r) => r.second.p99),
-        secondCpu: m((r) => r.second.loopCpuMs),
-        secondIdleGap: m((r) => r.second.idleGapMs),
-        cached: list[0]!.first.cached,
-      });
+        if (summary.failed > 0) console.log(`${size} instances, ${variant}, fetch ${kind}: ${summary.failed} requests during fetches failed (left out)`);
+      }
     }
   }
   server.close();
+  const key = (s: Summary): Record<string, string | number> => ({ instances: s.size, client: s.variant, fetch: s.kind });
   table(
-    'Full fetch under request load (medians; ms)',
+    'Full fetches under request load (ms): medians over the fetches, "median / max" where two',
     summaries.map((s) => ({
-      instances: s.size,
-      client: s.variant,
+      ...key(s),
       cached: s.cached,
-      'p99 without fetch': fmt(s.baselineP99, 1),
-      'fetch 1: time': fmt(s.firstMs, 0),
-      'fetch 1: loop CPU': fmt(s.firstCpu, 0),
-      'fetch 1: longest block': fmt(s.firstBlock, 1),
-      'fetch 1: longest gap without fetch': fmt(s.firstIdleGap, 1),
-      'fetch 1: ELD max': fmt(s.firstEld, 1),
-      'fetch 1: p99 / p99 without': fmt(s.firstP99 / s.baselineP99, 2),
-      'fetch 2: time': fmt(s.secondMs, 0),
-      'fetch 2: loop CPU': fmt(s.secondCpu, 0),
-      'fetch 2: longest block': fmt(s.secondBlock, 1),
-      'fetch 2: longest gap without fetch': fmt(s.secondIdleGap, 1),
-      'fetch 2: ELD max': fmt(s.secondEld, 1),
-      'fetch 2: p99 / p99 without': fmt(s.secondP99 / s.baselineP99, 2),
+      fetches: s.repeats,
+      time: fmt(s.ms, 0),
+      'loop CPU': fmt(s.loopCpuMs, 0),
+      'longest block': `${fmt(s.block, 1)} / ${fmt(s.blockMax, 1)}`,
+      'ELD max': `${fmt(s.eld, 1)} / ${fmt(s.eldMax, 1)}`,
+      'longest gap without fetch': `${fmt(s.idleGap, 1)} / ${fmt(s.idleGapMax, 1)}`,
+      'sibling gap': `${fmt(s.sibling, 1)} / ${fmt(s.siblingMax, 1)}`,
     })),
   );
-  table('Where the longest block went, per fetch (ms): GC pauses overlapping it, and a sibling process\'s own longest gap meanwhile', attribution);
   table(
-    'karyon-ts / eureka-js-client (lower is better)',
-    SIZES.map((size) => {
-      const ours = summaries.find((s) => s.size === size && s.variant === 'karyon-ts')!;
-      const peer = summaries.find((s) => s.size === size && s.variant !== 'karyon-ts')!;
-      return {
-        instances: size,
-        'fetch 1 longest block': fmt(ours.firstBlock / peer.firstBlock, 3),
-        'fetch 1 time': fmt(ours.firstMs / peer.firstMs, 2),
-        'fetch 1 loop CPU': fmt(ours.firstCpu / peer.firstCpu, 2),
-        'fetch 2 longest block': fmt(ours.secondBlock / peer.secondBlock, 3),
-        'fetch 2 time': fmt(ours.secondMs / peer.secondMs, 2),
-        'fetch 2 loop CPU': fmt(ours.secondCpu / peer.secondCpu, 2),
-      };
-    }),
+    'Request latency (ms): p50 / p90 / p99 / p99.9 / max of N requests sent during fetches, and of N sent without a fetch in progress',
+    summaries.map((s) => ({
+      ...key(s),
+      N: s.requests,
+      'during fetches': five(s.during),
+      'without (reference)': five(s.without),
+      'p99 during / without': fmt(s.ratio, 2),
+      'control: p99 / p99, no fetch in either': fmt(s.controlRatio, 2),
+      'no fetch, random splits: 90% band': `${fmt(s.band[0], 2)} to ${fmt(s.band[1], 2)}`,
+    })),
   );
+  table(
+    'Requests delayed beyond the p50 without a fetch by more than 1 ms and 5 ms: during fetches / without (reference) / control',
+    summaries.map((s) => ({
+      ...key(s),
+      'p50 without': fmt(s.without.p50, 2),
+      '> 1 ms': `${pct(s.over1.during)} / ${pct(s.over1.without)} / ${pct(s.over1.control)}`,
+      '> 5 ms': `${pct(s.over5.during)} / ${pct(s.over5.without)} / ${pct(s.over5.control)}`,
+    })),
+  );
+  table(
+    'Where the longest block went (ms): the fetch with the longest block, the GC pauses overlapping it and the sibling process\'s own longest gap meanwhile; GC over all fetches',
+    summaries.map((s) => ({
+      ...key(s),
+      'longest block': fmt(s.worst.maxGapMs, 1),
+      'GC within it': fmt(s.worst.blockGcMs, 1),
+      'sibling gap then': fmt(s.worst.siblingGapMs, 1),
+      'longest GC pause': `${fmt(s.gcMax, 1)} (${s.gcMaxKind})`,
+      'GC pauses per fetch: sum / count (medians)': `${fmt(s.gcTotalMs, 0)} / ${fmt(s.gcCount, 0)}`,
+    })),
+  );
+  table(
+    'karyon-ts / eureka-js-client (lower is better; longest block: medians over the fetches)',
+    SIZES.flatMap((size) =>
+      KINDS.map((kind) => {
+        const ours = summaries.find((s) => s.size === size && s.kind === kind && s.variant === 'karyon-ts')!;
+        const peer = summaries.find((s) => s.size === size && s.kind === kind && s.variant !== 'karyon-ts')!;
+        return {
+          instances: size,
+          fetch: kind,
+          'longest block': fmt(ours.block / peer.block, 3),
+          time: fmt(ours.ms / peer.ms, 2),
+          'loop CPU': fmt(ours.loopCpuMs / peer.loopCpuMs, 2),
+          'p99 during': fmt(ours.during.p99 / peer.during.p99, 3),
+        };
+      }),
+    ),
+  );
+  console.log(`\nload average at the end: ${load()}; ${fmt((performance.now() - started) / 1000, 0)} s`);
   if (SIZES.length > 1) {
     const file = fileURLToPath(new URL('../docs/eureka-fetch-stall.svg', import.meta.url));
     writeFileSync(file, plot(summaries));

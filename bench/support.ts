@@ -29,6 +29,42 @@ export function table(title: string, rows: readonly Record<string, string | numb
   console.table(rows);
 }
 
+/** What a {@link gapTicker} saw once stopped. */
+export interface GapTickerResult {
+  /** The longest gap between two ticks (or between the last tick and the stop), ms. */
+  readonly maxGapMs: number;
+  /** When that gap began (`performance.now()`). */
+  readonly maxGapAt: number;
+}
+
+/**
+ * Starts a 1 ms interval timer that records the longest gap between its ticks: on Node's event loop, the longest
+ * time the loop could not run a timer (a long task, a GC pause, or other processes holding the CPU; unlike
+ * `monitorEventLoopDelay`, it also sees a block that no later timer measures). `stop()` ends it and counts the
+ * time since the last tick.
+ */
+export function gapTicker(): { stop(): GapTickerResult } {
+  let last = performance.now();
+  let maxGapMs = 0;
+  let maxGapAt = last;
+  const note = (): void => {
+    const now = performance.now();
+    if (now - last > maxGapMs) {
+      maxGapMs = now - last;
+      maxGapAt = last;
+    }
+    last = now;
+  };
+  const timer = setInterval(note, 1);
+  return {
+    stop() {
+      note();
+      clearInterval(timer);
+      return { maxGapMs, maxGapAt };
+    },
+  };
+}
+
 /** A full garbage collection; the script must run with `--expose-gc`. */
 export const gc = (): void => (globalThis as { gc?: () => void }).gc!();
 
