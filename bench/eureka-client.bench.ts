@@ -8,7 +8,7 @@
 // served gzipped by this (parent) process, as Eureka servers serve /apps. Variants rotate order every round.
 // eureka-js-client is measured twice: with filterUpInstances: false it keeps every status as we do (the fair
 // comparison); with its defaults it drops the non-UP instances.
-// Run: npx tsx bench/eureka-client.bench.ts
+// Run: npx tsx bench/eureka-client.bench.ts   (EUREKA_CLIENT_INSTANCES=100000 for another size: apps of 50)
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -23,8 +23,8 @@ import { makeJsClient, payload } from './eureka-payload.js';
 import type { JsClient } from './eureka-payload.js';
 import { fmt, heapUsed, median, table } from './support.js';
 
-const INSTANCES = 10_000;
-const APPS = 200;
+const INSTANCES = Number(process.env['EUREKA_CLIENT_INSTANCES'] ?? 10_000);
+const APPS = Math.max(1, Math.round(INSTANCES / 50));
 const ROUNDS = 5;
 const APPLY_REPEATS = 5;
 const VARIANTS = ['karyon-ts', 'eureka-js-client (all statuses)', 'eureka-js-client (defaults: UP only)'] as const;

@@ -394,6 +394,14 @@ describe('EurekaInstance: the compact record the client caches', () => {
     NOW,
   ).instance;
   const plain = (overrides: Partial<RegistryInstance>): RegistryInstance => ({ ...rich, ...overrides });
+  // Where a record reads its host name from: the IP address (preferIpAddress), its own copy (an EC2 id) with
+  // timestamps near or far apart.
+  const hostShapes: RegistryInstance[] = [
+    plain({ instanceId: 'myhost:greeter:8080', hostName: '10.0.0.7', homePageUrl: 'http://10.0.0.7:8080/' }),
+    plain({ instanceId: 'i-0abc', hostName: 'ip-10-0-0-7.ec2.internal', lastUpdatedTimestamp: 1_700_000_000_051 }),
+    plain({ instanceId: 'i-0abd', hostName: 'ip-10-0-0-7.ec2.internal', lastUpdatedTimestamp: 1_700_000_000_000 + 2 ** 31 }),
+    plain({ instanceId: 'h:greeter:8080', hostName: 'h', lastUpdatedTimestamp: 1_700_000_000_000 + 2 ** 31 }),
+  ];
 
   it('reads every field as the plain record does, whatever shape the URLs have', () => {
     const pool = new InstancePool();
@@ -403,6 +411,8 @@ describe('EurekaInstance: the compact record the client caches', () => {
       plain({ instanceId: 'h:app:9', hostName: 'h', ipAddr: '10.1.1.1', port: 9, homePageUrl: 'http://10.1.1.1:9', statusPageUrl: 'http://h:90/s', healthCheckUrl: 'http://h:9?x' }),
       plain({ hostName: 'same', instanceId: 'same', homePageUrl: '', status: 'OUT_OF_SERVICE', overriddenStatus: 'OUT_OF_SERVICE' }),
       plain({ lastUpdatedTimestamp: 1, lastDirtyTimestamp: 1_700_000_000_000, status: 'STARTING', port: 0 }),
+      plain({ instanceId: 'x', hostName: '', homePageUrl: '' }),
+      ...hostShapes,
     ];
     for (const instance of cases) {
       const compact = pool.compact(instance);
@@ -419,6 +429,7 @@ describe('EurekaInstance: the compact record the client caches', () => {
       plain({ instanceId: 'i-0abc', hostName: 'ip-10-0-0-8.ec2.internal', homePageUrl: 'http://ip-10-0-0-8.ec2.internal:8080/', port: 8080 }),
       plain({ hostName: 'same', instanceId: 'same', homePageUrl: '', status: 'OUT_OF_SERVICE', overriddenStatus: 'OUT_OF_SERVICE' }),
       plain({ lastUpdatedTimestamp: 1, lastDirtyTimestamp: 1_700_000_000_000, status: 'STARTING', port: 0 }),
+      ...hostShapes,
     ];
     for (const instance of cases) {
       const held = pool.compact(instance);

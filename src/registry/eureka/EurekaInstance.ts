@@ -12,8 +12,17 @@ import type { RegistryInstance } from '../types.js';
 // only what is its own (id, IP, timestamps, port and statuses packed in one small integer) and points at a
 // profile shared with the instances that have the same rest. URLs that follow the usual
 // `scheme://host:port/path` shape are kept as templates, and a host name that starts the instance id
-// (`host:app:port`, the usual id) is read from the id. The benchmark measures the result against the
-// parsed JSON other Node clients keep.
+// (`host:app:port`, the usual id), is the whole id or is the IP address is read from that string. The
+// benchmark measures the result against the parsed JSON other Node clients keep.
+//
+// What a record costs (64-bit V8 without pointer compression, as Node ships): an object header of 3 words and
+// 6 one-word fields, 72 bytes, plus its two strings (a 40-character id 64 bytes, an IP address 32). Private
+// fields cost what plain ones do (each is one in-object slot; only private methods would add a brand slot). The
+// rare values, a host name of its own (Netflix's EC2 ids, random ids) and timestamps too far apart for a small
+// integer, go in one extra object (`Detail`) instead of a field every record carries. Every field of every
+// record holds a small integer or a pointer, never a double: a number that is not a small integer is boxed
+// (a 16-byte heap number per record and field), and an integer computed from doubles, such as a timestamp
+// minus another, is such a box until `| 0` makes it a small integer again.
 
 const statusByCode: readonly InstanceStatus[] = [
   InstanceStatus.UP,
@@ -28,13 +37,18 @@ function statusCode(status: InstanceStatus): number {
   return code < 0 ? 4 : code;
 }
 
-// Layout of the packed integer: port in bits 0-15, status 16-18, overridden status 19-21, and in 22-28 the
-// length of the host name when it is read from the id (0 when it is held). 29 bits: a small integer in every
-// V8 build, stored in the object itself.
+// Layout of the packed integer: port in bits 0-15, status 16-18, overridden status 19-21, and in 22-28 where the
+// host name is read from: HOST_HELD (the record's Detail), HOST_IS_IP (the IP address), HOST_IS_ID (the whole
+// id), otherwise the length of the id's prefix that is the host name. 29 bits: a small integer in every V8
+// build, stored in the object itself.
 const STATUS_SHIFT = 16;
 const OVERRIDE_SHIFT = 19;
 const HOST_SHIFT = 22;
-const MAX_DERIVED_HOST = 0x7f;
+const HOST_HELD = 0;
+const HOST_IS_IP = 0x7f;
+const HOST_IS_ID = 0x7e;
+/** Longest host name read as a prefix of the id. */
+const MAX_DERIVED_HOST = 0x7d;
 
 // Timestamps are kept as small integers (offsets) where they fit, and otherwise in a box object. A field that
 // ever held a non-integer number would make V8 box every value of that field in every record, so a value that
@@ -47,13 +61,30 @@ interface Boxed {
   readonly value: number;
 }
 
+/**
+ * A number as a small integer when it is one (`| 0`: an integral result of double arithmetic is otherwise a heap
+ * number), else boxed.
+ */
 function small(value: number): number | Boxed {
-  return Number.isInteger(value) && Math.abs(value) <= MAX_SMALL ? value : Object.freeze({ value });
+  return Number.isInteger(value) && Math.abs(value) <= MAX_SMALL ? value | 0 : Object.freeze({ value });
 }
 
 function unbox(value: number | Boxed): number {
   return typeof value === 'number' ? value : value.value;
 }
+
+/**
+ * What few records have: a host name that is neither the start of the id, the id nor the IP address, or a
+ * lastUpdatedTimestamp too far from lastDirtyTimestamp (or not an integer). Kept in the record's slot for the
+ * latter's distance, so the common record has one field less.
+ */
+interface Detail {
+  /** lastUpdatedTimestamp as its distance from lastDirtyTimestamp. */
+  readonly updatedAfterDirty: number | Boxed;
+  /** The host name, when the packed integer says HOST_HELD. */
+  readonly host: string;
+}
+
 /** Profiles tried before the hash lookup: a few zones or versions of the app being decoded. */
 const RECENT_PROFILES = 4;
 /** Profiles of each app tried (without allocating) before the hash lookup: the app's last few. */
@@ -108,29 +139,29 @@ export class EurekaInstance implements RegistryInstance {
   readonly ipAddr: string;
   /** lastDirtyTimestamp as an offset from the profile's epoch (boxed: the whole timestamp, when too far from it). */
   readonly #dirty: number | Boxed;
-  /** The host name when it cannot be read from the id. */
-  readonly #host: string | undefined;
-  /** lastUpdatedTimestamp as its distance from lastDirtyTimestamp. */
-  readonly #updatedAfterDirty: number | Boxed;
+  /** lastUpdatedTimestamp as its distance from lastDirtyTimestamp, or the record's {@link Detail}. */
+  readonly #updated: number | Detail;
   readonly #packed: number;
   readonly #profile: InstanceProfile;
 
   /** Use {@link InstancePool.compact}. */
   private constructor(instance: RegistryInstance, profile: InstanceProfile) {
-    const { instanceId, hostName } = instance;
-    const derivedHost =
-      hostName.length > 0 && hostName.length <= MAX_DERIVED_HOST && instanceId.length > hostName.length && instanceId.startsWith(hostName);
+    const { instanceId, hostName, ipAddr } = instance;
+    const host = hostCode(instanceId, hostName, ipAddr);
     this.instanceId = instanceId;
-    this.ipAddr = instance.ipAddr;
+    this.ipAddr = ipAddr;
     const offset = small(instance.lastDirtyTimestamp - profile.epoch);
     this.#dirty = typeof offset === 'number' ? offset : Object.freeze({ value: instance.lastDirtyTimestamp });
-    this.#host = derivedHost ? undefined : hostName;
-    this.#updatedAfterDirty = small(instance.lastUpdatedTimestamp - instance.lastDirtyTimestamp);
+    const updatedAfterDirty = small(instance.lastUpdatedTimestamp - instance.lastDirtyTimestamp);
+    this.#updated =
+      host === HOST_HELD || typeof updatedAfterDirty !== 'number'
+        ? Object.freeze({ updatedAfterDirty, host: host === HOST_HELD ? hostName : '' })
+        : updatedAfterDirty;
     this.#packed =
       instance.port |
       (statusCode(instance.status) << STATUS_SHIFT) |
       (statusCode(instance.overriddenStatus) << OVERRIDE_SHIFT) |
-      ((derivedHost ? hostName.length : 0) << HOST_SHIFT);
+      (host << HOST_SHIFT);
     this.#profile = profile;
     Object.freeze(this);
   }
@@ -147,7 +178,10 @@ export class EurekaInstance implements RegistryInstance {
 
   /** Host name clients should use. */
   get hostName(): string {
-    return this.#host ?? this.instanceId.slice(0, (this.#packed >>> HOST_SHIFT) & MAX_DERIVED_HOST);
+    const host = this.#packed >>> HOST_SHIFT;
+    if (host === HOST_IS_IP) return this.ipAddr;
+    if (host === HOST_IS_ID) return this.instanceId;
+    return host === HOST_HELD ? (this.#updated as Detail).host : this.instanceId.slice(0, host);
   }
   /** Plain HTTP port. */
   get port(): number {
@@ -168,7 +202,7 @@ export class EurekaInstance implements RegistryInstance {
   }
   /** When the registry last changed this record (epoch ms). */
   get lastUpdatedTimestamp(): number {
-    return this.lastDirtyTimestamp + unbox(this.#updatedAfterDirty);
+    return this.lastDirtyTimestamp + EurekaInstance.#updatedAfterDirty(this);
   }
   /** Application name, upper case. */
   get app(): string {
@@ -229,7 +263,6 @@ export class EurekaInstance implements RegistryInstance {
    */
   matches(instance: RegistryInstance): boolean {
     const packed = this.#packed;
-    const derivedHost = packed >>> HOST_SHIFT;
     // What the record holds in itself first (a delta's usual change is the status): a changed instance is told
     // before any string of the record or its profile is read.
     return (
@@ -238,9 +271,7 @@ export class EurekaInstance implements RegistryInstance {
       statusCode(instance.overriddenStatus) === ((packed >>> OVERRIDE_SHIFT) & 7) &&
       instance.instanceId === this.instanceId &&
       instance.ipAddr === this.ipAddr &&
-      (derivedHost > 0
-        ? instance.hostName.length === derivedHost && this.instanceId.startsWith(instance.hostName)
-        : instance.hostName === this.#host) &&
+      EurekaInstance.#hostIs(this, instance.hostName) &&
       instance.lastDirtyTimestamp === this.lastDirtyTimestamp &&
       instance.lastUpdatedTimestamp === this.lastUpdatedTimestamp &&
       profileMatches(this.#profile, instance)
@@ -251,15 +282,32 @@ export class EurekaInstance implements RegistryInstance {
   sameAs(other: RegistryInstance): boolean {
     if (this === other) return true;
     if (!(other instanceof EurekaInstance)) return sameInstance(this, other);
+    // Equal id, IP and packed integer: the host names are read from the same place, equal unless both are held.
     return (
       this.instanceId === other.instanceId &&
       this.ipAddr === other.ipAddr &&
       this.#packed === other.#packed &&
       this.lastDirtyTimestamp === other.lastDirtyTimestamp &&
-      unbox(this.#updatedAfterDirty) === unbox(other.#updatedAfterDirty) &&
-      this.#host === other.#host &&
+      EurekaInstance.#updatedAfterDirty(this) === EurekaInstance.#updatedAfterDirty(other) &&
+      (this.#packed >>> HOST_SHIFT !== HOST_HELD || (this.#updated as Detail).host === (other.#updated as Detail).host) &&
       sameProfile(this.#profile, other.#profile)
     );
+  }
+
+  // Static, not instance, private methods: those would give each record a brand slot.
+  /** lastUpdatedTimestamp minus lastDirtyTimestamp. */
+  static #updatedAfterDirty(record: EurekaInstance): number {
+    const updated = record.#updated;
+    return typeof updated === 'number' ? updated : unbox(updated.updatedAfterDirty);
+  }
+
+  /** True when `hostName` is the record's host name; allocates nothing. */
+  static #hostIs(record: EurekaInstance, hostName: string): boolean {
+    const host = record.#packed >>> HOST_SHIFT;
+    if (host === HOST_IS_IP) return hostName === record.ipAddr;
+    if (host === HOST_IS_ID) return hostName === record.instanceId;
+    if (host === HOST_HELD) return hostName === (record.#updated as Detail).host;
+    return hostName.length === host && record.instanceId.startsWith(hostName);
   }
 
   /** A plain object with every field, for JSON and for copies. */
@@ -302,14 +350,15 @@ export function eurekaInstanceEquals(a: RegistryInstance, b: RegistryInstance): 
  * {@link InstancePool.retainOnly} drops those no record uses.
  */
 export class InstancePool {
-  #profiles = new Map<number, InstanceProfile[]>();
+  /** Profiles by hash: the profile itself, or (after a collision) an array of them. */
+  #profiles = new Map<number, InstanceProfile | readonly InstanceProfile[]>();
   #size = 0;
   /** URL templates are few (one per URL shape of each app): shared by key. */
   readonly #templates = new Map<string, UrlTemplate>();
   readonly #recent: InstanceProfile[] = [];
   #nextRecent = 0;
   /** The last few profiles made or found for each app: a delta's instances come from apps all over the fleet. */
-  #byApp = new Map<string, InstanceProfile[]>();
+  #byApp = new Map<string, readonly InstanceProfile[]>();
 
   /** Number of distinct profiles held. */
   get profiles(): number {
@@ -353,9 +402,10 @@ export class InstancePool {
     const ofApp = this.#byApp.get(profile.app);
     if (ofApp === undefined) this.#byApp.set(profile.app, [profile]);
     else if (!ofApp.includes(profile)) {
-      // An app whose instances each have their own profile (per-instance metadata) keeps only its last few here.
-      if (ofApp.length >= APP_PROFILES) ofApp.shift();
-      ofApp.push(profile);
+      // A new array of the exact size (concat): one grown by push keeps room for 17 profiles, about 130 bytes more
+      // for each app. An app whose instances each have their own profile (per-instance metadata) keeps only its
+      // last few here.
+      this.#byApp.set(profile.app, (ofApp.length >= APP_PROFILES ? ofApp.slice(1) : ofApp).concat(profile));
     }
   }
 
@@ -379,7 +429,7 @@ export class InstancePool {
     };
     const hash = profileHash(wanted);
     const bucket = this.#profiles.get(hash);
-    let profile = bucket?.find((candidate) => sameProfile(candidate, wanted));
+    let profile = bucketFind(bucket, wanted);
     if (profile === undefined) {
       profile = Object.freeze({
         hash,
@@ -398,8 +448,7 @@ export class InstancePool {
         statusPageUrl: wanted.statusPageUrl,
         healthCheckUrl: wanted.healthCheckUrl,
       });
-      if (bucket === undefined) this.#profiles.set(hash, [profile]);
-      else bucket.push(profile);
+      this.#profiles.set(hash, bucketWith(bucket, profile));
       this.#size++;
     }
     return profile;
@@ -432,12 +481,10 @@ export class InstancePool {
 
   /** Keeps only the profiles of `used`, and the templates they use. */
   #keep(used: ReadonlySet<InstanceProfile>): void {
-    const kept = new Map<number, InstanceProfile[]>();
+    const kept = new Map<number, InstanceProfile | readonly InstanceProfile[]>();
     const templates = new Set<UrlTemplate>();
     for (const profile of used) {
-      const bucket = kept.get(profile.hash);
-      if (bucket === undefined) kept.set(profile.hash, [profile]);
-      else bucket.push(profile);
+      kept.set(profile.hash, bucketWith(kept.get(profile.hash), profile));
       templates.add(profile.homePageUrl).add(profile.statusPageUrl).add(profile.healthCheckUrl);
     }
     this.#profiles = kept;
@@ -458,6 +505,26 @@ export class InstancePool {
     this.#templates.set(key, frozen);
     return frozen;
   }
+}
+
+/** The profile of `bucket` equal to `wanted`. */
+function bucketFind(bucket: InstanceProfile | readonly InstanceProfile[] | undefined, wanted: InstanceProfile): InstanceProfile | undefined {
+  if (bucket === undefined) return undefined;
+  if (!isBucketArray(bucket)) return sameProfile(bucket, wanted) ? bucket : undefined;
+  return bucket.find((candidate) => sameProfile(candidate, wanted));
+}
+
+/**
+ * `bucket` with `profile` added. Most hashes have one profile, kept bare: a one-element array would cost 56 bytes
+ * more for each profile.
+ */
+function bucketWith(bucket: InstanceProfile | readonly InstanceProfile[] | undefined, profile: InstanceProfile): InstanceProfile | readonly InstanceProfile[] {
+  if (bucket === undefined) return profile;
+  return isBucketArray(bucket) ? bucket.concat(profile) : [bucket, profile];
+}
+
+function isBucketArray(bucket: InstanceProfile | readonly InstanceProfile[]): bucket is readonly InstanceProfile[] {
+  return Array.isArray(bucket);
 }
 
 function sameProfile(a: InstanceProfile, b: InstanceProfile): boolean {
@@ -562,7 +629,8 @@ function profileHash(profile: InstanceProfile): number {
   hash ^= profile.securePort + (profile.portEnabled ? 1 << 17 : 0) + (profile.securePortEnabled ? 1 << 18 : 0);
   hash = Math.imul(hash ^ profile.leaseRenewalIntervalMs, 0x01000193);
   hash = Math.imul(hash ^ profile.leaseDurationMs, 0x01000193);
-  return hash >>> 0;
+  // 30 bits: a small integer in every V8 build, not a heap number in each profile.
+  return hash & MAX_SMALL;
 }
 
 /** The template of `url` for an instance; a template rebuilds each instance's own URL exactly. */
@@ -589,6 +657,17 @@ function authorityAt(url: string, host: string): number {
     if ((before === '/' || before === '@') && (after === '' || ':/?#'.includes(after))) return at;
   }
   return -1;
+}
+
+/**
+ * Where a record reads its host name from (see the packed integer's layout): the IP address or the id when it is
+ * one of them, the id's prefix when it starts the id, otherwise the record's own copy.
+ */
+function hostCode(instanceId: string, hostName: string, ipAddr: string): number {
+  if (hostName === ipAddr) return HOST_IS_IP;
+  if (hostName === instanceId) return HOST_IS_ID;
+  const length = hostName.length;
+  return length > 0 && length <= MAX_DERIVED_HOST && instanceId.length > length && instanceId.startsWith(hostName) ? length : HOST_HELD;
 }
 
 // A module function, not a private method: a class with private methods gives each instance a brand slot.
