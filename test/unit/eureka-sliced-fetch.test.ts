@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -173,6 +173,40 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
       const outside = Buffer.from(text.replace('"versions__delta":"3"', '"versions__delta":"3",'));
       await expect(decoder.decode(chunked(outside), 0, signal, copy)).rejects.toMatchObject({ code: 'ERR_EUREKA_PROTOCOL', message: /not JSON/ });
       expect(await decodeAll(doc)).toHaveLength(2500);
+    } finally {
+      decoder.close();
+    }
+  });
+
+  it.runIf(process.platform === 'linux')('runs its decoding thread at a lower CPU priority than the event loop', async () => {
+    /** The nice value of each thread of this process, by thread id, from /proc/self/task/<tid>/stat (field 19). */
+    const niceValues = (): Map<string, number> =>
+      new Map(
+        readdirSync('/proc/self/task').flatMap((tid): [string, number][] => {
+          try {
+            const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+            return [[tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])]];
+          } catch {
+            return []; // a thread that ended meanwhile
+          }
+        }),
+      );
+    const before = niceValues();
+    const decoder = new SliceDecoder();
+    try {
+      const sliced = await decoder.decode(chunked(bodyOf(wire(6000, 3))), 0, new AbortController().signal, copy);
+      let during: Map<string, number> | undefined;
+      let count = 0;
+      for await (const slice of sliced.slices) {
+        // While the worker is still sending slices, it is one of this process's threads.
+        during ??= niceValues();
+        count += slice.entries.length;
+      }
+      expect(count).toBe(6000);
+      const started = [...during!].filter(([tid]) => !before.has(tid));
+      expect(started.map(([, nice]) => nice)).toContain(10);
+      // The event loop's thread (its id is the process id) keeps its priority.
+      expect(during!.get(String(process.pid))).toBe(before.get(String(process.pid)));
     } finally {
       decoder.close();
     }
