@@ -18,12 +18,10 @@ import { ViewGuard } from './ViewGuard.js';
 import type { ProtectedApp, ViewProtectionEvent } from './ViewGuard.js';
 import { appsHashcode, appsHashcodeOfCounts, decodeApplications } from './wire.js';
 import type { DecodedApplications, DecodedInstance } from './wire.js';
-import { Deletion, SliceDecoder } from './SliceDecoder.js';
+import { Deletion, SLICE_BUDGET_MS, SliceDecoder } from './SliceDecoder.js';
 import { AutoFetchMode } from './AutoFetchMode.js';
 import type { AutoFetchState, FetchCost } from './AutoFetchMode.js';
 
-/** Work done on the event loop between two yields while a full fetch replaces the view. */
-const SLICE_MS = 2;
 /** Lets the event loop run what waits (I/O, timers) before the next slice of work. */
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -367,9 +365,9 @@ export class RegistryFetcher {
       if (byId === undefined) incoming.set(record.app, (byId = new Map<string, RegistryInstance>()));
       byId.set(record.instanceId, record);
     }
-    const change = await cache.replaceInSlices(incoming, yieldToLoop, SLICE_MS);
+    const change = await cache.replaceInSlices(incoming, yieldToLoop, SLICE_BUDGET_MS);
     // Records made by this fetch are in the view now: the profiles only the old view used go.
-    await pool.retainOnlyInSlices(cache.all(), yieldToLoop);
+    await pool.retainOnlyInSlices(cache.all(), yieldToLoop, SLICE_BUDGET_MS);
     this.#profilesAfterFull = pool.profiles;
     this.#hasFull = true;
     return change;
@@ -403,7 +401,7 @@ export class RegistryFetcher {
     // once they are many, the unused ones are dropped, after the view is in step and a slice at a time, since
     // finding them walks every record held.
     if (pool.profiles > 2 * this.#profilesAfterFull + 64) {
-      await pool.retainOnlyInSlices(cache.all(), yieldToLoop);
+      await pool.retainOnlyInSlices(cache.all(), yieldToLoop, SLICE_BUDGET_MS);
       this.#profilesAfterFull = pool.profiles;
     }
     return undefined;
