@@ -179,9 +179,10 @@ export class EurekaInstance implements RegistryInstance {
   /** Host name clients should use. */
   get hostName(): string {
     const host = this.#packed >>> HOST_SHIFT;
+    // The usual id (`host:app:port`) first.
+    if (host !== HOST_HELD && host <= MAX_DERIVED_HOST) return this.instanceId.slice(0, host);
     if (host === HOST_IS_IP) return this.ipAddr;
-    if (host === HOST_IS_ID) return this.instanceId;
-    return host === HOST_HELD ? (this.#updated as Detail).host : this.instanceId.slice(0, host);
+    return host === HOST_IS_ID ? this.instanceId : (this.#updated as Detail).host;
   }
   /** Plain HTTP port. */
   get port(): number {
