@@ -132,6 +132,17 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
       const smallGz = gzipSync(small);
       expect((await collect((await decoder.decode([smallGz], 0, signal, copy, { encoding: 'gzip', maxBytes: small.length })).slices)).ids).toHaveLength(20);
       await expect(decoder.decode([smallGz], 0, signal, copy, { encoding: 'gzip', maxBytes: small.length - 1 })).rejects.toMatchObject({ code: 'ERR_REGISTRY_UNAVAILABLE' });
+      // Between 8 and 64 KB of gzip: undone in the thread pool, with the same limit and errors.
+      const middle = bodyOf(wire(1500, 3));
+      const middleGz = gzipSync(middle);
+      expect(middleGz.length).toBeGreaterThan(8 * 1024);
+      expect(middleGz.length).toBeLessThan(64 * 1024);
+      expect((await collect((await decoder.decode([middleGz], 0, signal, copy, { encoding: 'gzip', maxBytes: middle.length })).slices)).ids).toHaveLength(1500);
+      await expect(decoder.decode([middleGz], 0, signal, copy, { encoding: 'gzip', maxBytes: middle.length - 1 })).rejects.toMatchObject({ code: 'ERR_REGISTRY_UNAVAILABLE' });
+      await expect(decoder.decode([Buffer.alloc(20 * 1024, 7)], 0, signal, copy, { encoding: 'gzip', maxBytes: 1e9 })).rejects.toMatchObject({
+        code: 'ERR_EUREKA_PROTOCOL',
+        message: /not valid gzip/,
+      });
       // A gzip body that is not gzip, large or small, is a protocol error; the worker goes on.
       const junk = Buffer.alloc(100 * 1024, 7);
       await expect(decoder.decode([junk], 0, signal, copy, { encoding: 'gzip', maxBytes: 1e9 })).rejects.toMatchObject({ code: 'ERR_EUREKA_PROTOCOL', message: /not valid gzip/ });
@@ -194,7 +205,11 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
     const before = niceValues();
     const decoder = new SliceDecoder();
     try {
-      const sliced = await decoder.decode(chunked(bodyOf(wire(6000, 3))), 0, new AbortController().signal, copy);
+      const pending = decoder.decode(chunked(bodyOf(wire(6000, 3))), 0, new AbortController().signal, copy);
+      // At once, before the worker's own code has run (its start takes tens of ms): lowered by the event loop.
+      const early = niceValues();
+      expect([...early].filter(([tid]) => !before.has(tid)).map(([, nice]) => nice)).toContain(10);
+      const sliced = await pending;
       let during: Map<string, number> | undefined;
       let count = 0;
       for await (const slice of sliced.slices) {

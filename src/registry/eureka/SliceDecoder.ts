@@ -1,8 +1,11 @@
 // Over 500 lines because the worker's code (a string, run on its own thread) and the event loop's side of the
 // protocol between them (the handover of the body, the rows and their shared values, the credits) are read and
 // changed together: split, each half would only make sense with the other open beside it.
+import { readdirSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { gunzipSync, inflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip, gunzipSync, inflate, inflateSync } from 'node:zlib';
 import { KaryonError } from '../../common/KaryonError.js';
 import { abortReason, errorMessage } from '../../internal/async.js';
 import type { InstanceKey } from '../InstanceCache.js';
@@ -27,6 +30,8 @@ export const SLICED_DECODE_MIN_BYTES = 512 * 1024;
  * JSON. Smaller ones are decompressed on the event loop (a millisecond or so), then go by their size.
  */
 const WORKER_MIN_COMPRESSED_BYTES = 64 * 1024;
+/** Compressed bodies from this size, up to the worker's, are decompressed in libuv's thread pool (a few KB take microseconds here). */
+const POOL_INFLATE_MIN_BYTES = 8 * 1024;
 /** Output chunk of the worker's decompression: large, so that 100 MB take few steps. */
 const INFLATE_CHUNK_BYTES = 1024 * 1024;
 /** Instances per slice: the event loop turns a slice's rows into records in a tenth of a millisecond or so. */
@@ -345,9 +350,25 @@ function inflateHere(body: Buffer, { encoding, maxBytes }: BodyCoding): Buffer {
   try {
     return encoding === 'gzip' ? gunzipSync(body, { maxOutputLength: maxBytes }) : inflateSync(body, { maxOutputLength: maxBytes });
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(maxBytes);
-    throw new KaryonError('ERR_EUREKA_PROTOCOL', `the full registry response is not valid ${encoding}: ${errorMessage(error)}`, { cause: error });
+    throw inflateError(error, encoding, maxBytes);
   }
+}
+
+const gunzipAsync = promisify(gunzip);
+const inflateAsync = promisify(inflate);
+
+/** Decompresses a body in libuv's thread pool: the event loop only collects the output. */
+async function inflateInPool(body: Buffer, encoding: ContentCoding, maxBytes: number): Promise<Buffer> {
+  try {
+    return await (encoding === 'gzip' ? gunzipAsync(body, { maxOutputLength: maxBytes }) : inflateAsync(body, { maxOutputLength: maxBytes }));
+  } catch (error) {
+    throw inflateError(error, encoding, maxBytes);
+  }
+}
+
+function inflateError(error: unknown, encoding: ContentCoding, maxBytes: number): KaryonError {
+  if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') return tooLarge(maxBytes);
+  return new KaryonError('ERR_EUREKA_PROTOCOL', `the full registry response is not valid ${encoding}: ${errorMessage(error)}`, { cause: error });
 }
 
 /**
@@ -362,6 +383,33 @@ function post(worker: Worker, chunks: readonly Buffer[], bytes: number): void {
 }
 
 const nextTask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The ids of this process's threads (Linux), undefined where they cannot be listed. */
+function threadIds(): Set<string> | undefined {
+  try {
+    return new Set(readdirSync('/proc/self/task'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Lowers the priority of the one thread started since `before` was listed: the worker's, at once, rather than
+ * when its own code runs (it does that too) after the 25 ms or so its start takes, competing with the event
+ * loop meanwhile. Nothing when the thread cannot be told (none, or more than one started).
+ */
+function lowerPriorityOfNew(before: ReadonlySet<string> | undefined): void {
+  const after = before === undefined ? undefined : threadIds();
+  if (before === undefined || after === undefined) return;
+  const started = [...after].filter((tid) => !before.has(tid));
+  if (started.length !== 1) return;
+  try {
+    const tid = Number(started[0]);
+    setPriority(tid, Math.max(getPriority(tid), WORKER_NICE));
+  } catch {
+    // Not allowed, or the thread ended already: it lowers its own priority when it runs.
+  }
+}
 
 /**
  * Decodes `{"applications": ...}` bodies, given as the chunks they arrived in, slice by slice: off the event loop
@@ -390,8 +438,11 @@ export class SliceDecoder {
     for (const chunk of chunks) size += chunk.length;
     let encoding = coding.encoding;
     if (encoding !== undefined && (size < WORKER_MIN_COMPRESSED_BYTES || this.#closed)) {
-      // Small: decompressed here, then decoded by its size like any other body.
-      const body = inflateHere(Buffer.concat(chunks, size), coding);
+      // Small: decompressed here (from a few KB, in libuv's thread pool: 64 KB of gzip take a few ms to undo),
+      // then decoded by its size like any other body.
+      const packed = Buffer.concat(chunks, size);
+      const body = size < POOL_INFLATE_MIN_BYTES || this.#closed ? inflateHere(packed, coding) : await inflateInPool(packed, encoding, coding.maxBytes);
+      if (signal.aborted) throw abortReason(signal);
       chunks = [body];
       size = body.length;
       encoding = undefined;
@@ -404,7 +455,9 @@ export class SliceDecoder {
     try {
       if (this.#worker === undefined) {
         // No loader flags of the process (e.g. --import tsx): the worker's code is plain CommonJS.
+        const threads = threadIds();
         const made = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+        lowerPriorityOfNew(threads);
         made.unref();
         made.once('exit', () => {
           if (this.#worker === made) this.#worker = undefined;
