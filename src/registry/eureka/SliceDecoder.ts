@@ -19,15 +19,17 @@ import { wireDecoder } from './wireDecoder.js';
 // which hands the instances back fifty at a time as flat rows of strings and numbers: what the
 // instances of an app share (app, VIPs, zone, metadata, statuses) is sent once per body and referred to by
 // number. So the event loop parses no JSON: it turns rows into compact records, slices that arrive being
-// handled back to back for a quarter of a millisecond at most before it yields, and serves requests in between. A worker is
-// made for each large body and stopped once it is decoded: full fetches are rare, and a worker kept idle would
-// keep the hundreds of MB its heap grew to while parsing 100 MB of JSON. Small bodies are decoded at once.
+// handled back to back for a quarter of a millisecond at most before it yields, and serves requests in between.
+// A worker is made for each large body and stopped once it is decoded: full fetches are rare, and a worker kept
+// idle would keep the hundreds of MB its heap grew to while parsing 100 MB of JSON. On Linux it runs at a lower
+// priority than the event loop. Small bodies are decoded at once.
 
 /** Bodies up to this size are decoded on the event loop in one go (a few ms at most). */
 export const SLICED_DECODE_MIN_BYTES = 512 * 1024;
 /**
  * Compressed bodies from this size are decompressed on the worker: 64 KiB of gzip are about 1 MB of registry
- * JSON. Smaller ones are decompressed on the event loop (a millisecond or so), then go by their size.
+ * JSON. Smaller ones are decompressed before the worker is asked for (from POOL_INFLATE_MIN_BYTES in libuv's
+ * thread pool), then go by their size.
  */
 const WORKER_MIN_COMPRESSED_BYTES = 64 * 1024;
 /** Compressed bodies from this size, up to the worker's, are decompressed in libuv's thread pool (a few KB take microseconds here). */
@@ -394,21 +396,24 @@ function threadIds(): Set<string> | undefined {
 }
 
 /**
- * Lowers the priority of the one thread started since `before` was listed: the worker's, at once, rather than
- * when its own code runs (it does that too) after the 25 ms or so its start takes, competing with the event
- * loop meanwhile. Nothing when the thread cannot be told (none, or more than one started).
+ * Makes the worker and lowers its thread's priority at once, rather than when its own code runs (it does that
+ * too) after the 25 ms or so its start takes, competing with the event loop meanwhile. The thread is the one
+ * that `start` added to the process; when that cannot be told (no list of threads, or more than one added),
+ * only the worker's own code lowers it.
  */
-function lowerPriorityOfNew(before: ReadonlySet<string> | undefined): void {
-  const after = before === undefined ? undefined : threadIds();
-  if (before === undefined || after === undefined) return;
-  const started = [...after].filter((tid) => !before.has(tid));
-  if (started.length !== 1) return;
-  try {
-    const tid = Number(started[0]);
-    setPriority(tid, Math.max(getPriority(tid), WORKER_NICE));
-  } catch {
-    // Not allowed, or the thread ended already: it lowers its own priority when it runs.
+function startAtLowPriority(start: () => Worker): Worker {
+  const before = threadIds();
+  const worker = start();
+  const added = before === undefined ? [] : [...(threadIds() ?? [])].filter((tid) => !before.has(tid));
+  if (added.length === 1) {
+    try {
+      const tid = Number(added[0]);
+      setPriority(tid, Math.max(getPriority(tid), WORKER_NICE));
+    } catch {
+      // Not allowed, or the thread ended already.
+    }
   }
+  return worker;
 }
 
 /**
@@ -441,7 +446,7 @@ export class SliceDecoder {
       // Small: decompressed here (from a few KB, in libuv's thread pool: 64 KB of gzip take a few ms to undo),
       // then decoded by its size like any other body.
       const packed = Buffer.concat(chunks, size);
-      const body = size < POOL_INFLATE_MIN_BYTES || this.#closed ? inflateHere(packed, coding) : await inflateInPool(packed, encoding, coding.maxBytes);
+      const body = size < POOL_INFLATE_MIN_BYTES ? inflateHere(packed, coding) : await inflateInPool(packed, encoding, coding.maxBytes);
       if (signal.aborted) throw abortReason(signal);
       chunks = [body];
       size = body.length;
@@ -455,9 +460,7 @@ export class SliceDecoder {
     try {
       if (this.#worker === undefined) {
         // No loader flags of the process (e.g. --import tsx): the worker's code is plain CommonJS.
-        const threads = threadIds();
-        const made = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
-        lowerPriorityOfNew(threads);
+        const made = startAtLowPriority(() => new Worker(WORKER_SOURCE, { eval: true, execArgv: [] }));
         made.unref();
         made.once('exit', () => {
           if (this.#worker === made) this.#worker = undefined;
