@@ -3,7 +3,7 @@
 // changed together: split, each half would only make sense with the other open beside it.
 import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { promisify } from 'node:util';
 import { gunzip, gunzipSync, inflate, inflateSync } from 'node:zlib';
 import { KaryonError } from '../../common/KaryonError.js';
@@ -128,6 +128,7 @@ const ROW_FIELDS = ${ROW_FIELDS};
 let chunks = [];
 let iterator;
 let credit = 0;
+let answers;
 parentPort.on('message', (message) => {
   if (typeof message === 'number') {
     credit += message;
@@ -135,9 +136,16 @@ parentPort.on('message', (message) => {
   } else if (message.chunks !== undefined) {
     for (const chunk of message.chunks) chunks.push(chunk);
   } else {
+    answers = message.answers;
     start(message.perSlice, message.now, message.encoding, message.maxBytes);
   }
 });
+// An answer goes on the body's own port, which the event loop reads one message at a time when it is ready for
+// it; the wake-up on the worker's port (a number, nothing to decode) tells it one is there.
+function answer(value) {
+  answers.postMessage(value);
+  parentPort.postMessage(0);
+}
 function start(perSlice, now, encoding, maxBytes) {
   let root;
   let body;
@@ -151,7 +159,7 @@ function start(perSlice, now, encoding, maxBytes) {
       throw Object.assign(new RangeError('too large'), { code: 'ERR_BUFFER_TOO_LARGE' });
     }
   } catch (error) {
-    parentPort.postMessage(error && error.code === 'ERR_BUFFER_TOO_LARGE'
+    answer(error && error.code === 'ERR_BUFFER_TOO_LARGE'
       ? { tooLarge: true }
       : { error: 'not valid ' + encoding + ': ' + (error && error.message) });
     return;
@@ -167,14 +175,14 @@ function start(perSlice, now, encoding, maxBytes) {
     const doc = layout === undefined ? JSON.parse(source) : layout.doc;
     root = core.isRecord(doc) && core.isRecord(doc.applications) ? doc.applications : undefined;
   } catch (error) {
-    parentPort.postMessage({ error: 'not JSON: ' + (error && error.message) });
+    answer({ error: 'not JSON: ' + (error && error.message) });
     return;
   }
   if (root === undefined) {
-    parentPort.postMessage({ error: 'response has no "applications" object' });
+    answer({ error: 'response has no "applications" object' });
     return;
   }
-  parentPort.postMessage({ versionsDelta: core.text(root.versions__delta) ?? '', appsHashcode: core.text(root.apps__hashcode) ?? '' });
+  answer({ versionsDelta: core.text(root.versions__delta) ?? '', appsHashcode: core.text(root.apps__hashcode) ?? '' });
   credit = 0;
   iterator = slices(root, perSlice, now, source, layout === undefined ? [] : layout.spans);
 }
@@ -295,15 +303,15 @@ function pump() {
     } catch (error) {
       // An application cut out of the text that is not JSON: the body is not.
       iterator = undefined;
-      parentPort.postMessage({ error: 'not JSON: ' + (error && error.message) });
+      answer({ error: 'not JSON: ' + (error && error.message) });
       return;
     }
     if (next.done) {
       iterator = undefined;
-      parentPort.postMessage({ done: true });
+      answer({ done: true });
     } else {
       credit--;
-      parentPort.postMessage({ slice: next.value });
+      answer({ slice: next.value });
     }
   }
 }
@@ -472,7 +480,10 @@ export class SliceDecoder {
       // No worker threads here (a restricted runtime): decode at once.
       return whole(inflateHere(Buffer.concat(chunks, size), { encoding, maxBytes: coding.maxBytes }), now, compact);
     }
-    const answers: WorkerAnswer[] = [];
+    // The worker's answers wait on a port of their own until the loop below takes them one at a time (decoding
+    // each as it is taken, within the slice budget): the messages of a port with a listener are all decoded and
+    // dispatched in one task, a block as long as the worker is ahead. The worker's own port only wakes the loop.
+    const { port1: answers, port2 } = new MessageChannel();
     let failure: Error | undefined;
     let wake: (() => void) | undefined;
     const nudge = (): void => {
@@ -480,10 +491,7 @@ export class SliceDecoder {
       wake = undefined;
       resume?.();
     };
-    const onMessage = (answer: WorkerAnswer): void => {
-      answers.push(answer);
-      nudge();
-    };
+    const onMessage = (): void => nudge();
     const onError = (error: Error): void => {
       failure = error;
       nudge();
@@ -503,15 +511,20 @@ export class SliceDecoder {
       signal.removeEventListener('abort', onAbort);
       worker.off('message', onMessage).off('error', onError).off('exit', onExit);
       if (this.#worker === worker) this.#worker = undefined;
+      answers.close();
       void worker.terminate();
     };
+    /** Whether the last call of next() had to wait for the worker. */
+    let waited = false;
     const next = async (): Promise<WorkerAnswer> => {
+      waited = false;
       for (;;) {
         if (failure !== undefined) throw failure;
-        if (answers.length > 0) break;
+        const received = receiveMessageOnPort(answers) as { message: WorkerAnswer } | undefined;
+        if (received !== undefined) return received.message;
+        waited = true;
         await new Promise<void>((resolve) => (wake = resolve));
       }
-      return answers.shift()!;
     };
     let head: WorkerAnswer;
     try {
@@ -531,7 +544,7 @@ export class SliceDecoder {
         }
       }
       if (batch.length > 0) post(worker, batch, batchBytes);
-      worker.postMessage({ perSlice: INSTANCES_PER_SLICE, now, encoding, maxBytes: coding.maxBytes });
+      worker.postMessage({ perSlice: INSTANCES_PER_SLICE, now, encoding, maxBytes: coding.maxBytes, answers: port2 }, [port2]);
       head = await next();
     } catch (error) {
       end();
@@ -552,7 +565,6 @@ export class SliceDecoder {
         let taskStart = performance.now();
         for (;;) {
           // Waiting for the worker lets the event loop run: the budget starts again after a wait.
-          const waited = answers.length === 0;
           const answer = await next();
           if (waited) taskStart = performance.now();
           if (answer.error !== undefined) {
