@@ -10,7 +10,7 @@ import type { DecodedSlice } from '../../src/registry/eureka/SliceDecoder.js';
 import { decodeApplications, encodeApplications, encodeInstance } from '../../src/registry/eureka/wire.js';
 import type { WireInstance } from '../../src/registry/eureka/wire.js';
 import type { RegistryChange, RegistryInstance } from 'karyon-ts';
-import { testInstance } from 'karyon-ts/testing';
+import { ManualClock, testInstance } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
 
 // A full fetch of a large registry is decoded on a worker thread and applied in slices that yield to the event
@@ -58,6 +58,47 @@ async function collect(
 }
 
 describe('SliceDecoder (a large registry parsed off the event loop, decoded a slice at a time)', () => {
+  it('keeps the worker for the next body when asked, and stops it after the wait, after a failure or on close', async () => {
+    const clock = new ManualClock();
+    const decoder = new SliceDecoder({ keepWorkerMs: 60_000, clock });
+    const body = bodyOf(wire(3000, 7));
+    const signal = new AbortController().signal;
+    try {
+      const first = await decoder.decode(chunked(body), 0, signal, copy);
+      const worker = decoder.workerThreadId;
+      expect(worker).toBeGreaterThan(0);
+      expect((await collect(first.slices)).ids).toHaveLength(3000);
+      // Decoded to its end: the same worker takes the next body, well within the wait.
+      expect(decoder.workerThreadId).toBe(worker);
+      clock.advance(59_000);
+      const second = await decoder.decode(chunked(body, 1000), 0, signal, copy);
+      expect(decoder.workerThreadId).toBe(worker);
+      expect((await collect(second.slices)).ids).toHaveLength(3000);
+      // The wait starts again after each body: stopped once a whole wait passed with no body.
+      clock.advance(59_000);
+      expect(decoder.workerThreadId).toBe(worker);
+      clock.advance(1_000);
+      expect(decoder.workerThreadId).toBeUndefined();
+      // A body left before its end, or not JSON, stops its worker at once.
+      const left = await decoder.decode(chunked(body), 0, signal, copy);
+      const third = decoder.workerThreadId;
+      expect(third).not.toBe(worker);
+      for await (const slice of left.slices) if (slice.entries.length > 0) break;
+      expect(decoder.workerThreadId).toBeUndefined();
+      const junk = Buffer.from(`{"applications": ${'x'.repeat(SLICED_DECODE_MIN_BYTES)}}`);
+      await expect(decoder.decode([junk], 0, signal, copy)).rejects.toThrow(/not JSON/);
+      expect(decoder.workerThreadId).toBeUndefined();
+      // Kept, then closed: close stops it and its wait.
+      await collect((await decoder.decode(chunked(body), 0, signal, copy)).slices);
+      expect(decoder.workerThreadId).toBeGreaterThan(0);
+      expect(clock.pendingTimers).toBe(1);
+    } finally {
+      decoder.close();
+    }
+    expect(decoder.workerThreadId).toBeUndefined();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('decodes a large body into the same instances, in order, as decoding it at once, over several slices', async () => {
     const instances = wire(3000, 7);
     // Two instances that do not decode, and an application entry that is not an object.

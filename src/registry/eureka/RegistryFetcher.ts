@@ -52,6 +52,8 @@ interface Waiter {
 
 /** How many undecodable instances are named in the log line of one fetch. */
 const LOGGED_DECODE_ERRORS = 5;
+/** Refresh intervals the decoding worker of a full fetch waits for the next (see SliceDecoder). */
+const KEEP_DECODER_INTERVALS = 2.5;
 
 /** Refreshes the cache on a timer, and on demand with {@link RegistryFetcher.refresh}. */
 export class RegistryFetcher {
@@ -65,7 +67,7 @@ export class RegistryFetcher {
   /** Profiles held after the last full fetch; deltas that pile up many more trigger a sweep. */
   #profilesAfterFull = 0;
   readonly #guard: ViewGuard;
-  readonly #decoder = new SliceDecoder();
+  readonly #decoder: SliceDecoder;
   /** With `fetchMode: 'auto'`: the costs measured and the mode they chose. */
   readonly #auto: AutoFetchMode | undefined;
   /** What the view held was made of: the whole registry, or only the VIPs (a full fetch must replace it). */
@@ -73,6 +75,9 @@ export class RegistryFetcher {
 
   constructor(context: FetcherContext) {
     this.#context = context;
+    // A full fetch that follows the last within a refresh or two (registry checks that failed, fetchDeltas off)
+    // finds the decoding worker started and its code compiled.
+    this.#decoder = new SliceDecoder({ keepWorkerMs: KEEP_DECODER_INTERVALS * context.options.registryFetchIntervalMs, clock: context.options.clock });
     this.#guard = new ViewGuard(() => ({
       ratio: context.options.viewProtectionRatio,
       maxMs: context.options.viewProtectionMaxMs,
