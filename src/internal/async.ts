@@ -54,6 +54,9 @@ export function runWithTimeout<T>(
   });
 }
 
+/** Lets the event loop run what waits (I/O, timers) before the next slice of work: resolves in the next task. */
+export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Resolves after `delayMs` on `clock`; rejects with the signal's reason if it aborts first. */
 export function sleep(clock: Clock, delayMs: number, signal?: AbortSignal, options: { unref?: boolean } = {}): Promise<void> {
   if (signal?.aborted) return Promise.reject(abortReason(signal));

@@ -3,7 +3,7 @@
 // that one decision across files.
 import { readFileSync } from 'node:fs';
 import { KaryonError, isKaryonError } from '../../common/KaryonError.js';
-import { abortReason, errorMessage, jitter } from '../../internal/async.js';
+import { abortReason, errorMessage, jitter, yieldToLoop } from '../../internal/async.js';
 import { RepeatingTask } from '../../internal/RepeatingTask.js';
 import type { InstanceCache, InstanceKey } from '../InstanceCache.js';
 import type { RegistryChange, RegistryInstance } from '../types.js';
@@ -22,8 +22,6 @@ import { Deletion, SLICE_BUDGET_MS, SliceDecoder } from './SliceDecoder.js';
 import { AutoFetchMode } from './AutoFetchMode.js';
 import type { AutoFetchState, FetchCost } from './AutoFetchMode.js';
 
-/** Lets the event loop run what waits (I/O, timers) before the next slice of work. */
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 // Discovery: keeps an InstanceCache in step with the Eureka servers.
 //

@@ -9,7 +9,7 @@ import { gunzip, gunzipSync, inflate, inflateSync } from 'node:zlib';
 import type { Clock, ClockTimer } from '../../common/Clock.js';
 import { systemClock } from '../../common/Clock.js';
 import { KaryonError } from '../../common/KaryonError.js';
-import { abortReason, errorMessage } from '../../internal/async.js';
+import { abortReason, errorMessage, yieldToLoop } from '../../internal/async.js';
 import type { InstanceKey } from '../InstanceCache.js';
 import type { InstanceStatus, RegistryInstance } from '../types.js';
 import type { ContentCoding } from './EurekaTransport.js';
@@ -404,8 +404,6 @@ function post(worker: Worker, chunks: readonly Buffer[], bytes: number): void {
   else worker.postMessage({ chunks: [joined] });
 }
 
-const nextTask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /** The ids of this process's threads (Linux), undefined where they cannot be listed. */
 function threadIds(): Set<string> | undefined {
   try {
@@ -503,8 +501,7 @@ export class SliceDecoder {
       return whole(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), now, compact);
     }
     let worker: Worker;
-    this.#idle?.clear();
-    this.#idle = undefined;
+    this.#keepNoLonger();
     try {
       if (this.#worker === undefined) {
         // No loader flags of the process (e.g. --import tsx): the worker's code is plain CommonJS.
@@ -555,26 +552,20 @@ export class SliceDecoder {
       worker.off('message', onMessage).off('error', onError).off('exit', onExit);
       answers.close();
       if (keep && this.#keepWorkerMs > 0 && this.#worker === worker) {
-        this.#idle = this.#clock.setTimeout(() => {
-          if (this.#worker === worker) this.#worker = undefined;
-          void worker.terminate();
-        }, this.#keepWorkerMs);
-        this.#idle.unref();
-        return;
+        this.#idle = this.#clock.setTimeout(() => this.#stop(worker), this.#keepWorkerMs).unref();
+      } else {
+        this.#stop(worker);
       }
-      if (this.#worker === worker) this.#worker = undefined;
-      void worker.terminate();
     };
-    /** Whether the last call of next() had to wait for the worker. */
-    let waited = false;
+    /** When the event loop last came back to this body's work: waiting for the worker let it run what waited. */
+    let taskStart = performance.now();
     const next = async (): Promise<WorkerAnswer> => {
-      waited = false;
       for (;;) {
         if (failure !== undefined) throw failure;
         const received = receiveMessageOnPort(answers) as { message: WorkerAnswer } | undefined;
         if (received !== undefined) return received.message;
-        waited = true;
         await new Promise<void>((resolve) => (wake = resolve));
+        taskStart = performance.now();
       }
     };
     let head: WorkerAnswer;
@@ -590,7 +581,7 @@ export class SliceDecoder {
           post(worker, batch, batchBytes);
           batch = [];
           batchBytes = 0;
-          await nextTask();
+          await yieldToLoop();
           if (failure !== undefined) throw failure;
         }
       }
@@ -615,11 +606,9 @@ export class SliceDecoder {
       try {
         worker.postMessage(SLICES_AHEAD);
         const table: (string | Readonly<Record<string, string>>)[] = [];
-        let taskStart = performance.now();
+        taskStart = performance.now();
         for (;;) {
-          // Waiting for the worker lets the event loop run: the budget starts again after a wait.
           const answer = await next();
-          if (waited) taskStart = performance.now();
           if (answer.error !== undefined) {
             throw protocolError(`the full registry response is ${answer.error}`);
           }
@@ -634,7 +623,7 @@ export class SliceDecoder {
           yield { entries, decoded: rows.length / ROW_FIELDS, errors };
           // What waits on the event loop runs once the slices handled since the last yield have used the budget.
           if (performance.now() - taskStart >= SLICE_BUDGET_MS) {
-            await nextTask();
+            await yieldToLoop();
             taskStart = performance.now();
           }
         }
@@ -648,11 +637,20 @@ export class SliceDecoder {
   /** Stops the worker; later bodies are decoded at once. Idempotent. */
   close(): void {
     this.#closed = true;
+    this.#keepNoLonger();
+    if (this.#worker !== undefined) this.#stop(this.#worker);
+  }
+
+  /** Stops `worker` (its heap goes with it), and forgets it when it is the decoder's. */
+  #stop(worker: Worker): void {
+    if (this.#worker === worker) this.#worker = undefined;
+    void worker.terminate();
+  }
+
+  /** Cancels the wait after which a kept worker stops. */
+  #keepNoLonger(): void {
     this.#idle?.clear();
     this.#idle = undefined;
-    const worker = this.#worker;
-    this.#worker = undefined;
-    void worker?.terminate();
   }
 }
 
