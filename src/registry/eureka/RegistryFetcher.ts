@@ -50,6 +50,7 @@ interface Waiter {
 
 /** How many undecodable instances are named in the log line of one fetch. */
 const LOGGED_DECODE_ERRORS = 5;
+const NOTHING_HELD: ReadonlyMap<string, ReadonlyMap<string, RegistryInstance>> = new Map();
 /** Refresh intervals the decoding worker of a full fetch waits for the next (see SliceDecoder). */
 const KEEP_DECODER_INTERVALS = 2.5;
 
@@ -70,6 +71,18 @@ export class RegistryFetcher {
   readonly #auto: AutoFetchMode | undefined;
   /** What the view held was made of: the whole registry, or only the VIPs (a full fetch must replace it). */
   #viewMode: 'full' | 'vips' | undefined;
+  /** The view held when the full fetch under way began. */
+  #heldAtFull: ReadonlyMap<string, ReadonlyMap<string, RegistryInstance>> = NOTHING_HELD;
+  /**
+   * The record a full fetch keeps of an instance: the one held when it is listed as it is held (a fetch over a
+   * held view then makes records only for what changed, so little of what it allocates survives to be promoted
+   * and collected by a long major GC), else a new one. One function for every fetch: a new closure each time
+   * made V8 throw away the code it had optimized for the one before.
+   */
+  readonly #keepOrCompact = (instance: RegistryInstance): RegistryInstance => {
+    const record = this.#heldAtFull.get(instance.app)?.get(instance.instanceId);
+    return record instanceof EurekaInstance && record.matches(instance) ? record : this.#context.pool.compact(instance);
+  };
 
   constructor(context: FetcherContext) {
     this.#context = context;
@@ -245,7 +258,7 @@ export class RegistryFetcher {
   }
 
   async #full(reason: FullFetchReason, signal: AbortSignal): Promise<void> {
-    const { transport, pool, options, cache } = this.#context;
+    const { transport, options, cache } = this.#context;
     const started = options.clock.now();
     // Any answer but 200 (a server warming up answers 403) passes the request to the next server.
     const exchange = await transport.send({ method: 'GET', path: '/apps', askNextOn: (status) => status !== 200, keepChunks: true }, signal);
@@ -261,14 +274,8 @@ export class RegistryFetcher {
     let cpuMs = 0;
     try {
       let mark = cpu();
-      // An instance listed as it is held keeps its record: a fetch over a held view makes records only for what
-      // changed, so little of what it allocates survives to be promoted and collected by a long major GC.
-      const held = cache.records();
-      const compact = (instance: RegistryInstance): RegistryInstance => {
-        const record = held.get(instance.app)?.get(instance.instanceId);
-        return record instanceof EurekaInstance && record.matches(instance) ? record : pool.compact(instance);
-      };
-      const decoded = await this.#decoder.decode(exchange.chunks ?? [exchange.body], options.clock.now(), signal, compact, {
+      this.#heldAtFull = cache.records();
+      const decoded = await this.#decoder.decode(exchange.chunks ?? [exchange.body], options.clock.now(), signal, this.#keepOrCompact, {
         encoding: exchange.encoding,
         maxBytes: options.maxResponseBytes,
       });
@@ -289,6 +296,7 @@ export class RegistryFetcher {
         cpuMs += cpu() - mark;
       }
     } catch (error) {
+      this.#heldAtFull = NOTHING_HELD;
       if (signal.aborted) throw abortReason(signal);
       const failure = !isKaryonError(error)
         ? new KaryonError('ERR_EUREKA_PROTOCOL', `the full registry response did not decode: ${errorMessage(error)}`, { cause: error })
@@ -301,6 +309,7 @@ export class RegistryFetcher {
           : error;
       throw this.#failed(failure, 'full', reason, exchange, started);
     }
+    this.#heldAtFull = NOTHING_HELD;
     this.#logSkipped(errors);
     const change = await this.#replaceView(incoming, 'full');
     this.#auto?.recordFull({ bytes: exchange.bytes, cpuMs, instances: listed });
