@@ -104,8 +104,25 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
     // Two instances that do not decode, and an application entry that is not an object.
     (instances[10] as { hostName?: string }).hostName = '';
     (instances[2000] as { ipAddr?: string }).ipAddr = '';
-    // Metadata of a few shapes (shared by reference once decoded), and a deletion.
-    instances.forEach((w, i) => ((w as { metadata: Record<string, string> }).metadata = i % 3 === 0 ? {} : { zone: `z${i % 2}`, build: String(i % 5) }));
+    // Metadata of a few shapes (shared by reference once decoded): the same entries in another order, one entry
+    // more or less than the maps just before, a `__proto__` key; and a deletion.
+    const metadataOf = (i: number): Record<string, string> => {
+      switch (i % 6) {
+        case 0:
+          return {};
+        case 1:
+          return { zone: `z${i % 2}`, build: String(i % 5) };
+        case 2:
+          return { build: String(i % 5), zone: `z${i % 2}` };
+        case 3:
+          return { zone: `z${i % 2}`, build: String(i % 5), extra: 'x' };
+        case 4:
+          return { zone: `z${i % 2}` };
+        default:
+          return JSON.parse(`{"__proto__": "p${i % 2}", "zone": "z1"}`) as Record<string, string>;
+      }
+    };
+    instances.forEach((w, i) => ((w as { metadata: Record<string, string> }).metadata = metadataOf(i)));
     (instances[20] as { actionType?: string }).actionType = 'DELETED';
     const doc = encodeApplications(instances, '42', 'DOWN_429_UP_2571_');
     (doc.applications.application as unknown[]).push('junk');
