@@ -99,6 +99,72 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('gives what a kept worker decodes as in the body before the record made for it then, and decodes the rest', async () => {
+    type Mutable = { status?: string; metadata?: Record<string, string>; lastUpdatedTimestamp?: string; actionType?: string };
+    const first = wire(3000, 7);
+    (first[9] as Mutable).metadata = { zone: 'z1', build: '7' };
+    (first[12] as Mutable).metadata = { zone: 'z1', build: '7' };
+    const second = wire(3000, 7);
+    (second[8] as Mutable).status = 'OUT_OF_SERVICE';
+    (second[9] as Mutable).metadata = { zone: 'z1', build: '8' };
+    (second[12] as Mutable).metadata = { build: '7', zone: 'z1' };
+    (second[13] as Mutable).lastUpdatedTimestamp = '1800000000000';
+    // Changed without a change of timestamps: told by the digest of the rest.
+    (second[14] as { healthCheckUrl: string }).healthCheckUrl += 'x';
+    (second[15] as { securePort: unknown }).securePort = { $: 443, '@enabled': 'true' };
+    (second[11] as Mutable).actionType = 'DELETED';
+    second.splice(10, 1);
+    second.push(...wire(3001, 7).slice(3000));
+    let made = 0;
+    // Refuses one instance, as a port out of range is refused: a reason, not a record.
+    const compact = (instance: RegistryInstance): RegistryInstance => {
+      made++;
+      if (instance.instanceId === 'i-5') throw new Error('refused');
+      return copy(instance);
+    };
+    const decoder = new SliceDecoder({ keepWorkerMs: 60_000, clock: new ManualClock() });
+    const signal = new AbortController().signal;
+    const byId = (records: RegistryInstance[]): Map<string, RegistryInstance> => new Map(records.map((r) => [r.instanceId, r]));
+    try {
+      const one = await collect((await decoder.decode(chunked(bodyOf(first)), 5, signal, compact)).slices);
+      expect(made).toBe(3000);
+      expect(one.errors).toEqual(['APP-5: refused']);
+      made = 0;
+      const body = bodyOf(second);
+      const two = await collect((await decoder.decode(chunked(body), 5, signal, compact)).slices);
+      // Only the instances that changed or are new were made into records again.
+      expect(made).toBe(6);
+      const expected = decodeApplications(JSON.parse(body.toString('utf8')), 5);
+      const listed = expected.instances.filter((e) => e.instance.instanceId !== 'i-5');
+      expect(two.ids).toEqual(listed.map((e) => `${e.instance.app}/${e.instance.instanceId}/${e.actionType === 'DELETED' ? 'DELETED' : e.instance.status}`));
+      expect(two.ids).toContain('APP-4/i-11/DELETED');
+      expect(two.records).toEqual(listed.filter((e) => e.actionType !== 'DELETED').map((e) => ({ ...e.instance })));
+      expect(two.errors).toEqual(['APP-5: refused']);
+      const [before, after] = [byId(one.records), byId(two.records)];
+      for (const id of ['i-0', 'i-12', 'i-2999']) expect(after.get(id)).toBe(before.get(id));
+      for (const id of ['i-8', 'i-9', 'i-13', 'i-14', 'i-15']) expect(after.get(id)).not.toBe(before.get(id));
+      expect(after.get('i-3000')).toBeDefined();
+      // The same body again: nothing to make.
+      made = 0;
+      const three = await collect((await decoder.decode(chunked(body, 5000), 5, signal, compact)).slices);
+      expect(made).toBe(0);
+      expect(three.ids).toEqual(two.ids);
+      expect(three.errors).toEqual(['APP-5: refused']);
+      // A worker of its own (the kept one stopped) decodes everything.
+      decoder.close();
+      made = 0;
+      const fresh = new SliceDecoder({ keepWorkerMs: 60_000, clock: new ManualClock() });
+      try {
+        await collect((await fresh.decode(chunked(body), 5, signal, compact)).slices);
+      } finally {
+        fresh.close();
+      }
+      expect(made).toBe(2999);
+    } finally {
+      decoder.close();
+    }
+  });
+
   it('decodes a large body into the same instances, in order, as decoding it at once, over several slices', async () => {
     const instances = wire(3000, 7);
     // Two instances that do not decode, and an application entry that is not an object.

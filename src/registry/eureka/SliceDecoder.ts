@@ -110,11 +110,14 @@ export interface SlicedApplications {
 
 // The worker's code: CommonJS, self-contained (it runs from a string, so it works from sources and from dist).
 // One body at a time: chunks, then `{ perSlice, now }`; it answers with the header (or an error), then sends
-// slices `{ rows, shared, errors }` while it has credit: the event loop grants one per slice handled, so a few
-// always wait there and the worker never runs far ahead. A row is ROW_FIELDS values (see toRow); `shared` are
-// the values first referred to in this slice, appended to the body's table.
+// slices `{ rows, count, shared, errors }` while it has credit: the event loop grants one per slice handled, so a
+// few always wait there and the worker never runs far ahead. A row is ROW_FIELDS values (see fromRows), or the one
+// number -1 - n for an instance decoded as instance n of the body before (a kept worker, see slices); `shared`
+// are the values first referred to in this slice, appended to the body's table.
 /** Values in a row. */
 const ROW_FIELDS = 20;
+/** Numbers kept per instance for the next body: its digest, lastDirtyTimestamp and lastUpdatedTimestamp. */
+const DIGEST_SLOTS = 3;
 /** Metadata maps of the last instances that a new one is compared with before a key is made for it. */
 const RECENT_METADATA = 8;
 /** Bits of a row's flags. */
@@ -139,6 +142,9 @@ try {
 const ROW_FIELDS = ${ROW_FIELDS};
 let chunks = [];
 let iterator;
+// The instances of the last body decoded to its end: \`numbers\`, their numbers in it by app then id, and
+// \`digests\`, DIGEST_SLOTS numbers for each (see digest).
+let listedBefore;
 let credit = 0;
 let answers;
 parentPort.on('message', (message) => {
@@ -149,7 +155,7 @@ parentPort.on('message', (message) => {
     for (const chunk of message.chunks) chunks.push(chunk);
   } else {
     answers = message.answers;
-    start(message.perSlice, message.now, message.encoding, message.maxBytes);
+    start(message.perSlice, message.now, message.encoding, message.maxBytes, message.list);
   }
 });
 // An answer goes on the body's own port, which the event loop reads one message at a time when it is ready for
@@ -158,7 +164,7 @@ function answer(value) {
   answers.postMessage(value);
   parentPort.postMessage(0);
 }
-function start(perSlice, now, encoding, maxBytes) {
+function start(perSlice, now, encoding, maxBytes, list) {
   let root;
   let body;
   try {
@@ -196,7 +202,8 @@ function start(perSlice, now, encoding, maxBytes) {
   }
   answer({ versionsDelta: core.text(root.versions__delta) ?? '', appsHashcode: core.text(root.apps__hashcode) ?? '', length: source.length });
   credit = 0;
-  iterator = slices(root, perSlice, now, source, layout === undefined ? [] : layout.spans);
+  // Listed for the next body only when the worker will be kept for it.
+  iterator = slices(root, perSlice, now, source, layout === undefined ? [] : layout.spans, list && source.length <= ${KEEP_WORKER_MAX_BYTES});
 }
 // Where the applications of {"applications": {"application": [...]}} are in the text, so that each is parsed
 // when its rows are due and the first rows go out after a scan of the text rather than a parse of all of it.
@@ -257,7 +264,7 @@ function split(source) {
   for (const entry of list) if (core.isRecord(entry)) objects++;
   return objects * 2 === spans.length ? { doc, spans } : undefined;
 }
-function* slices(root, perSlice, now, source, spans) {
+function* slices(root, perSlice, now, source, spans, listing) {
   let span = 0;
   let shared = [];
   let next = 0;
@@ -289,6 +296,18 @@ function* slices(root, perSlice, now, source, spans) {
   };
   let rows = [];
   let errors = [];
+  // An instance decoded as in the last body (the same app and id, timestamps and digest) is sent as its number
+  // there, which the event loop maps to the record it made then: a fetch over a held view sends and makes little
+  // more than what changed. This body's listing replaces that one once it is decoded to its end.
+  const before = listedBefore;
+  listedBefore = undefined;
+  const numbers = new Map();
+  let digests = new Float64Array(1024 * ${DIGEST_SLOTS});
+  let number = 0;
+  let count = 0;
+  let app;
+  let appBefore;
+  let appListed;
   for (let application of core.list(root.application)) {
     if (spans.length > 0 && core.isRecord(application)) {
       application = JSON.parse(source.slice(spans[span], spans[span + 1]));
@@ -307,21 +326,115 @@ function* slices(root, perSlice, now, source, spans) {
         continue;
       }
       const i = decoded.instance;
-      rows.push(
-        i.instanceId, text(i.app), text(i.vipAddress), text(i.secureVipAddress), i.hostName, i.ipAddr, i.port,
-        (i.portEnabled ? ${PORT_ENABLED} : 0) | (i.securePortEnabled ? ${SECURE_PORT_ENABLED} : 0) | (decoded.actionType === 'DELETED' ? ${DELETED} : 0),
-        i.securePort, text(i.zone), metadataRef(i.metadata), i.homePageUrl, i.statusPageUrl, i.healthCheckUrl,
-        i.leaseRenewalIntervalMs, i.leaseDurationMs, text(i.status), text(i.overriddenStatus), i.lastUpdatedTimestamp, i.lastDirtyTimestamp,
-      );
-      if (rows.length >= perSlice * ROW_FIELDS) {
-        yield { rows, shared, errors };
+      if (i.app !== app) {
+        app = i.app;
+        appBefore = before === undefined ? undefined : before.numbers.get(app);
+        appListed = numbers.get(app);
+        if (appListed === undefined && listing) numbers.set(app, (appListed = new Map()));
+      }
+      const deleted = decoded.actionType === 'DELETED';
+      const flags = (i.portEnabled ? ${PORT_ENABLED} : 0) | (i.securePortEnabled ? ${SECURE_PORT_ENABLED} : 0);
+      const last = deleted || appBefore === undefined ? undefined : appBefore.get(i.instanceId);
+      const hash = listing ? digest(i, flags) : 0;
+      if (listing && last !== undefined && before.digests[last * ${DIGEST_SLOTS}] === hash && before.digests[last * ${DIGEST_SLOTS} + 1] === i.lastDirtyTimestamp &&
+        before.digests[last * ${DIGEST_SLOTS} + 2] === i.lastUpdatedTimestamp) {
+        rows.push(-1 - last);
+      } else {
+        rows.push(
+          i.instanceId, text(i.app), text(i.vipAddress), text(i.secureVipAddress), i.hostName, i.ipAddr, i.port,
+          flags | (deleted ? ${DELETED} : 0), i.securePort, text(i.zone), metadataRef(i.metadata), i.homePageUrl, i.statusPageUrl,
+          i.healthCheckUrl, i.leaseRenewalIntervalMs, i.leaseDurationMs, text(i.status), text(i.overriddenStatus), i.lastUpdatedTimestamp,
+          i.lastDirtyTimestamp,
+        );
+      }
+      if (listing && !deleted) {
+        if ((number + 1) * ${DIGEST_SLOTS} > digests.length) {
+          const larger = new Float64Array(digests.length * 2);
+          larger.set(digests);
+          digests = larger;
+        }
+        digests[number * ${DIGEST_SLOTS}] = hash;
+        digests[number * ${DIGEST_SLOTS} + 1] = i.lastDirtyTimestamp;
+        digests[number * ${DIGEST_SLOTS} + 2] = i.lastUpdatedTimestamp;
+        appListed.set(i.instanceId, number);
+      }
+      number++;
+      if (++count >= perSlice) {
+        yield { rows, shared, errors, count };
         rows = [];
         shared = [];
         errors = [];
+        count = 0;
       }
     }
   }
-  if (rows.length > 0 || errors.length > 0) yield { rows, shared, errors };
+  if (listing) listedBefore = { numbers, digests };
+  if (count > 0 || errors.length > 0) yield { rows, shared, errors, count };
+}
+// A 53-bit hash of every field of a decoded instance that its row holds (\`flags\`: its ports' bits), two
+// multiplicative lanes over every character, each string closed by a separator. Kept for the next body instead
+// of the fields themselves: held over, 60,000 strings per 10,000 instances cost the worker more in collections
+// than the event loop saved by not comparing them. An instance is taken as unchanged only with the same id and
+// the same timestamps besides (compared exactly): a Eureka server sets lastUpdatedTimestamp when it registers an
+// instance or sets its status, and an instance sets lastDirtyTimestamp when it changes its own record, so nearly
+// every change moves one; any change must also leave the 53-bit hash as it was to go unseen.
+let lane1 = 0;
+let lane2 = 0;
+function mix(text) {
+  let a = lane1;
+  let b = lane2;
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    a = Math.imul(a ^ c, 2654435761);
+    b = Math.imul(b ^ c, 1597334677);
+  }
+  lane1 = Math.imul(a ^ 0x1f, 2654435761);
+  lane2 = Math.imul(b ^ 0x1f, 1597334677);
+}
+function mixNumber(n) {
+  lane1 = Math.imul(lane1 ^ (n | 0), 2654435761);
+  lane2 = Math.imul(lane2 ^ ((n / 4294967296) | 0), 1597334677);
+  mix('');
+}
+function digest(i, flags) {
+  lane1 = 0xdeadbeef;
+  lane2 = 0x41c6ce57;
+  mix(i.instanceId);
+  mix(i.app);
+  mix(i.vipAddress);
+  mix(i.secureVipAddress);
+  mix(i.hostName);
+  mix(i.ipAddr);
+  mix(i.zone);
+  mix(i.homePageUrl);
+  mix(i.statusPageUrl);
+  mix(i.healthCheckUrl);
+  mix(i.status);
+  mix(i.overriddenStatus);
+  mixNumber(i.port);
+  mixNumber(i.securePort);
+  mixNumber(flags);
+  mixNumber(i.leaseRenewalIntervalMs);
+  mixNumber(i.leaseDurationMs);
+  // Metadata in any order of its keys: each entry hashed on its own, the entries' hashes added up.
+  const l1 = lane1;
+  const l2 = lane2;
+  let sum1 = 0;
+  let sum2 = 0;
+  const metadata = i.metadata;
+  for (const key in metadata) {
+    lane1 = 0x9e3779b9;
+    lane2 = 0x85ebca6b;
+    mix(key);
+    mix(metadata[key]);
+    sum1 = (sum1 + lane1) | 0;
+    sum2 = (sum2 + lane2) | 0;
+  }
+  lane1 = Math.imul(l1 ^ sum1, 2654435761);
+  lane2 = Math.imul(l2 ^ sum2, 1597334677);
+  const a = Math.imul(lane1 ^ (lane1 >>> 16), 2246822507) ^ Math.imul(lane2 ^ (lane2 >>> 13), 3266489909);
+  const b = Math.imul(lane2 ^ (lane2 >>> 16), 2246822507) ^ Math.imul(lane1 ^ (lane1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & b) + (a >>> 0);
 }
 // Decoded metadata maps have their own keys only (see decodeMetadata).
 function sameEntries(a, b) {
@@ -357,7 +470,10 @@ function pump() {
 
 /** A slice as the worker sends it. */
 interface WorkerSlice {
+  /** Rows, and the numbers (as -1 - n) of the instances decoded as instance n of the body before. */
   readonly rows: readonly (string | number)[];
+  /** How many instances the slice lists. */
+  readonly count: number;
   readonly shared: readonly (string | Record<string, string>)[];
   readonly errors: readonly string[];
 }
@@ -484,6 +600,8 @@ export class SliceDecoder {
   readonly #clock: Clock;
   /** Stops the worker kept after a body, unless another comes first. */
   #idle: ClockTimer | undefined;
+  /** What each instance of the last body the kept worker decoded became, in the order of the body. */
+  #listedBefore: Listed[] | undefined;
 
   /** @param options - whether and how long the worker is kept between bodies */
   constructor(options: SliceDecoderOptions = {}) {
@@ -562,6 +680,11 @@ export class SliceDecoder {
     };
     worker.on('message', onMessage).on('error', onError).on('exit', onExit);
     signal.addEventListener('abort', onAbort, { once: true });
+    // What the instances of the body before became (a worker kept after it lists those decoded the same way by
+    // their number there), and what those of this body become.
+    const before = this.#listedBefore;
+    this.#listedBefore = undefined;
+    const listed: Listed[] = [];
     /**
      * Ends this body. The worker is kept for the next when it decoded all of a body small enough, else stopped
      * (its heap goes with it).
@@ -572,6 +695,7 @@ export class SliceDecoder {
       answers.close();
       if (keep && this.#keepWorkerMs > 0 && this.#worker === worker) {
         this.#idle = this.#clock.setTimeout(() => this.#stop(worker), this.#keepWorkerMs).unref();
+        this.#listedBefore = listed;
       } else {
         this.#stop(worker);
       }
@@ -605,7 +729,7 @@ export class SliceDecoder {
         }
       }
       if (batch.length > 0) post(worker, batch, batchBytes);
-      worker.postMessage({ perSlice: INSTANCES_PER_SLICE, now, encoding, maxBytes: coding.maxBytes, answers: port2 }, [port2]);
+      worker.postMessage({ perSlice: INSTANCES_PER_SLICE, now, encoding, maxBytes: coding.maxBytes, list: this.#keepWorkerMs > 0, answers: port2 }, [port2]);
       head = await next();
     } catch (error) {
       end();
@@ -635,11 +759,11 @@ export class SliceDecoder {
             decoded = answer.done === true;
             return;
           }
-          const { rows, shared, errors } = answer.slice;
+          const { rows, count, shared, errors } = answer.slice;
           for (const value of shared) table.push(typeof value === 'string' ? value : Object.freeze(value));
-          const entries = fromRows(rows, table, compact, errors as string[]);
+          const entries = fromRows(rows, table, compact, errors as string[], before, listed);
           worker.postMessage(1);
-          yield { entries, decoded: rows.length / ROW_FIELDS, errors };
+          yield { entries, decoded: count, errors };
           // What waits on the event loop runs once the slices handled since the last yield have used the budget.
           if (performance.now() - taskStart >= SLICE_BUDGET_MS) {
             await yieldToLoop();
@@ -674,7 +798,10 @@ export class SliceDecoder {
 
   /** Stops `worker` (its heap goes with it), and forgets it when it is the decoder's. */
   #stop(worker: Worker): void {
-    if (this.#worker === worker) this.#worker = undefined;
+    if (this.#worker === worker) {
+      this.#worker = undefined;
+      this.#listedBefore = undefined;
+    }
     void worker.terminate();
   }
 
@@ -703,23 +830,37 @@ function whole(body: Buffer, now: number, compact: CompactRecord): SlicedApplica
   return { versionsDelta: decoded.versionsDelta, appsHashcode: decoded.appsHashcode, slices: [{ entries, decoded: decoded.instances.length, errors }] };
 }
 
-function addRecord(instance: RegistryInstance, compact: CompactRecord, entries: (RegistryInstance | Deletion)[], errors: string[]): void {
+/** Adds the record of `instance` to `entries`, or why `compact` refused it to `errors`; returns which. */
+function addRecord(instance: RegistryInstance, compact: CompactRecord, entries: (RegistryInstance | Deletion)[], errors: string[]): Listed {
   try {
-    entries.push(compact(instance));
+    const record = compact(instance);
+    entries.push(record);
+    return record;
   } catch (error) {
-    errors.push(`${instance.app}: ${errorMessage(error)}`);
+    const reason = `${instance.app}: ${errorMessage(error)}`;
+    errors.push(reason);
+    return reason;
   }
 }
 
 /** A mutable record, refilled from each row: only `compact` sees it, and keeps none of it but its values. */
 type Cursor = { -readonly [K in keyof RegistryInstance]: RegistryInstance[K] };
 
-/** The records of a slice's rows (see the worker's code for their layout); `errors` gets the compaction failures. */
+/** What an instance of a body became: its record, its deletion, or why `compact` refused it. */
+type Listed = RegistryInstance | Deletion | string;
+
+/**
+ * The records of a slice's rows (see the worker's code for their layout); `errors` gets the compaction failures.
+ * An instance listed by its number in the body before gets what it became then, from `before`; `listed` gets
+ * what each instance of the slice becomes.
+ */
 function fromRows(
   rows: readonly (string | number)[],
   table: readonly (string | Readonly<Record<string, string>>)[],
   compact: CompactRecord,
   errors: string[],
+  before: readonly Listed[] | undefined,
+  listed: Listed[],
 ): (RegistryInstance | Deletion)[] {
   const entries: (RegistryInstance | Deletion)[] = [];
   const cursor: Cursor = {
@@ -745,12 +886,25 @@ function fromRows(
     lastUpdatedTimestamp: 0,
     lastDirtyTimestamp: 0,
   };
-  for (let at = 0; at + ROW_FIELDS <= rows.length; at += ROW_FIELDS) {
+  for (let at = 0; at < rows.length; at += ROW_FIELDS) {
+    const first = rows[at]!;
+    if (typeof first === 'number') {
+      // Decoded as in the body before: what it became then (records are immutable).
+      const was = before?.[-1 - first];
+      if (was === undefined) throw new Error(`the decoding worker referred to instance ${-1 - first} of a body it does not share`);
+      if (typeof was === 'string') errors.push(was);
+      else entries.push(was);
+      listed.push(was);
+      at += 1 - ROW_FIELDS;
+      continue;
+    }
     const flags = rows[at + 7] as number;
-    cursor.instanceId = rows[at] as string;
+    cursor.instanceId = first;
     cursor.app = table[rows[at + 1] as number] as string;
     if ((flags & DELETED) !== 0) {
-      entries.push(new Deletion(cursor.app, cursor.instanceId));
+      const deletion = new Deletion(cursor.app, cursor.instanceId);
+      entries.push(deletion);
+      listed.push(deletion);
       continue;
     }
     cursor.vipAddress = table[rows[at + 2] as number] as string;
@@ -772,7 +926,7 @@ function fromRows(
     cursor.overriddenStatus = table[rows[at + 17] as number] as InstanceStatus;
     cursor.lastUpdatedTimestamp = rows[at + 18] as number;
     cursor.lastDirtyTimestamp = rows[at + 19] as number;
-    addRecord(cursor, compact, entries, errors);
+    listed.push(addRecord(cursor, compact, entries, errors));
   }
   return entries;
 }
