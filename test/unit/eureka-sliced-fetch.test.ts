@@ -7,7 +7,7 @@ import { EurekaRegistry } from 'karyon-ts';
 import { InstanceCache } from '../../src/registry/InstanceCache.js';
 import { SliceDecoder, SLICED_DECODE_MIN_BYTES } from '../../src/registry/eureka/SliceDecoder.js';
 import type { DecodedSlice } from '../../src/registry/eureka/SliceDecoder.js';
-import { decodeApplications, encodeApplications, encodeInstance } from '../../src/registry/eureka/wire.js';
+import { appsHashcode, decodeApplications, encodeApplications, encodeInstance } from '../../src/registry/eureka/wire.js';
 import type { WireInstance } from '../../src/registry/eureka/wire.js';
 import type { RegistryChange, RegistryInstance } from 'karyon-ts';
 import { ManualClock, testInstance } from 'karyon-ts/testing';
@@ -484,6 +484,50 @@ describe('EurekaRegistry full fetch of a large registry over HTTP', () => {
       expect(change.modified.every((m) => m.current.app === 'APP-1' && m.current.status === 'DOWN')).toBe(true);
       expect(registry.instances()).toHaveLength(3900);
       expect(registry.upInstancesByVip('app-1')).toHaveLength(0);
+    } finally {
+      await registry.close();
+      server.close();
+    }
+  });
+});
+
+describe('EurekaRegistry full fetch after a hash mismatch, the worker kept', () => {
+  it('puts back an instance a delta changed when the next full listing has it as the listing before', async () => {
+    const listing = wire(4000, 8);
+    const full = gzipSync(bodyOf(listing, appsHashcode(listing.map((w) => w.status))));
+    // The delta says i-5 went DOWN, with the hash of the listing before: applied, the view no longer matches it.
+    const delta = Buffer.from(
+      JSON.stringify(encodeApplications([{ ...listing[5]!, status: 'DOWN', actionType: 'MODIFIED' }], '8', appsHashcode(listing.map((w) => w.status)))),
+    );
+    const paths: string[] = [];
+    const server = createServer((req, res) => {
+      paths.push(req.url ?? '');
+      if (req.url?.endsWith('/apps/delta') === true) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(delta);
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': full.length });
+        res.end(full);
+      }
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    const registry = new EurekaRegistry({ serviceUrls: [`http://127.0.0.1:${port}/eureka`], registryFetchIntervalMs: 3_600_000 });
+    try {
+      const changes: RegistryChange[] = [];
+      registry.onChange((change) => changes.push(change));
+      await registry.refresh();
+      const before = new Map(registry.instances().map((i) => [i.instanceId, i]));
+      expect(before.get('i-5')?.status).toBe('UP');
+      // The delta, its hash check failing, then the full fetch: every instance listed as the time before.
+      await registry.refresh();
+      expect(paths.map((path) => path.replace(/^\/eureka/, ''))).toEqual(['/apps', '/apps/delta', '/apps']);
+      const after = new Map(registry.instances().map((i) => [i.instanceId, i]));
+      expect(after.size).toBe(4000);
+      // i-5 is back as listed; the others keep the very records they had.
+      expect(changes.at(-1)!.modified.map((m) => [m.current.instanceId, m.previous.status, m.current.status])).toEqual([['i-5', 'DOWN', 'UP']]);
+      for (const id of ['i-0', 'i-6', 'i-3999']) expect(after.get(id)).toBe(before.get(id));
     } finally {
       await registry.close();
       server.close();
