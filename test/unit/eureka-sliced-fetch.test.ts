@@ -165,6 +165,52 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
     }
   });
 
+  it('tells a change of any one field of an instance from the body before, its timestamps unchanged', async () => {
+    type Wire = Record<string, unknown> & { metadata: Record<string, string>; leaseInfo: Record<string, unknown> };
+    const changes: ((w: Wire) => void)[] = [
+      (w) => (w.hostName = 'elsewhere.example'),
+      (w) => (w.ipAddr = '10.9.9.9'),
+      (w) => (w.status = 'STARTING'),
+      (w) => (w.overriddenStatus = 'OUT_OF_SERVICE'),
+      (w) => (w.port = { $: 9999, '@enabled': 'true' }),
+      (w) => (w.port = { ...(w.port as object), '@enabled': 'false' }),
+      (w) => (w.securePort = { $: 8443, '@enabled': 'false' }),
+      (w) => (w.vipAddress = 'other-vip'),
+      (w) => (w.secureVipAddress = 'other-secure-vip'),
+      (w) => (w.homePageUrl = `${String(w.homePageUrl)}x`),
+      (w) => (w.statusPageUrl = `${String(w.statusPageUrl)}x`),
+      (w) => (w.healthCheckUrl = `${String(w.healthCheckUrl)}x`),
+      (w) => (w.metadata = { ...w.metadata, zone: 'z9' }),
+      (w) => (w.metadata = { ...w.metadata, extra: '' }),
+      (w) => (w.leaseInfo = { ...w.leaseInfo, renewalIntervalInSecs: 45 }),
+      (w) => (w.leaseInfo = { ...w.leaseInfo, durationInSecs: 120 }),
+    ];
+    const changed = changes.map((_, k) => 100 + k * 13);
+    const second = wire(3000, 7);
+    changes.forEach((change, k) => change(second[changed[k]!] as unknown as Wire));
+    let made = 0;
+    const compact = (instance: RegistryInstance): RegistryInstance => {
+      made++;
+      return copy(instance);
+    };
+    const decoder = new SliceDecoder({ keepWorkerMs: 60_000, clock: new ManualClock() });
+    const signal = new AbortController().signal;
+    try {
+      const one = await collect((await decoder.decode(chunked(bodyOf(wire(3000, 7))), 5, signal, compact)).slices);
+      made = 0;
+      const body = bodyOf(second);
+      const two = await collect((await decoder.decode(chunked(body), 5, signal, compact)).slices);
+      expect(made).toBe(changes.length);
+      const expected = decodeApplications(JSON.parse(body.toString('utf8')), 5);
+      expect(two.records).toEqual(expected.instances.map((e) => ({ ...e.instance })));
+      const [before, after] = [one.records, two.records].map((records) => new Map(records.map((r) => [r.instanceId, r])));
+      for (const at of changed) expect(after!.get(`i-${at}`)).not.toBe(before!.get(`i-${at}`));
+      expect(after!.get('i-99')).toBe(before!.get('i-99'));
+    } finally {
+      decoder.close();
+    }
+  });
+
   it('decodes a large body into the same instances, in order, as decoding it at once, over several slices', async () => {
     const instances = wire(3000, 7);
     // Two instances that do not decode, and an application entry that is not an object.
