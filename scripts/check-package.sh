@@ -78,7 +78,8 @@ say "the karyon bin"
 [ "$(npx --no-install karyon --version)" = "$version" ] || fail "karyon --version is not $version"
 npx --no-install karyon --help >/dev/null
 : > registry.out
-npx --no-install karyon registry --port 0 --host 127.0.0.1 --wait-when-empty 0 > registry.out 2>&1 &
+# The installed bin itself, not through npx: killing npx would leave the registry it started running.
+node_modules/.bin/karyon registry --port 0 --host 127.0.0.1 --wait-when-empty 0 > registry.out 2>&1 &
 registry_pid=$!
 url=""
 for _ in $(seq 1 100); do
