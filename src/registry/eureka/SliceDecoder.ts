@@ -145,6 +145,8 @@ let iterator;
 // The instances of the last body decoded to its end: \`numbers\`, their numbers in it by app then id, and
 // \`digests\`, DIGEST_SLOTS numbers for each (see digest).
 let listedBefore;
+// Makes the listing of a worker's first body, once its last slice is out.
+let listLater;
 let credit = 0;
 let answers;
 parentPort.on('message', (message) => {
@@ -265,7 +267,6 @@ function split(source) {
   return objects * 2 === spans.length ? { doc, spans } : undefined;
 }
 function* slices(root, perSlice, now, source, spans, listing) {
-  let span = 0;
   let shared = [];
   let next = 0;
   const intern = (table, key, value) => {
@@ -298,23 +299,61 @@ function* slices(root, perSlice, now, source, spans, listing) {
   let errors = [];
   // An instance decoded as in the last body (the same app and id, timestamps and digest) is sent as its number
   // there, which the event loop maps to the record it made then: a fetch over a held view sends and makes little
-  // more than what changed. This body's listing replaces that one once it is decoded to its end.
+  // more than what changed. This body's listing replaces that one once it is decoded to its end. A worker's first
+  // body has nothing to be compared with: its listing is made once its last slice is out (see pump), so that the
+  // fetch does not wait for it.
   const before = listedBefore;
   listedBefore = undefined;
-  const numbers = new Map();
-  let digests = new Float64Array(1024 * ${DIGEST_SLOTS});
+  const listed = listing && before !== undefined ? newListing() : undefined;
   let number = 0;
   let count = 0;
   let app;
   let appBefore;
-  let appListed;
+  for (const decoded of decodedInstances(root, now, source, spans, (reason) => errors.push(reason))) {
+    const i = decoded.instance;
+    if (i.app !== app) {
+      app = i.app;
+      appBefore = before === undefined ? undefined : before.numbers.get(app);
+    }
+    const deleted = decoded.actionType === 'DELETED';
+    const flags = (i.portEnabled ? ${PORT_ENABLED} : 0) | (i.securePortEnabled ? ${SECURE_PORT_ENABLED} : 0);
+    const last = deleted || appBefore === undefined ? undefined : appBefore.get(i.instanceId);
+    const hash = listed === undefined || deleted ? 0 : digest(i, flags);
+    if (last !== undefined && listed !== undefined && before.digests[last * ${DIGEST_SLOTS}] === hash &&
+      before.digests[last * ${DIGEST_SLOTS} + 1] === i.lastDirtyTimestamp && before.digests[last * ${DIGEST_SLOTS} + 2] === i.lastUpdatedTimestamp) {
+      rows.push(-1 - last);
+    } else {
+      rows.push(
+        i.instanceId, text(i.app), text(i.vipAddress), text(i.secureVipAddress), i.hostName, i.ipAddr, i.port,
+        flags | (deleted ? ${DELETED} : 0), i.securePort, text(i.zone), metadataRef(i.metadata), i.homePageUrl, i.statusPageUrl,
+        i.healthCheckUrl, i.leaseRenewalIntervalMs, i.leaseDurationMs, text(i.status), text(i.overriddenStatus), i.lastUpdatedTimestamp,
+        i.lastDirtyTimestamp,
+      );
+    }
+    if (listed !== undefined && !deleted) list(listed, i, number, hash);
+    number++;
+    if (++count >= perSlice) {
+      yield { rows, shared, errors, count };
+      rows = [];
+      shared = [];
+      errors = [];
+      count = 0;
+    }
+  }
+  if (listed !== undefined) listedBefore = listed;
+  else if (listing) listLater = () => listingOf(root, now, source, spans);
+  if (count > 0 || errors.length > 0) yield { rows, shared, errors, count };
+}
+// The decoded instances of a body, in order; \`skip\` gets why each other did not decode.
+function* decodedInstances(root, now, source, spans, skip) {
+  let span = 0;
   for (let application of core.list(root.application)) {
     if (spans.length > 0 && core.isRecord(application)) {
       application = JSON.parse(source.slice(spans[span], spans[span + 1]));
       span += 2;
     }
     if (!core.isRecord(application)) {
-      errors.push('an application entry is not an object');
+      skip('an application entry is not an object');
       continue;
     }
     for (const raw of core.list(application.instance)) {
@@ -322,54 +361,45 @@ function* slices(root, perSlice, now, source, spans, listing) {
       try {
         decoded = core.decodeInstance(raw, now);
       } catch (error) {
-        errors.push((core.text(application.name) ?? '?') + ': ' + error.message);
+        skip((core.text(application.name) ?? '?') + ': ' + error.message);
         continue;
       }
-      const i = decoded.instance;
-      if (i.app !== app) {
-        app = i.app;
-        appBefore = before === undefined ? undefined : before.numbers.get(app);
-        appListed = numbers.get(app);
-        if (appListed === undefined && listing) numbers.set(app, (appListed = new Map()));
-      }
-      const deleted = decoded.actionType === 'DELETED';
-      const flags = (i.portEnabled ? ${PORT_ENABLED} : 0) | (i.securePortEnabled ? ${SECURE_PORT_ENABLED} : 0);
-      const last = deleted || appBefore === undefined ? undefined : appBefore.get(i.instanceId);
-      const hash = listing ? digest(i, flags) : 0;
-      if (listing && last !== undefined && before.digests[last * ${DIGEST_SLOTS}] === hash && before.digests[last * ${DIGEST_SLOTS} + 1] === i.lastDirtyTimestamp &&
-        before.digests[last * ${DIGEST_SLOTS} + 2] === i.lastUpdatedTimestamp) {
-        rows.push(-1 - last);
-      } else {
-        rows.push(
-          i.instanceId, text(i.app), text(i.vipAddress), text(i.secureVipAddress), i.hostName, i.ipAddr, i.port,
-          flags | (deleted ? ${DELETED} : 0), i.securePort, text(i.zone), metadataRef(i.metadata), i.homePageUrl, i.statusPageUrl,
-          i.healthCheckUrl, i.leaseRenewalIntervalMs, i.leaseDurationMs, text(i.status), text(i.overriddenStatus), i.lastUpdatedTimestamp,
-          i.lastDirtyTimestamp,
-        );
-      }
-      if (listing && !deleted) {
-        if ((number + 1) * ${DIGEST_SLOTS} > digests.length) {
-          const larger = new Float64Array(digests.length * 2);
-          larger.set(digests);
-          digests = larger;
-        }
-        digests[number * ${DIGEST_SLOTS}] = hash;
-        digests[number * ${DIGEST_SLOTS} + 1] = i.lastDirtyTimestamp;
-        digests[number * ${DIGEST_SLOTS} + 2] = i.lastUpdatedTimestamp;
-        appListed.set(i.instanceId, number);
-      }
-      number++;
-      if (++count >= perSlice) {
-        yield { rows, shared, errors, count };
-        rows = [];
-        shared = [];
-        errors = [];
-        count = 0;
-      }
+      yield decoded;
     }
   }
-  if (listing) listedBefore = { numbers, digests };
-  if (count > 0 || errors.length > 0) yield { rows, shared, errors, count };
+}
+// A body's listing for the next: see listedBefore.
+function newListing() {
+  return { numbers: new Map(), digests: new Float64Array(1024 * ${DIGEST_SLOTS}), app: undefined, ofApp: undefined };
+}
+function list(listed, i, number, hash) {
+  if (i.app !== listed.app) {
+    listed.app = i.app;
+    listed.ofApp = listed.numbers.get(i.app);
+    if (listed.ofApp === undefined) listed.numbers.set(i.app, (listed.ofApp = new Map()));
+  }
+  if ((number + 1) * ${DIGEST_SLOTS} > listed.digests.length) {
+    const larger = new Float64Array(listed.digests.length * 2);
+    larger.set(listed.digests);
+    listed.digests = larger;
+  }
+  listed.digests[number * ${DIGEST_SLOTS}] = hash;
+  listed.digests[number * ${DIGEST_SLOTS} + 1] = i.lastDirtyTimestamp;
+  listed.digests[number * ${DIGEST_SLOTS} + 2] = i.lastUpdatedTimestamp;
+  listed.ofApp.set(i.instanceId, number);
+}
+// The listing of a body decoded again, instances numbered as when its slices were made.
+function listingOf(root, now, source, spans) {
+  const listed = newListing();
+  let number = 0;
+  for (const decoded of decodedInstances(root, now, source, spans, () => {})) {
+    const i = decoded.instance;
+    if (decoded.actionType !== 'DELETED') {
+      list(listed, i, number, digest(i, (i.portEnabled ? ${PORT_ENABLED} : 0) | (i.securePortEnabled ? ${SECURE_PORT_ENABLED} : 0)));
+    }
+    number++;
+  }
+  return listed;
 }
 // A 53-bit hash of every field of a decoded instance that its row holds (\`flags\`: its ports' bits), two
 // multiplicative lanes over every character, each string closed by a separator. Kept for the next body instead
@@ -460,6 +490,15 @@ function pump() {
     if (next.done) {
       iterator = undefined;
       answer({ done: true });
+      const make = listLater;
+      listLater = undefined;
+      if (make !== undefined) {
+        try {
+          listedBefore = make();
+        } catch {
+          // Decoded a moment ago, so not expected; without a listing the next body is sent whole.
+        }
+      }
     } else {
       credit--;
       answer({ slice: next.value });
