@@ -316,7 +316,7 @@ function* slices(root, perSlice, now, source, spans, listing) {
       appBefore = before === undefined ? undefined : before.numbers.get(app);
     }
     const deleted = decoded.actionType === 'DELETED';
-    const flags = (i.portEnabled ? ${PORT_ENABLED} : 0) | (i.securePortEnabled ? ${SECURE_PORT_ENABLED} : 0);
+    const flags = portFlags(i);
     const last = deleted || appBefore === undefined ? undefined : appBefore.get(i.instanceId);
     const hash = listed === undefined || deleted ? 0 : digest(i, flags);
     if (last !== undefined && listed !== undefined && before.digests[last * ${DIGEST_SLOTS}] === hash &&
@@ -368,6 +368,10 @@ function* decodedInstances(root, now, source, spans, skip) {
     }
   }
 }
+// The row's bits for the ports an instance enables.
+function portFlags(i) {
+  return (i.portEnabled ? ${PORT_ENABLED} : 0) | (i.securePortEnabled ? ${SECURE_PORT_ENABLED} : 0);
+}
 // A body's listing for the next: see listedBefore.
 function newListing() {
   return { numbers: new Map(), digests: new Float64Array(1024 * ${DIGEST_SLOTS}), app: undefined, ofApp: undefined };
@@ -395,7 +399,7 @@ function listingOf(root, now, source, spans) {
   for (const decoded of decodedInstances(root, now, source, spans, () => {})) {
     const i = decoded.instance;
     if (decoded.actionType !== 'DELETED') {
-      list(listed, i, number, digest(i, (i.portEnabled ? ${PORT_ENABLED} : 0) | (i.securePortEnabled ? ${SECURE_PORT_ENABLED} : 0)));
+      list(listed, i, number, digest(i, portFlags(i)));
     }
     number++;
   }
