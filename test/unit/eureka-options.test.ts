@@ -74,6 +74,15 @@ describe('resolveEurekaRegistryOptions', () => {
     expect(() => resolveEurekaRegistryOptions({ ...base, fetchMode: 'some' as 'full' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/fetchMode/) }));
     expect(() => resolveEurekaRegistryOptions({ ...base, fetchVips: ['a,b'] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
   });
+
+  it("decodes at 'low' priority unless told 'idle', and refuses any other", () => {
+    const base = { serviceUrls: ['http://127.0.0.1:1/eureka'] };
+    expect(resolveEurekaRegistryOptions(base).decodePriority).toBe('low');
+    expect(resolveEurekaRegistryOptions({ ...base, decodePriority: 'idle' }).decodePriority).toBe('idle');
+    expect(() => resolveEurekaRegistryOptions({ ...base, decodePriority: 'high' as 'low' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/decodePriority.*'low' or 'idle'.*high/s) }),
+    );
+  });
 });
 
 describe('retryDelayMs', () => {

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { createServer } from 'node:http';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -26,6 +27,34 @@ function wire(count: number, apps: number, status = (i: number) => (i % 7 === 0 
 
 function bodyOf(instances: Iterable<WireInstance>, hash = 'UP_1_'): Buffer {
   return Buffer.from(JSON.stringify(encodeApplications(instances, '7', hash)));
+}
+
+/** Field `field` (numbered from 1, as in proc(5)) of /proc/self/task/<tid>/stat of each thread of this process (Linux). */
+function threadStat(field: number): Map<string, number> {
+  return new Map(
+    readdirSync('/proc/self/task').flatMap((tid): [string, number][] => {
+      try {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        // Fields from the third on follow the command name, which may hold spaces, in parentheses.
+        return [[tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[field - 3])]];
+      } catch {
+        return []; // a thread that ended meanwhile
+      }
+    }),
+  );
+}
+
+/** A server answering every request with `body()`, gzipped, over loopback; its service URL. */
+async function serveGzipped(body: () => Buffer): Promise<{ url: string; close: () => void }> {
+  const server = createServer((_req, res) => {
+    const gzipped = body();
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': gzipped.length });
+    res.end(gzipped);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/eureka`, close: () => server.close() };
 }
 
 /** The body cut into chunks of `size` bytes, as a response arrives. */
@@ -360,18 +389,8 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
   });
 
   it.runIf(process.platform === 'linux')('runs its decoding thread at a lower CPU priority than the event loop', async () => {
-    /** The nice value of each thread of this process, by thread id, from /proc/self/task/<tid>/stat (field 19). */
-    const niceValues = (): Map<string, number> =>
-      new Map(
-        readdirSync('/proc/self/task').flatMap((tid): [string, number][] => {
-          try {
-            const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-            return [[tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])]];
-          } catch {
-            return []; // a thread that ended meanwhile
-          }
-        }),
-      );
+    /** The nice value of each thread of this process, by thread id (field 19 of its stat). */
+    const niceValues = (): Map<string, number> => threadStat(19);
     const before = niceValues();
     const decoder = new SliceDecoder();
     try {
@@ -395,6 +414,59 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
     } finally {
       decoder.close();
     }
+  });
+
+  // SCHED_IDLE is set with util-linux's chrt: without it (or off Linux) the option leaves nice 10 alone.
+  const chrtMissing =
+    process.platform !== 'linux'
+      ? 'threads have no scheduling policy of their own off Linux'
+      : !(process.env['PATH'] ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, 'chrt')))
+        ? 'chrt is not installed (apt-get install util-linux)'
+        : undefined;
+  describe.skipIf(chrtMissing !== undefined)(`its decoding thread's scheduling policy${chrtMissing === undefined ? '' : ` (skipped: ${chrtMissing})`}`, () => {
+    /** The scheduling policy of each thread of this process (field 41 of its stat: 0 SCHED_OTHER, 5 SCHED_IDLE). */
+    const policies = (): Map<string, number> => threadStat(41);
+    const SCHED_IDLE = 5;
+
+    it.each([
+      ['idle', SCHED_IDLE],
+      ['low', 0],
+    ] as const)("with priority '%s', runs its decoding thread in scheduling policy %d, the event loop's unchanged", async (priority, policy) => {
+      const before = policies();
+      // Kept after the body, so that its thread can be looked at once the chrt run at its start has ended.
+      const decoder = new SliceDecoder({ keepWorkerMs: 60_000, priority });
+      try {
+        const sliced = await decoder.decode(chunked(bodyOf(wire(6000, 3))), 0, new AbortController().signal, copy);
+        let count = 0;
+        for await (const slice of sliced.slices) count += slice.entries.length;
+        expect(count).toBe(6000);
+        const added = (): number[] => [...policies()].filter(([tid]) => !before.has(tid)).map(([, value]) => value);
+        if (policy === SCHED_IDLE) await waitFor(() => added().includes(SCHED_IDLE), 5000, 'the decoding thread to be in SCHED_IDLE');
+        expect(added()).toContain(policy);
+        // Only the decoding thread: no other thread of the process is in SCHED_IDLE.
+        expect(added().filter((value) => value === SCHED_IDLE)).toHaveLength(policy === SCHED_IDLE ? 1 : 0);
+        expect(policies().get(String(process.pid))).toBe(0);
+      } finally {
+        decoder.close();
+      }
+    });
+
+    it("is SCHED_IDLE for an EurekaRegistry's full fetch with decodePriority 'idle'", async () => {
+      const body = gzipSync(bodyOf(wire(6000, 6)));
+      const server = await serveGzipped(() => body);
+      const before = policies();
+      const registry = new EurekaRegistry({ serviceUrls: [server.url], registryFetchIntervalMs: 3_600_000, decodePriority: 'idle' });
+      try {
+        await registry.refresh();
+        expect(registry.instances()).toHaveLength(6000);
+        // The worker is kept for the next fetch: its thread is still there.
+        const idle = (): boolean => [...policies()].some(([tid, value]) => !before.has(tid) && value === SCHED_IDLE);
+        await waitFor(idle, 5000, 'the decoding thread to be in SCHED_IDLE');
+      } finally {
+        await registry.close();
+        server.close();
+      }
+    });
   });
 
   it('stops when aborted while the body is handed over, and decodes small bodies at once', async () => {
@@ -504,14 +576,8 @@ describe('InstanceCache.replaceInSlices (a full fetch applied a slice at a time)
 describe('EurekaRegistry full fetch of a large registry over HTTP', () => {
   it('holds every instance, with the same views and change events, across two full fetches', async () => {
     let body = gzipSync(bodyOf(wire(4000, 8)));
-    const server = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': body.length });
-      res.end(body);
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const { port } = server.address() as { port: number };
-    const registry = new EurekaRegistry({ serviceUrls: [`http://127.0.0.1:${port}/eureka`], fetchDeltas: false, registryFetchIntervalMs: 3_600_000 });
+    const server = await serveGzipped(() => body);
+    const registry = new EurekaRegistry({ serviceUrls: [server.url], fetchDeltas: false, registryFetchIntervalMs: 3_600_000 });
     try {
       const changes: RegistryChange[] = [];
       registry.onChange((change) => changes.push(change));

@@ -153,6 +153,15 @@ export interface EurekaRegistryOptions {
    */
   readonly maxResponseBytes?: number;
   /**
+   * The CPU priority of the thread that decodes a large full fetch (from 512 KB of JSON), on Linux. `low`: nice
+   * 10. `idle`: SCHED_IDLE besides, set with util-linux's `chrt` (run once per new decoding thread; without it the
+   * thread stays at nice 10): the decoder gives way at once to any thread that wants the CPU, so requests served
+   * meanwhile wait less, and a fetch takes longer where the machine is busy. See docs/eureka.md, "Decoding at idle
+   * priority", for what each costs.
+   * @default 'low'
+   */
+  readonly decodePriority?: 'low' | 'idle';
+  /**
    * The undici dispatcher requests go through (a proxy agent, a mock). When absent the registry makes its own
    * keep-alive agent and closes it on `close()`; a dispatcher passed here is left open.
    */
@@ -223,6 +232,8 @@ export interface ResolvedEurekaRegistryOptions {
   readonly headers: Readonly<Record<string, string>>;
   /** See {@link EurekaRegistryOptions.maxResponseBytes}. */
   readonly maxResponseBytes: number;
+  /** See {@link EurekaRegistryOptions.decodePriority}. */
+  readonly decodePriority: 'low' | 'idle';
   /** See {@link EurekaRegistryOptions.dispatcher}. */
   readonly dispatcher: Dispatcher | undefined;
   /** See {@link EurekaRegistryOptions.clock}. */
@@ -282,12 +293,19 @@ export function resolveEurekaRegistryOptions(options: EurekaRegistryOptions): Re
     viewProtectionMaxMs: durationMs('viewProtectionMaxMs', options.viewProtectionMaxMs, 300_000),
     headers: withToken(resolveHeaders(options.headers), options),
     maxResponseBytes: positiveInt('maxResponseBytes', options.maxResponseBytes, 256 * 1024 * 1024),
+    decodePriority: decodePriority(options.decodePriority),
     dispatcher: options.dispatcher,
     clock: options.clock ?? systemClock,
     logger: options.logger ?? silentLogger,
   });
 }
 
+
+function decodePriority(value: unknown): 'low' | 'idle' {
+  if (value === undefined) return 'low';
+  if (value !== 'low' && value !== 'idle') invalidOption('decodePriority', "'low' or 'idle'", value);
+  return value;
+}
 
 function resolveVips(value: unknown): readonly string[] {
   if (value === undefined) return Object.freeze([]);

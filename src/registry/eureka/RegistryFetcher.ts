@@ -88,7 +88,11 @@ export class RegistryFetcher {
     this.#context = context;
     // A full fetch that follows the last within a refresh or two (registry checks that failed, fetchDeltas off)
     // finds the decoding worker started and its code compiled.
-    this.#decoder = new SliceDecoder({ keepWorkerMs: KEEP_DECODER_INTERVALS * context.options.registryFetchIntervalMs, clock: context.options.clock });
+    this.#decoder = new SliceDecoder({
+      keepWorkerMs: KEEP_DECODER_INTERVALS * context.options.registryFetchIntervalMs,
+      clock: context.options.clock,
+      priority: context.options.decodePriority,
+    });
     this.#guard = new ViewGuard(() => ({
       ratio: context.options.viewProtectionRatio,
       maxMs: context.options.viewProtectionMaxMs,

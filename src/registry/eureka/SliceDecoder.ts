@@ -25,8 +25,8 @@ import { wireDecoder } from './wireDecoder.js';
 // A worker that decoded a body of up to KEEP_WORKER_MAX_BYTES stays for the next one for a while (`keepWorkerMs`):
 // a new worker takes about 25 ms to start and runs its code cold, which made a 10,000-instance fetch take about
 // 60% longer. After a larger body it is stopped at once: the hundreds of MB its heap grew to while parsing
-// 100 MB of JSON would stay with it. On Linux it runs at a lower priority than the event loop. Small bodies are
-// decoded at once.
+// 100 MB of JSON would stay with it. On Linux it runs at a lower priority than the event loop, or only on CPU
+// time no other thread wants (`priority: 'idle'`, see DecodePriority). Small bodies are decoded at once.
 
 /** Bodies up to this size are decoded on the event loop in one go (a few ms at most). */
 export const SLICED_DECODE_MIN_BYTES = 512 * 1024;
@@ -56,6 +56,8 @@ const SLICES_AHEAD = 64;
  * core that the event loop also wants, so requests go first and the fetch takes the CPU left over.
  */
 const WORKER_NICE = 10;
+/** How long the `chrt` that puts the decoding thread in SCHED_IDLE may take before it is given up. */
+const CHRT_TIMEOUT_MS = 5000;
 /** Bytes of body copied to the worker per task. */
 const HANDOVER_BYTES = 2 * 1024 * 1024;
 /**
@@ -125,7 +127,7 @@ const PORT_ENABLED = 1;
 const SECURE_PORT_ENABLED = 2;
 const DELETED = 4;
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const zlib = require('node:zlib');
 // Sources run through esbuild with keepNames name their functions with this helper.
 const __name = (target) => target;
@@ -135,7 +137,14 @@ const core = (${wireDecoder.toString()})(...${JSON.stringify(WIRE_DECODER_ARGS)}
 try {
   const os = require('node:os');
   const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
-  if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) os.setPriority(tid, Math.max(os.getPriority(tid), ${WORKER_NICE}));
+  if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) {
+    os.setPriority(tid, Math.max(os.getPriority(tid), ${WORKER_NICE}));
+    // SCHED_IDLE (see DecodePriority), which Node has no call for: util-linux's chrt sets it. Where it cannot
+    // (no chrt, not allowed), the thread keeps the nice value above.
+    if (workerData && workerData.idle) {
+      require('node:child_process').execFile('chrt', ['-i', '-p', '0', String(tid)], { timeout: ${CHRT_TIMEOUT_MS}, windowsHide: true }, () => {});
+    }
+  }
 } catch {
   // No /proc (not Linux) or not allowed: the thread keeps the process's priority.
 }
@@ -621,6 +630,16 @@ function startAtLowPriority(start: () => Worker): Worker {
   return worker;
 }
 
+/**
+ * The CPU priority of the thread that decodes large bodies, on Linux (elsewhere it has the process's).
+ * - `low`: nice 10, about a tenth of a core the event loop also wants. A thread woken on a CPU the decoder holds
+ *   may still wait for the decoder's time slice to end, up to a scheduler tick (4 ms at 250 Hz).
+ * - `idle`: SCHED_IDLE besides (set with util-linux's `chrt`, which runs once per new decoding thread): the
+ *   decoder gives way at once to any other thread that wants the CPU, and takes only what is left over. Where
+ *   the service's threads keep every core busy, a fetch then waits until they do not.
+ */
+export type DecodePriority = 'low' | 'idle';
+
 /** How a {@link SliceDecoder} keeps its worker. */
 export interface SliceDecoderOptions {
   /**
@@ -630,6 +649,8 @@ export interface SliceDecoderOptions {
   readonly keepWorkerMs?: number;
   /** The clock of that wait. */
   readonly clock?: Clock;
+  /** The CPU priority of the decoding thread: `low` (the default) or `idle`. */
+  readonly priority?: DecodePriority;
 }
 
 /**
@@ -641,6 +662,7 @@ export class SliceDecoder {
   #closed = false;
   readonly #keepWorkerMs: number;
   readonly #clock: Clock;
+  readonly #priority: DecodePriority;
   /** Stops the worker kept after a body, unless another comes first. */
   #idle: ClockTimer | undefined;
   /** What each instance of the last body the kept worker decoded became, in the order of the body. */
@@ -650,6 +672,7 @@ export class SliceDecoder {
   constructor(options: SliceDecoderOptions = {}) {
     this.#keepWorkerMs = options.keepWorkerMs ?? 0;
     this.#clock = options.clock ?? systemClock;
+    this.#priority = options.priority ?? 'low';
   }
 
   /** @internal The id of the worker's thread while there is one (for tests). */
@@ -830,7 +853,8 @@ export class SliceDecoder {
   /** Starts the decoder's worker. */
   #start(): Worker {
     // No loader flags of the process (e.g. --import tsx): the worker's code is plain CommonJS.
-    const made = startAtLowPriority(() => new Worker(WORKER_SOURCE, { eval: true, execArgv: [] }));
+    const idle = this.#priority === 'idle';
+    const made = startAtLowPriority(() => new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { idle } }));
     made.unref();
     made.once('exit', () => {
       if (this.#worker === made) this.#worker = undefined;
