@@ -29,8 +29,11 @@
 // gaps are the figure used: per fetch kind their median and max over the repetitions, and the same timer's
 // longest gap in the windows without a fetch (the machine's noise floor under the same load). During each fetch
 // the child also records the CPU time of its event-loop thread (Linux, /proc/thread-self/schedstat; unlike the
-// gaps, it does not count the time other processes held the CPU) and its GC pauses, and a sibling process that
-// only ticks its own 1 ms timer records its longest gap meanwhile.
+// gaps, it does not count the time other processes held the CPU), the time that thread was ready to run but waited
+// for a CPU (the same file: what other threads, the client's own included, added to its blocks) and its GC pauses,
+// and a sibling process that only ticks its own 1 ms timer records its longest gap meanwhile.
+// Clients: karyon-ts as configured by default; "karyon-ts idle", the same with decodePriority 'idle' (its decoding
+// thread in SCHED_IDLE: it gives way at once to any other thread that wants a CPU); eureka-js-client.
 // Each child is a fresh process (started with --expose-gc); variants alternate in order from round to round.
 // Results: medians over ROUNDS rounds (latency figures per round; longest blocks over every repetition of every
 // round); the SVG plot of stall and fetch time against registry size is written to docs/eureka-fetch-stall.svg.
@@ -75,7 +78,9 @@ const WARM_MS = 500;
 const SETTLE_MS = 100;
 /** Between two windows: a request sent at the end of one is not delayed by the start of the next. */
 const GUARD_MS = 30;
-const VARIANTS = ['karyon-ts', 'eureka-js-client'] as const;
+// 'karyon-ts idle' is karyon-ts with decodePriority 'idle' (its decoding thread in SCHED_IDLE).
+const VARIANTS = ['karyon-ts', 'karyon-ts idle', 'eureka-js-client'] as const;
+const PEER: Variant = 'eureka-js-client';
 type Variant = (typeof VARIANTS)[number];
 const KINDS = ['1', '2'] as const;
 type Kind = (typeof KINDS)[number];
@@ -90,6 +95,11 @@ interface WindowStats {
   readonly maxGapMs: number;
   /** CPU time of the event-loop thread over the window (Linux), NaN where unknown: blind to other processes. */
   readonly loopCpuMs: number;
+  /**
+   * Time the event-loop thread was ready to run but waited for a CPU over the window (Linux, the run-queue wait of
+   * /proc/thread-self/schedstat), NaN where unknown: the part of its blocks that other threads made.
+   */
+  readonly loopWaitMs: number;
   /** Instances the client holds after a fetch (0 for a window without one). */
   readonly cached: number;
   /** GC pauses over the window (PerformanceObserver 'gc' entries): the longest, its kind, their sum and count. */
@@ -143,12 +153,16 @@ process.stdin.on('data', (data) => {
 process.stdin.on('end', () => process.exit(0));
 `;
 
-/** CPU time of the calling thread (ms), from /proc/thread-self/schedstat; NaN where there is none. */
-function threadCpuMs(): number {
+/**
+ * CPU time of the calling thread and the time it waited, runnable, for a CPU (ms), from /proc/thread-self/schedstat;
+ * NaN where there is none.
+ */
+function threadTimes(): { cpu: number; wait: number } {
   try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+    const [cpu, wait] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ');
+    return { cpu: Number(cpu) / 1e6, wait: Number(wait) / 1e6 };
   } catch {
-    return NaN;
+    return { cpu: NaN, wait: NaN };
   }
 }
 
@@ -162,7 +176,7 @@ interface StallClient {
 }
 
 function makeClient(variant: Variant, serviceUrl: string): StallClient {
-  if (variant === 'karyon-ts') {
+  if (variant !== PEER) {
     // Made at the first call: a registry starts fetching as soon as it is made.
     let registry: EurekaRegistry | undefined;
     return {
@@ -173,6 +187,7 @@ function makeClient(variant: Variant, serviceUrl: string): StallClient {
           fetchDeltas: false,
           maxResponseBytes: 1024 * 1024 * 1024,
           requestTimeoutMs: 120_000,
+          decodePriority: variant === 'karyon-ts idle' ? 'idle' : 'low',
         });
         await registry.refresh();
         registry.upInstancesByVip('service-001');
@@ -218,10 +233,10 @@ async function measured(work: () => Promise<number>): Promise<WindowStats> {
   gcObserver.observe({ entryTypes: ['gc'] });
   const ticker = gapTicker();
   const started = performance.now();
-  const cpuBefore = threadCpuMs();
+  const before = threadTimes();
   const cached = await work();
   const ms = performance.now() - started;
-  const loopCpuMs = threadCpuMs() - cpuBefore;
+  const after = threadTimes();
   const { maxGapMs, maxGapAt } = ticker.stop();
   loopDelay.disable();
   // Entries are delivered in a later task: let them arrive.
@@ -232,7 +247,8 @@ async function measured(work: () => Promise<number>): Promise<WindowStats> {
     ms,
     eldMaxMs: loopDelay.max / 1e6,
     maxGapMs,
-    loopCpuMs,
+    loopCpuMs: after.cpu - before.cpu,
+    loopWaitMs: after.wait - before.wait,
     cached,
     gcMaxMs: longest.ms,
     gcMaxKind: longest.kind,
@@ -501,6 +517,7 @@ interface Summary {
   /** Over every fetch of every round: medians, and maxima where named so. */
   readonly ms: number;
   readonly loopCpuMs: number;
+  readonly loopWaitMs: number;
   readonly block: number;
   readonly blockMax: number;
   readonly eld: number;
@@ -565,6 +582,7 @@ function summarize(size: number, variant: Variant, kind: Kind, list: readonly Se
     failed: list.reduce((sum, s) => sum + s.failed, 0),
     ms: median(fetches.map((f) => f.ms)),
     loopCpuMs: median(fetches.map((f) => f.loopCpuMs)),
+    loopWaitMs: median(fetches.map((f) => f.loopWaitMs)),
     block: median(fetches.map((f) => f.maxGapMs)),
     blockMax: worst.maxGapMs,
     eld: median(fetches.map((f) => f.eldMaxMs)),
@@ -592,7 +610,8 @@ function summarize(size: number, variant: Variant, kind: Kind, list: readonly Se
 function plot(rows: readonly Summary[]): string {
   const first = rows.filter((r) => r.kind === '1');
   const karyon = first.filter((r) => r.variant === 'karyon-ts');
-  const peer = first.filter((r) => r.variant !== 'karyon-ts');
+  const idle = first.filter((r) => r.variant === 'karyon-ts idle');
+  const peer = first.filter((r) => r.variant === PEER);
   const points = (list: readonly Summary[], value: (r: Summary) => number): [number, number][] => list.map((r) => [r.size, value(r)]);
   return logLogPlot({
     title: 'First full fetch (ms, log; medians over the repetitions)',
@@ -604,6 +623,7 @@ function plot(rows: readonly Summary[]): string {
       { label: 'karyon-ts: longest block', color: '#1f77b4', points: points(karyon, (r) => r.block) },
       { label: 'karyon-ts: longest block, worst fetch', color: '#9ecae1', points: points(karyon, (r) => r.blockMax) },
       { label: 'karyon-ts: fetch + apply', color: '#1f77b4', dash: '6 4', points: points(karyon, (r) => r.ms) },
+      { label: "karyon-ts 'idle': longest block", color: '#9467bd', points: points(idle, (r) => r.block) },
       { label: 'eureka-js-client: longest block', color: '#d62728', points: points(peer, (r) => r.block) },
       { label: 'eureka-js-client: fetch + apply', color: '#d62728', dash: '6 4', points: points(peer, (r) => r.ms) },
     ],
@@ -675,6 +695,7 @@ async function parent(): Promise<void> {
       fetches: s.repeats,
       time: fmt(s.ms, 0),
       'loop CPU': fmt(s.loopCpuMs, 0),
+      'loop waited for a CPU': fmt(s.loopWaitMs, 1),
       'longest block': `${fmt(s.block, 1)} / ${fmt(s.blockMax, 1)}`,
       'ELD max': `${fmt(s.eld, 1)} / ${fmt(s.eldMax, 1)}`,
       'longest gap without fetch': `${fmt(s.idleGap, 1)} / ${fmt(s.idleGapMax, 1)}`,
@@ -714,20 +735,23 @@ async function parent(): Promise<void> {
     })),
   );
   table(
-    'karyon-ts / eureka-js-client (lower is better; longest block: medians over the fetches)',
+    'karyon-ts (each priority of its decoding thread) / eureka-js-client (lower is better; longest block: medians over the fetches)',
     SIZES.flatMap((size) =>
-      KINDS.map((kind) => {
-        const ours = summaries.find((s) => s.size === size && s.kind === kind && s.variant === 'karyon-ts')!;
-        const peer = summaries.find((s) => s.size === size && s.kind === kind && s.variant !== 'karyon-ts')!;
-        return {
-          instances: size,
-          fetch: kind,
-          'longest block': fmt(ours.block / peer.block, 3),
-          time: fmt(ours.ms / peer.ms, 2),
-          'loop CPU': fmt(ours.loopCpuMs / peer.loopCpuMs, 2),
-          'p99 during': fmt(ours.during.p99 / peer.during.p99, 3),
-        };
-      }),
+      KINDS.flatMap((kind) =>
+        VARIANTS.filter((variant) => variant !== PEER).map((variant) => {
+          const ours = summaries.find((s) => s.size === size && s.kind === kind && s.variant === variant)!;
+          const peer = summaries.find((s) => s.size === size && s.kind === kind && s.variant === PEER)!;
+          return {
+            instances: size,
+            fetch: kind,
+            client: variant,
+            'longest block': fmt(ours.block / peer.block, 3),
+            time: fmt(ours.ms / peer.ms, 2),
+            'loop CPU': fmt(ours.loopCpuMs / peer.loopCpuMs, 2),
+            'p99 during': fmt(ours.during.p99 / peer.during.p99, 3),
+          };
+        }),
+      ),
     ),
   );
   console.log(`\nload average at the end: ${load()}; ${fmt((performance.now() - started) / 1000, 0)} s`);
