@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createServer } from 'node:http';
 import { deflateSync, gzipSync } from 'node:zlib';
@@ -12,7 +13,7 @@ import { appsHashcode, decodeApplications, encodeApplications, encodeInstance } 
 import type { WireInstance } from '../../src/registry/eureka/wire.js';
 import type { RegistryChange, RegistryInstance } from 'karyon-ts';
 import { ManualClock, testInstance } from 'karyon-ts/testing';
-import { waitFor } from '../support/logger.js';
+import { memoryLogger, waitFor } from '../support/logger.js';
 
 // A full fetch of a large registry is decoded on a worker thread and applied in slices that yield to the event
 // loop. These tests check that the result is the same as decoding and replacing in one go.
@@ -570,6 +571,36 @@ describe('InstanceCache.replaceInSlices (a full fetch applied a slice at a time)
     // The full listing wins: X (not in it) is gone, the view is the listing.
     expect(ids(cache.all())).toEqual(ids(after));
     expect(cache.size).toBe(after.length);
+  });
+});
+
+describe("EurekaRegistry with decodePriority 'idle' where the decoding thread cannot be put in SCHED_IDLE", () => {
+  it('decodes at nice 10, says why once as a warning, then at debug level for each new decoding thread', async () => {
+    const body = gzipSync(bodyOf(wire(6000, 6)));
+    const server = await serveGzipped(() => body);
+    const logger = memoryLogger();
+    const path = process.env['PATH'];
+    // No chrt on the path the decoding threads are started with (off Linux there is no policy to set at all).
+    process.env['PATH'] = mkdtempSync(join(tmpdir(), 'no-chrt-'));
+    const clock = new ManualClock();
+    const registry = new EurekaRegistry({ serviceUrls: [server.url], fetchDeltas: false, registryFetchIntervalMs: 60_000, decodePriority: 'idle', logger, clock, jitterRatio: 0, requestTimeoutMs: 600_000 });
+    const notApplied = (level: string): string[] => logger.lines.filter((line) => line.startsWith(`${level} eureka decodePriority 'idle' not applied`));
+    try {
+      await registry.refresh();
+      expect(registry.instances()).toHaveLength(6000);
+      await waitFor(() => notApplied('warn').length > 0, 10_000, 'the decoding thread to refuse SCHED_IDLE');
+      // The worker is kept 2.5 intervals after a body, then stopped: the next refresh, due on the way, is still
+      // receiving when the wait ends (its request timeout is longer), and its body goes to a new worker.
+      clock.advance(151_000);
+      await waitFor(() => notApplied('debug').length > 0, 10_000, 'a second decoding thread to refuse SCHED_IDLE');
+      expect(notApplied('warn')).toHaveLength(1);
+      expect(notApplied('warn')[0]).toMatch(process.platform === 'linux' ? /nice 10: chrt is not installed/ : /no scheduling policy of their own/);
+      expect(registry.instances()).toHaveLength(6000);
+    } finally {
+      process.env['PATH'] = path;
+      await registry.close();
+      server.close();
+    }
   });
 });
 

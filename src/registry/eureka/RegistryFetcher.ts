@@ -67,6 +67,8 @@ export class RegistryFetcher {
   #profilesAfterFull = 0;
   readonly #guard: ViewGuard;
   readonly #decoder: SliceDecoder;
+  /** A decoding thread could not be put in SCHED_IDLE: said once as a warning. */
+  #idleRefused = false;
   /** With `fetchMode: 'auto'`: the costs measured and the mode they chose. */
   readonly #auto: AutoFetchMode | undefined;
   /** What the view held was made of: the whole registry, or only the VIPs (a full fetch must replace it). */
@@ -92,6 +94,13 @@ export class RegistryFetcher {
       keepWorkerMs: KEEP_DECODER_INTERVALS * context.options.registryFetchIntervalMs,
       clock: context.options.clock,
       priority: context.options.decodePriority,
+      onIdleRefused: (reason) => {
+        // Once a warning (each new decoding thread tries again), then at debug level.
+        const message = `eureka decodePriority 'idle' not applied, the decoding thread runs at nice 10: ${reason}`;
+        if (this.#idleRefused) context.options.logger.debug(message);
+        else context.options.logger.warn(message);
+        this.#idleRefused = true;
+      },
     });
     this.#guard = new ViewGuard(() => ({
       ratio: context.options.viewProtectionRatio,

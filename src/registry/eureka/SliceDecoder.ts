@@ -134,19 +134,33 @@ const __name = (target) => target;
 const core = (${wireDecoder.toString()})(...${JSON.stringify(WIRE_DECODER_ARGS)});
 // Where threads have nice values of their own (Linux), this one gives way to the threads serving requests: on a
 // busy machine the fetch takes longer rather than the requests.
+let tid;
 try {
-  const os = require('node:os');
-  const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
-  if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) {
-    os.setPriority(tid, Math.max(os.getPriority(tid), ${WORKER_NICE}));
-    // SCHED_IDLE (see DecodePriority), which Node has no call for: util-linux's chrt sets it. Where it cannot
-    // (no chrt, not allowed), the thread keeps the nice value above.
-    if (workerData && workerData.idle) {
-      require('node:child_process').execFile('chrt', ['-i', '-p', '0', String(tid)], { timeout: ${CHRT_TIMEOUT_MS}, windowsHide: true }, () => {});
-    }
-  }
+  tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+  if (!Number.isInteger(tid) || tid <= 0 || tid === process.pid) tid = undefined;
 } catch {
-  // No /proc (not Linux) or not allowed: the thread keeps the process's priority.
+  // No /proc: not Linux.
+}
+if (tid !== undefined) {
+  try {
+    const os = require('node:os');
+    os.setPriority(tid, Math.max(os.getPriority(tid), ${WORKER_NICE}));
+  } catch {
+    // Not allowed: the thread keeps the process's priority.
+  }
+}
+// SCHED_IDLE (see DecodePriority), which Node has no call for: util-linux's chrt sets it. Where it cannot (not
+// Linux, no chrt, not allowed), the thread keeps the nice value above, and the event loop is told why.
+if (workerData && workerData.idle) {
+  const refused = (reason) => parentPort.postMessage({ idleRefused: reason });
+  if (tid === undefined) {
+    refused('threads have no scheduling policy of their own on ' + process.platform);
+  } else {
+    require('node:child_process').execFile('chrt', ['-i', '-p', '0', String(tid)], { timeout: ${CHRT_TIMEOUT_MS}, windowsHide: true }, (error, stdout, stderr) => {
+      if (!error) return;
+      refused(error.code === 'ENOENT' ? 'chrt is not installed (it comes with util-linux)' : 'chrt failed: ' + (String(stderr).trim() || error.message));
+    });
+  }
 }
 const ROW_FIELDS = ${ROW_FIELDS};
 let chunks = [];
@@ -651,6 +665,8 @@ export interface SliceDecoderOptions {
   readonly clock?: Clock;
   /** The CPU priority of the decoding thread: `low` (the default) or `idle`. */
   readonly priority?: DecodePriority;
+  /** Called with the reason when a new decoding thread could not be put in SCHED_IDLE (`priority: 'idle'`). */
+  readonly onIdleRefused?: (reason: string) => void;
 }
 
 /**
@@ -663,6 +679,7 @@ export class SliceDecoder {
   readonly #keepWorkerMs: number;
   readonly #clock: Clock;
   readonly #priority: DecodePriority;
+  readonly #onIdleRefused: ((reason: string) => void) | undefined;
   /** Stops the worker kept after a body, unless another comes first. */
   #idle: ClockTimer | undefined;
   /** What each instance of the last body the kept worker decoded became, in the order of the body. */
@@ -673,6 +690,7 @@ export class SliceDecoder {
     this.#keepWorkerMs = options.keepWorkerMs ?? 0;
     this.#clock = options.clock ?? systemClock;
     this.#priority = options.priority ?? 'low';
+    this.#onIdleRefused = options.onIdleRefused;
   }
 
   /** @internal The id of the worker's thread while there is one (for tests). */
@@ -856,6 +874,12 @@ export class SliceDecoder {
     const idle = this.#priority === 'idle';
     const made = startAtLowPriority(() => new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { idle } }));
     made.unref();
+    if (idle) {
+      made.on('message', (message: unknown) => {
+        const reason = (message as { idleRefused?: unknown } | null)?.idleRefused;
+        if (typeof reason === 'string') this.#onIdleRefused?.(reason);
+      });
+    }
     made.once('exit', () => {
       if (this.#worker === made) this.#worker = undefined;
     });
