@@ -34,6 +34,8 @@ export interface KaryonSettings {
     readonly tokenHeader: string | null;
     /** Publish the IP address as `hostName` too, as Spring's `preferIpAddress` does (`KARYON_PREFER_IP_ADDRESS`). */
     readonly preferIpAddress: boolean;
+    /** CPU priority of the thread decoding a large full fetch (`KARYON_EUREKA_DECODE_PRIORITY`): `low` or `idle`. */
+    readonly decodePriority: 'low' | 'idle';
   };
   /** The lifecycle. */
   readonly lifecycle: {
@@ -160,6 +162,13 @@ export const karyonSettingsSchema: ConfigSchema<KaryonSettings> = {
       default: false,
       env: 'KARYON_PREFER_IP_ADDRESS',
       arg: 'eureka-prefer-ip-address',
+    },
+    decodePriority: {
+      doc: "CPU priority of the thread decoding a large full registry fetch (Linux): low (nice 10) or idle (SCHED_IDLE, set with util-linux's chrt)",
+      format: ['low', 'idle'],
+      default: 'low',
+      env: 'KARYON_EUREKA_DECODE_PRIORITY',
+      arg: 'eureka-decode-priority',
     },
   },
   lifecycle: {

@@ -38,6 +38,7 @@ export function serviceOptionsFromSettings(settings: KaryonSettings): ServiceOpt
               registryFetchIntervalMs: eureka.registryFetchIntervalMs,
               ...(eureka.token === null ? {} : { token: eureka.token }),
               ...(eureka.tokenHeader === null ? {} : { tokenHeader: eureka.tokenHeader }),
+              decodePriority: eureka.decodePriority,
             },
           },
         }),

@@ -90,6 +90,7 @@ describe("the sidecar's keys", () => {
       'eureka.serviceUrls': 'eureka.serviceUrls',
       'eureka.heartbeatIntervalMs': 'eureka.heartbeatIntervalMs',
       'eureka.registryFetchIntervalMs': 'eureka.registryFetchIntervalMs',
+      'eureka.decodePriority': 'eureka.decodePriority',
       'lifecycle.deregistrationDelayMs': 'lifecycle.deregistrationDelayMs',
       'admin.port': 'admin.port',
       'admin.token': 'admin.token',

@@ -29,6 +29,7 @@ describe('loadSettings', () => {
         KARYON_HOST_NAME: 'greeter-7f9c.pods.internal',
         KARYON_IP_ADDR: '10.1.2.3',
         KARYON_PREFER_IP_ADDRESS: 'true',
+        KARYON_EUREKA_DECODE_PRIORITY: 'idle',
       },
     });
     expect(settings).toEqual({
@@ -40,6 +41,7 @@ describe('loadSettings', () => {
         token: 'team-a',
         tokenHeader: 'x-api-key',
         preferIpAddress: true,
+        decodePriority: 'idle',
       },
       lifecycle: { deregistrationDelayMs: 250, maxDeregistrationDelayMs: 90_000, quietPeriodMs: 3000 },
       admin: { port: 0, host: '0.0.0.0', token: 's3cret', tokensFile: '/etc/karyon/tokens.json' },
@@ -53,7 +55,7 @@ describe('loadSettings', () => {
     const settings = loadSettings({ env: { KARYON_APP_NAME: 'greeter' } });
     expect(settings).toEqual({
       app: { name: 'greeter', port: 8080, zone: 'default', hostName: null, ipAddr: null },
-      eureka: { serviceUrls: [], heartbeatIntervalMs: 30_000, registryFetchIntervalMs: 30_000, token: null, tokenHeader: null, preferIpAddress: false },
+      eureka: { serviceUrls: [], heartbeatIntervalMs: 30_000, registryFetchIntervalMs: 30_000, token: null, tokenHeader: null, preferIpAddress: false, decodePriority: 'low' },
       lifecycle: { deregistrationDelayMs: null, maxDeregistrationDelayMs: null, quietPeriodMs: 10_000 },
       admin: { port: 8077, host: null, token: null, tokensFile: null },
       statsd: { host: null, port: 8125 },
@@ -136,5 +138,12 @@ describe('loadSettings', () => {
     expect(options.admin).toMatchObject({ port: 8077, tokens: [{ name: 'oncall', role: 'operate' }, { name: 'dash', role: 'read' }] });
     expect(options.registry).toMatchObject({ eureka: { serviceUrls: ['http://e:8761/eureka'], token: 'team-a' } });
     expect(() => serviceOptionsFromSettings(loadSettings({ env: { KARYON_APP_NAME: 'x', KARYON_ADMIN_TOKENS_FILE: join(dir, 'missing.json') } }))).toThrow(/could not be read/);
+  });
+
+  it("passes decodePriority on to the Eureka registry, and refuses a value other than 'low' or 'idle'", () => {
+    const env = { KARYON_APP_NAME: 'greeter', KARYON_EUREKA_URLS: 'http://e:8761/eureka' };
+    expect(serviceOptionsFromSettings(loadSettings({ env })).registry).toMatchObject({ eureka: { decodePriority: 'low' } });
+    expect(serviceOptionsFromSettings(loadSettings({ env: { ...env, KARYON_EUREKA_DECODE_PRIORITY: 'idle' } })).registry).toMatchObject({ eureka: { decodePriority: 'idle' } });
+    expect(() => loadSettings({ env: { ...env, KARYON_EUREKA_DECODE_PRIORITY: 'high' } })).toThrow(/eureka\.decodePriority[\s\S]*high/);
   });
 });

@@ -68,6 +68,13 @@ describe('loadSidecarConfig', () => {
     expect(fromEnv).toMatchObject({ 'app.port': 'PORT', 'admin.port': 'KARYON_SIDECAR_ADMIN_PORT' });
   });
 
+  it('passes eureka.decodePriority on to the registry, from the file or KARYON_EUREKA_DECODE_PRIORITY', async () => {
+    const path = file({ app: { name: 'hello', port: 8000 }, eureka: { serviceUrls: ['http://a:8761/eureka'], decodePriority: 'idle' } });
+    expect((await loadSidecarConfig({ file: path })).options.registry).toEqual({ eureka: { serviceUrls: ['http://a:8761/eureka'], decodePriority: 'idle' } });
+    const fromEnv = await loadSidecarConfig({ file: path, env: { KARYON_EUREKA_DECODE_PRIORITY: 'low' } });
+    expect(fromEnv.options.registry).toEqual({ eureka: { serviceUrls: ['http://a:8761/eureka'], decodePriority: 'low' } });
+  });
+
   it('builds everything from the environment alone', async () => {
     const { options } = await loadSidecarConfig({ env: { KARYON_APP_NAME: 'envy', PORT: '7000', KARYON_SIDECAR_PROCESS_COMMAND: 'python3' }, cwd: dir });
     expect(options).toMatchObject({ app: { name: 'envy', port: 7000 }, process: { command: 'python3', cwd: dir } });
