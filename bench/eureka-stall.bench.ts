@@ -2,10 +2,12 @@
 // serves meanwhile, against eureka-js-client 4.5.0 in the same run.
 //
 // Set-up: this (parent) process serves a synthetic `GET /apps` (see eureka-payload.ts) gzipped over loopback, as
-// Eureka servers do, at each registry size. For each size and client, a child process runs a small HTTP service
-// (each request answers a short JSON) and holds the client; every client warms its code up on a 500-instance
-// registry first. The parent drives that service open-loop, one request every 2.5 ms (400 requests/s,
-// keep-alive), for the whole measurement, and records when each request was sent and its latency.
+// Eureka servers do, at each registry size, in two versions answered in turn that differ in every lease's
+// lastRenewalTimestamp (30 s apart): a server writes its registry again after any change, with the leases as they
+// are then, so a fetch over a held view reads the same instances in a new text. For each size and client, a child
+// process runs a small HTTP service (each request answers a short JSON) and holds the client; every client warms
+// its code up on a 500-instance registry first. The parent drives that service open-loop, one request every 2.5 ms
+// (400 requests/s, keep-alive), for the whole measurement, and records when each request was sent and its latency.
 // Load regime, for two kinds of fetch in turn: "fetch 1", a fresh client fetching into an empty view (the client
 // of the repetition before is closed between repetitions), then "fetch 2", a full fetch over the view the client
 // holds. One repetition: a fetch; 100 ms, then a clean-up outside any measured window (the retired client
@@ -635,19 +637,32 @@ const pct = (share: number): string => `${fmt(share * 100, 1)}%`;
 const five = (d: Distribution): string => [d.p50, d.p90, d.p99, d.p999, d.max].map((v) => fmt(v, 1)).join(' / ');
 
 async function parent(): Promise<void> {
-  const bodies = new Map<string, { plain: Buffer; gz: Buffer }>();
+  // Two versions of each registry, answered in turn: the second has every lease renewed 30 s later.
+  const bodies = new Map<string, { plain: Buffer; gz: Buffer }[]>();
+  const answered = new Map<string, number>();
   const add = (name: string, instances: number): void => {
-    const plain = Buffer.from(payload(instances, Math.max(20, Math.round(instances / 50))));
-    bodies.set(`/${name}/apps`, { plain, gz: gzipSync(plain) });
+    const text = payload(instances, Math.max(20, Math.round(instances / 50)));
+    const renewed = text.replace(/"lastRenewalTimestamp":(\d+)/g, (_, at: string) => `"lastRenewalTimestamp":${Number(at) + 30_000}`);
+    bodies.set(
+      `/${name}/apps`,
+      [text, renewed].map((version) => {
+        const plain = Buffer.from(version);
+        return { plain, gz: gzipSync(plain) };
+      }),
+    );
   };
   add('small', 500);
   for (const size of SIZES) add(String(size), size);
   const server = createServer((req, res) => {
-    const entry = bodies.get(new URL(req.url ?? '/', 'http://x').pathname.replace(/\/+$/, ''));
-    if (entry === undefined) {
+    const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/\/+$/, '');
+    const versions = bodies.get(path);
+    if (versions === undefined) {
       res.writeHead(404).end();
       return;
     }
+    const n = answered.get(path) ?? 0;
+    answered.set(path, n + 1);
+    const entry = versions[n % versions.length]!;
     const gzip = String(req.headers['accept-encoding'] ?? '').includes('gzip');
     const body = gzip ? entry.gz : entry.plain;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
@@ -658,7 +673,7 @@ async function parent(): Promise<void> {
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const started = performance.now();
   console.log(
-    `registry sizes ${SIZES.join(', ')} (${SIZES.map((s) => `${fmt(bodies.get(`/${s}/apps`)!.plain.length / 1024 / 1024, 1)} MiB`).join(', ')} of JSON); ` +
+    `registry sizes ${SIZES.join(', ')} (${SIZES.map((s) => `${fmt(bodies.get(`/${s}/apps`)![0]!.plain.length / 1024 / 1024, 1)} MiB`).join(', ')} of JSON); ` +
       `${ROUNDS} round(s); load: one request every ${REQUEST_EVERY_MS} ms, open loop; per fetch kind, repetitions until ` +
       `${TARGET_REQUESTS} requests were sent during fetches (at least ${MIN_REPEATS}, at most ${MAX_REPEATS}; from ` +
       `${LARGE_SIZE} instances at most ${LARGE_REPEATS}); load average at the start: ${load()}`,

@@ -6,11 +6,14 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { RegistryInstance, Service, FetchEvent } from 'karyon-ts';
 import { EurekaRegistry } from 'karyon-ts';
+import { ManualClock } from 'karyon-ts/testing';
+import { SliceDecoder, SLICED_DECODE_MIN_BYTES } from '../../src/registry/eureka/SliceDecoder.js';
+import { decodeApplications } from '../../src/registry/eureka/wire.js';
 import { waitFor } from '../support/logger.js';
 import { buildInterop, killAll, startEurekaCluster, startJavaService } from './harness.js';
 import { interopSuite } from './suite.js';
 import type { EurekaPeer, JavaProcess } from './harness.js';
-import { eurekaRequest, nodeService } from './peers.js';
+import { eurekaRequest, nodeService, registration } from './peers.js';
 
 /** Spring settings of a Java service that follows changes within a few seconds. */
 export const fastJava: Readonly<Record<string, string>> = {
@@ -195,6 +198,72 @@ interopSuite('Java and Node services through the real Eureka cluster', () => {
       expect(java.map((j) => j.port)).toContain(instance.port);
     }
   }, 120_000);
+
+  it("gives the records of a kept decoding worker again for the real server's instances whose leases only were renewed", async () => {
+    type Wire = Record<string, unknown> & { instanceId: string; leaseInfo: Record<string, number> };
+    type Apps = { applications: { application: { name: string; instance: Wire[] }[] } & Record<string, unknown> };
+    const fetchApps = async (): Promise<Apps> => {
+      const res = await eurekaRequest('GET', `${urls[0]}/apps`);
+      expect(res.code).toBe(200);
+      return JSON.parse(res.body) as Apps;
+    };
+    const first = await fetchApps();
+    // A server writes the registry again when it changes (here, an instance registers), with every lease's last
+    // renewal as it is then: every instance renews each second here, and the response cache is refreshed each second.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await eurekaRequest('POST', `${urls[0]}/apps/LEASE-PROBE`, registration('LEASE-PROBE', 'lease-probe-1'))).code).toBe(204);
+    cleanups.push(() => eurekaRequest('DELETE', `${urls[0]}/apps/LEASE-PROBE/lease-probe-1`));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const second = await fetchApps();
+    // Each real instance copied under other ids until the body is large enough for the worker; their text is
+    // the server's but for the id.
+    const copies = Math.ceil((3 * SLICED_DECODE_MIN_BYTES) / JSON.stringify(first).length);
+    const widen = (apps: Apps): Apps => ({
+      applications: {
+        ...apps.applications,
+        application: apps.applications.application.map((app) => ({
+          ...app,
+          instance: app.instance.flatMap((w) => Array.from({ length: copies }, (_, k) => ({ ...w, instanceId: `${w.instanceId}-${k}` }))),
+        })),
+      },
+    });
+    const [one, two] = [widen(first), widen(second)];
+    // What the second body changes but for the leases' timestamps.
+    const withoutTimes = (w: Wire): string => JSON.stringify({ ...w, leaseInfo: [w.leaseInfo.renewalIntervalInSecs, w.leaseInfo.durationInSecs] });
+    const before = new Map(one.applications.application.flatMap((app) => app.instance.map((w) => [w.instanceId, w])));
+    const instances = two.applications.application.flatMap((app) => app.instance);
+    const changed = instances.filter((w) => before.get(w.instanceId) === undefined || withoutTimes(before.get(w.instanceId)!) !== withoutTimes(w)).length;
+    const renewal = (w: Wire | undefined): number | undefined => w?.leaseInfo.lastRenewalTimestamp ?? w?.leaseInfo.renewalTimestamp;
+    const renewed = instances.filter((w) => before.has(w.instanceId) && renewal(before.get(w.instanceId)) !== renewal(w)).length;
+    expect(renewed).toBeGreaterThan(0);
+    const decoder = new SliceDecoder({ keepWorkerMs: 60_000, clock: new ManualClock() });
+    let made = 0;
+    const compact = (instance: RegistryInstance): RegistryInstance => {
+      made++;
+      return Object.freeze({ ...instance });
+    };
+    try {
+      const signal = new AbortController().signal;
+      const now = Date.now();
+      const decodeAll = async (apps: Apps): Promise<RegistryInstance[]> => {
+        made = 0;
+        const records: RegistryInstance[] = [];
+        for await (const slice of (await decoder.decode([Buffer.from(JSON.stringify(apps))], now, signal, compact)).slices) {
+          expect(slice.errors).toEqual([]);
+          for (const entry of slice.entries) if ('status' in entry) records.push(entry);
+        }
+        return records;
+      };
+      await decodeAll(one);
+      expect(made).toBe(before.size);
+      const records = await decodeAll(two);
+      expect(made).toBe(changed);
+      expect(made).toBeLessThan(instances.length);
+      expect(records).toEqual(decodeApplications(two, now).instances.map((e) => ({ ...e.instance })));
+    } finally {
+      decoder.close();
+    }
+  }, 60_000);
 
   it("fetchMode 'vips' reads the real server's GET /vips/{vip}: the VIP's instances only, the same records as a full fetch, its hash matched", async () => {
     const vipReader = new EurekaRegistry({ serviceUrls: urls, fetchMode: 'vips', fetchVips: ['java-vip'], registryFetchIntervalMs: 3_600_000 });

@@ -68,6 +68,16 @@ function chunked(body: Buffer, size = 64 * 1024): Buffer[] {
 /** Keeps a copy of each decoded record (the decoder reuses the object it passes). */
 const copy = (instance: RegistryInstance): RegistryInstance => Object.freeze({ ...instance });
 
+/** A decoder that keeps its worker between bodies, and a `compact` that copies each record, counted in `counter.made`. */
+function keptDecoder(): { decoder: SliceDecoder; compact: (instance: RegistryInstance) => RegistryInstance; counter: { made: number } } {
+  const counter = { made: 0 };
+  const compact = (instance: RegistryInstance): RegistryInstance => {
+    counter.made++;
+    return copy(instance);
+  };
+  return { decoder: new SliceDecoder({ keepWorkerMs: 60_000, clock: new ManualClock() }), compact, counter };
+}
+
 /** Threads of this process (Linux); elsewhere 0, which every count passes. */
 const threads = (): number => (process.platform === 'linux' ? readdirSync('/proc/self/task').length : 0);
 
@@ -137,9 +147,10 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
     const second = wire(3000, 7);
     (second[8] as Mutable).status = 'OUT_OF_SERVICE';
     (second[9] as Mutable).metadata = { zone: 'z1', build: '8' };
+    // The same metadata in another order: its text changed, so it is decoded again.
     (second[12] as Mutable).metadata = { build: '7', zone: 'z1' };
     (second[13] as Mutable).lastUpdatedTimestamp = '1800000000000';
-    // Changed without a change of timestamps: told by the digest of the rest.
+    // Changed without a change of timestamps.
     (second[14] as { healthCheckUrl: string }).healthCheckUrl += 'x';
     (second[15] as { securePort: unknown }).securePort = { $: 443, '@enabled': 'true' };
     (second[11] as Mutable).actionType = 'DELETED';
@@ -162,8 +173,8 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
       made = 0;
       const body = bodyOf(second);
       const two = await collect((await decoder.decode(chunked(body), 5, signal, compact)).slices);
-      // Only the instances that changed or are new were made into records again.
-      expect(made).toBe(6);
+      // Only the instances whose text changed or that are new were made into records again.
+      expect(made).toBe(7);
       const expected = decodeApplications(JSON.parse(body.toString('utf8')), 5);
       const listed = expected.instances.filter((e) => e.instance.instanceId !== 'i-5');
       expect(two.ids).toEqual(listed.map((e) => `${e.instance.app}/${e.instance.instanceId}/${e.actionType === 'DELETED' ? 'DELETED' : e.instance.status}`));
@@ -171,8 +182,9 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
       expect(two.records).toEqual(listed.filter((e) => e.actionType !== 'DELETED').map((e) => ({ ...e.instance })));
       expect(two.errors).toEqual(['APP-5: refused']);
       const [before, after] = [byId(one.records), byId(two.records)];
-      for (const id of ['i-0', 'i-12', 'i-2999']) expect(after.get(id)).toBe(before.get(id));
-      for (const id of ['i-8', 'i-9', 'i-13', 'i-14', 'i-15']) expect(after.get(id)).not.toBe(before.get(id));
+      for (const id of ['i-0', 'i-2999']) expect(after.get(id)).toBe(before.get(id));
+      for (const id of ['i-8', 'i-9', 'i-12', 'i-13', 'i-14', 'i-15']) expect(after.get(id)).not.toBe(before.get(id));
+      expect(after.get('i-12')).toEqual(before.get('i-12'));
       expect(after.get('i-3000')).toBeDefined();
       // The same body again: nothing to make.
       made = 0;
@@ -218,24 +230,81 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
     const changed = changes.map((_, k) => 100 + k * 13);
     const second = wire(3000, 7);
     changes.forEach((change, k) => change(second[changed[k]!] as unknown as Wire));
-    let made = 0;
-    const compact = (instance: RegistryInstance): RegistryInstance => {
-      made++;
-      return copy(instance);
-    };
-    const decoder = new SliceDecoder({ keepWorkerMs: 60_000, clock: new ManualClock() });
+    const { decoder, compact, counter } = keptDecoder();
     const signal = new AbortController().signal;
     try {
       const one = await collect((await decoder.decode(chunked(bodyOf(wire(3000, 7))), 5, signal, compact)).slices);
-      made = 0;
+      counter.made = 0;
       const body = bodyOf(second);
       const two = await collect((await decoder.decode(chunked(body), 5, signal, compact)).slices);
-      expect(made).toBe(changes.length);
+      expect(counter.made).toBe(changes.length);
       const expected = decodeApplications(JSON.parse(body.toString('utf8')), 5);
       expect(two.records).toEqual(expected.instances.map((e) => ({ ...e.instance })));
       const [before, after] = [one.records, two.records].map((records) => new Map(records.map((r) => [r.instanceId, r])));
       for (const at of changed) expect(after!.get(`i-${at}`)).not.toBe(before!.get(`i-${at}`));
       expect(after!.get('i-99')).toBe(before!.get('i-99'));
+    } finally {
+      decoder.close();
+    }
+  });
+
+  it('gives a kept worker\'s records again when only the leases\' timestamps moved, as at every renewal', async () => {
+    type Lease = { leaseInfo: Record<string, number> };
+    const renewed = (after: number): WireInstance[] =>
+      wire(3000, 7).map((w) => ({ ...w, leaseInfo: { ...(w as unknown as Lease).leaseInfo, lastRenewalTimestamp: 1_700_000_000_000 + after } }) as WireInstance);
+    const { decoder, compact, counter } = keptDecoder();
+    const signal = new AbortController().signal;
+    try {
+      const one = await collect((await decoder.decode(chunked(bodyOf(renewed(30_000))), 5, signal, compact)).slices);
+      expect(counter.made).toBe(3000);
+      for (const after of [60_000, 90_000]) {
+        counter.made = 0;
+        const body = bodyOf(renewed(after));
+        const next = await collect((await decoder.decode(chunked(body), 5, signal, compact)).slices);
+        expect(counter.made).toBe(0);
+        expect(next.records).toEqual(decodeApplications(JSON.parse(body.toString('utf8')), 5).instances.map((e) => ({ ...e.instance })));
+        next.records.forEach((record, k) => expect(record).toBe(one.records[k]));
+      }
+    } finally {
+      decoder.close();
+    }
+  });
+
+  it('decodes again, after a kept worker, an instance it cannot find by its text, and any layout of its applications', async () => {
+    const { decoder, compact, counter } = keptDecoder();
+    const signal = new AbortController().signal;
+    const decodeText = async (text: string) => {
+      counter.made = 0;
+      const decoded = await collect((await decoder.decode(chunked(Buffer.from(text)), 5, signal, compact)).slices);
+      expect(decoded.records).toEqual(decodeApplications(JSON.parse(text), 5).instances.map((e) => ({ ...e.instance })));
+      return decoded;
+    };
+    try {
+      const base = JSON.stringify(encodeApplications(wire(3000, 7), '7', 'UP_1_'));
+      await decodeText(base);
+      // An id written with an escape is not looked for: decoded, as the same instance.
+      const escaped = base.replace('"instanceId":"i-5"', '"instanceId":"i\\u002d5"');
+      await decodeText(escaped);
+      expect(counter.made).toBe(1);
+      // An application holding an array of objects besides its instances is parsed whole, its instances decoded
+      // again (and the body after, having none of them listed, decodes them too); the rest as before.
+      const ofApp3 = wire(3000, 7).filter((w) => w.app === 'APP-3').length;
+      const extra = base.replace('{"name":"APP-3",', '{"name":"APP-3","links":[{"rel":"self"},{"rel":"up"}],');
+      expect(extra).not.toBe(base);
+      await decodeText(extra);
+      expect(counter.made).toBe(ofApp3 + 1);
+      await decodeText(base);
+      expect(counter.made).toBe(ofApp3);
+      await decodeText(base);
+      expect(counter.made).toBe(0);
+      // A leaseInfo that is not JSON: the body is refused, and the next one decodes.
+      const broken = base.replace(/"leaseInfo":\{"renewalIntervalInSecs":(\d+),/, '"leaseInfo":{"renewalIntervalInSecs":$1,,');
+      expect(broken).not.toBe(base);
+      await expect(decoder.decode(chunked(Buffer.from(broken)), 5, signal, compact).then((d) => collect(d.slices))).rejects.toMatchObject({
+        code: 'ERR_EUREKA_PROTOCOL',
+        message: expect.stringContaining('not JSON'),
+      });
+      await decodeText(base);
     } finally {
       decoder.close();
     }

@@ -24,9 +24,12 @@ import { wireDecoder } from './wireDecoder.js';
 // handled back to back for a quarter of a millisecond at most before it yields, and serves requests in between.
 // A worker that decoded a body of up to KEEP_WORKER_MAX_BYTES stays for the next one for a while (`keepWorkerMs`):
 // a new worker takes about 25 ms to start and runs its code cold, which made a 10,000-instance fetch take about
-// 60% longer. After a larger body it is stopped at once: the hundreds of MB its heap grew to while parsing
-// 100 MB of JSON would stay with it. On Linux it runs at a lower priority than the event loop, or only on CPU
-// time no other thread wants (`priority: 'idle'`, see DecodePriority). Small bodies are decoded at once.
+// 60% longer. It keeps the text of the body too: an instance of the next body written as it was (but for its
+// lease's timestamps, which a Eureka server moves at every renewal) is neither parsed nor decoded again, only
+// referred to, which made a 10,000-instance fetch over a held view take a third less time. After a larger body it
+// is stopped at once: the hundreds of MB its heap grew to while parsing 100 MB of JSON would stay with it. On
+// Linux it runs at a lower priority than the event loop, or only on CPU time no other thread wants
+// (`priority: 'idle'`, see DecodePriority). Small bodies are decoded at once.
 
 /** Bodies up to this size are decoded on the event loop in one go (a few ms at most). */
 export const SLICED_DECODE_MIN_BYTES = 512 * 1024;
@@ -62,8 +65,9 @@ const CHRT_TIMEOUT_MS = 5000;
 const HANDOVER_BYTES = 2 * 1024 * 1024;
 /**
  * Largest body (decompressed, in UTF-16 code units) after which the worker is kept for the next: about 30,000
- * instances. An idle worker keeps the heap the body grew (measured: 20 to 40 MB of resident memory after 10,000
- * instances, 140 MB after 100,000), and at 100,000 instances a warm worker saves nothing measurable.
+ * instances. An idle worker keeps the heap the body grew and the body's text (measured: 20 to 40 MB of resident
+ * memory after 10,000 instances, 140 MB after 100,000), and at 100,000 instances a warm worker saves nothing
+ * measurable.
  */
 const KEEP_WORKER_MAX_BYTES = 32 * 1024 * 1024;
 
@@ -114,12 +118,10 @@ export interface SlicedApplications {
 // One body at a time: chunks, then `{ perSlice, now }`; it answers with the header (or an error), then sends
 // slices `{ rows, count, shared, errors }` while it has credit: the event loop grants one per slice handled, so a
 // few always wait there and the worker never runs far ahead. A row is ROW_FIELDS values (see fromRows), or the one
-// number -1 - n for an instance decoded as instance n of the body before (a kept worker, see slices); `shared`
+// number -1 - n for an instance written as instance n of the body before (a kept worker, see slices); `shared`
 // are the values first referred to in this slice, appended to the body's table.
 /** Values in a row. */
 const ROW_FIELDS = 20;
-/** Numbers kept per instance for the next body: its digest, lastDirtyTimestamp and lastUpdatedTimestamp. */
-const DIGEST_SLOTS = 3;
 /** Metadata maps of the last instances that a new one is compared with before a key is made for it. */
 const RECENT_METADATA = 8;
 /** Bits of a row's flags. */
@@ -165,11 +167,9 @@ if (workerData && workerData.idle) {
 const ROW_FIELDS = ${ROW_FIELDS};
 let chunks = [];
 let iterator;
-// The instances of the last body decoded to its end: \`numbers\`, their numbers in it by app then id, and
-// \`digests\`, DIGEST_SLOTS numbers for each (see digest).
+// The last body decoded to its end, for the next (see reusable): its text, and for each instance listed (by its
+// number in that body) where its text is, and the two values of its leaseInfo that its row holds, raw.
 let listedBefore;
-// Makes the listing of a worker's first body, once its last slice is out.
-let listLater;
 let credit = 0;
 let answers;
 parentPort.on('message', (message) => {
@@ -228,17 +228,24 @@ function start(perSlice, now, encoding, maxBytes, list) {
   answer({ versionsDelta: core.text(root.versions__delta) ?? '', appsHashcode: core.text(root.apps__hashcode) ?? '', length: source.length });
   credit = 0;
   // Listed for the next body only when the worker will be kept for it.
-  iterator = slices(root, perSlice, now, source, layout === undefined ? [] : layout.spans, list && source.length <= ${KEEP_WORKER_MAX_BYTES});
+  iterator = slices(root, perSlice, now, source, layout, list && source.length <= ${KEEP_WORKER_MAX_BYTES});
 }
 // Where the applications of {"applications": {"application": [...]}} are in the text, so that each is parsed
 // when its rows are due and the first rows go out after a scan of the text rather than a parse of all of it.
 // The objects of any array two objects deep are cut out and parsed apart; what is left, each of them replaced
 // by {}, is parsed as the document (so it is checked as JSON: a value replaced by another keeps it valid or
-// not). Undefined when the text is not in that shape: then it is parsed whole.
+// not). Undefined when the text is not in that shape: then it is parsed whole. Within each application, where
+// the objects of its arrays are (its instances, see reusable): \`instances\` holds their starts and ends, and
+// \`ranges\`, for the application at spans[k], the part of \`instances\` that is its own (from ranges[k] to
+// ranges[k + 1]).
 function split(source) {
   const spans = [];
+  const instances = [];
+  const ranges = [];
   const stack = [];
   let start = -1;
+  let instanceStart = -1;
+  let first = 0;
   const n = source.length;
   let i = 0;
   while (i < n) {
@@ -257,12 +264,21 @@ function split(source) {
       continue;
     }
     if (c === 123 || c === 91) {
-      if (c === 123 && stack.length === 3 && stack[0] === 123 && stack[1] === 123 && stack[2] === 91) start = i;
+      if (c === 123 && stack.length === 3 && stack[0] === 123 && stack[1] === 123 && stack[2] === 91) {
+        start = i;
+        first = instances.length;
+      } else if (c === 123 && start >= 0 && stack.length === 5 && stack[3] === 123 && stack[4] === 91) {
+        instanceStart = i;
+      }
       stack.push(c);
     } else if (c === 125 || c === 93) {
       stack.pop();
-      if (start >= 0 && stack.length === 3) {
+      if (instanceStart >= 0 && stack.length === 5) {
+        instances.push(instanceStart, i + 1);
+        instanceStart = -1;
+      } else if (start >= 0 && stack.length === 3) {
         spans.push(start, i + 1);
+        ranges.push(first, instances.length);
         start = -1;
       }
     }
@@ -287,9 +303,9 @@ function split(source) {
   if (!Array.isArray(list)) return undefined;
   let objects = 0;
   for (const entry of list) if (core.isRecord(entry)) objects++;
-  return objects * 2 === spans.length ? { doc, spans } : undefined;
+  return objects * 2 === spans.length ? { doc, spans, instances, ranges } : undefined;
 }
-function* slices(root, perSlice, now, source, spans, listing) {
+function* slices(root, perSlice, now, source, layout, listing) {
   let shared = [];
   let next = 0;
   const intern = (table, key, value) => {
@@ -320,40 +336,29 @@ function* slices(root, perSlice, now, source, spans, listing) {
   };
   let rows = [];
   let errors = [];
-  // An instance decoded as in the last body (the same app and id, timestamps and digest) is sent as its number
-  // there, which the event loop maps to the record it made then: a fetch over a held view sends and makes little
-  // more than what changed. This body's listing replaces that one once it is decoded to its end. A worker's first
-  // body has nothing to be compared with: its listing is made once its last slice is out (see pump), so that the
-  // fetch does not wait for it.
+  // An instance whose text is as in the last body (but for its lease's timestamps, see reusable) is sent as its
+  // number there, which the event loop maps to the record it made then: a fetch over a held view parses, sends
+  // and makes little more than what changed. This body's listing replaces that one once it is decoded to its end.
   const before = listedBefore;
   listedBefore = undefined;
-  const listed = listing && before !== undefined ? newListing() : undefined;
+  const listed = listing ? { source, ids: new Map(), spans: [], leases: [] } : undefined;
   let number = 0;
   let count = 0;
-  let app;
-  let appBefore;
-  for (const decoded of decodedInstances(root, now, source, spans, (reason) => errors.push(reason))) {
-    const i = decoded.instance;
-    if (i.app !== app) {
-      app = i.app;
-      appBefore = before === undefined ? undefined : before.numbers.get(app);
-    }
-    const deleted = decoded.actionType === 'DELETED';
-    const flags = portFlags(i);
-    const last = deleted || appBefore === undefined ? undefined : appBefore.get(i.instanceId);
-    const hash = listed === undefined || deleted ? 0 : digest(i, flags);
-    if (last !== undefined && listed !== undefined && before.digests[last * ${DIGEST_SLOTS}] === hash &&
-      before.digests[last * ${DIGEST_SLOTS} + 1] === i.lastDirtyTimestamp && before.digests[last * ${DIGEST_SLOTS} + 2] === i.lastUpdatedTimestamp) {
-      rows.push(-1 - last);
+  for (const decoded of decodedInstances(root, now, source, layout, before, (reason) => errors.push(reason))) {
+    if (decoded === REUSED) {
+      rows.push(-1 - reused.number);
+      if (listed !== undefined) list(listed, reused.id, number);
     } else {
+      const i = decoded.instance;
+      const deleted = decoded.actionType === 'DELETED';
       rows.push(
         i.instanceId, text(i.app), text(i.vipAddress), text(i.secureVipAddress), i.hostName, i.ipAddr, i.port,
-        flags | (deleted ? ${DELETED} : 0), i.securePort, text(i.zone), metadataRef(i.metadata), i.homePageUrl, i.statusPageUrl,
+        portFlags(i) | (deleted ? ${DELETED} : 0), i.securePort, text(i.zone), metadataRef(i.metadata), i.homePageUrl, i.statusPageUrl,
         i.healthCheckUrl, i.leaseRenewalIntervalMs, i.leaseDurationMs, text(i.status), text(i.overriddenStatus), i.lastUpdatedTimestamp,
         i.lastDirtyTimestamp,
       );
+      if (listed !== undefined && !deleted && reused.start >= 0) list(listed, i.instanceId, number);
     }
-    if (listed !== undefined && !deleted) list(listed, i, number, hash);
     number++;
     if (++count >= perSlice) {
       yield { rows, shared, errors, count };
@@ -364,22 +369,60 @@ function* slices(root, perSlice, now, source, spans, listing) {
     }
   }
   if (listed !== undefined) listedBefore = listed;
-  else if (listing) listLater = () => listingOf(root, now, source, spans);
   if (count > 0 || errors.length > 0) yield { rows, shared, errors, count };
 }
-// The decoded instances of a body, in order; \`skip\` gets why each other did not decode.
-function* decodedInstances(root, now, source, spans, skip) {
+// What decodedInstances yields for an instance as in the body before; \`reused\` says which. For every instance,
+// reused.start and reused.end are where its text is (-1 where the layout did not tell), and lease1 and lease2
+// its leaseInfo's renewalIntervalInSecs and durationInSecs, raw.
+const REUSED = {};
+const reused = { number: -1, id: '', start: -1, end: -1, lease1: undefined, lease2: undefined };
+// The decoded instances of a body, in order (or REUSED); \`skip\` gets why each other did not decode. With a
+// listing of the body before, an application is parsed with its instances cut out, and each instance apart
+// unless its text is as it was (see reusable).
+function* decodedInstances(root, now, source, layout, before, skip) {
+  const spans = layout === undefined ? [] : layout.spans;
   let span = 0;
   for (let application of core.list(root.application)) {
+    let from = 0;
+    let to = 0;
+    let apart = false;
     if (spans.length > 0 && core.isRecord(application)) {
-      application = JSON.parse(source.slice(spans[span], spans[span + 1]));
+      const start = spans[span];
+      const end = spans[span + 1];
+      from = layout.ranges[span];
+      to = layout.ranges[span + 1];
       span += 2;
+      apart = before !== undefined && to > from;
+      application = JSON.parse(apart ? cutOut(source, start, end, layout.instances, from, to) : source.slice(start, end));
+      // Objects of an array other than the instances were cut out too: parsed whole after all.
+      if (apart && (!core.isRecord(application) || records(application.instance) * 2 !== to - from)) {
+        application = JSON.parse(source.slice(start, end));
+        apart = false;
+      }
     }
     if (!core.isRecord(application)) {
       skip('an application entry is not an object');
       continue;
     }
-    for (const raw of core.list(application.instance)) {
+    const list = core.list(application.instance);
+    // Where each instance's text is, when the application's objects are its instances.
+    const located = to > from && records(list) * 2 === to - from;
+    let at = from;
+    for (let raw of list) {
+      reused.start = -1;
+      reused.end = -1;
+      if (located && core.isRecord(raw)) {
+        reused.start = layout.instances[at];
+        reused.end = layout.instances[at + 1];
+        at += 2;
+        if (apart) {
+          if (reusable(before, source)) {
+            yield REUSED;
+            continue;
+          }
+          raw = JSON.parse(source.slice(reused.start, reused.end));
+        }
+      }
       let decoded;
       try {
         decoded = core.decodeInstance(raw, now);
@@ -387,111 +430,79 @@ function* decodedInstances(root, now, source, spans, skip) {
         skip((core.text(application.name) ?? '?') + ': ' + error.message);
         continue;
       }
+      const lease = core.isRecord(raw.leaseInfo) ? raw.leaseInfo : undefined;
+      reused.lease1 = lease === undefined ? undefined : lease.renewalIntervalInSecs;
+      reused.lease2 = lease === undefined ? undefined : lease.durationInSecs;
       yield decoded;
     }
   }
+}
+// How many of the values of a list (or the one value) are objects.
+function records(value) {
+  let n = 0;
+  for (const item of core.list(value)) if (core.isRecord(item)) n++;
+  return n;
+}
+// The text of an application from start to end with its instances (from to to in \`instances\`) as {}.
+function cutOut(source, start, end, instances, from, to) {
+  const parts = [];
+  let at = start;
+  for (let k = from; k < to; k += 2) {
+    parts.push(source.slice(at, instances[k]), '{}');
+    at = instances[k + 1];
+  }
+  parts.push(source.slice(at, end));
+  return parts.join('');
+}
+// True when the instance at reused.start..end reads as one of the body before: the same text, or the same but
+// for its leaseInfo, whose renewalIntervalInSecs and durationInSecs must be as they were (a Eureka server moves the
+// lease's timestamps at every renewal; a row holds none of them). Sets reused.number and reused.id then. The
+// instance is found by its instanceId, read from the text; the comparison of the texts is what proves it the
+// same, so an instance the text does not give an id for (an id with an escape, or none) is decoded instead.
+// Text kept equal to valid JSON, and a leaseInfo that parses alone, keep the body valid JSON: nothing is skipped.
+function reusable(before, source) {
+  const text = source.slice(reused.start, reused.end);
+  const key = text.indexOf('"instanceId":"');
+  if (key < 0) return false;
+  const idEnd = text.indexOf('"', key + 14);
+  if (idEnd < 0) return false;
+  const id = text.slice(key + 14, idEnd);
+  if (id.includes('\\\\')) return false;
+  const n = before.ids.get(id);
+  if (n === undefined) return false;
+  const was = before.source.slice(before.spans[2 * n], before.spans[2 * n + 1]);
+  if (text !== was) {
+    const lease = text.indexOf('"leaseInfo":{');
+    const leaseWas = was.indexOf('"leaseInfo":{');
+    if (lease < 0 || lease !== leaseWas) return false;
+    const leaseEnd = text.indexOf('}', lease);
+    const leaseEndWas = was.indexOf('}', leaseWas);
+    if (leaseEnd < 0 || leaseEndWas < 0 || text.slice(0, lease) !== was.slice(0, lease) || text.slice(leaseEnd) !== was.slice(leaseEndWas)) return false;
+    let parsed;
+    try {
+      parsed = JSON.parse(text.slice(lease + 12, leaseEnd + 1));
+    } catch {
+      return false;
+    }
+    if (!core.isRecord(parsed) || parsed.renewalIntervalInSecs !== before.leases[2 * n] || parsed.durationInSecs !== before.leases[2 * n + 1]) return false;
+  }
+  reused.number = n;
+  reused.id = id;
+  reused.lease1 = before.leases[2 * n];
+  reused.lease2 = before.leases[2 * n + 1];
+  return true;
 }
 // The row's bits for the ports an instance enables.
 function portFlags(i) {
   return (i.portEnabled ? ${PORT_ENABLED} : 0) | (i.securePortEnabled ? ${SECURE_PORT_ENABLED} : 0);
 }
-// A body's listing for the next: see listedBefore.
-function newListing() {
-  return { numbers: new Map(), digests: new Float64Array(1024 * ${DIGEST_SLOTS}), app: undefined, ofApp: undefined };
-}
-function list(listed, i, number, hash) {
-  if (i.app !== listed.app) {
-    listed.app = i.app;
-    listed.ofApp = listed.numbers.get(i.app);
-    if (listed.ofApp === undefined) listed.numbers.set(i.app, (listed.ofApp = new Map()));
-  }
-  if ((number + 1) * ${DIGEST_SLOTS} > listed.digests.length) {
-    const larger = new Float64Array(listed.digests.length * 2);
-    larger.set(listed.digests);
-    listed.digests = larger;
-  }
-  listed.digests[number * ${DIGEST_SLOTS}] = hash;
-  listed.digests[number * ${DIGEST_SLOTS} + 1] = i.lastDirtyTimestamp;
-  listed.digests[number * ${DIGEST_SLOTS} + 2] = i.lastUpdatedTimestamp;
-  listed.ofApp.set(i.instanceId, number);
-}
-// The listing of a body decoded again, instances numbered as when its slices were made.
-function listingOf(root, now, source, spans) {
-  const listed = newListing();
-  let number = 0;
-  for (const decoded of decodedInstances(root, now, source, spans, () => {})) {
-    const i = decoded.instance;
-    if (decoded.actionType !== 'DELETED') {
-      list(listed, i, number, digest(i, portFlags(i)));
-    }
-    number++;
-  }
-  return listed;
-}
-// A 53-bit hash of every field of a decoded instance that its row holds (\`flags\`: its ports' bits), two
-// multiplicative lanes over every character, each string closed by a separator. Kept for the next body instead
-// of the fields themselves: held over, 60,000 strings per 10,000 instances cost the worker more in collections
-// than the event loop saved by not comparing them. An instance is taken as unchanged only with the same id and
-// the same timestamps besides (compared exactly): a Eureka server sets lastUpdatedTimestamp when it registers an
-// instance or sets its status, and an instance sets lastDirtyTimestamp when it changes its own record, so nearly
-// every change moves one; any change must also leave the 53-bit hash as it was to go unseen.
-let lane1 = 0;
-let lane2 = 0;
-function mix(text) {
-  let a = lane1;
-  let b = lane2;
-  for (let k = 0; k < text.length; k++) {
-    const c = text.charCodeAt(k);
-    a = Math.imul(a ^ c, 2654435761);
-    b = Math.imul(b ^ c, 1597334677);
-  }
-  lane1 = Math.imul(a ^ 0x1f, 2654435761);
-  lane2 = Math.imul(b ^ 0x1f, 1597334677);
-}
-function mixNumber(n) {
-  lane1 = Math.imul(lane1 ^ (n | 0), 2654435761);
-  lane2 = Math.imul(lane2 ^ ((n / 4294967296) | 0), 1597334677);
-  mix('');
-}
-function digest(i, flags) {
-  lane1 = 0xdeadbeef;
-  lane2 = 0x41c6ce57;
-  mix(i.instanceId);
-  mix(i.app);
-  mix(i.vipAddress);
-  mix(i.secureVipAddress);
-  mix(i.hostName);
-  mix(i.ipAddr);
-  mix(i.zone);
-  mix(i.homePageUrl);
-  mix(i.statusPageUrl);
-  mix(i.healthCheckUrl);
-  mix(i.status);
-  mix(i.overriddenStatus);
-  mixNumber(i.port);
-  mixNumber(i.securePort);
-  mixNumber(flags);
-  mixNumber(i.leaseRenewalIntervalMs);
-  mixNumber(i.leaseDurationMs);
-  // Metadata in any order of its keys: each entry hashed on its own, the entries' hashes added up.
-  const l1 = lane1;
-  const l2 = lane2;
-  let sum1 = 0;
-  let sum2 = 0;
-  const metadata = i.metadata;
-  for (const key in metadata) {
-    lane1 = 0x9e3779b9;
-    lane2 = 0x85ebca6b;
-    mix(key);
-    mix(metadata[key]);
-    sum1 = (sum1 + lane1) | 0;
-    sum2 = (sum2 + lane2) | 0;
-  }
-  lane1 = Math.imul(l1 ^ sum1, 2654435761);
-  lane2 = Math.imul(l2 ^ sum2, 1597334677);
-  const a = Math.imul(lane1 ^ (lane1 >>> 16), 2246822507) ^ Math.imul(lane2 ^ (lane2 >>> 13), 3266489909);
-  const b = Math.imul(lane2 ^ (lane2 >>> 16), 2246822507) ^ Math.imul(lane1 ^ (lane1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & b) + (a >>> 0);
+// Lists instance \`number\` of this body, just decoded or reused, by its id (see listedBefore).
+function list(listed, id, number) {
+  listed.ids.set(id, number);
+  listed.spans[2 * number] = reused.start;
+  listed.spans[2 * number + 1] = reused.end;
+  listed.leases[2 * number] = reused.lease1;
+  listed.leases[2 * number + 1] = reused.lease2;
 }
 // Decoded metadata maps have their own keys only (see decodeMetadata).
 function sameEntries(a, b) {
@@ -517,15 +528,6 @@ function pump() {
     if (next.done) {
       iterator = undefined;
       answer({ done: true });
-      const make = listLater;
-      listLater = undefined;
-      if (make !== undefined) {
-        try {
-          listedBefore = make();
-        } catch {
-          // Decoded a moment ago, so not expected; without a listing the next body is sent whole.
-        }
-      }
     } else {
       credit--;
       answer({ slice: next.value });
