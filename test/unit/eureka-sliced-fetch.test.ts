@@ -270,6 +270,47 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
     }
   });
 
+  it('gives a kept worker\'s records and reasons again for a compressed body of the very bytes of the one before', async () => {
+    const instances = wire(3000, 7);
+    // Refused by the decoder, late in the body: a reason, not a number.
+    delete (instances[2500] as { hostName?: string }).hostName;
+    const gzipped = gzipSync(bodyOf(instances));
+    const coding = { encoding: 'gzip' as const, maxBytes: 64 * 1024 * 1024 };
+    const { decoder, compact, counter } = keptDecoder();
+    const signal = new AbortController().signal;
+    const firstErrors = async (coded: Buffer, encoding: 'gzip' | 'deflate' = 'gzip'): Promise<{ decoded: Awaited<ReturnType<typeof collect>>; first: readonly string[] }> => {
+      counter.made = 0;
+      const slices: DecodedSlice[] = [];
+      for await (const slice of (await decoder.decode(chunked(coded), 5, signal, compact, { ...coding, encoding })).slices) slices.push(slice);
+      return { decoded: await collect(slices), first: slices[0]!.errors };
+    };
+    try {
+      const one = await firstErrors(gzipped);
+      expect(counter.made).toBe(2999);
+      expect(one.decoded.errors).toEqual(['APP-1: Missing hostname']);
+      expect(one.first).toEqual([]);
+      for (let k = 0; k < 2; k++) {
+        const again = await firstErrors(Buffer.from(gzipped));
+        expect(counter.made).toBe(0);
+        expect(again.decoded.ids).toEqual(one.decoded.ids);
+        again.decoded.records.forEach((record, at) => expect(record).toBe(one.decoded.records[at]));
+        // Neither inflated nor parsed: the reasons of the body before come with the first slice.
+        expect(again.first).toEqual(['APP-1: Missing hostname']);
+      }
+      // The same JSON compressed otherwise is read as text, its instances as they were.
+      const deflated = await firstErrors(deflateSync(bodyOf(instances)), 'deflate');
+      expect(counter.made).toBe(0);
+      expect(deflated.first).toEqual([]);
+      expect(deflated.decoded.ids).toEqual(one.decoded.ids);
+      // Over a smaller limit, the same bytes are too large.
+      await expect(decoder.decode(chunked(deflateSync(bodyOf(instances))), 5, signal, compact, { encoding: 'deflate', maxBytes: 1024 })).rejects.toMatchObject({
+        code: 'ERR_REGISTRY_UNAVAILABLE',
+      });
+    } finally {
+      decoder.close();
+    }
+  });
+
   it('decodes again, after a kept worker, an instance it cannot find by its text, and any layout of its applications', async () => {
     const { decoder, compact, counter } = keptDecoder();
     const signal = new AbortController().signal;

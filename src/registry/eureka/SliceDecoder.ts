@@ -168,7 +168,9 @@ const ROW_FIELDS = ${ROW_FIELDS};
 let chunks = [];
 let iterator;
 // The last body decoded to its end, for the next (see reusable): its text, and for each instance listed (by its
-// number in that body) where its text is, and the two values of its leaseInfo that its row holds, raw.
+// number in that body) where its text is, and the two values of its leaseInfo that its row holds, raw. When it
+// came compressed, also its bytes as they came (\`head.raw\`, see again), its header, how many instances it
+// numbered and why the others did not decode.
 let listedBefore;
 let credit = 0;
 let answers;
@@ -192,9 +194,20 @@ function answer(value) {
 function start(perSlice, now, encoding, maxBytes, list) {
   let root;
   let body;
+  let raw;
   try {
     body = Buffer.concat(chunks);
     chunks = [];
+    const before = listedBefore;
+    const same = before !== undefined && before.head.raw !== undefined && before.head.encoding === encoding;
+    if (same && before.head.bytes <= maxBytes && before.head.raw.equals(body)) {
+      const { versionsDelta, appsHashcode } = before.head;
+      answer({ versionsDelta, appsHashcode, length: before.source.length });
+      credit = 0;
+      iterator = again(before, perSlice, list);
+      return;
+    }
+    raw = body;
     if (encoding !== undefined) {
       const options = { maxOutputLength: maxBytes, chunkSize: ${INFLATE_CHUNK_BYTES} };
       body = encoding === 'gzip' ? zlib.gunzipSync(body, options) : zlib.inflateSync(body, options);
@@ -211,6 +224,7 @@ function start(perSlice, now, encoding, maxBytes, list) {
   }
   let source;
   let layout;
+  const bytes = body.length;
   try {
     source = body.toString('utf8');
     body = undefined;
@@ -225,10 +239,31 @@ function start(perSlice, now, encoding, maxBytes, list) {
     answer({ error: 'response has no "applications" object' });
     return;
   }
-  answer({ versionsDelta: core.text(root.versions__delta) ?? '', appsHashcode: core.text(root.apps__hashcode) ?? '', length: source.length });
+  const head = { versionsDelta: core.text(root.versions__delta) ?? '', appsHashcode: core.text(root.apps__hashcode) ?? '' };
+  answer({ ...head, length: source.length });
   credit = 0;
   // Listed for the next body only when the worker will be kept for it.
-  iterator = slices(root, perSlice, now, source, layout, list && source.length <= ${KEEP_WORKER_MAX_BYTES});
+  let listing;
+  if (list && source.length <= ${KEEP_WORKER_MAX_BYTES}) {
+    const kept = { ...head, raw: encoding === undefined ? undefined : raw, encoding, bytes };
+    listing = { source, ids: new Map(), spans: [], leases: [], head: kept, count: 0, errors: [] };
+  }
+  iterator = slices(root, perSlice, now, source, layout, listing);
+}
+// The slices of a body that came as the very bytes of the one before, compressed (a Eureka server answers from a
+// cache of its compressed registry while the registry does not change): each instance by its number there, and
+// the reasons the others did not decode, as they were.
+function* again(before, perSlice, list) {
+  listedBefore = undefined;
+  let n = 0;
+  do {
+    const rows = [];
+    const end = Math.min(before.count, n + perSlice);
+    for (let k = n; k < end; k++) rows.push(-1 - k);
+    yield { rows, shared: [], errors: n === 0 ? before.errors : [], count: end - n };
+    n = end;
+  } while (n < before.count);
+  if (list) listedBefore = before;
 }
 // Where the applications of {"applications": {"application": [...]}} are in the text, so that each is parsed
 // when its rows are due and the first rows go out after a scan of the text rather than a parse of all of it.
@@ -305,7 +340,7 @@ function split(source) {
   for (const entry of list) if (core.isRecord(entry)) objects++;
   return objects * 2 === spans.length ? { doc, spans, instances, ranges } : undefined;
 }
-function* slices(root, perSlice, now, source, layout, listing) {
+function* slices(root, perSlice, now, source, layout, listed) {
   let shared = [];
   let next = 0;
   const intern = (table, key, value) => {
@@ -341,10 +376,13 @@ function* slices(root, perSlice, now, source, layout, listing) {
   // and makes little more than what changed. This body's listing replaces that one once it is decoded to its end.
   const before = listedBefore;
   listedBefore = undefined;
-  const listed = listing ? { source, ids: new Map(), spans: [], leases: [] } : undefined;
   let number = 0;
   let count = 0;
-  for (const decoded of decodedInstances(root, now, source, layout, before, (reason) => errors.push(reason))) {
+  const skip = (reason) => {
+    errors.push(reason);
+    if (listed !== undefined) listed.errors.push(reason);
+  };
+  for (const decoded of decodedInstances(root, now, source, layout, before, skip)) {
     if (decoded === REUSED) {
       rows.push(-1 - reused.number);
       if (listed !== undefined) list(listed, reused.id, number);
@@ -368,7 +406,10 @@ function* slices(root, perSlice, now, source, layout, listing) {
       count = 0;
     }
   }
-  if (listed !== undefined) listedBefore = listed;
+  if (listed !== undefined) {
+    listed.count = number;
+    listedBefore = listed;
+  }
   if (count > 0 || errors.length > 0) yield { rows, shared, errors, count };
 }
 // What decodedInstances yields for an instance as in the body before; \`reused\` says which. For every instance,
