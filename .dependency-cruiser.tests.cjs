@@ -71,6 +71,9 @@ const internalImports = {
   'test/integration/sidecar-process-stop.test.ts': [
     { why: 'the supervised process itself, stopped while it spawns', modules: ['sidecar/SupervisedProcess', 'sidecar/SidecarOptions'] },
   ],
+  'test/interop/java-node.test.ts': [
+    { why: "the sliced decoder's reading of the real server's payloads", modules: ['registry/eureka/SliceDecoder', 'registry/eureka/wire'] },
+  ],
   'test/faults/generated-inputs.test.ts': [
     {
       why: 'generated inputs for the parsers of untrusted input',
