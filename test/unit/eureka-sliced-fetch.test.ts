@@ -351,6 +351,57 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
     }
   });
 
+  it('decodes each of a run of randomly changed bodies as decoding it at once would, the worker kept between them', async () => {
+    // A seeded generator (mulberry32), so that a failure can be replayed.
+    let seed = 20_261_207;
+    const random = (): number => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = (n: number): number => Math.floor(random() * n);
+    type Mutable = Record<string, unknown> & { leaseInfo: Record<string, number>; metadata: Record<string, string> };
+    let next = 3000;
+    let list = wire(3000, 7) as unknown as Mutable[];
+    const changes: ((all: Mutable[]) => Mutable[])[] = [
+      // Every lease renewed, as a server writes its registry again.
+      (all) => all.map((w) => ({ ...w, leaseInfo: { ...w.leaseInfo, lastRenewalTimestamp: w.leaseInfo.lastRenewalTimestamp! + 30_000 } })),
+      (all) => all.map((w, i) => (i % 97 === pick(97) ? { ...w, status: ['UP', 'DOWN', 'STARTING', 'OUT_OF_SERVICE'][pick(4)] } : w)),
+      (all) => all.map((w, i) => (i % 53 === pick(53) ? { ...w, metadata: { ...w.metadata, build: String(pick(9)) } } : w)),
+      (all) => all.filter(() => random() > 0.01),
+      (all) => [...all, ...(wire(next + 40, 9).slice(next) as unknown as Mutable[])].map((w) => w),
+      (all) => all.map((w, i) => (i === pick(all.length) ? { ...w, actionType: 'DELETED' } : w)),
+      (all) => all.map((w, i) => (i === pick(all.length) ? { ...w, hostName: undefined } : w)),
+      (all) => [...all, all[pick(all.length)]!],
+      (all) => all.map((w, i) => (i === pick(all.length) ? { ...w, leaseInfo: { ...w.leaseInfo, durationInSecs: 30 + pick(100) } } : w)),
+      (all) => [...all].sort(() => random() - 0.5),
+    ];
+    const { decoder, compact } = keptDecoder();
+    const signal = new AbortController().signal;
+    try {
+      for (let round = 0; round < 12; round++) {
+        for (const change of changes) if (random() < 0.4) list = change(list);
+        next += 40;
+        const body = bodyOf(list as unknown as WireInstance[]);
+        const gzipped = round % 3 === 2;
+        const coded = gzipped ? gzipSync(body) : body;
+        const decoded = await collect((await decoder.decode(chunked(coded), 5, signal, compact, gzipped ? { encoding: 'gzip', maxBytes: 1 << 30 } : undefined)).slices);
+        const expected = decodeApplications(JSON.parse(body.toString('utf8')), 5);
+        expect(decoded.ids).toEqual(expected.instances.map((e) => `${e.instance.app}/${e.instance.instanceId}/${e.actionType === 'DELETED' ? 'DELETED' : e.instance.status}`));
+        expect(decoded.records).toEqual(expected.instances.filter((e) => e.actionType !== 'DELETED').map((e) => ({ ...e.instance })));
+        expect(decoded.errors).toEqual(expected.errors);
+        // The same bytes again (every third round compressed: the worker answers from the body before).
+        const again = await collect((await decoder.decode(chunked(coded), 5, signal, compact, gzipped ? { encoding: 'gzip', maxBytes: 1 << 30 } : undefined)).slices);
+        expect(again.ids).toEqual(decoded.ids);
+        expect(again.records).toEqual(decoded.records);
+        expect(again.errors).toEqual(decoded.errors);
+      }
+    } finally {
+      decoder.close();
+    }
+  });
+
   it('decodes a large body into the same instances, in order, as decoding it at once, over several slices', async () => {
     const instances = wire(3000, 7);
     // Two instances that do not decode, and an application entry that is not an object.
