@@ -426,28 +426,32 @@ function* decodedInstances(root, now, source, layout, before, skip) {
   for (let application of core.list(root.application)) {
     let from = 0;
     let to = 0;
+    let start = 0;
+    let end = 0;
     let apart = false;
     if (spans.length > 0 && core.isRecord(application)) {
-      const start = spans[span];
-      const end = spans[span + 1];
+      start = spans[span];
+      end = spans[span + 1];
       from = layout.ranges[span];
       to = layout.ranges[span + 1];
       span += 2;
       apart = before !== undefined && to > from;
       application = JSON.parse(apart ? cutOut(source, start, end, layout.instances, from, to) : source.slice(start, end));
-      // Objects of an array other than the instances were cut out too: parsed whole after all.
-      if (apart && (!core.isRecord(application) || records(application.instance) * 2 !== to - from)) {
-        application = JSON.parse(source.slice(start, end));
-        apart = false;
-      }
     }
     if (!core.isRecord(application)) {
       skip('an application entry is not an object');
       continue;
     }
-    const list = core.list(application.instance);
-    // Where each instance's text is, when the application's objects are its instances.
+    let list = core.list(application.instance);
+    // Where each instance's text is, when the application's objects are its instances (the same count with them
+    // cut out or not).
     const located = to > from && records(list) * 2 === to - from;
+    if (apart && !located) {
+      // Objects of an array other than the instances were cut out too: parsed whole after all.
+      application = JSON.parse(source.slice(start, end));
+      list = core.list(application.instance);
+      apart = false;
+    }
     let at = from;
     for (let raw of list) {
       reused.start = -1;
