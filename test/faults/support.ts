@@ -4,7 +4,6 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import type { InstanceDescriptor } from '../../src/index.js';
-import { refusedUrl } from '../fixtures/eureka/fakeEureka.js';
 
 // Helpers of the fault suite: real child processes (the `karyon` command), killed for real, and polls of what a
 // registry holds. Every process started here is killed by `killAll()`, which each test file runs after each test.
@@ -53,9 +52,7 @@ export async function kill9(child: Child): Promise<void> {
 }
 
 /** A TCP port free right now on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return Number(new URL(await refusedUrl()).port);
-}
+export { freePort } from '../support/ports.js';
 
 /** Waits until `condition()` holds, polling every `pollMs`; fails naming `what` after `timeoutMs`. */
 export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000, pollMs = 20): Promise<void> {

@@ -1,8 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +9,7 @@ import Eureka from 'karyon-ts/eureka-js-client';
 import type { EurekaClientConfig } from 'karyon-ts/eureka-js-client';
 import { isKaryonError } from 'karyon-ts';
 import { EurekaServer } from 'karyon-ts/testing';
-import { killSpawnedProcesses } from '../support/processes.js';
+import { freePort, killSpawnedProcesses } from '../support/processes.js';
 
 // Whatever fails, no process this file starts outlives it.
 killSpawnedProcesses();
@@ -91,10 +89,7 @@ describe('the eureka-js-client drop-in', () => {
 
   it('retries a registration that failed: start() reports the failure, and it registers once the server is there', async () => {
     // A port nobody listens on yet.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const port = await freePort();
     const { client, start } = dropIn({
       instance: instance('retry-1'),
       eureka: { host: '127.0.0.1', port, servicePath: '/eureka/apps/', maxRetries: 0, requestRetryDelay: 50, fetchRegistry: false },

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Pool, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { AdminServer } from '../../src/admin/AdminServer.js';
@@ -13,6 +12,7 @@ import type { InstanceDescriptor, Service, ShadowTraffic, ShadowTrafficOptions }
 import { InMemoryRegistry, testInstance } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
 import { cleanupAfterEach } from '../support/cleanups.js';
+import { freePort } from '../support/ports.js';
 
 const cleanups = cleanupAfterEach();
 const listen = cleanups.listen;
@@ -82,9 +82,7 @@ async function holdingShadow(registry: InMemoryRegistry): Promise<{ held: Server
 describe('a failing shadow never changes the primary', () => {
   it('a dead shadow (nothing listening): every primary answer is exact, the copies fail and are counted', async () => {
     const registry = new InMemoryRegistry();
-    const gone = createServer();
-    const deadPort = await new Promise<number>((resolve) => gone.listen(0, '127.0.0.1', () => resolve((gone.address() as AddressInfo).port)));
-    await new Promise<void>((resolve) => gone.close(() => resolve()));
+    const deadPort = await freePort();
     await registry.register(descriptor('dead', 'next', deadPort), 'UP');
     const shadow = shadowOf(registry, { maxConcurrent: 4, maxQueue: 16 });
     const pool = poolTo(await listen(createServer(shadowMiddleware(shadow)(primaryHandler))));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EurekaServer } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
 import { freePort, killSpawnedProcesses, missingPrograms } from '../support/processes.js';
@@ -17,12 +17,14 @@ const dir = mkdtempSync(join(tmpdir(), 'karyon-sidecar-cli-'));
 const { track } = killSpawnedProcesses();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+// A registry for each test: a test run again after a failure (CI retries once) starts from an empty one, not
+// from the instances the killed run left behind.
 let eureka: EurekaServer;
-beforeAll(async () => {
+beforeEach(async () => {
   eureka = new EurekaServer({ port: 0, host: '127.0.0.1' });
   await eureka.listen();
 });
-afterAll(() => eureka.close());
+afterEach(() => eureka.close());
 
 function karyon(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {

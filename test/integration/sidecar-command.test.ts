@@ -2,7 +2,6 @@
 // as test/integration/sidecar-cli.test.ts (which runs the command as users do, as a child process), here where
 // the coverage of the test processes counts them.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -10,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/runCli.js';
 import { EurekaServer } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
-import { killSpawnedProcesses } from '../support/processes.js';
+import { freePort, killSpawnedProcesses } from '../support/processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'karyon-sidecar-command-'));
 // The sidecars' applications run in process groups of their own: whatever failed, the sweep kills them.
@@ -28,14 +27,6 @@ function file(name: string, content: unknown): string {
   const path = join(dir, name);
   writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
   return path;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Runs `karyon sidecar ...args` in this process; `stop` aborts with a signal's name, as the bin does. */

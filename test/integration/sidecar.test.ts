@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -13,7 +12,7 @@ import { createSidecar } from 'karyon-ts/sidecar';
 import type { Sidecar, SidecarOptions } from 'karyon-ts/sidecar';
 import { EurekaServer } from 'karyon-ts/testing';
 import { waitFor } from '../support/logger.js';
-import { killSpawnedProcesses, killTree } from '../support/processes.js';
+import { freePort, killSpawnedProcesses, killTree } from '../support/processes.js';
 
 // Whatever fails, no process spawned here (the sidecars' applications included) outlives the file.
 killSpawnedProcesses();
@@ -97,14 +96,6 @@ afterEach(async () => {
   await Promise.all(sidecars.splice(0).map((sidecar) => sidecar.stop('SIGKILL')));
   for (const child of strays.splice(0)) killTree(child);
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface Made {
   readonly sidecar: Sidecar;

@@ -8,10 +8,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { freePort } from '../support/ports.js';
 
 /** The folder of the Maven projects. */
 export const interopDir = fileURLToPath(new URL('../../interop/', import.meta.url));
@@ -99,15 +99,8 @@ export async function buildInterop(timeoutMs = 15 * 60_000): Promise<void> {
   }
 }
 
-/** A free TCP port on loopback (bound, then released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
+export { freePort };
+
 
 const live = new Set<ChildProcess>();
 process.on('exit', () => {

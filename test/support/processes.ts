@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { delimiter, join } from 'node:path';
 import { afterAll, afterEach, describe, it } from 'vitest';
 
@@ -162,11 +161,4 @@ export function missingPrograms(programs: Readonly<Record<string, string>>, suit
   return why;
 }
 
-/** A port free a moment ago on loopback, for a child process that must be told its port before it listens. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from './ports.js';
