@@ -2,7 +2,7 @@
 // URL templates are one memory layout (offsets, shared profiles, templates) that is read and written together;
 // see the benchmarks of memory per instance.
 import { KaryonError } from '../../common/KaryonError.js';
-import { sameInstance, sameMetadata } from '../InstanceCache.js';
+import { RecordWalk, sameInstance, sameMetadata } from '../InstanceCache.js';
 import { InstanceStatus } from '../types.js';
 import type { RegistryInstance } from '../types.js';
 
@@ -463,20 +463,17 @@ export class InstancePool {
   }
 
   /**
-   * {@link InstancePool.retainOnly}, walking the records a few ms at a time and awaiting `pause()` between:
-   * 100,000 records take longer than any request may wait. Nothing may be compacted meanwhile.
+   * {@link InstancePool.retainOnly} of the records by app, then id, walking them a few ms at a time and awaiting
+   * `pause()` between: 100,000 records take longer than any request may wait. Nothing may be compacted meanwhile.
    */
-  async retainOnlyInSlices(records: Iterable<RegistryInstance>, pause: () => Promise<void>, sliceMs = 2): Promise<void> {
+  async retainOnlyInSlices(
+    records: ReadonlyMap<string, ReadonlyMap<string, RegistryInstance>>,
+    pause: () => Promise<void>,
+    sliceMs = 2,
+  ): Promise<void> {
     const used = new Set<InstanceProfile>();
-    let sliceStart = performance.now();
-    let work = 0;
-    for (const record of records) {
-      if (record instanceof EurekaInstance) used.add(EurekaInstance.profileOf(record));
-      if ((++work & 1023) === 0 && performance.now() - sliceStart >= sliceMs) {
-        await pause();
-        sliceStart = performance.now();
-      }
-    }
+    const walk = new RecordWalk(records);
+    while (!usedProfiles(walk, used, performance.now() + sliceMs)) await pause();
     this.#keep(used);
   }
 
@@ -505,6 +502,19 @@ export class InstancePool {
     const frozen = Object.freeze(template);
     this.#templates.set(key, frozen);
     return frozen;
+  }
+}
+
+/**
+ * Adds the profiles of the records `walk` gives to `used`, until the walk ends (true) or `deadline` has passed
+ * (false), the time read every 1,024 records.
+ */
+function usedProfiles(walk: RecordWalk<ReadonlyMap<string, RegistryInstance>>, used: Set<InstanceProfile>, deadline: number): boolean {
+  for (let work = 1; ; work++) {
+    const record = walk.next();
+    if (record === undefined) return true;
+    if (record instanceof EurekaInstance) used.add(EurekaInstance.profileOf(record));
+    if ((work & 1023) === 0 && performance.now() >= deadline) return false;
   }
 }
 

@@ -298,14 +298,7 @@ export class RegistryFetcher {
         if (signal.aborted) throw abortReason(signal);
         for (const error of slice.errors) errors.push(error);
         listed += slice.decoded;
-        for (const entry of slice.entries) {
-          const { app, instanceId } = entry;
-          let byId = incoming.get(app);
-          if (byId === undefined) incoming.set(app, (byId = new Map<string, RegistryInstance>()));
-          // The last entry of a record wins; a deletion in a full listing leaves it out.
-          if (entry instanceof Deletion) byId.delete(instanceId);
-          else byId.set(instanceId, entry);
-        }
+        file(incoming, slice.entries);
         cpuMs += cpu() - mark;
       }
     } catch (error) {
@@ -392,7 +385,7 @@ export class RegistryFetcher {
     }
     const change = await cache.replaceInSlices(incoming, yieldToLoop, SLICE_BUDGET_MS);
     // Records made by this fetch are in the view now: the profiles only the old view used go.
-    await pool.retainOnlyInSlices(cache.all(), yieldToLoop, SLICE_BUDGET_MS);
+    await pool.retainOnlyInSlices(cache.records(), yieldToLoop, SLICE_BUDGET_MS);
     this.#profilesAfterFull = pool.profiles;
     this.#hasFull = true;
     return change;
@@ -426,7 +419,7 @@ export class RegistryFetcher {
     // once they are many, the unused ones are dropped, after the view is in step and a slice at a time, since
     // finding them walks every record held.
     if (pool.profiles > 2 * this.#profilesAfterFull + 64) {
-      await pool.retainOnlyInSlices(cache.all(), yieldToLoop, SLICE_BUDGET_MS);
+      await pool.retainOnlyInSlices(cache.records(), yieldToLoop, SLICE_BUDGET_MS);
       this.#profilesAfterFull = pool.profiles;
     }
     return undefined;
@@ -548,6 +541,20 @@ export class RegistryFetcher {
  * When some instance id is listed more than once (rare), the index of the last entry of each record (by app and
  * id); undefined when every entry names its own record, without making a key per entry.
  */
+/**
+ * Files the entries of a slice of a full listing by app, then id: the last entry of a record wins; a deletion
+ * leaves it out. Apart from the async loop over the slices, which V8 then optimizes at less cost.
+ */
+function file(incoming: Map<string, Map<string, RegistryInstance>>, entries: readonly (RegistryInstance | Deletion)[]): void {
+  for (const entry of entries) {
+    const { app, instanceId } = entry;
+    let byId = incoming.get(app);
+    if (byId === undefined) incoming.set(app, (byId = new Map<string, RegistryInstance>()));
+    if (entry instanceof Deletion) byId.delete(instanceId);
+    else byId.set(instanceId, entry);
+  }
+}
+
 function lastEntries(instances: readonly DecodedInstance[]): Map<string, number> | undefined {
   const ids = new Set<string>();
   let repeated = false;
