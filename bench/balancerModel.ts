@@ -4,6 +4,8 @@
 // change of the figures and nothing else does. Used by the `model` section of client-balancing.bench.ts and by
 // a unit test (test/unit/balancer-model.test.ts).
 
+import { seeded } from './support.js';
+
 /** What the model needs of an instance state: its id (the balancer's own record, read as it is). */
 export interface ModelInstance {
   readonly id: string;
@@ -59,18 +61,6 @@ export interface ModelResult {
   readonly requests: number;
   /** Requests answered per second of the measured span. */
   readonly throughput: number;
-}
-
-/** A seeded PRNG (mulberry32): the same stream on every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A min-heap of completion times (with the upstream and request), ordered by time then insertion. */

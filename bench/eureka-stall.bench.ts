@@ -57,7 +57,7 @@ import { Pool } from 'undici';
 import { EurekaRegistry } from '../src/registry/eureka/index.js';
 import { makeJsClient, payload } from './eureka-payload.js';
 import type { JsClient } from './eureka-payload.js';
-import { fmt, gapTicker, gc, logLogPlot, median, percentile, table } from './support.js';
+import { fmt, gapTicker, gc, logLogPlot, median, percentile, seeded, table } from './support.js';
 
 const env = (name: string, fallback: number): number => {
   const value = Number(process.env[name] ?? fallback);
@@ -340,13 +340,7 @@ function shareAbove(sample: readonly number[], limit: number): number {
  */
 function splitBand(pooled: readonly number[], splits = 400): readonly [number, number] {
   // A fixed seed: the same requests give the same band.
-  let seed = 0x9e3779b9;
-  const random = (): number => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = seeded(0x9e3779b9);
   const values = [...pooled];
   const half = Math.floor(values.length / 2);
   const ratios: number[] = [];

@@ -1,5 +1,17 @@
 // Small helpers shared by the benchmark scripts.
 
+/** A seeded PRNG (mulberry32): the same stream on every run. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Percentile of a sorted-on-demand sample (nearest rank). */
 export function percentile(samples: readonly number[], p: number): number {
   if (samples.length === 0) return NaN;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigSchema } from 'karyon-ts';
 import { KaryonError, defineConfig, fileSource, remoteSource } from 'karyon-ts';
 import type { ConfigRejectedEvent } from 'karyon-ts';
+import { seeded } from '../../bench/support.js';
 
 // 1,000 generated invalid updates (broken syntax, wrong types, unknown keys, huge values, structural and
 // prototype tricks, validator refusals) through every dynamic layer: JSON and .properties files, a remote
@@ -36,18 +37,6 @@ const schema: ConfigSchema<Settings> = {
 };
 
 const MAX_BYTES = 64 * 1024;
-
-/** mulberry32: a small seeded generator, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rng = () => number;
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)] as T;
@@ -181,7 +170,8 @@ afterAll(async () => {
 
 describe('1,000 generated bad updates', () => {
   it('are all rejected through files, remote and overrides, leaving the last good snapshot byte for byte', async () => {
-    const rng = random(0x5eed);
+    // Seeded, so that a failure can be replayed.
+    const rng = seeded(0x5eed);
     const jsonFile = join(dir, 'app.json');
     const propertiesFile = join(dir, 'app.properties');
     await writeFile(jsonFile, JSON.stringify({ app: { port: 1001 } }));

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createService, defineConfig, karyonConfigSchema, karyonConfigValidators } from 'karyon-ts';
 import { InMemoryRegistry, EurekaServer } from 'karyon-ts/testing';
 import { encodeInstance } from '../../src/registry/eureka/wire.js';
+import { seeded } from '../../bench/support.js';
 
 // 1,000 requests with random, truncated and mangled tokens (from a seeded generator, so a failure replays)
 // against every door: the admin port's mutations and protected reads, and the development registry's writes.
@@ -17,18 +18,6 @@ const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 });
-
-/** mulberry32: a small seeded generator, so every run sends the same requests. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A wrong credential: random, a truncation, one character changed, extended, re-cased, or in another scheme. */
 function wrongCredential(random: () => number, genuine: readonly string[]): { header: string; value: string } {

@@ -5,8 +5,8 @@ import { createRule } from 'karyon-ts/extend';
 import type { BalancerOptions, BalancerRule, BalancerTarget } from 'karyon-ts';
 import type { InstanceState } from '../../src/balancer/InstanceState.js';
 import { isKaryonError, balancerRuleNames } from 'karyon-ts';
-// The same seeded PRNG (mulberry32) the deterministic model uses, so distributions are the same on every run.
-import { seeded } from '../../bench/balancerModel.js';
+// The seeded PRNG (mulberry32) the deterministic model uses, so distributions are the same on every run.
+import { seeded } from '../../bench/support.js';
 
 const T0 = 1_000_000;
 

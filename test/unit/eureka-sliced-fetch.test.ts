@@ -13,6 +13,7 @@ import { appsHashcode, decodeApplications, encodeApplications, encodeInstance } 
 import type { WireInstance } from '../../src/registry/eureka/wire.js';
 import type { RegistryChange, RegistryInstance } from 'karyon-ts';
 import { ManualClock, testInstance } from 'karyon-ts/testing';
+import { seeded } from '../../bench/support.js';
 import { memoryLogger, waitFor } from '../support/logger.js';
 
 // A full fetch of a large registry is decoded on a worker thread and applied in slices that yield to the event
@@ -352,14 +353,8 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
   });
 
   it('decodes each of a run of randomly changed bodies as decoding it at once would, the worker kept between them', async () => {
-    // A seeded generator (mulberry32), so that a failure can be replayed.
-    let seed = 20_261_207;
-    const random = (): number => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    // A seeded generator, so that a failure can be replayed.
+    const random = seeded(20_261_207);
     const pick = (n: number): number => Math.floor(random() * n);
     type Mutable = Record<string, unknown> & { leaseInfo: Record<string, number>; metadata: Record<string, string> };
     let next = 3000;
