@@ -538,10 +538,6 @@ export class RegistryFetcher {
 }
 
 /**
- * When some instance id is listed more than once (rare), the index of the last entry of each record (by app and
- * id); undefined when every entry names its own record, without making a key per entry.
- */
-/**
  * Files the entries of a slice of a full listing by app, then id: the last entry of a record wins; a deletion
  * leaves it out. Apart from the async loop over the slices, which V8 then optimizes at less cost.
  */
@@ -555,6 +551,10 @@ function file(incoming: Map<string, Map<string, RegistryInstance>>, entries: rea
   }
 }
 
+/**
+ * When some instance id is listed more than once (rare), the index of the last entry of each record (by app and
+ * id); undefined when every entry names its own record, without making a key per entry.
+ */
 function lastEntries(instances: readonly DecodedInstance[]): Map<string, number> | undefined {
   const ids = new Set<string>();
   let repeated = false;
