@@ -71,6 +71,9 @@ const internalImports = {
   'test/integration/sidecar-process-stop.test.ts': [
     { why: 'the supervised process itself, stopped while it spawns', modules: ['sidecar/SupervisedProcess', 'sidecar/SidecarOptions'] },
   ],
+  'test/interop/large-registry.test.ts': [
+    { why: "the real server's payload decoded at once on the event loop, to compare the worker's records with", modules: ['registry/eureka/wire'] },
+  ],
   'test/interop/java-node.test.ts': [
     { why: "the sliced decoder's reading of the real server's payloads", modules: ['registry/eureka/SliceDecoder', 'registry/eureka/wire'] },
   ],

@@ -4,7 +4,7 @@
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { createService } from '../../src/index.js';
 import type { Service, ServiceOptions, EurekaRegistryOptions } from '../../src/index.js';
 
@@ -76,6 +76,40 @@ export async function eurekaRequest(method: 'GET' | 'POST' | 'PUT' | 'DELETE', u
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { code: res.statusCode, body: await res.body.text() };
+}
+
+/** A write to a Eureka server, for {@link writeAll}: a path under its service URL, and a JSON body if any. */
+export interface EurekaWrite {
+  readonly method: 'POST' | 'PUT' | 'DELETE';
+  readonly path: string;
+  readonly body?: unknown;
+}
+
+/**
+ * Sends `writes` to the Eureka server at `serviceUrl`, `lanes` at a time over keep-alive connections (thousands
+ * of registrations take seconds); throws at the first answer other than `expected`.
+ */
+export async function writeAll(serviceUrl: string, writes: Iterable<EurekaWrite>, expected: number, lanes = 16): Promise<void> {
+  const agent = new Agent({ connections: lanes });
+  const queue = writes[Symbol.iterator]();
+  const lane = async (): Promise<void> => {
+    for (let next = queue.next(); next.done !== true; next = queue.next()) {
+      const { method, path, body } = next.value;
+      const res = await request(`${serviceUrl}${path}`, {
+        method,
+        dispatcher: agent,
+        headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      await res.body.dump();
+      if (res.statusCode !== expected) throw new Error(`${method} ${path} answered ${res.statusCode}, not ${expected}`);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: lanes }, lane));
+  } finally {
+    await agent.close();
+  }
 }
 
 /** One request that passed through a {@link CapturingProxy}. */
