@@ -38,9 +38,17 @@
 // thread in SCHED_IDLE: it gives way at once to any other thread that wants a CPU); eureka-js-client.
 // Each child is a fresh process (started with --expose-gc); variants alternate in order from round to round.
 // Results: medians over ROUNDS rounds (latency figures per round; longest blocks over every repetition of every
-// round); the SVG plot of stall and fetch time against registry size is written to docs/eureka-fetch-stall.svg.
+// round); the SVG plot of stall and fetch time against registry size is written to docs/eureka-fetch-stall.svg
+// (not in the real-server mode below).
+// With EUREKA_STALL_SERVER=real, each registry is served instead by the real Eureka server (Spring Cloud Netflix, one
+// peer, started for each size with full tiered JIT, the serial collector and a 3 GB heap; needs java and mvn, and
+// says it skipped without them): the same fleet, each instance registered through its REST API, the server
+// writing the leases, the body and its gzip (chunked) itself. Nothing renews meanwhile, so both kinds of fetch
+// read the same registry: fetch 2 gets the very bytes of fetch 1 from the server's response cache (as from a
+// registry that did not change between two fetches). The warm-up registry stays synthetic.
 // Run: npx tsx bench/eureka-stall.bench.ts            (sizes 1000,10000,30000,100000; 3 rounds)
 //      EUREKA_STALL_SIZES=10000,100000 EUREKA_STALL_ROUNDS=1 npx tsx bench/eureka-stall.bench.ts
+//      EUREKA_STALL_SERVER=real EUREKA_STALL_SIZES=10000 EUREKA_STALL_ROUNDS=1 npx tsx bench/eureka-stall.bench.ts
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -52,10 +60,12 @@ import { PerformanceObserver, constants, monitorEventLoopDelay } from 'node:perf
 import type { NodeGCPerformanceDetail } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
-import { Pool } from 'undici';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { Pool, request } from 'undici';
 import { EurekaRegistry } from '../src/registry/eureka/index.js';
-import { makeJsClient, payload } from './eureka-payload.js';
+import { buildInterop, interopMissing, startEurekaCluster } from '../test/interop/harness.js';
+import { writeAll } from '../test/interop/peers.js';
+import { fleet, makeJsClient, payload } from './eureka-payload.js';
 import type { JsClient } from './eureka-payload.js';
 import { fmt, gapTicker, gc, logLogPlot, median, percentile, seeded, table } from './support.js';
 
@@ -65,6 +75,8 @@ const env = (name: string, fallback: number): number => {
   return value;
 };
 const SIZES = (process.env.EUREKA_STALL_SIZES ?? '1000,10000,30000,100000').split(',').map(Number);
+/** The registries served by the real Eureka server rather than by this process (see above). */
+const REAL_SERVER = process.env.EUREKA_STALL_SERVER === 'real';
 const ROUNDS = env('EUREKA_STALL_ROUNDS', 3);
 /** Requests sent during fetches to pool, per fetch kind. */
 const TARGET_REQUESTS = env('EUREKA_STALL_REQUESTS', 2000);
@@ -630,12 +642,61 @@ const load = (): string => loadavg().map((l) => fmt(l, 2)).join(' ');
 const pct = (share: number): string => `${fmt(share * 100, 1)}%`;
 const five = (d: Distribution): string => [d.p50, d.p90, d.p99, d.p999, d.max].map((v) => fmt(v, 1)).join(' / ');
 
+/** Apps of the synthetic fleet of `instances`: about 50 instances each. */
+const appsOf = (instances: number): number => Math.max(20, Math.round(instances / 50));
+
+/**
+ * The real Eureka server holding the synthetic fleet of `instances`, registered through its REST API: resolves once
+ * its GET /apps lists them all (its response cache refreshed every second, so that it does so soon after).
+ */
+async function realRegistry(instances: number): Promise<{ serviceUrl: string; stop: () => Promise<void> }> {
+  // Full tiered JIT, as in production, and the serial collector, whose pauses take one core, not both.
+  const [peer] = await startEurekaCluster(1, {
+    properties: { 'eureka.server.response-cache-update-interval-ms': '1000' },
+    jvm: ['-XX:+UseSerialGC', '-Xmx3g'],
+  });
+  const serviceUrl = peer!.serviceUrl;
+  const started = performance.now();
+  const writes = fleet(instances, appsOf(instances)).map((instance) => ({
+    method: 'POST' as const,
+    path: `/apps/${instance.app}`,
+    // The server writes the lease's timestamps itself.
+    body: { instance: { ...instance, leaseInfo: { renewalIntervalInSecs: 30, durationInSecs: 90 } } },
+  }));
+  await writeAll(serviceUrl, writes, 204);
+  const registered = performance.now() - started;
+  for (const deadline = Date.now() + 300_000; ; ) {
+    const res = await request(`${serviceUrl}/apps`, { headers: { accept: 'application/json', 'accept-encoding': 'gzip' } });
+    const body = Buffer.from(await res.body.arrayBuffer());
+    const gzip = res.headers['content-encoding'] === 'gzip';
+    const text = (gzip ? gunzipSync(body) : body).toString();
+    if ((text.match(/"instanceId":/g) ?? []).length === instances) {
+      console.log(
+        `${instances} instances registered on the real Eureka server in ${fmt(registered / 1000, 1)} s; its GET /apps: ` +
+          `${fmt(text.length / 1024 / 1024, 1)} MiB of JSON, ${gzip ? `${fmt(body.length / 1024, 0)} KiB gzipped` : 'not gzipped'}, ` +
+          `transfer-encoding ${String(res.headers['transfer-encoding'] ?? 'none')}`,
+      );
+      return { serviceUrl, stop: () => peer!.process.kill() };
+    }
+    if (Date.now() > deadline) {
+      await peer!.process.kill();
+      throw new Error(`the real Eureka server's GET /apps did not list the ${instances} instances registered within 5 minutes`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 async function parent(): Promise<void> {
+  if (REAL_SERVER && interopMissing !== undefined) {
+    console.log(`skipped: ${interopMissing} (EUREKA_STALL_SERVER=real serves the registries from the real Eureka server)`);
+    return;
+  }
+  if (REAL_SERVER) await buildInterop();
   // Two versions of each registry, answered in turn: the second has every lease renewed 30 s later.
   const bodies = new Map<string, { plain: Buffer; gz: Buffer }[]>();
   const answered = new Map<string, number>();
   const add = (name: string, instances: number): void => {
-    const text = payload(instances, Math.max(20, Math.round(instances / 50)));
+    const text = payload(instances, appsOf(instances));
     const renewed = text.replace(/"lastRenewalTimestamp":(\d+)/g, (_, at: string) => `"lastRenewalTimestamp":${Number(at) + 30_000}`);
     bodies.set(
       `/${name}/apps`,
@@ -646,7 +707,7 @@ async function parent(): Promise<void> {
     );
   };
   add('small', 500);
-  for (const size of SIZES) add(String(size), size);
+  if (!REAL_SERVER) for (const size of SIZES) add(String(size), size);
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/\/+$/, '');
     const versions = bodies.get(path);
@@ -666,8 +727,9 @@ async function parent(): Promise<void> {
   await once(server, 'listening');
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const started = performance.now();
+  const served = REAL_SERVER ? 'served by the real Eureka server' : `${SIZES.map((s) => `${fmt(bodies.get(`/${s}/apps`)![0]!.plain.length / 1024 / 1024, 1)} MiB`).join(', ')} of JSON`;
   console.log(
-    `registry sizes ${SIZES.join(', ')} (${SIZES.map((s) => `${fmt(bodies.get(`/${s}/apps`)![0]!.plain.length / 1024 / 1024, 1)} MiB`).join(', ')} of JSON); ` +
+    `registry sizes ${SIZES.join(', ')} (${served}); ` +
       `${ROUNDS} round(s); load: one request every ${REQUEST_EVERY_MS} ms, open loop; per fetch kind, repetitions until ` +
       `${TARGET_REQUESTS} requests were sent during fetches (at least ${MIN_REPEATS}, at most ${MAX_REPEATS}; from ` +
       `${LARGE_SIZE} instances at most ${LARGE_REPEATS}); load average at the start: ${load()}`,
@@ -676,9 +738,14 @@ async function parent(): Promise<void> {
   for (const size of SIZES) {
     const maxRepeats = size >= LARGE_SIZE ? LARGE_REPEATS : MAX_REPEATS;
     const runs = new Map<Variant, Series[][]>(VARIANTS.map((v) => [v, []]));
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
-      for (const variant of order) runs.get(variant)!.push(await runChild(variant, `${base}/${size}`, `${base}/small`, maxRepeats));
+    const real = REAL_SERVER ? await realRegistry(size) : undefined;
+    try {
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
+        for (const variant of order) runs.get(variant)!.push(await runChild(variant, real?.serviceUrl ?? `${base}/${size}`, `${base}/small`, maxRepeats));
+      }
+    } finally {
+      await real?.stop();
     }
     for (const variant of VARIANTS) {
       for (const kind of KINDS) {
@@ -764,7 +831,7 @@ async function parent(): Promise<void> {
     ),
   );
   console.log(`\nload average at the end: ${load()}; ${fmt((performance.now() - started) / 1000, 0)} s`);
-  if (SIZES.length > 1) {
+  if (SIZES.length > 1 && !REAL_SERVER) {
     const file = fileURLToPath(new URL('../docs/eureka-fetch-stall.svg', import.meta.url));
     writeFileSync(file, plot(summaries));
     console.log(`\nplot written to docs/eureka-fetch-stall.svg`);

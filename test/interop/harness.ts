@@ -107,6 +107,9 @@ process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
+/** The JVM options of the tests' Java programs: a quick start in little memory. */
+const QUICK_JVM: readonly string[] = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xmx256m'];
+
 /** A running Java program. */
 export class JavaProcess {
   readonly #child: ChildProcess;
@@ -117,11 +120,14 @@ export class JavaProcess {
   readonly module: InteropModule;
   readonly port: number;
 
-  constructor(module: InteropModule, port: number, args: readonly string[]) {
+  /**
+   * @param jvm - the JVM's options; by default a quick start in little memory (C1 only, the serial collector, a
+   * 256 MB heap), enough for the tests
+   */
+  constructor(module: InteropModule, port: number, args: readonly string[], jvm: readonly string[] = QUICK_JVM) {
     this.module = module;
     this.port = port;
-    const jvm = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xmx256m', `-Dinterop.parent-pid=${process.pid}`];
-    this.#child = spawn('java', [...jvm, '-jar', jarOf(module), `--server.port=${port}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = spawn('java', [...jvm, `-Dinterop.parent-pid=${process.pid}`, '-jar', jarOf(module), `--server.port=${port}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(this.#child);
     const keep = (chunk: Buffer): void => {
       this.#output.push(chunk.toString());
@@ -196,6 +202,8 @@ export class JavaProcess {
 export interface EurekaPeerOptions {
   /** Extra Spring properties (`eureka.server.enable-self-preservation: 'false'`). */
   readonly properties?: Readonly<Record<string, string>>;
+  /** The JVM's options, instead of the tests' quick start in a 256 MB heap (a benchmark's registry of 100,000 instances needs more). */
+  readonly jvm?: readonly string[];
 }
 
 function propertyArgs(properties: Readonly<Record<string, string>> | undefined): string[] {
@@ -227,7 +235,7 @@ export async function startEurekaCluster(count: number, options: EurekaPeerOptio
         : [`--eureka.client.service-url.defaultZone=${others.map((u) => `${u}/`).join(',')}`]),
       ...propertyArgs(options.properties),
     ];
-    return { process: new JavaProcess('eureka-server', port, args), serviceUrl: urls[i] ?? '' };
+    return { process: new JavaProcess('eureka-server', port, args, options.jvm), serviceUrl: urls[i] ?? '' };
   });
   try {
     await Promise.all(peers.map((peer) => peer.process.waitReady('/eureka/apps')));
