@@ -101,6 +101,11 @@ export class InstanceCache {
     return this.#size;
   }
 
+  /** Moves at every batch applied and every replacement, changing anything or not: the same version, the same records. */
+  get version(): number {
+    return this.#version;
+  }
+
   /** The records by app, then id: read-only, and replaced (not changed in place) by a full replacement. */
   records(): ReadonlyMap<string, ReadonlyMap<string, RegistryInstance>> {
     return this.#apps;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { EurekaRegistry } from 'karyon-ts';
 import type { FetchEvent, RegistryInstance } from 'karyon-ts';
 import { decodeApplications } from '../../src/registry/eureka/wire.js';
+import { memoryLogger } from '../support/logger.js';
 import { buildInterop, killAll, startEurekaCluster } from './harness.js';
 import { interopSuite } from './suite.js';
 import { eurekaRequest, registration, writeAll } from './peers.js';
@@ -117,7 +118,8 @@ interopSuite('a registry of thousands of instances on the real Eureka server', (
   }, 60_000);
 
   it('a full fetch over the held view keeps the records of the instances whose leases only were renewed, and takes the changed ones', async () => {
-    const reader = new EurekaRegistry({ serviceUrls: [serviceUrl], registryFetchIntervalMs: 3_600_000, fetchDeltas: false });
+    const logger = memoryLogger();
+    const reader = new EurekaRegistry({ serviceUrls: [serviceUrl], registryFetchIntervalMs: 3_600_000, fetchDeltas: false, logger });
     const fetches: FetchEvent[] = [];
     reader.on('fetch', (event) => fetches.push(event));
     const out = all.filter((k) => k % 100 === 0);
@@ -143,11 +145,15 @@ interopSuite('a registry of thousands of instances on the real Eureka server', (
       }
       expect(plain(reader.instances())).toEqual(decodedAtOnce(after));
 
-      // Nothing changed since: the server answers from its cache, and the view stays as it is.
+      // Nothing changed since: the server answers with the very bytes of its cache, so nothing is decoded, and the
+      // view stays as it is.
       const kept = new Map(reader.instances().map((i) => [i.instanceId, i]));
+      const undecoded = (): number => logger.lines.filter((line) => line.includes('nothing to decode')).length;
+      const undecodedBefore = undecoded();
       await reader.refresh();
       expect(fetches.at(-1)).toMatchObject({ kind: 'full', ok: true, instances: INSTANCES, skipped: 0, added: 0, removed: 0, modified: 0 });
       expect(reader.instances().filter((i) => kept.get(i.instanceId) === i)).toHaveLength(INSTANCES);
+      expect(undecoded()).toBe(undecodedBefore + 1);
     } finally {
       await reader.close();
       // Back in service, for the tests that follow.

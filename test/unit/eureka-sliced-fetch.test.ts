@@ -11,7 +11,7 @@ import { SliceDecoder, SLICED_DECODE_MIN_BYTES } from '../../src/registry/eureka
 import type { DecodedSlice } from '../../src/registry/eureka/SliceDecoder.js';
 import { appsHashcode, decodeApplications, encodeApplications, encodeInstance } from '../../src/registry/eureka/wire.js';
 import type { WireInstance } from '../../src/registry/eureka/wire.js';
-import type { RegistryChange, RegistryInstance } from 'karyon-ts';
+import type { FetchEvent, RegistryChange, RegistryInstance } from 'karyon-ts';
 import { ManualClock, testInstance } from 'karyon-ts/testing';
 import { seeded } from '../../bench/support.js';
 import { memoryLogger, waitFor } from '../support/logger.js';
@@ -307,6 +307,41 @@ describe('SliceDecoder (a large registry parsed off the event loop, decoded a sl
       await expect(decoder.decode(chunked(deflateSync(bodyOf(instances))), 5, signal, compact, { encoding: 'deflate', maxBytes: 1024 })).rejects.toMatchObject({
         code: 'ERR_REGISTRY_UNAVAILABLE',
       });
+    } finally {
+      decoder.close();
+    }
+  });
+
+  it('answers unchanged, decoding nothing, for the very bytes of the body before when the caller holds what it made of them', async () => {
+    const instances = wire(3000, 7);
+    const gzipped = gzipSync(bodyOf(instances));
+    const coding = { encoding: 'gzip' as const, maxBytes: 64 * 1024 * 1024 };
+    const { decoder, compact, counter } = keptDecoder();
+    const signal = new AbortController().signal;
+    try {
+      const one = await collect((await decoder.decode(chunked(gzipped), 5, signal, compact, coding)).slices);
+      expect(counter.made).toBe(3000);
+      for (let k = 0; k < 2; k++) {
+        counter.made = 0;
+        const same = await decoder.decode(chunked(Buffer.from(gzipped)), 5, signal, compact, { ...coding, skipUnchanged: true });
+        expect(same).toMatchObject({ versionsDelta: '7', appsHashcode: 'UP_1_', unchanged: true });
+        expect(await collect(same.slices)).toMatchObject({ count: 0, records: [] });
+        expect(counter.made).toBe(0);
+      }
+      // Both sides kept the listing of the first body: the next, with one instance changed, reuses the rest.
+      const changed = instances.map((w, i) => (i === 10 ? { ...w, status: 'DOWN' } : w));
+      counter.made = 0;
+      const next = await collect((await decoder.decode(chunked(gzipSync(bodyOf(changed))), 5, signal, compact, { ...coding, skipUnchanged: true })).slices);
+      expect(counter.made).toBe(1);
+      expect(next.records).toEqual(decodeApplications(JSON.parse(bodyOf(changed).toString()), 5).instances.map((e) => ({ ...e.instance })));
+      const made = new Map(one.records.map((record) => [record.instanceId, record]));
+      for (const record of next.records) if (record.instanceId !== 'i-10') expect(record).toBe(made.get(record.instanceId));
+      // Another body than the last: decoded as it is, even when asked to skip.
+      counter.made = 0;
+      const other = await decoder.decode(chunked(gzipped), 5, signal, compact, { ...coding, skipUnchanged: true });
+      expect(other.unchanged).toBeUndefined();
+      expect((await collect(other.slices)).records).toHaveLength(3000);
+      expect(counter.made).toBe(1);
     } finally {
       decoder.close();
     }
@@ -786,6 +821,46 @@ describe('EurekaRegistry full fetch of a large registry over HTTP', () => {
       expect(change.modified.every((m) => m.current.app === 'APP-1' && m.current.status === 'DOWN')).toBe(true);
       expect(registry.instances()).toHaveLength(3900);
       expect(registry.upInstancesByVip('app-1')).toHaveLength(0);
+    } finally {
+      await registry.close();
+      server.close();
+    }
+  });
+});
+
+describe('EurekaRegistry full fetch of an unchanged registry', () => {
+  it('changes nothing and reports the listing as it was when the server sends the very bytes again', async () => {
+    const listing = wire(4000, 8);
+    // Refused by the decoder: skipped, and said so, at every fetch.
+    delete (listing[3000] as { hostName?: string }).hostName;
+    let body = gzipSync(bodyOf(listing));
+    const server = await serveGzipped(() => body);
+    const logger = memoryLogger();
+    const registry = new EurekaRegistry({ serviceUrls: [server.url], fetchDeltas: false, registryFetchIntervalMs: 3_600_000, logger });
+    const fetches: FetchEvent[] = [];
+    registry.on('fetch', (event) => fetches.push(event));
+    const changes: RegistryChange[] = [];
+    registry.onChange((change) => changes.push(change));
+    try {
+      await registry.refresh();
+      const held = registry.instances();
+      expect(held).toHaveLength(3999);
+      const view = registry.instancesByVip('app-3');
+      const changesBefore = changes.length;
+      for (let k = 0; k < 2; k++) {
+        await registry.refresh();
+        expect(fetches.at(-1)).toMatchObject({ kind: 'full', ok: true, instances: fetches[0]!.instances, skipped: 1, cached: 3999, added: 0, modified: 0, removed: 0 });
+        expect(registry.instances().filter((record, at) => record !== held[at])).toEqual([]);
+        expect(registry.instancesByVip('app-3')).toBe(view);
+      }
+      expect(changes).toHaveLength(changesBefore);
+      expect(logger.lines.filter((line) => line.includes('the very bytes of the last one, whose view is held: nothing to decode'))).toHaveLength(2);
+      expect(logger.lines.filter((line) => line.includes('skipped 1 instance(s) that did not decode'))).toHaveLength(fetches.length);
+      // The registry changes: the next body is applied.
+      body = gzipSync(bodyOf(listing.map((w, i) => (i === 8 ? { ...w, status: 'DOWN' } : w))));
+      await registry.refresh();
+      expect(fetches.at(-1)).toMatchObject({ modified: 1, cached: 3999 });
+      expect(registry.instance('i-8', 'APP-0')?.status).toBe('DOWN');
     } finally {
       await registry.close();
       server.close();

@@ -51,6 +51,7 @@ interface Waiter {
 /** How many undecodable instances are named in the log line of one fetch. */
 const LOGGED_DECODE_ERRORS = 5;
 const NOTHING_HELD: ReadonlyMap<string, ReadonlyMap<string, RegistryInstance>> = new Map();
+const NO_CHANGE: RegistryChange = Object.freeze({ added: [], removed: [], modified: [] });
 /** Refresh intervals the decoding worker of a full fetch waits for the next (see SliceDecoder). */
 const KEEP_DECODER_INTERVALS = 2.5;
 
@@ -75,6 +76,11 @@ export class RegistryFetcher {
   #viewMode: 'full' | 'vips' | undefined;
   /** The view held when the full fetch under way began. */
   #heldAtFull: ReadonlyMap<string, ReadonlyMap<string, RegistryInstance>> = NOTHING_HELD;
+  /**
+   * The last full fetch applied, while the view is still what it made: the cache's version then, what it listed
+   * and why the instances it skipped did not decode. A full fetch of the very same bytes changes nothing.
+   */
+  #lastFull: { readonly version: number; readonly listed: number; readonly errors: readonly string[] } | undefined;
   /**
    * The record a full fetch keeps of an instance: the one held when it is listed as it is held (a fetch over a
    * held view then makes records only for what changed, so little of what it allocates survives to be promoted
@@ -285,14 +291,29 @@ export class RegistryFetcher {
     // The CPU time of what runs on the event loop between the waits for the worker (auto mode weighs it).
     const cpu = this.#cpuClock();
     let cpuMs = 0;
+    // The view is still what the last full fetch made of its body (nothing applied since, nothing protected): the
+    // same bytes again (a Eureka server answers from its cache while the registry does not change) change nothing.
+    const last = this.#lastFull;
+    const skipUnchanged = last !== undefined && last.version === cache.version && this.#viewMode === 'full' && !this.#guard.protecting;
+    this.#lastFull = undefined;
     try {
       let mark = cpu();
       this.#heldAtFull = cache.records();
       const decoded = await this.#decoder.decode(exchange.chunks ?? [exchange.body], options.clock.now(), signal, this.#keepOrCompact, {
         encoding: exchange.encoding,
         maxBytes: options.maxResponseBytes,
+        skipUnchanged,
       });
       cpuMs += cpu() - mark;
+      if (decoded.unchanged === true && last !== undefined) {
+        options.logger.debug('eureka full fetch: the very bytes of the last one, whose view is held: nothing to decode');
+        this.#heldAtFull = NOTHING_HELD;
+        this.#lastFull = last;
+        this.#logSkipped(last.errors);
+        this.#auto?.recordFull({ bytes: exchange.bytes, cpuMs, instances: last.listed });
+        this.#report('full', reason, exchange, started, last.listed, last.errors.length, NO_CHANGE, undefined, undefined);
+        return;
+      }
       for await (const slice of decoded.slices) {
         mark = cpu();
         if (signal.aborted) throw abortReason(signal);
@@ -318,6 +339,7 @@ export class RegistryFetcher {
     this.#heldAtFull = NOTHING_HELD;
     this.#logSkipped(errors);
     const change = await this.#replaceView(incoming, 'full');
+    if (!this.#guard.protecting) this.#lastFull = { version: cache.version, listed, errors };
     this.#auto?.recordFull({ bytes: exchange.bytes, cpuMs, instances: listed });
     this.#report('full', reason, exchange, started, listed, errors.length, change, undefined, undefined);
   }

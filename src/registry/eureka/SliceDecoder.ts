@@ -110,6 +110,11 @@ export interface SlicedApplications {
   readonly versionsDelta: string;
   /** `apps__hashcode`. */
   readonly appsHashcode: string;
+  /**
+   * True when `skipUnchanged` was asked and the body came as the very bytes of the last one decoded to its end:
+   * `slices` is then empty, the caller holding what it made of that body.
+   */
+  readonly unchanged?: boolean;
   /** The decoded instances, a slice at a time (each slice its own task); reasons for those that did not decode. */
   readonly slices: AsyncIterable<DecodedSlice> | Iterable<DecodedSlice>;
 }
@@ -182,7 +187,7 @@ parentPort.on('message', (message) => {
     for (const chunk of message.chunks) chunks.push(chunk);
   } else {
     answers = message.answers;
-    start(message.perSlice, message.now, message.encoding, message.maxBytes, message.list);
+    start(message.perSlice, message.now, message.encoding, message.maxBytes, message.list, message.skipUnchanged);
   }
 });
 // An answer goes on the body's own port, which the event loop reads one message at a time when it is ready for
@@ -191,7 +196,7 @@ function answer(value) {
   answers.postMessage(value);
   parentPort.postMessage(0);
 }
-function start(perSlice, now, encoding, maxBytes, list) {
+function start(perSlice, now, encoding, maxBytes, list, skipUnchanged) {
   let root;
   let body;
   let raw;
@@ -202,8 +207,14 @@ function start(perSlice, now, encoding, maxBytes, list) {
     const same = before !== undefined && before.head.raw !== undefined && before.head.encoding === encoding;
     if (same && before.head.bytes <= maxBytes && before.head.raw.equals(body)) {
       const { versionsDelta, appsHashcode } = before.head;
-      answer({ versionsDelta, appsHashcode, length: before.source.length });
       credit = 0;
+      if (skipUnchanged) {
+        // The event loop holds what it made of that body: nothing to send, and its listing stays for the next.
+        answer({ versionsDelta, appsHashcode, length: before.source.length, unchanged: true });
+        iterator = undefined;
+        return;
+      }
+      answer({ versionsDelta, appsHashcode, length: before.source.length });
       iterator = again(before, perSlice, list);
       return;
     }
@@ -601,6 +612,8 @@ interface WorkerAnswer {
   readonly length?: number;
   readonly slice?: WorkerSlice;
   readonly done?: boolean;
+  /** The body was the very bytes of the last one decoded to its end, and skipUnchanged was asked: no slices follow. */
+  readonly unchanged?: boolean;
 }
 
 function protocolError(message: string): KaryonError {
@@ -618,6 +631,15 @@ export interface BodyCoding {
   readonly encoding?: ContentCoding | undefined;
   /** The most bytes the body may have once decompressed. */
   readonly maxBytes: number;
+}
+
+/** How {@link SliceDecoder.decode} reads a body. */
+export interface DecodeOptions extends BodyCoding {
+  /**
+   * When the body comes compressed as the very bytes of the last one decoded to its end (by a kept worker), decode
+   * none of it and answer `unchanged`: for a caller that still holds, as they were, the records it made of that one.
+   */
+  readonly skipUnchanged?: boolean;
 }
 
 /** Decompresses a small body on the event loop. */
@@ -757,7 +779,7 @@ export class SliceDecoder {
     now: number,
     signal: AbortSignal,
     compact: CompactRecord,
-    coding: BodyCoding = { maxBytes: Number.MAX_SAFE_INTEGER },
+    coding: DecodeOptions = { maxBytes: Number.MAX_SAFE_INTEGER },
   ): Promise<SlicedApplications> {
     if (signal.aborted) throw abortReason(signal);
     let size = 0;
@@ -815,7 +837,7 @@ export class SliceDecoder {
     // their number there), and what those of this body become.
     const before = this.#listedBefore;
     this.#listedBefore = undefined;
-    const listed: Listed[] = [];
+    let listed: Listed[] = [];
     /**
      * Ends this body. The worker is kept for the next when it decoded all of a body small enough, else stopped
      * (its heap goes with it).
@@ -860,7 +882,8 @@ export class SliceDecoder {
         }
       }
       if (batch.length > 0) post(worker, batch, batchBytes);
-      worker.postMessage({ perSlice: INSTANCES_PER_SLICE, now, encoding, maxBytes: coding.maxBytes, list: this.#keepWorkerMs > 0, answers: port2 }, [port2]);
+      const skipUnchanged = coding.skipUnchanged === true && before !== undefined;
+      worker.postMessage({ perSlice: INSTANCES_PER_SLICE, now, encoding, maxBytes: coding.maxBytes, list: this.#keepWorkerMs > 0, skipUnchanged, answers: port2 }, [port2]);
       head = await next();
     } catch (error) {
       end();
@@ -875,6 +898,12 @@ export class SliceDecoder {
       throw protocolError(`the full registry response is ${head.error}`);
     }
     const keep = (head.length ?? Infinity) <= KEEP_WORKER_MAX_BYTES;
+    if (head.unchanged === true && before !== undefined) {
+      // The worker kept its listing of that body: so does the event loop, for the next.
+      listed = before;
+      end(true);
+      return { versionsDelta: head.versionsDelta ?? '', appsHashcode: head.appsHashcode ?? '', unchanged: true, slices: [] };
+    }
     async function* slices(): AsyncGenerator<DecodedSlice> {
       let decoded = false;
       try {
