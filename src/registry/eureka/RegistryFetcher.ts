@@ -296,6 +296,7 @@ export class RegistryFetcher {
     const last = this.#lastFull;
     const skipUnchanged = last !== undefined && last.version === cache.version && this.#viewMode === 'full' && !this.#guard.protecting;
     this.#lastFull = undefined;
+    let unchanged = false;
     try {
       let mark = cpu();
       this.#heldAtFull = cache.records();
@@ -307,12 +308,9 @@ export class RegistryFetcher {
       cpuMs += cpu() - mark;
       if (decoded.unchanged === true && last !== undefined) {
         options.logger.debug('eureka full fetch: the very bytes of the last one, whose view is held: nothing to decode');
-        this.#heldAtFull = NOTHING_HELD;
-        this.#lastFull = last;
-        this.#logSkipped(last.errors);
-        this.#auto?.recordFull({ bytes: exchange.bytes, cpuMs, instances: last.listed });
-        this.#report('full', reason, exchange, started, last.listed, last.errors.length, NO_CHANGE, undefined, undefined);
-        return;
+        unchanged = true;
+        listed = last.listed;
+        errors.push(...last.errors);
       }
       for await (const slice of decoded.slices) {
         mark = cpu();
@@ -338,7 +336,7 @@ export class RegistryFetcher {
     }
     this.#heldAtFull = NOTHING_HELD;
     this.#logSkipped(errors);
-    const change = await this.#replaceView(incoming, 'full');
+    const change = unchanged ? NO_CHANGE : await this.#replaceView(incoming, 'full');
     if (!this.#guard.protecting) this.#lastFull = { version: cache.version, listed, errors };
     this.#auto?.recordFull({ bytes: exchange.bytes, cpuMs, instances: listed });
     this.#report('full', reason, exchange, started, listed, errors.length, change, undefined, undefined);
