@@ -24,7 +24,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { EurekaRegistry } from '../src/registry/eureka/index.js';
-import { makeJsClient, payload } from './eureka-payload.js';
+import { appsOf, makeJsClient, payload } from './eureka-payload.js';
 import { fmt, gc, median, table } from './support.js';
 
 const INSTANCES = Number(process.env['EUREKA_COLD_INSTANCES'] ?? 10_000);
@@ -123,7 +123,7 @@ async function child(client: Client, url: string, smallUrl: string): Promise<Fet
 // ---- parent: serve the registries, run the children, print the table ---------------------------------------
 
 async function parent(): Promise<void> {
-  const apps = Math.max(20, Math.round(INSTANCES / 50));
+  const apps = appsOf(INSTANCES);
   const text = payload(INSTANCES, apps);
   // Every lease renewed 30 s later in each version, the rest of the text as it was.
   const versions = Array.from({ length: VERSIONS }, (_, v) =>

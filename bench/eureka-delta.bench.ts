@@ -30,7 +30,7 @@ import { RegistryFetcher } from '../src/registry/eureka/RegistryFetcher.js';
 import { appsHashcodeOfCounts } from '../src/registry/eureka/wire.js';
 import { InstanceCache } from '../src/registry/InstanceCache.js';
 import { ManualClock } from '../src/testing/ManualClock.js';
-import { makeJsClient, payload } from './eureka-payload.js';
+import { appsOf, makeJsClient, payload } from './eureka-payload.js';
 import { fmt, gc, median, percentile, table } from './support.js';
 
 const SIZES = [10_000, 100_000];
@@ -52,7 +52,7 @@ interface WireLike {
 
 /** The registry as a `GET /apps` body, and `count` delta bodies of CHANGES changes made against it (each applied in turn). */
 function deltas(size: number, count: number): { full: string; bodies: string[] } {
-  const full = payload(size, Math.max(20, Math.round(size / 50)));
+  const full = payload(size, appsOf(size));
   const doc = JSON.parse(full) as { applications: { application: { name: string; instance: WireLike[] }[] } };
   const live: WireLike[] = doc.applications.application.flatMap((app) => app.instance);
   const counts = new Map<string, number>();

@@ -57,7 +57,7 @@ import { EurekaRegistry } from '../src/registry/eureka/index.js';
 import type { FetchEvent } from '../src/index.js';
 import { buildInterop, interopMissing, killAll, startEurekaFetch } from '../test/interop/harness.js';
 import type { EurekaFetchLine } from '../test/interop/harness.js';
-import { fleet, makeJsClient, payload } from './eureka-payload.js';
+import { appsOf, fleet, makeJsClient, payload } from './eureka-payload.js';
 import type { FleetInstance, JsClient } from './eureka-payload.js';
 import { fmt, gapTicker, gc, median, table } from './support.js';
 
@@ -70,9 +70,6 @@ const WARMUP_SIZE = 2000;
 const JVM = ['-Xmx2g', '-XX:+UseG1GC'];
 const VARIANTS = ['karyon-ts', 'eureka-js-client', 'Java DiscoveryClient'] as const;
 type Variant = (typeof VARIANTS)[number];
-
-/** Apps of a registry of `size` instances (as the stall benchmark makes them). */
-const appsOf = (size: number): number => Math.max(20, Math.round(size / 50));
 
 // ---- child: one Node client, one process; it prints the same JSON lines as interop/eureka-fetch -------------
 

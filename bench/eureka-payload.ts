@@ -57,6 +57,11 @@ export function fleet(instances: number, apps: number): FleetInstance[] {
   });
 }
 
+/** Apps of the synthetic fleet of `instances` in the benchmarks: about 50 instances each, at least 20 apps. */
+export function appsOf(instances: number): number {
+  return Math.max(20, Math.round(instances / 50));
+}
+
 /** A `GET /apps` body as a Netflix/Spring Cloud server writes it for a fleet of Spring Boot services. */
 export function payload(instances: number, apps: number): string {
   const byApp = new Map<string, FleetInstance[]>();

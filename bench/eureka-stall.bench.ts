@@ -65,7 +65,7 @@ import { Pool, request } from 'undici';
 import { EurekaRegistry } from '../src/registry/eureka/index.js';
 import { buildInterop, interopMissing, startEurekaCluster } from '../test/interop/harness.js';
 import { writeAll } from '../test/interop/peers.js';
-import { fleet, makeJsClient, payload } from './eureka-payload.js';
+import { appsOf, fleet, makeJsClient, payload } from './eureka-payload.js';
 import type { JsClient } from './eureka-payload.js';
 import { fmt, gapTicker, gc, logLogPlot, median, percentile, seeded, table } from './support.js';
 
@@ -641,9 +641,6 @@ function plot(rows: readonly Summary[]): string {
 const load = (): string => loadavg().map((l) => fmt(l, 2)).join(' ');
 const pct = (share: number): string => `${fmt(share * 100, 1)}%`;
 const five = (d: Distribution): string => [d.p50, d.p90, d.p99, d.p999, d.max].map((v) => fmt(v, 1)).join(' / ');
-
-/** Apps of the synthetic fleet of `instances`: about 50 instances each. */
-const appsOf = (instances: number): number => Math.max(20, Math.round(instances / 50));
 
 /**
  * The real Eureka server holding the synthetic fleet of `instances`, registered through its REST API: resolves once
