@@ -6,7 +6,7 @@
 // The server's read-write cache (a Guava LoadingCache) loses an invalidation that lands while the same payload is
 // being generated (google/guava#1881), and its read-only layer regenerates every payload it holds each second, so a
 // burst of writes can leave GET /apps (and /apps/delta) a few writes behind until the entry expires: 180 s by
-// default, 5 s here. Tests wait for the payloads they read to show what they wrote.
+// default, 5 s here. Tests wait for the payloads they read to show what they wrote (untilServed).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { EurekaRegistry } from 'karyon-ts';
 import type { FetchEvent, RegistryInstance } from 'karyon-ts';
@@ -14,8 +14,8 @@ import { decodeApplications } from '../../src/registry/eureka/wire.js';
 import { memoryLogger } from '../support/logger.js';
 import { buildInterop, killAll, startEurekaCluster } from './harness.js';
 import { interopSuite } from './suite.js';
-import { eurekaRequest, registration, writeAll } from './peers.js';
-import type { EurekaWrite } from './peers.js';
+import { eurekaRequest, registration, untilServed, wireInstances, writeAll } from './peers.js';
+import type { EurekaWrite, WireInstance } from './peers.js';
 
 /** Instances registered: about 3 MB of JSON, 140 KB gzipped (from 64 KiB our client decodes on its worker). */
 const INSTANCES = 3000;
@@ -55,19 +55,6 @@ async function appsText(serviceUrl: string): Promise<string> {
   return res.body;
 }
 
-type Wire = { instanceId: string; status: string; leaseInfo: { lastRenewalTimestamp?: number } };
-type WireApps = { applications: { apps__hashcode: string; application: { instance: Wire[] }[] } };
-
-/** Every instance of a `GET /apps` body. */
-function wireInstances(text: string): Wire[] {
-  return (JSON.parse(text) as WireApps).applications.application.flatMap((app) => app.instance);
-}
-
-/** The registry hash a `GET /apps` or `GET /apps/delta` body carries. */
-function hashOf(text: string): string {
-  return (JSON.parse(text) as WireApps).applications.apps__hashcode;
-}
-
 /** Records as plain objects (every field, as JSON gives them), sorted by id. */
 function plain(instances: readonly RegistryInstance[]): RegistryInstance[] {
   return instances.map((i) => JSON.parse(JSON.stringify(i)) as RegistryInstance).sort((a, b) => a.instanceId.localeCompare(b.instanceId));
@@ -83,22 +70,8 @@ interopSuite('a registry of thousands of instances on the real Eureka server', (
   /** Sends `write(k)` for each k of `ks`; each must be answered `expected`. */
   const each = (ks: readonly number[], expected: number, write: (k: number) => EurekaWrite): Promise<void> => writeAll(serviceUrl, ks.map(write), expected);
 
-  /**
-   * Waits until the server's response cache answers with what `ready` looks for, and, with `delta`, until its
-   * `GET /apps/delta` carries the same registry hash (a client applying it then finds no mismatch).
-   */
-  async function untilServed(ready: (wire: Wire[]) => boolean, what: string, delta = false): Promise<string> {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const text = await appsText(serviceUrl);
-      if (ready(wireInstances(text)) && (!delta || hashOf((await eurekaRequest('GET', `${serviceUrl}/apps/delta`)).body) === hashOf(text))) return text;
-      if (Date.now() > deadline) throw new Error(`the server's GET /apps never showed ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-
   const all = Array.from({ length: INSTANCES }, (_, k) => k);
-  const statusOf = (wire: Wire[], status: string): number => wire.filter((w) => w.status === status).length;
+  const statusOf = (wire: readonly WireInstance[], status: string): number => wire.filter((w) => w.status === status).length;
 
   beforeAll(async () => {
     await buildInterop();
@@ -107,7 +80,7 @@ interopSuite('a registry of thousands of instances on the real Eureka server', (
     });
     serviceUrl = peer!.serviceUrl;
     await each(all, 204, (k) => ({ method: 'POST', path: `/apps/${instanceAt(k).app}`, body: registrationOf(k) }));
-    await untilServed((wire) => wire.length === INSTANCES, `all ${INSTANCES} instances`);
+    await untilServed(serviceUrl, (wire) => wire.length === INSTANCES, `all ${INSTANCES} instances`);
   }, 900_000);
   afterAll(async () => {
     await killAll();
@@ -146,7 +119,7 @@ interopSuite('a registry of thousands of instances on the real Eureka server', (
       // Every lease renewed (the server moves its lastRenewalTimestamp), and a few instances taken out of service.
       await each(all, 200, (k) => ({ method: 'PUT', path: `${pathOf(k)}?status=UP&lastDirtyTimestamp=1000` }));
       await each(out, 200, (k) => ({ method: 'PUT', path: `${pathOf(k)}/status?value=OUT_OF_SERVICE` }));
-      const after = await untilServed((wire) => statusOf(wire, 'OUT_OF_SERVICE') === out.length, `${out.length} instances OUT_OF_SERVICE`);
+      const after = await untilServed(serviceUrl, (wire) => statusOf(wire, 'OUT_OF_SERVICE') === out.length, `${out.length} instances OUT_OF_SERVICE`);
       const renewal = new Map(wireInstances(before).map((w) => [w.instanceId, w.leaseInfo.lastRenewalTimestamp]));
       const renewed = wireInstances(after).filter((w) => renewal.get(w.instanceId) !== w.leaseInfo.lastRenewalTimestamp).length;
       expect(renewed).toBe(INSTANCES);
@@ -191,7 +164,9 @@ interopSuite('a registry of thousands of instances on the real Eureka server', (
       await each(cancelled, 200, (k) => ({ method: 'DELETE', path: pathOf(k) }));
       await each(down, 200, (k) => ({ method: 'PUT', path: `${pathOf(k)}/status?value=OUT_OF_SERVICE` }));
       const expected = INSTANCES + added.length - cancelled.length;
-      const text = await untilServed((wire) => wire.length === expected && statusOf(wire, 'OUT_OF_SERVICE') === down.length, 'the changes', true);
+      const text = await untilServed(serviceUrl, (wire) => wire.length === expected && statusOf(wire, 'OUT_OF_SERVICE') === down.length, 'the changes', {
+        delta: true,
+      });
       await reader.refresh();
       expect(fetches.map((e) => [e.kind, e.ok, e.skipped]).at(-1)).toEqual(['delta', true, 0]);
       expect(fetches.filter((e) => !e.ok || e.skipped > 0 || (e.kind === 'full' && e.reason !== 'initial'))).toEqual([]);

@@ -112,6 +112,47 @@ export async function writeAll(serviceUrl: string, writes: Iterable<EurekaWrite>
   }
 }
 
+/** An instance as a Eureka server's `GET /apps` lists it (the fields the tests read). */
+export interface WireInstance {
+  readonly instanceId: string;
+  readonly status: string;
+  readonly leaseInfo: { readonly lastRenewalTimestamp?: number };
+}
+
+interface WireApplications {
+  readonly applications: { readonly apps__hashcode: string; readonly application: readonly { readonly instance: readonly WireInstance[] }[] };
+}
+
+/** Every instance of a `GET /apps` body. */
+export function wireInstances(text: string): WireInstance[] {
+  return (JSON.parse(text) as WireApplications).applications.application.flatMap((app) => app.instance);
+}
+
+/**
+ * Waits until the Eureka server at `serviceUrl` answers `GET /apps` with instances of which `ready` holds, and, with
+ * `delta`, until its `GET /apps/delta` carries the same registry hash (a client applying it then finds no mismatch);
+ * resolves with that `GET /apps` text. A real server answers from its response cache, which a burst of writes can
+ * leave a few writes behind until its entries expire (see docs/eureka.md), so the wait is for what was written.
+ */
+export async function untilServed(
+  serviceUrl: string,
+  ready: (instances: readonly WireInstance[]) => boolean,
+  what: string,
+  { timeoutMs = 60_000, delta = false }: { readonly timeoutMs?: number; readonly delta?: boolean } = {},
+): Promise<string> {
+  const deltaHash = async (): Promise<string> => (JSON.parse((await eurekaRequest('GET', `${serviceUrl}/apps/delta`)).body) as WireApplications).applications.apps__hashcode;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await eurekaRequest('GET', `${serviceUrl}/apps`);
+    if (res.code === 200) {
+      const { applications } = JSON.parse(res.body) as WireApplications;
+      if (ready(applications.application.flatMap((app) => app.instance)) && (!delta || (await deltaHash()) === applications.apps__hashcode)) return res.body;
+    }
+    if (Date.now() > deadline) throw new Error(`the server's GET /apps never showed ${what} within ${timeoutMs / 1000} s (last answer ${res.code})`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 /** One request that passed through a {@link CapturingProxy}. */
 export interface Captured {
   readonly method: string;
